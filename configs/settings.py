@@ -1,0 +1,93 @@
+"""The one place that reads the environment (prefix ``ROTAFLOW_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rotaflow.errors import ConfigError
+
+__all__ = ["PROJECT_ROOT", "Settings", "get_settings", "mask_url"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+_PLACEHOLDERS = ("change", "placeholder", "secret", "example", "xxxx", "todo", "default", "your")
+
+
+class Settings(BaseSettings):
+    """rotaflow's settings; environments differ by these values, never by code."""
+
+    model_config = SettingsConfigDict(env_prefix="ROTAFLOW_", env_file=None, extra="ignore")
+
+    var_dir: Path = Field(default=PROJECT_ROOT / "var", description="working folder for embedded data")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; default is a SQLite file under var/",
+    )
+    object_store: str = Field(
+        default="",
+        description="folder path or s3://bucket/prefix; default is var/objects/",
+    )
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    pool_size: int = Field(default=5, ge=1, description="production: 20")
+    max_overflow: int = Field(default=10, ge=0, description="production: 40")
+    secret_key: SecretStr | None = None
+    gx_dir: Path | None = None
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'rotaflow.db').as_posix()}"
+
+    @property
+    def resolved_object_store(self) -> str:
+        return self.object_store or str(self.var_dir / "objects")
+
+    @property
+    def resolved_gx_dir(self) -> Path:
+        return self.gx_dir or self.var_dir / "gx"
+
+    @property
+    def is_embedded_database(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def check_secrets(self) -> None:
+        """Stop at once when a non-embedded database is used without a strong secret key."""
+        if self.is_embedded_database:
+            return
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if len(key) < 32:
+            raise ConfigError(
+                "ROTAFLOW_SECRET_KEY must be set to at least 32 characters when "
+                f"ROTAFLOW_DATABASE_URL points at {mask_url(self.resolved_database_url)}"
+            )
+        lowered = key.lower()
+        if any(word in lowered for word in _PLACEHOLDERS) or len(set(key)) < 8:
+            raise ConfigError(
+                "ROTAFLOW_SECRET_KEY looks like a placeholder; generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of a URL (``user:***@host``)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not an SQLAlchemy URL: hide anything between ':' and '@'
+        import re
+
+        return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,288 @@
+"""SQLAlchemy 2 typed models of rotaflow's data.
+
+Program data rows belong to a program, name the version that introduced them and are
+soft-deleted (``deleted_at``/``deleted_by``) when a later version replaces or drops
+them; ordinary queries never see deleted rows (see ``db.session``). Rows refer to each
+other by the program's own stable ids (``person_id``, ``block_id`` …), so a replaced
+row keeps its links.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, foreign, mapped_column, relationship
+
+__all__ = [
+    "Absence",
+    "Assignment",
+    "AuditEntry",
+    "Base",
+    "Block",
+    "CoverageRequirement",
+    "Person",
+    "Program",
+    "ProgramVersion",
+    "Request",
+    "Rotation",
+    "RotationAssignment",
+    "ScheduleRun",
+    "ShiftType",
+    "SoftDeleteMixin",
+    "utcnow",
+]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        dt.datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+    }
+
+
+class SoftDeleteMixin:
+    """A row is never deleted, only marked; default queries exclude marked rows."""
+
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    deleted_by: Mapped[str | None] = mapped_column(String(120), default=None)
+
+
+class _ProgramData(SoftDeleteMixin):
+    """Columns every program data row carries."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer, comment="program version that introduced the row")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+def _live_unique(table: str, *columns: str) -> Index:
+    """Unique among live rows only (soft-deleted rows may repeat a key)."""
+    from sqlalchemy import text
+
+    cond = text("deleted_at IS NULL")
+    return Index(
+        f"uq_{table}_live",
+        "program_id",
+        *columns,
+        unique=True,
+        sqlite_where=cond,
+        postgresql_where=cond,
+    )
+
+
+class Program(Base):
+    __tablename__ = "programs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    current_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    versions: Mapped[list[ProgramVersion]] = relationship(
+        back_populates="program", order_by="ProgramVersion.version"
+    )
+
+
+class ProgramVersion(Base):
+    __tablename__ = "program_versions"
+    __table_args__ = (UniqueConstraint("program_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(500))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    program: Mapped[Program] = relationship(back_populates="versions")
+
+
+class Person(_ProgramData, Base):
+    __tablename__ = "people"
+    __table_args__ = (_live_unique("people", "person_id"),)
+
+    person_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    pgy: Mapped[int | None] = mapped_column(Integer)
+    fte: Mapped[float] = mapped_column(Float, default=1.0)
+    skills: Mapped[str | None] = mapped_column(String(500))
+
+    rotation_assignments: Mapped[list[RotationAssignment]] = relationship(
+        primaryjoin=lambda: and_(
+            Person.program_id == foreign(RotationAssignment.program_id),
+            Person.person_id == foreign(RotationAssignment.person_id),
+            RotationAssignment.deleted_at.is_(None),
+        ),
+        viewonly=True,
+        order_by=lambda: RotationAssignment.block_id,
+    )
+    assignments: Mapped[list[Assignment]] = relationship(
+        primaryjoin=lambda: and_(
+            Person.program_id == foreign(Assignment.program_id),
+            Person.person_id == foreign(Assignment.person_id),
+            Assignment.deleted_at.is_(None),
+        ),
+        viewonly=True,
+        order_by=lambda: (Assignment.date, Assignment.shift_id),
+    )
+
+
+class Block(_ProgramData, Base):
+    __tablename__ = "blocks"
+    __table_args__ = (_live_unique("blocks", "block_id"),)
+
+    block_id: Mapped[str] = mapped_column(String(64))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+
+
+class ShiftType(_ProgramData, Base):
+    __tablename__ = "shift_types"
+    __table_args__ = (_live_unique("shift_types", "shift_id"),)
+
+    shift_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    start: Mapped[str] = mapped_column(String(5))
+    end: Mapped[str] = mapped_column(String(5))
+    transition_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16))
+    in_house_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    counts_as_work: Mapped[bool] = mapped_column(Boolean, default=True)
+    home_call_hours: Mapped[float | None] = mapped_column(Float)
+
+
+class Rotation(_ProgramData, Base):
+    __tablename__ = "rotations"
+    __table_args__ = (_live_unique("rotations", "rotation_id"),)
+
+    rotation_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    setting: Mapped[str] = mapped_column(String(16))
+    eligible_shifts: Mapped[str | None] = mapped_column(Text)
+
+
+class RotationAssignment(_ProgramData, Base):
+    __tablename__ = "rotation_assignments"
+    __table_args__ = (_live_unique("rotation_assignments", "person_id", "block_id"),)
+
+    person_id: Mapped[str] = mapped_column(String(64))
+    block_id: Mapped[str] = mapped_column(String(64))
+    rotation_id: Mapped[str] = mapped_column(String(64))
+
+
+class CoverageRequirement(_ProgramData, Base):
+    __tablename__ = "coverage_requirements"
+
+    shift_id: Mapped[str] = mapped_column(String(64))
+    applies_on: Mapped[str] = mapped_column(String(64))
+    rotation_id: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(16))
+    min_pgy: Mapped[int | None] = mapped_column(Integer)
+    skill: Mapped[str | None] = mapped_column(String(64))
+    min: Mapped[int] = mapped_column(Integer)
+    max: Mapped[int | None] = mapped_column(Integer)
+    target: Mapped[int | None] = mapped_column(Integer)
+
+
+class Absence(_ProgramData, Base):
+    __tablename__ = "absences"
+
+    person_id: Mapped[str] = mapped_column(String(64), index=True)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    type: Mapped[str] = mapped_column(String(16))
+    blocking: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Request(_ProgramData, Base):
+    __tablename__ = "requests"
+
+    person_id: Mapped[str] = mapped_column(String(64), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    shift_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ScheduleRun(Base):
+    __tablename__ = "schedule_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    block_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    objective: Mapped[float | None] = mapped_column(Float)
+    best_bound: Mapped[float | None] = mapped_column(Float)
+    solve_seconds: Mapped[float | None] = mapped_column(Float)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class Assignment(_ProgramData, Base):
+    """One shift of one person: scheduled by a run, pinned, entered by hand or history."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (Index("ix_assignments_person_date", "program_id", "person_id", "date"),)
+
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("schedule_runs.id"), index=True)
+    person_id: Mapped[str] = mapped_column(String(64))
+    date: Mapped[dt.date] = mapped_column(Date)
+    shift_id: Mapped[str] = mapped_column(String(64))
+    start: Mapped[dt.datetime | None] = mapped_column(default=None)
+    end: Mapped[dt.datetime | None] = mapped_column(default=None)
+    hours: Mapped[float | None] = mapped_column(Float)
+    rotation_id: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+
+
+class AuditEntry(Base):
+    """Who changed what and when; never soft-deleted, never updated."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_key: Mapped[str] = mapped_column(String(300))
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), index=True)
+    version: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

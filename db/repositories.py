@@ -1,0 +1,372 @@
+"""Repositories: the only code that builds queries against rotaflow's tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from db.models import (
+    Absence,
+    Assignment,
+    AuditEntry,
+    Block,
+    CoverageRequirement,
+    Person,
+    Program,
+    ProgramVersion,
+    Request,
+    Rotation,
+    RotationAssignment,
+    ShiftType,
+    utcnow,
+)
+
+__all__ = [
+    "DATASET_TABLES",
+    "AuditRepository",
+    "IngestResult",
+    "ProgramRepository",
+    "TableSpec",
+    "store_bundle_frames",
+]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one bundle dataset maps onto a table: its model and natural key."""
+
+    model: type[Any]
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+DATASET_TABLES: dict[str, TableSpec] = {
+    "people": TableSpec(
+        Person,
+        ("person_id",),
+        ("person_id", "name", "email", "role", "pgy", "fte", "skills"),
+        {"fte": 1.0},
+    ),
+    "blocks": TableSpec(Block, ("block_id",), ("block_id", "start_date", "end_date")),
+    "shifts": TableSpec(
+        ShiftType,
+        ("shift_id",),
+        (
+            "shift_id",
+            "name",
+            "start",
+            "end",
+            "transition_minutes",
+            "kind",
+            "in_house_call",
+            "counts_as_work",
+            "home_call_hours",
+        ),
+        {"transition_minutes": 0, "counts_as_work": True},
+    ),
+    "rotations": TableSpec(
+        Rotation, ("rotation_id",), ("rotation_id", "name", "setting", "eligible_shifts")
+    ),
+    "rotation_assignments": TableSpec(
+        RotationAssignment, ("person_id", "block_id"), ("person_id", "block_id", "rotation_id")
+    ),
+    "coverage": TableSpec(
+        CoverageRequirement,
+        ("shift_id", "applies_on", "rotation_id", "role", "min_pgy", "skill"),
+        ("shift_id", "applies_on", "rotation_id", "role", "min_pgy", "skill", "min", "max", "target"),
+    ),
+    "absences": TableSpec(
+        Absence,
+        ("person_id", "start_date", "end_date", "type"),
+        ("person_id", "start_date", "end_date", "type", "blocking"),
+        {"blocking": True},
+    ),
+    "requests": TableSpec(
+        Request,
+        ("person_id", "date", "shift_id"),
+        ("person_id", "date", "shift_id", "kind", "weight"),
+        {"weight": 1},
+    ),
+    "history": TableSpec(
+        Assignment,
+        ("person_id", "date", "shift_id"),
+        ("person_id", "date", "shift_id", "start", "end", "hours", "rotation_id", "source"),
+        {"source": "history"},
+    ),
+}
+
+
+def _py(value: Any) -> Any:
+    """A pandas cell as a plain Python value (NA → None, Timestamp → date)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def frame_records(name: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a bundle frame as table records, defaults applied."""
+    spec = DATASET_TABLES[name]
+    records = []
+    for row in frame.to_dict(orient="records"):
+        record = {c: _py(row.get(c)) for c in spec.columns}
+        for column, default in spec.defaults.items():
+            if record[column] is None:
+                record[column] = default
+        if name == "history":
+            record["start"] = _instant(record["start"])
+            record["end"] = _instant(record["end"])
+        records.append(record)
+    return records
+
+
+def _instant(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    if isinstance(value, float):
+        return round(value, 9)
+    return value
+
+
+def _key(spec: TableSpec, record: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(_comparable(record[c]) for c in spec.key)
+
+
+def _values(spec: TableSpec, record: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(_comparable(record[c]) for c in spec.columns)
+
+
+@dataclass
+class IngestResult:
+    """What storing a bundle changed."""
+
+    program_key: str
+    version: int
+    created_version: bool
+    inserted: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return self.created_version
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record(
+        self,
+        *,
+        actor: str,
+        action: str,
+        entity: str,
+        entity_key: str,
+        program_id: int | None = None,
+        version: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.session.add(
+            AuditEntry(
+                actor=actor,
+                action=action,
+                entity=entity,
+                entity_key=entity_key[:300],
+                program_id=program_id,
+                version=version,
+                details=details or {},
+            )
+        )
+
+    def entries(self, program_id: int | None = None) -> Sequence[AuditEntry]:
+        stmt = select(AuditEntry).order_by(AuditEntry.id)
+        if program_id is not None:
+            stmt = stmt.where(AuditEntry.program_id == program_id)
+        return self.session.scalars(stmt).all()
+
+
+class ProgramRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, key: str) -> Program | None:
+        return self.session.scalars(select(Program).where(Program.key == key)).one_or_none()
+
+    def list(self) -> Sequence[Program]:
+        return self.session.scalars(select(Program).order_by(Program.key)).all()
+
+    def live_rows(self, name: str, program_id: int) -> list[Any]:
+        model = DATASET_TABLES[name].model
+        stmt = select(model).where(model.program_id == program_id)
+        if model is Assignment:
+            stmt = stmt.where(Assignment.source == "history")
+        return list(self.session.scalars(stmt))
+
+    def count_live(self, name: str, program_id: int) -> int:
+        model = DATASET_TABLES[name].model
+        stmt = select(func.count()).select_from(model).where(model.program_id == program_id)
+        stmt = stmt.where(model.deleted_at.is_(None))
+        if model is Assignment:
+            stmt = stmt.where(Assignment.source == "history")
+        return int(self.session.scalar(stmt) or 0)
+
+    def people_with_assignments(self, program_id: int) -> Sequence[Person]:
+        """People of a program with their rotations and assignments, in three statements."""
+        stmt = (
+            select(Person)
+            .where(Person.program_id == program_id)
+            .options(selectinload(Person.rotation_assignments), selectinload(Person.assignments))
+            .order_by(Person.person_id)
+        )
+        return self.session.scalars(stmt).all()
+
+    def soft_delete(self, rows: Iterable[Any], *, by: str) -> None:
+        now = utcnow()
+        for row in rows:
+            row.deleted_at = now
+            row.deleted_by = by
+
+    def soft_delete_where(self, model: type[Any], *conditions: Any, by: str) -> int:
+        result = self.session.execute(
+            update(model)
+            .where(*conditions, model.deleted_at.is_(None))
+            .values(deleted_at=utcnow(), deleted_by=by)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def store_bundle_frames(
+    session: Session,
+    *,
+    key: str,
+    name: str,
+    timezone: str,
+    settings: dict[str, Any],
+    frames: dict[str, pd.DataFrame],
+    content_hash: str,
+    source: str,
+    actor: str,
+) -> IngestResult:
+    """Write a checked bundle as the program's next version, or change nothing if equal.
+
+    Rows are compared by their natural key: an unchanged row stays, a changed or dropped
+    row is soft-deleted and, if changed, a new row is inserted. Each change is audited.
+    """
+    programs = ProgramRepository(session)
+    audit = AuditRepository(session)
+    program = programs.get(key)
+    if program is None:
+        program = Program(key=key, name=name, timezone=timezone, current_version=0)
+        session.add(program)
+        session.flush()
+        audit.record(actor=actor, action="create", entity="programs", entity_key=key, program_id=program.id)
+    next_version = program.current_version + 1
+    by = f"{actor} (version {next_version})"
+    result = IngestResult(program_key=key, version=program.current_version, created_version=False)
+    plan: list[tuple[str, list[Any], list[dict[str, Any]]]] = []
+    settings_changed = (
+        program.name != name
+        or program.timezone != timezone
+        or _latest_settings(session, program.id) != settings
+    )
+    for dataset, spec in DATASET_TABLES.items():
+        new_records = frame_records(dataset, frames[dataset])
+        existing = {_key(spec, _row_dict(spec, row)): row for row in programs.live_rows(dataset, program.id)}
+        incoming = {_key(spec, r): r for r in new_records}
+        to_delete = [
+            row
+            for k, row in existing.items()
+            if k not in incoming or _values(spec, _row_dict(spec, row)) != _values(spec, incoming[k])
+        ]
+        to_insert = [
+            r
+            for k, r in incoming.items()
+            if k not in existing or _values(spec, _row_dict(spec, existing[k])) != _values(spec, r)
+        ]
+        result.unchanged[dataset] = len(existing) - len(to_delete)
+        plan.append((dataset, to_delete, to_insert))
+    if not settings_changed and all(not d and not i for _, d, i in plan):
+        return result
+
+    program.current_version = next_version
+    program.name = name
+    program.timezone = timezone
+    session.add(
+        ProgramVersion(
+            program_id=program.id,
+            version=next_version,
+            content_hash=content_hash,
+            source=source[:500],
+            settings=settings,
+        )
+    )
+    audit.record(
+        actor=actor,
+        action="new_version",
+        entity="programs",
+        entity_key=key,
+        program_id=program.id,
+        version=next_version,
+        details={"content_hash": content_hash},
+    )
+    for dataset, to_delete, to_insert in plan:
+        spec = DATASET_TABLES[dataset]
+        programs.soft_delete(to_delete, by=by)
+        session.flush()
+        for row in to_delete:
+            audit.record(
+                actor=actor,
+                action="soft_delete",
+                entity=spec.model.__tablename__,
+                entity_key="/".join(str(v) for v in _key(spec, _row_dict(spec, row))),
+                program_id=program.id,
+                version=next_version,
+            )
+        for record in to_insert:
+            session.add(spec.model(program_id=program.id, version=next_version, **record))
+            audit.record(
+                actor=actor,
+                action="insert",
+                entity=spec.model.__tablename__,
+                entity_key="/".join(str(v) for v in _key(spec, record)),
+                program_id=program.id,
+                version=next_version,
+            )
+        result.inserted[dataset] = len(to_insert)
+        result.deleted[dataset] = len(to_delete)
+    session.flush()
+    result.version = next_version
+    result.created_version = True
+    return result
+
+
+def _row_dict(spec: TableSpec, row: Any) -> dict[str, Any]:
+    return {c: getattr(row, c) for c in spec.columns}
+
+
+def _latest_settings(session: Session, program_id: int) -> dict[str, Any] | None:
+    stmt = (
+        select(ProgramVersion.settings)
+        .where(ProgramVersion.program_id == program_id)
+        .order_by(ProgramVersion.version.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()

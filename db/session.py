@@ -1,0 +1,139 @@
+"""Engines, sessions and the unit of work.
+
+Every session made here hides soft-deleted rows unless a statement asks for them with
+``.execution_options(include_deleted=True)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+
+from configs.settings import Settings, get_settings
+from db.models import SoftDeleteMixin
+
+__all__ = ["UnitOfWork", "dispose_engines", "engine_for", "make_engine", "session_factory"]
+
+
+class RotaflowSession(Session):
+    """A session whose queries exclude soft-deleted rows by default."""
+
+
+@event.listens_for(RotaflowSession, "do_orm_execute")
+def _hide_deleted(state: ORMExecuteState) -> None:
+    if (
+        (state.is_select or state.is_update)
+        and not state.is_column_load
+        and not state.is_relationship_load
+        and not state.execution_options.get("include_deleted", False)
+    ):
+        state.statement = state.statement.options(
+            with_loader_criteria(
+                SoftDeleteMixin,
+                lambda cls: cls.deleted_at.is_(None),
+                include_aliases=True,
+            )
+        )
+
+
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, echo: bool = False) -> Engine:
+    """Create an engine; SQLite gets foreign keys on, PostgreSQL a sized pool."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+    engine = create_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+    return engine
+
+
+_ENGINES: dict[tuple[str, int, int], Engine] = {}
+
+
+def engine_for(url: str, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    """One engine per URL per process."""
+    key = (url, pool_size, max_overflow)
+    if key not in _ENGINES:
+        _ENGINES[key] = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+    return _ENGINES[key]
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection this process holds (before dropping a database)."""
+    while _ENGINES:
+        _, engine = _ENGINES.popitem()
+        engine.dispose()
+
+
+def session_factory(engine: Engine) -> sessionmaker[RotaflowSession]:
+    return sessionmaker(bind=engine, class_=RotaflowSession, expire_on_commit=False)
+
+
+class UnitOfWork:
+    """A transaction scope: everything done inside rolls back unless ``commit()`` is called."""
+
+    def __init__(self, engine: Engine | None = None, *, settings: Settings | None = None) -> None:
+        if engine is None:
+            settings = settings or get_settings()
+            engine = engine_for(settings.resolved_database_url, settings.pool_size, settings.max_overflow)
+        self.engine = engine
+        self._factory = session_factory(engine)
+        self.session: RotaflowSession | None = None
+        self._committed = False
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._factory()
+        self._committed = False
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self.session is not None
+        try:
+            if not self._committed:
+                self.session.rollback()
+        finally:
+            self.session.close()
+            self.session = None
+
+    def commit(self) -> None:
+        assert self.session is not None, "commit() outside the unit of work"
+        self.session.commit()
+        self._committed = True
+
+    def rollback(self) -> None:
+        assert self.session is not None
+        self.session.rollback()
+
+    @property
+    def s(self) -> RotaflowSession:
+        assert self.session is not None, "the unit of work is not open"
+        return self.session
+
+
+@contextmanager
+def unit_of_work(engine: Engine | None = None) -> Iterator[UnitOfWork]:
+    with UnitOfWork(engine) as uow:
+        yield uow

@@ -1,0 +1,174 @@
+"""The ``rotaflow`` command line (FORMATS.md section 3).
+
+Exit codes: 0 done; 1 configuration or unexpected error; 2 bad input; 3 infeasible or
+violations; 4 a safety gate refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from configs.settings import get_settings, mask_url
+from rotaflow.errors import InputError, RotaflowError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="rotaflow",
+    help="Generate, check and safeguard medical-residency schedules.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Create and migrate rotaflow's database (Alembic).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+
+@app.callback()
+def _startup() -> None:
+    """Check settings and secrets before any command runs."""
+    get_settings().check_secrets()
+
+
+@app.command()
+def ingest(
+    program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
+    flow: Annotated[bool, typer.Option("--flow/--no-flow", help="run as a Prefect flow (default)")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Load a program bundle into the database under its contract."""
+    if flow:
+        from flows.ingest import ingest_program
+
+        result = ingest_program(program)
+        counts: dict[str, int] = {}
+        docs = get_settings().resolved_gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    else:
+        from rotaflow.ingest import ingest_bundle
+
+        outcome = ingest_bundle(program)
+        result, counts = outcome.result, outcome.row_counts
+        report = outcome.expectations
+        docs = report.docs_index if report and report.docs_index else docs_path()
+    payload = {
+        "program": result.program_key,
+        "version": result.version,
+        "new_version": result.created_version,
+        "inserted": result.inserted,
+        "soft_deleted": result.deleted,
+        "rows": counts,
+        "data_docs": str(docs),
+        "database": mask_url(get_settings().resolved_database_url),
+    }
+    if as_json:
+        out.print_json(json.dumps(payload))
+        return
+    state = "new version" if result.created_version else "unchanged"
+    out.print(f"[bold]{result.program_key}[/bold]: version {result.version} ({state})")
+    if result.created_version:
+        table = Table("dataset", "inserted", "soft-deleted")
+        for name in result.inserted:
+            table.add_row(name, str(result.inserted[name]), str(result.deleted.get(name, 0)))
+        out.print(table)
+    out.print(f"Data Docs: {docs}")
+
+
+def docs_path() -> Path:
+    return get_settings().resolved_gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+@app.command()
+def synth(
+    residents: Annotated[int, typer.Option(help="number of residents (3-300)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder to write the bundle into")],
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    faculty: Annotated[int | None, typer.Option(help="number of faculty (default residents/3)")] = None,
+    timezone: Annotated[str, typer.Option(help="IANA timezone of the program")] = "Pacific/Honolulu",
+) -> None:
+    """Write a valid synthetic program bundle, for scale tests."""
+    from rotaflow.synth import MAX_RESIDENTS, write_bundle
+
+    if not 3 <= residents <= MAX_RESIDENTS:
+        raise InputError(
+            [_option_problem("--residents", f"a whole number from 3 to {MAX_RESIDENTS}", str(residents))]
+        )
+    written = write_bundle(out_dir, residents=residents, faculty=faculty, seed=seed, timezone=timezone)
+    out.print(f"wrote {len(written)} files to {out_dir}")
+
+
+def _option_problem(option: str, expected: str, got: str) -> object:
+    from rotaflow.errors import Problem
+
+    return Problem("command line", None, option, expected, got)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
+    """Migrate the database up to a revision (default: head)."""
+    from db.migrate import upgrade
+
+    url = get_settings().resolved_database_url
+    upgrade(url, revision)
+    out.print(f"database {mask_url(url)} upgraded to {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "base") -> None:
+    """Migrate the database down to a revision (default: base, which drops every table)."""
+    from db.migrate import downgrade
+
+    url = get_settings().resolved_database_url
+    downgrade(url, revision)
+    out.print(f"database {mask_url(url)} downgraded to {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's Alembic revision and the code's head revision."""
+    from db.migrate import current_revision, head_revision
+    from db.session import engine_for
+
+    settings = get_settings()
+    engine = engine_for(settings.resolved_database_url)
+    out.print(f"database: {current_revision(engine) or 'none'}; code: {head_revision()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI, turning rotaflow's errors into their exit codes."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except InputError as exc:
+        err.print(f"[red]rejected[/red] {exc.source or ''}".rstrip(), highlight=False)
+        for problem in exc.problems:
+            err.print(f"  - {problem}", highlight=False, markup=False)
+        return exc.exit_code
+    except RotaflowError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        err.print("aborted")
+        return 1
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

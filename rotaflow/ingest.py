@@ -1,0 +1,176 @@
+"""Ingest service: the steps that take a program bundle into the database.
+
+Each step is a plain function the Prefect tasks call one by one; ``ingest_bundle`` chains
+them for callers without Prefect (benchmarks, tests of the contract). A bundle that breaks
+its contract is copied, with its error report, to ``quarantine/`` in the object store and
+nothing is written to the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from backups.storage import ObjectStore, open_store
+from configs.settings import Settings, get_settings, mask_url
+from db.migrate import current_revision, head_revision, upgrade
+from db.repositories import IngestResult, store_bundle_frames
+from db.session import UnitOfWork, engine_for
+from rotaflow.errors import ConfigError, InputError
+from validations.bundle import Bundle, parse_bundle
+from validations.expectations import ExpectationReport, run_expectations
+from validations.sources import read_bundle_files
+
+__all__ = [
+    "IngestOutcome",
+    "check_expectations",
+    "database_engine",
+    "ingest_bundle",
+    "load_bundle",
+    "quarantine_bundle",
+    "save_bundle",
+]
+
+
+@dataclass
+class IngestOutcome:
+    """What one ingest did."""
+
+    source: str
+    result: IngestResult
+    expectations: ExpectationReport | None
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+
+def database_engine(settings: Settings) -> Engine:
+    """The app database, migrated to head when it is the embedded default."""
+    settings.check_secrets()
+    url = settings.resolved_database_url
+    engine = engine_for(url, settings.pool_size, settings.max_overflow)
+    head = head_revision()
+    current = current_revision(engine)
+    if current != head:
+        if settings.is_embedded_database:
+            upgrade(url)
+        else:
+            raise ConfigError(
+                f"the database at {mask_url(url)} is at revision {current or 'none'}, "
+                f"the code needs {head}: run `rotaflow db upgrade` first"
+            )
+    return engine
+
+
+def load_bundle(source: str, *, settings: Settings | None = None) -> Bundle:
+    """Read the bundle at ``source`` and hold every file to its contract."""
+    files = read_bundle_files(source, settings=settings or get_settings())
+    return parse_bundle(files, source=source)
+
+
+def check_expectations(bundle: Bundle, *, settings: Settings | None = None) -> ExpectationReport:
+    """Run the GX suites and steward expectations; raise InputError on an error-level failure."""
+    settings = settings or get_settings()
+    report = run_expectations(bundle.frames, gx_dir=settings.resolved_gx_dir)
+    if report.problems:
+        raise InputError(report.problems)
+    return report
+
+
+def save_bundle(
+    bundle: Bundle, *, source: str, engine: Engine, actor: str = "rotaflow ingest"
+) -> IngestResult:
+    """Write the bundle as the program's next version in one transaction."""
+    with UnitOfWork(engine) as uow:
+        result = store_bundle_frames(
+            uow.s,
+            key=bundle.program.key,
+            name=bundle.program.name,
+            timezone=bundle.program.timezone,
+            settings={
+                "acgme": bundle.program.acgme.model_dump(),
+                "constraints": bundle.constraints or {},
+            },
+            frames=bundle.frames,
+            content_hash=bundle.content_hash,
+            source=_public_source(source),
+            actor=actor,
+        )
+        uow.commit()
+    return result
+
+
+def _public_source(source: str) -> str:
+    if source.startswith("s3://"):
+        return source
+    return str(Path(source).resolve())
+
+
+def quarantine_bundle(
+    source: str,
+    error: InputError,
+    *,
+    files: dict[str, bytes] | None = None,
+    store: ObjectStore | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """Copy a rejected bundle and its error report to ``quarantine/…``; return that prefix."""
+    settings = settings or get_settings()
+    store = store or open_store(settings.resolved_object_store, settings=settings)
+    files = files if files is not None else _best_effort_files(source, settings)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name])
+    prefix = f"quarantine/{stamp}-{digest.hexdigest()[:12]}"
+    for name, data in files.items():
+        store.put_bytes(f"{prefix}/bundle/{name}", data)
+    report = {
+        "source": _public_source(source),
+        "rejected_at": stamp,
+        "problems": [p.as_dict() for p in error.problems],
+    }
+    store.put_bytes(f"{prefix}/errors.json", json.dumps(report, indent=2).encode())
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["file", "row", "column", "expected", "got"])
+    writer.writeheader()
+    for problem in error.problems:
+        writer.writerow(problem.as_dict())
+    store.put_bytes(f"{prefix}/errors.csv", buffer.getvalue().encode())
+    return prefix
+
+
+def _best_effort_files(source: str, settings: Settings) -> dict[str, bytes]:
+    try:
+        return read_bundle_files(source, settings=settings)
+    except InputError:
+        return {}
+
+
+def ingest_bundle(
+    source: str,
+    *,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    expectations: bool = True,
+    store: ObjectStore | None = None,
+) -> IngestOutcome:
+    """Read, check and store a bundle; quarantine it and raise InputError when it is bad."""
+    settings = settings or get_settings()
+    engine = engine or database_engine(settings)
+    files: dict[str, bytes] | None = None
+    try:
+        files = read_bundle_files(source, settings=settings)
+        bundle = parse_bundle(files, source=source)
+        report = check_expectations(bundle, settings=settings) if expectations else None
+    except InputError as error:
+        quarantine_bundle(source, error, files=files or {}, store=store, settings=settings)
+        raise
+    result = save_bundle(bundle, source=source, engine=engine)
+    counts = {name: len(frame) for name, frame in bundle.frames.items()}
+    return IngestOutcome(source=source, result=result, expectations=report, row_counts=counts)

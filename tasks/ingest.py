@@ -1,0 +1,97 @@
+"""Thin Prefect tasks of the ingest flow: each calls one function of the service layer."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from configs.settings import get_settings
+from db.repositories import IngestResult
+from rotaflow import ingest as service
+from rotaflow.errors import InputError
+from validations.bundle import Bundle, parse_bundle
+from validations.expectations import ExpectationReport
+from validations.sources import read_bundle_files
+
+__all__ = [
+    "check_contracts",
+    "check_expectations",
+    "publish_failures",
+    "publish_ingest_summary",
+    "quarantine",
+    "read_bundle",
+    "store_bundle",
+]
+
+
+@task(name="read-bundle", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
+      retry_condition_fn=lambda task, run, state: not isinstance(state.result(raise_on_failure=False), InputError))
+def read_bundle(source: str) -> dict[str, bytes]:
+    """Fetch the bundle's files from a folder, a .zip or an s3:// prefix."""
+    return read_bundle_files(source, settings=get_settings())
+
+
+@task(name="check-contracts", cache_policy=NO_CACHE)
+def check_contracts(files: dict[str, bytes], source: str) -> Bundle:
+    """Hold every file to its Pandera contract and the references between files."""
+    return parse_bundle(files, source=source)
+
+
+@task(name="check-expectations", cache_policy=NO_CACHE)
+def check_expectations(bundle: Bundle) -> ExpectationReport:
+    """Great Expectations suites and steward expectations; builds the Data Docs."""
+    return service.check_expectations(bundle, settings=get_settings())
+
+
+@task(name="store-bundle", cache_policy=NO_CACHE)
+def store_bundle(bundle: Bundle, source: str) -> IngestResult:
+    """Write the bundle as the program's next version in one transaction."""
+    settings = get_settings()
+    return service.save_bundle(bundle, source=source, engine=service.database_engine(settings))
+
+
+@task(name="quarantine-bundle", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def quarantine(source: str, error: InputError, files: dict[str, bytes] | None) -> str:
+    """Copy the rejected bundle and its error report to the quarantine area."""
+    return service.quarantine_bundle(source, error, files=files or {}, settings=get_settings())
+
+
+@task(name="publish-failures", cache_policy=NO_CACHE)
+def publish_failures(error: InputError, quarantined_at: str) -> None:
+    """A table artifact of every contract failure (no personal data)."""
+    create_table_artifact(
+        key="ingest-contract-failures",
+        table=[p.as_dict() for p in error.problems[:1000]],
+        description=f"{len(error.problems)} contract failure(s); bundle quarantined at `{quarantined_at}`",
+    )
+
+
+@task(name="publish-ingest-summary", cache_policy=NO_CACHE)
+def publish_ingest_summary(
+    source: str, result: IngestResult, bundle: Bundle, report: ExpectationReport | None
+) -> None:
+    """A markdown artifact of what was loaded and a link to the Data Docs."""
+    lines = [
+        f"# Ingest of program `{result.program_key}`",
+        "",
+        f"- source: `{source}`",
+        f"- version: **{result.version}** ({'new' if result.created_version else 'unchanged'})",
+        "",
+        "| dataset | rows | inserted | soft-deleted |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, frame in bundle.frames.items():
+        lines.append(
+            f"| {name} | {len(frame)} | {result.inserted.get(name, 0)} | {result.deleted.get(name, 0)} |"
+        )
+    if report is not None:
+        lines += ["", f"Great Expectations: {report.evaluated - report.failed}/{report.evaluated} passed."]
+    create_markdown_artifact(key="ingest-summary", markdown="\n".join(lines), description="What was loaded")
+    if report is not None and report.docs_index is not None:
+        create_link_artifact(
+            key="ingest-data-docs",
+            link=report.docs_index.resolve().as_uri(),
+            link_text="Great Expectations Data Docs",
+            description="Data quality of the ingested bundle",
+        )

@@ -1,0 +1,581 @@
+"""Read a program bundle and hold it to its contract.
+
+``parse_bundle`` turns the raw files of a bundle into typed frames, checking each file
+against its Pandera model (lazily, so every problem comes back at once) and then the
+references between files. Any problem raises :class:`~rotaflow.errors.InputError`
+whose problems name file, row (1 = first data row), column and what was expected.
+Nothing here writes anywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import math
+import re
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+import pandas as pd
+import pandera.pandas as pa
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rotaflow.errors import InputError, Problem
+from validations.contracts import DATASETS, Dataset
+
+__all__ = [
+    "BUNDLE_FILES",
+    "AcgmeSettings",
+    "Bundle",
+    "ProgramConfig",
+    "parse_bundle",
+    "parse_csv",
+]
+
+PROGRAM_FILE = "program.yaml"
+CONSTRAINTS_FILE = "constraints.yaml"
+BUNDLE_FILES = frozenset({PROGRAM_FILE, CONSTRAINTS_FILE} | {d.file for d in DATASETS.values()})
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MAX_CELL = 2000
+_MAX_ABSENCE_DAYS = 365
+
+
+class AcgmeSettings(BaseModel):
+    """The optional ``acgme:`` section of program.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    averaging: Literal["rolling_28d", "block"] = "rolling_28d"
+    leave_excluded_from_average: bool = True
+
+
+class ProgramConfig(BaseModel):
+    """program.yaml: program settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9\-]{0,62}$")
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str
+    acgme: AcgmeSettings = Field(default_factory=AcgmeSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in _zones():
+            raise ValueError("an IANA timezone name such as Pacific/Honolulu")
+        return value
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the program across versions of its bundle."""
+        if self.id:
+            return self.id
+        slug = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+        return slug[:63] or "program"
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@dataclass
+class Bundle:
+    """A program bundle that passed its contract: typed frames, one per dataset."""
+
+    program: ProgramConfig
+    frames: dict[str, pd.DataFrame]
+    constraints: dict[str, Any] | None = None
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of the bundle's meaning: equal for byte-different but equal content."""
+        digest = hashlib.sha256()
+        digest.update(self.program.model_dump_json().encode())
+        digest.update(repr(sorted((self.constraints or {}).items())).encode())
+        for name in sorted(self.frames):
+            frame = self.frames[name]
+            digest.update(name.encode())
+            digest.update(frame.to_csv(index=False, date_format="%Y-%m-%d").encode())
+        return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _decode(file: str, raw: bytes) -> tuple[str | None, list[Problem]]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return None, [Problem(file, None, None, "UTF-8 text", f"a byte that is not UTF-8 at offset {exc.start}")]
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n")
+        return None, [Problem(file, max(line, 0) or None, None, "text without NUL bytes", "binary data")]
+    return text, []
+
+
+def parse_csv(dataset: Dataset, raw: bytes) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Parse one CSV file into a typed frame indexed by row number (1 = first data row)."""
+    file = dataset.file
+    text, problems = _decode(file, raw)
+    if text is None:
+        return None, problems
+    expected_cols = dataset.columns
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        return None, [Problem(file, None, None, "well-formed CSV", _short(str(exc)))]
+    if not records or all(not "".join(r).strip() for r in records):
+        return None, [
+            Problem(file, None, None, "a header row with the columns " + ", ".join(dataset.required_columns), "an empty file")
+        ]
+    header = [h.strip() for h in records[0]]
+    seen: set[str] = set()
+    for name in header:
+        if name == "":
+            problems.append(Problem(file, None, None, "a name for every header column", "an empty header cell"))
+        elif name in seen:
+            problems.append(Problem(file, None, name, "each column once", "a repeated column"))
+        elif name not in expected_cols:
+            problems.append(
+                Problem(file, None, name, "only the columns " + ", ".join(expected_cols), "an unknown column")
+            )
+        seen.add(name)
+    for name in dataset.required_columns:
+        if name not in seen:
+            problems.append(Problem(file, None, name, f"a column named {name}", "no such column"))
+    if problems:
+        return None, problems
+
+    rows: dict[int, list[str]] = {}
+    for number, record in enumerate(records[1:], start=1):
+        if not "".join(record).strip():
+            continue  # a blank line keeps its row number but holds no data
+        if len(record) != len(header):
+            problems.append(
+                Problem(file, number, None, f"{len(header)} fields as in the header", f"{len(record)} fields")
+            )
+            continue
+        rows[number] = [cell.strip() for cell in record]
+    if len(rows) < dataset.min_rows:
+        problems.append(Problem(file, None, None, f"at least {dataset.min_rows} data row(s)", "none"))
+    raw_frame = pd.DataFrame.from_dict(rows, orient="index", columns=header, dtype=object)
+    frame, parse_problems = _typed(dataset, raw_frame)
+    return frame, problems + parse_problems
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = text.replace("\n", " ")
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def _typed(dataset: Dataset, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+    """Convert string cells to the model's types; unparseable cells become problems and NA."""
+    schema = dataset.model.to_schema()
+    problems: list[Problem] = []
+    columns: dict[str, pd.Series] = {}
+    for name, column in schema.columns.items():
+        cells = raw[name] if name in raw.columns else pd.Series([""] * len(raw), index=raw.index, dtype=object)
+        dtype = str(column.dtype)
+        parser, expected = _PARSERS.get(dtype, (_parse_str, None))
+        values: list[Any] = []
+        for row, cell in cells.items():
+            if cell is None or cell == "":
+                values.append(pd.NA)
+                continue
+            if len(cell) > _MAX_CELL:
+                problems.append(Problem(dataset.file, int(row), name, f"at most {_MAX_CELL} characters", f"{len(cell)} characters"))
+                values.append(pd.NA)
+                continue
+            try:
+                values.append(parser(cell))
+            except ValueError:
+                problems.append(
+                    Problem(dataset.file, int(row), name, expected or column.description or "a value", _got(dataset, name, cell))
+                )
+                values.append(pd.NA)
+        columns[name] = _series(values, dtype, raw.index)
+    frame = pd.DataFrame(columns, index=raw.index)
+    frame.index.name = "row"
+    return frame, problems
+
+
+def _series(values: list[Any], dtype: str, index: pd.Index) -> pd.Series:
+    if dtype.startswith("datetime64"):
+        stamps = [pd.NaT if v is pd.NA else pd.Timestamp(v) for v in values]
+        return pd.Series(stamps, index=index, dtype="datetime64[ns]")
+    if dtype in ("Int64", "Float64", "boolean"):
+        return pd.Series(pd.array(values, dtype=dtype), index=index)
+    return pd.Series(values, index=index, dtype="str")
+
+
+def _parse_str(cell: str) -> str:
+    return cell
+
+
+def _parse_date(cell: str) -> dt.date:
+    if not _DATE_RE.match(cell):
+        raise ValueError(cell)
+    return dt.date.fromisoformat(cell)
+
+
+def _parse_int(cell: str) -> int:
+    if not re.fullmatch(r"[+-]?\d{1,9}", cell):
+        raise ValueError(cell)
+    return int(cell)
+
+
+def _parse_float(cell: str) -> float:
+    value = float(cell)
+    if not math.isfinite(value):
+        raise ValueError(cell)
+    return value
+
+
+def _parse_bool(cell: str) -> bool:
+    lowered = cell.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(cell)
+
+
+_PARSERS = {
+    "datetime64[ns]": (_parse_date, "a date (YYYY-MM-DD)"),
+    "Int64": (_parse_int, "a whole number"),
+    "Float64": (_parse_float, "a number"),
+    "boolean": (_parse_bool, "true or false (also 1/0, yes/no)"),
+}
+
+
+def contract_problems(dataset: Dataset, frame: pd.DataFrame, skip: set[tuple[int, str]]) -> list[Problem]:
+    """Validate a typed frame against its Pandera model, lazily; map failures to problems."""
+    try:
+        dataset.model.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        return _failures_to_problems(dataset, exc.failure_cases, frame, skip)
+    return []
+
+
+def _failures_to_problems(
+    dataset: Dataset, failures: pd.DataFrame, frame: pd.DataFrame, skip: set[tuple[int, str]]
+) -> list[Problem]:
+    schema = dataset.model.to_schema()
+    frame_checks = {c.name: c.description or "" for c in schema.checks}
+    problems: list[Problem] = []
+    seen_rows: set[tuple[str, int]] = set()
+    for case in failures.itertuples(index=False):
+        check = str(case.check)
+        column = None if pd.isna(case.column) else str(case.column)
+        row = None if pd.isna(case.index) else int(case.index)
+        got = None if pd.isna(case.failure_case) else _got(dataset, column, case.failure_case)
+        if check in frame_checks or check == "multiple_fields_uniqueness":
+            if row is None or (check, row) in seen_rows:
+                continue
+            seen_rows.add((check, row))
+            if check == "multiple_fields_uniqueness":
+                keys = ", ".join(schema.unique or [])
+                problems.append(Problem(dataset.file, row, None, f"a unique combination of {keys}", "a repeated row"))
+                continue
+            target, _, expected = frame_checks[check].partition(": ")
+            if (row, target) in skip:
+                continue
+            value = frame.at[row, target] if target in frame.columns else None
+            shown = "an empty cell" if value is None or pd.isna(value) else _got(dataset, target, value)
+            problems.append(Problem(dataset.file, row, target, expected, shown))
+        elif row is not None and column is not None and (row, column) in skip:
+            continue
+        elif check == "field_uniqueness":
+            problems.append(Problem(dataset.file, row, column, "a unique value", got))
+        elif check == "not_nullable":
+            desc = schema.columns[column].description if column in schema.columns else None
+            problems.append(Problem(dataset.file, row, column, desc or "a value", "an empty cell"))
+        elif column in schema.columns:
+            problems.append(Problem(dataset.file, row, column, schema.columns[column].description or check, got))
+        else:  # a schema-level failure with no column of ours: still located at the file
+            problems.append(Problem(dataset.file, row, column, check, got))
+    return problems
+
+
+_PERSONAL = {("people.csv", "name"), ("people.csv", "email")}
+
+
+def _got(dataset: Dataset, column: str | None, value: object) -> str:
+    """Show a bad value, except personal data, which never leaves the bundle."""
+    if (dataset.file, column) in _PERSONAL:
+        return "a value (hidden: personal data)"
+    if isinstance(value, pd.Timestamp):
+        return str(value.date())
+    return _short(str(value))
+
+
+# --------------------------------------------------------------------------- program.yaml
+
+
+def _parse_yaml(file: str, raw: bytes) -> tuple[Any, list[Problem]]:
+    text, problems = _decode(file, raw)
+    if text is None:
+        return None, problems
+    try:
+        return yaml.safe_load(text), []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        return None, [Problem(file, line, None, "valid YAML", _short(str(getattr(exc, "problem", exc))))]
+
+
+def parse_program(raw: bytes) -> tuple[ProgramConfig | None, list[Problem]]:
+    data, problems = _parse_yaml(PROGRAM_FILE, raw)
+    if problems:
+        return None, problems
+    if not isinstance(data, dict):
+        return None, [Problem(PROGRAM_FILE, None, None, "a mapping with name and timezone", type(data).__name__)]
+    try:
+        return ProgramConfig.model_validate(data), []
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors():
+            column = ".".join(str(p) for p in err["loc"]) or None
+            if err["type"] == "missing":
+                expected, got = "a value", "nothing"
+            elif err["type"] == "extra_forbidden":
+                expected, got = "only the keys id, name, timezone, acgme", "an unknown key"
+            else:
+                expected = err["msg"].removeprefix("Value error, ")
+                got = _short(str(err.get("input")))
+            out.append(Problem(PROGRAM_FILE, None, column, expected, got))
+        return None, out
+
+
+def parse_constraints(raw: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
+    data, problems = _parse_yaml(CONSTRAINTS_FILE, raw)
+    if problems:
+        return None, problems
+    if data is None:
+        return {}, []
+    if not isinstance(data, dict):
+        return None, [Problem(CONSTRAINTS_FILE, None, None, "a mapping of rule settings", type(data).__name__)]
+    return data, []
+
+
+# --------------------------------------------------------------------------- the bundle
+
+
+def parse_bundle(files: Mapping[str, bytes], *, source: str = "") -> Bundle:
+    """Check a bundle's files against every contract; return it typed or raise InputError."""
+    problems: list[Problem] = []
+    for name in sorted(files):
+        if name not in BUNDLE_FILES:
+            problems.append(Problem(name, None, None, "only the bundle files of FORMATS.md", "an unknown file"))
+    program: ProgramConfig | None = None
+    if PROGRAM_FILE in files:
+        program, found = parse_program(files[PROGRAM_FILE])
+        problems += found
+    else:
+        problems.append(Problem(PROGRAM_FILE, None, None, "the file to be present", "no such file"))
+    constraints = None
+    if CONSTRAINTS_FILE in files:
+        constraints, found = parse_constraints(files[CONSTRAINTS_FILE])
+        problems += found
+
+    frames: dict[str, pd.DataFrame] = {}
+    clean: set[str] = set()
+    bad_rows: dict[str, set[int]] = {}
+    for dataset in DATASETS.values():
+        if dataset.file not in files:
+            if dataset.required:
+                problems.append(Problem(dataset.file, None, None, "the file to be present", "no such file"))
+            else:
+                frames[dataset.name] = _empty(dataset)
+                clean.add(dataset.name)
+            continue
+        frame, found = parse_csv(dataset, files[dataset.file])
+        if frame is not None:
+            skip = {(p.row, p.column) for p in found if p.row is not None and p.column}
+            found += contract_problems(dataset, frame, skip)  # type: ignore[arg-type]
+            frames[dataset.name] = frame
+        problems += found
+        if not found:
+            clean.add(dataset.name)
+        bad_rows[dataset.name] = {p.row for p in found if p.row is not None}
+
+    problems += cross_file_problems(frames, clean=clean, bad_rows=bad_rows)
+    if problems:
+        raise InputError(problems, source=source)
+    assert program is not None
+    return Bundle(program=program, frames=frames, constraints=constraints, files=dict(files))
+
+
+def _empty(dataset: Dataset) -> pd.DataFrame:
+    frame, _ = _typed(dataset, pd.DataFrame(columns=dataset.columns, dtype=object))
+    return frame
+
+
+# --------------------------------------------------------------------------- cross-file checks
+
+
+def cross_file_problems(
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    clean: set[str] | None = None,
+    bad_rows: Mapping[str, set[int]] | None = None,
+) -> list[Problem]:
+    """References between files: unknown ids, overlaps, absences outside blocks, missing rotations.
+
+    A check runs only against files that passed their own contract (``clean``), and skips
+    rows that already have a problem, so one mistake is reported once, where it is.
+    """
+    clean = set(frames) if clean is None else clean
+    bad_rows = bad_rows or {}
+    good = {
+        name: frame.loc[~frame.index.isin(list(bad_rows.get(name, set())))]
+        for name, frame in frames.items()
+    }
+    problems: list[Problem] = []
+    ids = {
+        name: set(frames[name][column].dropna()) if name in clean else None
+        for name, column in (
+            ("people", "person_id"),
+            ("blocks", "block_id"),
+            ("shifts", "shift_id"),
+            ("rotations", "rotation_id"),
+        )
+    }
+    refs = [
+        ("rotation_assignments", "person_id", "people", "people.csv"),
+        ("rotation_assignments", "block_id", "blocks", "blocks.csv"),
+        ("rotation_assignments", "rotation_id", "rotations", "rotations.csv"),
+        ("coverage", "shift_id", "shifts", "shifts.csv"),
+        ("coverage", "rotation_id", "rotations", "rotations.csv"),
+        ("absences", "person_id", "people", "people.csv"),
+        ("requests", "person_id", "people", "people.csv"),
+        ("requests", "shift_id", "shifts", "shifts.csv"),
+        ("history", "person_id", "people", "people.csv"),
+        ("history", "shift_id", "shifts", "shifts.csv"),
+        ("history", "rotation_id", "rotations", "rotations.csv"),
+    ]
+    for name, column, target, target_file in refs:
+        known = ids[target]
+        if name not in good or known is None:
+            continue
+        file = DATASETS[name].file
+        for row, value in good[name][column].dropna().items():
+            if value not in known:
+                problems.append(Problem(file, int(row), column, f"an id listed in {target_file}", _short(value)))
+
+    if "rotations" in good and ids["shifts"] is not None:
+        for row, cell in good["rotations"]["eligible_shifts"].dropna().items():
+            for shift in str(cell).split(";"):
+                if shift.strip() not in ids["shifts"]:
+                    problems.append(
+                        Problem("rotations.csv", int(row), "eligible_shifts", "shift ids listed in shifts.csv", _short(shift))
+                    )
+    problems += _block_problems(good)
+    if "blocks" in clean:
+        problems += _absence_problems(good)
+        if "people" in clean and "rotation_assignments" in frames:
+            # any row for the pair counts: a repeated or mistyped row is reported where it is
+            problems += _rotation_coverage_problems({**good, "rotation_assignments": frames["rotation_assignments"]})
+    problems += _date_problems(good)
+    return problems
+
+
+def _ids(frames: Mapping[str, pd.DataFrame], name: str, column: str) -> set[str] | None:
+    if name not in frames:
+        return None
+    return set(frames[name][column].dropna())
+
+
+def _block_problems(frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    if "blocks" not in frames:
+        return []
+    blocks = frames["blocks"].dropna(subset=["start_date", "end_date"]).sort_values(["start_date", "end_date"])
+    problems = []
+    previous: tuple[str, pd.Timestamp] | None = None
+    for row, block in blocks.iterrows():
+        if previous is not None and block["start_date"] <= previous[1]:
+            problems.append(
+                Problem(
+                    "blocks.csv",
+                    int(row),  # type: ignore[arg-type]
+                    "start_date",
+                    f"a date after block {previous[0]} ends on {previous[1].date()} (blocks must not overlap)",
+                    str(block["start_date"].date()),
+                )
+            )
+        if previous is None or block["end_date"] > previous[1]:
+            previous = (block["block_id"], block["end_date"])
+    return problems
+
+
+def _absence_problems(frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    if "absences" not in frames or "blocks" not in frames:
+        return []
+    blocks = frames["blocks"].dropna(subset=["start_date", "end_date"])
+    problems = []
+    for row, absence in frames["absences"].dropna(subset=["start_date", "end_date"]).iterrows():
+        inside = (blocks["start_date"] <= absence["end_date"]) & (blocks["end_date"] >= absence["start_date"])
+        if not inside.any():
+            problems.append(
+                Problem(
+                    "absences.csv",
+                    int(row),  # type: ignore[arg-type]
+                    "start_date",
+                    "dates that fall in at least one block of blocks.csv",
+                    f"{absence['start_date'].date()} to {absence['end_date'].date()}",
+                )
+            )
+    return problems
+
+
+def _rotation_coverage_problems(frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    """Every resident has a rotation in every block."""
+    if not {"people", "blocks", "rotation_assignments"} <= frames.keys():
+        return []
+    people, blocks = frames["people"], frames["blocks"]
+    residents = sorted(set(people.loc[people["role"] == "resident", "person_id"].dropna()))
+    block_ids = list(blocks.dropna(subset=["start_date"]).sort_values("start_date")["block_id"].dropna())
+    have = set(
+        zip(frames["rotation_assignments"]["person_id"], frames["rotation_assignments"]["block_id"], strict=True)
+    )
+    problems = []
+    for person in residents:
+        for block in block_ids:
+            if (person, block) not in have:
+                problems.append(
+                    Problem(
+                        "rotation_assignments.csv",
+                        None,
+                        "rotation_id",
+                        f"a rotation for resident {person} in block {block}",
+                        "no row",
+                    )
+                )
+    return problems
+
+
+def _date_problems(frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    """Dated coverage rows must be real calendar dates."""
+    problems = []
+    if "coverage" in frames:
+        for row, value in frames["coverage"]["applies_on"].dropna().items():
+            if _DATE_RE.match(str(value)):
+                try:
+                    dt.date.fromisoformat(str(value))
+                except ValueError:
+                    problems.append(Problem("coverage.csv", int(row), "applies_on", "a real calendar date", _short(value)))
+    return problems
+
+
+MAX_ABSENCE_DAYS = _MAX_ABSENCE_DAYS

@@ -1,0 +1,346 @@
+"""Data contracts: one Pandera model per dataset that crosses a task boundary.
+
+Each model is the single source of truth for a dataset's columns, types, ranges and
+row checks. Field ``description`` is the phrase a person reads after "expected" when
+a value breaks the field; a row check's description is ``"column: expected phrase"``.
+The Great Expectations suites are generated from these models (``validations.expectations``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+__all__ = [
+    "ABSENCE_TYPES",
+    "APPLIES_ON_PATTERN",
+    "AbsencesModel",
+    "AssignmentsModel",
+    "BlocksModel",
+    "CLOCK_PATTERN",
+    "CoverageModel",
+    "DATASETS",
+    "Dataset",
+    "FindingsModel",
+    "HistoryModel",
+    "PeopleModel",
+    "RequestsModel",
+    "RotationAssignmentsModel",
+    "RotationsModel",
+    "SHIFT_KINDS",
+    "ShiftsModel",
+]
+
+ROLES = ["resident", "faculty"]
+SHIFT_KINDS = ["day", "night", "call", "clinic", "home_call", "admin"]
+ROTATION_SETTINGS = ["inpatient", "outpatient", "night_float", "elective", "leave"]
+ABSENCE_TYPES = [
+    "vacation",
+    "sick",
+    "conference",
+    "parental",
+    "bereavement",
+    "medical",
+    "deployment",
+    "other",
+]
+REQUEST_KINDS = ["on", "off"]
+SOURCES = ["solver", "pinned", "history", "manual"]
+SEVERITIES = ["violation", "warning", "info"]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
+ID_TEXT = "an id of letters, digits, '_', '-', '.' or ':' (at most 64 characters)"
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+_DAY = r"(mon|tue|wed|thu|fri|sat|sun)"
+APPLIES_ON_PATTERN = (
+    rf"^(daily|weekday|weekend|{_DAY}(;{_DAY})*|[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})$"
+)
+ISO_INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$"
+
+
+def _id(**kwargs: object) -> object:
+    return pa.Field(str_matches=ID_PATTERN, description=ID_TEXT, **kwargs)  # type: ignore[arg-type]
+
+
+class _Strict:
+    strict = True
+    coerce = False
+
+
+class PeopleModel(pa.DataFrameModel):
+    """people.csv: a resident or a faculty member."""
+
+    person_id: Series[str] = _id(unique=True)
+    name: Series[str] = pa.Field(description="a display name")
+    email: Series[str] = pa.Field(
+        nullable=True, str_matches=r"^[^@\s]+@[^@\s]+$", description="an email address"
+    )
+    role: Series[str] = pa.Field(isin=ROLES, description="resident or faculty")
+    pgy: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, in_range={"min_value": 1, "max_value": 8}, description="a whole number 1-8"
+    )
+    fte: Series[pd.Float64Dtype] = pa.Field(
+        nullable=True,
+        in_range={"min_value": 0, "max_value": 1, "include_min": False},
+        description="a number above 0 and at most 1",
+    )
+    skills: Series[str] = pa.Field(
+        nullable=True,
+        str_matches=r"^[A-Za-z0-9_\-]+(;[A-Za-z0-9_\-]+)*$",
+        description="skill tags separated by ';'",
+    )
+
+    class Config(_Strict):
+        pass
+
+    @pa.dataframe_check(description="pgy: a PGY year 1-8 for a resident")
+    def resident_has_pgy(cls, df: pd.DataFrame) -> pd.Series:
+        return ~((df["role"] == "resident") & df["pgy"].isna())
+
+    @pa.dataframe_check(description="pgy: an empty pgy for a faculty member")
+    def faculty_has_no_pgy(cls, df: pd.DataFrame) -> pd.Series:
+        return ~((df["role"] == "faculty") & df["pgy"].notna())
+
+
+class BlocksModel(pa.DataFrameModel):
+    """blocks.csv: an academic block (inclusive date range)."""
+
+    block_id: Series[str] = _id(unique=True)
+    start_date: Series[pd.Timestamp] = pa.Field(description="a date (YYYY-MM-DD)")
+    end_date: Series[pd.Timestamp] = pa.Field(description="a date (YYYY-MM-DD)")
+
+    class Config(_Strict):
+        pass
+
+    @pa.dataframe_check(description="end_date: a date on or after start_date")
+    def end_on_or_after_start(cls, df: pd.DataFrame) -> pd.Series:
+        return (df["end_date"] >= df["start_date"]) | df["end_date"].isna()
+
+
+class ShiftsModel(pa.DataFrameModel):
+    """shifts.csv: a shift type with its local clock times."""
+
+    shift_id: Series[str] = _id(unique=True)
+    name: Series[str] = pa.Field(description="a shift name")
+    start: Series[str] = pa.Field(str_matches=CLOCK_PATTERN, description="a clock time HH:MM")
+    end: Series[str] = pa.Field(str_matches=CLOCK_PATTERN, description="a clock time HH:MM")
+    transition_minutes: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True,
+        in_range={"min_value": 0, "max_value": 240},
+        description="a whole number of minutes 0-240",
+    )
+    kind: Series[str] = pa.Field(isin=SHIFT_KINDS, description="one of " + ", ".join(SHIFT_KINDS))
+    in_house_call: Series[pd.BooleanDtype] = pa.Field(description="true or false")
+    counts_as_work: Series[pd.BooleanDtype] = pa.Field(nullable=True, description="true or false")
+    home_call_hours: Series[pd.Float64Dtype] = pa.Field(
+        nullable=True,
+        in_range={"min_value": 0, "max_value": 24},
+        description="a number of hours 0-24",
+    )
+
+    class Config(_Strict):
+        pass
+
+    @pa.dataframe_check(description="in_house_call: false for a home_call shift")
+    def home_call_is_not_in_house(cls, df: pd.DataFrame) -> pd.Series:
+        return ~((df["kind"] == "home_call") & df["in_house_call"].fillna(False).astype(bool))
+
+
+class RotationsModel(pa.DataFrameModel):
+    """rotations.csv: a rotation and the shift types its residents may work."""
+
+    rotation_id: Series[str] = _id(unique=True)
+    name: Series[str] = pa.Field(description="a rotation name")
+    setting: Series[str] = pa.Field(
+        isin=ROTATION_SETTINGS, description="one of " + ", ".join(ROTATION_SETTINGS)
+    )
+    eligible_shifts: Series[str] = pa.Field(
+        nullable=True,
+        str_matches=r"^[^;]+(;[^;]+)*$",
+        description="shift ids separated by ';'",
+    )
+
+    class Config(_Strict):
+        pass
+
+
+class RotationAssignmentsModel(pa.DataFrameModel):
+    """rotation_assignments.csv: who is on which rotation in which block."""
+
+    person_id: Series[str] = _id()
+    block_id: Series[str] = _id()
+    rotation_id: Series[str] = _id()
+
+    class Config(_Strict):
+        unique = ["person_id", "block_id"]
+
+
+class CoverageModel(pa.DataFrameModel):
+    """coverage.csv: how many people a shift needs on a day."""
+
+    shift_id: Series[str] = _id()
+    applies_on: Series[str] = pa.Field(
+        str_matches=APPLIES_ON_PATTERN,
+        description="daily, weekday, weekend, a ';' list of mon..sun, or a date YYYY-MM-DD",
+    )
+    rotation_id: Series[str] = _id(nullable=True)
+    role: Series[str] = pa.Field(nullable=True, isin=ROLES, description="resident, faculty or empty")
+    min_pgy: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, in_range={"min_value": 1, "max_value": 8}, description="a whole number 1-8"
+    )
+    skill: Series[str] = pa.Field(
+        nullable=True, str_matches=r"^[A-Za-z0-9_\-]+$", description="one skill tag"
+    )
+    min: Series[pd.Int64Dtype] = pa.Field(ge=0, description="a whole number 0 or more")
+    max: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, ge=0, description="a whole number 0 or more"
+    )
+    target: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, ge=0, description="a whole number 0 or more"
+    )
+
+    class Config(_Strict):
+        unique = ["shift_id", "applies_on", "rotation_id", "role", "min_pgy", "skill"]
+
+    @pa.dataframe_check(description="max: a number at least min")
+    def max_at_least_min(cls, df: pd.DataFrame) -> pd.Series:
+        return df["max"].isna() | (df["max"] >= df["min"]).fillna(True)
+
+    @pa.dataframe_check(description="target: a number between min and max")
+    def target_between_min_and_max(cls, df: pd.DataFrame) -> pd.Series:
+        low = df["target"].isna() | (df["target"] >= df["min"]).fillna(True)
+        high = df["target"].isna() | df["max"].isna() | (df["target"] <= df["max"]).fillna(True)
+        return low & high
+
+
+class AbsencesModel(pa.DataFrameModel):
+    """absences.csv: leave, sick days, conferences, deployments (dates inclusive)."""
+
+    person_id: Series[str] = _id()
+    start_date: Series[pd.Timestamp] = pa.Field(description="a date (YYYY-MM-DD)")
+    end_date: Series[pd.Timestamp] = pa.Field(description="a date (YYYY-MM-DD)")
+    type: Series[str] = pa.Field(isin=ABSENCE_TYPES, description="one of " + ", ".join(ABSENCE_TYPES))
+    blocking: Series[pd.BooleanDtype] = pa.Field(nullable=True, description="true or false")
+
+    class Config(_Strict):
+        unique = ["person_id", "start_date", "end_date", "type"]
+
+    @pa.dataframe_check(description="end_date: a date on or after start_date")
+    def end_on_or_after_start(cls, df: pd.DataFrame) -> pd.Series:
+        return (df["end_date"] >= df["start_date"]) | df["end_date"].isna()
+
+
+class RequestsModel(pa.DataFrameModel):
+    """requests.csv: a wish to work (on) or avoid (off) a shift or a whole day."""
+
+    person_id: Series[str] = _id()
+    date: Series[pd.Timestamp] = pa.Field(description="a date (YYYY-MM-DD)")
+    shift_id: Series[str] = _id(nullable=True)
+    kind: Series[str] = pa.Field(isin=REQUEST_KINDS, description="on or off")
+    weight: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, ge=1, description="a whole number 1 or more"
+    )
+
+    class Config(_Strict):
+        unique = ["person_id", "date", "shift_id"]
+
+
+class HistoryModel(pa.DataFrameModel):
+    """history.csv: shifts already worked before the block (assignments' columns)."""
+
+    person_id: Series[str] = _id()
+    date: Series[pd.Timestamp] = pa.Field(description="a date (YYYY-MM-DD)")
+    shift_id: Series[str] = _id()
+    start: Series[str] = pa.Field(
+        nullable=True, str_matches=ISO_INSTANT_PATTERN, description="an ISO 8601 time with offset"
+    )
+    end: Series[str] = pa.Field(
+        nullable=True, str_matches=ISO_INSTANT_PATTERN, description="an ISO 8601 time with offset"
+    )
+    hours: Series[pd.Float64Dtype] = pa.Field(
+        nullable=True, in_range={"min_value": 0, "max_value": 48}, description="hours 0-48"
+    )
+    rotation_id: Series[str] = _id(nullable=True)
+    source: Series[str] = pa.Field(
+        nullable=True, isin=SOURCES, description="one of " + ", ".join(SOURCES)
+    )
+
+    class Config(_Strict):
+        unique = ["person_id", "date", "shift_id"]
+
+
+class AssignmentsModel(HistoryModel):
+    """assignments.csv: one worked or scheduled shift of one person."""
+
+    start: Series[str] = pa.Field(
+        str_matches=ISO_INSTANT_PATTERN, description="an ISO 8601 time with offset"
+    )
+    end: Series[str] = pa.Field(
+        str_matches=ISO_INSTANT_PATTERN, description="an ISO 8601 time with offset"
+    )
+    hours: Series[pd.Float64Dtype] = pa.Field(
+        in_range={"min_value": 0, "max_value": 48}, description="hours 0-48"
+    )
+    source: Series[str] = pa.Field(isin=SOURCES, description="one of " + ", ".join(SOURCES))
+
+    class Config(_Strict):
+        unique = ["person_id", "date", "shift_id"]
+
+
+class FindingsModel(pa.DataFrameModel):
+    """findings.csv: one validation finding."""
+
+    rule: Series[str] = pa.Field(str_matches=r"^[a-z][a-z0-9_]*$", description="a rule name")
+    severity: Series[str] = pa.Field(isin=SEVERITIES, description="violation, warning or info")
+    person_id: Series[str] = _id(nullable=True)
+    window_start: Series[pd.Timestamp] = pa.Field(description="a date (YYYY-MM-DD)")
+    window_end: Series[pd.Timestamp] = pa.Field(description="a date (YYYY-MM-DD)")
+    value: Series[pd.Float64Dtype] = pa.Field(nullable=True, description="a number")
+    limit: Series[pd.Float64Dtype] = pa.Field(nullable=True, description="a number")
+    unit: Series[str] = pa.Field(nullable=True, description="a unit")
+    message: Series[str] = pa.Field(description="a sentence")
+
+    class Config(_Strict):
+        pass
+
+    @pa.dataframe_check(description="window_end: a date on or after window_start")
+    def end_on_or_after_start(cls, df: pd.DataFrame) -> pd.Series:
+        return (df["window_end"] >= df["window_start"]) | df["window_end"].isna()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A bundle dataset: its file, its contract and whether the bundle must hold it."""
+
+    name: str
+    file: str
+    model: type[pa.DataFrameModel]
+    required: bool
+    min_rows: int = 0
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.model.to_schema().columns)
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [n for n, c in self.model.to_schema().columns.items() if not c.nullable]
+
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        Dataset("people", "people.csv", PeopleModel, True, 1),
+        Dataset("blocks", "blocks.csv", BlocksModel, True, 1),
+        Dataset("shifts", "shifts.csv", ShiftsModel, True, 1),
+        Dataset("rotations", "rotations.csv", RotationsModel, True, 1),
+        Dataset("rotation_assignments", "rotation_assignments.csv", RotationAssignmentsModel, True),
+        Dataset("coverage", "coverage.csv", CoverageModel, True, 1),
+        Dataset("absences", "absences.csv", AbsencesModel, False),
+        Dataset("requests", "requests.csv", RequestsModel, False),
+        Dataset("history", "history.csv", HistoryModel, False),
+    )
+}
+"""Bundle datasets in load order (``assignments`` and ``findings`` are outputs)."""
