@@ -70,7 +70,7 @@ class LocalStore:
             raise StorageError(f"no object {key!r} in {self.url}") from exc
 
     def list(self, prefix: str = "") -> list[str]:
-        base = self.root / prefix if prefix else self.root
+        base = self._path(prefix) if prefix else self.root
         if not base.exists():
             return []
         if base.is_file():

@@ -148,25 +148,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except InputError as exc:
-        err.print(f"[red]rejected[/red] {exc.source or ''}".rstrip(), highlight=False)
+        err.print(f"[red]rejected[/red] {exc.source or ''}".rstrip(), highlight=False, soft_wrap=True)
         for problem in exc.problems:
-            err.print(f"  - {problem}", highlight=False, markup=False)
+            err.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
         return exc.exit_code
     except RotaflowError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
         err.print("aborted")
         return 1
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except typer.TyperException as exc:  # usage errors: unknown option, missing value …
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(str(exc), soft_wrap=True, markup=False)
+        return int(getattr(exc, "exit_code", 2))
     return 0
 
 

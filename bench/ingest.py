@@ -1,0 +1,135 @@
+"""Ingest benchmark: time and peak memory for the sample and a 300-resident bundle, SQLite and PostgreSQL.
+
+Each case runs in its own process so peak memory (max RSS) belongs to that case alone.
+Prints a table and writes bench/results/ingest.json.
+
+    python bench/ingest.py [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SAMPLE = ROOT / "configs" / "programs" / "sample"
+
+
+def _case(source: str, database_url: str, var_dir: str) -> dict[str, object]:
+    """Run inside a child process: one cold ingest, then one unchanged re-ingest."""
+    os.environ["ROTAFLOW_VAR_DIR"] = var_dir
+    from configs.settings import Settings
+    from db.migrate import upgrade
+    from db.session import make_engine
+    from rotaflow.ingest import check_expectations, load_bundle, save_bundle
+
+    settings = Settings(database_url=database_url, secret_key="bench-" + uuid.uuid4().hex + uuid.uuid4().hex)
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    t0 = time.perf_counter()
+    bundle = load_bundle(source, settings=settings)
+    t1 = time.perf_counter()
+    report = check_expectations(bundle, settings=settings)
+    t2 = time.perf_counter()
+    result = save_bundle(bundle, source=source, engine=engine)
+    t3 = time.perf_counter()
+    again = save_bundle(load_bundle(source, settings=settings), source=source, engine=engine)
+    t4 = time.perf_counter()
+    engine.dispose()
+    assert result.created_version and not again.created_version
+    rows = sum(len(f) for f in bundle.frames.values())
+    return {
+        "rows": rows,
+        "contracts_s": t1 - t0,
+        "expectations_s": t2 - t1,
+        "store_s": t3 - t2,
+        "total_s": t3 - t0,
+        "reingest_unchanged_s": t4 - t3,
+        "expectations_evaluated": report.evaluated,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(_case(sys.argv[3], sys.argv[2], sys.argv[4])))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--postgres-url", default=os.environ.get("ROTAFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+
+    from rotaflow.synth import write_bundle
+
+    work = Path(tempfile.mkdtemp(prefix="rotaflow-bench-"))
+    big = work / "synthetic-300"
+    write_bundle(big, residents=300, seed=1)
+    bundles = {"sample (36 residents)": SAMPLE, "synthetic (300 residents)": big}
+    rows = []
+    for label, path in bundles.items():
+        databases = {"sqlite": f"sqlite:///{work / (uuid.uuid4().hex + '.db')}"}
+        if not args.skip_postgres:
+            databases["postgresql"] = _create_pg(args.postgres_url)
+        for db_name, url in databases.items():
+            var = work / uuid.uuid4().hex
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", url, str(path), str(var)],
+                capture_output=True, text=True, check=False, cwd=ROOT,
+            )
+            if proc.returncode != 0:
+                print(proc.stderr[-3000:], file=sys.stderr)
+                return 1
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+            rows.append({"bundle": label, "database": db_name, **result})
+            if db_name == "postgresql":
+                _drop_pg(args.postgres_url, url)
+    header = f"{'bundle':<27} {'db':<10} {'rows':>6} {'contracts s':>11} {'GX s':>6} {'store s':>8} {'total s':>8} {'re-ingest s':>11} {'peak MB':>8}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r['bundle']:<27} {r['database']:<10} {r['rows']:>6} {r['contracts_s']:>11.2f} {r['expectations_s']:>6.2f} "
+            f"{r['store_s']:>8.2f} {r['total_s']:>8.2f} {r['reingest_unchanged_s']:>11.2f} {r['peak_rss_mb']:>8.0f}"
+        )
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()}, "results": rows}
+    (out / "ingest.json").write_text(json.dumps(payload, indent=2))
+    print(f"\nwritten {out / 'ingest.json'}")
+    return 0
+
+
+def _create_pg(server: str) -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"rotaflow_bench_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg(server: str, url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

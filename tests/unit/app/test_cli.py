@@ -1,0 +1,67 @@
+"""The command line: help everywhere, exit codes, synth, ingest and db commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rotaflow.cli import main
+
+COMMANDS = [[], ["ingest"], ["synth"], ["db"], ["db", "upgrade"], ["db", "downgrade"], ["db", "current"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "rotaflow")
+def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*command, "--help"]) == 0
+    assert "Usage" in capsys.readouterr().out
+
+
+def test_ingest_without_flow_prints_json(tiny_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", "--program", str(tiny_dir), "--no-flow", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["program"] == "tiny-internal-medicine-residency"
+    assert payload["version"] == 1 and payload["new_version"] is True
+    assert payload["rows"]["people"] == 4
+    assert Path(payload["data_docs"]).is_file()
+
+
+def test_bad_bundle_exits_2_with_located_messages(tiny_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tiny_dir / "blocks.csv").write_text("block_id,start_date,end_date\nB1,2027-07-01,2027-13-01\n")
+    assert main(["ingest", "--program", str(tiny_dir), "--no-flow"]) == 2
+    err = capsys.readouterr().err
+    assert "blocks.csv, row 1, column end_date: expected a date (YYYY-MM-DD), got '2027-13-01'" in err
+
+
+def test_missing_bundle_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", "--program", str(tmp_path / "nope"), "--no-flow"]) == 2
+    assert "expected an existing bundle folder" in capsys.readouterr().err
+
+
+def test_synth_writes_a_valid_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "synthetic"
+    assert main(["synth", "--residents", "30", "--seed", "4", "--out", str(out)]) == 0
+    assert (out / "people.csv").is_file()
+    from validations.bundle import parse_bundle
+
+    bundle = parse_bundle({p.name: p.read_bytes() for p in out.iterdir()})
+    assert (bundle.frames["people"]["role"] == "resident").sum() == 30
+
+
+def test_synth_refuses_too_many_residents(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", "--residents", "301", "--out", str(tmp_path / "x")]) == 2
+    assert "command line, column --residents: expected a whole number from 3 to 300" in capsys.readouterr().err
+
+
+def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", "--bogus"]) == 2
+
+
+def test_db_upgrade_current_and_downgrade(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert main(["db", "current"]) == 0
+    assert "database: 0001; code: 0001" in capsys.readouterr().out
+    assert main(["db", "downgrade"]) == 0
+    assert main(["db", "current"]) == 0
+    assert "database: none" in capsys.readouterr().out
