@@ -23,7 +23,8 @@ __all__ = ["LocalStore", "ObjectStore", "S3Store", "open_store", "s3_client", "s
 class ObjectStore(Protocol):
     """What rotaflow needs of a place to keep files."""
 
-    url: str
+    @property
+    def url(self) -> str: ...
 
     def put_bytes(self, key: str, data: bytes) -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
@@ -53,12 +54,18 @@ class LocalStore:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        except OSError as exc:
+            raise StorageError(f"could not write {key!r} to {self.url}: {exc.strerror or type(exc).__name__}") from exc
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.replace(tmp, target)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise StorageError(f"could not write {key!r} to {self.url}: {exc.strerror or type(exc).__name__}") from exc
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -68,13 +75,15 @@ class LocalStore:
             return self._path(key).read_bytes()
         except FileNotFoundError as exc:
             raise StorageError(f"no object {key!r} in {self.url}") from exc
+        except OSError as exc:
+            raise StorageError(f"could not read {key!r} from {self.url}: {exc.strerror or type(exc).__name__}") from exc
 
     def list(self, prefix: str = "") -> list[str]:
         base = self._path(prefix) if prefix else self.root
         if not base.exists():
             return []
         if base.is_file():
-            return [prefix]
+            return [_clean_key(prefix)]
         return sorted(
             p.relative_to(self.root).as_posix()
             for p in base.rglob("*")
@@ -132,38 +141,50 @@ class S3Store:
         return f"{self.prefix.rstrip('/')}/{key}" if self.prefix else key
 
     def put_bytes(self, key: str, data: bytes) -> None:
+        full = self._key(key)
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+            self.client.put_object(Bucket=self.bucket, Key=full, Body=data)
         except Exception as exc:  # botocore raises many kinds; all mean the same here
             raise StorageError(f"could not write {key!r} to {self.url}: {type(exc).__name__}") from exc
 
     def get_bytes(self, key: str) -> bytes:
+        full = self._key(key)
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            body = self.client.get_object(Bucket=self.bucket, Key=full)["Body"]
             return bytes(body.read())
         except Exception as exc:
             raise StorageError(f"could not read {key!r} from {self.url}: {type(exc).__name__}") from exc
 
     def _iter_keys(self, prefix: str) -> Iterator[str]:
-        full = self._key(prefix) if prefix else (self.prefix.rstrip("/") + "/" if self.prefix else "")
+        """Keys under ``prefix`` taken as a folder (``tier1`` never lists ``tier10/…``), or that key."""
+        root = self.prefix.rstrip("/") + "/" if self.prefix else ""
+        folder = root + _clean_key(prefix).rstrip("/") + "/" if prefix else root
+        exact = folder.rstrip("/") if prefix else None
         paginator = self.client.get_paginator("list_objects_v2")
-        strip = len(self.prefix.rstrip("/")) + 1 if self.prefix else 0
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=exact or folder):
             for item in page.get("Contents", []):
-                yield item["Key"][strip:]
+                key = item["Key"]
+                if key.startswith(folder) or key == exact:
+                    yield key[len(root) :]
 
     def list(self, prefix: str = "") -> list[str]:
+        if prefix:
+            _clean_key(prefix)
         try:
             return sorted(self._iter_keys(prefix))
         except Exception as exc:
             raise StorageError(f"could not list {self.url}: {type(exc).__name__}") from exc
 
     def exists(self, key: str) -> bool:
+        full = self._key(key)
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            self.client.head_object(Bucket=self.bucket, Key=full)
             return True
-        except Exception:
-            return False
+        except Exception as exc:
+            status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404:
+                return False
+            raise StorageError(f"could not look up {key!r} in {self.url}: {type(exc).__name__}") from exc
 
 
 def open_store(url: str, *, settings: Any | None = None) -> ObjectStore:

@@ -209,7 +209,7 @@ class ProgramRepository:
     def get(self, key: str) -> Program | None:
         return self.session.scalars(select(Program).where(Program.key == key)).one_or_none()
 
-    def list(self) -> Sequence[Program]:
+    def all(self) -> Sequence[Program]:
         return self.session.scalars(select(Program).order_by(Program.key)).all()
 
     def live_rows(self, name: str, program_id: int) -> list[Any]:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from configs.settings import get_settings, mask_url
-from rotaflow.errors import InputError, RotaflowError
+from rotaflow.errors import InputError, Problem, RotaflowError
 
 __all__ = ["app", "main"]
 
@@ -106,9 +106,7 @@ def synth(
     out.print(f"wrote {len(written)} files to {out_dir}")
 
 
-def _option_problem(option: str, expected: str, got: str) -> object:
-    from rotaflow.errors import Problem
-
+def _option_problem(option: str, expected: str, got: str) -> Problem:
     return Problem("command line", None, option, expected, got)
 
 

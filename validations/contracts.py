@@ -9,6 +9,7 @@ The Great Expectations suites are generated from these models (``validations.exp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -60,7 +61,7 @@ APPLIES_ON_PATTERN = (
 ISO_INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$"
 
 
-def _id(**kwargs: object) -> object:
+def _id(**kwargs: Any) -> Any:
     return pa.Field(str_matches=ID_PATTERN, description=ID_TEXT, **kwargs)  # type: ignore[arg-type]
 
 

@@ -66,7 +66,7 @@ def suite_specs_from_model(model: type[pa.DataFrameModel]) -> list[ExpectationSp
         specs.append(
             ExpectationSpec(
                 "expect_compound_columns_to_be_unique",
-                {"column_list": list(schema.unique), "ignore_row_if": "any_value_is_missing"},
+                {"column_list": list(schema.unique), "ignore_row_if": "never"},
                 {"expected": "a unique combination of " + ", ".join(schema.unique)},
             )
         )
@@ -236,8 +236,9 @@ def run_expectations(
         batch_definition = _batch_definition(asset)
         suite = ExpectationSuite(name=f"rotaflow-{name}".replace("_", "-"))
         for spec in specs:
-            suite.add_expectation_configuration(
-                ExpectationConfiguration(type=spec.type, kwargs=spec.kwargs, meta=spec.meta)
+            # add_expectation appends (add_expectation_configuration would upsert by column)
+            suite.add_expectation(
+                ExpectationConfiguration(type=spec.type, kwargs=spec.kwargs, meta=spec.meta).to_domain_obj()
             )
         suite = context.suites.add_or_update(suite)
         definition = context.validation_definitions.add_or_update(
@@ -256,17 +257,19 @@ def run_expectations(
         )
         file, _, stewards = frames_by_name[definition.name]
         ok = 0
-        for item in result.results:
+        for outcome in result.results:
             evaluated += 1
-            if item.success:
+            if outcome.success:
                 ok += 1
                 continue
             failed += 1
-            meta = item.expectation_config.meta or {}
+            config = outcome.expectation_config
+            meta = (config.meta if config is not None else None) or {}
             steward_item = stewards.get(meta.get("steward", ""))
             if steward_item is not None and steward_item.severity != "error":
                 continue
-            problems += _located(file, item, str(meta.get("expected") or item.expectation_config.type))
+            expected = str(meta.get("expected") or (config.type if config is not None else "an expectation to hold"))
+            problems += _located(file, outcome, expected)
         per_dataset[definition.name] = (ok, len(result.results))
     context.build_data_docs()
     docs = gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
@@ -288,8 +291,8 @@ def _located(file: str, item: Any, expected: str) -> list[Problem]:
         return [Problem(file, None, column, expected, "a failed expectation")]
     out = []
     for position, index in enumerate(indices[:100]):
-        if isinstance(index, dict):  # compound expectations report the index under a key
-            index = index.get("row", index.get("index", next(iter(index.values()), None)))
+        if isinstance(index, dict):  # a named index comes back with the row's values
+            index = index.get("row", index.get("subject", index.get("index")))
         got = repr(values[position]) if position < len(values) and not isinstance(values[position], dict) else None
         if isinstance(index, int | float) and not isinstance(index, bool):
             out.append(Problem(file, int(index), column, expected, got))
