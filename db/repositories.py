@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from db.models import (
@@ -327,35 +327,48 @@ def store_bundle_frames(
         version=next_version,
         details={"content_hash": content_hash},
     )
+    audit_rows: list[dict[str, Any]] = []
     for dataset, to_delete, to_insert in plan:
         spec = DATASET_TABLES[dataset]
+        table = spec.model.__tablename__
         programs.soft_delete(to_delete, by=by)
-        session.flush()
-        for row in to_delete:
-            audit.record(
-                actor=actor,
-                action="soft_delete",
-                entity=spec.model.__tablename__,
-                entity_key="/".join(str(v) for v in _key(spec, _row_dict(spec, row))),
-                program_id=program.id,
-                version=next_version,
+        audit_rows += [
+            _audit_row(actor, "soft_delete", table, _key(spec, _row_dict(spec, row)), program.id, next_version)
+            for row in to_delete
+        ]
+        if to_insert:
+            created = utcnow()
+            session.execute(
+                insert(spec.model),
+                [{**r, "program_id": program.id, "version": next_version, "created_at": created} for r in to_insert],
             )
-        for record in to_insert:
-            session.add(spec.model(program_id=program.id, version=next_version, **record))
-            audit.record(
-                actor=actor,
-                action="insert",
-                entity=spec.model.__tablename__,
-                entity_key="/".join(str(v) for v in _key(spec, record)),
-                program_id=program.id,
-                version=next_version,
-            )
+        audit_rows += [
+            _audit_row(actor, "insert", table, _key(spec, r), program.id, next_version) for r in to_insert
+        ]
         result.inserted[dataset] = len(to_insert)
         result.deleted[dataset] = len(to_delete)
+    session.flush()
+    if audit_rows:
+        session.execute(insert(AuditEntry), audit_rows)
     session.flush()
     result.version = next_version
     result.created_version = True
     return result
+
+
+def _audit_row(
+    actor: str, action: str, entity: str, key: tuple[Any, ...], program_id: int, version: int
+) -> dict[str, Any]:
+    return {
+        "at": utcnow(),
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "entity_key": "/".join(str(v) for v in key)[:300],
+        "program_id": program_id,
+        "version": version,
+        "details": {},
+    }
 
 
 def _row_dict(spec: TableSpec, row: Any) -> dict[str, Any]:

@@ -103,6 +103,21 @@ BAD_IDS = st.one_of(
     st.integers(65, 80).map(lambda n: "A" * n),
 )
 UNKNOWN_IDS = st.integers(0, 999).map(lambda n: f"ZZ{n}")
+# header names a spreadsheet may hold: any text, line breaks and quotes included, short or long
+ODD_NAMES = st.one_of(st.text(min_size=1, max_size=30), st.text(min_size=100, max_size=600)).filter(
+    lambda t: t.strip() != ""
+)
+# YAML values no loader can turn into data (a correct reader refuses them)
+UNPARSEABLE_YAML = ["2027-02-30", "2027-13-01", "2027-07-01 25:00:00", "!!float x", "!!int x", "!!timestamp x", "[unclosed"]
+# ... plus documents that stress the loader: deep nesting, an integer of 5000 digits
+HOSTILE_YAML = [
+    *UNPARSEABLE_YAML,
+    "9" * 5000,
+    "0x" + "f" * 5000,
+    "[" * 3000,
+    "a: " + "{a: " * 3000,
+    "[" * 3000 + "]" * 3000,
+]
 
 
 def _checks(dataset: Dataset, column: str) -> dict[str, dict[str, Any]]:
@@ -211,6 +226,7 @@ KINDS = [
     Kind("bad_id", CELL, _files_with(_is_id)),
     Kind("unknown_id", CELL, tuple(sorted({f for f, _ in REFERENCES}))),
     Kind("empty_required_cell", CELL, tuple(CSV_FILES)),
+    Kind("far_date", CELL, ("blocks.csv",)),
     Kind("wrong_field_count", ROW, tuple(CSV_FILES)),
     Kind("duplicate_id", ROW, ("blocks.csv", "people.csv", "rotations.csv", "shifts.csv")),
     Kind("duplicate_row", ROW, tuple(CSV_FILES)),
@@ -221,11 +237,13 @@ KINDS = [
     Kind("bad_timezone", YAML, ("program.yaml",)),
     Kind("unknown_key", YAML, ("program.yaml",)),
     Kind("empty_name", YAML, ("program.yaml",)),
+    Kind("hostile_yaml", YAML, ("program.yaml", "constraints.yaml")),
     Kind("empty_file", REPLACE, tuple(CSV_FILES) + ("program.yaml",)),
     Kind("binary_junk", REPLACE, tuple(CSV_FILES) + ("program.yaml",)),
+    Kind("text_junk", REPLACE, tuple(CSV_FILES) + ("program.yaml",)),
     Kind("deleted", DELETE, tuple(REQUIRED)),
 ]
-PICKS = [(k, f) for k in KINDS for f in k.files]
+PICKS = st.sampled_from(KINDS).flatmap(lambda k: st.tuples(st.just(k), st.sampled_from(k.files)))
 
 
 @dataclass
@@ -273,6 +291,15 @@ def apply(kind: Kind, file: str, state: State, draw: Callable[[Any], Any]) -> Ap
             if col == "eligible_shifts":
                 value = "DAY;" + value
             done.depends_on = REFERENCES[(file, col)]
+        elif name == "far_date":
+            # a date pandas cannot hold in nanoseconds (or one just inside): B2 starting before B1
+            # ends, or B1 ending after B2 starts, makes the blocks overlap whatever else happens
+            early = st.one_of(st.integers(1, 1677), st.integers(1678, 2026)).map(lambda y: _fmt(y, 1, 1))
+            late = st.one_of(st.integers(2263, 9999), st.integers(2028, 2262)).map(lambda y: _fmt(y, 12, 31))
+            row, col, value = draw(
+                st.one_of(early.map(lambda v: (2, "start_date", v)), late.map(lambda v: (1, "end_date", v)))
+            )
+            done.rows = frozenset({1, 2})
         else:  # empty_required_cell: never empties a whole row (a blank line is skipped, not refused)
             targets = [
                 (r, c)
@@ -282,7 +309,7 @@ def apply(kind: Kind, file: str, state: State, draw: Callable[[Any], Any]) -> Ap
             row, col = draw(st.sampled_from(targets))
             value = draw(st.sampled_from(["", " ", "\t"]))
         _set(table, row, col, value)
-        done.rows = frozenset({row})
+        done.rows = done.rows or frozenset({row})
     elif kind.category == ROW:
         assert isinstance(table, Table)
         n = len(table.rows)
@@ -320,7 +347,9 @@ def apply(kind: Kind, file: str, state: State, draw: Callable[[Any], Any]) -> Ap
                 if i < len(cells):
                     del cells[i]
         else:  # extra_column
-            col = "extra_" + draw(_LETTERS)
+            col = draw(st.one_of(_LETTERS.map(lambda s: "extra_" + s), ODD_NAMES))
+            if col.strip() in dataset.columns:
+                col = "extra_" + col
             pos = draw(st.integers(0, len(table.header)))
             table.header.insert(pos, col)
             for cells in table.rows:
@@ -345,9 +374,17 @@ def apply(kind: Kind, file: str, state: State, draw: Callable[[Any], Any]) -> Ap
             table.rows = []
         table.truncated = True
     elif kind.category == YAML:
-        text = state[file]
+        text = state.get(file, "")
         assert isinstance(text, str)
-        if name == "bad_timezone":
+        if name == "hostile_yaml":
+            hostile = draw(st.sampled_from(HOSTILE_YAML if file == "program.yaml" else UNPARSEABLE_YAML))
+            if file == "constraints.yaml":
+                text = f"rule_{draw(_LETTERS)}: {hostile}\n"
+            elif hostile.startswith(("[", "{", "a:")):
+                text = hostile  # nesting: the whole file
+            else:
+                text += f"extra_{draw(_LETTERS)}: {hostile}\n"
+        elif name == "bad_timezone":
             zone = draw(st.tuples(_LETTERS, _LETTERS).map("/".join).filter(lambda z: z not in zoneinfo.available_timezones()))
             text = re.sub(r"(?m)^timezone: .*$", f"timezone: {zone}", text)
         elif name == "unknown_key":
@@ -358,6 +395,9 @@ def apply(kind: Kind, file: str, state: State, draw: Callable[[Any], Any]) -> Ap
     elif kind.category == REPLACE:
         if name == "empty_file":
             state[file] = draw(st.sampled_from([b"", b"\n", b"\n\n", b"   \n", b"\r\n  \r\n"]))
+        elif name == "text_junk":  # UTF-8 text without the first required column (or key)
+            needle = "timezone" if file == "program.yaml" else BY_FILE[file].required_columns[0]
+            state[file] = draw(st.text(max_size=200).filter(lambda t: needle not in t)).encode()
         else:  # binary_junk: always holds a NUL or a byte no UTF-8 text can hold
             junk = draw(st.binary(max_size=120))
             poison = draw(st.sampled_from([b"\x00", b"\xff", b"\xfe", b"\xc0", b"\xc1", b"\xf5", b"\x00\xff"]))
@@ -400,10 +440,12 @@ def render(item: Table | str | bytes, dress: Dress) -> bytes:
         for cells in [item.header, *item.rows]:
             out = []
             for cell in cells:
-                assert not set(cell) & set(',"\r\n'), cell
                 left, right = dress.pads[k % len(dress.pads)]
                 k += 1
-                out.append(f"{left}{cell}{right}")
+                if set(cell) & set(',"\r\n'):  # quoted, and then unpadded: a space before a quote is data
+                    out.append('"' + cell.replace('"', '""') + '"')
+                else:
+                    out.append(f"{left}{cell}{right}")
             lines.append(",".join(out))
         text = newline.join(lines) + ("" if item.truncated else newline)
     return (b"\xef\xbb\xbf" if dress.bom else b"") + text.encode()
@@ -413,7 +455,7 @@ def render(item: Table | str | bytes, dress: Dress) -> bytes:
 
 
 def _problem_lines(stderr: str) -> list[str]:
-    return [line[4:] for line in stderr.splitlines() if line.startswith("  - ")]
+    return [line[4:] for line in stderr.split("\n") if line.startswith("  - ")]
 
 
 def _names(lines: list[str], file: str, rows: frozenset[int] | None) -> bool:
@@ -495,12 +537,12 @@ def run_ingest(folder: Path, var: Path) -> tuple[int, str]:
 @FUZZ
 @given(data=st.data())
 def test_a_corrupted_bundle_is_refused_located_and_never_stored(migrated_db: Path, data: st.DataObject) -> None:
-    picks = data.draw(st.lists(st.sampled_from(PICKS), min_size=1, max_size=3), label="corruptions")
+    picks = data.draw(st.lists(PICKS, min_size=1, max_size=3), label="corruptions")
     picks.sort(key=lambda p: p[0].category)  # cells, rows, columns, then whole files
     state = _tiny_state()
     applied: list[Applied] = []
     for kind, file in picks:
-        if file not in state:
+        if file in TINY_FILES and file not in state:
             continue  # already deleted: the deletion is reported
         applied.append(apply(kind, file, state, data.draw))
     dress = {name: data.draw(DRESS, label=f"dress {name}") for name in sorted(state)}
