@@ -65,7 +65,10 @@ def main() -> int:
         print(json.dumps(_case(sys.argv[3], sys.argv[2], sys.argv[4])))
         return 0
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--postgres-url", default=os.environ.get("ROTAFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("ROTAFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    )
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
 
@@ -84,7 +87,10 @@ def main() -> int:
             var = work / uuid.uuid4().hex
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", url, str(path), str(var)],
-                capture_output=True, text=True, check=False, cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+                cwd=ROOT,
             )
             if proc.returncode != 0:
                 print(proc.stderr[-3000:], file=sys.stderr)
@@ -93,14 +99,22 @@ def main() -> int:
             rows.append({"bundle": label, "database": db_name, **result})
             if db_name == "postgresql":
                 _drop_pg(args.postgres_url, url)
-    header = f"{'bundle':<27} {'db':<10} {'rows':>6} {'contracts s':>11} {'GX s':>6} {'store s':>8} {'total s':>8} {'re-ingest s':>11} {'peak MB':>8}"
+    columns = [
+        ("bundle", "bundle", "<27", ""),
+        ("database", "db", "<10", ""),
+        ("rows", "rows", ">6", ""),
+        ("contracts_s", "contracts s", ">11", ".2f"),
+        ("expectations_s", "GX s", ">6", ".2f"),
+        ("store_s", "store s", ">8", ".2f"),
+        ("total_s", "total s", ">8", ".2f"),
+        ("reingest_unchanged_s", "re-ingest s", ">11", ".2f"),
+        ("peak_rss_mb", "peak MB", ">8", ".0f"),
+    ]
+    header = " ".join(format(title, align) for _, title, align, _ in columns)
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(
-            f"{r['bundle']:<27} {r['database']:<10} {r['rows']:>6} {r['contracts_s']:>11.2f} {r['expectations_s']:>6.2f} "
-            f"{r['store_s']:>8.2f} {r['total_s']:>8.2f} {r['reingest_unchanged_s']:>11.2f} {r['peak_rss_mb']:>8.0f}"
-        )
+        print(" ".join(format(format(r[key], fmt), align) for key, _, align, fmt in columns))
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     payload = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()}, "results": rows}

@@ -110,9 +110,7 @@ class Program(Base):
     current_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    versions: Mapped[list[ProgramVersion]] = relationship(
-        back_populates="program", order_by="ProgramVersion.version"
-    )
+    versions: Mapped[list[ProgramVersion]] = relationship(back_populates="program", order_by="ProgramVersion.version")
 
 
 class ProgramVersion(Base):

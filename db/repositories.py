@@ -71,9 +71,7 @@ DATASET_TABLES: dict[str, TableSpec] = {
         ),
         {"transition_minutes": 0, "counts_as_work": True},
     ),
-    "rotations": TableSpec(
-        Rotation, ("rotation_id",), ("rotation_id", "name", "setting", "eligible_shifts")
-    ),
+    "rotations": TableSpec(Rotation, ("rotation_id",), ("rotation_id", "name", "setting", "eligible_shifts")),
     "rotation_assignments": TableSpec(
         RotationAssignment, ("person_id", "block_id"), ("person_id", "block_id", "rotation_id")
     ),
@@ -283,9 +281,7 @@ def store_bundle_frames(
     result = IngestResult(program_key=key, version=program.current_version, created_version=False)
     plan: list[tuple[str, list[Any], list[dict[str, Any]]]] = []
     settings_changed = (
-        program.name != name
-        or program.timezone != timezone
-        or _latest_settings(session, program.id) != settings
+        program.name != name or program.timezone != timezone or _latest_settings(session, program.id) != settings
     )
     for dataset, spec in DATASET_TABLES.items():
         new_records = frame_records(dataset, frames[dataset])
@@ -342,9 +338,7 @@ def store_bundle_frames(
                 insert(spec.model),
                 [{**r, "program_id": program.id, "version": next_version, "created_at": created} for r in to_insert],
             )
-        audit_rows += [
-            _audit_row(actor, "insert", table, _key(spec, r), program.id, next_version) for r in to_insert
-        ]
+        audit_rows += [_audit_row(actor, "insert", table, _key(spec, r), program.id, next_version) for r in to_insert]
         result.inserted[dataset] = len(to_insert)
         result.deleted[dataset] = len(to_delete)
     session.flush()

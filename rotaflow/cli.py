@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from configs.settings import get_settings, mask_url
@@ -99,9 +100,7 @@ def synth(
     from rotaflow.synth import MAX_RESIDENTS, write_bundle
 
     if not 3 <= residents <= MAX_RESIDENTS:
-        raise InputError(
-            [_option_problem("--residents", f"a whole number from 3 to {MAX_RESIDENTS}", str(residents))]
-        )
+        raise InputError([_option_problem("--residents", f"a whole number from 3 to {MAX_RESIDENTS}", str(residents))])
     written = write_bundle(out_dir, residents=residents, faculty=faculty, seed=seed, timezone=timezone)
     out.print(f"wrote {len(written)} files to {out_dir}")
 
@@ -146,12 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except InputError as exc:
-        err.print(f"[red]rejected[/red] {exc.source or ''}".rstrip(), highlight=False, soft_wrap=True)
+        err.print(f"[red]rejected[/red] {escape(exc.source or '')}".rstrip(), highlight=False, soft_wrap=True)
         for problem in exc.problems:
             err.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
         return exc.exit_code
     except RotaflowError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code or 0)

@@ -82,9 +82,7 @@ def check_expectations(bundle: Bundle, *, settings: Settings | None = None) -> E
     return report
 
 
-def save_bundle(
-    bundle: Bundle, *, source: str, engine: Engine, actor: str = "rotaflow ingest"
-) -> IngestResult:
+def save_bundle(bundle: Bundle, *, source: str, engine: Engine, actor: str = "rotaflow ingest") -> IngestResult:
     """Write the bundle as the program's next version in one transaction."""
     with UnitOfWork(engine) as uow:
         result = store_bundle_frames(
@@ -162,7 +160,6 @@ def ingest_bundle(
 ) -> IngestOutcome:
     """Read, check and store a bundle; quarantine it and raise InputError when it is bad."""
     settings = settings or get_settings()
-    engine = engine or database_engine(settings)
     files: dict[str, bytes] | None = None
     try:
         files = read_bundle_files(source, settings=settings)
@@ -171,6 +168,7 @@ def ingest_bundle(
     except InputError as error:
         quarantine_bundle(source, error, files=files or {}, store=store, settings=settings)
         raise
-    result = save_bundle(bundle, source=source, engine=engine)
+    # the database is opened (and, when embedded, created) only for a bundle that passed
+    result = save_bundle(bundle, source=source, engine=engine or database_engine(settings))
     counts = {name: len(frame) for name, frame in bundle.frames.items()}
     return IngestOutcome(source=source, result=result, expectations=report, row_counts=counts)

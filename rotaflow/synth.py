@@ -111,14 +111,10 @@ class _Shift:
 _SHIFTS: tuple[_Shift, ...] = (
     _Shift("DAY", "Day shift", "07:00", "19:00", 0, "day", False, True, None, 12.0, 1.0),
     _Shift("NIGHT", "Night shift", "19:00", "07:00", 0, "night", False, True, None, 12.0, 1.25),
-    _Shift("CALL24", "24-hour in-house call", "07:00", "07:00", 240, "call", True, True, None,
-           28.0, 2.0),
-    _Shift("CLINIC_AM", "Clinic morning session", "08:00", "12:00", 0, "clinic", False, True,
-           None, 4.0, 1.0),
-    _Shift("CLINIC_PM", "Clinic afternoon session", "13:00", "17:00", 0, "clinic", False, True,
-           None, 4.0, 1.0),
-    _Shift("HOME_CALL", "Home call", "17:00", "07:00", 0, "home_call", False, True, 2.0, 2.0,
-           1.25),
+    _Shift("CALL24", "24-hour in-house call", "07:00", "07:00", 240, "call", True, True, None, 28.0, 2.0),
+    _Shift("CLINIC_AM", "Clinic morning session", "08:00", "12:00", 0, "clinic", False, True, None, 4.0, 1.0),
+    _Shift("CLINIC_PM", "Clinic afternoon session", "13:00", "17:00", 0, "clinic", False, True, None, 4.0, 1.0),
+    _Shift("HOME_CALL", "Home call", "17:00", "07:00", 0, "home_call", False, True, 2.0, 2.0, 1.25),
 )
 _SHIFT_BY_ID = {s.shift_id: s for s in _SHIFTS}
 
@@ -154,15 +150,60 @@ ROTATION_WEIGHTS: dict[str, int] = {
 }
 
 _FIRST_NAMES = (
-    "Avery", "Blake", "Cameron", "Devon", "Emery", "Finley", "Gray", "Harper", "Indigo",
-    "Jordan", "Kai", "Logan", "Morgan", "Noa", "Oakley", "Parker", "Quinn", "Reese", "Sage",
-    "Tatum", "Umi", "Val", "Wren", "Yuki", "Ellis", "Rio",
+    "Avery",
+    "Blake",
+    "Cameron",
+    "Devon",
+    "Emery",
+    "Finley",
+    "Gray",
+    "Harper",
+    "Indigo",
+    "Jordan",
+    "Kai",
+    "Logan",
+    "Morgan",
+    "Noa",
+    "Oakley",
+    "Parker",
+    "Quinn",
+    "Reese",
+    "Sage",
+    "Tatum",
+    "Umi",
+    "Val",
+    "Wren",
+    "Yuki",
+    "Ellis",
+    "Rio",
 )
 _LAST_NAMES = (
-    "Akamai", "Birchwood", "Calder", "Dunmore", "Ellery", "Fairbank", "Glenholm", "Hollis",
-    "Ironwood", "Juniper", "Kestrel", "Larkspur", "Merrow", "Northcote", "Oakhurst", "Pemberly",
-    "Quarry", "Rowan", "Stillwater", "Thornbury", "Upfield", "Vesper", "Whitlock", "Yarrow",
-    "Zephyrine", "Brightmoor",
+    "Akamai",
+    "Birchwood",
+    "Calder",
+    "Dunmore",
+    "Ellery",
+    "Fairbank",
+    "Glenholm",
+    "Hollis",
+    "Ironwood",
+    "Juniper",
+    "Kestrel",
+    "Larkspur",
+    "Merrow",
+    "Northcote",
+    "Oakhurst",
+    "Pemberly",
+    "Quarry",
+    "Rowan",
+    "Stillwater",
+    "Thornbury",
+    "Upfield",
+    "Vesper",
+    "Whitlock",
+    "Yarrow",
+    "Zephyrine",
+    "Brightmoor",
 )
 
 _PROCEDURES = "procedures"
@@ -365,10 +406,7 @@ def _rotation_plan(
     step = max(1, round(n / 13))
     plan: list[dict[str, str]] = []
     for block in range(blocks):
-        mapping = {
-            person.person_id: slots[(position + block * step) % n]
-            for position, person in enumerate(ordered)
-        }
+        mapping = {person.person_id: slots[(position + block * step) % n] for position, person in enumerate(ordered)}
         plan.append(mapping)
     return counts, plan
 
@@ -391,44 +429,120 @@ def _design_coverage(
 
     rows: list[_Row] = [
         # Inpatient day team: fuller on weekdays.
-        _Row("DAY", "weekday", "INPT", "resident", None, None, round(0.35 * n_inpt), 2, 1,
-             20, ("INPT",), n_inpt),
-        _Row("DAY", "weekend", "INPT", "resident", None, None, max(0, round(0.35 * n_inpt) - 1),
-             2, 1, 8, ("INPT",), n_inpt),
-        _Row("DAY", "daily", "ICU", "resident", None, None, round(0.3 * n_icu), 1, 1, 28,
-             ("ICU",), n_icu),
-        _Row("DAY", "daily", "OB", "resident", None, None, round(0.3 * n_ob), 1, 0, 28, ("OB",),
-             n_ob),
-        _Row("DAY", "daily", None, "faculty", None, None, max(1, n_fac // 10), 2, 1, 28,
-             (_FACULTY_GROUP,), n_fac),
-        _Row("DAY", "daily", None, "faculty", None, _PROCEDURES, 1 if n_skilled >= 3 else 0,
-             None, 1, 28, (_SKILLED_GROUP,), n_skilled),
+        _Row("DAY", "weekday", "INPT", "resident", None, None, round(0.35 * n_inpt), 2, 1, 20, ("INPT",), n_inpt),
+        _Row(
+            "DAY",
+            "weekend",
+            "INPT",
+            "resident",
+            None,
+            None,
+            max(0, round(0.35 * n_inpt) - 1),
+            2,
+            1,
+            8,
+            ("INPT",),
+            n_inpt,
+        ),
+        _Row("DAY", "daily", "ICU", "resident", None, None, round(0.3 * n_icu), 1, 1, 28, ("ICU",), n_icu),
+        _Row("DAY", "daily", "OB", "resident", None, None, round(0.3 * n_ob), 1, 0, 28, ("OB",), n_ob),
+        _Row("DAY", "daily", None, "faculty", None, None, max(1, n_fac // 10), 2, 1, 28, (_FACULTY_GROUP,), n_fac),
+        _Row(
+            "DAY",
+            "daily",
+            None,
+            "faculty",
+            None,
+            _PROCEDURES,
+            1 if n_skilled >= 3 else 0,
+            None,
+            1,
+            28,
+            (_SKILLED_GROUP,),
+            n_skilled,
+        ),
         # Nights: night float, plus the obstetrics night resident.
         _Row("NIGHT", "daily", "NF", "resident", None, None, n_nf // 2, 1, 1, 28, ("NF",), n_nf),
-        _Row("NIGHT", "daily", "OB", "resident", None, None, round(0.25 * n_ob), 1, 0, 28,
-             ("OB",), n_ob),
+        _Row("NIGHT", "daily", "OB", "resident", None, None, round(0.25 * n_ob), 1, 0, 28, ("OB",), n_ob),
         # 24-hour in-house call from the inpatient and ICU residents, a senior among them.
-        _Row("CALL24", "daily", None, "resident", None, None,
-             (call_pool + 3) // 8 if call_pool >= 5 else 0, 1, 0, 28, ("INPT", "ICU"), call_pool),
-        _Row("CALL24", "daily", None, "resident", 2, None, 0, None, 1, 28, (),
-             seniors_in_call_pool),
+        _Row(
+            "CALL24",
+            "daily",
+            None,
+            "resident",
+            None,
+            None,
+            (call_pool + 3) // 8 if call_pool >= 5 else 0,
+            1,
+            0,
+            28,
+            ("INPT", "ICU"),
+            call_pool,
+        ),
+        _Row("CALL24", "daily", None, "resident", 2, None, 0, None, 1, 28, (), seniors_in_call_pool),
         # Clinic sessions on weekdays; elective residents help on Mon/Wed/Fri mornings.
-        _Row("CLINIC_AM", "weekday", "CLINIC", "resident", None, None, round(0.3 * n_clinic), 2,
-             1, 20, ("CLINIC",), n_clinic),
-        _Row("CLINIC_AM", "mon;wed;fri", "ELEC", "resident", None, None, n_elec // 3, 1, 0, 12,
-             ("ELEC",), n_elec),
-        _Row("CLINIC_AM", "weekday", None, "faculty", None, None, max(1, n_fac // 10), 1, 0, 20,
-             (_FACULTY_GROUP,), n_fac),
-        _Row("CLINIC_PM", "weekday", "CLINIC", "resident", None, None, n_clinic // 4, 2, 1, 20,
-             ("CLINIC",), n_clinic),
-        _Row("CLINIC_PM", "weekday", None, "faculty", None, None, n_fac // 10 if n_fac >= 6 else 0,
-             1, 1, 20, (_FACULTY_GROUP,), n_fac),
+        _Row(
+            "CLINIC_AM",
+            "weekday",
+            "CLINIC",
+            "resident",
+            None,
+            None,
+            round(0.3 * n_clinic),
+            2,
+            1,
+            20,
+            ("CLINIC",),
+            n_clinic,
+        ),
+        _Row("CLINIC_AM", "mon;wed;fri", "ELEC", "resident", None, None, n_elec // 3, 1, 0, 12, ("ELEC",), n_elec),
+        _Row(
+            "CLINIC_AM", "weekday", None, "faculty", None, None, max(1, n_fac // 10), 1, 0, 20, (_FACULTY_GROUP,), n_fac
+        ),
+        _Row("CLINIC_PM", "weekday", "CLINIC", "resident", None, None, n_clinic // 4, 2, 1, 20, ("CLINIC",), n_clinic),
+        _Row(
+            "CLINIC_PM",
+            "weekday",
+            None,
+            "faculty",
+            None,
+            None,
+            n_fac // 10 if n_fac >= 6 else 0,
+            1,
+            1,
+            20,
+            (_FACULTY_GROUP,),
+            n_fac,
+        ),
         # Home call for obstetrics and clinic residents, with a faculty back-up.
-        _Row("HOME_CALL", "daily", None, "resident", None, None,
-             (home_pool + 3) // 10 if home_pool >= 3 else 0, 1, 0, 28, ("OB", "CLINIC"),
-             home_pool),
-        _Row("HOME_CALL", "daily", None, "faculty", None, None, 1 if n_fac >= 8 else 0, 1, 1, 28,
-             (_FACULTY_GROUP,), n_fac),
+        _Row(
+            "HOME_CALL",
+            "daily",
+            None,
+            "resident",
+            None,
+            None,
+            (home_pool + 3) // 10 if home_pool >= 3 else 0,
+            1,
+            0,
+            28,
+            ("OB", "CLINIC"),
+            home_pool,
+        ),
+        _Row(
+            "HOME_CALL",
+            "daily",
+            None,
+            "faculty",
+            None,
+            None,
+            1 if n_fac >= 8 else 0,
+            1,
+            1,
+            28,
+            (_FACULTY_GROUP,),
+            n_fac,
+        ),
     ]
     senior_row = rows[9]
     call_row = rows[8]
@@ -553,14 +667,13 @@ def _make_absences(
                 return False
         return True
 
-    def place(person: _Person, kind: str, low: int, high: int, blocking: bool,
-              rotations: set[str] | None) -> None:
+    def place(person: _Person, kind: str, low: int, high: int, blocking: bool, rotations: set[str] | None) -> None:
         length = rng.randint(low, high)
         if person.role == "resident":
             candidates = [
-                b for b in range(len(block_starts))
-                if plan[b][person.person_id] != "VAC"
-                and (rotations is None or plan[b][person.person_id] in rotations)
+                b
+                for b in range(len(block_starts))
+                if plan[b][person.person_id] != "VAC" and (rotations is None or plan[b][person.person_id] in rotations)
             ]
         else:
             candidates = list(range(len(block_starts)))
@@ -711,8 +824,7 @@ def build_bundle(
     counts, plan = _rotation_plan(rng, resident_people, blocks)
     pgy_of = {p.person_id: p.pgy or 0 for p in resident_people}
     seniors = min(
-        sum(1 for pid, rot in mapping.items() if rot in ("INPT", "ICU") and pgy_of[pid] >= 2)
-        for mapping in plan
+        sum(1 for pid, rot in mapping.items() if rot in ("INPT", "ICU") and pgy_of[pid] >= 2) for mapping in plan
     )
     design = _design_coverage(counts, seniors, people)
 
@@ -734,16 +846,12 @@ def build_bundle(
         "timezone": timezone,
         "acgme": {"averaging": "rolling_28d", "leave_excluded_from_average": True},
     }
-    files["program.yaml"] = (
-        "# Generated by rotaflow.synth (synthetic data; no real people).\n"
-        + yaml.safe_dump(program, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    files["program.yaml"] = "# Generated by rotaflow.synth (synthetic data; no real people).\n" + yaml.safe_dump(
+        program, sort_keys=False, default_flow_style=False, allow_unicode=True
     )
     files["people.csv"] = _csv_text(
         ("person_id", "name", "email", "role", "pgy", "fte", "skills"),
-        (
-            (p.person_id, p.name, p.email, p.role, p.pgy, _num(p.fte), ";".join(p.skills))
-            for p in people
-        ),
+        ((p.person_id, p.name, p.email, p.role, p.pgy, _num(p.fte), ";".join(p.skills)) for p in people),
     )
     files["blocks.csv"] = _csv_text(
         ("block_id", "start_date", "end_date"),
@@ -753,12 +861,29 @@ def build_bundle(
         ),
     )
     files["shifts.csv"] = _csv_text(
-        ("shift_id", "name", "start", "end", "transition_minutes", "kind", "in_house_call",
-         "counts_as_work", "home_call_hours"),
         (
-            (s.shift_id, s.name, s.start, s.end, s.transition_minutes, s.kind,
-             _bool(s.in_house_call), _bool(s.counts_as_work),
-             None if s.home_call_hours is None else _num(s.home_call_hours))
+            "shift_id",
+            "name",
+            "start",
+            "end",
+            "transition_minutes",
+            "kind",
+            "in_house_call",
+            "counts_as_work",
+            "home_call_hours",
+        ),
+        (
+            (
+                s.shift_id,
+                s.name,
+                s.start,
+                s.end,
+                s.transition_minutes,
+                s.kind,
+                _bool(s.in_house_call),
+                _bool(s.counts_as_work),
+                None if s.home_call_hours is None else _num(s.home_call_hours),
+            )
             for s in _SHIFTS
         ),
     )
@@ -768,35 +893,35 @@ def build_bundle(
     )
     files["rotation_assignments.csv"] = _csv_text(
         ("person_id", "block_id", "rotation_id"),
-        (
-            (p.person_id, block_ids[b], plan[b][p.person_id])
-            for p in resident_people
-            for b in range(blocks)
-        ),
+        ((p.person_id, block_ids[b], plan[b][p.person_id]) for p in resident_people for b in range(blocks)),
     )
     coverage_rows: list[tuple[object, ...]] = []
     for row in design.rows:
         coverage_rows.append(
-            (row.shift_id, row.applies_on, row.rotation_id, row.role, row.min_pgy, row.skill,
-             row.min, row.max_value(), row.target_value())
+            (
+                row.shift_id,
+                row.applies_on,
+                row.rotation_id,
+                row.role,
+                row.min_pgy,
+                row.skill,
+                row.min,
+                row.max_value(),
+                row.target_value(),
+            )
         )
         if row.shift_id == "CLINIC_AM" and row.rotation_id == "CLINIC":
             # Holiday override: a half-staffed clinic morning on the observed holiday.
             coverage_rows.append(
-                ("CLINIC_AM", holiday.isoformat(), "CLINIC", "resident", None, None,
-                 row.min // 2, row.min, None)
+                ("CLINIC_AM", holiday.isoformat(), "CLINIC", "resident", None, None, row.min // 2, row.min, None)
             )
     files["coverage.csv"] = _csv_text(
-        ("shift_id", "applies_on", "rotation_id", "role", "min_pgy", "skill", "min", "max",
-         "target"),
+        ("shift_id", "applies_on", "rotation_id", "role", "min_pgy", "skill", "min", "max", "target"),
         coverage_rows,
     )
     files["absences.csv"] = _csv_text(
         ("person_id", "start_date", "end_date", "type", "blocking"),
-        (
-            (a.person_id, a.start.isoformat(), a.end.isoformat(), a.type, _bool(a.blocking))
-            for a in absences
-        ),
+        ((a.person_id, a.start.isoformat(), a.end.isoformat(), a.type, _bool(a.blocking)) for a in absences),
     )
     files["requests.csv"] = _csv_text(
         ("person_id", "date", "shift_id", "kind", "weight"),

@@ -25,8 +25,13 @@ __all__ = [
 ]
 
 
-@task(name="read-bundle", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
-      retry_condition_fn=lambda task, run, state: not isinstance(state.result(raise_on_failure=False), InputError))
+@task(
+    name="read-bundle",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=lambda task, run, state: not isinstance(state.result(raise_on_failure=False), InputError),
+)
 def read_bundle(source: str) -> dict[str, bytes]:
     """Fetch the bundle's files from a folder, a .zip or an s3:// prefix."""
     return read_bundle_files(source, settings=get_settings())
@@ -68,9 +73,7 @@ def publish_failures(error: InputError, quarantined_at: str) -> None:
 
 
 @task(name="publish-ingest-summary", cache_policy=NO_CACHE)
-def publish_ingest_summary(
-    source: str, result: IngestResult, bundle: Bundle, report: ExpectationReport | None
-) -> None:
+def publish_ingest_summary(source: str, result: IngestResult, bundle: Bundle, report: ExpectationReport | None) -> None:
     """A markdown artifact of what was loaded and a link to the Data Docs."""
     lines = [
         f"# Ingest of program `{result.program_key}`",
@@ -82,9 +85,7 @@ def publish_ingest_summary(
         "|---|---:|---:|---:|",
     ]
     for name, frame in bundle.frames.items():
-        lines.append(
-            f"| {name} | {len(frame)} | {result.inserted.get(name, 0)} | {result.deleted.get(name, 0)} |"
-        )
+        lines.append(f"| {name} | {len(frame)} | {result.inserted.get(name, 0)} | {result.deleted.get(name, 0)} |")
     if report is not None:
         lines += ["", f"Great Expectations: {report.evaluated - report.failed}/{report.evaluated} passed."]
     create_markdown_artifact(key="ingest-summary", markdown="\n".join(lines), description="What was loaded")

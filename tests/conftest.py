@@ -139,7 +139,5 @@ def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("ROTAFLOW_S3_SECRET_ACCESS_KEY", "testing")
     get_settings.cache_clear()
     bucket = f"rotaflow-{uuid.uuid4().hex[:10]}"
-    s3_client(endpoint_url=s3_server, access_key_id="testing", secret_access_key="testing").create_bucket(
-        Bucket=bucket
-    )
+    s3_client(endpoint_url=s3_server, access_key_id="testing", secret_access_key="testing").create_bucket(Bucket=bucket)
     return bucket

@@ -43,7 +43,8 @@ CONSTRAINTS_FILE = "constraints.yaml"
 BUNDLE_FILES = frozenset({PROGRAM_FILE, CONSTRAINTS_FILE} | {d.file for d in DATASETS.values()})
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_FLOAT_RE = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$")
 _MAX_CELL = 2000
 _MAX_ABSENCE_DAYS = 365
 
@@ -137,18 +138,25 @@ def parse_csv(dataset: Dataset, raw: bytes) -> tuple[pd.DataFrame | None, list[P
         return None, [Problem(file, None, None, "well-formed CSV", _short(str(exc)))]
     if not records or all(not "".join(r).strip() for r in records):
         return None, [
-            Problem(file, None, None, "a header row with the columns " + ", ".join(dataset.required_columns), "an empty file")
+            Problem(
+                file,
+                None,
+                None,
+                "a header row with the columns " + ", ".join(dataset.required_columns),
+                "an empty file",
+            )
         ]
     header = [h.strip() for h in records[0]]
     seen: set[str] = set()
     for name in header:
+        label = _label(name)
         if name == "":
             problems.append(Problem(file, None, None, "a name for every header column", "an empty header cell"))
         elif name in seen:
-            problems.append(Problem(file, None, name, "each column once", "a repeated column"))
+            problems.append(Problem(file, None, label, "each column once", "a repeated column"))
         elif name not in expected_cols:
             problems.append(
-                Problem(file, None, name, "only the columns " + ", ".join(expected_cols), "an unknown column")
+                Problem(file, None, label, "only the columns " + ", ".join(expected_cols), "an unknown column")
             )
         seen.add(name)
     for name in dataset.required_columns:
@@ -174,6 +182,13 @@ def parse_csv(dataset: Dataset, raw: bytes) -> tuple[pd.DataFrame | None, list[P
     return frame, problems + parse_problems
 
 
+def _label(name: str) -> str:
+    """A header cell as it may be printed: plain names as they are, anything odd quoted."""
+    if name.isprintable() and len(name) <= 64 and "," not in name:
+        return name
+    return _short(name, 40)
+
+
 def _short(text: str, limit: int = 60) -> str:
     text = text.replace("\n", " ")
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
@@ -194,14 +209,25 @@ def _typed(dataset: Dataset, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Prob
                 values.append(pd.NA)
                 continue
             if len(cell) > _MAX_CELL:
-                problems.append(Problem(dataset.file, int(row), name, f"at most {_MAX_CELL} characters", f"{len(cell)} characters"))
+                problems.append(
+                    Problem(dataset.file, int(row), name, f"at most {_MAX_CELL} characters", f"{len(cell)} characters")
+                )
                 values.append(pd.NA)
                 continue
             try:
                 values.append(parser(cell))
+            except _OutOfRange as exc:
+                problems.append(Problem(dataset.file, int(row), name, exc.expected, _got(dataset, name, cell)))
+                values.append(pd.NA)
             except ValueError:
                 problems.append(
-                    Problem(dataset.file, int(row), name, expected or column.description or "a value", _got(dataset, name, cell))
+                    Problem(
+                        dataset.file,
+                        int(row),
+                        name,
+                        expected or column.description or "a value",
+                        _got(dataset, name, cell),
+                    )
                 )
                 values.append(pd.NA)
         columns[name] = _series(values, dtype, raw.index)
@@ -223,19 +249,35 @@ def _parse_str(cell: str) -> str:
     return cell
 
 
+class _OutOfRange(ValueError):
+    """A well-formed value outside what rotaflow accepts; carries its own expectation."""
+
+    def __init__(self, expected: str) -> None:
+        super().__init__(expected)
+        self.expected = expected
+
+
+_FIRST_DATE, _LAST_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+
+
 def _parse_date(cell: str) -> dt.date:
     if not _DATE_RE.match(cell):
         raise ValueError(cell)
-    return dt.date.fromisoformat(cell)
+    value = dt.date.fromisoformat(cell)
+    if not _FIRST_DATE <= value <= _LAST_DATE:
+        raise _OutOfRange(f"a date from {_FIRST_DATE} to {_LAST_DATE}")
+    return value
 
 
 def _parse_int(cell: str) -> int:
-    if not re.fullmatch(r"[+-]?\d{1,9}", cell):
+    if not re.fullmatch(r"[+-]?[0-9]{1,9}", cell):
         raise ValueError(cell)
     return int(cell)
 
 
 def _parse_float(cell: str) -> float:
+    if not _FLOAT_RE.match(cell):
+        raise ValueError(cell)
     value = float(cell)
     if not math.isfinite(value):
         raise ValueError(cell)
@@ -333,6 +375,11 @@ def _parse_yaml(file: str, raw: bytes) -> tuple[Any, list[Problem]]:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         return None, [Problem(file, line, None, "valid YAML", _short(str(getattr(exc, "problem", exc))))]
+    except RecursionError:
+        return None, [Problem(file, None, None, "valid YAML", "nesting too deep to read")]
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # the YAML parsed, but a value (a date like 2027-02-30, a tagged scalar) could not be built
+        return None, [Problem(file, None, None, "valid YAML values", _short(str(exc)))]
 
 
 def parse_program(raw: bytes) -> tuple[ProgramConfig | None, list[Problem]]:
@@ -438,10 +485,7 @@ def cross_file_problems(
     """
     clean = set(frames) if clean is None else clean
     bad_rows = bad_rows or {}
-    good = {
-        name: frame.loc[~frame.index.isin(list(bad_rows.get(name, set())))]
-        for name, frame in frames.items()
-    }
+    good = {name: frame.loc[~frame.index.isin(list(bad_rows.get(name, set())))] for name, frame in frames.items()}
     problems: list[Problem] = []
     ids = {
         name: set(frames[name][column].dropna()) if name in clean else None
@@ -479,7 +523,13 @@ def cross_file_problems(
             for shift in str(cell).split(";"):
                 if shift.strip() not in ids["shifts"]:
                     problems.append(
-                        Problem("rotations.csv", int(row), "eligible_shifts", "shift ids listed in shifts.csv", _short(shift))
+                        Problem(
+                            "rotations.csv",
+                            int(row),
+                            "eligible_shifts",
+                            "shift ids listed in shifts.csv",
+                            _short(shift),
+                        )
                     )
     problems += _block_problems(good)
     if "blocks" in clean:
@@ -566,15 +616,26 @@ def _rotation_coverage_problems(frames: Mapping[str, pd.DataFrame]) -> list[Prob
 
 
 def _date_problems(frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
-    """Dated coverage rows must be real calendar dates."""
+    """Dated coverage rows must be real calendar dates, history instants real instants."""
     problems = []
+    if "history" in frames:
+        for column in ("start", "end"):
+            for row, value in frames["history"][column].dropna().items():
+                try:
+                    dt.datetime.fromisoformat(str(value))
+                except ValueError:
+                    problems.append(
+                        Problem("history.csv", int(row), column, "a real time of day with its offset", _short(value))
+                    )
     if "coverage" in frames:
         for row, value in frames["coverage"]["applies_on"].dropna().items():
             if _DATE_RE.match(str(value)):
                 try:
                     dt.date.fromisoformat(str(value))
                 except ValueError:
-                    problems.append(Problem("coverage.csv", int(row), "applies_on", "a real calendar date", _short(value)))
+                    problems.append(
+                        Problem("coverage.csv", int(row), "applies_on", "a real calendar date", _short(value))
+                    )
     return problems
 
 

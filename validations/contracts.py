@@ -55,10 +55,8 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
 ID_TEXT = "an id of letters, digits, '_', '-', '.' or ':' (at most 64 characters)"
 CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 _DAY = r"(mon|tue|wed|thu|fri|sat|sun)"
-APPLIES_ON_PATTERN = (
-    rf"^(daily|weekday|weekend|{_DAY}(;{_DAY})*|[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})$"
-)
-ISO_INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$"
+APPLIES_ON_PATTERN = rf"^(daily|weekday|weekend|{_DAY}(;{_DAY})*|[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})$"
+ISO_INSTANT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([+-][0-9]{2}:[0-9]{2}|Z)$"
 
 
 def _id(**kwargs: Any) -> Any:
@@ -75,9 +73,7 @@ class PeopleModel(pa.DataFrameModel):
 
     person_id: Series[str] = _id(unique=True)
     name: Series[str] = pa.Field(description="a display name")
-    email: Series[str] = pa.Field(
-        nullable=True, str_matches=r"^[^@\s]+@[^@\s]+$", description="an email address"
-    )
+    email: Series[str] = pa.Field(nullable=True, str_matches=r"^[^@\s]+@[^@\s]+$", description="an email address")
     role: Series[str] = pa.Field(isin=ROLES, description="resident or faculty")
     pgy: Series[pd.Int64Dtype] = pa.Field(
         nullable=True, in_range={"min_value": 1, "max_value": 8}, description="a whole number 1-8"
@@ -154,9 +150,7 @@ class RotationsModel(pa.DataFrameModel):
 
     rotation_id: Series[str] = _id(unique=True)
     name: Series[str] = pa.Field(description="a rotation name")
-    setting: Series[str] = pa.Field(
-        isin=ROTATION_SETTINGS, description="one of " + ", ".join(ROTATION_SETTINGS)
-    )
+    setting: Series[str] = pa.Field(isin=ROTATION_SETTINGS, description="one of " + ", ".join(ROTATION_SETTINGS))
     eligible_shifts: Series[str] = pa.Field(
         nullable=True,
         str_matches=r"^[^;]+(;[^;]+)*$",
@@ -191,16 +185,10 @@ class CoverageModel(pa.DataFrameModel):
     min_pgy: Series[pd.Int64Dtype] = pa.Field(
         nullable=True, in_range={"min_value": 1, "max_value": 8}, description="a whole number 1-8"
     )
-    skill: Series[str] = pa.Field(
-        nullable=True, str_matches=r"^[A-Za-z0-9_\-]+$", description="one skill tag"
-    )
+    skill: Series[str] = pa.Field(nullable=True, str_matches=r"^[A-Za-z0-9_\-]+$", description="one skill tag")
     min: Series[pd.Int64Dtype] = pa.Field(ge=0, description="a whole number 0 or more")
-    max: Series[pd.Int64Dtype] = pa.Field(
-        nullable=True, ge=0, description="a whole number 0 or more"
-    )
-    target: Series[pd.Int64Dtype] = pa.Field(
-        nullable=True, ge=0, description="a whole number 0 or more"
-    )
+    max: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, description="a whole number 0 or more")
+    target: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, description="a whole number 0 or more")
 
     class Config(_Strict):
         unique = ["shift_id", "applies_on", "rotation_id", "role", "min_pgy", "skill"]
@@ -240,9 +228,7 @@ class RequestsModel(pa.DataFrameModel):
     date: Series[pd.Timestamp] = pa.Field(description="a date (YYYY-MM-DD)")
     shift_id: Series[str] = _id(nullable=True)
     kind: Series[str] = pa.Field(isin=REQUEST_KINDS, description="on or off")
-    weight: Series[pd.Int64Dtype] = pa.Field(
-        nullable=True, ge=1, description="a whole number 1 or more"
-    )
+    weight: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1, description="a whole number 1 or more")
 
     class Config(_Strict):
         unique = ["person_id", "date", "shift_id"]
@@ -264,9 +250,7 @@ class HistoryModel(pa.DataFrameModel):
         nullable=True, in_range={"min_value": 0, "max_value": 48}, description="hours 0-48"
     )
     rotation_id: Series[str] = _id(nullable=True)
-    source: Series[str] = pa.Field(
-        nullable=True, isin=SOURCES, description="one of " + ", ".join(SOURCES)
-    )
+    source: Series[str] = pa.Field(nullable=True, isin=SOURCES, description="one of " + ", ".join(SOURCES))
 
     class Config(_Strict):
         unique = ["person_id", "date", "shift_id"]
@@ -275,15 +259,9 @@ class HistoryModel(pa.DataFrameModel):
 class AssignmentsModel(HistoryModel):
     """assignments.csv: one worked or scheduled shift of one person."""
 
-    start: Series[str] = pa.Field(
-        str_matches=ISO_INSTANT_PATTERN, description="an ISO 8601 time with offset"
-    )
-    end: Series[str] = pa.Field(
-        str_matches=ISO_INSTANT_PATTERN, description="an ISO 8601 time with offset"
-    )
-    hours: Series[pd.Float64Dtype] = pa.Field(
-        in_range={"min_value": 0, "max_value": 48}, description="hours 0-48"
-    )
+    start: Series[str] = pa.Field(str_matches=ISO_INSTANT_PATTERN, description="an ISO 8601 time with offset")
+    end: Series[str] = pa.Field(str_matches=ISO_INSTANT_PATTERN, description="an ISO 8601 time with offset")
+    hours: Series[pd.Float64Dtype] = pa.Field(in_range={"min_value": 0, "max_value": 48}, description="hours 0-48")
     source: Series[str] = pa.Field(isin=SOURCES, description="one of " + ", ".join(SOURCES))
 
     class Config(_Strict):

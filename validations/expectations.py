@@ -224,7 +224,9 @@ def run_expectations(
     for view_name, items in by_dataset.items():
         frame = VIEWS[view_name](frames) if view_name in VIEWS else frames[view_name]
         specs = [
-            ExpectationSpec(item.expectation, _resolve(item.kwargs, frames), {"steward": item.name, "expected": item.explain})
+            ExpectationSpec(
+                item.expectation, _resolve(item.kwargs, frames), {"steward": item.name, "expected": item.explain}
+            )
             for item in items
         ]
         batches.append((f"steward-{view_name}", items[0].file, frame, specs, {i.name: i for i in items}))

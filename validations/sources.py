@@ -25,8 +25,14 @@ def read_bundle_files(source: str, *, settings: Any | None = None) -> dict[str, 
     if path.is_file() and zipfile.is_zipfile(path):
         return _from_zip(path)
     if path.is_file():
-        raise InputError([Problem(path.name, None, None, "a bundle folder, a .zip file or an s3:// prefix", "another kind of file")], source=source)
-    raise InputError([Problem(str(source), None, None, "an existing bundle folder, .zip file or s3:// prefix", "nothing there")], source=source)
+        raise InputError(
+            [Problem(path.name, None, None, "a bundle folder, a .zip file or an s3:// prefix", "another kind of file")],
+            source=source,
+        )
+    raise InputError(
+        [Problem(str(source), None, None, "an existing bundle folder, .zip file or s3:// prefix", "nothing there")],
+        source=source,
+    )
 
 
 def _from_folder(path: Path) -> dict[str, bytes]:
@@ -43,7 +49,9 @@ def _from_folder(path: Path) -> dict[str, bytes]:
 def _from_zip(path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as archive:
         members = [m for m in archive.infolist() if not m.is_dir() and not _hidden(m.filename)]
-        roots = {str(PurePosixPath(m.filename).parent) for m in members if PurePosixPath(m.filename).name == "program.yaml"}
+        roots = {
+            str(PurePosixPath(m.filename).parent) for m in members if PurePosixPath(m.filename).name == "program.yaml"
+        }
         root = min(roots, key=len) if roots else "."
         files: dict[str, bytes] = {}
         total = 0
@@ -56,7 +64,9 @@ def _from_zip(path: Path) -> dict[str, bytes]:
             try:
                 files[pure.name] = archive.read(member)
             except (zipfile.BadZipFile, OSError) as exc:
-                raise InputError([Problem(pure.name, None, None, "a readable zip member", type(exc).__name__)], source=str(path)) from exc
+                raise InputError(
+                    [Problem(pure.name, None, None, "a readable zip member", type(exc).__name__)], source=str(path)
+                ) from exc
         return files
 
 
@@ -76,15 +86,23 @@ def _from_s3(source: str, settings: Any | None) -> dict[str, bytes]:
             _check_size(total, source)
             files[key.strip("/")] = data
     except StorageError as exc:
-        raise InputError([Problem(source, None, None, "a readable s3:// bundle prefix", str(exc))], source=source) from exc
+        raise InputError(
+            [Problem(source, None, None, "a readable s3:// bundle prefix", str(exc))], source=source
+        ) from exc
     if not files:
-        raise InputError([Problem(source, None, None, "bundle files under the s3:// prefix", "no objects")], source=source)
+        raise InputError(
+            [Problem(source, None, None, "bundle files under the s3:// prefix", "no objects")], source=source
+        )
     return files
 
 
 def _check_size(total: int, source: str) -> None:
     if total > MAX_BUNDLE_BYTES:
         raise InputError(
-            [Problem(source, None, None, f"a bundle of at most {MAX_BUNDLE_BYTES // (1024 * 1024)} MB", "a larger one")],
+            [
+                Problem(
+                    source, None, None, f"a bundle of at most {MAX_BUNDLE_BYTES // (1024 * 1024)} MB", "a larger one"
+                )
+            ],
             source=source,
         )

@@ -10,8 +10,18 @@ from prefect.flows import Flow, load_flow_from_entrypoint
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED_KEYS = {
-    "name", "description", "entrypoint", "parameters", "work_pool", "schedules", "tags",
-    "concurrency_limit", "version", "enforce_parameter_schema", "triggers", "job_variables",
+    "name",
+    "description",
+    "entrypoint",
+    "parameters",
+    "work_pool",
+    "schedules",
+    "tags",
+    "concurrency_limit",
+    "version",
+    "enforce_parameter_schema",
+    "triggers",
+    "job_variables",
 }
 
 

@@ -16,9 +16,7 @@ from rotaflow.errors import InputError
 def _artifacts(key: str) -> list[object]:
     async def read() -> list[object]:
         async with get_client() as client:
-            return list(
-                await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
-            )
+            return list(await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))))
 
     return asyncio.run(read())
 
@@ -26,9 +24,7 @@ def _artifacts(key: str) -> list[object]:
 def _task_names(flow_run_id: object) -> set[str]:
     async def read() -> set[str]:
         async with get_client() as client:
-            runs = await client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-            )
+            runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
             return {r.name.rsplit("-", 1)[0] for r in runs}
 
     return asyncio.run(read())

@@ -67,9 +67,7 @@ def test_ingest_writes_every_dataset(tiny_dir: Path, settings: Settings, engine:
         )
 
 
-def test_reingesting_an_unchanged_bundle_changes_nothing(
-    tiny_dir: Path, settings: Settings, engine: Engine
-) -> None:
+def test_reingesting_an_unchanged_bundle_changes_nothing(tiny_dir: Path, settings: Settings, engine: Engine) -> None:
     _ingest(tiny_dir, settings, engine)
     audit_before = _count(engine, AuditEntry)
     # the same content saved by a spreadsheet: BOM, CRLF and padded cells
@@ -87,7 +85,11 @@ def test_a_changed_bundle_makes_a_new_version_with_soft_deletes_and_audit(
 ) -> None:
     _ingest(tiny_dir, settings, engine)
     people = tiny_dir / "people.csv"
-    people.write_text(people.read_text().replace("R2,Resident Two,r2@example.org,resident,2", "R2,Resident Two,r2@example.org,resident,3"))
+    people.write_text(
+        people.read_text().replace(
+            "R2,Resident Two,r2@example.org,resident,2", "R2,Resident Two,r2@example.org,resident,3"
+        )
+    )
     requests = tiny_dir / "requests.csv"
     requests.write_text("\n".join(requests.read_text().splitlines()[:-1]) + "\n")  # drop one request
     absences = tiny_dir / "absences.csv"
@@ -103,7 +105,9 @@ def test_a_changed_bundle_makes_a_new_version_with_soft_deletes_and_audit(
     assert _count(engine, Request) == 2 and _count(engine, Absence) == 3
     with UnitOfWork(engine) as uow:
         old = uow.s.scalars(
-            select(Person).where(Person.person_id == "R2", Person.deleted_at.is_not(None)).execution_options(include_deleted=True)
+            select(Person)
+            .where(Person.person_id == "R2", Person.deleted_at.is_not(None))
+            .execution_options(include_deleted=True)
         ).one()
         assert old.pgy == 2 and old.deleted_by == "rotaflow ingest (version 2)"
         new = uow.s.scalars(select(Person).where(Person.person_id == "R2")).one()
@@ -147,9 +151,7 @@ def test_a_rejected_bundle_writes_nothing_and_is_quarantined(
     assert store.get_bytes(f"{prefix}/errors.csv").decode().splitlines()[0] == "file,row,column,expected,got"
 
 
-def test_a_rejected_new_version_keeps_the_stored_one(
-    tiny_dir: Path, settings: Settings, engine: Engine
-) -> None:
+def test_a_rejected_new_version_keeps_the_stored_one(tiny_dir: Path, settings: Settings, engine: Engine) -> None:
     _ingest(tiny_dir, settings, engine)
     (tiny_dir / "people.csv").write_text("person_id,name,role,pgy\nR1,A,resident,0\n")
     with pytest.raises(InputError):

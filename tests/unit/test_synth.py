@@ -87,8 +87,15 @@ def test_file_set() -> None:
     bundle = _sample()
     assert tuple(bundle) == BUNDLE_FILES
     assert set(bundle) == {
-        "program.yaml", "people.csv", "blocks.csv", "shifts.csv", "rotations.csv",
-        "rotation_assignments.csv", "coverage.csv", "absences.csv", "requests.csv",
+        "program.yaml",
+        "people.csv",
+        "blocks.csv",
+        "shifts.csv",
+        "rotations.csv",
+        "rotation_assignments.csv",
+        "coverage.csv",
+        "absences.csv",
+        "requests.csv",
     }
     assert all(text.endswith("\n") and "\r" not in text for text in bundle.values())
 
@@ -112,9 +119,7 @@ def test_write_bundle(tmp_path: Path) -> None:
     out = tmp_path / "new" / "bundle"
     paths = write_bundle(out, residents=5, seed=3)
     assert [p.name for p in paths] == list(BUNDLE_FILES)
-    assert {p.name: p.read_text(encoding="utf-8") for p in paths} == build_bundle(
-        residents=5, seed=3
-    )
+    assert {p.name: p.read_text(encoding="utf-8") for p in paths} == build_bundle(residents=5, seed=3)
 
 
 # --------------------------------------------------------------------------- arguments
@@ -225,8 +230,15 @@ def test_shifts_and_rotations_catalogue() -> None:
     bundle = _sample()
     shifts = {s["shift_id"]: s for s in _rows(bundle["shifts.csv"])}
     assert list(_rows(bundle["shifts.csv"])[0]) == [
-        "shift_id", "name", "start", "end", "transition_minutes", "kind", "in_house_call",
-        "counts_as_work", "home_call_hours",
+        "shift_id",
+        "name",
+        "start",
+        "end",
+        "transition_minutes",
+        "kind",
+        "in_house_call",
+        "counts_as_work",
+        "home_call_hours",
     ]
     expected = {
         "DAY": ("07:00", "19:00", "0", "day", "false", ""),
@@ -239,10 +251,15 @@ def test_shifts_and_rotations_catalogue() -> None:
     for shift_id, (start, end, transition, kind, in_house, home_hours) in expected.items():
         row = shifts[shift_id]
         assert (row["start"], row["end"], row["transition_minutes"], row["kind"]) == (
-            start, end, transition, kind,
+            start,
+            end,
+            transition,
+            kind,
         )
         assert (row["in_house_call"], row["counts_as_work"], row["home_call_hours"]) == (
-            in_house, "true", home_hours,
+            in_house,
+            "true",
+            home_hours,
         )
     rotations = {r["rotation_id"]: r for r in _rows(bundle["rotations.csv"])}
     assert {k: (r["setting"], r["eligible_shifts"]) for k, r in rotations.items()} == {
@@ -260,7 +277,14 @@ def test_shifts_and_rotations_catalogue() -> None:
 def test_coverage_values(key: str) -> None:
     rows = _rows(_get(key)["coverage.csv"])
     assert list(rows[0]) == [
-        "shift_id", "applies_on", "rotation_id", "role", "min_pgy", "skill", "min", "max",
+        "shift_id",
+        "applies_on",
+        "rotation_id",
+        "role",
+        "min_pgy",
+        "skill",
+        "min",
+        "max",
         "target",
     ]
     for row in rows:
@@ -288,9 +312,7 @@ def test_coverage_values(key: str) -> None:
 def test_absences_and_requests_inside_the_year(key: str) -> None:
     bundle = _get(key)
     blocks = _rows(bundle["blocks.csv"])
-    first, last = date.fromisoformat(blocks[0]["start_date"]), date.fromisoformat(
-        blocks[-1]["end_date"]
-    )
+    first, last = date.fromisoformat(blocks[0]["start_date"]), date.fromisoformat(blocks[-1]["end_date"])
     absences = _rows(bundle["absences.csv"])
     types = set()
     for row in absences:
@@ -323,14 +345,12 @@ def test_supply_meets_every_coverage_minimum(key: str) -> None:
     bundle = _get(key)
     people = {p["person_id"]: p for p in _rows(bundle["people.csv"])}
     eligible_shifts = {
-        r["rotation_id"]: set(filter(None, r["eligible_shifts"].split(";")))
-        for r in _rows(bundle["rotations.csv"])
+        r["rotation_id"]: set(filter(None, r["eligible_shifts"].split(";"))) for r in _rows(bundle["rotations.csv"])
     }
     coverage = _rows(bundle["coverage.csv"])
     faculty_shifts = {r["shift_id"] for r in coverage if r["role"] == "faculty"}
     rotation_of: dict[tuple[str, str], str] = {
-        (a["block_id"], a["person_id"]): a["rotation_id"]
-        for a in _rows(bundle["rotation_assignments.csv"])
+        (a["block_id"], a["person_id"]): a["rotation_id"] for a in _rows(bundle["rotation_assignments.csv"])
     }
     away: dict[date, set[str]] = {}
     for absence in _rows(bundle["absences.csv"]):
@@ -387,9 +407,7 @@ def test_average_resident_load_is_comfortable(key: str) -> None:
     coverage = [r for r in _rows(bundle["coverage.csv"]) if r["role"] == "resident"]
     rotations = _rows(bundle["rotation_assignments.csv"])
     for block in _rows(bundle["blocks.csv"]):
-        working = sum(
-            1 for a in rotations if a["block_id"] == block["block_id"] and a["rotation_id"] != "VAC"
-        )
+        working = sum(1 for a in rotations if a["block_id"] == block["block_id"] and a["rotation_id"] != "VAC")
         demand = 0.0
         for day in _dates(block["start_date"], block["end_date"]):
             dated = {r["shift_id"] for r in coverage if r["applies_on"] == day.isoformat()}

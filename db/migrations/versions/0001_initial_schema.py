@@ -50,9 +50,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_by", sa.String(length=120), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["program_id"], ["programs.id"], name=op.f("fk_absences_program_id_programs")
-        ),
+        sa.ForeignKeyConstraint(["program_id"], ["programs.id"], name=op.f("fk_absences_program_id_programs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_absences")),
     )
     with op.batch_alter_table("absences", schema=None) as batch_op:
@@ -70,9 +68,7 @@ def upgrade() -> None:
         sa.Column("program_id", sa.Integer(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=True),
         sa.Column("details", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["program_id"], ["programs.id"], name=op.f("fk_audit_log_program_id_programs")
-        ),
+        sa.ForeignKeyConstraint(["program_id"], ["programs.id"], name=op.f("fk_audit_log_program_id_programs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
@@ -94,9 +90,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_by", sa.String(length=120), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["program_id"], ["programs.id"], name=op.f("fk_blocks_program_id_programs")
-        ),
+        sa.ForeignKeyConstraint(["program_id"], ["programs.id"], name=op.f("fk_blocks_program_id_programs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_blocks")),
     )
     with op.batch_alter_table("blocks", schema=None) as batch_op:
@@ -139,9 +133,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_coverage_requirements")),
     )
     with op.batch_alter_table("coverage_requirements", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_coverage_requirements_program_id"), ["program_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_coverage_requirements_program_id"), ["program_id"], unique=False)
 
     op.create_table(
         "people",
@@ -163,9 +155,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_by", sa.String(length=120), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["program_id"], ["programs.id"], name=op.f("fk_people_program_id_programs")
-        ),
+        sa.ForeignKeyConstraint(["program_id"], ["programs.id"], name=op.f("fk_people_program_id_programs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_people")),
     )
     with op.batch_alter_table("people", schema=None) as batch_op:
@@ -187,16 +177,12 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=500), nullable=False),
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["program_id"], ["programs.id"], name=op.f("fk_program_versions_program_id_programs")
-        ),
+        sa.ForeignKeyConstraint(["program_id"], ["programs.id"], name=op.f("fk_program_versions_program_id_programs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_program_versions")),
         sa.UniqueConstraint("program_id", "version", name=op.f("uq_program_versions_program_id")),
     )
     with op.batch_alter_table("program_versions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_program_versions_program_id"), ["program_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_program_versions_program_id"), ["program_id"], unique=False)
 
     op.create_table(
         "requests",
@@ -216,9 +202,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_by", sa.String(length=120), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["program_id"], ["programs.id"], name=op.f("fk_requests_program_id_programs")
-        ),
+        sa.ForeignKeyConstraint(["program_id"], ["programs.id"], name=op.f("fk_requests_program_id_programs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_requests")),
     )
     with op.batch_alter_table("requests", schema=None) as batch_op:
@@ -249,9 +233,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rotation_assignments")),
     )
     with op.batch_alter_table("rotation_assignments", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_rotation_assignments_program_id"), ["program_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_rotation_assignments_program_id"), ["program_id"], unique=False)
         batch_op.create_index(
             "uq_rotation_assignments_live",
             ["program_id", "person_id", "block_id"],
@@ -277,9 +259,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_by", sa.String(length=120), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["program_id"], ["programs.id"], name=op.f("fk_rotations_program_id_programs")
-        ),
+        sa.ForeignKeyConstraint(["program_id"], ["programs.id"], name=op.f("fk_rotations_program_id_programs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rotations")),
     )
     with op.batch_alter_table("rotations", schema=None) as batch_op:
@@ -305,15 +285,11 @@ def upgrade() -> None:
         sa.Column("summary", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["program_id"], ["programs.id"], name=op.f("fk_schedule_runs_program_id_programs")
-        ),
+        sa.ForeignKeyConstraint(["program_id"], ["programs.id"], name=op.f("fk_schedule_runs_program_id_programs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule_runs")),
     )
     with op.batch_alter_table("schedule_runs", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_schedule_runs_program_id"), ["program_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_schedule_runs_program_id"), ["program_id"], unique=False)
 
     op.create_table(
         "shift_types",
@@ -337,9 +313,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_by", sa.String(length=120), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["program_id"], ["programs.id"], name=op.f("fk_shift_types_program_id_programs")
-        ),
+        sa.ForeignKeyConstraint(["program_id"], ["programs.id"], name=op.f("fk_shift_types_program_id_programs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_shift_types")),
     )
     with op.batch_alter_table("shift_types", schema=None) as batch_op:
@@ -374,18 +348,12 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_by", sa.String(length=120), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["program_id"], ["programs.id"], name=op.f("fk_assignments_program_id_programs")
-        ),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["schedule_runs.id"], name=op.f("fk_assignments_run_id_schedule_runs")
-        ),
+        sa.ForeignKeyConstraint(["program_id"], ["programs.id"], name=op.f("fk_assignments_program_id_programs")),
+        sa.ForeignKeyConstraint(["run_id"], ["schedule_runs.id"], name=op.f("fk_assignments_run_id_schedule_runs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_assignments")),
     )
     with op.batch_alter_table("assignments", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_assignments_person_date", ["program_id", "person_id", "date"], unique=False
-        )
+        batch_op.create_index("ix_assignments_person_date", ["program_id", "person_id", "date"], unique=False)
         batch_op.create_index(batch_op.f("ix_assignments_program_id"), ["program_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_assignments_run_id"), ["run_id"], unique=False)
 

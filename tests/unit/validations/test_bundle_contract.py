@@ -31,97 +31,246 @@ def test_the_tiny_bundle_is_valid(tiny_files: dict[str, bytes]) -> None:
 # (file, old text, new text, the one exact message expected)
 CASES = [
     # program.yaml
-    ("program.yaml", "America/New_York", "Mars/Olympus",
-     "program.yaml, column timezone: expected an IANA timezone name such as Pacific/Honolulu, got 'Mars/Olympus'"),
-    ("program.yaml", "name: Tiny Internal Medicine Residency\n", "",
-     "program.yaml, column name: expected a value, got nothing"),
-    ("program.yaml", "averaging: rolling_28d", "averaging: weekly",
-     "program.yaml, column acgme.averaging: expected Input should be 'rolling_28d' or 'block', got 'weekly'"),
-    ("program.yaml", "timezone: America/New_York", "timezone: [oops",
-     "program.yaml, row 3: expected valid YAML, got \"expected ',' or ']', but got ':'\""),
-    ("program.yaml", "timezone:", "colour: blue\ntimezone:",
-     "program.yaml, column colour: expected only the keys id, name, timezone, acgme, got an unknown key"),
+    (
+        "program.yaml",
+        "America/New_York",
+        "Mars/Olympus",
+        "program.yaml, column timezone: expected an IANA timezone name such as Pacific/Honolulu, got 'Mars/Olympus'",
+    ),
+    (
+        "program.yaml",
+        "name: Tiny Internal Medicine Residency\n",
+        "",
+        "program.yaml, column name: expected a value, got nothing",
+    ),
+    (
+        "program.yaml",
+        "averaging: rolling_28d",
+        "averaging: weekly",
+        "program.yaml, column acgme.averaging: expected Input should be 'rolling_28d' or 'block', got 'weekly'",
+    ),
+    (
+        "program.yaml",
+        "timezone: America/New_York",
+        "timezone: [oops",
+        "program.yaml, row 3: expected valid YAML, got \"expected ',' or ']', but got ':'\"",
+    ),
+    (
+        "program.yaml",
+        "timezone:",
+        "colour: blue\ntimezone:",
+        "program.yaml, column colour: expected only the keys id, name, timezone, acgme, got an unknown key",
+    ),
     # people.csv
-    ("people.csv", "resident,2", "doctor,2",
-     "people.csv, row 2, column role: expected resident or faculty, got 'doctor'"),
-    ("people.csv", "resident,2", "resident,9",
-     "people.csv, row 2, column pgy: expected a whole number 1-8, got '9'"),
-    ("people.csv", "resident,2", "resident,two",
-     "people.csv, row 2, column pgy: expected a whole number, got 'two'"),
-    ("people.csv", "resident,2", "resident,",
-     "people.csv, row 2, column pgy: expected a PGY year 1-8 for a resident, got an empty cell"),
-    ("people.csv", "faculty,,0.8", "faculty,3,0.8",
-     "people.csv, row 4, column pgy: expected an empty pgy for a faculty member, got '3'"),
-    ("people.csv", "faculty,,0.8", "faculty,,1.5",
-     "people.csv, row 4, column fte: expected a number above 0 and at most 1, got '1.5'"),
-    ("people.csv", "r2@example.org", "not-an-email",
-     "people.csv, row 2, column email: expected an email address, got a value (hidden: personal data)"),
-    ("people.csv", "R3,Resident Three", "R 3,Resident Three",
-     "people.csv, row 3, column person_id: expected an id of letters, digits, '_', '-', '.' or ':' (at most 64 characters), got 'R 3'"),
+    (
+        "people.csv",
+        "resident,2",
+        "doctor,2",
+        "people.csv, row 2, column role: expected resident or faculty, got 'doctor'",
+    ),
+    ("people.csv", "resident,2", "resident,9", "people.csv, row 2, column pgy: expected a whole number 1-8, got '9'"),
+    ("people.csv", "resident,2", "resident,two", "people.csv, row 2, column pgy: expected a whole number, got 'two'"),
+    (
+        "people.csv",
+        "resident,2",
+        "resident,",
+        "people.csv, row 2, column pgy: expected a PGY year 1-8 for a resident, got an empty cell",
+    ),
+    (
+        "people.csv",
+        "faculty,,0.8",
+        "faculty,3,0.8",
+        "people.csv, row 4, column pgy: expected an empty pgy for a faculty member, got '3'",
+    ),
+    (
+        "people.csv",
+        "faculty,,0.8",
+        "faculty,,1.5",
+        "people.csv, row 4, column fte: expected a number above 0 and at most 1, got '1.5'",
+    ),
+    (
+        "people.csv",
+        "r2@example.org",
+        "not-an-email",
+        "people.csv, row 2, column email: expected an email address, got a value (hidden: personal data)",
+    ),
+    (
+        "people.csv",
+        "R3,Resident Three",
+        "R 3,Resident Three",
+        "people.csv, row 3, column person_id: expected an id of letters, digits, '_', '-', '.' or ':' (at most 64 characters), got 'R 3'",
+    ),
     # blocks.csv
-    ("blocks.csv", "B2,2027-07-29", "B2,2027-07-20",
-     "blocks.csv, row 2, column start_date: expected a date after block B1 ends on 2027-07-28 (blocks must not overlap), got 2027-07-20"),
-    ("blocks.csv", "2027-08-25", "2027-07-01",
-     "blocks.csv, row 2, column end_date: expected a date on or after start_date, got 2027-07-01"),
-    ("blocks.csv", "2027-08-25", "25/08/2027",
-     "blocks.csv, row 2, column end_date: expected a date (YYYY-MM-DD), got '25/08/2027'"),
+    (
+        "blocks.csv",
+        "B2,2027-07-29",
+        "B2,2027-07-20",
+        "blocks.csv, row 2, column start_date: expected a date after block B1 ends on 2027-07-28 (blocks must not overlap), got 2027-07-20",
+    ),
+    (
+        "blocks.csv",
+        "2027-08-25",
+        "2027-07-01",
+        "blocks.csv, row 2, column end_date: expected a date on or after start_date, got 2027-07-01",
+    ),
+    (
+        "blocks.csv",
+        "2027-08-25",
+        "25/08/2027",
+        "blocks.csv, row 2, column end_date: expected a date (YYYY-MM-DD), got '25/08/2027'",
+    ),
     # shifts.csv
-    ("shifts.csv", "DAY,Day ward,07:00", "DAY,Day ward,7am",
-     "shifts.csv, row 1, column start: expected a clock time HH:MM, got '7am'"),
-    ("shifts.csv", "19:00,07:00,0,night", "19:00,24:00,0,night",
-     "shifts.csv, row 2, column end: expected a clock time HH:MM, got '24:00'"),
-    ("shifts.csv", "07:00,240,call", "07:00,300,call",
-     "shifts.csv, row 3, column transition_minutes: expected a whole number of minutes 0-240, got '300'"),
-    ("shifts.csv", "0,night,false", "0,evening,false",
-     "shifts.csv, row 2, column kind: expected one of day, night, call, clinic, home_call, admin, got 'evening'"),
-    ("shifts.csv", "call,true,true", "call,maybe,true",
-     "shifts.csv, row 3, column in_house_call: expected true or false (also 1/0, yes/no), got 'maybe'"),
-    ("shifts.csv", "home_call,false", "home_call,true",
-     "shifts.csv, row 4, column in_house_call: expected false for a home_call shift, got 'True'"),
+    (
+        "shifts.csv",
+        "DAY,Day ward,07:00",
+        "DAY,Day ward,7am",
+        "shifts.csv, row 1, column start: expected a clock time HH:MM, got '7am'",
+    ),
+    (
+        "shifts.csv",
+        "19:00,07:00,0,night",
+        "19:00,24:00,0,night",
+        "shifts.csv, row 2, column end: expected a clock time HH:MM, got '24:00'",
+    ),
+    (
+        "shifts.csv",
+        "07:00,240,call",
+        "07:00,300,call",
+        "shifts.csv, row 3, column transition_minutes: expected a whole number of minutes 0-240, got '300'",
+    ),
+    (
+        "shifts.csv",
+        "0,night,false",
+        "0,evening,false",
+        "shifts.csv, row 2, column kind: expected one of day, night, call, clinic, home_call, admin, got 'evening'",
+    ),
+    (
+        "shifts.csv",
+        "call,true,true",
+        "call,maybe,true",
+        "shifts.csv, row 3, column in_house_call: expected true or false (also 1/0, yes/no), got 'maybe'",
+    ),
+    (
+        "shifts.csv",
+        "home_call,false",
+        "home_call,true",
+        "shifts.csv, row 4, column in_house_call: expected false for a home_call shift, got 'True'",
+    ),
     # rotations.csv
-    ("rotations.csv", "DAY;CALL24;HOME", "DAY;CALL48",
-     "rotations.csv, row 1, column eligible_shifts: expected shift ids listed in shifts.csv, got 'CALL48'"),
-    ("rotations.csv", "night_float", "nights",
-     "rotations.csv, row 2, column setting: expected one of inpatient, outpatient, night_float, elective, leave, got 'nights'"),
+    (
+        "rotations.csv",
+        "DAY;CALL24;HOME",
+        "DAY;CALL48",
+        "rotations.csv, row 1, column eligible_shifts: expected shift ids listed in shifts.csv, got 'CALL48'",
+    ),
+    (
+        "rotations.csv",
+        "night_float",
+        "nights",
+        "rotations.csv, row 2, column setting: expected one of inpatient, outpatient, night_float, elective, leave, got 'nights'",
+    ),
     # rotation_assignments.csv
-    ("rotation_assignments.csv", "R1,B2,NF", "R1,B2,ICU",
-     "rotation_assignments.csv, row 4, column rotation_id: expected an id listed in rotations.csv, got 'ICU'"),
+    (
+        "rotation_assignments.csv",
+        "R1,B2,NF",
+        "R1,B2,ICU",
+        "rotation_assignments.csv, row 4, column rotation_id: expected an id listed in rotations.csv, got 'ICU'",
+    ),
     # coverage.csv
-    ("coverage.csv", "DAY,daily,WARD,resident,,,1,2,2", "DAY,daily,WARD,resident,,,3,2,",
-     "coverage.csv, row 1, column max: expected a number at least min, got '2'"),
-    ("coverage.csv", "DAY,daily,WARD,resident,,,1,2,2", "DAY,daily,WARD,resident,,,1,2,5",
-     "coverage.csv, row 1, column target: expected a number between min and max, got '5'"),
-    ("coverage.csv", "NIGHT,daily", "NOON,daily",
-     "coverage.csv, row 2, column shift_id: expected an id listed in shifts.csv, got 'NOON'"),
-    ("coverage.csv", "DAY,weekday", "DAY,workday",
-     "coverage.csv, row 3, column applies_on: expected daily, weekday, weekend, a ';' list of mon..sun, or a date YYYY-MM-DD, got 'workday'"),
-    ("coverage.csv", "DAY,2027-07-04", "DAY,2027-02-30",
-     "coverage.csv, row 4, column applies_on: expected a real calendar date, got '2027-02-30'"),
-    ("coverage.csv", "NIGHT,daily,NF,resident,,,1,1,", "NIGHT,daily,NF,resident,,,-1,1,",
-     "coverage.csv, row 2, column min: expected a whole number 0 or more, got '-1'"),
-    ("coverage.csv", "DAY,weekday,,faculty", "DAY,weekday,,chief",
-     "coverage.csv, row 3, column role: expected resident, faculty or empty, got 'chief'"),
+    (
+        "coverage.csv",
+        "DAY,daily,WARD,resident,,,1,2,2",
+        "DAY,daily,WARD,resident,,,3,2,",
+        "coverage.csv, row 1, column max: expected a number at least min, got '2'",
+    ),
+    (
+        "coverage.csv",
+        "DAY,daily,WARD,resident,,,1,2,2",
+        "DAY,daily,WARD,resident,,,1,2,5",
+        "coverage.csv, row 1, column target: expected a number between min and max, got '5'",
+    ),
+    (
+        "coverage.csv",
+        "NIGHT,daily",
+        "NOON,daily",
+        "coverage.csv, row 2, column shift_id: expected an id listed in shifts.csv, got 'NOON'",
+    ),
+    (
+        "coverage.csv",
+        "DAY,weekday",
+        "DAY,workday",
+        "coverage.csv, row 3, column applies_on: expected daily, weekday, weekend, a ';' list of mon..sun, or a date YYYY-MM-DD, got 'workday'",
+    ),
+    (
+        "coverage.csv",
+        "DAY,2027-07-04",
+        "DAY,2027-02-30",
+        "coverage.csv, row 4, column applies_on: expected a real calendar date, got '2027-02-30'",
+    ),
+    (
+        "coverage.csv",
+        "NIGHT,daily,NF,resident,,,1,1,",
+        "NIGHT,daily,NF,resident,,,-1,1,",
+        "coverage.csv, row 2, column min: expected a whole number 0 or more, got '-1'",
+    ),
+    (
+        "coverage.csv",
+        "DAY,weekday,,faculty",
+        "DAY,weekday,,chief",
+        "coverage.csv, row 3, column role: expected resident, faculty or empty, got 'chief'",
+    ),
     # absences.csv
-    ("absences.csv", "R1,2027-07-10", "R7,2027-07-10",
-     "absences.csv, row 1, column person_id: expected an id listed in people.csv, got 'R7'"),
-    ("absences.csv", "conference,false", "holiday,false",
-     "absences.csv, row 1, column type: expected one of vacation, sick, conference, parental, bereavement, medical, deployment, other, got 'holiday'"),
-    ("absences.csv", "F1,2027-08-01,2027-08-03", "F1,2028-08-01,2028-08-03",
-     "absences.csv, row 2, column start_date: expected dates that fall in at least one block of blocks.csv, got 2028-08-01 to 2028-08-03"),
-    ("absences.csv", "F1,2027-08-01,2027-08-03", "F1,2027-08-01,2027-07-03",
-     "absences.csv, row 2, column end_date: expected a date on or after start_date, got 2027-07-03"),
+    (
+        "absences.csv",
+        "R1,2027-07-10",
+        "R7,2027-07-10",
+        "absences.csv, row 1, column person_id: expected an id listed in people.csv, got 'R7'",
+    ),
+    (
+        "absences.csv",
+        "conference,false",
+        "holiday,false",
+        "absences.csv, row 1, column type: expected one of vacation, sick, conference, parental, bereavement, medical, deployment, other, got 'holiday'",
+    ),
+    (
+        "absences.csv",
+        "F1,2027-08-01,2027-08-03",
+        "F1,2028-08-01,2028-08-03",
+        "absences.csv, row 2, column start_date: expected dates that fall in at least one block of blocks.csv, got 2028-08-01 to 2028-08-03",
+    ),
+    (
+        "absences.csv",
+        "F1,2027-08-01,2027-08-03",
+        "F1,2027-08-01,2027-07-03",
+        "absences.csv, row 2, column end_date: expected a date on or after start_date, got 2027-07-03",
+    ),
     # requests.csv
-    ("requests.csv", "DAY,off,3", "DAY,never,3",
-     "requests.csv, row 1, column kind: expected on or off, got 'never'"),
-    ("requests.csv", "DAY,off,3", "DAY,off,0",
-     "requests.csv, row 1, column weight: expected a whole number 1 or more, got '0'"),
-    ("requests.csv", "CALL24,on", "CALL36,on",
-     "requests.csv, row 3, column shift_id: expected an id listed in shifts.csv, got 'CALL36'"),
+    ("requests.csv", "DAY,off,3", "DAY,never,3", "requests.csv, row 1, column kind: expected on or off, got 'never'"),
+    (
+        "requests.csv",
+        "DAY,off,3",
+        "DAY,off,0",
+        "requests.csv, row 1, column weight: expected a whole number 1 or more, got '0'",
+    ),
+    (
+        "requests.csv",
+        "CALL24,on",
+        "CALL36,on",
+        "requests.csv, row 3, column shift_id: expected an id listed in shifts.csv, got 'CALL36'",
+    ),
     # history.csv
-    ("history.csv", "R1,2027-06-29,DAY", "R1,2027-06-31,DAY",
-     "history.csv, row 1, column date: expected a date (YYYY-MM-DD), got '2027-06-31'"),
-    ("history.csv", "R2,2027-06-30,CALL24", "R2,2027-06-30,SWING",
-     "history.csv, row 2, column shift_id: expected an id listed in shifts.csv, got 'SWING'"),
+    (
+        "history.csv",
+        "R1,2027-06-29,DAY",
+        "R1,2027-06-31,DAY",
+        "history.csv, row 1, column date: expected a date (YYYY-MM-DD), got '2027-06-31'",
+    ),
+    (
+        "history.csv",
+        "R2,2027-06-30,CALL24",
+        "R2,2027-06-30,SWING",
+        "history.csv, row 2, column shift_id: expected an id listed in shifts.csv, got 'SWING'",
+    ),
 ]
 
 
@@ -261,3 +410,63 @@ def test_messages_never_carry_names_or_emails(tiny_files: dict[str, bytes]) -> N
     files = _replace(tiny_files, "people.csv", "R2,Resident Two,r2@example.org", "R2,,r2@@example.org")
     joined = "\n".join(_messages(files))
     assert "example.org" not in joined and "Resident" not in joined
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        (
+            "blocks.csv",
+            "2027-08-25",
+            "9999-12-31",
+            "blocks.csv, row 2, column end_date: expected a date from 1900-01-01 to 2199-12-31, got '9999-12-31'",
+        ),
+        (
+            "people.csv",
+            "resident,2",
+            "resident,\uff13",
+            "people.csv, row 2, column pgy: expected a whole number, got '\uff13'",
+        ),
+        (
+            "shifts.csv",
+            "home_call,false,true,2",
+            "home_call,false,true,1_2",
+            "shifts.csv, row 4, column home_call_hours: expected a number, got '1_2'",
+        ),
+        (
+            "history.csv",
+            "R1,2027-06-29,DAY",
+            "R1,2027-06-29,DAY,2027-06-29T99:00:00-04:00",
+            "history.csv, row 1, column start: expected a real time of day with its offset, got '2027-06-29T99:00:00-04:00'",
+        ),
+    ],
+    ids=["far-date", "fullwidth-digit", "underscore-number", "impossible-hour"],
+)
+def test_values_that_only_look_valid(tiny_files: dict[str, bytes], file: str, old: str, new: str, message: str) -> None:
+    files = _replace(tiny_files, file, old, new)
+    if file == "history.csv":
+        files = _replace(files, "history.csv", "person_id,date,shift_id", "person_id,date,shift_id,start")
+        files = _replace(files, "history.csv", "R2,2027-06-30,CALL24", "R2,2027-06-30,CALL24,")
+    assert _messages(files) == [message]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: X\ntimezone: UTC\nstarts: 2027-02-30\n",
+        "name: !!int x\ntimezone: UTC\n",
+        "[" * 3000,
+        "x: !!timestamp x\n",
+    ],
+    ids=["impossible-date", "bad-tag", "deep-nesting", "bad-timestamp"],
+)
+def test_hostile_yaml_is_a_located_problem(tiny_files: dict[str, bytes], text: str) -> None:
+    messages = _messages({**tiny_files, "program.yaml": text.encode()})
+    assert len(messages) == 1 and messages[0].startswith("program.yaml") and "expected valid YAML" in messages[0]
+
+
+def test_odd_header_names_are_quoted(tiny_files: dict[str, bytes]) -> None:
+    files = _replace(tiny_files, "blocks.csv", "block_id,start_date,end_date", 'block_id,start_date,end_date,"x\ny"')
+    assert _messages(files)[0] == (
+        "blocks.csv, column 'x y': expected only the columns block_id, start_date, end_date, got an unknown column"
+    )
