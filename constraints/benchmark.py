@@ -1,0 +1,87 @@
+"""The Curtois & Qu benchmark on rotaflow's own rule engine (no separate model).
+
+``curtois_problem`` maps a parsed instance onto an :class:`Instance` and a configured rule
+set: one shift a day, forbidden successions, caps per shift type, total minutes, runs of
+working days and days off, weekends, fixed days off (hard), and the official objective as
+the soft rules ``shift_requests`` and ``coverage_target`` with weight 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from constraints.curtois import CurtoisInstance, Roster
+from constraints.instance import Cell, Demand, Instance, PersonSpec, RequestSpec, ShiftSpec
+from constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
+
+__all__ = ["BENCHMARK_START", "curtois_problem", "roster_of"]
+
+BENCHMARK_START = dt.date(2024, 1, 1)
+"""A Monday: day 0 of every benchmark instance."""
+
+
+def curtois_problem(ci: CurtoisInstance) -> tuple[Instance, list[ConfiguredRule]]:
+    staff = [s.id for s in ci.staff]
+    instance = Instance(
+        name=ci.name,
+        start=BENCHMARK_START,
+        days=ci.horizon,
+        people=tuple(PersonSpec(id=s) for s in staff),
+        shifts=tuple(ShiftSpec(id=s.id, minutes=s.minutes) for s in ci.shifts),
+        timezone="UTC",
+        demands=tuple(
+            Demand(
+                day=c.day,
+                shift=c.shift,
+                people=frozenset(staff),
+                target=c.requirement,
+                weight_under=c.weight_under,
+                weight_over=c.weight_over,
+                label=f"cover day {c.day} {c.shift}",
+            )
+            for c in ci.cover
+        ),
+        requests=tuple(
+            [RequestSpec(r.staff, r.day, r.shift, "on", r.weight) for r in ci.on_requests]
+            + [RequestSpec(r.staff, r.day, r.shift, "off", r.weight) for r in ci.off_requests]
+        ),
+    )
+    rules = RuleSet(
+        name=f"curtois-{ci.name}",
+        rules=[
+            RuleEntry(rule="one_shift_per_day"),
+            RuleEntry(rule="fixed_days_off", params={"days": {k: sorted(v) for k, v in ci.days_off.items()}}),
+            RuleEntry(
+                rule="forbidden_successions",
+                params={"pairs": [(s.id, nxt) for s in ci.shifts for nxt in s.cannot_follow]},
+            ),
+            RuleEntry(rule="max_shifts_per_type", params={"limits": {s.id: dict(s.max_shifts) for s in ci.staff}}),
+            RuleEntry(
+                rule="total_minutes",
+                params={
+                    "min": {s.id: s.min_total_minutes for s in ci.staff},
+                    "max": {s.id: s.max_total_minutes for s in ci.staff},
+                },
+            ),
+            RuleEntry(
+                rule="consecutive_working_days",
+                params={
+                    "max_days": {s.id: s.max_consecutive_shifts for s in ci.staff},
+                    "min_days": {s.id: s.min_consecutive_shifts for s in ci.staff},
+                },
+            ),
+            RuleEntry(rule="consecutive_days_off", params={"min_days": {s.id: s.min_consecutive_days_off for s in ci.staff}}),
+            RuleEntry(rule="max_weekends", params={"limits": {s.id: s.max_weekends for s in ci.staff}}),
+            RuleEntry(rule="coverage_target", weight=1),
+            RuleEntry(rule="shift_requests", weight=1),
+        ],
+    )
+    return instance, configure(rules)
+
+
+def roster_of(cells: frozenset[Cell]) -> Roster:
+    """A solution's cells as the benchmark's roster (staff → day → shift)."""
+    roster: Roster = {}
+    for person, day, shift in cells:
+        roster.setdefault(person, {})[day] = shift
+    return roster

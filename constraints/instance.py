@@ -1,0 +1,269 @@
+"""The scheduling problem as the rule engine sees it: people, days, shift slots, demands.
+
+An :class:`Instance` knows nothing of files or databases. Day ``0`` is ``start``; every
+shift on a day is a :class:`Slot` with timezone-aware instants computed in the program's
+timezone, so a shift across a daylight-saving change is an hour longer or shorter than
+its clock times suggest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "Demand",
+    "HistoryShift",
+    "Instance",
+    "PersonSpec",
+    "RequestSpec",
+    "Schedule",
+    "ShiftSpec",
+    "Slot",
+    "local_midnight",
+]
+
+UTC = dt.UTC
+Cell = tuple[str, int, str]
+"""(person id, day index, shift id): one possible assignment."""
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    """Someone who can be scheduled."""
+
+    id: str
+    role: Literal["resident", "faculty"] = "resident"
+    pgy: int | None = None
+    fte: float = 1.0
+    skills: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ShiftSpec:
+    """A shift type. ``start``/``end`` are local clock times; ``end <= start`` means next day.
+
+    Without clock times (a benchmark shift with only a length) the shift starts at local
+    midnight and lasts ``minutes``.
+    """
+
+    id: str
+    start: dt.time | None = None
+    end: dt.time | None = None
+    minutes: int | None = None
+    transition_minutes: int = 0
+    kind: str = "day"
+    in_house_call: bool = False
+    counts_as_work: bool = True
+    home_call_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One shift type on one day, with its real instants (UTC)."""
+
+    day: int
+    shift: str
+    start: dt.datetime
+    end: dt.datetime
+    end_with_transition: dt.datetime
+    work_minutes: int
+    """Minutes that count as work: elapsed time plus transition, or home-call hours."""
+
+    @property
+    def scheduled_minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+    @property
+    def total_minutes(self) -> int:
+        return int((self.end_with_transition - self.start).total_seconds() // 60)
+
+    def overlap_minutes(self, start: dt.datetime, end: dt.datetime) -> int:
+        """Work minutes of this slot that fall inside ``[start, end)`` (pro rata for home call)."""
+        lo, hi = max(self.start, start), min(self.end_with_transition, end)
+        if hi <= lo or self.work_minutes == 0:
+            return 0
+        span = (self.end_with_transition - self.start).total_seconds()
+        share = (hi - lo).total_seconds() / span if span else 1.0
+        return int(round(self.work_minutes * share))
+
+
+@dataclass(frozen=True)
+class Demand:
+    """How many of ``people`` a shift needs on a day (``label`` names the source row)."""
+
+    day: int
+    shift: str
+    people: frozenset[str]
+    min: int = 0
+    max: int | None = None
+    target: int | None = None
+    weight_under: int = 1
+    weight_over: int = 0
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """A wish to work (``on``) or avoid (``off``) a shift, or any shift (``shift=None``), on a day."""
+
+    person: str
+    day: int
+    shift: str | None
+    kind: Literal["on", "off"]
+    weight: int = 1
+
+
+@dataclass(frozen=True)
+class HistoryShift:
+    """A shift already worked before day 0 (or pinned from an earlier schedule)."""
+
+    person: str
+    start: dt.datetime
+    end_with_transition: dt.datetime
+    work_minutes: int
+    in_house_call: bool = False
+    kind: str = "day"
+    scheduled_minutes: int = 0
+
+
+def local_midnight(zone: ZoneInfo, day: dt.date) -> dt.datetime:
+    """The instant a local calendar day begins, in UTC."""
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=zone).astimezone(UTC)
+
+
+@dataclass
+class Instance:
+    """A block (or any horizon) to schedule."""
+
+    name: str
+    start: dt.date
+    days: int
+    people: tuple[PersonSpec, ...]
+    shifts: tuple[ShiftSpec, ...]
+    timezone: str = "UTC"
+    allowed: dict[tuple[str, int], frozenset[str]] | None = None
+    """Shifts each person may work on each day (rotation eligibility); ``None``: any shift."""
+    rotation: dict[tuple[str, int], str | None] = field(default_factory=dict)
+    blocked_days: dict[str, frozenset[int]] = field(default_factory=dict)
+    """Days a person may not work (blocking absences, fixed days off)."""
+    leave_days: dict[str, frozenset[int]] = field(default_factory=dict)
+    """Days of leave, left out of the work-hour average when the program says so."""
+    demands: tuple[Demand, ...] = ()
+    requests: tuple[RequestSpec, ...] = ()
+    history: tuple[HistoryShift, ...] = ()
+    pins: dict[Cell, bool] = field(default_factory=dict)
+    previous: frozenset[Cell] = frozenset()
+    meta: dict[str, object] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ lookups
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def person(self) -> dict[str, PersonSpec]:
+        return {p.id: p for p in self.people}
+
+    @cached_property
+    def shift(self) -> dict[str, ShiftSpec]:
+        return {s.id: s for s in self.shifts}
+
+    @cached_property
+    def person_ids(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.people)
+
+    @cached_property
+    def shift_ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.shifts)
+
+    def date(self, day: int) -> dt.date:
+        return self.start + dt.timedelta(days=day)
+
+    def day_index(self, date: dt.date) -> int:
+        return (date - self.start).days
+
+    def midnight(self, day: int) -> dt.datetime:
+        """Local midnight starting ``day`` (may be negative or past the horizon), in UTC."""
+        return local_midnight(self.zone, self.date(day))
+
+    def weekday(self, day: int) -> int:
+        """Monday = 0 … Sunday = 6."""
+        return self.date(day).weekday()
+
+    # ------------------------------------------------------------------ slots
+
+    def slot(self, day: int, shift_id: str) -> Slot:
+        return self._slots[(day, shift_id)] if 0 <= day < self.days else self.make_slot(day, shift_id)
+
+    @cached_property
+    def _slots(self) -> dict[tuple[int, str], Slot]:
+        return {(d, s.id): self.make_slot(d, s.id) for d in range(self.days) for s in self.shifts}
+
+    def make_slot(self, day: int, shift_id: str) -> Slot:
+        spec = self.shift[shift_id]
+        date = self.date(day)
+        if spec.start is None or spec.end is None:
+            start = local_midnight(self.zone, date)
+            end = start + dt.timedelta(minutes=spec.minutes or 0)
+        else:
+            start = dt.datetime.combine(date, spec.start, tzinfo=self.zone).astimezone(UTC)
+            end_date = date if spec.end > spec.start else date + dt.timedelta(days=1)
+            end = dt.datetime.combine(end_date, spec.end, tzinfo=self.zone).astimezone(UTC)
+        with_transition = end + dt.timedelta(minutes=spec.transition_minutes)
+        elapsed = int((with_transition - start).total_seconds() // 60)
+        if not spec.counts_as_work:
+            work = 0
+        elif spec.kind == "home_call":
+            work = int(round((spec.home_call_hours or 0.0) * 60))
+        else:
+            work = elapsed
+        return Slot(day, shift_id, start, end, with_transition, work)
+
+    def slots(self) -> Iterator[Slot]:
+        return iter(self._slots.values())
+
+    # ------------------------------------------------------------------ cells
+
+    def may_work(self, person: str, day: int, shift: str) -> bool:
+        """Eligibility by rotation alone (absences and pins are rules of their own)."""
+        if self.allowed is None:
+            return True
+        return shift in self.allowed.get((person, day), frozenset())
+
+    @cached_property
+    def cells(self) -> tuple[Cell, ...]:
+        """Every (person, day, shift) the model has a decision for."""
+        return tuple((p, d, s) for p in self.person_ids for d in range(self.days) for s in self.shift_ids)
+
+
+@dataclass
+class Schedule:
+    """A finished schedule: the cells worked, with the instance it answers."""
+
+    instance: Instance
+    cells: frozenset[Cell]
+
+    @classmethod
+    def of(cls, instance: Instance, cells: Iterable[Cell]) -> Schedule:
+        return cls(instance, frozenset(cells))
+
+    @cached_property
+    def by_person(self) -> dict[str, list[Slot]]:
+        """Each person's slots in time order (history not included)."""
+        out: dict[str, list[Slot]] = {p: [] for p in self.instance.person_ids}
+        for person, day, shift in self.cells:
+            out.setdefault(person, []).append(self.instance.slot(day, shift))
+        for slots in out.values():
+            slots.sort(key=lambda s: (s.start, s.shift))
+        return out
+
+    def works(self, person: str, day: int, shift: str | None = None) -> bool:
+        if shift is not None:
+            return (person, day, shift) in self.cells
+        return any((person, day, s) in self.cells for s in self.instance.shift_ids)

@@ -1,0 +1,77 @@
+"""Build the CP-SAT model of an instance from a configured rule set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model
+
+from constraints.instance import Instance, Schedule
+from constraints.registry import BuildContext, Guard, Penalty, Variables, Violation
+from constraints.ruleset import ConfiguredRule
+
+__all__ = ["BuiltModel", "build_model", "check_schedule"]
+
+
+@dataclass
+class BuiltModel:
+    """The model, its decision variables, the guard of every hard group and the soft penalties."""
+
+    model: cp_model.CpModel
+    x: Variables
+    instance: Instance
+    rules: list[ConfiguredRule]
+    guards: dict[str, Guard] = field(default_factory=dict)
+    penalties: list[Penalty] = field(default_factory=list)
+
+    def enforce_all(self) -> None:
+        """Make every hard group binding (for a normal solve; diagnosis uses assumptions instead)."""
+        for guard in self.guards.values():
+            self.model.add(guard.literal == 1)
+
+
+def build_model(instance: Instance, rules: list[ConfiguredRule], *, enforce: bool = True) -> BuiltModel:
+    model = cp_model.CpModel()
+    built = BuiltModel(model, Variables(model, instance), instance, rules)
+    for configured in rules:
+        ctx = BuildContext(
+            model=model,
+            variables=built.x,
+            instance=instance,
+            rule=configured.name,
+            kind=configured.kind,
+            weight=configured.weight,
+            selector=configured.selector,
+            guards=built.guards,
+            penalties=built.penalties,
+        )
+        configured.rule.build(ctx, configured.params)
+    for (person, day, shift), value in sorted(instance.pins.items()):
+        subject = f"person={person}, date={instance.date(day).isoformat()}, shift={shift}"
+        literal = model.new_bool_var(f"guard:pinned({subject})")
+        model.add(built.x.is_assigned(person, day, shift) == int(value)).only_enforce_if(literal)
+        built.guards[f"pinned({subject})"] = Guard("pinned", subject, literal, {"person": person, "day": day})
+    objective = []
+    for penalty in built.penalties:
+        if penalty.weight:
+            objective += [penalty.weight * c * v for c, v in penalty.terms]
+            if penalty.constant:
+                objective.append(penalty.weight * penalty.constant)
+    if objective:
+        model.minimize(sum(objective))
+    if enforce:
+        built.enforce_all()
+    return built
+
+
+def check_schedule(schedule: Schedule, rules: list[ConfiguredRule]) -> list[Violation]:
+    """Every rule's own checker over a finished schedule (soft rules report warnings)."""
+    out: list[Violation] = []
+    inst = schedule.instance
+    for configured in rules:
+        people = [p for p in inst.person_ids if configured.selector.person_matches(inst, p)]
+        for violation in configured.rule.check(schedule, configured.params, people, configured.selector):
+            if configured.kind == "soft" and violation.severity == "violation":
+                violation = Violation(**{**violation.__dict__, "severity": "warning"})
+            out.append(violation)
+    return out

@@ -1,0 +1,272 @@
+"""The rule registry and what a rule needs to add itself to a CP-SAT model.
+
+A rule is a class with a stable ``name``, a default ``kind`` (hard or soft), a pydantic
+``Params`` model, a ``build`` that adds its constraints through a :class:`BuildContext`
+and a ``check`` that finds its violations in a finished :class:`Schedule` without the
+solver. Hard constraints are guarded by one enforcement literal per rule × subject (so an
+infeasibility can be explained in those words); soft ones return named, weighted penalties.
+Rules never touch the objective.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from ortools.sat.python import cp_model
+from pydantic import BaseModel, ConfigDict
+
+from constraints.instance import Cell, Instance, Schedule
+
+__all__ = [
+    "RULES",
+    "BuildContext",
+    "Guard",
+    "Penalty",
+    "Rule",
+    "RuleKind",
+    "Selector",
+    "Term",
+    "Variables",
+    "Violation",
+    "register",
+]
+
+RuleKind = Literal["hard", "soft"]
+Term = tuple[int, cp_model.IntVar]
+
+
+class Selector(BaseModel):
+    """``applies_to``: which people (and days, by rotation) a rule binds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["resident", "faculty"] | None = None
+    pgy: list[int] | None = None
+    person_ids: list[str] | None = None
+    rotation: list[str] | None = None
+
+    def person_matches(self, instance: Instance, person_id: str) -> bool:
+        person = instance.person[person_id]
+        if self.role is not None and person.role != self.role:
+            return False
+        if self.pgy is not None and person.pgy not in self.pgy:
+            return False
+        return self.person_ids is None or person_id in self.person_ids
+
+    def day_matches(self, instance: Instance, person_id: str, day: int) -> bool:
+        if self.rotation is None:
+            return True
+        return instance.rotation.get((person_id, day)) in self.rotation
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A broken rule in a finished schedule (day indexes inclusive)."""
+
+    rule: str
+    person: str | None
+    first_day: int
+    last_day: int
+    value: float
+    limit: float
+    unit: str
+    message: str
+    severity: Literal["violation", "warning"] = "violation"
+
+
+@dataclass
+class Penalty:
+    """A named, weighted soft-rule term: ``weight × value`` enters the objective."""
+
+    rule: str
+    name: str
+    weight: int
+    terms: list[Term]
+    constant: int = 0
+
+
+@dataclass
+class Guard:
+    """The enforcement literal of one rule × subject group of hard constraints."""
+
+    rule: str
+    subject: str
+    literal: cp_model.IntVar
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.rule}({self.subject})"
+
+
+class Variables:
+    """The decisions: ``is_assigned(person, day, shift)``, with derived day indicators."""
+
+    def __init__(self, model: cp_model.CpModel, instance: Instance) -> None:
+        self.model = model
+        self.instance = instance
+        self._x: dict[Cell, cp_model.IntVar] = {
+            cell: model.new_bool_var(f"x[{cell[0]},{cell[1]},{cell[2]}]") for cell in instance.cells
+        }
+        self._works: dict[tuple[str, int], cp_model.IntVar] = {}
+
+    def is_assigned(self, person: str, day: int, shift: str) -> cp_model.IntVar:
+        return self._x[(person, day, shift)]
+
+    def on_day(self, person: str, day: int) -> list[cp_model.IntVar]:
+        return [self._x[(person, day, s)] for s in self.instance.shift_ids]
+
+    def works(self, person: str, day: int) -> cp_model.IntVar:
+        """1 when the person starts any shift on the day."""
+        key = (person, day)
+        if key not in self._works:
+            var = self.model.new_bool_var(f"works[{person},{day}]")
+            shifts = self.on_day(person, day)
+            self.model.add_max_equality(var, shifts)
+            self._works[key] = var
+        return self._works[key]
+
+    def fix(self, person: str, day: int, shift: str, value: bool) -> None:
+        self.model.add(self._x[(person, day, shift)] == int(value))
+
+    def items(self) -> Iterable[tuple[Cell, cp_model.IntVar]]:
+        return self._x.items()
+
+    def extract(self, value: Callable[[cp_model.IntVar], int]) -> frozenset[Cell]:
+        return frozenset(cell for cell, var in self._x.items() if value(var))
+
+
+class BuildContext:
+    """What one configured rule sees while building: the model, the variables, its mode."""
+
+    def __init__(
+        self,
+        *,
+        model: cp_model.CpModel,
+        variables: Variables,
+        instance: Instance,
+        rule: str,
+        kind: RuleKind,
+        weight: int,
+        selector: Selector | None,
+        guards: dict[str, Guard],
+        penalties: list[Penalty],
+    ) -> None:
+        self.model = model
+        self.x = variables
+        self.instance = instance
+        self.rule = rule
+        self.kind = kind
+        self.weight = weight
+        self.selector = selector or Selector()
+        self._guards = guards
+        self._penalties = penalties
+
+    # ------------------------------------------------------------------ scope
+
+    @property
+    def people(self) -> list[str]:
+        """People this rule binds (its ``applies_to``)."""
+        return [p for p in self.instance.person_ids if self.selector.person_matches(self.instance, p)]
+
+    def applies(self, person: str, day: int) -> bool:
+        return self.selector.day_matches(self.instance, person, day)
+
+    # ------------------------------------------------------------------ hard
+
+    def guard(self, subject: str, **detail: Any) -> cp_model.IntVar:
+        """The enforcement literal of this rule for ``subject`` (one per rule × subject)."""
+        key = f"{self.rule}({subject})"
+        if key not in self._guards:
+            literal = self.model.new_bool_var(f"guard:{key}")
+            self._guards[key] = Guard(self.rule, subject, literal, dict(detail))
+        return self._guards[key].literal
+
+    # ------------------------------------------------------------------ both modes
+
+    def at_most(self, terms: Sequence[Term], bound: int, *, subject: str, name: str, scale: int = 1, **detail: Any) -> None:
+        """``Σ terms ≤ bound``: a guarded constraint, or a penalty on the excess when soft."""
+        terms = [(c, v) for c, v in terms if c]
+        high = sum(c for c, _ in terms if c > 0)
+        if high <= bound:
+            return  # can never be broken
+        if self.kind == "hard":
+            self.model.add(sum(c * v for c, v in terms) <= bound).only_enforce_if(self.guard(subject, **detail))
+            return
+        excess = self.model.new_int_var(0, high - bound, f"excess:{self.rule}:{name}")
+        self.model.add(sum(c * v for c, v in terms) - bound <= excess)
+        self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, excess)]))
+
+    def at_least(self, terms: Sequence[Term], bound: int, *, subject: str, name: str, scale: int = 1, **detail: Any) -> None:
+        """``Σ terms ≥ bound``: a guarded constraint, or a penalty on the shortfall when soft."""
+        terms = [(c, v) for c, v in terms if c]
+        low = sum(c for c, _ in terms if c < 0)
+        if bound <= low:
+            return
+        if self.kind == "hard":
+            self.model.add(sum(c * v for c, v in terms) >= bound).only_enforce_if(self.guard(subject, **detail))
+            return
+        shortfall = self.model.new_int_var(0, bound - low, f"short:{self.rule}:{name}")
+        self.model.add(bound - sum(c * v for c, v in terms) <= shortfall)
+        self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, shortfall)]))
+
+    def not_all(self, literals: Sequence[cp_model.IntVar], *, subject: str, name: str, scale: int = 1, **detail: Any) -> None:
+        """Not every literal may be true (e.g. two shifts that overlap)."""
+        if not literals:
+            return
+        self.at_most([(1, v) for v in literals], len(literals) - 1, subject=subject, name=name, scale=scale, **detail)
+
+    def forbid(self, literal: cp_model.IntVar, *, subject: str, name: str, scale: int = 1, **detail: Any) -> None:
+        self.at_most([(1, literal)], 0, subject=subject, name=name, scale=scale, **detail)
+
+    # ------------------------------------------------------------------ soft only
+
+    def penalize(self, terms: Sequence[Term], *, name: str, constant: int = 0, scale: int = 1) -> None:
+        """Add ``weight × scale × (Σ terms + constant)`` to the objective (soft rules)."""
+        if terms or constant:
+            self._penalties.append(Penalty(self.rule, name, self.weight * scale, list(terms), constant))
+
+
+class Rule:
+    """Base of every rule: subclasses set the class variables and implement both methods."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    default_kind: ClassVar[RuleKind] = "hard"
+    kinds: ClassVar[frozenset[RuleKind]] = frozenset({"hard", "soft"})
+    unit: ClassVar[str] = ""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    def build(self, ctx: BuildContext, params: Any) -> None:
+        raise NotImplementedError
+
+    def check(self, schedule: Schedule, params: Any, people: list[str], selector: Selector) -> list[Violation]:
+        raise NotImplementedError
+
+
+RULES: dict[str, type[Rule]] = {}
+"""Every registered rule by its stable name."""
+
+
+def register(cls: type[Rule]) -> type[Rule]:
+    """Class decorator: add a rule to the registry under its name."""
+    if cls.name in RULES and RULES[cls.name] is not cls:
+        raise ValueError(f"two rules are named {cls.name}")
+    RULES[cls.name] = cls
+    return cls
+
+
+def windows(first: int, last: int, length: int) -> list[tuple[int, int]]:
+    """Every window of ``length`` days (first, last inclusive) that overlaps days first..last."""
+    return [(start, start + length - 1) for start in range(first - length + 1, last + 1)]
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+__all__ += ["ceil_div", "windows"]

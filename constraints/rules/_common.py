@@ -1,0 +1,39 @@
+"""Small helpers the rule modules share: labels, dates and time pairs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from constraints.instance import Instance, Slot
+
+__all__ = ["date_label", "hours", "slot_pairs"]
+
+
+def date_label(instance: Instance, day: int) -> str:
+    return instance.date(day).isoformat()
+
+
+def hours(minutes: float) -> float:
+    return round(minutes / 60.0, 2)
+
+
+def slot_pairs(instance: Instance, *, max_gap: dt.timedelta) -> Iterator[tuple[Slot, Slot]]:
+    """Ordered pairs (a, b), a starting no later than b, with b starting before a ends + ``max_gap``."""
+    yield from _pairs(id(instance), instance, max_gap)
+
+
+def _pairs(key: int, instance: Instance, max_gap: dt.timedelta) -> tuple[tuple[Slot, Slot], ...]:
+    cache = instance.meta.setdefault("_pairs", {})
+    assert isinstance(cache, dict)
+    if max_gap not in cache:
+        slots = sorted(instance.slots(), key=lambda s: (s.start, s.shift))
+        out = []
+        for i, a in enumerate(slots):
+            limit = a.end_with_transition + max_gap
+            for b in slots[i + 1 :]:
+                if b.start >= limit:
+                    break
+                out.append((a, b))
+        cache[max_gap] = tuple(out)
+    return cache[max_gap]  # type: ignore[no-any-return]

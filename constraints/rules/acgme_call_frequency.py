@@ -1,0 +1,64 @@
+"""acgme_call_frequency: in-house call no more often than every third night (≤ 9 in 28 days)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from constraints.instance import Instance, Schedule
+from constraints.registry import BuildContext, Rule, Selector, Violation, register
+from constraints.rules._common import date_label
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_calls: int = Field(default=9, ge=0)
+    window_days: int = Field(default=28, ge=1)
+
+
+def _history_calls(inst: Instance, person: str, first: int, last: int) -> int:
+    start, end = inst.midnight(first), inst.midnight(last + 1)
+    return sum(1 for h in inst.history if h.person == person and h.in_house_call and start <= h.start < end)
+
+
+@register
+class AcgmeCallFrequency(Rule):
+    """At most 9 in-house call shifts in any 28 days (home call is exempt)."""
+
+    name = "acgme_call_frequency"
+    summary = "in-house call at most every third night"
+    unit = "calls"
+    Params = Params
+
+    def build(self, ctx: BuildContext, params: Params) -> None:
+        inst = ctx.instance
+        calls = [s.id for s in inst.shifts if s.in_house_call]
+        if not calls:
+            return
+        for person in ctx.people:
+            for first in range(-params.window_days + 1, inst.days):
+                last = first + params.window_days - 1
+                terms = [
+                    (1, ctx.x.is_assigned(person, d, s))
+                    for d in range(max(first, 0), min(last, inst.days - 1) + 1)
+                    for s in calls
+                    if ctx.applies(person, d)
+                ]
+                bound = params.max_calls - _history_calls(inst, person, first, last)
+                ctx.at_most(terms, bound, subject=f"person={person}, window={date_label(inst, first)}",
+                            name=f"{person}:{first}", person=person, first=first, last=last)
+
+    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+        inst = schedule.instance
+        out = []
+        for person in people:
+            days = sorted(d for p, d, s in schedule.cells if p == person and inst.shift[s].in_house_call)
+            for first in range(-params.window_days + 1, inst.days):
+                last = first + params.window_days - 1
+                count = sum(1 for d in days if first <= d <= last) + _history_calls(inst, person, first, last)
+                if count > params.max_calls and any(first <= d <= last for d in days):
+                    out.append(
+                        Violation(self.name, person, first, last, count, params.max_calls, self.unit,
+                                  f"{person} has {count} in-house calls from {date_label(inst, first)} to "
+                                  f"{date_label(inst, last)}, more than {params.max_calls}")
+                    )
+        return out

@@ -1,0 +1,127 @@
+"""acgme_max_continuous_duty: 24 hours scheduled plus up to 4 hours of transition (VI.F.3.a / 6.22).
+
+Shifts that follow each other with no gap (the next starts when the previous ends, or
+during its hand-off) join into one period of duty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from constraints.instance import Instance, Schedule
+from constraints.registry import BuildContext, Rule, Selector, Violation, register
+from constraints.rules._common import date_label
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_scheduled_hours: float = Field(default=24.0, gt=0)
+    max_total_hours: float = Field(default=28.0, gt=0, description="scheduled plus transition")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A shift in a chain: a slot of the horizon, or a shift from history (``day is None``)."""
+
+    day: int | None
+    shift: str
+    start: dt.datetime
+    end: dt.datetime
+    end_with_transition: dt.datetime
+
+    @property
+    def scheduled(self) -> dt.timedelta:
+        return self.end - self.start
+
+
+def joins(a: Piece, b: Piece) -> bool:
+    return a.end <= b.start <= a.end_with_transition
+
+
+def _too_long(chain: list[Piece], params: Params) -> bool:
+    scheduled = sum((p.scheduled for p in chain), dt.timedelta())
+    total = chain[-1].end_with_transition - chain[0].start
+    return scheduled > dt.timedelta(hours=params.max_scheduled_hours) or total > dt.timedelta(
+        hours=params.max_total_hours
+    )
+
+
+def too_long_chains(pieces: list[Piece], params: Params) -> Iterator[list[Piece]]:
+    """Minimal chains of joined pieces that break the limit (each prefix within it)."""
+    ordered = sorted(pieces, key=lambda p: p.start)
+    following = {id(a): [b for b in ordered if b is not a and joins(a, b)] for a in ordered}
+
+    def extend(chain: list[Piece]) -> Iterator[list[Piece]]:
+        if _too_long(chain, params):
+            yield chain
+            return
+        if len(chain) > 6:
+            return
+        for nxt in following[id(chain[-1])]:
+            yield from extend([*chain, nxt])
+
+    for first in ordered:
+        yield from extend([first])
+
+
+def _pieces(inst: Instance, person: str | None) -> list[Piece]:
+    out = [Piece(s.day, s.shift, s.start, s.end, s.end_with_transition) for s in inst.slots()]
+    if person is not None:
+        out += [
+            Piece(None, h.kind, h.start, h.start + dt.timedelta(minutes=h.scheduled_minutes), h.end_with_transition)
+            for h in inst.history
+            if h.person == person
+        ]
+    return out
+
+
+@register
+class AcgmeMaxContinuousDuty(Rule):
+    """A period of duty is at most 24 hours scheduled, 28 hours with transition."""
+
+    name = "acgme_max_continuous_duty"
+    summary = "24 + 4 hours of continuous duty at most"
+    unit = "hours"
+    Params = Params
+
+    def build(self, ctx: BuildContext, params: Params) -> None:
+        inst = ctx.instance
+        has_history = {h.person for h in inst.history}
+        generic = list(too_long_chains(_pieces(inst, None), params))
+        for person in ctx.people:
+            chains = list(too_long_chains(_pieces(inst, person), params)) if person in has_history else generic
+            for chain in chains:
+                literals = [ctx.x.is_assigned(person, p.day, p.shift) for p in chain if p.day is not None]
+                if not literals:
+                    continue
+                first = next(p.day for p in chain if p.day is not None)
+                ctx.not_all(literals, subject=f"person={person}", name=f"{person}:{first}:{len(chain)}",
+                            person=person)
+
+    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+        inst = schedule.instance
+        out = []
+        for person in people:
+            pieces = [Piece(s.day, s.shift, s.start, s.end, s.end_with_transition) for s in schedule.by_person[person]]
+            pieces += [p for p in _pieces(inst, person) if p.day is None]
+            pieces.sort(key=lambda p: p.start)
+            period: list[Piece] = []
+            for piece in pieces + [None]:  # type: ignore[list-item]
+                if piece is not None and period and joins(period[-1], piece):
+                    period.append(piece)
+                    continue
+                if period and _too_long(period, params) and any(p.day is not None for p in period):
+                    scheduled = sum((p.scheduled for p in period), dt.timedelta()).total_seconds() / 3600
+                    total = (period[-1].end_with_transition - period[0].start).total_seconds() / 3600
+                    day = next(p.day for p in period if p.day is not None)
+                    out.append(
+                        Violation(self.name, person, day, day, round(total, 2), params.max_total_hours, "hours",
+                                  f"{person} is on duty {scheduled:.1f} h scheduled ({total:.1f} h with transition) "
+                                  f"from {date_label(inst, day)}")
+                    )
+                period = [piece] if piece is not None else []
+        return out

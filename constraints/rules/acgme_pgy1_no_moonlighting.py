@@ -1,0 +1,53 @@
+"""acgme_pgy1_no_moonlighting: a PGY-1 resident holds no moonlighting shift (VI.F.5.c / 6.25.b)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from constraints.instance import Instance, Schedule
+from constraints.registry import BuildContext, Rule, Selector, Violation, register
+from constraints.rules._common import date_label
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    shifts: list[str] | None = Field(
+        default=None, description="moonlighting shifts; default: admin shifts whose id or name says moonlight"
+    )
+
+
+def moonlighting(inst: Instance, params: Params) -> list[str]:
+    if params.shifts is not None:
+        return [s for s in params.shifts if s in inst.shift]
+    return [s.id for s in inst.shifts if s.kind == "admin" and "moonlight" in s.id.lower()]
+
+
+@register
+class AcgmePgy1NoMoonlighting(Rule):
+    """PGY-1 residents are never given moonlighting shifts."""
+
+    name = "acgme_pgy1_no_moonlighting"
+    summary = "no moonlighting for PGY-1 residents"
+    kinds = frozenset({"hard"})
+    unit = "shifts"
+    Params = Params
+
+    def build(self, ctx: BuildContext, params: Params) -> None:
+        inst = ctx.instance
+        shifts = moonlighting(inst, params)
+        for person in ctx.people:
+            if inst.person[person].pgy != 1:
+                continue
+            for day in range(inst.days):
+                for shift in shifts:
+                    ctx.forbid(ctx.x.is_assigned(person, day, shift), subject=f"person={person}",
+                               name=f"{person}:{day}:{shift}", person=person)
+
+    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+        inst = schedule.instance
+        shifts = set(moonlighting(inst, params))
+        return [
+            Violation(self.name, p, d, d, 1, 0, "shifts", f"PGY-1 resident {p} moonlights ({s}) on {date_label(inst, d)}")
+            for p, d, s in sorted(schedule.cells)
+            if p in people and s in shifts and inst.person[p].pgy == 1
+        ]

@@ -1,0 +1,75 @@
+"""acgme_rest_between_shifts: 8 hours free between shifts, a "should" (VI.F.2.a / 6.21)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from constraints.instance import Schedule
+from constraints.registry import BuildContext, Rule, Selector, Violation, register
+from constraints.rules._common import date_label, slot_pairs
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_rest_hours: float = Field(default=8.0, ge=0)
+
+
+@register
+class AcgmeRestBetweenShifts(Rule):
+    """Between two periods of work there should be 8 hours free; each missing hour costs."""
+
+    name = "acgme_rest_between_shifts"
+    summary = "8 hours free between shifts (should)"
+    default_kind = "soft"
+    unit = "hours"
+    Params = Params
+
+    def build(self, ctx: BuildContext, params: Params) -> None:
+        inst = ctx.instance
+        rest = dt.timedelta(hours=params.min_rest_hours)
+        pairs = [
+            (a, b, b.start - a.end_with_transition)
+            for a, b in slot_pairs(inst, max_gap=rest)
+            if dt.timedelta(0) < b.start - a.end_with_transition < rest
+        ]
+        for person in ctx.people:
+            for a, b, gap in pairs:
+                missing = math.ceil((rest - gap).total_seconds() / 3600)
+                ctx.not_all([ctx.x.is_assigned(person, a.day, a.shift), ctx.x.is_assigned(person, b.day, b.shift)],
+                            subject=f"person={person}", name=f"{person}:{a.day}:{a.shift}:{b.day}:{b.shift}",
+                            scale=missing, person=person)
+
+    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+        inst = schedule.instance
+        rest = dt.timedelta(hours=params.min_rest_hours)
+        out = []
+        for person in people:
+            mine = schedule.by_person[person]
+            for a in mine:
+                for b in mine:
+                    gap = b.start - a.end_with_transition
+                    if dt.timedelta(0) < gap < rest:
+                        out.append(
+                            Violation(self.name, person, b.day, b.day, round(gap.total_seconds() / 3600, 2),
+                                      params.min_rest_hours, "hours",
+                                      f"{person} has only {gap.total_seconds() / 3600:.1f} h free before "
+                                      f"{b.shift} on {date_label(inst, b.day)}", "warning")
+                        )
+        return out
+
+
+def penalty(schedule: Schedule, params: Params | None = None) -> int:
+    """Exact penalty (weight 1): missing hours, rounded up, summed over short rests."""
+    params = params or Params()
+    rest = dt.timedelta(hours=params.min_rest_hours)
+    total = 0
+    for slots in schedule.by_person.values():
+        for a in slots:
+            for b in slots:
+                gap = b.start - a.end_with_transition
+                if dt.timedelta(0) < gap < rest:
+                    total += math.ceil((rest - gap).total_seconds() / 3600)
+    return total

@@ -1,0 +1,113 @@
+"""acgme_weekly_hours: at most 80 hours a week, averaged over four weeks (ACGME VI.F.1 / 6.20)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from constraints.instance import Instance, Schedule
+from constraints.registry import BuildContext, Rule, Selector, Violation, register
+from constraints.rules._common import date_label
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit_hours: float = Field(default=80.0, gt=0, le=88)
+    window_days: int = Field(default=28, ge=7)
+    averaging: Literal["rolling_28d", "block"] | None = Field(default=None, description="default: program.yaml")
+    leave_excluded_from_average: bool | None = Field(default=None, description="default: program.yaml")
+
+
+def _settings(inst: Instance, params: Params) -> tuple[str, bool]:
+    acgme = inst.meta.get("acgme", {})
+    assert isinstance(acgme, dict)
+    averaging = params.averaging or acgme.get("averaging", "rolling_28d")
+    excluded = params.leave_excluded_from_average
+    if excluded is None:
+        excluded = bool(acgme.get("leave_excluded_from_average", True))
+    return str(averaging), excluded
+
+
+def windows_for(inst: Instance, params: Params) -> list[tuple[int, int]]:
+    """The averaging windows (first, last day index) that touch the horizon."""
+    length = params.window_days
+    averaging, _ = _settings(inst, params)
+    if averaging == "block":
+        return [(start, start + length - 1) for start in range(0, inst.days, length)]
+    return [(start, start + length - 1) for start in range(-length + 1, inst.days)]
+
+
+def limit_minutes(inst: Instance, params: Params, person: str, first: int, last: int) -> int:
+    """The window's limit in minutes; leave days leave the average when the program says so."""
+    _, excluded = _settings(inst, params)
+    days = last - first + 1
+    if excluded:
+        leave = inst.leave_days.get(person, frozenset())
+        days -= sum(1 for d in range(first, last + 1) if d in leave)
+    return int(params.limit_hours * 60 * days / 7)
+
+
+def history_minutes(inst: Instance, person: str, start: dt.datetime, end: dt.datetime) -> int:
+    total = 0
+    for past in inst.history:
+        if past.person == person and past.start < end and start < past.end_with_transition and past.work_minutes:
+            span = (past.end_with_transition - past.start).total_seconds()
+            inside = (min(end, past.end_with_transition) - max(start, past.start)).total_seconds()
+            total += int(round(past.work_minutes * inside / span)) if span else past.work_minutes
+    return total
+
+
+@register
+class AcgmeWeeklyHours(Rule):
+    """Work hours in every four-week window, divided by four, stay at or under 80."""
+
+    name = "acgme_weekly_hours"
+    summary = "80 hours a week averaged over 4 weeks"
+    unit = "hours_per_week"
+    Params = Params
+
+    def build(self, ctx: BuildContext, params: Params) -> None:
+        inst = ctx.instance
+        slots = list(inst.slots())
+        for person in ctx.people:
+            for first, last in windows_for(inst, params):
+                start, end = inst.midnight(first), inst.midnight(last + 1)
+                terms = []
+                for slot in slots:
+                    minutes = slot.overlap_minutes(start, end)
+                    if minutes and ctx.applies(person, slot.day):
+                        terms.append((minutes, ctx.x.is_assigned(person, slot.day, slot.shift)))
+                if not terms:
+                    continue
+                bound = limit_minutes(inst, params, person, first, last) - history_minutes(inst, person, start, end)
+                ctx.at_most(
+                    terms,
+                    bound,
+                    subject=f"person={person}, window={date_label(inst, first)}",
+                    name=f"{person}:{first}",
+                    person=person,
+                    first=first,
+                    last=last,
+                )
+
+    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+        inst = schedule.instance
+        out = []
+        for person in people:
+            slots = schedule.by_person.get(person, [])
+            for first, last in windows_for(inst, params):
+                start, end = inst.midnight(first), inst.midnight(last + 1)
+                minutes = sum(s.overlap_minutes(start, end) for s in slots) + history_minutes(inst, person, start, end)
+                limit = limit_minutes(inst, params, person, first, last)
+                if minutes > limit and any(s.overlap_minutes(start, end) for s in slots):
+                    weeks = (last - first + 1) / 7
+                    out.append(
+                        Violation(self.name, person, first, last, round(minutes / 60 / weeks, 2),
+                                  round(limit / 60 / weeks, 2), self.unit,
+                                  f"{person} averages {minutes / 60 / weeks:.1f} h a week from "
+                                  f"{date_label(inst, first)} to {date_label(inst, last)}, over the limit of "
+                                  f"{limit / 60 / weeks:.1f} h")
+                    )
+        return out

@@ -1,0 +1,74 @@
+"""consecutive_working_days: runs of working days between a minimum and a maximum length."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from constraints.instance import Schedule
+from constraints.registry import BuildContext, Rule, Selector, Violation, register
+from constraints.rules._common import date_label
+from constraints.rules._runs import runs
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_days: dict[str, int] = Field(default={}, description="person id → longest run")
+    min_days: dict[str, int] = Field(default={}, description="person id → shortest run")
+    default_max: int | None = None
+    default_min: int | None = None
+    exempt_runs_at_horizon_ends: bool = Field(default=True, description="min not enforced on runs touching day 0 or the last day")
+
+
+@register
+class ConsecutiveWorkingDays(Rule):
+    """No run of working days longer than the maximum or shorter than the minimum."""
+
+    name = "consecutive_working_days"
+    summary = "min and max working days in a row"
+    unit = "days"
+    Params = Params
+
+    def build(self, ctx: BuildContext, params: Params) -> None:
+        inst = ctx.instance
+        horizon = inst.days
+        for person in ctx.people:
+            works = [ctx.x.works(person, d) for d in range(horizon)]
+            subject = f"person={person}"
+            longest = params.max_days.get(person, params.default_max)
+            if longest is not None and longest < horizon:
+                for first in range(horizon - longest):
+                    ctx.at_most([(1, w) for w in works[first : first + longest + 1]], longest, subject=subject,
+                                name=f"{person}:max:{first}", person=person)
+            shortest = params.min_days.get(person, params.default_min) or 0
+            for length in range(1, shortest):
+                for first in range(horizon - length + 1):
+                    last = first + length - 1
+                    before, after = first - 1, last + 1
+                    if params.exempt_runs_at_horizon_ends and (before < 0 or after >= horizon):
+                        continue
+                    pattern = [works[d] for d in range(first, last + 1)]
+                    if before >= 0:
+                        pattern.append(works[before].Not())
+                    if after < horizon:
+                        pattern.append(works[after].Not())
+                    ctx.not_all(pattern, subject=subject, name=f"{person}:min:{first}:{length}", person=person)
+
+    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+        inst = schedule.instance
+        out = []
+        for person in people:
+            worked = [schedule.works(person, d) for d in range(inst.days)]
+            longest = params.max_days.get(person, params.default_max)
+            shortest = params.min_days.get(person, params.default_min) or 0
+            for working, first, last in runs(worked):
+                if not working:
+                    continue
+                length = last - first + 1
+                if longest is not None and length > longest:
+                    out.append(Violation(self.name, person, first, last, length, longest, "days",
+                                         f"{person} works {length} days in a row from {date_label(inst, first)}"))
+                touches = first == 0 or last == inst.days - 1
+                if length < shortest and not (params.exempt_runs_at_horizon_ends and touches):
+                    out.append(Violation(self.name, person, first, last, length, shortest, "days",
+                                         f"{person} works only {length} day(s) in a row from {date_label(inst, first)}"))
+        return out

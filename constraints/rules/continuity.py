@@ -1,0 +1,47 @@
+"""continuity: change as little as possible of a given (published) schedule (soft)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constraints.instance import Schedule
+from constraints.registry import BuildContext, Rule, Selector, Violation, register
+
+
+@register
+class Continuity(Rule):
+    """Every shift removed from, or added to, the previous schedule costs one."""
+
+    name = "continuity"
+    summary = "few changes from the previous schedule"
+    default_kind = "soft"
+    kinds = frozenset({"soft"})
+    unit = "changes"
+
+    def build(self, ctx: BuildContext, params: Any) -> None:
+        inst = ctx.instance
+        if not inst.previous:
+            return
+        scope = set(ctx.people)
+        for cell, var in ctx.x.items():
+            if cell[0] not in scope:
+                continue
+            if cell in inst.previous:
+                ctx.penalize([(-1, var)], constant=1, name=f"removed:{cell}")
+            else:
+                ctx.penalize([(1, var)], name=f"added:{cell}")
+
+    def check(self, schedule: Schedule, params: Any, people: list[str], selector: Selector) -> list[Violation]:
+        inst = schedule.instance
+        if not inst.previous:
+            return []
+        changed = {c for c in schedule.cells ^ inst.previous if c[0] in people}
+        if not changed:
+            return []
+        return [Violation(self.name, None, 0, inst.days - 1, len(changed), 0, "changes",
+                          f"{len(changed)} shift(s) differ from the previous schedule", "warning")]
+
+
+def penalty(schedule: Schedule) -> int:
+    inst = schedule.instance
+    return len(schedule.cells ^ inst.previous) if inst.previous else 0

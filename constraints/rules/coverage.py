@@ -1,0 +1,51 @@
+"""coverage: every shift gets at least ``min`` and at most ``max`` of the people who count for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constraints.instance import Schedule
+from constraints.registry import BuildContext, Rule, Selector, Violation, register
+from constraints.rules._common import date_label
+
+
+@register
+class Coverage(Rule):
+    """Each coverage row's head-count is met: at least min, at most max."""
+
+    name = "coverage"
+    summary = "coverage min and max head-counts"
+    unit = "people"
+
+    def build(self, ctx: BuildContext, params: Any) -> None:
+        inst = ctx.instance
+        for n, demand in enumerate(inst.demands):
+            terms = [(1, ctx.x.is_assigned(p, demand.day, demand.shift)) for p in sorted(demand.people)]
+            subject = f"shift={demand.shift}, date={date_label(inst, demand.day)}"
+            detail = {"day": demand.day, "shift": demand.shift, "people": len(demand.people), "row": demand.label}
+            if demand.min > 0:
+                ctx.at_least(terms, demand.min, subject=subject, name=f"min:{n}", **detail)
+            if demand.max is not None:
+                ctx.at_most(terms, demand.max, subject=subject, name=f"max:{n}", **detail)
+
+    def check(self, schedule: Schedule, params: Any, people: list[str], selector: Selector) -> list[Violation]:
+        inst = schedule.instance
+        out = []
+        for demand in inst.demands:
+            count = sum(1 for p in demand.people if (p, demand.day, demand.shift) in schedule.cells)
+            when = f"{demand.shift} on {date_label(inst, demand.day)}"
+            if count < demand.min:
+                out.append(
+                    Violation(self.name, None, demand.day, demand.day, count, demand.min, "people",
+                              f"{when} has {count} of the {demand.min} people it needs{_row(demand.label)}")
+                )
+            if demand.max is not None and count > demand.max:
+                out.append(
+                    Violation(self.name, None, demand.day, demand.day, count, demand.max, "people",
+                              f"{when} has {count} people, more than its maximum of {demand.max}{_row(demand.label)}")
+                )
+        return out
+
+
+def _row(label: str) -> str:
+    return f" ({label})" if label else ""

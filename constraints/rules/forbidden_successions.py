@@ -1,0 +1,45 @@
+"""forbidden_successions: some shifts may not be followed by certain shifts the next day."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from constraints.instance import Schedule
+from constraints.registry import BuildContext, Rule, Selector, Violation, register
+from constraints.rules._common import date_label
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pairs: list[tuple[str, str]] = Field(default=[], description="(shift, shift that may not follow next day)")
+
+
+@register
+class ForbiddenSuccessions(Rule):
+    """A listed shift is never followed the next day by a shift it may not precede."""
+
+    name = "forbidden_successions"
+    summary = "forbidden shift sequences on consecutive days"
+    unit = "shifts"
+    Params = Params
+
+    def build(self, ctx: BuildContext, params: Params) -> None:
+        inst = ctx.instance
+        pairs = [(a, b) for a, b in params.pairs if a in inst.shift and b in inst.shift]
+        for person in ctx.people:
+            for day in range(inst.days - 1):
+                for a, b in pairs:
+                    ctx.not_all([ctx.x.is_assigned(person, day, a), ctx.x.is_assigned(person, day + 1, b)],
+                                subject=f"person={person}", name=f"{person}:{day}:{a}:{b}", person=person)
+
+    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+        inst = schedule.instance
+        forbidden = set(map(tuple, params.pairs))
+        return [
+            Violation(self.name, p, d, d + 1, 1, 0, "shifts",
+                      f"{p} works {a} on {date_label(inst, d)} and then {b}, which may not follow it")
+            for p, d, a in sorted(schedule.cells)
+            if p in people
+            for b in inst.shift_ids
+            if (a, b) in forbidden and (p, d + 1, b) in schedule.cells
+        ]

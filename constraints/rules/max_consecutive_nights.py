@@ -1,0 +1,55 @@
+"""max_consecutive_nights: no more than N night shifts in a row (a program rule)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from constraints.instance import Schedule
+from constraints.registry import BuildContext, Rule, Selector, Violation, register
+from constraints.rules._common import date_label
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_nights: int = Field(default=6, ge=1)
+    kinds: list[str] = Field(default=["night"], description="shift kinds that count as nights")
+
+
+@register
+class MaxConsecutiveNights(Rule):
+    """At most ``max_nights`` night shifts on consecutive days."""
+
+    name = "max_consecutive_nights"
+    summary = "cap on nights in a row"
+    unit = "nights"
+    Params = Params
+
+    def build(self, ctx: BuildContext, params: Params) -> None:
+        inst = ctx.instance
+        nights = [s.id for s in inst.shifts if s.kind in params.kinds]
+        if not nights:
+            return
+        span = params.max_nights + 1
+        for person in ctx.people:
+            for first in range(0, inst.days - span + 1):
+                terms = [(1, ctx.x.is_assigned(person, d, s)) for d in range(first, first + span) for s in nights]
+                ctx.at_most(terms, params.max_nights, subject=f"person={person}", name=f"{person}:{first}",
+                            person=person)
+
+    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+        inst = schedule.instance
+        nights = {s.id for s in inst.shifts if s.kind in params.kinds}
+        out = []
+        for person in people:
+            days = sorted({d for p, d, s in schedule.cells if p == person and s in nights})
+            run_start, previous = None, None
+            for day in days + [None]:  # type: ignore[list-item]
+                if day is not None and previous is not None and day == previous + 1:
+                    previous = day
+                    continue
+                if run_start is not None and previous is not None and previous - run_start + 1 > params.max_nights:
+                    length = previous - run_start + 1
+                    out.append(Violation(self.name, person, run_start, previous, length, params.max_nights, "nights",
+                                         f"{person} works {length} nights in a row from {date_label(inst, run_start)}"))
+                run_start = previous = day
+        return out

@@ -1,0 +1,71 @@
+"""one_shift_at_a_time: nobody works two shifts that overlap in real time, across midnight too."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from constraints.instance import Schedule
+from constraints.registry import BuildContext, Rule, Selector, Violation, register
+from constraints.rules._common import date_label, slot_pairs
+
+
+@register
+class OneShiftAtATime(Rule):
+    """A person works at most one shift at any moment (transition time included)."""
+
+    name = "one_shift_at_a_time"
+    summary = "no two shifts of one person overlap in time"
+    unit = "shifts"
+
+    def build(self, ctx: BuildContext, params: Any) -> None:
+        inst = ctx.instance
+        pairs = [(a, b) for a, b in slot_pairs(inst, max_gap=dt.timedelta(0)) if b.start < a.end_with_transition]
+        for person in ctx.people:
+            subject = f"person={person}"
+            for a, b in pairs:
+                if ctx.applies(person, a.day) or ctx.applies(person, b.day):
+                    ctx.not_all(
+                        [ctx.x.is_assigned(person, a.day, a.shift), ctx.x.is_assigned(person, b.day, b.shift)],
+                        subject=subject,
+                        name=f"{person}:{a.day}:{a.shift}:{b.shift}",
+                        person=person,
+                    )
+            for past in inst.history:
+                if past.person != person:
+                    continue
+                for slot in inst.slots():
+                    if slot.start < past.end_with_transition and past.start < slot.end_with_transition:
+                        ctx.forbid(
+                            ctx.x.is_assigned(person, slot.day, slot.shift),
+                            subject=subject,
+                            name=f"{person}:{slot.day}:{slot.shift}:history",
+                            person=person,
+                        )
+
+    def check(self, schedule: Schedule, params: Any, people: list[str], selector: Selector) -> list[Violation]:
+        inst = schedule.instance
+        out = []
+        for person in people:
+            slots = schedule.by_person.get(person, [])
+            intervals = [(h.start, h.end_with_transition, None) for h in inst.history if h.person == person]
+            intervals += [(s.start, s.end_with_transition, s) for s in slots]
+            intervals.sort(key=lambda i: i[0])
+            latest_end = None
+            for start, end, slot in intervals:
+                if latest_end is not None and start < latest_end and slot is not None:
+                    overlap = (latest_end - start).total_seconds() / 3600
+                    out.append(
+                        Violation(
+                            self.name,
+                            person,
+                            slot.day,
+                            slot.day,
+                            round(overlap, 2),
+                            0,
+                            "hours",
+                            f"{person} has two shifts overlapping by {overlap:.1f} h on {date_label(inst, slot.day)}",
+                        )
+                    )
+                latest_end = end if latest_end is None else max(latest_end, end)
+        return out

@@ -1,0 +1,54 @@
+"""rotation_eligibility: a resident works only the shifts their rotation allows that day."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constraints.instance import Schedule
+from constraints.registry import BuildContext, Rule, Selector, Violation, register
+from constraints.rules._common import date_label
+
+
+@register
+class RotationEligibility(Rule):
+    """Only shifts the person's rotation (or role) makes them eligible for."""
+
+    name = "rotation_eligibility"
+    summary = "shifts only from the person's rotation"
+    kinds = frozenset({"hard"})
+    unit = "shifts"
+
+    def build(self, ctx: BuildContext, params: Any) -> None:
+        inst = ctx.instance
+        if inst.allowed is None:
+            return
+        for person in ctx.people:
+            for day in range(inst.days):
+                for shift in inst.shift_ids:
+                    if not inst.may_work(person, day, shift):
+                        ctx.forbid(
+                            ctx.x.is_assigned(person, day, shift),
+                            subject=f"person={person}",
+                            name=f"{person}:{day}:{shift}",
+                            person=person,
+                        )
+
+    def check(self, schedule: Schedule, params: Any, people: list[str], selector: Selector) -> list[Violation]:
+        inst = schedule.instance
+        out = []
+        for person, day, shift in sorted(schedule.cells):
+            if person in people and not inst.may_work(person, day, shift):
+                rotation = inst.rotation.get((person, day)) or "no rotation"
+                out.append(
+                    Violation(
+                        self.name,
+                        person,
+                        day,
+                        day,
+                        1,
+                        0,
+                        "shifts",
+                        f"{person} works {shift} on {date_label(inst, day)}, which {rotation} does not allow",
+                    )
+                )
+        return out

@@ -1,0 +1,135 @@
+"""Solve a built model with CP-SAT: always a time limit, progress reports, a kill switch."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ortools.sat.python import cp_model
+
+from constraints.instance import Cell
+from constraints.model import BuiltModel
+
+__all__ = ["Progress", "SolveResult", "solve"]
+
+Status = Literal["optimal", "feasible", "infeasible", "timeout", "cancelled", "invalid_model"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One improving solution: seconds since start, its objective and the best bound then."""
+
+    seconds: float
+    objective: float
+    bound: float
+
+
+@dataclass
+class SolveResult:
+    status: Status
+    objective: float | None
+    best_bound: float | None
+    seconds: float
+    cells: frozenset[Cell]
+    penalties: dict[str, int] = field(default_factory=dict)
+    progress: list[Progress] = field(default_factory=list)
+
+    @property
+    def gap(self) -> float | None:
+        if self.objective is None or self.best_bound is None:
+            return None
+        if self.objective == 0:
+            return 0.0
+        return abs(self.objective - self.best_bound) / max(abs(self.objective), 1e-9)
+
+
+class _Callback(cp_model.CpSolverSolutionCallback):
+    def __init__(self, started: float, on_progress: Callable[[Progress], None] | None) -> None:
+        super().__init__()
+        self.started = started
+        self.on_progress = on_progress
+        self.progress: list[Progress] = []
+
+    def on_solution_callback(self) -> None:
+        point = Progress(time.monotonic() - self.started, self.objective_value, self.best_objective_bound)
+        self.progress.append(point)
+        if self.on_progress is not None:
+            self.on_progress(point)
+
+
+def solve(
+    built: BuiltModel,
+    *,
+    time_limit: float,
+    workers: int = 2,
+    seed: int = 0,
+    relative_gap: float = 0.0,
+    hint: Iterable[Cell] | None = None,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    log: bool = False,
+) -> SolveResult:
+    """Solve within ``time_limit`` seconds; setting ``stop`` ends the search within moments."""
+    if not time_limit or time_limit <= 0:
+        raise ValueError("a positive time limit is required")
+    model = built.model
+    if hint is not None:
+        model.clear_hints()
+        chosen = set(hint)
+        for cell, var in built.x.items():
+            model.add_hint(var, cell in chosen)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(time_limit)
+    solver.parameters.num_workers = max(1, workers)
+    solver.parameters.random_seed = seed
+    solver.parameters.relative_gap_limit = relative_gap
+    solver.parameters.log_search_progress = log
+    started = time.monotonic()
+    callback = _Callback(started, on_progress)
+    finished = threading.Event()
+    cancelled = threading.Event()
+    watcher = None
+    if stop is not None:
+
+        def watch() -> None:
+            while not finished.is_set():
+                if stop.wait(0.1):
+                    cancelled.set()
+                    solver.stop_search()
+                    return
+
+        watcher = threading.Thread(target=watch, name="cp-sat-kill-switch", daemon=True)
+        watcher.start()
+    try:
+        code = solver.solve(model, callback)
+    finally:
+        finished.set()
+        if watcher is not None:
+            watcher.join(timeout=1)
+    seconds = time.monotonic() - started
+    has_solution = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    status: Status
+    if code == cp_model.OPTIMAL:
+        status = "optimal"
+    elif code == cp_model.INFEASIBLE:
+        status = "infeasible"
+    elif code == cp_model.MODEL_INVALID:
+        status = "invalid_model"
+    elif cancelled.is_set():
+        status = "cancelled"
+    elif code == cp_model.FEASIBLE:
+        status = "feasible"
+    else:
+        status = "timeout"
+    cells = built.x.extract(solver.value) if has_solution else frozenset()
+    penalties: dict[str, int] = {}
+    if has_solution:
+        for penalty in built.penalties:
+            value = sum(c * solver.value(v) for c, v in penalty.terms) + penalty.constant
+            penalties[penalty.rule] = penalties.get(penalty.rule, 0) + penalty.weight * value
+    objective = solver.objective_value if has_solution else None
+    bound = solver.best_objective_bound if has_solution or code == cp_model.UNKNOWN else None
+    return SolveResult(status, objective, bound, seconds, cells, penalties, callback.progress)
