@@ -9,12 +9,14 @@ the soft rules ``shift_requests`` and ``coverage_target`` with weight 1.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+from typing import Any
 
-from constraints.curtois import CurtoisInstance, Roster
+from constraints.curtois import CurtoisInstance, Roster, evaluate, load_curtois
 from constraints.instance import Cell, Demand, Instance, PersonSpec, RequestSpec, ShiftSpec
 from constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
 
-__all__ = ["BENCHMARK_START", "curtois_problem", "roster_of"]
+__all__ = ["BENCHMARK_START", "curtois_problem", "roster_of", "solve_curtois"]
 
 BENCHMARK_START = dt.date(2024, 1, 1)
 """A Monday: day 0 of every benchmark instance."""
@@ -85,3 +87,24 @@ def roster_of(cells: frozenset[Cell]) -> Roster:
     for person, day, shift in cells:
         roster.setdefault(person, {})[day] = shift
     return roster
+
+
+def solve_curtois(path: Path | str, *, time_limit: float, workers: int = 2, seed: int = 0) -> dict[str, Any]:
+    """Solve an instance file; the objective reported is the independent evaluator's."""
+    from constraints.model import build_model
+    from constraints.solve import solve
+
+    ci = load_curtois(path)
+    instance, rules = curtois_problem(ci)
+    result = solve(build_model(instance, rules), time_limit=time_limit, workers=workers, seed=seed)
+    evaluation = evaluate(ci, roster_of(result.cells)) if result.cells or result.status == "optimal" else None
+    feasible = evaluation is not None and not evaluation.hard_violations
+    return {
+        "instance": ci.name,
+        "status": result.status if feasible or result.status in ("infeasible", "timeout") else "invalid",
+        "objective": evaluation.objective if feasible and evaluation is not None else None,
+        "bound": result.best_bound,
+        "seconds": round(result.seconds, 3),
+        "solver_objective": result.objective,
+        "hard_violations": len(evaluation.hard_violations) if evaluation is not None else None,
+    }

@@ -131,11 +131,14 @@ def frame_records(name: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _instant(value: str | None) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromisoformat(value)
+    """An ISO instant, stored in UTC (SQLite keeps no offset, so every instant is UTC)."""
+    return None if value is None else dt.datetime.fromisoformat(value).astimezone(dt.UTC)
 
 
 def _comparable(value: Any) -> Any:
     if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # read back from SQLite: stored in UTC
+            return value
         return value.astimezone(dt.UTC).replace(tzinfo=None)
     if isinstance(value, float):
         return round(value, 9)
@@ -204,8 +207,11 @@ class ProgramRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def get(self, key: str) -> Program | None:
-        return self.session.scalars(select(Program).where(Program.key == key)).one_or_none()
+    def get(self, key: str, *, for_update: bool = False) -> Program | None:
+        stmt = select(Program).where(Program.key == key)
+        if for_update:
+            stmt = stmt.with_for_update()  # PostgreSQL: one writer per program at a time
+        return self.session.scalars(stmt).one_or_none()
 
     def all(self) -> Sequence[Program]:
         return self.session.scalars(select(Program).order_by(Program.key)).all()
@@ -213,8 +219,8 @@ class ProgramRepository:
     def live_rows(self, name: str, program_id: int) -> list[Any]:
         model = DATASET_TABLES[name].model
         stmt = select(model).where(model.program_id == program_id)
-        if model is Assignment:
-            stmt = stmt.where(Assignment.source == "history")
+        if model is Assignment:  # the bundle's history: rows no schedule run produced
+            stmt = stmt.where(Assignment.run_id.is_(None))
         return list(self.session.scalars(stmt))
 
     def count_live(self, name: str, program_id: int) -> int:
@@ -222,7 +228,7 @@ class ProgramRepository:
         stmt = select(func.count()).select_from(model).where(model.program_id == program_id)
         stmt = stmt.where(model.deleted_at.is_(None))
         if model is Assignment:
-            stmt = stmt.where(Assignment.source == "history")
+            stmt = stmt.where(Assignment.run_id.is_(None))
         return int(self.session.scalar(stmt) or 0)
 
     def people_with_assignments(self, program_id: int) -> Sequence[Person]:
@@ -270,7 +276,7 @@ def store_bundle_frames(
     """
     programs = ProgramRepository(session)
     audit = AuditRepository(session)
-    program = programs.get(key)
+    program = programs.get(key, for_update=True)
     if program is None:
         program = Program(key=key, name=name, timezone=timezone, current_version=0)
         session.add(program)

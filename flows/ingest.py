@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import Failed, State
 
 from db.repositories import IngestResult
 from rotaflow.errors import InputError
 from tasks.ingest import (
+    Rejected,
     check_contracts,
     check_expectations,
     publish_failures,
@@ -20,17 +22,27 @@ __all__ = ["ingest_program"]
 
 
 @flow(name="ingest-program", log_prints=False)
-def ingest_program(program: str) -> IngestResult:
+def ingest_program(program: str) -> IngestResult | State:
     """Load a program bundle (folder, .zip or s3:// prefix) into the database under contract."""
-    files: dict[str, bytes] | None = None
-    try:
-        files = read_bundle(program)
-        bundle = check_contracts(files, program)
-        report = check_expectations(bundle)
-    except InputError as error:
-        where = quarantine(program, error, files)
-        publish_failures(error, where)
-        raise
+    files = read_bundle(program)
+    if isinstance(files, Rejected):
+        return reject(program, files.error, None)
+    bundle = check_contracts(files, program)
+    if isinstance(bundle, Rejected):
+        return reject(program, bundle.error, files)
+    report = check_expectations(bundle)
+    if isinstance(report, Rejected):
+        return reject(program, report.error, files)
     result = store_bundle(bundle, program)
     publish_ingest_summary(program, result, bundle, report)
     return result
+
+
+def reject(program: str, error: InputError, files: dict[str, bytes] | None) -> State:
+    """Quarantine the bundle, publish its failures and end the run failed (no traceback)."""
+    where = quarantine(program, error, files)
+    publish_failures(error, where)
+    return Failed(
+        message=f"bundle rejected: {len(error.problems)} contract problem(s); bundle quarantined at {where}",
+        data=error,
+    )

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -30,6 +32,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Create and migrate rotaflow's database (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+bench_app = typer.Typer(help="Benchmarks on rotaflow's rule engine.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 
 out = Console()
 err = Console(stderr=True)
@@ -101,7 +105,10 @@ def synth(
 
     if not 3 <= residents <= MAX_RESIDENTS:
         raise InputError([_option_problem("--residents", f"a whole number from 3 to {MAX_RESIDENTS}", str(residents))])
-    written = write_bundle(out_dir, residents=residents, faculty=faculty, seed=seed, timezone=timezone)
+    try:
+        written = write_bundle(out_dir, residents=residents, faculty=faculty, seed=seed, timezone=timezone)
+    except ValueError as exc:
+        raise InputError([_option_problem("options", "values synth accepts", str(exc))]) from exc
     out.print(f"wrote {len(written)} files to {out_dir}")
 
 
@@ -140,6 +147,22 @@ def db_current() -> None:
     out.print(f"database: {current_revision(engine) or 'none'}; code: {head_revision()}")
 
 
+@bench_app.command("curtois")
+def bench_curtois(
+    file: Annotated[Path, typer.Argument(help="a Curtois & Qu instance file (schedulingbenchmarks.org/nrp format)")],
+    time_limit: Annotated[float, typer.Option("--time-limit", help="seconds for the solver")] = 60.0,
+    workers: Annotated[int, typer.Option(help="solver workers")] = 2,
+    seed: Annotated[int, typer.Option(help="solver random seed")] = 0,
+) -> None:
+    """Solve one benchmark instance; print one JSON line with the official objective."""
+    from constraints.benchmark import solve_curtois
+
+    if time_limit <= 0:
+        raise InputError([_option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
+    result = solve_curtois(file, time_limit=time_limit, workers=workers, seed=seed)
+    print(json.dumps(result, separators=(", ", ": ")))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI, turning rotaflow's errors into their exit codes."""
     try:
@@ -152,6 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     except RotaflowError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
+    except ValidationError as exc:  # settings from the environment
+        for problem in exc.errors():
+            name = "ROTAFLOW_" + "_".join(str(p) for p in problem["loc"]).upper()
+            err.print(f"[red]error:[/red] {name}: {escape(problem['msg'])}", highlight=False, soft_wrap=True)
+        return 1
+    except OperationalError as exc:
+        url = mask_url(get_settings().resolved_database_url)
+        err.print(f"[red]error:[/red] the database at {escape(url)} cannot be used: {type(exc.orig).__name__}",
+                  highlight=False, soft_wrap=True)
+        return 1
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:

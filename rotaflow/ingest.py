@@ -13,20 +13,24 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from backups.storage import ObjectStore, open_store
 from configs.settings import Settings, get_settings, mask_url
 from db.migrate import current_revision, head_revision, upgrade
 from db.repositories import IngestResult, store_bundle_frames
 from db.session import UnitOfWork, engine_for
-from rotaflow.errors import ConfigError, InputError
+from rotaflow.errors import ConfigError, InputError, StorageError
 from validations.bundle import Bundle, parse_bundle
 from validations.expectations import ExpectationReport, run_expectations
 from validations.sources import read_bundle_files
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "IngestOutcome",
@@ -84,23 +88,29 @@ def check_expectations(bundle: Bundle, *, settings: Settings | None = None) -> E
 
 def save_bundle(bundle: Bundle, *, source: str, engine: Engine, actor: str = "rotaflow ingest") -> IngestResult:
     """Write the bundle as the program's next version in one transaction."""
-    with UnitOfWork(engine) as uow:
-        result = store_bundle_frames(
-            uow.s,
-            key=bundle.program.key,
-            name=bundle.program.name,
-            timezone=bundle.program.timezone,
-            settings={
-                "acgme": bundle.program.acgme.model_dump(),
-                "constraints": bundle.constraints or {},
-            },
-            frames=bundle.frames,
-            content_hash=bundle.content_hash,
-            source=_public_source(source),
-            actor=actor,
-        )
-        uow.commit()
-    return result
+    for attempt in (1, 2):
+        try:
+            with UnitOfWork(engine) as uow:
+                result = store_bundle_frames(
+                    uow.s,
+                    key=bundle.program.key,
+                    name=bundle.program.name,
+                    timezone=bundle.program.timezone,
+                    settings={
+                        "acgme": bundle.program.acgme.model_dump(),
+                        "constraints": bundle.constraints or {},
+                    },
+                    frames=bundle.frames,
+                    content_hash=bundle.content_hash,
+                    source=_public_source(source),
+                    actor=actor,
+                )
+                uow.commit()
+            return result
+        except IntegrityError:
+            if attempt == 2:  # a concurrent ingest created the same program: retried once above
+                raise
+    raise AssertionError("unreachable")
 
 
 def _public_source(source: str) -> str:
@@ -166,7 +176,10 @@ def ingest_bundle(
         bundle = parse_bundle(files, source=source)
         report = check_expectations(bundle, settings=settings) if expectations else None
     except InputError as error:
-        quarantine_bundle(source, error, files=files or {}, store=store, settings=settings)
+        try:
+            quarantine_bundle(source, error, files=files or {}, store=store, settings=settings)
+        except StorageError as storage_error:
+            log.warning("the rejected bundle could not be quarantined: %s", storage_error)
         raise
     # the database is opened (and, when embedded, created) only for a bundle that passed
     result = save_bundle(bundle, source=source, engine=engine or database_engine(settings))

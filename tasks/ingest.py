@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prefect import task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -15,6 +17,7 @@ from validations.expectations import ExpectationReport
 from validations.sources import read_bundle_files
 
 __all__ = [
+    "Rejected",
     "check_contracts",
     "check_expectations",
     "publish_failures",
@@ -25,28 +28,43 @@ __all__ = [
 ]
 
 
-@task(
-    name="read-bundle",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=lambda task, run, state: not isinstance(state.result(raise_on_failure=False), InputError),
-)
-def read_bundle(source: str) -> dict[str, bytes]:
-    """Fetch the bundle's files from a folder, a .zip or an s3:// prefix."""
-    return read_bundle_files(source, settings=get_settings())
+# A bundle that breaks its contract is an expected outcome, not a crash: these tasks return
+# it as ``Rejected`` instead of raising, so the flow can quarantine it and fail cleanly
+# (Prefect treats a returned exception as a failure, hence the wrapper).
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The bundle broke its contract; ``error`` lists every problem."""
+
+    error: InputError
+
+
+@task(name="read-bundle", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def read_bundle(source: str) -> dict[str, bytes] | Rejected:
+    """Fetch the bundle's files from a folder, a .zip or an s3:// prefix (I/O: retried)."""
+    try:
+        return read_bundle_files(source, settings=get_settings())
+    except InputError as error:
+        return Rejected(error)
 
 
 @task(name="check-contracts", cache_policy=NO_CACHE)
-def check_contracts(files: dict[str, bytes], source: str) -> Bundle:
+def check_contracts(files: dict[str, bytes], source: str) -> Bundle | Rejected:
     """Hold every file to its Pandera contract and the references between files."""
-    return parse_bundle(files, source=source)
+    try:
+        return parse_bundle(files, source=source)
+    except InputError as error:
+        return Rejected(error)
 
 
 @task(name="check-expectations", cache_policy=NO_CACHE)
-def check_expectations(bundle: Bundle) -> ExpectationReport:
+def check_expectations(bundle: Bundle) -> ExpectationReport | Rejected:
     """Great Expectations suites and steward expectations; builds the Data Docs."""
-    return service.check_expectations(bundle, settings=get_settings())
+    try:
+        return service.check_expectations(bundle, settings=get_settings())
+    except InputError as error:
+        return Rejected(error)
 
 
 @task(name="store-bundle", cache_policy=NO_CACHE)

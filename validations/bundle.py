@@ -13,8 +13,10 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import math
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +49,9 @@ _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _FLOAT_RE = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$")
 _MAX_CELL = 2000
 _MAX_ABSENCE_DAYS = 365
+_HOST_ZONES = frozenset({"localtime", "Factory"})
+_LIST_COLUMNS = {("people.csv", "skills"), ("rotations.csv", "eligible_shifts"), ("coverage.csv", "applies_on")}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 class AcgmeSettings(BaseModel):
@@ -71,17 +76,25 @@ class ProgramConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in _zones():
+        if value not in _zones() or value in _HOST_ZONES or value.startswith(("posix/", "right/")):
             raise ValueError("an IANA timezone name such as Pacific/Honolulu")
         return value
 
     @property
     def key(self) -> str:
-        """Stable identity of the program across versions of its bundle."""
+        """Stable identity of the program across versions of its bundle.
+
+        ``id`` when program.yaml gives one (set it to rename a program without starting a
+        new one); otherwise a slug of the name, with a hash when the name has no ASCII letters.
+        """
         if self.id:
             return self.id
-        slug = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
-        return slug[:63] or "program"
+        ascii_name = unicodedata.normalize("NFKD", self.name).encode("ascii", "ignore").decode()
+        slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:50].strip("-")
+        if len(slug) < 3:
+            digest = hashlib.sha256(self.name.encode()).hexdigest()[:10]
+            slug = f"{slug or 'program'}-{digest}"
+        return slug
 
 
 @cache
@@ -103,7 +116,7 @@ class Bundle:
         """Hash of the bundle's meaning: equal for byte-different but equal content."""
         digest = hashlib.sha256()
         digest.update(self.program.model_dump_json().encode())
-        digest.update(repr(sorted((self.constraints or {}).items())).encode())
+        digest.update(json.dumps(self.constraints or {}, sort_keys=True).encode())
         for name in sorted(self.frames):
             frame = self.frames[name]
             digest.update(name.encode())
@@ -148,8 +161,8 @@ def parse_csv(dataset: Dataset, raw: bytes) -> tuple[pd.DataFrame | None, list[P
         ]
     header = [h.strip() for h in records[0]]
     seen: set[str] = set()
-    for name in header:
-        label = _label(name)
+    for position, name in enumerate(header, start=1):
+        label = _label(name, position)
         if name == "":
             problems.append(Problem(file, None, None, "a name for every header column", "an empty header cell"))
         elif name in seen:
@@ -182,11 +195,15 @@ def parse_csv(dataset: Dataset, raw: bytes) -> tuple[pd.DataFrame | None, list[P
     return frame, problems + parse_problems
 
 
-def _label(name: str) -> str:
-    """A header cell as it may be printed: plain names as they are, anything odd quoted."""
-    if name.isprintable() and len(name) <= 64 and "," not in name:
+def _label(name: str, position: int) -> str:
+    """A header cell as it may be printed: a column name as it is, anything else by position.
+
+    A cell that is not a column name may be data (a file without its header row starts
+    with a person's name and email), so it is never shown.
+    """
+    if _IDENTIFIER.match(name):
         return name
-    return _short(name, 40)
+    return f"#{position} (a header cell that is not a column name; is the header row missing?)"
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -214,6 +231,8 @@ def _typed(dataset: Dataset, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Prob
                 )
                 values.append(pd.NA)
                 continue
+            if (dataset.file, name) in _LIST_COLUMNS:
+                cell = ";".join(part.strip() for part in cell.split(";"))
             try:
                 values.append(parser(cell))
             except _OutOfRange as exc:
@@ -355,7 +374,7 @@ _PERSONAL = {("people.csv", "name"), ("people.csv", "email")}
 
 def _got(dataset: Dataset, column: str | None, value: object) -> str:
     """Show a bad value, except personal data, which never leaves the bundle."""
-    if (dataset.file, column) in _PERSONAL:
+    if (dataset.file, column) in _PERSONAL or "@" in str(value):
         return "a value (hidden: personal data)"
     if isinstance(value, pd.Timestamp):
         return str(value.date())
@@ -413,7 +432,22 @@ def parse_constraints(raw: bytes) -> tuple[dict[str, Any] | None, list[Problem]]
         return {}, []
     if not isinstance(data, dict):
         return None, [Problem(CONSTRAINTS_FILE, None, None, "a mapping of rule settings", type(data).__name__)]
+    try:
+        # plain JSON values only: the overrides are stored with the program version
+        data = json.loads(json.dumps(data, allow_nan=False, sort_keys=True, default=_not_json))
+    except (TypeError, ValueError) as exc:
+        return None, [Problem(CONSTRAINTS_FILE, None, None, "plain values (text, numbers, true/false, lists, mappings)", _short(str(exc)))]
+    from constraints.ruleset import RuleSetError, configure, load_ruleset, merge_overrides
+
+    try:
+        configure(merge_overrides(load_ruleset(), data, source=CONSTRAINTS_FILE))
+    except RuleSetError as exc:
+        return None, [Problem(CONSTRAINTS_FILE, None, None, "rule settings the rule engine accepts", _short(p, 200)) for p in exc.problems]
     return data, []
+
+
+def _not_json(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} value {str(value)[:40]!r} is not plain data")
 
 
 # --------------------------------------------------------------------------- the bundle

@@ -72,8 +72,10 @@ class PeopleModel(pa.DataFrameModel):
     """people.csv: a resident or a faculty member."""
 
     person_id: Series[str] = _id(unique=True)
-    name: Series[str] = pa.Field(description="a display name")
-    email: Series[str] = pa.Field(nullable=True, str_matches=r"^[^@\s]+@[^@\s]+$", description="an email address")
+    name: Series[str] = pa.Field(str_length={"max_value": 200}, description="a display name of at most 200 characters")
+    email: Series[str] = pa.Field(
+        nullable=True, str_matches=r"^[^@\s]{1,64}@[^@\s]{1,255}$", description="an email address"
+    )
     role: Series[str] = pa.Field(isin=ROLES, description="resident or faculty")
     pgy: Series[pd.Int64Dtype] = pa.Field(
         nullable=True, in_range={"min_value": 1, "max_value": 8}, description="a whole number 1-8"
@@ -85,8 +87,8 @@ class PeopleModel(pa.DataFrameModel):
     )
     skills: Series[str] = pa.Field(
         nullable=True,
-        str_matches=r"^[A-Za-z0-9_\-]+(;[A-Za-z0-9_\-]+)*$",
-        description="skill tags separated by ';'",
+        str_matches=r"^[A-Za-z0-9_\-]{1,64}(;[A-Za-z0-9_\-]{1,64}){0,15}$",
+        description="up to 16 skill tags separated by ';'",
     )
 
     class Config(_Strict):
@@ -120,7 +122,7 @@ class ShiftsModel(pa.DataFrameModel):
     """shifts.csv: a shift type with its local clock times."""
 
     shift_id: Series[str] = _id(unique=True)
-    name: Series[str] = pa.Field(description="a shift name")
+    name: Series[str] = pa.Field(str_length={"max_value": 200}, description="a shift name of at most 200 characters")
     start: Series[str] = pa.Field(str_matches=CLOCK_PATTERN, description="a clock time HH:MM")
     end: Series[str] = pa.Field(str_matches=CLOCK_PATTERN, description="a clock time HH:MM")
     transition_minutes: Series[pd.Int64Dtype] = pa.Field(
@@ -149,7 +151,9 @@ class RotationsModel(pa.DataFrameModel):
     """rotations.csv: a rotation and the shift types its residents may work."""
 
     rotation_id: Series[str] = _id(unique=True)
-    name: Series[str] = pa.Field(description="a rotation name")
+    name: Series[str] = pa.Field(
+        str_length={"max_value": 200}, description="a rotation name of at most 200 characters"
+    )
     setting: Series[str] = pa.Field(isin=ROTATION_SETTINGS, description="one of " + ", ".join(ROTATION_SETTINGS))
     eligible_shifts: Series[str] = pa.Field(
         nullable=True,

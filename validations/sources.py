@@ -23,7 +23,14 @@ def read_bundle_files(source: str, *, settings: Any | None = None) -> dict[str, 
     if path.is_dir():
         return _from_folder(path)
     if path.is_file() and zipfile.is_zipfile(path):
-        return _from_zip(path)
+        try:
+            return _from_zip(path)
+        except InputError:
+            raise
+        except Exception as exc:  # zlib.error, encrypted or unsupported members, truncated archives …
+            raise InputError(
+                [Problem(path.name, None, None, "a readable .zip archive", type(exc).__name__)], source=str(path)
+            ) from exc
     if path.is_file():
         raise InputError(
             [Problem(path.name, None, None, "a bundle folder, a .zip file or an s3:// prefix", "another kind of file")],
@@ -63,7 +70,7 @@ def _from_zip(path: Path) -> dict[str, bytes]:
             _check_size(total, str(path))
             try:
                 files[pure.name] = archive.read(member)
-            except (zipfile.BadZipFile, OSError) as exc:
+            except Exception as exc:  # a bad CRC, zlib.error, encryption, an unknown method
                 raise InputError(
                     [Problem(pure.name, None, None, "a readable zip member", type(exc).__name__)], source=str(path)
                 ) from exc
@@ -75,7 +82,10 @@ def _hidden(name: str) -> bool:
 
 
 def _from_s3(source: str, settings: Any | None) -> dict[str, bytes]:
-    store = open_store(source.rstrip("/"), settings=settings)
+    try:
+        store = open_store(source.rstrip("/"), settings=settings)
+    except StorageError as exc:
+        raise InputError([Problem(source, None, None, "an s3://bucket/prefix address", str(exc))], source=source) from exc
     try:
         keys = [k for k in store.list() if "/" not in k.strip("/")]
         files: dict[str, bytes] = {}

@@ -214,3 +214,31 @@ def test_unit_of_work_rolls_back_on_error(engine: Engine) -> None:
         uow.s.flush()
         raise RuntimeError("boom")
     assert _count(engine, Program) == 0
+
+
+def test_history_with_instants_and_sources_reingests_unchanged(
+    tiny_dir: Path, settings: Settings, engine: Engine
+) -> None:
+    (tiny_dir / "history.csv").write_text(
+        "person_id,date,shift_id,start,end,hours,source\n"
+        "R1,2027-06-29,DAY,2027-06-29T07:00:00-04:00,2027-06-29T19:00:00-04:00,12,manual\n"
+        "R2,2027-06-30,CALL24,,,,\n"
+    )
+    first = _ingest(tiny_dir, settings, engine)
+    again = _ingest(tiny_dir, settings, engine)
+    assert first.result.version == 1 and not again.result.created_version
+    assert _count(engine, Assignment, include_deleted=True) == 2
+    with UnitOfWork(engine) as uow:
+        row = uow.s.scalars(select(Assignment).where(Assignment.person_id == "R1")).one()
+        start = row.start if row.start.tzinfo else row.start.replace(tzinfo=__import__("datetime").UTC)
+        assert start.isoformat().startswith("2027-06-29T11:00:00")  # 07:00 at -04:00, in UTC
+        assert row.source == "manual"
+
+
+def test_constraint_overrides_reingest_unchanged(tiny_dir: Path, settings: Settings, engine: Engine) -> None:
+    (tiny_dir / "constraints.yaml").write_text("rules:\n  - rule: acgme_weekly_hours\n    params: {limit_hours: 84}\n")
+    _ingest(tiny_dir, settings, engine)
+    assert not _ingest(tiny_dir, settings, engine).result.created_version
+    with UnitOfWork(engine) as uow:
+        version = uow.s.scalars(select(ProgramVersion)).one()
+        assert version.settings["constraints"]["rules"][0]["params"] == {"limit_hours": 84}

@@ -465,8 +465,110 @@ def test_hostile_yaml_is_a_located_problem(tiny_files: dict[str, bytes], text: s
     assert len(messages) == 1 and messages[0].startswith("program.yaml") and "expected valid YAML" in messages[0]
 
 
-def test_odd_header_names_are_quoted(tiny_files: dict[str, bytes]) -> None:
+def test_odd_header_cells_are_named_by_position(tiny_files: dict[str, bytes]) -> None:
     files = _replace(tiny_files, "blocks.csv", "block_id,start_date,end_date", 'block_id,start_date,end_date,"x\ny"')
     assert _messages(files)[0] == (
-        "blocks.csv, column 'x y': expected only the columns block_id, start_date, end_date, got an unknown column"
+        "blocks.csv, column #4 (a header cell that is not a column name; is the header row missing?): "
+        "expected only the columns block_id, start_date, end_date, got an unknown column"
     )
+
+
+def test_a_people_file_without_its_header_row_shows_no_personal_data(tiny_files: dict[str, bytes]) -> None:
+    text = tiny_files["people.csv"].decode().split("\n", 1)[1]  # drop the header row
+    joined = "\n".join(_messages({**tiny_files, "people.csv": text.encode()}))
+    assert "Resident" not in joined and "example.org" not in joined
+    assert "is the header row missing?" in joined
+
+
+def test_an_email_in_any_column_is_hidden(tiny_files: dict[str, bytes]) -> None:
+    files = _replace(tiny_files, "people.csv", "R3,Resident Three,,resident", "r3@example.org,Resident Three,,resident")
+    files = _replace(files, "absences.csv", "R1,2027-07-10", "r1@example.org,2027-07-10")
+    joined = "\n".join(_messages(files))
+    assert "example.org" not in joined
+    assert "people.csv, row 3, column person_id: expected an id of letters" in joined
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new"),
+    [
+        ("shifts.csv", "call,true,true", "call,TRUE,Yes"),
+        ("shifts.csv", "day,false,true", "day,0,1"),
+        ("absences.csv", "conference,false", "conference,No"),
+        ("people.csv", "procedures;ob", "procedures ; ob"),
+        ("rotations.csv", "DAY;CALL24;HOME", "DAY; CALL24 ;HOME"),
+        ("coverage.csv", "DAY,weekday,,faculty", "DAY,mon; tue;wed;thu;fri,,faculty"),
+    ],
+    ids=["TRUE-Yes", "0-1", "No", "spaced-skills", "spaced-shift-list", "spaced-day-list"],
+)
+def test_allowed_spellings_are_accepted(tiny_files: dict[str, bytes], file: str, old: str, new: str) -> None:
+    bundle = parse_bundle(_replace(tiny_files, file, old, new))
+    if file == "rotations.csv":
+        assert bundle.frames["rotations"].at[1, "eligible_shifts"] == "DAY;CALL24;HOME"
+    if file == "people.csv":
+        assert bundle.frames["people"].at[3, "skills"] == "procedures;ob"
+
+
+def test_counts_as_work_may_be_left_out(tiny_files: dict[str, bytes]) -> None:
+    text = "shift_id,name,start,end,kind,in_house_call\nDAY,Day,07:00,19:00,day,false\nNIGHT,N,19:00,07:00,night,false\n"
+    text += "CALL24,C,07:00,07:00,call,true\nHOME,H,17:00,07:00,home_call,false\n"
+    bundle = parse_bundle({**tiny_files, "shifts.csv": text.encode()})
+    assert bundle.frames["shifts"]["counts_as_work"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("rules: {start: 2027-07-01}", "plain values"),
+        ("1: a\nb: c", "plain values"),
+        ("rules:\n  - rule: coverage\n    weight: .nan", "plain values"),
+        ("rules:\n  - rule: no_such_rule", "is not a registered rule"),
+        ("rules:\n  - rule: acgme_weekly_hours\n    params: {limit_hours: 100}", "limit_hours"),
+        ("rules:\n  - rule: shift_requests\n    kind: hard", "cannot be hard"),
+        ("- just\n- a list", "a mapping of rule settings"),
+    ],
+)
+def test_constraints_yaml_is_checked_against_the_rule_engine(
+    tiny_files: dict[str, bytes], text: str, fragment: str
+) -> None:
+    messages = _messages({**tiny_files, "constraints.yaml": text.encode()})
+    assert len(messages) >= 1 and all(m.startswith("constraints.yaml") for m in messages)
+    assert any(fragment in m for m in messages)
+
+
+def test_valid_constraints_yaml_is_kept(tiny_files: dict[str, bytes]) -> None:
+    text = "rules:\n  - rule: acgme_weekly_hours\n    params: {limit_hours: 84}\n"
+    bundle = parse_bundle({**tiny_files, "constraints.yaml": text.encode()})
+    assert bundle.constraints == {"rules": [{"params": {"limit_hours": 84}, "rule": "acgme_weekly_hours"}]}
+
+
+@pytest.mark.parametrize("zone", ["localtime", "Factory", "posix/America/New_York"])
+def test_host_dependent_timezones_are_refused(tiny_files: dict[str, bytes], zone: str) -> None:
+    files = _replace(tiny_files, "program.yaml", "America/New_York", zone)
+    assert _messages(files) == [
+        f"program.yaml, column timezone: expected an IANA timezone name such as Pacific/Honolulu, got '{zone}'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("Tiny Internal Medicine Residency", "tiny-internal-medicine-residency"),
+        ("Médecine Générale", "medecine-generale"),
+    ],
+)
+def test_program_key_is_a_slug_of_the_name(tiny_files: dict[str, bytes], name: str, key: str) -> None:
+    files = _replace(tiny_files, "program.yaml", "Tiny Internal Medicine Residency", name)
+    assert parse_bundle(files).program.key == key
+
+
+def test_names_without_ascii_letters_get_distinct_keys(tiny_files: dict[str, bytes]) -> None:
+    keys = {
+        parse_bundle(_replace(tiny_files, "program.yaml", "Tiny Internal Medicine Residency", name)).program.key
+        for name in ("内科", "外科")
+    }
+    assert len(keys) == 2 and all(k.startswith("program-") for k in keys)
+
+
+def test_program_id_keeps_identity_across_renames(tiny_files: dict[str, bytes]) -> None:
+    files = _replace(tiny_files, "program.yaml", "name: Tiny", "id: tiny-im\nname: Renamed Tiny")
+    assert parse_bundle(files).program.key == "tiny-im"

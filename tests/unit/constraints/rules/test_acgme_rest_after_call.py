@@ -1,0 +1,148 @@
+"""acgme_rest_after_call: after a 24-hour in-house call, 14 hours free before the next work."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from constraints.instance import HistoryShift, Instance, PersonSpec, ShiftSpec
+from constraints.ruleset import ConfiguredRule
+from tests.unit.constraints.ruletools import CALL24, DAY, configured, instance, solve_with, violations
+
+RULE = "acgme_rest_after_call"
+
+Cells = set[tuple[str, int, str]]
+
+
+def exactly(inst: Instance, cells: Cells) -> dict[tuple[str, int, str], bool]:
+    """Pins that make ``cells`` the whole schedule."""
+    return {c: c in cells for c in inst.cells}
+
+
+def found(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> list[tuple]:
+    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
+
+
+def status(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> str:
+    return solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5).status
+
+
+def after_call(rest_hours: float) -> tuple[int, ShiftSpec]:
+    """The day and a 6-hour shift starting ``rest_hours`` after a day-0 call ends (07:00 + 4 h hand-off, day 1)."""
+    start = dt.datetime(2027, 1, 2, 11) + dt.timedelta(hours=rest_hours)
+    return start.day - 1, ShiftSpec("NEXT", start=start.time(), end=(start + dt.timedelta(hours=6)).time())
+
+
+@pytest.mark.parametrize(
+    ("rest_hours", "ok"),
+    [(14.0, True), (20.0, True), (13.9, False), (13.5, False), (8.0, False), (0.0, False)],
+    ids=["14.0h", "20h", "13.9h", "13.5h", "8h", "straight-after-hand-off"],
+)
+def test_the_next_shift_starts_at_least_14_hours_after_a_24_hour_call(rest_hours: float, ok: bool) -> None:
+    day, nxt = after_call(rest_hours)
+    inst = instance(shifts=(CALL24, nxt), days=3)
+    cells = {("R1", 0, "CALL24"), ("R1", day, "NEXT")}
+    rules = configured(RULE)
+    assert status(inst, rules, cells) == ("optimal" if ok else "infeasible")
+    assert found(inst, rules, cells) == ([] if ok else [(RULE, "R1", day, day, rest_hours, 14.0)])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        ShiftSpec("CALL", start=dt.time(17), end=dt.time(23), in_house_call=True),  # 6 h in-house call
+        ShiftSpec("CALL", start=dt.time(7), end=dt.time(7), transition_minutes=240),  # 24 h, not in-house call
+        ShiftSpec("CALL", start=dt.time(7), end=dt.time(7), kind="home_call", home_call_hours=3.0),
+    ],
+    ids=["short-in-house-call", "24h-not-call", "home-call"],
+)
+def test_only_a_24_hour_in_house_call_needs_the_14_hours(call: ShiftSpec) -> None:
+    day, nxt = after_call(8.0)  # 19:00 on day 1
+    inst = instance(shifts=(call, nxt), days=3)
+    cells = {("R1", 0, "CALL"), ("R1", day, "NEXT")}
+    rules = configured(RULE)
+    assert status(inst, rules, cells) == "optimal"
+    assert found(inst, rules, cells) == []
+
+
+def test_a_program_may_ask_for_more_rest() -> None:
+    day, nxt = after_call(14.0)
+    inst = instance(shifts=(CALL24, nxt), days=3)
+    cells = {("R1", 0, "CALL24"), ("R1", day, "NEXT")}
+    rules = configured(RULE, params={"min_rest_hours": 16})
+    assert status(inst, rules, cells) == "infeasible"
+    assert found(inst, rules, cells) == [(RULE, "R1", day, day, 14.0, 16.0)]
+
+
+def test_the_solver_keeps_the_day_after_call_free() -> None:
+    inst = instance(shifts=(CALL24, DAY), days=3)
+    rules = configured(RULE)
+    result = solve_with(inst, rules, pins={("R1", 0, "CALL24"): True, ("R1", 2, "DAY"): True}, time_limit=5)
+    assert result.status == "optimal"
+    assert ("R1", 1, "DAY") not in result.cells  # 07:00 day 1 is inside the hand-off, not this rule's
+    assert found(inst, rules, set(result.cells)) == []
+
+
+# ---------------------------------------------------------------------------- daylight saving
+
+
+@pytest.mark.parametrize(
+    ("start", "call_hours"),
+    [(dt.date(2027, 3, 13), 23), (dt.date(2027, 11, 6), 25)],
+    ids=["spring-23h", "autumn-25h"],
+)
+def test_a_24_hour_call_over_a_clock_change_still_needs_14_hours_rest(start: dt.date, call_hours: int) -> None:
+    evening = ShiftSpec("EVENING", start=dt.time(19), end=dt.time(23))
+    inst = instance(shifts=(CALL24, evening), days=3, start=start, timezone="America/New_York")
+    assert inst.slot(0, "CALL24").scheduled_minutes == call_hours * 60
+    cells = {("R1", 0, "CALL24"), ("R1", 1, "EVENING")}  # hand-off ends 11:00, evening shift at 19:00
+    rules = configured(RULE)
+    assert status(inst, rules, cells) == "infeasible"
+    assert found(inst, rules, cells) == [(RULE, "R1", 1, 1, 8.0, 14.0)]
+
+
+# ---------------------------------------------------------------------------- history
+
+
+def call_before_day_zero(inst: Instance, person: str = "R1", *, in_house: bool = True) -> HistoryShift:
+    """A 24-hour call from 07:00 on day -1, hand-off until 11:00 on day 0."""
+    start = dt.datetime.combine(inst.date(-1), dt.time(7), tzinfo=inst.zone).astimezone(dt.UTC)
+    return HistoryShift(person, start, start + dt.timedelta(hours=28), 28 * 60, in_house, "call", 24 * 60)
+
+
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        ({"person": "R1"}, [(RULE, "R1", 0, 0, 8.0, 14.0)]),
+        ({"person": "R2"}, []),
+        ({"person": "R1", "in_house": False}, []),
+    ],
+    ids=["own-call", "someone-elses-call", "not-in-house"],
+)
+def test_a_call_that_ended_before_the_block_needs_its_rest_on_day_zero(history: dict, expected: list) -> None:
+    evening = ShiftSpec("EVENING", start=dt.time(19), end=dt.time(23))
+    inst = instance(shifts=(evening,), days=2)
+    inst.history = (call_before_day_zero(inst, **history),)
+    cells = {("R1", 0, "EVENING")}  # 19:00, 8 h after the hand-off ended
+    rules = configured(RULE)
+    assert status(inst, rules, cells) == ("infeasible" if expected else "optimal")
+    assert found(inst, rules, cells) == expected
+    later = {("R1", 1, "EVENING")}
+    assert status(inst, rules, later) == "optimal"
+    assert found(inst, rules, later) == []
+
+
+# ---------------------------------------------------------------------------- selectors
+
+
+def test_faculty_are_not_bound_when_the_rule_applies_to_residents() -> None:
+    day, nxt = after_call(8.0)
+    inst = instance(people=("R1", PersonSpec("F1", "faculty")), shifts=(CALL24, nxt), days=3)
+    rules = configured(RULE, applies_to={"role": "resident"})
+    faculty = {("F1", 0, "CALL24"), ("F1", day, "NEXT")}
+    assert status(inst, rules, faculty) == "optimal"
+    assert found(inst, rules, faculty) == []
+    both = faculty | {("R1", 0, "CALL24"), ("R1", day, "NEXT")}
+    assert status(inst, rules, both) == "infeasible"
+    assert found(inst, rules, both) == [(RULE, "R1", day, day, 8.0, 14.0)]

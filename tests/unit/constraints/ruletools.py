@@ -1,0 +1,55 @@
+"""Helpers for rule tests: small instances, one-rule models, pins and exact penalties."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from constraints.instance import Cell, Instance, PersonSpec, Schedule, ShiftSpec
+from constraints.model import build_model, check_schedule
+from constraints.registry import Violation
+from constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
+from constraints.solve import SolveResult, solve
+
+__all__ = ["configured", "instance", "solve_with", "violations", "DAY", "NIGHT", "CALL24"]
+
+DAY = ShiftSpec("DAY", start=dt.time(7), end=dt.time(19), kind="day")
+NIGHT = ShiftSpec("NIGHT", start=dt.time(19), end=dt.time(7), kind="night")
+CALL24 = ShiftSpec("CALL24", start=dt.time(7), end=dt.time(7), transition_minutes=240, kind="call", in_house_call=True)
+
+
+def instance(
+    *,
+    people: Iterable[str | PersonSpec] = ("R1",),
+    shifts: Iterable[ShiftSpec] = (DAY,),
+    days: int = 7,
+    start: dt.date = dt.date(2027, 7, 5),
+    timezone: str = "Pacific/Honolulu",
+    **kwargs: Any,
+) -> Instance:
+    """A small instance; people given as ids become PGY-2 residents."""
+    specs = tuple(p if isinstance(p, PersonSpec) else PersonSpec(p, "resident", 2) for p in people)
+    return Instance(name="test", start=start, days=days, people=specs, shifts=tuple(shifts), timezone=timezone, **kwargs)
+
+
+def configured(rule: str, *, kind: str | None = None, weight: int = 1, params: dict[str, Any] | None = None,
+               applies_to: dict[str, Any] | None = None) -> list[ConfiguredRule]:
+    entry: dict[str, Any] = {"rule": rule, "weight": weight, "params": params or {}}
+    if kind:
+        entry["kind"] = kind
+    if applies_to:
+        entry["applies_to"] = applies_to
+    return configure(RuleSet(name="test", rules=[RuleEntry.model_validate(entry)]))
+
+
+def solve_with(inst: Instance, rules: list[ConfiguredRule], *, pins: dict[Cell, bool] | None = None,
+               time_limit: float = 10.0) -> SolveResult:
+    """Solve ``inst`` under ``rules`` with cells pinned on/off (every unpinned cell is free)."""
+    inst.pins = dict(pins or {})
+    built = build_model(inst, rules)
+    return solve(built, time_limit=time_limit, workers=1, seed=0)
+
+
+def violations(inst: Instance, rules: list[ConfiguredRule], cells: Iterable[Cell]) -> list[Violation]:
+    return check_schedule(Schedule.of(inst, cells), rules)
