@@ -22,8 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "benchmarks" / "curtois"
 
-PLAIN_MODEL = {"Instance1": 607, "Instance2": 828, "Instance3": 1001, "Instance4": 1721, "Instance5": 1241,
-               "Instance6": 2269, "Instance7": 1188}
+PLAIN_MODEL = {
+    "Instance1": 607,
+    "Instance2": 828,
+    "Instance3": 1001,
+    "Instance4": 1721,
+    "Instance5": 1241,
+    "Instance6": 2269,
+    "Instance7": 1188,
+}
 """The straightforward CP-SAT model of the benchmark README (30 s, 2 workers)."""
 
 

@@ -72,7 +72,9 @@ def curtois_problem(ci: CurtoisInstance) -> tuple[Instance, list[ConfiguredRule]
                     "min_days": {s.id: s.min_consecutive_shifts for s in ci.staff},
                 },
             ),
-            RuleEntry(rule="consecutive_days_off", params={"min_days": {s.id: s.min_consecutive_days_off for s in ci.staff}}),
+            RuleEntry(
+                rule="consecutive_days_off", params={"min_days": {s.id: s.min_consecutive_days_off for s in ci.staff}}
+            ),
             RuleEntry(rule="max_weekends", params={"limits": {s.id: s.max_weekends for s in ci.staff}}),
             RuleEntry(rule="coverage_target", weight=1),
             RuleEntry(rule="shift_requests", weight=1),

@@ -186,7 +186,9 @@ class BuildContext:
 
     # ------------------------------------------------------------------ both modes
 
-    def at_most(self, terms: Sequence[Term], bound: int, *, subject: str, name: str, scale: int = 1, **detail: Any) -> None:
+    def at_most(
+        self, terms: Sequence[Term], bound: int, *, subject: str, name: str, scale: int = 1, **detail: Any
+    ) -> None:
         """``Σ terms ≤ bound``: a guarded constraint, or a penalty on the excess when soft."""
         terms = [(c, v) for c, v in terms if c]
         high = sum(c for c, _ in terms if c > 0)
@@ -199,7 +201,9 @@ class BuildContext:
         self.model.add(sum(c * v for c, v in terms) - bound <= excess)
         self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, excess)]))
 
-    def at_least(self, terms: Sequence[Term], bound: int, *, subject: str, name: str, scale: int = 1, **detail: Any) -> None:
+    def at_least(
+        self, terms: Sequence[Term], bound: int, *, subject: str, name: str, scale: int = 1, **detail: Any
+    ) -> None:
         """``Σ terms ≥ bound``: a guarded constraint, or a penalty on the shortfall when soft."""
         terms = [(c, v) for c, v in terms if c]
         low = sum(c for c, _ in terms if c < 0)
@@ -212,7 +216,9 @@ class BuildContext:
         self.model.add(bound - sum(c * v for c, v in terms) <= shortfall)
         self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, shortfall)]))
 
-    def not_all(self, literals: Sequence[cp_model.IntVar], *, subject: str, name: str, scale: int = 1, **detail: Any) -> None:
+    def not_all(
+        self, literals: Sequence[cp_model.IntVar], *, subject: str, name: str, scale: int = 1, **detail: Any
+    ) -> None:
         """Not every literal may be true (e.g. two shifts that overlap)."""
         if not literals:
             return

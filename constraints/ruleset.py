@@ -106,13 +106,19 @@ def merge_overrides(base: RuleSet, overrides: dict[str, Any] | None, *, source: 
         else:
             entries[key] = dict(item)
             order.append(key)
+    rules = []
+    for key in order:
+        try:
+            rules.append(RuleEntry.model_validate(entries[key]))
+        except ValidationError as exc:
+            problems += [f"{source}: rule {key}: {_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
     if problems:
         raise RuleSetError(problems)
-    try:
-        return RuleSet(name=str(overrides.get("name", base.name)), description=base.description,
-                       rules=[RuleEntry.model_validate(entries[k]) for k in order])
-    except ValidationError as exc:
-        raise RuleSetError([f"{source}: {_where(e['loc'])}: {e['msg']}" for e in exc.errors()]) from exc
+    return RuleSet(
+        name=str(overrides.get("name", base.name)),
+        description=str(overrides.get("description", base.description)),
+        rules=rules,
+    )
 
 
 def configure(ruleset: RuleSet) -> list[ConfiguredRule]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -73,8 +74,8 @@ def solve(
     log: bool = False,
 ) -> SolveResult:
     """Solve within ``time_limit`` seconds; setting ``stop`` ends the search within moments."""
-    if not time_limit or time_limit <= 0:
-        raise ValueError("a positive time limit is required")
+    if not isinstance(time_limit, int | float) or not math.isfinite(time_limit) or time_limit <= 0:
+        raise ValueError("a positive time limit is required (finite, in seconds)")
     model = built.model
     if hint is not None:
         model.clear_hints()
@@ -89,6 +90,8 @@ def solve(
     solver.parameters.log_search_progress = log
     started = time.monotonic()
     callback = _Callback(started, on_progress)
+    if stop is not None and stop.is_set():
+        return SolveResult("cancelled", None, None, 0.0, frozenset())
     finished = threading.Event()
     cancelled = threading.Event()
     watcher = None
@@ -98,7 +101,8 @@ def solve(
             while not finished.is_set():
                 if stop.wait(0.1):
                     cancelled.set()
-                    solver.stop_search()
+                    while not finished.wait(0.05):  # repeat: a stop before the search starts is ignored
+                        solver.stop_search()
                     return
 
         watcher = threading.Thread(target=watch, name="cp-sat-kill-switch", daemon=True)

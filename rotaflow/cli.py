@@ -13,10 +13,10 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.exc import OperationalError
 
 from configs.settings import get_settings, mask_url
 from rotaflow.errors import InputError, Problem, RotaflowError
@@ -182,8 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OperationalError as exc:
         url = mask_url(get_settings().resolved_database_url)
-        err.print(f"[red]error:[/red] the database at {escape(url)} cannot be used: {type(exc.orig).__name__}",
-                  highlight=False, soft_wrap=True)
+        err.print(
+            f"[red]error:[/red] the database at {escape(url)} cannot be used: {type(exc.orig).__name__}",
+            highlight=False,
+            soft_wrap=True,
+        )
         return 1
     except typer.Exit as exc:
         return int(exc.exit_code or 0)

@@ -98,7 +98,11 @@ def block_instance(
     settings = {rid: rotations.at[rid, "setting"] for rid in rotations.index}
     ra = frames["rotation_assignments"]
     on_rotation = dict(
-        zip(ra.loc[ra["block_id"] == block_id, "person_id"], ra.loc[ra["block_id"] == block_id, "rotation_id"], strict=True)
+        zip(
+            ra.loc[ra["block_id"] == block_id, "person_id"],
+            ra.loc[ra["block_id"] == block_id, "rotation_id"],
+            strict=True,
+        )
     )
     coverage = frames["coverage"]
     faculty_shifts = frozenset(coverage.loc[coverage["role"] == "faculty", "shift_id"])
@@ -184,9 +188,7 @@ def block_instance(
         requests=requests,
         meta={"acgme": bundle.program.acgme.model_dump(), "block_id": block_id, "program": bundle.program.key},
     )
-    past = list(history) + [
-        (row.person_id, row.date.date(), row.shift_id) for row in frames["history"].itertuples()
-    ]
+    past = list(history) + [(row.person_id, row.date.date(), row.shift_id) for row in frames["history"].itertuples()]
     instance.history = tuple(_history(instance, past, first))
     instance.previous = frozenset(
         (p, (d - first).days, s) for p, d, s in previous if 0 <= (d - first).days < days and s in instance.shift

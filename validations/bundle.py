@@ -436,13 +436,24 @@ def parse_constraints(raw: bytes) -> tuple[dict[str, Any] | None, list[Problem]]
         # plain JSON values only: the overrides are stored with the program version
         data = json.loads(json.dumps(data, allow_nan=False, sort_keys=True, default=_not_json))
     except (TypeError, ValueError) as exc:
-        return None, [Problem(CONSTRAINTS_FILE, None, None, "plain values (text, numbers, true/false, lists, mappings)", _short(str(exc)))]
+        return None, [
+            Problem(
+                CONSTRAINTS_FILE,
+                None,
+                None,
+                "plain values (text, numbers, true/false, lists, mappings)",
+                _short(str(exc)),
+            )
+        ]
     from constraints.ruleset import RuleSetError, configure, load_ruleset, merge_overrides
 
     try:
         configure(merge_overrides(load_ruleset(), data, source=CONSTRAINTS_FILE))
     except RuleSetError as exc:
-        return None, [Problem(CONSTRAINTS_FILE, None, None, "rule settings the rule engine accepts", _short(p, 200)) for p in exc.problems]
+        return None, [
+            Problem(CONSTRAINTS_FILE, None, None, "rule settings the rule engine accepts", _short(p, 200))
+            for p in exc.problems
+        ]
     return data, []
 
 

@@ -151,9 +151,7 @@ class RotationsModel(pa.DataFrameModel):
     """rotations.csv: a rotation and the shift types its residents may work."""
 
     rotation_id: Series[str] = _id(unique=True)
-    name: Series[str] = pa.Field(
-        str_length={"max_value": 200}, description="a rotation name of at most 200 characters"
-    )
+    name: Series[str] = pa.Field(str_length={"max_value": 200}, description="a rotation name of at most 200 characters")
     setting: Series[str] = pa.Field(isin=ROTATION_SETTINGS, description="one of " + ", ".join(ROTATION_SETTINGS))
     eligible_shifts: Series[str] = pa.Field(
         nullable=True,

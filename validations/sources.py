@@ -85,7 +85,9 @@ def _from_s3(source: str, settings: Any | None) -> dict[str, bytes]:
     try:
         store = open_store(source.rstrip("/"), settings=settings)
     except StorageError as exc:
-        raise InputError([Problem(source, None, None, "an s3://bucket/prefix address", str(exc))], source=source) from exc
+        raise InputError(
+            [Problem(source, None, None, "an s3://bucket/prefix address", str(exc))], source=source
+        ) from exc
     try:
         keys = [k for k in store.list() if "/" not in k.strip("/")]
         files: dict[str, bytes] = {}

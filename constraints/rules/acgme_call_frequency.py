@@ -37,15 +37,23 @@ class AcgmeCallFrequency(Rule):
         for person in ctx.people:
             for first in range(-params.window_days + 1, inst.days):
                 last = first + params.window_days - 1
+                if not any(ctx.applies(person, d) for d in range(max(first, 0), min(last, inst.days - 1) + 1)):
+                    continue  # a rotation selector binds the windows that touch days on that rotation
                 terms = [
                     (1, ctx.x.is_assigned(person, d, s))
                     for d in range(max(first, 0), min(last, inst.days - 1) + 1)
                     for s in calls
-                    if ctx.applies(person, d)
                 ]
-                bound = params.max_calls - _history_calls(inst, person, first, last)
-                ctx.at_most(terms, bound, subject=f"person={person}, window={date_label(inst, first)}",
-                            name=f"{person}:{first}", person=person, first=first, last=last)
+                bound = max(0, params.max_calls - _history_calls(inst, person, first, last))
+                ctx.at_most(
+                    terms,
+                    bound,
+                    subject=f"person={person}, window={date_label(inst, first)}",
+                    name=f"{person}:{first}",
+                    person=person,
+                    first=first,
+                    last=last,
+                )
 
     def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
@@ -54,11 +62,23 @@ class AcgmeCallFrequency(Rule):
             days = sorted(d for p, d, s in schedule.cells if p == person and inst.shift[s].in_house_call)
             for first in range(-params.window_days + 1, inst.days):
                 last = first + params.window_days - 1
+                if not any(
+                    selector.day_matches(inst, person, d) for d in range(max(first, 0), min(last, inst.days - 1) + 1)
+                ):
+                    continue
                 count = sum(1 for d in days if first <= d <= last) + _history_calls(inst, person, first, last)
                 if count > params.max_calls and any(first <= d <= last for d in days):
                     out.append(
-                        Violation(self.name, person, first, last, count, params.max_calls, self.unit,
-                                  f"{person} has {count} in-house calls from {date_label(inst, first)} to "
-                                  f"{date_label(inst, last)}, more than {params.max_calls}")
+                        Violation(
+                            self.name,
+                            person,
+                            first,
+                            last,
+                            count,
+                            params.max_calls,
+                            self.unit,
+                            f"{person} has {count} in-house calls from {date_label(inst, first)} to "
+                            f"{date_label(inst, last)}, more than {params.max_calls}",
+                        )
                     )
         return out

@@ -1,8 +1,9 @@
 """acgme_day_off_in_seven: one day in seven free, averaged over four weeks (ACGME VI.F.2.c / 6.21.b).
 
-A free day is a continuous 24-hour period with no work and no home call. The model counts
-disjoint 24-hour periods that start at local midnight (a period is pushed later where a short
-spring-forward day would make two overlap), so every counted period is a real free day.
+A free day is a continuous 24-hour period with no work and no home call, not a calendar
+date. The model counts disjoint 24-hour periods starting at local midnight or at a local
+time when some shift ends, so every counted period is a real free day; the checker counts
+⌊gap ÷ 24 h⌋ over each free gap, which is never less.
 """
 
 from __future__ import annotations
@@ -26,17 +27,18 @@ class Params(BaseModel):
     window_days: int = Field(default=28, ge=7)
 
 
-def periods(inst: Instance, first: int) -> dict[int, tuple[dt.datetime, dt.datetime]]:
-    """Disjoint 24-hour periods, one per day from ``first`` to the horizon's end."""
-    out: dict[int, tuple[dt.datetime, dt.datetime]] = {}
-    previous_end: dt.datetime | None = None
+def candidates(inst: Instance, first: int) -> list[tuple[dt.datetime, dt.datetime]]:
+    """24-hour periods that may be free days: one from each local midnight and each local
+    clock time at which a shift (with its hand-off) ends, on every day from ``first``."""
+    clocks = {dt.time(0, 0)}
+    for slot in inst.slots():
+        clocks.add(slot.end_with_transition.astimezone(inst.zone).time().replace(second=0, microsecond=0))
+    starts = set()
     for day in range(first, inst.days):
-        start = inst.midnight(day)
-        if previous_end is not None and start < previous_end:
-            start = previous_end
-        out[day] = (start, start + DAY)
-        previous_end = start + DAY
-    return out
+        date = inst.date(day)
+        for clock in clocks:
+            starts.add(dt.datetime.combine(date, clock, tzinfo=inst.zone).astimezone(dt.UTC))
+    return [(start, start + DAY) for start in sorted(starts)]
 
 
 def _busy_in_history(inst: Instance, person: str, start: dt.datetime, end: dt.datetime) -> bool:
@@ -59,34 +61,47 @@ class AcgmeDayOffInSeven(Rule):
     Params = Params
 
     def build(self, ctx: BuildContext, params: Params) -> None:
+        """Each candidate period is free only if no shift touches it; chosen free periods
+        may not overlap (one at most through any instant); every window holds enough."""
         inst = ctx.instance
         windows = _windows(inst, params)
         if not windows:
             return
-        chain = periods(inst, windows[0][0])
-        slots = list(inst.slots())
+        periods = candidates(inst, windows[0][0])
+        slots = sorted(inst.slots(), key=lambda s: s.start)
+        touching = [[s for s in slots if s.start < end and start < s.end_with_transition] for start, end in periods]
+        cliques = [[j for j, (s, e) in enumerate(periods) if s <= start < e] for start, _ in periods]
         need = params.min_free_days if params.variant == "averaged" else 1
+        bounds = [(inst.midnight(first), inst.midnight(last + 1)) for first, last in windows]
         for person in ctx.people:
-            free: dict[int, object] = {}
-            for day, (start, end) in chain.items():
+            free = []
+            for n, (start, end) in enumerate(periods):
                 if _busy_in_history(inst, person, start, end):
-                    free[day] = 0
+                    free.append(None)
                     continue
-                touching = [s for s in slots if s.start < end and start < s.end_with_transition]
-                if not touching:
-                    free[day] = 1
-                    continue
-                var = ctx.model.new_bool_var(f"free[{person},{day}]")
-                for slot in touching:
+                var = ctx.model.new_bool_var(f"free[{person},{n}]")
+                for slot in touching[n]:
                     ctx.model.add_implication(var, ctx.x.is_assigned(person, slot.day, slot.shift).Not())
-                free[day] = var
-            for first, last in windows:
-                constant = sum(1 for d in range(first, last + 1) if isinstance(free[d], int) and free[d] == 1)
-                terms = [(1, free[d]) for d in range(first, last + 1) if not isinstance(free[d], int)]
-                if constant >= need:
-                    continue
-                ctx.at_least(terms, need - constant, subject=f"person={person}, window={date_label(inst, first)}",
-                             name=f"{person}:{first}", person=person, first=first, last=last)
+                free.append(var)
+            for clique in cliques:
+                members = [free[j] for j in clique if free[j] is not None]
+                if len(members) > 1:
+                    ctx.model.add_at_most_one(members)
+            for (first, last), (lo, hi) in zip(windows, bounds, strict=True):
+                terms = [
+                    (1, free[n])
+                    for n, (start, end) in enumerate(periods)
+                    if free[n] is not None and lo <= start and end <= hi
+                ]
+                ctx.at_least(
+                    terms,
+                    need,
+                    subject=f"person={person}, window={date_label(inst, first)}",
+                    name=f"{person}:{first}",
+                    person=person,
+                    first=first,
+                    last=last,
+                )
 
     def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
@@ -99,9 +114,17 @@ class AcgmeDayOffInSeven(Rule):
                 count = _free_periods(busy, inst.midnight(first), inst.midnight(last + 1))
                 if count < need:
                     out.append(
-                        Violation(self.name, person, first, last, count, need, self.unit,
-                                  f"{person} has {count} free 24-hour periods from {date_label(inst, first)} to "
-                                  f"{date_label(inst, last)}; at least {need} are required")
+                        Violation(
+                            self.name,
+                            person,
+                            first,
+                            last,
+                            count,
+                            need,
+                            self.unit,
+                            f"{person} has {count} free 24-hour periods from {date_label(inst, first)} to "
+                            f"{date_label(inst, last)}; at least {need} are required",
+                        )
                     )
         return out
 

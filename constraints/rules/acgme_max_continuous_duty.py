@@ -56,11 +56,11 @@ def too_long_chains(pieces: list[Piece], params: Params) -> Iterator[list[Piece]
     following = {id(a): [b for b in ordered if b is not a and joins(a, b)] for a in ordered}
 
     def extend(chain: list[Piece]) -> Iterator[list[Piece]]:
-        if _too_long(chain, params):
+        scheduled_piece = any(p.day is not None for p in chain)
+        if _too_long(chain, params) and scheduled_piece:
             yield chain
             return
-        if len(chain) > 6:
-            return
+        # a past period already too long on its own: the next scheduled shift is what breaks it
         for nxt in following[id(chain[-1])]:
             yield from extend([*chain, nxt])
 
@@ -99,8 +99,7 @@ class AcgmeMaxContinuousDuty(Rule):
                 if not literals:
                     continue
                 first = next(p.day for p in chain if p.day is not None)
-                ctx.not_all(literals, subject=f"person={person}", name=f"{person}:{first}:{len(chain)}",
-                            person=person)
+                ctx.not_all(literals, subject=f"person={person}", name=f"{person}:{first}:{len(chain)}", person=person)
 
     def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
@@ -117,11 +116,23 @@ class AcgmeMaxContinuousDuty(Rule):
                 if period and _too_long(period, params) and any(p.day is not None for p in period):
                     scheduled = sum((p.scheduled for p in period), dt.timedelta()).total_seconds() / 3600
                     total = (period[-1].end_with_transition - period[0].start).total_seconds() / 3600
-                    day = next(p.day for p in period if p.day is not None)
+                    days = [p.day for p in period if p.day is not None]
+                    if scheduled > params.max_scheduled_hours:
+                        value, limit = scheduled, params.max_scheduled_hours
+                    else:
+                        value, limit = total, params.max_total_hours
                     out.append(
-                        Violation(self.name, person, day, day, round(total, 2), params.max_total_hours, "hours",
-                                  f"{person} is on duty {scheduled:.1f} h scheduled ({total:.1f} h with transition) "
-                                  f"from {date_label(inst, day)}")
+                        Violation(
+                            self.name,
+                            person,
+                            days[0],
+                            days[-1],
+                            round(value, 2),
+                            limit,
+                            "hours",
+                            f"{person} is on duty {scheduled:.1f} h scheduled ({total:.1f} h with transition) "
+                            f"from {date_label(inst, days[0])}",
+                        )
                     )
                 period = [piece] if piece is not None else []
         return out

@@ -40,14 +40,20 @@ class AcgmePgy1NoMoonlighting(Rule):
                 continue
             for day in range(inst.days):
                 for shift in shifts:
-                    ctx.forbid(ctx.x.is_assigned(person, day, shift), subject=f"person={person}",
-                               name=f"{person}:{day}:{shift}", person=person)
+                    ctx.forbid(
+                        ctx.x.is_assigned(person, day, shift),
+                        subject=f"person={person}",
+                        name=f"{person}:{day}:{shift}",
+                        person=person,
+                    )
 
     def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         shifts = set(moonlighting(inst, params))
         return [
-            Violation(self.name, p, d, d, 1, 0, "shifts", f"PGY-1 resident {p} moonlights ({s}) on {date_label(inst, d)}")
+            Violation(
+                self.name, p, d, d, 1, 0, "shifts", f"PGY-1 resident {p} moonlights ({s}) on {date_label(inst, d)}"
+            )
             for p, d, s in sorted(schedule.cells)
             if p in people and s in shifts and inst.person[p].pgy == 1
         ]

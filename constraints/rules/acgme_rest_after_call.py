@@ -42,15 +42,25 @@ class AcgmeRestAfterCall(Rule):
         ]
         for person in ctx.people:
             for a, b in pairs:
-                ctx.not_all([ctx.x.is_assigned(person, a.day, a.shift), ctx.x.is_assigned(person, b.day, b.shift)],
-                            subject=f"person={person}", name=f"{person}:{a.day}:{b.day}:{b.shift}", person=person)
+                ctx.not_all(
+                    [ctx.x.is_assigned(person, a.day, a.shift), ctx.x.is_assigned(person, b.day, b.shift)],
+                    subject=f"person={person}",
+                    name=f"{person}:{a.day}:{b.day}:{b.shift}",
+                    person=person,
+                )
             for past in inst.history:
-                if past.person != person or not (past.in_house_call and past.scheduled_minutes >= params.min_call_hours * 60):
+                if past.person != person or not (
+                    past.in_house_call and past.scheduled_minutes >= params.min_call_hours * 60
+                ):
                     continue
                 for slot in inst.slots():
                     if past.end_with_transition <= slot.start < past.end_with_transition + rest:
-                        ctx.forbid(ctx.x.is_assigned(person, slot.day, slot.shift), subject=f"person={person}",
-                                   name=f"{person}:history:{slot.day}:{slot.shift}", person=person)
+                        ctx.forbid(
+                            ctx.x.is_assigned(person, slot.day, slot.shift),
+                            subject=f"person={person}",
+                            name=f"{person}:history:{slot.day}:{slot.shift}",
+                            person=person,
+                        )
 
     def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
@@ -59,16 +69,26 @@ class AcgmeRestAfterCall(Rule):
         for person in people:
             mine = schedule.by_person[person]
             calls: list[Any] = [s for s in mine if is_long_call(inst, s.shift, s.scheduled_minutes, params)]
-            calls += [h for h in inst.history if h.person == person and h.in_house_call
-                      and h.scheduled_minutes >= params.min_call_hours * 60]
+            calls += [
+                h
+                for h in inst.history
+                if h.person == person and h.in_house_call and h.scheduled_minutes >= params.min_call_hours * 60
+            ]
             for call in calls:
                 for nxt in mine:
                     gap = nxt.start - call.end_with_transition
                     if dt.timedelta(0) <= gap < rest:
                         out.append(
-                            Violation(self.name, person, nxt.day, nxt.day, round(gap.total_seconds() / 3600, 2),
-                                      params.min_rest_hours, "hours",
-                                      f"{person} starts {nxt.shift} on {date_label(inst, nxt.day)} "
-                                      f"{gap.total_seconds() / 3600:.1f} h after a 24-hour call")
+                            Violation(
+                                self.name,
+                                person,
+                                nxt.day,
+                                nxt.day,
+                                round(gap.total_seconds() / 3600, 2),
+                                params.min_rest_hours,
+                                "hours",
+                                f"{person} starts {nxt.shift} on {date_label(inst, nxt.day)} "
+                                f"{gap.total_seconds() / 3600:.1f} h after a 24-hour call",
+                            )
                         )
         return out

@@ -7,7 +7,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from constraints.instance import Schedule
+from constraints.instance import Schedule, Slot
 from constraints.registry import BuildContext, Rule, Selector, Violation, register
 from constraints.rules._common import date_label, slot_pairs
 
@@ -30,46 +30,68 @@ class AcgmeRestBetweenShifts(Rule):
     def build(self, ctx: BuildContext, params: Params) -> None:
         inst = ctx.instance
         rest = dt.timedelta(hours=params.min_rest_hours)
-        pairs = [
-            (a, b, b.start - a.end_with_transition)
-            for a, b in slot_pairs(inst, max_gap=rest)
-            if dt.timedelta(0) < b.start - a.end_with_transition < rest
-        ]
+        slots = list(inst.slots())
+        pairs = []
+        for a, b in slot_pairs(inst, max_gap=rest):
+            gap = b.start - a.end_with_transition
+            if dt.timedelta(0) < gap < rest:
+                # a shift wholly inside the gap makes a and b not consecutive
+                between = [c for c in slots if a.end_with_transition <= c.start and c.end_with_transition <= b.start]
+                pairs.append((a, b, gap, between))
         for person in ctx.people:
-            for a, b, gap in pairs:
+            for a, b, gap, between in pairs:
                 missing = math.ceil((rest - gap).total_seconds() / 3600)
-                ctx.not_all([ctx.x.is_assigned(person, a.day, a.shift), ctx.x.is_assigned(person, b.day, b.shift)],
-                            subject=f"person={person}", name=f"{person}:{a.day}:{a.shift}:{b.day}:{b.shift}",
-                            scale=missing, person=person)
+                terms = [(1, ctx.x.is_assigned(person, a.day, a.shift)), (1, ctx.x.is_assigned(person, b.day, b.shift))]
+                terms += [(-1, ctx.x.is_assigned(person, c.day, c.shift)) for c in between]
+                ctx.at_most(
+                    terms,
+                    1,
+                    subject=f"person={person}",
+                    name=f"{person}:{a.day}:{a.shift}:{b.day}:{b.shift}",
+                    scale=missing,
+                    person=person,
+                )
 
     def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
-        rest = dt.timedelta(hours=params.min_rest_hours)
         out = []
         for person in people:
-            mine = schedule.by_person[person]
-            for a in mine:
-                for b in mine:
-                    gap = b.start - a.end_with_transition
-                    if dt.timedelta(0) < gap < rest:
-                        out.append(
-                            Violation(self.name, person, b.day, b.day, round(gap.total_seconds() / 3600, 2),
-                                      params.min_rest_hours, "hours",
-                                      f"{person} has only {gap.total_seconds() / 3600:.1f} h free before "
-                                      f"{b.shift} on {date_label(inst, b.day)}", "warning")
-                        )
+            for b, gap in _short_rests(schedule.by_person[person], params):
+                out.append(
+                    Violation(
+                        self.name,
+                        person,
+                        b.day,
+                        b.day,
+                        round(gap.total_seconds() / 3600, 2),
+                        params.min_rest_hours,
+                        "hours",
+                        f"{person} has only {gap.total_seconds() / 3600:.1f} h free before "
+                        f"{b.shift} on {date_label(inst, b.day)}",
+                        "warning",
+                    )
+                )
         return out
+
+
+def _short_rests(slots: list[Slot], params: Params) -> list[tuple[Slot, dt.timedelta]]:
+    """(next shift, gap) for each rest shorter than the minimum between consecutive shifts."""
+    rest = dt.timedelta(hours=params.min_rest_hours)
+    ordered = sorted(slots, key=lambda s: s.start)
+    out = []
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        gap = b.start - a.end_with_transition
+        if dt.timedelta(0) < gap < rest:
+            out.append((b, gap))
+    return out
 
 
 def penalty(schedule: Schedule, params: Params | None = None) -> int:
     """Exact penalty (weight 1): missing hours, rounded up, summed over short rests."""
     params = params or Params()
     rest = dt.timedelta(hours=params.min_rest_hours)
-    total = 0
-    for slots in schedule.by_person.values():
-        for a in slots:
-            for b in slots:
-                gap = b.start - a.end_with_transition
-                if dt.timedelta(0) < gap < rest:
-                    total += math.ceil((rest - gap).total_seconds() / 3600)
-    return total
+    return sum(
+        math.ceil((rest - gap).total_seconds() / 3600)
+        for slots in schedule.by_person.values()
+        for _, gap in _short_rests(slots, params)
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,15 +73,20 @@ class AcgmeWeeklyHours(Rule):
         slots = list(inst.slots())
         for person in ctx.people:
             for first, last in windows_for(inst, params):
+                if not any(ctx.applies(person, d) for d in range(max(first, 0), min(last, inst.days - 1) + 1)):
+                    continue  # a rotation selector binds the windows that touch days on that rotation
                 start, end = inst.midnight(first), inst.midnight(last + 1)
                 terms = []
                 for slot in slots:
                     minutes = slot.overlap_minutes(start, end)
-                    if minutes and ctx.applies(person, slot.day):
+                    if minutes:
                         terms.append((minutes, ctx.x.is_assigned(person, slot.day, slot.shift)))
                 if not terms:
                     continue
-                bound = limit_minutes(inst, params, person, first, last) - history_minutes(inst, person, start, end)
+                # work already done counts; when it alone breaks the window, no new work may enter it
+                bound = max(
+                    0, limit_minutes(inst, params, person, first, last) - history_minutes(inst, person, start, end)
+                )
                 ctx.at_most(
                     terms,
                     bound,
@@ -98,16 +103,26 @@ class AcgmeWeeklyHours(Rule):
         for person in people:
             slots = schedule.by_person.get(person, [])
             for first, last in windows_for(inst, params):
+                days = range(max(first, 0), min(last, inst.days - 1) + 1)
+                if not any(selector.day_matches(inst, person, d) for d in days):
+                    continue
                 start, end = inst.midnight(first), inst.midnight(last + 1)
                 minutes = sum(s.overlap_minutes(start, end) for s in slots) + history_minutes(inst, person, start, end)
                 limit = limit_minutes(inst, params, person, first, last)
                 if minutes > limit and any(s.overlap_minutes(start, end) for s in slots):
                     weeks = (last - first + 1) / 7
                     out.append(
-                        Violation(self.name, person, first, last, round(minutes / 60 / weeks, 2),
-                                  round(limit / 60 / weeks, 2), self.unit,
-                                  f"{person} averages {minutes / 60 / weeks:.1f} h a week from "
-                                  f"{date_label(inst, first)} to {date_label(inst, last)}, over the limit of "
-                                  f"{limit / 60 / weeks:.1f} h")
+                        Violation(
+                            self.name,
+                            person,
+                            first,
+                            last,
+                            round(minutes / 60 / weeks, 2),
+                            round(limit / 60 / weeks, 2),
+                            self.unit,
+                            f"{person} averages {minutes / 60 / weeks:.1f} h a week from "
+                            f"{date_label(inst, first)} to {date_label(inst, last)}, over the limit of "
+                            f"{limit / 60 / weeks:.1f} h",
+                        )
                     )
         return out

@@ -42,8 +42,9 @@ class ConsecutiveDaysOff(Rule):
                         pattern.append(works[before])
                     if after < horizon:
                         pattern.append(works[after])
-                    ctx.not_all(pattern, subject=f"person={person}", name=f"{person}:off:{first}:{length}",
-                                person=person)
+                    ctx.not_all(
+                        pattern, subject=f"person={person}", name=f"{person}:off:{first}:{length}", person=person
+                    )
 
     def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
@@ -55,6 +56,16 @@ class ConsecutiveDaysOff(Rule):
                 length = last - first + 1
                 touches = first == 0 or last == inst.days - 1
                 if not working and length < shortest and not (params.exempt_runs_at_horizon_ends and touches):
-                    out.append(Violation(self.name, person, first, last, length, shortest, "days",
-                                         f"{person} has only {length} day(s) off in a row from {date_label(inst, first)}"))
+                    out.append(
+                        Violation(
+                            self.name,
+                            person,
+                            first,
+                            last,
+                            length,
+                            shortest,
+                            "days",
+                            f"{person} has only {length} day(s) off in a row from {date_label(inst, first)}",
+                        )
+                    )
         return out

@@ -16,7 +16,9 @@ class Params(BaseModel):
     min_days: dict[str, int] = Field(default={}, description="person id → shortest run")
     default_max: int | None = None
     default_min: int | None = None
-    exempt_runs_at_horizon_ends: bool = Field(default=True, description="min not enforced on runs touching day 0 or the last day")
+    exempt_runs_at_horizon_ends: bool = Field(
+        default=True, description="min not enforced on runs touching day 0 or the last day"
+    )
 
 
 @register
@@ -37,8 +39,13 @@ class ConsecutiveWorkingDays(Rule):
             longest = params.max_days.get(person, params.default_max)
             if longest is not None and longest < horizon:
                 for first in range(horizon - longest):
-                    ctx.at_most([(1, w) for w in works[first : first + longest + 1]], longest, subject=subject,
-                                name=f"{person}:max:{first}", person=person)
+                    ctx.at_most(
+                        [(1, w) for w in works[first : first + longest + 1]],
+                        longest,
+                        subject=subject,
+                        name=f"{person}:max:{first}",
+                        person=person,
+                    )
             shortest = params.min_days.get(person, params.default_min) or 0
             for length in range(1, shortest):
                 for first in range(horizon - length + 1):
@@ -65,10 +72,30 @@ class ConsecutiveWorkingDays(Rule):
                     continue
                 length = last - first + 1
                 if longest is not None and length > longest:
-                    out.append(Violation(self.name, person, first, last, length, longest, "days",
-                                         f"{person} works {length} days in a row from {date_label(inst, first)}"))
+                    out.append(
+                        Violation(
+                            self.name,
+                            person,
+                            first,
+                            last,
+                            length,
+                            longest,
+                            "days",
+                            f"{person} works {length} days in a row from {date_label(inst, first)}",
+                        )
+                    )
                 touches = first == 0 or last == inst.days - 1
                 if length < shortest and not (params.exempt_runs_at_horizon_ends and touches):
-                    out.append(Violation(self.name, person, first, last, length, shortest, "days",
-                                         f"{person} works only {length} day(s) in a row from {date_label(inst, first)}"))
+                    out.append(
+                        Violation(
+                            self.name,
+                            person,
+                            first,
+                            last,
+                            length,
+                            shortest,
+                            "days",
+                            f"{person} works only {length} day(s) in a row from {date_label(inst, first)}",
+                        )
+                    )
         return out

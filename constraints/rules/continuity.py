@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from constraints.instance import Schedule
+from constraints.instance import Cell, Instance, Schedule
 from constraints.registry import BuildContext, Rule, Selector, Violation, register
 
 
@@ -35,13 +35,29 @@ class Continuity(Rule):
         inst = schedule.instance
         if not inst.previous:
             return []
-        changed = {c for c in schedule.cells ^ inst.previous if c[0] in people}
+        changed = {c for c in schedule.cells ^ _inside(inst) if c[0] in people}
         if not changed:
             return []
-        return [Violation(self.name, None, 0, inst.days - 1, len(changed), 0, "changes",
-                          f"{len(changed)} shift(s) differ from the previous schedule", "warning")]
+        return [
+            Violation(
+                self.name,
+                None,
+                0,
+                inst.days - 1,
+                len(changed),
+                0,
+                "changes",
+                f"{len(changed)} shift(s) differ from the previous schedule",
+                "warning",
+            )
+        ]
+
+
+def _inside(inst: Instance) -> frozenset[Cell]:
+    return frozenset(c for c in inst.previous if 0 <= c[1] < inst.days)
 
 
 def penalty(schedule: Schedule) -> int:
+    """Exact penalty (weight 1): shifts added to or removed from the previous schedule."""
     inst = schedule.instance
-    return len(schedule.cells ^ inst.previous) if inst.previous else 0
+    return len(schedule.cells ^ _inside(inst)) if inst.previous else 0

@@ -36,13 +36,29 @@ class Coverage(Rule):
             when = f"{demand.shift} on {date_label(inst, demand.day)}"
             if count < demand.min:
                 out.append(
-                    Violation(self.name, None, demand.day, demand.day, count, demand.min, "people",
-                              f"{when} has {count} of the {demand.min} people it needs{_row(demand.label)}")
+                    Violation(
+                        self.name,
+                        None,
+                        demand.day,
+                        demand.day,
+                        count,
+                        demand.min,
+                        "people",
+                        f"{when} has {count} of the {demand.min} people it needs{_row(demand.label)}",
+                    )
                 )
             if demand.max is not None and count > demand.max:
                 out.append(
-                    Violation(self.name, None, demand.day, demand.day, count, demand.max, "people",
-                              f"{when} has {count} people, more than its maximum of {demand.max}{_row(demand.label)}")
+                    Violation(
+                        self.name,
+                        None,
+                        demand.day,
+                        demand.day,
+                        count,
+                        demand.max,
+                        "people",
+                        f"{when} has {count} people, more than its maximum of {demand.max}{_row(demand.label)}",
+                    )
                 )
         return out
 

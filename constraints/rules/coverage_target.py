@@ -42,9 +42,18 @@ class CoverageTarget(Rule):
                 (count < demand.target and demand.weight_under) or (count > demand.target and demand.weight_over)
             ):
                 out.append(
-                    Violation(self.name, None, demand.day, demand.day, count, demand.target, "people",
-                              f"{demand.shift} on {date_label(inst, demand.day)} has {count} people, "
-                              f"its target is {demand.target}", "warning")
+                    Violation(
+                        self.name,
+                        None,
+                        demand.day,
+                        demand.day,
+                        count,
+                        demand.target,
+                        "people",
+                        f"{demand.shift} on {date_label(inst, demand.day)} has {count} people, "
+                        f"its target is {demand.target}",
+                        "warning",
+                    )
                 )
         return out
 

@@ -83,9 +83,19 @@ class Fairness(Rule):
                 per = [sum(1 for p, d, s in schedule.cells if p == m and counted(d, s)) for m in members]
                 spread = max(per) - min(per)
                 if spread > 1:
-                    out.append(Violation(self.name, None, 0, inst.days - 1, spread, 1, "shifts",
-                                         f"PGY-{pgy} residents' {category} range from {min(per)} to {max(per)}",
-                                         "warning"))
+                    out.append(
+                        Violation(
+                            self.name,
+                            None,
+                            0,
+                            inst.days - 1,
+                            spread,
+                            1,
+                            "shifts",
+                            f"PGY-{pgy} residents' {category} range from {min(per)} to {max(per)}",
+                            "warning",
+                        )
+                    )
         return out
 
 

@@ -29,15 +29,27 @@ class ForbiddenSuccessions(Rule):
         for person in ctx.people:
             for day in range(inst.days - 1):
                 for a, b in pairs:
-                    ctx.not_all([ctx.x.is_assigned(person, day, a), ctx.x.is_assigned(person, day + 1, b)],
-                                subject=f"person={person}", name=f"{person}:{day}:{a}:{b}", person=person)
+                    ctx.not_all(
+                        [ctx.x.is_assigned(person, day, a), ctx.x.is_assigned(person, day + 1, b)],
+                        subject=f"person={person}",
+                        name=f"{person}:{day}:{a}:{b}",
+                        person=person,
+                    )
 
     def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         forbidden = set(map(tuple, params.pairs))
         return [
-            Violation(self.name, p, d, d + 1, 1, 0, "shifts",
-                      f"{p} works {a} on {date_label(inst, d)} and then {b}, which may not follow it")
+            Violation(
+                self.name,
+                p,
+                d,
+                d + 1,
+                1,
+                0,
+                "shifts",
+                f"{p} works {a} on {date_label(inst, d)} and then {b}, which may not follow it",
+            )
             for p, d, a in sorted(schedule.cells)
             if p in people
             for b in inst.shift_ids

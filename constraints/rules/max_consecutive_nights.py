@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from constraints.instance import Schedule
+from constraints.instance import Instance, Schedule
 from constraints.registry import BuildContext, Rule, Selector, Violation, register
 from constraints.rules._common import date_label
 
@@ -31,25 +31,54 @@ class MaxConsecutiveNights(Rule):
             return
         span = params.max_nights + 1
         for person in ctx.people:
-            for first in range(0, inst.days - span + 1):
-                terms = [(1, ctx.x.is_assigned(person, d, s)) for d in range(first, first + span) for s in nights]
-                ctx.at_most(terms, params.max_nights, subject=f"person={person}", name=f"{person}:{first}",
-                            person=person)
+            past = _history_nights(inst, person, params)
+            for first in range(-params.max_nights, inst.days - span + 1):
+                days = range(first, first + span)
+                terms = [(1, ctx.x.is_assigned(person, d, s)) for d in days if d >= 0 for s in nights]
+                before = sum(1 for d in days if d in past)
+                ctx.at_most(
+                    terms,
+                    max(0, params.max_nights - before),
+                    subject=f"person={person}",
+                    name=f"{person}:{first}",
+                    person=person,
+                )
 
     def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         nights = {s.id for s in inst.shifts if s.kind in params.kinds}
         out = []
         for person in people:
-            days = sorted({d for p, d, s in schedule.cells if p == person and s in nights})
+            scheduled = {d for p, d, s in schedule.cells if p == person and s in nights}
+            days = sorted(scheduled | _history_nights(inst, person, params))
             run_start, previous = None, None
             for day in days + [None]:  # type: ignore[list-item]
                 if day is not None and previous is not None and day == previous + 1:
                     previous = day
                     continue
-                if run_start is not None and previous is not None and previous - run_start + 1 > params.max_nights:
+                if run_start is not None and previous is not None and previous >= 0:  # not wholly in the past
                     length = previous - run_start + 1
-                    out.append(Violation(self.name, person, run_start, previous, length, params.max_nights, "nights",
-                                         f"{person} works {length} nights in a row from {date_label(inst, run_start)}"))
+                    if length > params.max_nights:
+                        out.append(
+                            Violation(
+                                self.name,
+                                person,
+                                run_start,
+                                previous,
+                                length,
+                                params.max_nights,
+                                "nights",
+                                f"{person} works {length} nights in a row up to {date_label(inst, previous)}",
+                            )
+                        )
                 run_start = previous = day
         return out
+
+
+def _history_nights(inst: Instance, person: str, params: Params) -> set[int]:
+    """Day indexes (negative: before the horizon) on which the person started a past night."""
+    out = set()
+    for h in inst.history:
+        if h.person == person and h.kind in params.kinds:
+            out.add(inst.day_index(h.start.astimezone(inst.zone).date()))
+    return out

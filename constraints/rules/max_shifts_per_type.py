@@ -34,8 +34,9 @@ class MaxShiftsPerType(Rule):
                 if limit is None:
                     continue
                 terms = [(1, ctx.x.is_assigned(person, d, shift)) for d in range(inst.days)]
-                ctx.at_most(terms, limit, subject=f"person={person}, shift={shift}", name=f"{person}:{shift}",
-                            person=person)
+                ctx.at_most(
+                    terms, limit, subject=f"person={person}, shift={shift}", name=f"{person}:{shift}", person=person
+                )
 
     def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
@@ -45,6 +46,16 @@ class MaxShiftsPerType(Rule):
                 limit = params.limit(person, shift)
                 count = sum(1 for p, _, s in schedule.cells if p == person and s == shift)
                 if limit is not None and count > limit:
-                    out.append(Violation(self.name, person, 0, inst.days - 1, count, limit, "shifts",
-                                         f"{person} works {shift} {count} times, more than {limit}"))
+                    out.append(
+                        Violation(
+                            self.name,
+                            person,
+                            0,
+                            inst.days - 1,
+                            count,
+                            limit,
+                            "shifts",
+                            f"{person} works {shift} {count} times, more than {limit}",
+                        )
+                    )
         return out

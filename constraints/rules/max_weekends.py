@@ -56,6 +56,16 @@ class MaxWeekends(Rule):
             limit = params.limits.get(person, params.default)
             count = sum(1 for days in ends if any(schedule.works(person, d) for d in days))
             if limit is not None and count > limit:
-                out.append(Violation(self.name, person, 0, inst.days - 1, count, limit, "weekends",
-                                     f"{person} works {count} weekends, more than {limit}"))
+                out.append(
+                    Violation(
+                        self.name,
+                        person,
+                        0,
+                        inst.days - 1,
+                        count,
+                        limit,
+                        "weekends",
+                        f"{person} works {count} weekends, more than {limit}",
+                    )
+                )
         return out

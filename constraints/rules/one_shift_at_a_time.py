@@ -48,24 +48,23 @@ class OneShiftAtATime(Rule):
         out = []
         for person in people:
             slots = schedule.by_person.get(person, [])
-            intervals = [(h.start, h.end_with_transition, None) for h in inst.history if h.person == person]
-            intervals += [(s.start, s.end_with_transition, s) for s in slots]
-            intervals.sort(key=lambda i: i[0])
-            latest_end = None
-            for start, end, slot in intervals:
-                if latest_end is not None and start < latest_end and slot is not None:
-                    overlap = (latest_end - start).total_seconds() / 3600
-                    out.append(
-                        Violation(
-                            self.name,
-                            person,
-                            slot.day,
-                            slot.day,
-                            round(overlap, 2),
-                            0,
-                            "hours",
-                            f"{person} has two shifts overlapping by {overlap:.1f} h on {date_label(inst, slot.day)}",
+            past = [(h.start, h.end_with_transition) for h in inst.history if h.person == person]
+            for i, slot in enumerate(slots):  # each overlap is reported on the later-starting shift
+                others = past + [(o.start, o.end_with_transition) for o in slots[:i]]
+                for start, end in others:
+                    overlap = (min(end, slot.end_with_transition) - max(start, slot.start)).total_seconds() / 3600
+                    if overlap > 0:
+                        out.append(
+                            Violation(
+                                self.name,
+                                person,
+                                slot.day,
+                                slot.day,
+                                round(overlap, 2),
+                                0,
+                                "hours",
+                                f"{person} has two shifts overlapping by {overlap:.1f} h on "
+                                f"{date_label(inst, slot.day)}",
+                            )
                         )
-                    )
-                latest_end = end if latest_end is None else max(latest_end, end)
         return out

@@ -28,7 +28,7 @@ class ShiftRequests(Rule):
         inst = ctx.instance
         scope = set(ctx.people)
         for n, r in enumerate(inst.requests):
-            if r.person not in scope or not 0 <= r.day < inst.days:
+            if r.person not in scope or not 0 <= r.day < inst.days or (r.shift and r.shift not in inst.shift):
                 continue
             var = ctx.x.is_assigned(r.person, r.day, r.shift) if r.shift else ctx.x.works(r.person, r.day)
             if r.kind == "on":
@@ -39,9 +39,18 @@ class ShiftRequests(Rule):
     def check(self, schedule: Schedule, params: Any, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         return [
-            Violation(self.name, r.person, r.day, r.day, r.weight, 0, "requests",
-                      f"{r.person}'s request to {'work' if r.kind == 'on' else 'be off'} "
-                      f"{r.shift or 'the day'} on {date_label(inst, r.day)} was not granted", "warning")
+            Violation(
+                self.name,
+                r.person,
+                r.day,
+                r.day,
+                r.weight,
+                0,
+                "requests",
+                f"{r.person}'s request to {'work' if r.kind == 'on' else 'be off'} "
+                f"{r.shift or 'the day'} on {date_label(inst, r.day)} was not granted",
+                "warning",
+            )
             for r in inst.requests
             if r.person in people and 0 <= r.day < inst.days and not _granted(schedule, r)
         ]

@@ -52,8 +52,14 @@ class SupervisionRatio(Rule):
                 elif person.id in scope:
                     per = params.pgy1_per_faculty if person.pgy == 1 else params.others_per_faculty
                     terms.append((-(lcm // per), var))
-            ctx.at_least(terms, 0, subject=f"shift={shift}, date={date_label(inst, day)}", name=f"{shift}:{day}",
-                         day=day, shift=shift)
+            ctx.at_least(
+                terms,
+                0,
+                subject=f"shift={shift}, date={date_label(inst, day)}",
+                name=f"{shift}:{day}",
+                day=day,
+                shift=shift,
+            )
 
     def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
@@ -67,8 +73,16 @@ class SupervisionRatio(Rule):
             needed = _needed(pgy1, others, params)
             if faculty < needed:
                 out.append(
-                    Violation(self.name, None, day, day, faculty, needed, "people",
-                              f"{shift} on {date_label(inst, day)} has {faculty} faculty for {pgy1} PGY-1 and "
-                              f"{others} other residents; it needs {needed}")
+                    Violation(
+                        self.name,
+                        None,
+                        day,
+                        day,
+                        faculty,
+                        needed,
+                        "people",
+                        f"{shift} on {date_label(inst, day)} has {faculty} faculty for {pgy1} PGY-1 and "
+                        f"{others} other residents; it needs {needed}",
+                    )
                 )
         return out

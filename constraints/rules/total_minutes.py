@@ -45,9 +45,29 @@ class TotalMinutes(Rule):
             low = params.min.get(person, params.default_min)
             high = params.max.get(person, params.default_max)
             if low and total < low:
-                out.append(Violation(self.name, person, 0, inst.days - 1, total, low, "minutes",
-                                     f"{person} works {total} minutes, fewer than {low}"))
+                out.append(
+                    Violation(
+                        self.name,
+                        person,
+                        0,
+                        inst.days - 1,
+                        total,
+                        low,
+                        "minutes",
+                        f"{person} works {total} minutes, fewer than {low}",
+                    )
+                )
             if high is not None and total > high:
-                out.append(Violation(self.name, person, 0, inst.days - 1, total, high, "minutes",
-                                     f"{person} works {total} minutes, more than {high}"))
+                out.append(
+                    Violation(
+                        self.name,
+                        person,
+                        0,
+                        inst.days - 1,
+                        total,
+                        high,
+                        "minutes",
+                        f"{person} works {total} minutes, more than {high}",
+                    )
+                )
         return out

@@ -30,11 +30,19 @@ def instance(
 ) -> Instance:
     """A small instance; people given as ids become PGY-2 residents."""
     specs = tuple(p if isinstance(p, PersonSpec) else PersonSpec(p, "resident", 2) for p in people)
-    return Instance(name="test", start=start, days=days, people=specs, shifts=tuple(shifts), timezone=timezone, **kwargs)
+    return Instance(
+        name="test", start=start, days=days, people=specs, shifts=tuple(shifts), timezone=timezone, **kwargs
+    )
 
 
-def configured(rule: str, *, kind: str | None = None, weight: int = 1, params: dict[str, Any] | None = None,
-               applies_to: dict[str, Any] | None = None) -> list[ConfiguredRule]:
+def configured(
+    rule: str,
+    *,
+    kind: str | None = None,
+    weight: int = 1,
+    params: dict[str, Any] | None = None,
+    applies_to: dict[str, Any] | None = None,
+) -> list[ConfiguredRule]:
     entry: dict[str, Any] = {"rule": rule, "weight": weight, "params": params or {}}
     if kind:
         entry["kind"] = kind
@@ -43,8 +51,9 @@ def configured(rule: str, *, kind: str | None = None, weight: int = 1, params: d
     return configure(RuleSet(name="test", rules=[RuleEntry.model_validate(entry)]))
 
 
-def solve_with(inst: Instance, rules: list[ConfiguredRule], *, pins: dict[Cell, bool] | None = None,
-               time_limit: float = 10.0) -> SolveResult:
+def solve_with(
+    inst: Instance, rules: list[ConfiguredRule], *, pins: dict[Cell, bool] | None = None, time_limit: float = 10.0
+) -> SolveResult:
     """Solve ``inst`` under ``rules`` with cells pinned on/off (every unpinned cell is free)."""
     inst.pins = dict(pins or {})
     built = build_model(inst, rules)

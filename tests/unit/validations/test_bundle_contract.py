@@ -509,7 +509,9 @@ def test_allowed_spellings_are_accepted(tiny_files: dict[str, bytes], file: str,
 
 
 def test_counts_as_work_may_be_left_out(tiny_files: dict[str, bytes]) -> None:
-    text = "shift_id,name,start,end,kind,in_house_call\nDAY,Day,07:00,19:00,day,false\nNIGHT,N,19:00,07:00,night,false\n"
+    text = (
+        "shift_id,name,start,end,kind,in_house_call\nDAY,Day,07:00,19:00,day,false\nNIGHT,N,19:00,07:00,night,false\n"
+    )
     text += "CALL24,C,07:00,07:00,call,true\nHOME,H,17:00,07:00,home_call,false\n"
     bundle = parse_bundle({**tiny_files, "shifts.csv": text.encode()})
     assert bundle.frames["shifts"]["counts_as_work"].isna().all()

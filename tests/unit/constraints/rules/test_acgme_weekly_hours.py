@@ -238,11 +238,6 @@ def test_a_past_night_shift_counts_only_for_its_hours_inside_the_window() -> Non
     assert solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5).status == "infeasible"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the builder's bound (limit − history) goes negative when the past alone is over 320 h, "
-    "so even an empty block is infeasible; the checker (rightly) blames only windows with new work",
-)
 def test_an_empty_block_is_admitted_even_when_the_previous_block_was_already_over() -> None:
     inst = instance(shifts=(D12,), days=1)
     inst.history = past_days(inst, -27, -1)  # 324 h in the 27 days before the block
@@ -288,10 +283,14 @@ def test_faculty_are_not_bound_when_the_rule_applies_to_residents() -> None:
     assert found(inst, rules, over) == [(RULE, "R1", 0, 27, 81.0, 80.0)]
 
 
-def test_a_rotation_selector_binds_only_the_days_on_that_rotation() -> None:
+def test_a_rotation_selector_binds_the_windows_that_touch_that_rotation() -> None:
     inst = four_weeks(shifts=(D12,))
-    inst.rotation = {("R1", d): "ICU" if d < 14 else "CLINIC" for d in range(28)}
     rules = configured(RULE, applies_to={"rotation": ["ICU"]})
-    # Only 14 days are on ICU, at most 168 h: the bound can never be reached, whatever is worked.
-    pins = {("R1", d, "D12"): True for d in range(28)}
+    pins = {("R1", d, "D12"): True for d in range(28)}  # 336 h in 28 days
+    inst.rotation = {("R1", d): "ICU" if d < 14 else "CLINIC" for d in range(28)}
+    assert solve_with(inst, rules, pins=pins, time_limit=5).status == "infeasible"
+    assert {v.first_day for v in violations(inst, rules, set(pins))} == {-1, 0, 1}  # the windows holding 27+ shifts
+    inst = four_weeks(shifts=(D12,))
+    inst.rotation = {("R1", d): "CLINIC" for d in range(28)}  # never on ICU: not bound
     assert solve_with(inst, rules, pins=pins, time_limit=5).status == "optimal"
+    assert violations(inst, rules, set(pins)) == []

@@ -66,11 +66,6 @@ def test_only_changes_for_people_the_rule_applies_to_count() -> None:
     assert continuity.penalty(Schedule.of(inst, cells)) == 1  # the module's penalty counts everyone
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="continuity: build() only sees cells of this block, but check() and penalty() count previous cells "
-    "outside it (another day or person) as changes, so the objective (0) and penalty() (1) disagree",
-)
 def test_a_previous_shift_outside_the_block_is_not_a_change() -> None:
     inst = instance(people=("R1",), shifts=(DAY,), days=3, previous=frozenset({("R1", 0, "DAY"), ("R1", 10, "DAY")}))
     cells = {("R1", 0, "DAY")}

@@ -99,11 +99,6 @@ def test_the_solver_leaves_the_seventh_night_off() -> None:
     assert ("R1", 6, "NIGHT") not in result.cells
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: nights worked just before the block (history) are not counted, so 6 nights before "
-    "day 0 and 6 more from day 0 make 12 in a row without a violation",
-)
 def test_nights_worked_just_before_the_block_count_towards_the_run() -> None:
     inst = instance(shifts=(NIGHT,), days=7)
     past = []

@@ -98,11 +98,6 @@ def test_someone_elses_history_does_not_bind() -> None:
     assert found(inst, rules, early) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checker bug: OneShiftAtATime.check only reports the later-starting interval and skips history "
-    "intervals, so a history shift that starts after an overlapping slot is never reported (the builder forbids it)",
-)
 def test_the_checker_reports_a_shift_overlapped_by_a_later_starting_history_shift() -> None:
     inst = instance(shifts=(DAY,), days=2)
     start = inst.slot(0, "DAY").start + dt.timedelta(hours=1)  # pinned earlier: 08:00-20:00 on day 0
