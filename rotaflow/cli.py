@@ -93,6 +93,46 @@ def docs_path() -> Path:
 
 
 @app.command()
+def generate(
+    program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
+    block: Annotated[str, typer.Option("--block", "-b", help="block id from blocks.csv")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for assignments.csv, findings.csv, summary.json …")],
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="solver seconds (default: configs/solver.yaml)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print summary.json to standard output")] = False,
+) -> None:
+    """Ingest → preflight → solve → check → publish → export one block's schedule."""
+    from flows.generate import generate_block
+
+    if time_limit is not None and not time_limit > 0:
+        raise InputError([_option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
+    state = generate_block(program, block, out_dir=str(out_dir), time_limit_seconds=time_limit, return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, InputError):
+        raise outcome
+    summary = getattr(outcome, "summary", outcome if isinstance(outcome, dict) else None)
+    if summary is None:
+        raise outcome if isinstance(outcome, BaseException) else RotaflowError(str(state.message))
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+    else:
+        _print_summary(summary)
+    if isinstance(outcome, BaseException):
+        raise outcome
+
+
+def _print_summary(summary: dict[str, object]) -> None:
+    out.print(
+        f"[bold]{summary['program']}[/bold] block {summary['block_id']}: {summary['status']}, objective "
+        f"{summary['objective']} (bound {summary['best_bound']}) in {summary['solve_seconds']} s; "
+        f"{summary['hard_violations']} hard violation(s), {summary['warnings']} warning(s)",
+        soft_wrap=True,
+    )
+    for item in summary.get("diagnosis", []) or []:  # type: ignore[union-attr]
+        out.print(f"  - {escape(str(item.get('message')))}", soft_wrap=True)
+    out.print(f"outputs: {summary.get('out_dir')}", soft_wrap=True)
+
+
+@app.command()
 def synth(
     residents: Annotated[int, typer.Option(help="number of residents (3-300)")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder to write the bundle into")],

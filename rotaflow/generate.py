@@ -1,0 +1,388 @@
+"""Block generation service: rule set, history, solving, publishing and the output files.
+
+The Prefect flow ``generate_block`` calls these one task at a time; nothing here imports
+Prefect. Publishing locks the block's row (``SELECT … FOR UPDATE`` on PostgreSQL) so two
+runs for one block cannot both publish.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, select
+
+from configs.settings import PROJECT_ROOT
+from constraints.instance import Cell, Instance, Schedule
+from constraints.model import build_model, check_schedule
+from constraints.registry import RULES, Violation
+from constraints.ruleset import ConfiguredRule, configure, load_ruleset, merge_overrides
+from constraints.solve import Progress, SolveResult, solve
+from db.models import Assignment, Block, Program, ScheduleRun, utcnow
+from db.repositories import AuditRepository
+from db.session import UnitOfWork
+from rotaflow.errors import RotaflowError
+from validations.bundle import Bundle
+
+__all__ = [
+    "PublishConflict",
+    "SolverSettings",
+    "assignment_rows",
+    "findings_rows",
+    "history_from_database",
+    "load_solver_settings",
+    "publish_run",
+    "rules_for",
+    "solve_block",
+    "write_outputs",
+]
+
+SOLVER_FILE = PROJECT_ROOT / "configs" / "solver.yaml"
+
+
+class PublishConflict(RotaflowError):
+    """Another run published the same block while this one was working."""
+
+    exit_code = 3
+
+
+class SolverSettings(BaseModel):
+    """configs/solver.yaml: every solve has a time limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_limit_seconds: float = Field(default=60.0, gt=0, le=24 * 3600)
+    workers: int = Field(default=2, ge=1, le=64)
+    seed: int = 0
+    relative_gap: float = Field(default=0.0, ge=0, lt=1)
+    diagnosis_time_limit_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+
+def load_solver_settings(path: Path = SOLVER_FILE, **overrides: Any) -> SolverSettings:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return SolverSettings.model_validate(data)
+
+
+def rules_for(bundle: Bundle) -> list[ConfiguredRule]:
+    """The default rule set with the bundle's constraints.yaml applied."""
+    return configure(merge_overrides(load_ruleset(), bundle.constraints))
+
+
+def history_from_database(engine: Engine, program_key: str, before: dt.date, days: int = 40) -> list[tuple[str, dt.date, str]]:
+    """Published assignments of the days before a block (rolling windows reach back into them)."""
+    since = before - dt.timedelta(days=days)
+    with UnitOfWork(engine) as uow:
+        program = uow.s.scalars(select(Program).where(Program.key == program_key)).one_or_none()
+        if program is None:
+            return []
+        rows = uow.s.execute(
+            select(Assignment.person_id, Assignment.date, Assignment.shift_id).where(
+                Assignment.program_id == program.id,
+                Assignment.run_id.is_not(None),
+                Assignment.date >= since,
+                Assignment.date < before,
+            )
+        ).all()
+    return [(r.person_id, r.date, r.shift_id) for r in rows]
+
+
+def solve_block(
+    instance: Instance,
+    rules: list[ConfiguredRule],
+    settings: SolverSettings,
+    *,
+    hint: Iterable[Cell] | None = None,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> SolveResult:
+    built = build_model(instance, rules)
+    return solve(
+        built,
+        time_limit=settings.time_limit_seconds,
+        workers=settings.workers,
+        seed=settings.seed,
+        relative_gap=settings.relative_gap,
+        hint=hint if hint is not None else (instance.previous or None),
+        stop=stop,
+        on_progress=on_progress,
+    )
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def assignment_rows(instance: Instance, cells: Iterable[Cell]) -> list[dict[str, Any]]:
+    """assignments.csv rows (FORMATS.md): localised instants with offsets, hours, rotation, source."""
+    rows = []
+    for person, day, shift in sorted(cells, key=lambda c: (c[0], c[1], instance.slot(c[1], c[2]).start)):
+        slot = instance.slot(day, shift)
+        source = "pinned" if instance.pins.get((person, day, shift)) else "solver"
+        rows.append(
+            {
+                "person_id": person,
+                "date": instance.date(day).isoformat(),
+                "shift_id": shift,
+                "start": slot.start.astimezone(instance.zone).isoformat(),
+                "end": slot.end_with_transition.astimezone(instance.zone).isoformat(),
+                "hours": round(slot.work_minutes / 60, 2),
+                "rotation_id": instance.rotation.get((person, day)) or "",
+                "source": source,
+            }
+        )
+    return rows
+
+
+def findings_rows(instance: Instance, violations: list[Violation]) -> list[dict[str, Any]]:
+    """findings.csv rows (FORMATS.md); a soft rule's findings are warnings."""
+    return [
+        {
+            "rule": v.rule,
+            "severity": v.severity,
+            "person_id": v.person or "",
+            "window_start": instance.date(v.first_day).isoformat(),
+            "window_end": instance.date(v.last_day).isoformat(),
+            "value": v.value,
+            "limit": v.limit,
+            "unit": v.unit,
+            "message": v.message,
+        }
+        for v in sorted(violations, key=lambda v: (v.severity != "violation", v.rule, v.person or "", v.first_day))
+    ]
+
+
+def check(instance: Instance, rules: list[ConfiguredRule], cells: Iterable[Cell]) -> list[Violation]:
+    return check_schedule(Schedule.of(instance, cells), rules)
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+@dataclass
+class Published:
+    run_id: str
+    replaced: int
+    inserted: int
+
+
+def publish_run(
+    engine: Engine,
+    *,
+    program_key: str,
+    version: int,
+    instance: Instance,
+    result: SolveResult,
+    summary: dict[str, Any],
+    started_at: dt.datetime,
+    actor: str = "rotaflow generate",
+) -> Published:
+    """Record the run and, if it has a schedule, make it the block's published schedule.
+
+    The block's row is locked first; if another run published this block after this one
+    started, nothing is written and :class:`PublishConflict` says so.
+    """
+    block_id = str(instance.meta["block_id"])
+    run_id = str(summary.get("run_id") or uuid.uuid4())
+    with UnitOfWork(engine) as uow:
+        s = uow.s
+        program = s.scalars(select(Program).where(Program.key == program_key)).one()
+        block = s.scalars(
+            select(Block).where(Block.program_id == program.id, Block.block_id == block_id).with_for_update()
+        ).one()
+        publishes = bool(result.cells) and summary.get("hard_violations", 0) == 0
+        if publishes:
+            newer = s.scalars(
+                select(ScheduleRun).where(
+                    ScheduleRun.program_id == program.id,
+                    ScheduleRun.block_id == block_id,
+                    ScheduleRun.status == "published",
+                    ScheduleRun.finished_at > started_at,
+                )
+            ).first()
+            if newer is not None:
+                raise PublishConflict(
+                    f"block {block_id} was published by run {newer.id} at {newer.finished_at:%Y-%m-%d %H:%M:%S} "
+                    "while this run was solving; this run's schedule was not published (run it again to "
+                    "replace that schedule)"
+                )
+        run = ScheduleRun(
+            id=run_id,
+            program_id=program.id,
+            version=version,
+            block_id=block_id,
+            status="published" if publishes else str(summary.get("status", result.status)),
+            objective=result.objective,
+            best_bound=result.best_bound,
+            solve_seconds=result.seconds,
+            summary=json.loads(json.dumps(summary, default=str)),
+            created_at=started_at,
+            finished_at=utcnow(),
+        )
+        s.add(run)
+        s.flush()
+        replaced = inserted = 0
+        if publishes:
+            old = s.scalars(
+                select(Assignment).where(
+                    Assignment.program_id == program.id,
+                    Assignment.run_id.is_not(None),
+                    Assignment.date >= block.start_date,
+                    Assignment.date <= block.end_date,
+                )
+            ).all()
+            now = utcnow()
+            for row in old:
+                row.deleted_at, row.deleted_by = now, f"{actor} (run {run_id})"
+            replaced = len(old)
+            for row in assignment_rows(instance, result.cells):
+                slot_start = dt.datetime.fromisoformat(row["start"]).astimezone(dt.UTC)
+                slot_end = dt.datetime.fromisoformat(row["end"]).astimezone(dt.UTC)
+                s.add(
+                    Assignment(
+                        program_id=program.id,
+                        version=version,
+                        run_id=run_id,
+                        person_id=row["person_id"],
+                        date=dt.date.fromisoformat(row["date"]),
+                        shift_id=row["shift_id"],
+                        start=slot_start,
+                        end=slot_end,
+                        hours=row["hours"],
+                        rotation_id=row["rotation_id"] or None,
+                        source=row["source"],
+                    )
+                )
+            inserted = len(result.cells)
+        AuditRepository(s).record(
+            actor=actor,
+            action="publish" if publishes else "record_run",
+            entity="schedule_runs",
+            entity_key=run_id,
+            program_id=program.id,
+            version=version,
+            details={"block_id": block_id, "replaced": replaced, "inserted": inserted, "status": run.status},
+        )
+        uow.commit()
+    return Published(run_id, replaced, inserted)
+
+
+# --------------------------------------------------------------------------- files
+
+
+@dataclass
+class Outputs:
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+
+
+ASSIGNMENT_COLUMNS = ["person_id", "date", "shift_id", "start", "end", "hours", "rotation_id", "source"]
+FINDING_COLUMNS = ["rule", "severity", "person_id", "window_start", "window_end", "value", "limit", "unit", "message"]
+
+
+def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_outputs(
+    folder: Path,
+    *,
+    instance: Instance,
+    cells: Iterable[Cell],
+    findings: list[dict[str, Any]],
+    summary: dict[str, Any],
+    names: dict[str, str] | None = None,
+) -> Outputs:
+    """assignments.csv, findings.csv, summary.json, report.html and one .ics per person."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cells = sorted(cells)
+    out = Outputs(folder)
+    rows = assignment_rows(instance, cells)
+    for name, text in (
+        ("assignments.csv", _csv(rows, ASSIGNMENT_COLUMNS)),
+        ("findings.csv", _csv(findings, FINDING_COLUMNS)),
+        ("summary.json", json.dumps(summary, indent=2, default=str) + "\n"),
+        ("report.html", _report_html(instance, rows, findings, summary)),
+    ):
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        out.files.append(path)
+    calendars = folder / "calendars"
+    calendars.mkdir(exist_ok=True)
+    by_person: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_person.setdefault(row["person_id"], []).append(row)
+    for person, person_rows in sorted(by_person.items()):
+        path = calendars / f"{person}.ics"
+        path.write_bytes(_calendar(instance, person, person_rows, (names or {}).get(person)))
+        out.files.append(path)
+    return out
+
+
+def _calendar(instance: Instance, person: str, rows: list[dict[str, Any]], name: str | None) -> bytes:
+    """An iCalendar file of one person's shifts (for that person: it may carry their name)."""
+    from icalendar import Calendar, Event
+
+    calendar = Calendar()
+    calendar.add("prodid", "-//rotaflow//schedule//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", f"{name or person} — {instance.meta.get('block_id', '')}")
+    calendar.add("x-wr-timezone", instance.timezone)
+    for row in rows:
+        event = Event()
+        event.add("uid", f"{instance.meta.get('program', 'rotaflow')}-{person}-{row['date']}-{row['shift_id']}@rotaflow")
+        event.add("summary", f"{row['shift_id']}" + (f" ({row['rotation_id']})" if row["rotation_id"] else ""))
+        event.add("dtstart", dt.datetime.fromisoformat(row["start"]))
+        event.add("dtend", dt.datetime.fromisoformat(row["end"]))
+        event.add("dtstamp", dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        calendar.add_component(event)
+    return bytes(calendar.to_ical())
+
+
+def _report_html(instance: Instance, rows: list[dict[str, Any]], findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+    """A self-contained summary page: status, numbers, the findings and the schedule grid."""
+    esc = html.escape
+    people = sorted({r["person_id"] for r in rows} | set(instance.person_ids))
+    grid: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        grid.setdefault((r["person_id"], r["date"]), []).append(r["shift_id"])
+    dates = [instance.date(d).isoformat() for d in range(instance.days)]
+    head = "".join(f"<th>{esc(d[5:])}</th>" for d in dates)
+    body = "".join(
+        f"<tr><th>{esc(p)}</th>" + "".join(f"<td>{esc(' '.join(grid.get((p, d), [])))}</td>" for d in dates) + "</tr>"
+        for p in people
+    )
+    findings_html = "".join(
+        "<tr>" + "".join(f"<td>{esc(str(f[c]))}</td>" for c in FINDING_COLUMNS) + "</tr>" for f in findings
+    ) or f'<tr><td colspan="{len(FINDING_COLUMNS)}">no findings</td></tr>'
+    facts = "".join(
+        f"<tr><th>{esc(k)}</th><td>{esc(str(summary.get(k)))}</td></tr>"
+        for k in ("program", "block_id", "status", "objective", "best_bound", "solve_seconds", "hard_violations", "warnings")
+    )
+    rules = "".join(f"<li><code>{esc(k)}</code>: {esc(RULES[k].summary)}</li>" for k in sorted(RULES) if k in summary.get("rules", []))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>rotaflow — {esc(str(summary.get('block_id')))}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#222}}table{{border-collapse:collapse;font-size:12px}}
+td,th{{border:1px solid #ccc;padding:2px 4px;text-align:left}}th{{background:#f3f3f3}}
+.grid td{{min-width:3.5em}}</style></head><body>
+<h1>Schedule of block {esc(str(summary.get('block_id')))} — {esc(str(summary.get('program')))}</h1>
+<table>{facts}</table>
+<h2>Findings</h2><table><tr>{''.join(f'<th>{c}</th>' for c in FINDING_COLUMNS)}</tr>{findings_html}</table>
+<h2>Schedule</h2><table class="grid"><tr><th>person</th>{head}</tr>{body}</table>
+<h2>Rules</h2><ul>{rules}</ul>
+</body></html>
+"""

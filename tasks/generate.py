@@ -1,0 +1,162 @@
+"""Thin Prefect tasks of block generation: each calls one function of the service layer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from configs.settings import get_settings
+from constraints.explain import Conflict, diagnose
+from constraints.instance import Instance
+from constraints.preflight import PreflightReport, preflight
+from constraints.ruleset import ConfiguredRule
+from constraints.solve import Progress, SolveResult
+from rotaflow import generate as service
+from rotaflow import ingest as ingest_service
+from rotaflow.planning import block_instance
+from validations.bundle import Bundle
+
+__all__ = [
+    "build_instance",
+    "explain_infeasibility",
+    "export_outputs",
+    "load_for_generation",
+    "publish",
+    "run_preflight",
+    "solve_schedule",
+    "validate_schedule_rules",
+]
+
+
+@task(name="load-program", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
+def load_for_generation(program: str) -> Bundle:
+    """Read and check the bundle (the ingest flow has stored this version)."""
+    return ingest_service.load_bundle(program, settings=get_settings())
+
+
+@task(name="build-instance", cache_policy=NO_CACHE)
+def build_instance(bundle: Bundle, block_id: str) -> tuple[Instance, list[ConfiguredRule]]:
+    """The block's instance with history from the database, and the program's rule set."""
+    settings = get_settings()
+    engine = ingest_service.database_engine(settings)
+    blocks = bundle.frames["blocks"].set_index("block_id")
+    history: list[tuple[str, dt.date, str]] = []
+    if block_id in blocks.index:
+        first = blocks.at[block_id, "start_date"].date()
+        history = service.history_from_database(engine, bundle.program.key, first)
+    return block_instance(bundle, block_id, history=history), service.rules_for(bundle)
+
+
+@task(name="preflight", cache_policy=NO_CACHE)
+def run_preflight(instance: Instance, rules: list[ConfiguredRule]) -> PreflightReport:
+    """Feasibility screens before any solving (raises PreflightFailed with the reasons)."""
+    return preflight(instance, rules, raise_on_error=False)
+
+
+@task(name="solve", cache_policy=NO_CACHE)
+def solve_schedule(
+    instance: Instance, rules: list[ConfiguredRule], settings: service.SolverSettings
+) -> SolveResult:
+    """CP-SAT within the time limit; progress to the log and an artifact; stops when the run is cancelled."""
+    logger = get_run_logger()
+    stop = threading.Event()
+    artifact = create_progress_artifact(progress=0.0, key="solve-progress", description="Solver progress")
+    started = time.monotonic()
+
+    def on_progress(point: Progress) -> None:
+        logger.info("objective %.0f, bound %.0f after %.1f s", point.objective, point.bound, point.seconds)
+        share = min(99.0, 100.0 * (time.monotonic() - started) / settings.time_limit_seconds)
+        update_progress_artifact(artifact, share, description=f"objective {point.objective:.0f}, bound {point.bound:.0f}")
+
+    watcher = threading.Thread(target=_watch_cancellation, args=(stop,), daemon=True, name="cancel-watch")
+    watcher.start()
+    try:
+        result = service.solve_block(instance, rules, settings, stop=stop, on_progress=on_progress)
+    finally:
+        stop.set()
+    update_progress_artifact(artifact, 100.0, description=f"{result.status}: objective {result.objective}")
+    logger.info("solver finished: %s, objective %s, bound %s, %.1f s", result.status, result.objective,
+                result.best_bound, result.seconds)
+    return result
+
+
+def _watch_cancellation(stop: threading.Event, interval: float = 1.0) -> None:
+    """The kill switch: a cancelled flow run stops the solver within about a second."""
+    from prefect.client.orchestration import get_client
+
+    run_id = flow_run.get_id()
+    if run_id is None:
+        return
+    try:
+        with get_client(sync_client=True) as client:
+            while not stop.wait(interval):
+                state = client.read_flow_run(run_id).state
+                if state is not None and (state.is_cancelling() or state.is_cancelled()):
+                    stop.set()
+                    return
+    except Exception:  # the API being away must not stop the solve
+        return
+
+
+@task(name="diagnose", cache_policy=NO_CACHE)
+def explain_infeasibility(
+    instance: Instance, rules: list[ConfiguredRule], settings: service.SolverSettings
+) -> list[Conflict]:
+    """The smallest set of conflicting rule groups found within the diagnosis time limit."""
+    return diagnose(instance, rules, time_limit=settings.diagnosis_time_limit_seconds)
+
+
+@task(name="check-rules", cache_policy=NO_CACHE)
+def validate_schedule_rules(instance: Instance, rules: list[ConfiguredRule], result: SolveResult) -> list[dict[str, Any]]:
+    """Every rule's independent checker over the schedule: findings.csv rows."""
+    return service.findings_rows(instance, service.check(instance, rules, result.cells))
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish(
+    program_key: str, version: int, instance: Instance, result: SolveResult, summary: dict[str, Any],
+    started_at: dt.datetime,
+) -> service.Published:
+    """Record the run and publish its schedule under a row lock on the block."""
+    engine = ingest_service.database_engine(get_settings())
+    return service.publish_run(
+        engine, program_key=program_key, version=version, instance=instance, result=result, summary=summary,
+        started_at=started_at,
+    )
+
+
+@task(name="export", cache_policy=NO_CACHE)
+def export_outputs(
+    out_dir: str, instance: Instance, bundle: Bundle, result: SolveResult, findings: list[dict[str, Any]],
+    summary: dict[str, Any],
+) -> list[str]:
+    """assignments.csv, findings.csv, summary.json, report.html and the calendars; artifacts."""
+    people = bundle.frames["people"]
+    names = dict(zip(people["person_id"], people["name"], strict=True))
+    outputs = service.write_outputs(
+        Path(out_dir), instance=instance, cells=result.cells, findings=findings, summary=summary, names=names
+    )
+    lines = [
+        f"# Block {summary['block_id']} of `{summary['program']}`: **{summary['status']}**",
+        "",
+        f"- objective {summary['objective']} (bound {summary['best_bound']}), {summary['solve_seconds']} s",
+        f"- hard violations: {summary['hard_violations']}, warnings: {summary['warnings']}",
+        f"- outputs: `{Path(out_dir).resolve()}`",
+    ]
+    create_markdown_artifact(key="generation-summary", markdown="\n".join(lines), description="Block generation")
+    if findings:
+        create_table_artifact(key="generation-findings", table=findings[:500], description="Rule checker findings")
+    return [str(p) for p in outputs.files]
