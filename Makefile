@@ -19,10 +19,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-## run: set up, create the database and ingest the sample program (embedded defaults)
+## run: set up, create the database and generate the sample program's first block (embedded defaults)
 run: $(STAMP)
 	$(BIN)/rotaflow db upgrade
-	$(BIN)/rotaflow ingest --program $(SAMPLE)
+	$(BIN)/rotaflow generate --program $(SAMPLE) --block 2027-B01 --out var/runs/sample-2027-B01
 
 ## test: set up and run the whole test suite with coverage gates
 test: $(STAMP)
@@ -39,9 +39,11 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## bench: ingest benchmark (prints a table, writes bench/results/*.json)
+## bench: the benchmarks (each prints a table and writes bench/results/*.json)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/generate.py
+	$(BIN)/python bench/curtois.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache htmlcov .coverage

@@ -41,7 +41,9 @@ class Conflict:
         }
 
 
-def _solve(model: cp_model.CpModel, assumptions: list[cp_model.IntVar], seconds: float) -> tuple[int, cp_model.CpSolver]:
+def _solve(
+    model: cp_model.CpModel, assumptions: list[cp_model.IntVar], seconds: float
+) -> tuple[int, cp_model.CpSolver]:
     model.clear_assumptions()
     model.add_assumptions(assumptions)
     solver = cp_model.CpSolver()

@@ -250,7 +250,11 @@ def _largest_rows(inst: Instance) -> dict[tuple[int, str], Demand]:
 def _impossible_shifts(inst: Instance, duty: ConfiguredRule, report: PreflightReport) -> None:
     bound = {p for p in inst.person_ids if duty.selector.person_matches(inst, p)}
     # a shift is needed from people the rule binds when a row needs it and only they can fill it
-    required = {(d.day, d.shift) for d in inst.demands if d.min > 0 and _available(inst, d) and set(_available(inst, d)) <= bound}
+    required = {
+        (d.day, d.shift)
+        for d in inst.demands
+        if d.min > 0 and _available(inst, d) and set(_available(inst, d)) <= bound
+    }
     scheduled_cap = dt.timedelta(hours=duty.params.max_scheduled_hours)
     total_cap = dt.timedelta(hours=duty.params.max_total_hours)
     checked = 0

@@ -111,6 +111,7 @@ class Variables:
             cell: model.new_bool_var(f"x[{cell[0]},{cell[1]},{cell[2]}]") for cell in instance.cells
         }
         self._works: dict[tuple[str, int], cp_model.IntVar] = {}
+        self._one_a_day: dict[tuple[str, int], cp_model.IntVar] = {}
 
     def is_assigned(self, person: str, day: int, shift: str) -> cp_model.IntVar:
         return self._x[(person, day, shift)]
@@ -122,11 +123,35 @@ class Variables:
         """1 when the person starts any shift on the day."""
         key = (person, day)
         if key not in self._works:
-            var = self.model.new_bool_var(f"works[{person},{day}]")
             shifts = self.on_day(person, day)
+            if len(shifts) == 1:
+                self._works[key] = shifts[0]
+                return shifts[0]
+            var = self.model.new_bool_var(f"works[{person},{day}]")
             self.model.add_max_equality(var, shifts)
             self._works[key] = var
+            if key in self._one_a_day:
+                self._link(key)
         return self._works[key]
+
+    def declare_one_a_day(self, person: str, day: int, literal: cp_model.IntVar) -> None:
+        """A rule enforces at most one shift on the day whenever ``literal`` holds.
+
+        ``works`` is then also the plain sum of the day's shifts under ``literal``: the same
+        meaning as the maximum, but a linear equality makes a much tighter LP relaxation.
+        """
+        key = (person, day)
+        if key in self._one_a_day:
+            return
+        self._one_a_day[key] = literal
+        if key in self._works:
+            self._link(key)
+
+    def _link(self, key: tuple[str, int]) -> None:
+        var = self._works[key]
+        shifts = self.on_day(*key)
+        if len(shifts) > 1:
+            self.model.add(var == sum(shifts)).only_enforce_if(self._one_a_day[key])
 
     def fix(self, person: str, day: int, shift: str, value: bool) -> None:
         self.model.add(self._x[(person, day, shift)] == int(value))
@@ -191,7 +216,7 @@ class BuildContext:
     ) -> None:
         """``Σ terms ≤ bound``: a guarded constraint, or a penalty on the excess when soft."""
         terms = [(c, v) for c, v in terms if c]
-        high = sum(c for c, _ in terms if c > 0)
+        low, high = _range(terms)
         if high <= bound:
             return  # can never be broken
         if self.kind == "hard":
@@ -206,7 +231,7 @@ class BuildContext:
     ) -> None:
         """``Σ terms ≥ bound``: a guarded constraint, or a penalty on the shortfall when soft."""
         terms = [(c, v) for c, v in terms if c]
-        low = sum(c for c, _ in terms if c < 0)
+        low, _ = _range(terms)
         if bound <= low:
             return
         if self.kind == "hard":
@@ -233,6 +258,17 @@ class BuildContext:
         """Add ``weight × scale × (Σ terms + constant)`` to the objective (soft rules)."""
         if terms or constant:
             self._penalties.append(Penalty(self.rule, name, self.weight * scale, list(terms), constant))
+
+
+def _range(terms: Sequence[Term]) -> tuple[int, int]:
+    """The least and greatest value ``Σ c·v`` can take, from each variable's domain."""
+    low = high = 0
+    for coefficient, var in terms:
+        domain = list(var.proto.domain) if hasattr(var, "proto") else [0, 1]  # (no negative indexes on it)
+        lo, hi = (domain[0], domain[-1]) if domain else (0, 1)
+        low += min(coefficient * lo, coefficient * hi)
+        high += max(coefficient * lo, coefficient * hi)
+    return low, high
 
 
 class Rule:

@@ -97,7 +97,9 @@ def generate(
     program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
     block: Annotated[str, typer.Option("--block", "-b", help="block id from blocks.csv")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for assignments.csv, findings.csv, summary.json …")],
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="solver seconds (default: configs/solver.yaml)")] = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="solver seconds (default: configs/solver.yaml)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print summary.json to standard output")] = False,
 ) -> None:
     """Ingest → preflight → solve → check → publish → export one block's schedule."""

@@ -80,7 +80,9 @@ def rules_for(bundle: Bundle) -> list[ConfiguredRule]:
     return configure(merge_overrides(load_ruleset(), bundle.constraints))
 
 
-def history_from_database(engine: Engine, program_key: str, before: dt.date, days: int = 40) -> list[tuple[str, dt.date, str]]:
+def history_from_database(
+    engine: Engine, program_key: str, before: dt.date, days: int = 40
+) -> list[tuple[str, dt.date, str]]:
     """Published assignments of the days before a block (rolling windows reach back into them)."""
     since = before - dt.timedelta(days=days)
     with UnitOfWork(engine) as uow:
@@ -344,7 +346,9 @@ def _calendar(instance: Instance, person: str, rows: list[dict[str, Any]], name:
     calendar.add("x-wr-timezone", instance.timezone)
     for row in rows:
         event = Event()
-        event.add("uid", f"{instance.meta.get('program', 'rotaflow')}-{person}-{row['date']}-{row['shift_id']}@rotaflow")
+        event.add(
+            "uid", f"{instance.meta.get('program', 'rotaflow')}-{person}-{row['date']}-{row['shift_id']}@rotaflow"
+        )
         event.add("summary", f"{row['shift_id']}" + (f" ({row['rotation_id']})" if row["rotation_id"] else ""))
         event.add("dtstart", dt.datetime.fromisoformat(row["start"]))
         event.add("dtend", dt.datetime.fromisoformat(row["end"]))
@@ -353,7 +357,9 @@ def _calendar(instance: Instance, person: str, rows: list[dict[str, Any]], name:
     return bytes(calendar.to_ical())
 
 
-def _report_html(instance: Instance, rows: list[dict[str, Any]], findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+def _report_html(
+    instance: Instance, rows: list[dict[str, Any]], findings: list[dict[str, Any]], summary: dict[str, Any]
+) -> str:
     """A self-contained summary page: status, numbers, the findings and the schedule grid."""
     esc = html.escape
     people = sorted({r["person_id"] for r in rows} | set(instance.person_ids))
@@ -366,22 +372,36 @@ def _report_html(instance: Instance, rows: list[dict[str, Any]], findings: list[
         f"<tr><th>{esc(p)}</th>" + "".join(f"<td>{esc(' '.join(grid.get((p, d), [])))}</td>" for d in dates) + "</tr>"
         for p in people
     )
-    findings_html = "".join(
-        "<tr>" + "".join(f"<td>{esc(str(f[c]))}</td>" for c in FINDING_COLUMNS) + "</tr>" for f in findings
-    ) or f'<tr><td colspan="{len(FINDING_COLUMNS)}">no findings</td></tr>'
+    findings_html = (
+        "".join("<tr>" + "".join(f"<td>{esc(str(f[c]))}</td>" for c in FINDING_COLUMNS) + "</tr>" for f in findings)
+        or f'<tr><td colspan="{len(FINDING_COLUMNS)}">no findings</td></tr>'
+    )
     facts = "".join(
         f"<tr><th>{esc(k)}</th><td>{esc(str(summary.get(k)))}</td></tr>"
-        for k in ("program", "block_id", "status", "objective", "best_bound", "solve_seconds", "hard_violations", "warnings")
+        for k in (
+            "program",
+            "block_id",
+            "status",
+            "objective",
+            "best_bound",
+            "solve_seconds",
+            "hard_violations",
+            "warnings",
+        )
     )
-    rules = "".join(f"<li><code>{esc(k)}</code>: {esc(RULES[k].summary)}</li>" for k in sorted(RULES) if k in summary.get("rules", []))
+    rules = "".join(
+        f"<li><code>{esc(k)}</code>: {esc(RULES[k].summary)}</li>"
+        for k in sorted(RULES)
+        if k in summary.get("rules", [])
+    )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>rotaflow — {esc(str(summary.get('block_id')))}</title>
+<html lang="en"><head><meta charset="utf-8"><title>rotaflow — {esc(str(summary.get("block_id")))}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#222}}table{{border-collapse:collapse;font-size:12px}}
 td,th{{border:1px solid #ccc;padding:2px 4px;text-align:left}}th{{background:#f3f3f3}}
 .grid td{{min-width:3.5em}}</style></head><body>
-<h1>Schedule of block {esc(str(summary.get('block_id')))} — {esc(str(summary.get('program')))}</h1>
+<h1>Schedule of block {esc(str(summary.get("block_id")))} — {esc(str(summary.get("program")))}</h1>
 <table>{facts}</table>
-<h2>Findings</h2><table><tr>{''.join(f'<th>{c}</th>' for c in FINDING_COLUMNS)}</tr>{findings_html}</table>
+<h2>Findings</h2><table><tr>{"".join(f"<th>{c}</th>" for c in FINDING_COLUMNS)}</tr>{findings_html}</table>
 <h2>Schedule</h2><table class="grid"><tr><th>person</th>{head}</tr>{body}</table>
 <h2>Rules</h2><ul>{rules}</ul>
 </body></html>

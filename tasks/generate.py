@@ -67,9 +67,7 @@ def run_preflight(instance: Instance, rules: list[ConfiguredRule]) -> PreflightR
 
 
 @task(name="solve", cache_policy=NO_CACHE)
-def solve_schedule(
-    instance: Instance, rules: list[ConfiguredRule], settings: service.SolverSettings
-) -> SolveResult:
+def solve_schedule(instance: Instance, rules: list[ConfiguredRule], settings: service.SolverSettings) -> SolveResult:
     """CP-SAT within the time limit; progress to the log and an artifact; stops when the run is cancelled."""
     logger = get_run_logger()
     stop = threading.Event()
@@ -79,7 +77,9 @@ def solve_schedule(
     def on_progress(point: Progress) -> None:
         logger.info("objective %.0f, bound %.0f after %.1f s", point.objective, point.bound, point.seconds)
         share = min(99.0, 100.0 * (time.monotonic() - started) / settings.time_limit_seconds)
-        update_progress_artifact(artifact, share, description=f"objective {point.objective:.0f}, bound {point.bound:.0f}")
+        update_progress_artifact(
+            artifact, share, description=f"objective {point.objective:.0f}, bound {point.bound:.0f}"
+        )
 
     watcher = threading.Thread(target=_watch_cancellation, args=(stop,), daemon=True, name="cancel-watch")
     watcher.start()
@@ -88,8 +88,13 @@ def solve_schedule(
     finally:
         stop.set()
     update_progress_artifact(artifact, 100.0, description=f"{result.status}: objective {result.objective}")
-    logger.info("solver finished: %s, objective %s, bound %s, %.1f s", result.status, result.objective,
-                result.best_bound, result.seconds)
+    logger.info(
+        "solver finished: %s, objective %s, bound %s, %.1f s",
+        result.status,
+        result.objective,
+        result.best_bound,
+        result.seconds,
+    )
     return result
 
 
@@ -120,27 +125,42 @@ def explain_infeasibility(
 
 
 @task(name="check-rules", cache_policy=NO_CACHE)
-def validate_schedule_rules(instance: Instance, rules: list[ConfiguredRule], result: SolveResult) -> list[dict[str, Any]]:
+def validate_schedule_rules(
+    instance: Instance, rules: list[ConfiguredRule], result: SolveResult
+) -> list[dict[str, Any]]:
     """Every rule's independent checker over the schedule: findings.csv rows."""
     return service.findings_rows(instance, service.check(instance, rules, result.cells))
 
 
 @task(name="publish", cache_policy=NO_CACHE)
 def publish(
-    program_key: str, version: int, instance: Instance, result: SolveResult, summary: dict[str, Any],
+    program_key: str,
+    version: int,
+    instance: Instance,
+    result: SolveResult,
+    summary: dict[str, Any],
     started_at: dt.datetime,
 ) -> service.Published:
     """Record the run and publish its schedule under a row lock on the block."""
     engine = ingest_service.database_engine(get_settings())
     return service.publish_run(
-        engine, program_key=program_key, version=version, instance=instance, result=result, summary=summary,
+        engine,
+        program_key=program_key,
+        version=version,
+        instance=instance,
+        result=result,
+        summary=summary,
         started_at=started_at,
     )
 
 
 @task(name="export", cache_policy=NO_CACHE)
 def export_outputs(
-    out_dir: str, instance: Instance, bundle: Bundle, result: SolveResult, findings: list[dict[str, Any]],
+    out_dir: str,
+    instance: Instance,
+    bundle: Bundle,
+    result: SolveResult,
+    findings: list[dict[str, Any]],
     summary: dict[str, Any],
 ) -> list[str]:
     """assignments.csv, findings.csv, summary.json, report.html and the calendars; artifacts."""

@@ -22,8 +22,14 @@ class Coverage(Rule):
         for n, demand in enumerate(inst.demands):
             terms = [(1, ctx.x.is_assigned(p, demand.day, demand.shift)) for p in sorted(demand.people)]
             subject = f"shift={demand.shift}, date={date_label(inst, demand.day)}"
-            detail = {"day": demand.day, "shift": demand.shift, "people": len(demand.people), "row": demand.label,
-                      "min": demand.min, "max": demand.max}
+            detail = {
+                "day": demand.day,
+                "shift": demand.shift,
+                "people": len(demand.people),
+                "row": demand.label,
+                "min": demand.min,
+                "max": demand.max,
+            }
             if demand.min > 0:
                 ctx.at_least(terms, demand.min, subject=subject, name=f"min:{n}", **detail)
             if demand.max is not None:

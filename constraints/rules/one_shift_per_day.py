@@ -24,7 +24,9 @@ class OneShiftPerDay(Rule):
                     continue
                 shifts = ctx.x.on_day(person, day)
                 if ctx.kind == "hard":
-                    ctx.model.add_at_most_one(shifts).only_enforce_if(ctx.guard(f"person={person}", person=person))
+                    guard = ctx.guard(f"person={person}", person=person)
+                    ctx.model.add_at_most_one(shifts).only_enforce_if(guard)
+                    ctx.x.declare_one_a_day(person, day, guard)
                 else:
                     ctx.at_most([(1, v) for v in shifts], 1, subject=f"person={person}", name=f"{person}:{day}")
 
