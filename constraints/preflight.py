@@ -266,13 +266,14 @@ def _impossible_shifts(inst: Instance, duty: ConfiguredRule, report: PreflightRe
             continue
         date = inst.date(slot.day).isoformat()
         hours = scheduled.total_seconds() / 3600
+        extra = duty.params.max_total_hours - duty.params.max_scheduled_hours
         needed = (slot.day, slot.shift) in required
         report.reasons.append(
             Reason(
                 "impossible_shift",
                 f"shift {slot.shift} on {date} lasts {hours:g} h scheduled "
                 f"({total.total_seconds() / 3600:g} h with transition), more than the "
-                f"{duty.params.max_scheduled_hours:g} + {duty.params.max_total_hours - duty.params.max_scheduled_hours:g} "
+                f"{duty.params.max_scheduled_hours:g} + {extra:g} "
                 f"hours allowed{'' if needed else '; nobody will be given it'}",
                 (),
                 (date,),
