@@ -1,0 +1,43 @@
+"""The Curtois & Qu benchmark runs on the same rule engine and scores with the independent evaluator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from constraints.benchmark import curtois_problem, roster_of, solve_curtois
+from constraints.curtois import evaluate, load_curtois
+from constraints.model import build_model
+from constraints.solve import solve
+
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "benchmarks" / "curtois"
+INSTANCE1 = SHARED / "Instance1.txt"
+
+pytestmark = pytest.mark.skipif(not INSTANCE1.exists(), reason="the shared benchmark folder is not beside the project")
+
+
+def test_instance_1_solves_to_its_optimum_607() -> None:
+    result = solve_curtois(INSTANCE1, time_limit=20, workers=2)
+    assert (result["instance"], result["status"], result["objective"]) == ("Instance1", "optimal", 607)
+    assert result["hard_violations"] == 0 and result["bound"] == 607
+
+
+def test_the_engine_objective_is_the_official_one() -> None:
+    """On any schedule found, the rule engine's objective equals the independent evaluator's."""
+    ci = load_curtois(SHARED / "Instance2.txt")
+    instance, rules = curtois_problem(ci)
+    result = solve(build_model(instance, rules), time_limit=3, workers=2)
+    assert result.cells
+    evaluation = evaluate(ci, roster_of(result.cells))
+    assert evaluation.hard_violations == []
+    assert evaluation.objective == result.objective
+
+
+def test_the_mapping_uses_registered_rules_only() -> None:
+    _, rules = curtois_problem(load_curtois(INSTANCE1))
+    assert {r.name for r in rules} == {
+        "one_shift_per_day", "fixed_days_off", "forbidden_successions", "max_shifts_per_type", "total_minutes",
+        "consecutive_working_days", "consecutive_days_off", "max_weekends", "coverage_target", "shift_requests",
+    }
+    assert [r.kind for r in rules[:8]] == ["hard"] * 8
