@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from ortools.sat.python import cp_model
 
@@ -43,7 +44,7 @@ class Conflict:
 
 def _solve(
     model: cp_model.CpModel, assumptions: list[cp_model.IntVar], seconds: float
-) -> tuple[int, cp_model.CpSolver]:
+) -> tuple[Any, cp_model.CpSolver]:
     model.clear_assumptions()
     model.add_assumptions(assumptions)
     solver = cp_model.CpSolver()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ortools.sat.python import cp_model
 
@@ -51,7 +52,7 @@ def build_model(instance: Instance, rules: list[ConfiguredRule], *, enforce: boo
         literal = model.new_bool_var(f"guard:pinned({subject})")
         model.add(built.x.is_assigned(person, day, shift) == int(value)).only_enforce_if(literal)
         built.guards[f"pinned({subject})"] = Guard("pinned", subject, literal, {"person": person, "day": day})
-    objective = []
+    objective: list[Any] = []
     for penalty in built.penalties:
         if penalty.weight:
             objective += [penalty.weight * c * v for c, v in penalty.terms]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow
 from prefect.states import Failed, State
 
 from configs.settings import get_settings
+from db.repositories import IngestResult
 from constraints.registry import RULES
 from flows.ingest import ingest_program
 from rotaflow import generate as service
@@ -42,7 +43,7 @@ def generate_block(
     ingested = ingest_program(program, return_state=True)
     if ingested.is_failed():
         return ingested
-    stored = ingested.result()
+    stored = cast(IngestResult, ingested.result())
     bundle = load_for_generation(program)
     instance, rules = build_instance(bundle, block_id)
     settings = service.load_solver_settings(time_limit_seconds=time_limit_seconds)

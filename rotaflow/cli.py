@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from pydantic import ValidationError
@@ -19,6 +19,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from configs.settings import get_settings, mask_url
+from db.repositories import IngestResult
 from rotaflow.errors import InputError, Problem, RotaflowError
 
 __all__ = ["app", "main"]
@@ -55,7 +56,7 @@ def ingest(
     if flow:
         from flows.ingest import ingest_program
 
-        result = ingest_program(program)
+        result = cast(IngestResult, ingest_program(program))
         counts: dict[str, int] = {}
         docs = get_settings().resolved_gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     else:
@@ -129,7 +130,8 @@ def _print_summary(summary: dict[str, object]) -> None:
         f"{summary['hard_violations']} hard violation(s), {summary['warnings']} warning(s)",
         soft_wrap=True,
     )
-    for item in summary.get("diagnosis", []) or []:  # type: ignore[union-attr]
+    diagnosis = cast(list[dict[str, object]], summary.get("diagnosis") or [])
+    for item in diagnosis:
         out.print(f"  - {escape(str(item.get('message')))}", soft_wrap=True)
     out.print(f"outputs: {summary.get('out_dir')}", soft_wrap=True)
 
@@ -218,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except ValidationError as exc:  # settings from the environment
-        for problem in exc.errors():
-            name = "ROTAFLOW_" + "_".join(str(p) for p in problem["loc"]).upper()
-            err.print(f"[red]error:[/red] {name}: {escape(problem['msg'])}", highlight=False, soft_wrap=True)
+        for detail in exc.errors():
+            name = "ROTAFLOW_" + "_".join(str(p) for p in detail["loc"]).upper()
+            err.print(f"[red]error:[/red] {name}: {escape(detail['msg'])}", highlight=False, soft_wrap=True)
         return 1
     except OperationalError as exc:
         url = mask_url(get_settings().resolved_database_url)

@@ -247,22 +247,22 @@ def publish_run(
             for row in old:
                 row.deleted_at, row.deleted_by = now, f"{actor} (run {run_id})"
             replaced = len(old)
-            for row in assignment_rows(instance, result.cells):
-                slot_start = dt.datetime.fromisoformat(row["start"]).astimezone(dt.UTC)
-                slot_end = dt.datetime.fromisoformat(row["end"]).astimezone(dt.UTC)
+            for item in assignment_rows(instance, result.cells):
+                slot_start = dt.datetime.fromisoformat(item["start"]).astimezone(dt.UTC)
+                slot_end = dt.datetime.fromisoformat(item["end"]).astimezone(dt.UTC)
                 s.add(
                     Assignment(
                         program_id=program.id,
                         version=version,
                         run_id=run_id,
-                        person_id=row["person_id"],
-                        date=dt.date.fromisoformat(row["date"]),
-                        shift_id=row["shift_id"],
+                        person_id=item["person_id"],
+                        date=dt.date.fromisoformat(item["date"]),
+                        shift_id=item["shift_id"],
                         start=slot_start,
                         end=slot_end,
-                        hours=row["hours"],
-                        rotation_id=row["rotation_id"] or None,
-                        source=row["source"],
+                        hours=item["hours"],
+                        rotation_id=item["rotation_id"] or None,
+                        source=item["source"],
                     )
                 )
             inserted = len(result.cells)

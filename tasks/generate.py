@@ -6,7 +6,8 @@ import datetime as dt
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 from prefect import get_run_logger, task
 from prefect.artifacts import (
@@ -71,7 +72,7 @@ def solve_schedule(instance: Instance, rules: list[ConfiguredRule], settings: se
     """CP-SAT within the time limit; progress to the log and an artifact; stops when the run is cancelled."""
     logger = get_run_logger()
     stop = threading.Event()
-    artifact = create_progress_artifact(progress=0.0, key="solve-progress", description="Solver progress")
+    artifact = cast(UUID, create_progress_artifact(progress=0.0, key="solve-progress", description="Solver progress"))
     started = time.monotonic()
 
     def on_progress(point: Progress) -> None:
@@ -108,7 +109,7 @@ def _watch_cancellation(stop: threading.Event, interval: float = 1.0) -> None:
     try:
         with get_client(sync_client=True) as client:
             while not stop.wait(interval):
-                state = client.read_flow_run(run_id).state
+                state = client.read_flow_run(UUID(str(run_id))).state
                 if state is not None and (state.is_cancelling() or state.is_cancelled()):
                     stop.set()
                     return

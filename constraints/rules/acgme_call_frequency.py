@@ -15,6 +15,9 @@ class Params(BaseModel):
     window_days: int = Field(default=28, ge=1)
 
 
+_Params = Params
+
+
 def _history_calls(inst: Instance, person: str, first: int, last: int) -> int:
     start, end = inst.midnight(first), inst.midnight(last + 1)
     return sum(1 for h in inst.history if h.person == person and h.in_house_call and start <= h.start < end)
@@ -29,7 +32,7 @@ class AcgmeCallFrequency(Rule):
     unit = "calls"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         calls = [s.id for s in inst.shifts if s.in_house_call]
         if not calls:
@@ -55,7 +58,7 @@ class AcgmeCallFrequency(Rule):
                     last=last,
                 )
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         out = []
         for person in people:

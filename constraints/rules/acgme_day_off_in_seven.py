@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict, Field
 
 from constraints.instance import Instance, Schedule
@@ -25,6 +26,9 @@ class Params(BaseModel):
     variant: Literal["averaged", "strict_weekly"] = "averaged"
     min_free_days: int = Field(default=4, ge=0, description="free days per window (averaged variant)")
     window_days: int = Field(default=28, ge=7)
+
+
+_Params = Params
 
 
 def candidates(inst: Instance, first: int) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -45,7 +49,7 @@ def _busy_in_history(inst: Instance, person: str, start: dt.datetime, end: dt.da
     return any(h.person == person and h.start < end and start < h.end_with_transition for h in inst.history)
 
 
-def _windows(inst: Instance, params: Params) -> list[tuple[int, int]]:
+def _windows(inst: Instance, params: _Params) -> list[tuple[int, int]]:
     """Windows that touch the horizon and end inside it (later days are not scheduled yet)."""
     length = params.window_days if params.variant == "averaged" else 7
     return [(s, s + length - 1) for s in range(-length + 1, inst.days - length + 1)]
@@ -60,7 +64,7 @@ class AcgmeDayOffInSeven(Rule):
     unit = "days_off"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         """Each candidate period is free only if no shift touches it; chosen free periods
         may not overlap (one at most through any instant); every window holds enough."""
         inst = ctx.instance
@@ -74,7 +78,7 @@ class AcgmeDayOffInSeven(Rule):
         need = params.min_free_days if params.variant == "averaged" else 1
         bounds = [(inst.midnight(first), inst.midnight(last + 1)) for first, last in windows]
         for person in ctx.people:
-            free = []
+            free: list[cp_model.IntVar | None] = []
             for n, (start, end) in enumerate(periods):
                 if _busy_in_history(inst, person, start, end):
                     free.append(None)
@@ -84,14 +88,14 @@ class AcgmeDayOffInSeven(Rule):
                     ctx.model.add_implication(var, ctx.x.is_assigned(person, slot.day, slot.shift).Not())
                 free.append(var)
             for clique in cliques:
-                members = [free[j] for j in clique if free[j] is not None]
+                members = [v for v in (free[j] for j in clique) if v is not None]
                 if len(members) > 1:
                     ctx.model.add_at_most_one(members)
             for (first, last), (lo, hi) in zip(windows, bounds, strict=True):
                 terms = [
-                    (1, free[n])
-                    for n, (start, end) in enumerate(periods)
-                    if free[n] is not None and lo <= start and end <= hi
+                    (1, var)
+                    for var, (start, end) in zip(free, periods, strict=True)
+                    if var is not None and lo <= start and end <= hi
                 ]
                 ctx.at_least(
                     terms,
@@ -103,7 +107,7 @@ class AcgmeDayOffInSeven(Rule):
                     last=last,
                 )
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         need = params.min_free_days if params.variant == "averaged" else 1
         out = []

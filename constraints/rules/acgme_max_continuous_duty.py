@@ -23,6 +23,9 @@ class Params(BaseModel):
     max_total_hours: float = Field(default=28.0, gt=0, description="scheduled plus transition")
 
 
+_Params = Params
+
+
 @dataclass(frozen=True)
 class Piece:
     """A shift in a chain: a slot of the horizon, or a shift from history (``day is None``)."""
@@ -42,7 +45,7 @@ def joins(a: Piece, b: Piece) -> bool:
     return a.end <= b.start <= a.end_with_transition
 
 
-def _too_long(chain: list[Piece], params: Params) -> bool:
+def _too_long(chain: list[Piece], params: _Params) -> bool:
     scheduled = sum((p.scheduled for p in chain), dt.timedelta())
     total = chain[-1].end_with_transition - chain[0].start
     return scheduled > dt.timedelta(hours=params.max_scheduled_hours) or total > dt.timedelta(
@@ -50,7 +53,7 @@ def _too_long(chain: list[Piece], params: Params) -> bool:
     )
 
 
-def too_long_chains(pieces: list[Piece], params: Params) -> Iterator[list[Piece]]:
+def too_long_chains(pieces: list[Piece], params: _Params) -> Iterator[list[Piece]]:
     """Minimal chains of joined pieces that break the limit (each prefix within it)."""
     ordered = sorted(pieces, key=lambda p: p.start)
     following = {id(a): [b for b in ordered if b is not a and joins(a, b)] for a in ordered}
@@ -88,7 +91,7 @@ class AcgmeMaxContinuousDuty(Rule):
     unit = "hours"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         has_history = {h.person for h in inst.history}
         generic = list(too_long_chains(_pieces(inst, None), params))
@@ -101,7 +104,7 @@ class AcgmeMaxContinuousDuty(Rule):
                 first = next(p.day for p in chain if p.day is not None)
                 ctx.not_all(literals, subject=f"person={person}", name=f"{person}:{first}:{len(chain)}", person=person)
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         out = []
         for person in people:

@@ -16,7 +16,10 @@ class Params(BaseModel):
     )
 
 
-def moonlighting(inst: Instance, params: Params) -> list[str]:
+_Params = Params
+
+
+def moonlighting(inst: Instance, params: _Params) -> list[str]:
     if params.shifts is not None:
         return [s for s in params.shifts if s in inst.shift]
     return [s.id for s in inst.shifts if s.kind == "admin" and "moonlight" in s.id.lower()]
@@ -32,7 +35,7 @@ class AcgmePgy1NoMoonlighting(Rule):
     unit = "shifts"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         shifts = moonlighting(inst, params)
         for person in ctx.people:
@@ -47,7 +50,7 @@ class AcgmePgy1NoMoonlighting(Rule):
                         person=person,
                     )
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         shifts = set(moonlighting(inst, params))
         return [

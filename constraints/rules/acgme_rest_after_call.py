@@ -18,7 +18,10 @@ class Params(BaseModel):
     min_call_hours: float = Field(default=23.0, gt=0, description="scheduled length that makes a 24-hour call")
 
 
-def is_long_call(inst: Instance, shift: str, scheduled_minutes: int, params: Params) -> bool:
+_Params = Params
+
+
+def is_long_call(inst: Instance, shift: str, scheduled_minutes: int, params: _Params) -> bool:
     return inst.shift[shift].in_house_call and scheduled_minutes >= params.min_call_hours * 60
 
 
@@ -31,7 +34,7 @@ class AcgmeRestAfterCall(Rule):
     unit = "hours"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         rest = dt.timedelta(hours=params.min_rest_hours)
         pairs = [
@@ -62,7 +65,7 @@ class AcgmeRestAfterCall(Rule):
                             person=person,
                         )
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         rest = dt.timedelta(hours=params.min_rest_hours)
         out = []

@@ -17,6 +17,9 @@ class Params(BaseModel):
     min_rest_hours: float = Field(default=8.0, ge=0)
 
 
+_Params = Params
+
+
 @register
 class AcgmeRestBetweenShifts(Rule):
     """Between two periods of work there should be 8 hours free; each missing hour costs."""
@@ -27,7 +30,7 @@ class AcgmeRestBetweenShifts(Rule):
     unit = "hours"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         rest = dt.timedelta(hours=params.min_rest_hours)
         slots = list(inst.slots())
@@ -52,7 +55,7 @@ class AcgmeRestBetweenShifts(Rule):
                     person=person,
                 )
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         out = []
         for person in people:
@@ -74,7 +77,7 @@ class AcgmeRestBetweenShifts(Rule):
         return out
 
 
-def _short_rests(slots: list[Slot], params: Params) -> list[tuple[Slot, dt.timedelta]]:
+def _short_rests(slots: list[Slot], params: _Params) -> list[tuple[Slot, dt.timedelta]]:
     """(next shift, gap) for each rest shorter than the minimum between consecutive shifts."""
     rest = dt.timedelta(hours=params.min_rest_hours)
     ordered = sorted(slots, key=lambda s: s.start)
@@ -86,7 +89,7 @@ def _short_rests(slots: list[Slot], params: Params) -> list[tuple[Slot, dt.timed
     return out
 
 
-def penalty(schedule: Schedule, params: Params | None = None) -> int:
+def penalty(schedule: Schedule, params: _Params | None = None) -> int:
     """Exact penalty (weight 1): missing hours, rounded up, summed over short rests."""
     params = params or Params()
     rest = dt.timedelta(hours=params.min_rest_hours)

@@ -20,7 +20,10 @@ class Params(BaseModel):
     leave_excluded_from_average: bool | None = Field(default=None, description="default: program.yaml")
 
 
-def _settings(inst: Instance, params: Params) -> tuple[str, bool]:
+_Params = Params
+
+
+def _settings(inst: Instance, params: _Params) -> tuple[str, bool]:
     acgme = inst.meta.get("acgme", {})
     assert isinstance(acgme, dict)
     averaging = params.averaging or acgme.get("averaging", "rolling_28d")
@@ -30,7 +33,7 @@ def _settings(inst: Instance, params: Params) -> tuple[str, bool]:
     return str(averaging), excluded
 
 
-def windows_for(inst: Instance, params: Params) -> list[tuple[int, int]]:
+def windows_for(inst: Instance, params: _Params) -> list[tuple[int, int]]:
     """The averaging windows (first, last day index) that touch the horizon."""
     length = params.window_days
     averaging, _ = _settings(inst, params)
@@ -39,7 +42,7 @@ def windows_for(inst: Instance, params: Params) -> list[tuple[int, int]]:
     return [(start, start + length - 1) for start in range(-length + 1, inst.days)]
 
 
-def limit_minutes(inst: Instance, params: Params, person: str, first: int, last: int) -> int:
+def limit_minutes(inst: Instance, params: _Params, person: str, first: int, last: int) -> int:
     """The window's limit in minutes; leave days leave the average when the program says so."""
     _, excluded = _settings(inst, params)
     days = last - first + 1
@@ -68,7 +71,7 @@ class AcgmeWeeklyHours(Rule):
     unit = "hours_per_week"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         slots = list(inst.slots())
         for person in ctx.people:
@@ -97,7 +100,7 @@ class AcgmeWeeklyHours(Rule):
                     last=last,
                 )
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         out = []
         for person in people:

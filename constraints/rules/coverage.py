@@ -22,7 +22,7 @@ class Coverage(Rule):
         for n, demand in enumerate(inst.demands):
             terms = [(1, ctx.x.is_assigned(p, demand.day, demand.shift)) for p in sorted(demand.people)]
             subject = f"shift={demand.shift}, date={date_label(inst, demand.day)}"
-            detail = {
+            detail: dict[str, Any] = {
                 "day": demand.day,
                 "shift": demand.shift,
                 "people": len(demand.people),

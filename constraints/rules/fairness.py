@@ -20,6 +20,9 @@ class Params(BaseModel):
     by_rotation: bool = Field(default=True, description="compare residents on the same rotation only")
 
 
+_Params = Params
+
+
 def counts(inst: Instance, category: Category) -> Callable[[int, str], bool]:
     if category == "calls":
         return lambda day, shift: inst.shift[shift].in_house_call
@@ -78,7 +81,7 @@ class Fairness(Rule):
     unit = "shifts"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         for category in params.categories:
             counted = counts(inst, category)
@@ -96,7 +99,7 @@ class Fairness(Rule):
                 # spread beyond the tolerance costs; within it a class is fair
                 ctx.at_most([(1, high), (-1, low)], params.tolerance, subject=tag, name=tag)
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         out = []
         for category in params.categories:
@@ -121,7 +124,7 @@ class Fairness(Rule):
         return out
 
 
-def penalty(schedule: Schedule, params: Params | None = None, people: list[str] | None = None) -> int:
+def penalty(schedule: Schedule, params: _Params | None = None, people: list[str] | None = None) -> int:
     """Exact penalty (weight 1): Σ over categories and classes of max(0, most − fewest − tolerance)."""
     params = params or Params()
     inst = schedule.instance

@@ -15,6 +15,9 @@ class Params(BaseModel):
     kinds: list[str] = Field(default=["night"], description="shift kinds that count as nights")
 
 
+_Params = Params
+
+
 @register
 class MaxConsecutiveNights(Rule):
     """At most ``max_nights`` night shifts on consecutive days."""
@@ -24,7 +27,7 @@ class MaxConsecutiveNights(Rule):
     unit = "nights"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         nights = [s.id for s in inst.shifts if s.kind in params.kinds]
         if not nights:
@@ -44,7 +47,7 @@ class MaxConsecutiveNights(Rule):
                     person=person,
                 )
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         nights = {s.id for s in inst.shifts if s.kind in params.kinds}
         out = []
@@ -75,7 +78,7 @@ class MaxConsecutiveNights(Rule):
         return out
 
 
-def _history_nights(inst: Instance, person: str, params: Params) -> set[int]:
+def _history_nights(inst: Instance, person: str, params: _Params) -> set[int]:
     """Day indexes (negative: before the horizon) on which the person started a past night."""
     out = set()
     for h in inst.history:
