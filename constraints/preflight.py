@@ -75,11 +75,15 @@ class PreflightFailed(InfeasibleError):
         super().__init__("the block cannot be scheduled:\n  - " + "\n  - ".join(lines) + more)
 
 
-def _available(inst: Instance, demand: Demand) -> list[str]:
+def _available(inst: Instance, demand: Demand, rules: list[ConfiguredRule]) -> list[str]:
+    """People who count for a row and whom the hard rules let work it (eligibility, leave)."""
+    eligibility = _binding(rules, "rotation_eligibility") is not None
+    leave = _binding(rules, "blocking_absence") is not None
     return sorted(
         p
         for p in demand.people
-        if inst.may_work(p, demand.day, demand.shift) and demand.day not in inst.blocked_days.get(p, frozenset())
+        if (not eligibility or inst.may_work(p, demand.day, demand.shift))
+        and (not leave or demand.day not in inst.blocked_days.get(p, frozenset()))
     )
 
 
@@ -91,27 +95,27 @@ def preflight(inst: Instance, rules: list[ConfiguredRule], *, raise_on_error: bo
     """Run every screen; raise :class:`PreflightFailed` when one proves the block infeasible."""
     report = PreflightReport()
     if _binding(rules, "coverage") is not None:
-        _coverage_supply(inst, report)
-        if report.ok:  # overlapping shifts only matter once each shift alone can be staffed
-            _simultaneous(inst, report)
+        _coverage_supply(inst, report, rules)
+        if report.ok and _binding(rules, "one_shift_at_a_time") is not None:
+            _simultaneous(inst, report, rules)  # overlapping shifts, once each shift alone can be staffed
     weekly = _binding(rules, "acgme_weekly_hours")
     if weekly is not None and _binding(rules, "coverage") is not None:
-        _hours_budget(inst, weekly, report)
+        _hours_budget(inst, weekly, report, rules)
     duty = _binding(rules, "acgme_max_continuous_duty")
     if duty is not None:
-        _impossible_shifts(inst, duty, report)
+        _impossible_shifts(inst, duty, report, rules)
     if raise_on_error and not report.ok:
         raise PreflightFailed(report)
     return report
 
 
-def _coverage_supply(inst: Instance, report: PreflightReport) -> None:
+def _coverage_supply(inst: Instance, report: PreflightReport, rules: list[ConfiguredRule]) -> None:
     checked = 0
     for demand in inst.demands:
         if demand.min <= 0:
             continue
         checked += 1
-        available = _available(inst, demand)
+        available = _available(inst, demand, rules)
         if len(available) < demand.min:
             date = inst.date(demand.day).isoformat()
             away = sorted(p for p in demand.people if demand.day in inst.blocked_days.get(p, frozenset()))
@@ -142,7 +146,7 @@ def _row(demand: Demand) -> str:
     return f" ({demand.label})" if demand.label else ""
 
 
-def _simultaneous(inst: Instance, report: PreflightReport) -> None:
+def _simultaneous(inst: Instance, report: PreflightReport, rules: list[ConfiguredRule]) -> None:
     """For each instant a shift starts, the rows of every shift running then need distinct people."""
     by_day: dict[int, list[Demand]] = defaultdict(list)
     for demand in inst.demands:
@@ -167,7 +171,7 @@ def _simultaneous(inst: Instance, report: PreflightReport) -> None:
             continue
         checked += 1
         need = sum(d.min for d in rows)
-        flow, people = _max_flow(inst, rows)
+        flow, people = _max_flow(inst, rows, rules)
         if flow < need:
             when = slot.start.astimezone(inst.zone)
             names = ", ".join(f"{d.shift} ({d.min})" for d in rows)
@@ -183,14 +187,14 @@ def _simultaneous(inst: Instance, report: PreflightReport) -> None:
     report.checked["simultaneous_shifts"] = checked
 
 
-def _max_flow(inst: Instance, rows: list[Demand]) -> tuple[int, set[str]]:
+def _max_flow(inst: Instance, rows: list[Demand], rules: list[ConfiguredRule]) -> tuple[int, set[str]]:
     graph = max_flow.SimpleMaxFlow()
     people: dict[str, int] = {}
     source, sink = 0, 1
     next_node = 2 + len(rows)
     for n, demand in enumerate(rows):
         graph.add_arc_with_capacity(source, 2 + n, demand.min)
-        for person in _available(inst, demand):
+        for person in _available(inst, demand, rules):
             if person not in people:
                 people[person] = next_node
                 next_node += 1
@@ -201,17 +205,22 @@ def _max_flow(inst: Instance, rows: list[Demand]) -> tuple[int, set[str]]:
     return int(graph.optimal_flow()), set(people)
 
 
-def _hours_budget(inst: Instance, weekly: ConfiguredRule, report: PreflightReport) -> None:
+def _hours_budget(inst: Instance, weekly: ConfiguredRule, report: PreflightReport, rules: list[ConfiguredRule]) -> None:
     """Resident hours coverage requires against what the 80-hour rule lets those residents work."""
     from constraints.rules.acgme_weekly_hours import limit_minutes
 
     params = weekly.params
     bound = {p for p in inst.person_ids if weekly.selector.person_matches(inst, p)}
+    # disjoint averaging windows from day 0 cover the block; each caps the work inside it
+    length = params.window_days
+    windows = [(first, first + length - 1) for first in range(0, inst.days, length)]
+    start, end = inst.midnight(0), inst.midnight(windows[-1][1] + 1)
     need: dict[frozenset[str], int] = defaultdict(int)
     for (day, shift), demand in _largest_rows(inst).items():
-        if demand.min <= 0 or not demand.people or not demand.people <= bound:
-            continue
-        need[frozenset(_available(inst, demand))] += demand.min * inst.slot(day, shift).work_minutes
+        available = frozenset(_available(inst, demand, rules))
+        if demand.min <= 0 or not available or not demand.people <= bound:
+            continue  # nobody available is the supply screen's finding, not the hours budget's
+        need[available] += demand.min * inst.slot(day, shift).overlap_minutes(start, end)
     groups = list(need.items())
     # every group of rows that draws on the same people, and all groups together
     checks = [(people, minutes) for people, minutes in groups]
@@ -219,12 +228,7 @@ def _hours_budget(inst: Instance, weekly: ConfiguredRule, report: PreflightRepor
         union: frozenset[str] = frozenset().union(*(g for g, _ in groups))
         checks.append((union, sum(m for _, m in groups)))
     for people, minutes in checks:
-        capacity = 0
-        for person in people:
-            capacity += min(
-                limit_minutes(inst, params, person, 0, inst.days - 1),
-                int(params.limit_hours * 60 * inst.days / 7),
-            )
+        capacity = sum(limit_minutes(inst, params, p, first, last) for p in people for first, last in windows)
         if minutes > capacity:
             report.reasons.append(
                 Reason(
@@ -247,13 +251,15 @@ def _largest_rows(inst: Instance) -> dict[tuple[int, str], Demand]:
     return out
 
 
-def _impossible_shifts(inst: Instance, duty: ConfiguredRule, report: PreflightReport) -> None:
+def _impossible_shifts(
+    inst: Instance, duty: ConfiguredRule, report: PreflightReport, rules: list[ConfiguredRule]
+) -> None:
     bound = {p for p in inst.person_ids if duty.selector.person_matches(inst, p)}
     # a shift is needed from people the rule binds when a row needs it and only they can fill it
     required = {
         (d.day, d.shift)
         for d in inst.demands
-        if d.min > 0 and _available(inst, d) and set(_available(inst, d)) <= bound
+        if d.min > 0 and _available(inst, d, rules) and set(_available(inst, d, rules)) <= bound
     }
     scheduled_cap = dt.timedelta(hours=duty.params.max_scheduled_hours)
     total_cap = dt.timedelta(hours=duty.params.max_total_hours)

@@ -71,6 +71,17 @@ def too_long_chains(pieces: list[Piece], params: _Params) -> Iterator[list[Piece
         yield from extend([first])
 
 
+def _union(period: list[Piece]) -> dt.timedelta:
+    """Scheduled time of a period: the union of its shifts' scheduled intervals."""
+    total, cursor = dt.timedelta(), None
+    for piece in sorted(period, key=lambda p: p.start):
+        start = piece.start if cursor is None else max(piece.start, cursor)
+        if piece.end > start:
+            total += piece.end - start
+        cursor = piece.end if cursor is None else max(cursor, piece.end)
+    return total
+
+
 def _pieces(inst: Instance, person: str | None) -> list[Piece]:
     out = [Piece(s.day, s.shift, s.start, s.end, s.end_with_transition) for s in inst.slots()]
     if person is not None:
@@ -113,11 +124,12 @@ class AcgmeMaxContinuousDuty(Rule):
             pieces.sort(key=lambda p: p.start)
             period: list[Piece] = []
             for piece in pieces + [None]:  # type: ignore[list-item]
-                if piece is not None and period and joins(period[-1], piece):
+                # a shift that starts before the period (hand-off included) has ended joins it
+                if piece is not None and period and piece.start <= max(p.end_with_transition for p in period):
                     period.append(piece)
                     continue
                 if period and _too_long(period, params) and any(p.day is not None for p in period):
-                    scheduled = sum((p.scheduled for p in period), dt.timedelta()).total_seconds() / 3600
+                    scheduled = _union(period).total_seconds() / 3600
                     total = (period[-1].end_with_transition - period[0].start).total_seconds() / 3600
                     days = [p.day for p in period if p.day is not None]
                     if scheduled > params.max_scheduled_hours:

@@ -50,8 +50,13 @@ class OneShiftAtATime(Rule):
             slots = schedule.by_person.get(person, [])
             past = [(h.start, h.end_with_transition) for h in inst.history if h.person == person]
             for i, slot in enumerate(slots):  # each overlap is reported on the later-starting shift
-                others = past + [(o.start, o.end_with_transition) for o in slots[:i]]
-                for start, end in others:
+                others = [(start, end, slot.day) for start, end in past]
+                others += [(o.start, o.end_with_transition, o.day) for o in slots[:i]]
+                for start, end, other_day in others:
+                    if not (
+                        selector.day_matches(inst, person, slot.day) or selector.day_matches(inst, person, other_day)
+                    ):
+                        continue
                     overlap = (min(end, slot.end_with_transition) - max(start, slot.start)).total_seconds() / 3600
                     if overlap > 0:
                         out.append(
