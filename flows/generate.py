@@ -11,8 +11,8 @@ from prefect import flow
 from prefect.states import Failed, State
 
 from configs.settings import get_settings
-from db.repositories import IngestResult
 from constraints.registry import RULES
+from db.repositories import IngestResult
 from flows.ingest import ingest_program
 from rotaflow import generate as service
 from rotaflow.errors import InfeasibleError
