@@ -161,7 +161,12 @@ class CurtoisInstance:
 def load_curtois(path: str | Path) -> CurtoisInstance:
     """Read an instance file; the instance is named after the file's stem (``Instance1``)."""
     p = Path(path)
-    data = p.read_bytes()
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            [Problem(str(p), None, None, "a readable instance file", type(exc).__name__)], source=str(p)
+        ) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from prefect import flow
-from prefect.states import Failed, State
+from prefect.states import Cancelled, Failed, State
 
 from configs.settings import get_settings
 from constraints.registry import RULES
@@ -41,8 +41,8 @@ def generate_block(
     started_at = dt.datetime.now(dt.UTC)
     run_id = str(uuid.uuid4())
     ingested = ingest_program(program, return_state=True)
-    if ingested.is_failed():
-        return ingested
+    if ingested.is_failed():  # the bundle broke its contract: fail with the ingest's own error
+        return Failed(message=ingested.message, data=ingested.result(raise_on_failure=False))
     stored = cast(IngestResult, ingested.result())
     bundle = load_for_generation(program)
     instance, rules = build_instance(bundle, block_id)
@@ -79,6 +79,8 @@ def generate_block(
         conflicts = explain_infeasibility(instance, rules, settings)
         summary["diagnosis"] = [c.as_dict() for c in conflicts]
         return _stop(out, instance, bundle, summary, "the hard rules conflict")
+    if result.status == "cancelled":  # the kill switch: nothing is checked, published or exported
+        return Cancelled(message=f"the run was cancelled after {result.seconds:.1f} s of solving")
     if not result.cells:
         return _stop(out, instance, bundle, summary, f"no schedule was found ({result.status})")
     findings = validate_schedule_rules(instance, rules, result)

@@ -109,6 +109,8 @@ def generate(
     if time_limit is not None and not time_limit > 0:
         raise InputError([_option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
     state = generate_block(program, block, out_dir=str(out_dir), time_limit_seconds=time_limit, return_state=True)
+    if state.is_cancelled():
+        raise RotaflowError(f"the run was cancelled: {state.message}")
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, InputError):
         raise outcome

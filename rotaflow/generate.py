@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from configs.settings import PROJECT_ROOT
 from constraints.instance import Cell, Instance, Schedule
@@ -202,6 +202,8 @@ def publish_run(
         block = s.scalars(
             select(Block).where(Block.program_id == program.id, Block.block_id == block_id).with_for_update()
         ).one()
+        if engine.dialect.name == "sqlite":  # no row locks: a no-op write takes the database's write lock now
+            s.execute(update(Block).where(Block.id == block.id).values(version=Block.version))
         publishes = bool(result.cells) and summary.get("hard_violations", 0) == 0
         if publishes:
             newer = s.scalars(
@@ -350,10 +352,11 @@ def _calendar(instance: Instance, person: str, rows: list[dict[str, Any]], name:
             "uid", f"{instance.meta.get('program', 'rotaflow')}-{person}-{row['date']}-{row['shift_id']}@rotaflow"
         )
         event.add("summary", f"{row['shift_id']}" + (f" ({row['rotation_id']})" if row["rotation_id"] else ""))
-        event.add("dtstart", dt.datetime.fromisoformat(row["start"]))
-        event.add("dtend", dt.datetime.fromisoformat(row["end"]))
+        event.add("dtstart", dt.datetime.fromisoformat(row["start"]).astimezone(instance.zone))
+        event.add("dtend", dt.datetime.fromisoformat(row["end"]).astimezone(instance.zone))
         event.add("dtstamp", dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
         calendar.add_component(event)
+    calendar.add_missing_timezones()  # a VTIMEZONE for the program's zone, so instants read back exactly
     return bytes(calendar.to_ical())
 
 

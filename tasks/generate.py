@@ -75,14 +75,16 @@ def solve_schedule(instance: Instance, rules: list[ConfiguredRule], settings: se
     artifact = cast(UUID, create_progress_artifact(progress=0.0, key="solve-progress", description="Solver progress"))
     started = time.monotonic()
 
-    def on_progress(point: Progress) -> None:
+    def on_progress(point: Progress) -> None:  # runs in the solver's thread: log only, no API calls here
         logger.info("objective %.0f, bound %.0f after %.1f s", point.objective, point.bound, point.seconds)
-        share = min(99.0, 100.0 * (time.monotonic() - started) / settings.time_limit_seconds)
-        update_progress_artifact(
-            artifact, share, description=f"objective {point.objective:.0f}, bound {point.bound:.0f}"
-        )
 
-    watcher = threading.Thread(target=_watch_cancellation, args=(stop,), daemon=True, name="cancel-watch")
+    run_id = flow_run.get_id()  # read here: the watcher thread has no run context of its own
+    watcher = threading.Thread(
+        target=_watch_cancellation,
+        args=(stop, run_id, artifact, started, settings.time_limit_seconds),
+        daemon=True,
+        name="cancel-watch",
+    )
     watcher.start()
     try:
         result = service.solve_block(instance, rules, settings, stop=stop, on_progress=on_progress)
@@ -99,16 +101,23 @@ def solve_schedule(instance: Instance, rules: list[ConfiguredRule], settings: se
     return result
 
 
-def _watch_cancellation(stop: threading.Event, interval: float = 1.0) -> None:
-    """The kill switch: a cancelled flow run stops the solver within about a second."""
-    from prefect.client.orchestration import get_client
+def _watch_cancellation(
+    stop: threading.Event, run_id: str | None, artifact: UUID, started: float, limit: float, interval: float = 1.0
+) -> None:
+    """The kill switch: a cancelled flow run stops the solver within about a second.
 
-    run_id = flow_run.get_id()
-    if run_id is None:
-        return
+    The same loop moves the progress artifact along with the elapsed time, on one client.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactUpdate
+
     try:
         with get_client(sync_client=True) as client:
             while not stop.wait(interval):
+                share = min(99.0, 100.0 * (time.monotonic() - started) / limit)
+                client.update_artifact(artifact, ArtifactUpdate(data=share))
+                if run_id is None:
+                    continue
                 state = client.read_flow_run(UUID(str(run_id))).state
                 if state is not None and (state.is_cancelling() or state.is_cancelled()):
                     stop.set()

@@ -1,0 +1,284 @@
+"""Publishing a block's schedule: replacement, audit, PublishConflict and a real race on PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, select, text
+
+from configs.settings import Settings
+from constraints.instance import Instance
+from constraints.solve import SolveResult
+from db.migrate import upgrade
+from db.models import Assignment, AuditEntry, ScheduleRun
+from db.session import UnitOfWork, make_engine
+from rotaflow.generate import (
+    PublishConflict,
+    Published,
+    load_solver_settings,
+    publish_run,
+    rules_for,
+    solve_block,
+)
+from rotaflow.ingest import ingest_bundle, load_bundle
+from rotaflow.planning import block_instance
+
+PROGRAM = "tiny-internal-medicine-residency"
+
+
+@dataclass
+class Solved:
+    version: int
+    instance: Instance
+    result: SolveResult
+
+
+def _solvable(tiny_dir: Path) -> Path:
+    """The tiny bundle with night cover as a soft target (as shipped, one resident cannot cover 28 nights)."""
+    path = tiny_dir / "coverage.csv"
+    text_ = path.read_text()
+    assert "NIGHT,daily,NF,resident,,,1,1," in text_
+    path.write_text(text_.replace("NIGHT,daily,NF,resident,,,1,1,", "NIGHT,daily,NF,resident,,,0,1,1"))
+    return tiny_dir
+
+
+def _prepare(url: str, tiny_dir: Path, settings: Settings) -> tuple[Engine, Solved]:
+    upgrade(url)
+    engine = make_engine(url)
+    source = str(_solvable(tiny_dir))
+    outcome = ingest_bundle(source, settings=settings, engine=engine, expectations=False)
+    bundle = load_bundle(source, settings=settings)
+    instance = block_instance(bundle, "B1")
+    result = solve_block(instance, rules_for(bundle), load_solver_settings(time_limit_seconds=5))
+    assert result.status in {"optimal", "feasible"} and result.cells
+    return engine, Solved(outcome.result.version, instance, result)
+
+
+@pytest.fixture
+def solved(database_url: str, tiny_dir: Path, settings: Settings) -> Iterator[tuple[Engine, Solved]]:
+    engine, solved = _prepare(database_url, tiny_dir, settings)
+    yield engine, solved
+    engine.dispose()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _publish(engine: Engine, solved: Solved, run_id: str, started_at: dt.datetime, actor: str = "test") -> Published:
+    summary: dict[str, Any] = {
+        "run_id": run_id,
+        "program": PROGRAM,
+        "block_id": "B1",
+        "status": solved.result.status,
+        "hard_violations": 0,
+        "warnings": 0,
+    }
+    return publish_run(
+        engine,
+        program_key=PROGRAM,
+        version=solved.version,
+        instance=solved.instance,
+        result=solved.result,
+        summary=summary,
+        started_at=started_at,
+        actor=actor,
+    )
+
+
+def _assignments(engine: Engine) -> list[tuple[str | None, dt.date, bool, str | None]]:
+    """(run_id, date, live, deleted_by) of every schedule assignment, soft-deleted ones included."""
+    with UnitOfWork(engine) as uow:
+        stmt = select(Assignment).where(Assignment.run_id.is_not(None)).execution_options(include_deleted=True)
+        return [(a.run_id, a.date, a.deleted_at is None, a.deleted_by) for a in uow.s.scalars(stmt)]
+
+
+def _runs(engine: Engine) -> dict[str, str]:
+    with UnitOfWork(engine) as uow:
+        return {r.id: r.status for r in uow.s.scalars(select(ScheduleRun))}
+
+
+def _audit(engine: Engine) -> list[tuple[str, str, dict[str, Any]]]:
+    with UnitOfWork(engine) as uow:
+        stmt = select(AuditEntry).where(AuditEntry.entity == "schedule_runs").order_by(AuditEntry.id)
+        return [(e.action, e.entity_key, dict(e.details)) for e in uow.s.scalars(stmt)]
+
+
+# --------------------------------------------------------------------------- in sequence
+
+
+def test_a_second_publish_replaces_the_first(solved: tuple[Engine, Solved]) -> None:
+    engine, s = solved
+    cells = len(s.result.cells)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+
+    one = _publish(engine, s, first, _now())
+    assert (one.run_id, one.replaced, one.inserted) == (first, 0, cells)
+    two = _publish(engine, s, second, _now())
+    assert (two.run_id, two.replaced, two.inserted) == (second, cells, cells)
+
+    rows = _assignments(engine)
+    old = [r for r in rows if r[0] == first]
+    new = [r for r in rows if r[0] == second]
+    assert len(old) == cells and len(new) == cells
+    assert not any(live for _, _, live, _ in old), "the first run's assignments were not soft-deleted"
+    assert all(by is not None and second in by for _, _, _, by in old)
+    assert all(live for _, _, live, _ in new)
+    assert all(dt.date(2027, 7, 1) <= d <= dt.date(2027, 7, 28) for _, d, _, _ in rows)
+    assert _runs(engine) == {first: "published", second: "published"}
+
+    audit = _audit(engine)
+    assert [(a, k) for a, k, _ in audit] == [("publish", first), ("publish", second)]
+    assert audit[0][2] == {"block_id": "B1", "replaced": 0, "inserted": cells, "status": "published"}
+    assert audit[1][2] == {"block_id": "B1", "replaced": cells, "inserted": cells, "status": "published"}
+
+
+def test_a_run_started_before_the_latest_publish_is_refused(solved: tuple[Engine, Solved]) -> None:
+    engine, s = solved
+    late, early = str(uuid.uuid4()), str(uuid.uuid4())
+    early_started = _now()
+    time.sleep(0.01)
+    _publish(engine, s, late, _now())  # another run started later but published first
+
+    with pytest.raises(PublishConflict) as info:
+        _publish(engine, s, early, early_started)
+    message = str(info.value)
+    assert "block B1 was published by run" in message and late in message
+    assert "this run's schedule was not published" in message
+    assert info.value.exit_code == 3
+
+    # nothing of the refused run was written
+    assert _runs(engine) == {late: "published"}
+    rows = _assignments(engine)
+    assert {r[0] for r in rows} == {late} and all(live for _, _, live, _ in rows)
+    assert [k for _, k, _ in _audit(engine)] == [late]
+
+    # started after that publish, it goes through
+    again = _publish(engine, s, str(uuid.uuid4()), _now())
+    assert again.replaced == len(s.result.cells)
+
+
+# --------------------------------------------------------------------------- a real race
+
+
+def test_two_concurrent_publishes_for_one_block_on_postgresql(
+    postgres_url: str, tiny_dir: Path, settings: Settings
+) -> None:
+    engine, s = _prepare(postgres_url, tiny_dir, settings)
+    engine.dispose()
+    barrier = threading.Barrier(2, timeout=20)
+    started_at = _now()  # both runs started before either publishes
+    ids = [str(uuid.uuid4()), str(uuid.uuid4())]
+    outcomes: dict[str, Any] = {}
+    locked: dict[str, float] = {}
+
+    def contender(run_id: str) -> None:
+        own = make_engine(postgres_url)  # its own engine, pool and connection
+
+        @event.listens_for(own, "before_cursor_execute")
+        def _meet(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if "FOR UPDATE" in statement:
+                barrier.wait()  # both reach the locked SELECT together
+
+        @event.listens_for(own, "after_cursor_execute")
+        def _hold(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if "FOR UPDATE" in statement:
+                locked[run_id] = time.monotonic()
+                time.sleep(0.5)  # hold the row lock so the other one visibly waits for it
+
+        try:
+            outcomes[run_id] = _publish(own, s, run_id, started_at, actor=f"contender {run_id[:8]}")
+        except Exception as exc:  # noqa: BLE001 - the assertions below look at it
+            outcomes[run_id] = exc
+        finally:
+            own.dispose()
+
+    monitor = make_engine(postgres_url)
+    threads = [threading.Thread(target=contender, args=(run_id,), name=f"publish-{i}") for i, run_id in enumerate(ids)]
+    for thread in threads:
+        thread.start()
+    waiting = 0
+    with monitor.connect() as conn:
+        while any(t.is_alive() for t in threads):
+            waiting = max(
+                waiting,
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                ).scalar_one(),
+            )
+            conn.rollback()
+            time.sleep(0.05)
+    for thread in threads:
+        thread.join(timeout=30)
+    monitor.dispose()
+
+    assert waiting >= 1, "neither publish ever waited for the block's row lock"
+    won = [run_id for run_id, o in outcomes.items() if isinstance(o, Published)]
+    lost = [run_id for run_id, o in outcomes.items() if isinstance(o, PublishConflict)]
+    assert len(won) == 1 and len(lost) == 1, outcomes
+    winner, loser = won[0], lost[0]
+    assert locked[loser] >= locked[winner] + 0.4, "the loser got the lock while the winner still held it"
+    message = str(outcomes[loser])
+    assert f"block B1 was published by run {winner}" in message
+    assert "while this run was solving; this run's schedule was not published" in message
+
+    check = make_engine(postgres_url)
+    try:
+        assert _runs(check) == {winner: "published"}
+        rows = _assignments(check)
+        assert {r[0] for r in rows} == {winner}
+        assert len(rows) == len(s.result.cells) and all(live for _, _, live, _ in rows)
+        assert [(a, k) for a, k, _ in _audit(check)] == [("publish", winner)]
+    finally:
+        check.dispose()
+
+
+def test_two_concurrent_publishes_for_one_block_on_sqlite(sqlite_url: str, tiny_dir: Path, settings: Settings) -> None:
+    engine, s = _prepare(sqlite_url, tiny_dir, settings)
+    engine.dispose()
+    checked = threading.Barrier(2, timeout=3)
+    started_at = _now()
+    ids = [str(uuid.uuid4()), str(uuid.uuid4())]
+    outcomes: dict[str, Any] = {}
+
+    def contender(run_id: str) -> None:
+        own = make_engine(sqlite_url)
+
+        @event.listens_for(own, "before_cursor_execute")
+        def _meet(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if statement.lstrip().upper().startswith("INSERT INTO SCHEDULE_RUNS"):
+                # both have looked for a newer publish; a working lock makes one wait earlier
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    checked.wait()
+
+        try:
+            outcomes[run_id] = _publish(own, s, run_id, started_at)
+        except Exception as exc:  # noqa: BLE001 - the assertions below look at it
+            outcomes[run_id] = exc
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=contender, args=(run_id,)) for run_id in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    kinds = sorted(type(o).__name__ for o in outcomes.values())
+    assert kinds == ["PublishConflict", "Published"], outcomes
+    check = make_engine(sqlite_url)
+    try:
+        assert list(_runs(check).values()) == ["published"]
+    finally:
+        check.dispose()
