@@ -10,7 +10,7 @@ Rules never touch the objective.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -111,6 +111,7 @@ class Variables:
             cell: model.new_bool_var(f"x[{cell[0]},{cell[1]},{cell[2]}]") for cell in instance.cells
         }
         self._works: dict[tuple[str, int], cp_model.IntVar] = {}
+        self._indices: dict[Cell, int] | None = None
         self._one_a_day: dict[tuple[str, int], cp_model.IntVar] = {}
 
     def is_assigned(self, person: str, day: int, shift: str) -> cp_model.IntVar:
@@ -135,10 +136,10 @@ class Variables:
         return self._works[key]
 
     def declare_one_a_day(self, person: str, day: int, literal: cp_model.IntVar) -> None:
-        """A rule enforces at most one shift on the day whenever ``literal`` holds.
+        """A rule enforces at most one shift for the person on the day whenever ``literal`` holds.
 
-        ``works`` is then also the plain sum of the day's shifts under ``literal``: the same
-        meaning as the maximum, but a linear equality makes a much tighter LP relaxation.
+        ``works`` is then also the plain sum of the day's shifts (under ``literal``): the same
+        meaning as their maximum, but a linear equality that tightens the LP relaxation.
         """
         key = (person, day)
         if key in self._one_a_day:
@@ -152,6 +153,17 @@ class Variables:
         shifts = self.on_day(*key)
         if len(shifts) > 1:
             self.model.add(var == sum(shifts)).only_enforce_if(self._one_a_day[key])
+
+    def indices(self) -> dict[Cell, int]:
+        """Each cell's variable index in the model proto (for hints and fixings in bulk)."""
+        if self._indices is None:
+            self._indices = {cell: var.index for cell, var in self._x.items()}
+        return self._indices
+
+    def literals(self, values: Mapping[Cell, bool]) -> list[int]:
+        """Proto literals saying each cell has its value (index when true, -index-1 when false)."""
+        indices = self.indices()
+        return [indices[cell] if value else -indices[cell] - 1 for cell, value in values.items()]
 
     def fix(self, person: str, day: int, shift: str, value: bool) -> None:
         self.model.add(self._x[(person, day, shift)] == int(value))
@@ -271,6 +283,12 @@ def _range(terms: Sequence[Term]) -> tuple[int, int]:
     return low, high
 
 
+class NoParams(BaseModel):
+    """The parameters of a rule that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class Rule:
     """Base of every rule: subclasses set the class variables and implement both methods."""
 
@@ -280,8 +298,7 @@ class Rule:
     kinds: ClassVar[frozenset[RuleKind]] = frozenset({"hard", "soft"})
     unit: ClassVar[str] = ""
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    Params: ClassVar[type[BaseModel]] = NoParams
 
     def build(self, ctx: BuildContext, params: Any) -> None:
         raise NotImplementedError

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from ortools.sat.python import cp_model
 
@@ -72,22 +72,35 @@ def solve(
     stop: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     log: bool = False,
+    fixed: Mapping[Cell, bool] | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> SolveResult:
-    """Solve within ``time_limit`` seconds; setting ``stop`` ends the search within moments."""
+    """Solve within ``time_limit`` seconds; setting ``stop`` ends the search within moments.
+
+    ``fixed`` holds some cells at a value for this call only (a neighbourhood search frees
+    the rest); ``parameters`` sets further CP-SAT parameters by their field names (a list
+    for a repeated field, an enum by its name).
+    """
     if not isinstance(time_limit, int | float) or not math.isfinite(time_limit) or time_limit <= 0:
         raise ValueError("a positive time limit is required (finite, in seconds)")
     model = built.model
+    if fixed:
+        model = model.clone()  # fixed for this call only: the built model stays as it was
+        model.proto.constraints.add().bool_and.literals.extend(built.x.literals(fixed))
     if hint is not None:
         model.clear_hints()
         chosen = set(hint)
-        for cell, var in built.x.items():
-            model.add_hint(var, cell in chosen)
+        indices = built.x.indices()
+        model.proto.solution_hint.vars.extend(indices.values())
+        model.proto.solution_hint.values.extend([int(cell in chosen) for cell in indices])
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = float(time_limit)
     solver.parameters.num_workers = max(1, workers)
     solver.parameters.random_seed = seed
     solver.parameters.relative_gap_limit = relative_gap
     solver.parameters.log_search_progress = log
+    if parameters and not solver.parameters.merge_text_format(_parameters_text(parameters)):
+        raise ValueError(f"not CP-SAT parameters: {dict(parameters)}")
     started = time.monotonic()
     callback = _Callback(started, on_progress)
     if stop is not None and stop.is_set():
@@ -137,3 +150,20 @@ def solve(
     objective = solver.objective_value if has_solution else None
     bound = solver.best_objective_bound if has_solution or code == cp_model.UNKNOWN else None
     return SolveResult(status, objective, bound, seconds, cells, penalties, callback.progress)
+
+
+def _parameters_text(parameters: Mapping[str, Any]) -> str:
+    """CP-SAT parameters in protobuf text format (``merge_text_format`` validates the names)."""
+    lines = []
+    for name, value in parameters.items():
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(item, bool):
+                text = "true" if item else "false"
+            elif isinstance(item, int | float):
+                text = repr(item)
+            elif isinstance(item, str) and item.isupper():
+                text = item  # an enum value by name
+            else:
+                text = '"' + str(item).replace("\\", "\\\\").replace('"', '\\"') + '"'
+            lines.append(f"{name}: {text}")
+    return "\n".join(lines)

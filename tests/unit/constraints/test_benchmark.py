@@ -37,7 +37,15 @@ def test_the_engine_objective_is_the_official_one() -> None:
 def test_the_mapping_uses_registered_rules_only() -> None:
     _, rules = curtois_problem(load_curtois(INSTANCE1))
     assert {r.name for r in rules} == {
-        "one_shift_per_day", "fixed_days_off", "forbidden_successions", "max_shifts_per_type", "total_minutes",
-        "consecutive_working_days", "consecutive_days_off", "max_weekends", "coverage_target", "shift_requests",
+        "one_shift_per_day",
+        "fixed_days_off",
+        "forbidden_successions",
+        "max_shifts_per_type",
+        "total_minutes",
+        "consecutive_working_days",
+        "consecutive_days_off",
+        "max_weekends",
+        "coverage_target",
+        "shift_requests",
     }
     assert [r.kind for r in rules[:8]] == ["hard"] * 8
