@@ -42,12 +42,13 @@ class Piece:
 
 
 def joins(a: Piece, b: Piece) -> bool:
-    return a.end <= b.start <= a.end_with_transition
+    """``b`` continues ``a``'s duty: it starts while ``a`` (or its hand-off) is still running, or as it ends."""
+    return a.start <= b.start <= a.end_with_transition
 
 
 def _too_long(chain: list[Piece], params: _Params) -> bool:
-    scheduled = sum((p.scheduled for p in chain), dt.timedelta())
-    total = chain[-1].end_with_transition - chain[0].start
+    scheduled = _union(chain)
+    total = max(p.end_with_transition for p in chain) - min(p.start for p in chain)
     return scheduled > dt.timedelta(hours=params.max_scheduled_hours) or total > dt.timedelta(
         hours=params.max_total_hours
     )
@@ -56,7 +57,8 @@ def _too_long(chain: list[Piece], params: _Params) -> bool:
 def too_long_chains(pieces: list[Piece], params: _Params) -> Iterator[list[Piece]]:
     """Minimal chains of joined pieces that break the limit (each prefix within it)."""
     ordered = sorted(pieces, key=lambda p: p.start)
-    following = {id(a): [b for b in ordered if b is not a and joins(a, b)] for a in ordered}
+    # only later pieces follow (ties by position), so a chain never loops
+    following = {id(a): [b for b in ordered[i + 1 :] if joins(a, b)] for i, a in enumerate(ordered)}
 
     def extend(chain: list[Piece]) -> Iterator[list[Piece]]:
         scheduled_piece = any(p.day is not None for p in chain)
