@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -115,7 +116,8 @@ def _watch_cancellation(
         with get_client(sync_client=True) as client:
             while not stop.wait(interval):
                 share = min(99.0, 100.0 * (time.monotonic() - started) / limit)
-                client.update_artifact(artifact, ArtifactUpdate(data=share))
+                with contextlib.suppress(Exception):  # progress is cosmetic; the kill switch keeps watching
+                    client.update_artifact(artifact, ArtifactUpdate(data=share))
                 if run_id is None:
                     continue
                 state = client.read_flow_run(UUID(str(run_id))).state

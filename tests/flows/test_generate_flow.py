@@ -488,9 +488,10 @@ def test_cancelling_the_flow_run_stops_the_solver(
     sixty: tuple[Path, str], tmp_path: Path, fast_ingest: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     canceller = _Canceller(monkeypatch)
-    stopped_after = canceller.run(*sixty, tmp_path / "out", wait=12)
-    assert stopped_after is not None, "generate_block kept solving for 12 s after its flow run was cancelled"
-    assert stopped_after < 12
+    # far below the 120 s limit; generous because a loaded machine may still be building the model
+    stopped_after = canceller.run(*sixty, tmp_path / "out", wait=45)
+    assert stopped_after is not None, "generate_block kept solving for 45 s after its flow run was cancelled"
+    assert stopped_after < 45
     assert "error" not in canceller.outcome, canceller.outcome
     assert [r.status for r in canceller.results] == ["cancelled"]
 
