@@ -185,9 +185,8 @@ def neighbourhood_search(
     if log:
         print(f"first solve {result.objective} in {result.seconds:.1f}s; {search.steps} steps")
         for kind, (tries, better, finished) in search.stats.items():
-            print(
-                f"  {kind:<7} {tries:4} steps {better:3} better {finished:4} optimal  size {search.difficulty[kind]:.3f}"
-            )
+            size = search.difficulty[kind]
+            print(f"  {kind:<7} {tries:4} steps {better:3} better {finished:4} optimal  size {size:.3f}")
     proven = bound is not None and best.objective is not None and best.objective <= math.ceil(bound - 1e-6)
     return SolveResult(
         "optimal" if proven else "feasible",
@@ -255,14 +254,15 @@ class _Search:
             with self.lock:
                 self.stats[kind][0] += 1
                 self.stats[kind][2] += result.status == "optimal"
-                if result.objective is not None and self.best.objective is not None:
-                    if result.objective <= self.best.objective:
-                        if result.objective < self.best.objective:
-                            self.stats[kind][1] += 1
-                            self.progress.append(
-                                Progress(time.monotonic() - self.started, result.objective, self.bound)
-                            )
-                        self.best = result
+                if (
+                    result.objective is not None
+                    and self.best.objective is not None
+                    and result.objective <= self.best.objective
+                ):
+                    if result.objective < self.best.objective:
+                        self.stats[kind][1] += 1
+                        self.progress.append(Progress(time.monotonic() - self.started, result.objective, self.bound))
+                    self.best = result
                 if result.status == "optimal":
                     self.difficulty[kind] = min(1.0, self.difficulty[kind] * 1.1)
                 elif result.status in ("feasible", "timeout"):

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 RuleKind = Literal["hard", "soft"]
-Term = tuple[int, cp_model.IntVar]
+Term = tuple[int, cp_model.IntVar | cp_model.LiteralT]
 
 
 class Selector(BaseModel):
@@ -254,7 +254,13 @@ class BuildContext:
         self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, shortfall)]))
 
     def not_all(
-        self, literals: Sequence[cp_model.IntVar], *, subject: str, name: str, scale: int = 1, **detail: Any
+        self,
+        literals: Sequence[cp_model.LiteralT],
+        *,
+        subject: str,
+        name: str,
+        scale: int = 1,
+        **detail: Any,
     ) -> None:
         """Not every literal may be true (e.g. two shifts that overlap)."""
         if not literals:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict, Field
 
 from constraints.instance import Schedule
@@ -17,6 +18,9 @@ class Params(BaseModel):
     exempt_runs_at_horizon_ends: bool = True
 
 
+_Params = Params
+
+
 @register
 class ConsecutiveDaysOff(Rule):
     """Days off come in runs of at least the minimum length."""
@@ -26,7 +30,7 @@ class ConsecutiveDaysOff(Rule):
     unit = "days"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         horizon = ctx.instance.days
         for person in ctx.people:
             shortest = params.min_days.get(person, params.default_min) or 0
@@ -37,7 +41,7 @@ class ConsecutiveDaysOff(Rule):
                     before, after = first - 1, last + 1
                     if params.exempt_runs_at_horizon_ends and (before < 0 or after >= horizon):
                         continue
-                    pattern = [works[d].Not() for d in range(first, last + 1)]
+                    pattern: list[cp_model.LiteralT] = [works[d].Not() for d in range(first, last + 1)]
                     if before >= 0:
                         pattern.append(works[before])
                     if after < horizon:
@@ -46,7 +50,7 @@ class ConsecutiveDaysOff(Rule):
                         pattern, subject=f"person={person}", name=f"{person}:off:{first}:{length}", person=person
                     )
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         out = []
         for person in people:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict, Field
 
 from constraints.instance import Schedule
@@ -21,6 +22,9 @@ class Params(BaseModel):
     )
 
 
+_Params = Params
+
+
 @register
 class ConsecutiveWorkingDays(Rule):
     """No run of working days longer than the maximum or shorter than the minimum."""
@@ -30,7 +34,7 @@ class ConsecutiveWorkingDays(Rule):
     unit = "days"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         horizon = inst.days
         for person in ctx.people:
@@ -53,14 +57,14 @@ class ConsecutiveWorkingDays(Rule):
                     before, after = first - 1, last + 1
                     if params.exempt_runs_at_horizon_ends and (before < 0 or after >= horizon):
                         continue
-                    pattern = [works[d] for d in range(first, last + 1)]
+                    pattern: list[cp_model.LiteralT] = [works[d] for d in range(first, last + 1)]
                     if before >= 0:
                         pattern.append(works[before].Not())
                     if after < horizon:
                         pattern.append(works[after].Not())
                     ctx.not_all(pattern, subject=subject, name=f"{person}:min:{first}:{length}", person=person)
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         out = []
         for person in people:

@@ -14,6 +14,9 @@ class Params(BaseModel):
     pairs: list[tuple[str, str]] = Field(default=[], description="(shift, shift that may not follow next day)")
 
 
+_Params = Params
+
+
 @register
 class ForbiddenSuccessions(Rule):
     """A listed shift is never followed the next day by a shift it may not precede."""
@@ -23,7 +26,7 @@ class ForbiddenSuccessions(Rule):
     unit = "shifts"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         pairs = [(a, b) for a, b in params.pairs if a in inst.shift and b in inst.shift]
         if ctx.kind == "hard":
@@ -51,7 +54,7 @@ class ForbiddenSuccessions(Rule):
                         person=person,
                     )
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         forbidden = set(map(tuple, params.pairs))
         return [

@@ -17,6 +17,9 @@ class Params(BaseModel):
         return self.limits.get(person, {}).get(shift, self.default.get(shift))
 
 
+_Params = Params
+
+
 @register
 class MaxShiftsPerType(Rule):
     """No more than the allowed number of each shift type over the horizon (0 forbids it)."""
@@ -26,7 +29,7 @@ class MaxShiftsPerType(Rule):
     unit = "shifts"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         for person in ctx.people:
             for shift in inst.shift_ids:
@@ -38,7 +41,7 @@ class MaxShiftsPerType(Rule):
                     terms, limit, subject=f"person={person}, shift={shift}", name=f"{person}:{shift}", person=person
                 )
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         out = []
         for person in people:

@@ -14,6 +14,9 @@ class Params(BaseModel):
     default: int | None = None
 
 
+_Params = Params
+
+
 def weekends(inst: Instance) -> list[list[int]]:
     """Day indexes of each weekend (Saturday and/or Sunday) inside the horizon."""
     out: dict[int, list[int]] = {}
@@ -34,7 +37,7 @@ class MaxWeekends(Rule):
     unit = "weekends"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         ends = weekends(inst)
         for person in ctx.people:
@@ -48,7 +51,7 @@ class MaxWeekends(Rule):
                 worked.append((1, var))
             ctx.at_most(worked, limit, subject=f"person={person}", name=f"{person}", person=person)
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         ends = weekends(inst)
         out = []

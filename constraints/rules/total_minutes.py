@@ -16,6 +16,9 @@ class Params(BaseModel):
     default_max: int | None = None
 
 
+_Params = Params
+
+
 @register
 class TotalMinutes(Rule):
     """Total work minutes between a person's minimum and maximum."""
@@ -25,7 +28,7 @@ class TotalMinutes(Rule):
     unit = "minutes"
     Params = Params
 
-    def build(self, ctx: BuildContext, params: Params) -> None:
+    def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         slots = list(inst.slots())
         for person in ctx.people:
@@ -37,7 +40,7 @@ class TotalMinutes(Rule):
             if high is not None:
                 ctx.at_most(terms, high, subject=f"person={person}", name=f"{person}:max", person=person)
 
-    def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
+    def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         out = []
         for person in people:
