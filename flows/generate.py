@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from prefect import flow
 from prefect.states import Cancelled, Failed, State
@@ -14,6 +14,7 @@ from configs.settings import get_settings
 from constraints.registry import RULES
 from db.repositories import IngestResult
 from flows.ingest import ingest_program
+from flows.validate import validate_schedule
 from rotaflow import generate as service
 from rotaflow.errors import InfeasibleError
 from tasks.generate import (
@@ -25,6 +26,7 @@ from tasks.generate import (
     run_preflight,
     solve_schedule,
     validate_schedule_rules,
+    write_summary,
 )
 
 __all__ = ["generate_block"]
@@ -36,8 +38,14 @@ def generate_block(
     block_id: str,
     out_dir: str | None = None,
     time_limit_seconds: float | None = None,
+    contingency: Literal["none", "n1", "n2"] = "n1",
 ) -> dict[str, Any] | State:
-    """Generate, check, publish and export the schedule of one block of a program."""
+    """Generate, check, publish, export and validate the schedule of one block of a program.
+
+    After solving, the engine's checkers and then the independent validation (flow
+    ``validate_schedule``: ACGME, coverage, program rules, burnout risk, ``contingency``) run
+    over the exported assignments; any hard violation marks the run failed.
+    """
     started_at = dt.datetime.now(dt.UTC)
     run_id = str(uuid.uuid4())
     ingested = ingest_program(program, return_state=True)
@@ -84,12 +92,32 @@ def generate_block(
     if not result.cells:
         return _stop(out, instance, bundle, summary, f"no schedule was found ({result.status})")
     findings = validate_schedule_rules(instance, rules, result)
-    summary["hard_violations"] = sum(1 for f in findings if f["severity"] == "violation")
+    engine_violations = sum(1 for f in findings if f["severity"] == "violation")
+    summary["hard_violations"] = engine_violations
     summary["warnings"] = sum(1 for f in findings if f["severity"] == "warning")
     published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
     summary["published"] = published.inserted > 0
     export_outputs(out, instance, bundle, result, findings, summary)
     summary["out_dir"] = str(Path(out).resolve())
+    checked = validate_schedule(
+        program,
+        str(Path(out) / "assignments.csv"),
+        out_dir=out,
+        block_id=block_id,
+        contingency=contingency,
+        history=instance.meta.get("database_history") or None,
+        extra={k: summary[k] for k in ("run_id", "status", "objective", "best_bound", "solve_seconds")},
+        return_state=True,
+    )
+    outcome = checked.result(raise_on_failure=False)
+    validation = getattr(outcome, "summary", outcome if isinstance(outcome, dict) else None)
+    if validation is None:  # the validation itself broke: the run cannot be trusted
+        raise outcome if isinstance(outcome, BaseException) else RuntimeError(str(checked.message))
+    summary["engine_check_violations"] = engine_violations
+    summary["hard_violations"] = max(engine_violations, int(validation["hard_violations"]))
+    summary["warnings"] = int(validation["warnings"])
+    summary["validation"] = {k: v for k, v in validation.items() if k not in summary}
+    write_summary(out, summary)
     if summary["hard_violations"]:
         error = InfeasibleError(f"{summary['hard_violations']} hard violation(s) found; see {out}/findings.csv")
         error.summary = summary  # type: ignore[attr-defined]

@@ -40,6 +40,7 @@ __all__ = [
     "run_preflight",
     "solve_schedule",
     "validate_schedule_rules",
+    "write_summary",
 ]
 
 
@@ -59,7 +60,10 @@ def build_instance(bundle: Bundle, block_id: str) -> tuple[Instance, list[Config
     if block_id in blocks.index:
         first = blocks.at[block_id, "start_date"].date()
         history = service.history_from_database(engine, bundle.program.key, first)
-    return block_instance(bundle, block_id, history=history), service.rules_for(bundle)
+    instance = block_instance(bundle, block_id, history=history)
+    # the validator must see the same past as the solver: keep the published history it was given
+    instance.meta["database_history"] = [(p, d.isoformat(), s) for p, d, s in history]
+    return instance, service.rules_for(bundle)
 
 
 @task(name="preflight", cache_policy=NO_CACHE)
@@ -192,3 +196,13 @@ def export_outputs(
     if findings:
         create_table_artifact(key="generation-findings", table=findings[:500], description="Rule checker findings")
     return [str(p) for p in outputs.files]
+
+
+@task(name="write-summary", cache_policy=NO_CACHE)
+def write_summary(out_dir: str, summary: dict[str, Any]) -> str:
+    """summary.json once validation has added its verdict."""
+    import json
+
+    path = Path(out_dir) / "summary.json"
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    return str(path)

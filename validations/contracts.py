@@ -26,6 +26,7 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "FindingsModel",
+    "OUTPUTS",
     "HistoryModel",
     "PeopleModel",
     "RequestsModel",
@@ -325,3 +326,12 @@ DATASETS: dict[str, Dataset] = {
     )
 }
 """Bundle datasets in load order (``assignments`` and ``findings`` are outputs)."""
+
+OUTPUTS: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        Dataset("assignments", "assignments.csv", AssignmentsModel, False),
+        Dataset("findings", "findings.csv", FindingsModel, False),
+    )
+}
+"""What a run hands back (FORMATS.md §2), held to the same kind of contract."""

@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from rotaflow.errors import Problem
-from validations.contracts import DATASETS
+from validations.contracts import DATASETS, Dataset
 
 __all__ = [
     "ExpectationReport",
@@ -201,8 +201,13 @@ def run_expectations(
     *,
     gx_dir: Path,
     steward: list[StewardExpectation] | None = None,
+    datasets: Mapping[str, Dataset] = DATASETS,
 ) -> ExpectationReport:
-    """Run every dataset's generated suite and the steward expectations; build Data Docs."""
+    """Run every dataset's generated suite and the steward expectations; build Data Docs.
+
+    ``datasets`` names the contracts to run: the bundle's by default, ``OUTPUTS`` for a
+    run's assignments and findings (then pass ``steward=[]``).
+    """
     import great_expectations as gx
     import great_expectations.expectations as gxe  # noqa: F401  (registers expectation types)
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -215,7 +220,7 @@ def run_expectations(
     source = context.data_sources.add_or_update_pandas(name="rotaflow")
 
     batches: list[tuple[str, str, pd.DataFrame, list[ExpectationSpec], dict[str, StewardExpectation]]] = []
-    for name, dataset in DATASETS.items():
+    for name, dataset in datasets.items():
         if name in frames:
             batches.append((name, dataset.file, frames[name], suite_specs_from_model(dataset.model), {}))
     by_dataset: dict[str, list[StewardExpectation]] = {}

@@ -1,0 +1,73 @@
+"""Flow ``validate_schedule``: read the program and a schedule → the independent validators,
+program rules, burnout risk and (optionally) N-1/N-2 contingency → report.html, findings.csv,
+Data Docs and Prefect artifacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from prefect import flow
+from prefect.states import Failed, State
+
+from configs.settings import get_settings
+from rotaflow.errors import InfeasibleError
+from tasks.validate import load_program, publish_validation, read_schedule, run_validation, write_report
+
+__all__ = ["validate_schedule"]
+
+
+@flow(name="validate-schedule", log_prints=False)
+def validate_schedule(
+    program: str,
+    schedule: str,
+    out_dir: str | None = None,
+    block_id: str | None = None,
+    contingency: Literal["none", "n1", "n2"] = "none",
+    history: list[tuple[str, str, str]] | None = None,
+    data_docs: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any] | State:
+    """Validate a schedule (assignments.csv of any origin) against a program's rules.
+
+    ``history`` lists (person id, ISO date, shift id) worked before the schedule, beyond the
+    bundle's history.csv. The run ends Failed with the summary when a hard violation is found.
+    """
+    loaded = load_program(program, return_state=True)
+    if loaded.is_failed():
+        return Failed(message=loaded.message, data=loaded.result(raise_on_failure=False))
+    bundle = loaded.result()
+    read = read_schedule(bundle, schedule, return_state=True)
+    if read.is_failed():
+        return Failed(message=read.message, data=read.result(raise_on_failure=False))
+    frame = read.result()
+    past = None
+    if history:
+        from validations.schedule import load_schedule
+
+        rows = pd.DataFrame(history, columns=["person_id", "date", "shift_id"])
+        past = load_schedule(bundle, rows, file="history")
+    validation = run_validation(bundle, frame, past, block_id, None)
+    if contingency != "none" and block_id is not None:
+        from flows.contingency import contingency_report
+
+        validation.contingency = contingency_report(
+            program, block_id, schedule=schedule, order=2 if contingency == "n2" else 1
+        )
+    out = out_dir or str(
+        get_settings().var_dir / "validations" / f"{bundle.program.key}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    )
+    summary = {"program": bundle.program.key, "schedule": Path(schedule).name, **(extra or {})}
+    if block_id is not None:
+        summary["block_id"] = block_id
+    written = write_report(out, validation, bundle, summary, data_docs)
+    title = f"`{bundle.program.key}`" + (f" block {block_id}" if block_id else "")
+    publish_validation(validation, written, title)
+    result = {**summary, **validation.summary(), "out_dir": str(Path(out).resolve())}
+    if validation.hard_violations:
+        error = InfeasibleError(f"{validation.hard_violations} hard violation(s) found; see {out}/findings.csv")
+        error.summary = result  # type: ignore[attr-defined]
+        return Failed(message=str(error), data=error)
+    return result

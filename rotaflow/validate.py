@@ -1,0 +1,399 @@
+"""Validate a schedule of any origin and write what a data steward reads.
+
+The second opinion is independent of the solver: the ACGME validator
+(:mod:`validations.acgme`) and the coverage, structure and utilisation checks
+(:mod:`validations.coverage`) recompute their rules from the bundle and the assignments alone.
+The program's other rules (max consecutive nights, requests, fairness …), which only the rule
+engine knows, are checked by the engine's own checkers, block by block. Burnout risk
+(advisory) and the N-1/N-2 contingency analysis complete the picture; ``write_validation``
+writes findings.csv, validation.json, a self-contained report.html and GX Data Docs for the
+assignments and findings.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from constraints.model import check_schedule
+from constraints.registry import RULES
+from constraints.instance import Schedule
+from rotaflow.errors import InputError, Problem, RotaflowError
+from validations.acgme import AcgmeReport, limits_for, validate_acgme
+from validations.bundle import Bundle
+from validations.burnout import burnout_scores
+from validations.coverage import FINDING_COLUMNS, CoverageReport, validate_coverage
+
+__all__ = [
+    "INDEPENDENT_RULES",
+    "Validation",
+    "blocks_in",
+    "validate",
+    "write_validation",
+]
+
+ContingencyOrder = Literal["none", "n1", "n2"]
+
+INDEPENDENT_RULES = frozenset(
+    {
+        "acgme_weekly_hours",
+        "acgme_day_off_in_seven",
+        "acgme_max_continuous_duty",
+        "acgme_rest_after_call",
+        "acgme_rest_between_shifts",
+        "acgme_call_frequency",
+        "acgme_pgy1_no_moonlighting",
+        "coverage",
+        "coverage_target",
+        "rotation_eligibility",
+        "blocking_absence",
+        "one_shift_at_a_time",
+        "supervision_ratio",
+    }
+)
+"""Rules the independent validators recompute; the engine's checkers cover the rest."""
+
+SEVERITY_ORDER = {"violation": 0, "warning": 1, "info": 2}
+
+
+@dataclass
+class Validation:
+    """Everything one validation found."""
+
+    period: tuple[dt.date, dt.date]
+    blocks: list[str]
+    schedule: pd.DataFrame
+    findings: pd.DataFrame
+    acgme: AcgmeReport
+    coverage: CoverageReport
+    burnout: pd.DataFrame
+    contingency: Any | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def hard_violations(self) -> int:
+        return int((self.findings["severity"] == "violation").sum())
+
+    @property
+    def warnings(self) -> int:
+        return int((self.findings["severity"] == "warning").sum())
+
+    def summary(self) -> dict[str, Any]:
+        """validation.json: counts by severity and rule, utilisation, burnout bands, contingency."""
+        by_rule = (
+            self.findings.groupby(["rule", "severity"]).size().reset_index(name="n").to_dict("records")
+            if len(self.findings)
+            else []
+        )
+        out: dict[str, Any] = {
+            "verdict": "failed" if self.hard_violations else "passed",
+            "period_start": self.period[0].isoformat(),
+            "period_end": self.period[1].isoformat(),
+            "blocks": self.blocks,
+            "assignments": len(self.schedule),
+            "hard_violations": self.hard_violations,
+            "warnings": self.warnings,
+            "infos": int((self.findings["severity"] == "info").sum()),
+            "findings_by_rule": by_rule,
+            "utilisation_by_block": self.coverage.blocks.to_dict("records"),
+            "burnout_bands": self.burnout["band"].value_counts().to_dict() if len(self.burnout) else {},
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+        if self.contingency is not None:
+            out["contingency"] = self.contingency.summary()
+        return out
+
+
+def blocks_in(bundle: Bundle, first: dt.date, last: dt.date) -> list[str]:
+    """The blocks that overlap ``[first, last]``, in date order."""
+    blocks = bundle.frames["blocks"].sort_values("start_date")
+    hit = (blocks["start_date"].dt.date <= last) & (blocks["end_date"].dt.date >= first)
+    return [str(b) for b in blocks.loc[hit, "block_id"]]
+
+
+def block_period(bundle: Bundle, block_id: str) -> tuple[dt.date, dt.date]:
+    blocks = bundle.frames["blocks"].set_index("block_id")
+    if block_id not in blocks.index:
+        known = ", ".join(map(str, blocks.index[:10]))
+        raise InputError([Problem("blocks.csv", None, "block_id", f"one of the program's blocks ({known})", block_id)])
+    return blocks.at[block_id, "start_date"].date(), blocks.at[block_id, "end_date"].date()
+
+
+def validate(
+    bundle: Bundle,
+    schedule: pd.DataFrame,
+    *,
+    history: pd.DataFrame | None = None,
+    block_id: str | None = None,
+    period: tuple[dt.date, dt.date] | None = None,
+    contingency: ContingencyOrder = "none",
+    contingency_runner: Callable[..., Any] | None = None,
+) -> Validation:
+    """Validate ``schedule`` (``validations.schedule.load_schedule``'s frame) over a block or period.
+
+    ``history`` holds shifts worked before the period (same frame shape); the bundle's
+    history.csv is added by the ACGME validator itself. ``contingency`` runs the N-1 (or N-1 and
+    N-2) analysis of ``block_id``'s schedule; ``contingency_runner`` maps the scenarios that need a
+    solve (a Prefect task map, say); by default they run in this process.
+    """
+    import time
+
+    clock: dict[str, float] = {}
+    if block_id is not None:
+        period = block_period(bundle, block_id)
+    if period is None:
+        if schedule.empty:
+            raise InputError([Problem("assignments.csv", None, None, "at least one assignment, or a block", "no rows")])
+        dates = pd.to_datetime(schedule["date"])
+        period = (dates.min().date(), dates.max().date())
+    first, last = period
+    blocks = blocks_in(bundle, first, last)
+
+    started = time.perf_counter()
+    acgme = validate_acgme(bundle, schedule, history=history, period=period)
+    clock["acgme"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    rules = _rules(bundle)
+    ratio = next(
+        ((r.params.pgy1_per_faculty, r.params.others_per_faculty) for r in rules if r.name == "supervision_ratio"), None
+    )
+    limits = limits_for(bundle)
+    coverage = validate_coverage(
+        bundle,
+        schedule,
+        period=period,
+        weekly_limit_hours=float(getattr(limits, "weekly_limit_hours", 80.0)),
+        supervision=ratio,
+    )
+    clock["coverage"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    engine = _engine_findings(bundle, schedule, history, blocks, period, rules)
+    clock["program_rules"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    people = bundle.frames["people"]
+    residents = sorted(people.loc[people["role"] == "resident", "person_id"])
+    burnout = burnout_scores(
+        schedule,
+        residents,
+        period,
+        timezone=bundle.program.timezone,
+        requests=bundle.frames.get("requests"),
+        weekly_limit_hours=float(getattr(limits, "weekly_limit_hours", 80.0)),
+    )
+    clock["burnout"] = time.perf_counter() - started
+
+    findings = pd.concat(
+        [f for f in (acgme.findings, coverage.findings, engine) if len(f)] or [pd.DataFrame(columns=FINDING_COLUMNS)],
+        ignore_index=True,
+    )[FINDING_COLUMNS]
+    findings = _ordered(findings)
+
+    analysis = None
+    if contingency != "none":
+        if block_id is None:
+            raise InputError([Problem("options", None, "--block", "a block for the contingency analysis", None)])
+        from validations.contingency import analyse_contingency
+
+        started = time.perf_counter()
+        cells = list(
+            zip(schedule["person_id"], pd.to_datetime(schedule["date"]).dt.date, schedule["shift_id"], strict=True)
+        )
+        analysis = analyse_contingency(
+            bundle, block_id, cells, order=2 if contingency == "n2" else 1, solve=contingency_runner
+        )
+        clock["contingency"] = time.perf_counter() - started
+    return Validation(period, blocks, schedule, findings, acgme, coverage, burnout, analysis, clock)
+
+
+def _rules(bundle: Bundle) -> list[Any]:
+    from rotaflow.generate import rules_for
+
+    return rules_for(bundle)
+
+
+def _ordered(findings: pd.DataFrame) -> pd.DataFrame:
+    key = findings["severity"].map(SEVERITY_ORDER).fillna(3)
+    return (
+        findings.assign(_k=key)
+        .sort_values(["_k", "rule", "person_id", "window_start", "window_end"], kind="stable")
+        .drop(columns="_k")
+        .reset_index(drop=True)
+    )
+
+
+def _engine_findings(
+    bundle: Bundle,
+    schedule: pd.DataFrame,
+    history: pd.DataFrame | None,
+    blocks: list[str],
+    period: tuple[dt.date, dt.date],
+    rules: list[Any],
+) -> pd.DataFrame:
+    """The engine's checkers for the program rules the independent validators do not cover."""
+    from rotaflow.generate import findings_rows
+    from rotaflow.planning import block_instance
+
+    others = [r for r in rules if r.name not in INDEPENDENT_RULES]
+    rows: list[dict[str, Any]] = []
+    if not others:
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    dates = pd.to_datetime(schedule["date"]).dt.date
+    cells_all = list(zip(schedule["person_id"], dates, schedule["shift_id"], strict=True))
+    past: list[tuple[str, dt.date, str]] = []
+    if history is not None and len(history):
+        past = list(
+            zip(history["person_id"], pd.to_datetime(history["date"]).dt.date, history["shift_id"], strict=True)
+        )
+    for block_id in blocks:
+        start, end = block_period(bundle, block_id)
+        earlier = [c for c in cells_all if c[1] < start] + past
+        instance = block_instance(bundle, block_id, history=earlier)
+        cells = {
+            (p, (d - start).days, s)
+            for p, d, s in cells_all
+            if start <= d <= end and period[0] <= d <= period[1] and p in instance.person and s in instance.shift
+        }
+        violations = check_schedule(Schedule.of(instance, cells), others)
+        rows += findings_rows(instance, violations)
+    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _csv(frame: pd.DataFrame, columns: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in frame[columns].itertuples(index=False):
+        writer.writerow(["" if _blank(v) else _cell(v) for v in row])
+    return buffer.getvalue()
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, float):
+        return f"{value:g}" if abs(value) < 1e15 else str(value)
+    return str(value)
+
+
+def findings_csv(findings: pd.DataFrame) -> str:
+    """findings.csv text (FORMATS.md)."""
+    return _csv(findings, FINDING_COLUMNS)
+
+
+@dataclass
+class Written:
+    folder: Path
+    files: list[Path]
+    docs_index: Path | None = None
+
+
+def write_validation(
+    folder: Path,
+    validation: Validation,
+    bundle: Bundle,
+    *,
+    summary: dict[str, Any] | None = None,
+    data_docs: bool = True,
+    gx_dir: Path | None = None,
+) -> Written:
+    """findings.csv, validation.json, report.html and (when asked) GX Data Docs of the outputs."""
+    from validations.report import ReportData, render_report
+
+    folder.mkdir(parents=True, exist_ok=True)
+    facts = {**(summary or {}), **validation.summary()}
+    facts.setdefault("program", bundle.program.key)
+    facts.setdefault("timezone", bundle.program.timezone)
+    files = []
+    path = folder / "findings.csv"
+    path.write_text(findings_csv(validation.findings), encoding="utf-8")
+    files.append(path)
+    docs = None
+    if data_docs:
+        docs = _data_docs(folder, validation, gx_dir)
+        if docs is not None:
+            facts["data_docs"] = str(docs)
+    links = {"findings.csv": "findings.csv"}
+    if (folder / "assignments.csv").exists():
+        links["assignments.csv"] = "assignments.csv"
+    if docs is not None:
+        links["Great Expectations Data Docs"] = Path(os.path.relpath(docs, folder)).as_posix()
+    people = bundle.frames["people"][["person_id", "role", "pgy"]]
+    assignments = validation.schedule.merge(people, on="person_id", how="left")
+    contingency = validation.contingency.scenarios if validation.contingency is not None else None
+    data = ReportData(
+        summary=facts,
+        findings=validation.findings,
+        assignments=assignments,
+        coverage=_coverage_cells(validation.coverage.coverage),
+        weekly_hours=validation.acgme.weekly,
+        utilisation=validation.coverage.utilisation,
+        contingency=contingency,
+        burnout=validation.burnout,
+        rules=[(name, RULES[name].summary) for name in sorted({r.name for r in _rules(bundle)} & set(RULES))],
+        links=links,
+    )
+    path = folder / "report.html"
+    path.write_text(render_report(data), encoding="utf-8")
+    files.append(path)
+    path = folder / "validation.json"
+    path.write_text(json.dumps(facts, indent=2, default=str) + "\n", encoding="utf-8")
+    files.append(path)
+    return Written(folder, files, docs)
+
+
+def _coverage_cells(coverage: pd.DataFrame) -> pd.DataFrame:
+    """One cell per date and shift for the heatmap: people assigned against the summed minimum
+    of its coverage rows; ``met`` only when every row is met."""
+    if coverage.empty:
+        return pd.DataFrame(columns=["date", "shift_id", "min", "max", "target", "assigned", "met"])
+    grouped = coverage.groupby(["date", "shift_id"], sort=True)
+    out = grouped.agg(
+        min=("min", lambda s: int(s.astype(int).max())),
+        max=("max", lambda s: None if s.isna().any() else int(s.astype(int).max())),
+        target=("target", lambda s: None if s.isna().all() else int(s.dropna().astype(int).max())),
+        assigned=("assigned", "max"),
+        met=("status", lambda s: bool((s == "met").all())),
+    )
+    return out.reset_index()
+
+
+def _data_docs(folder: Path, validation: Validation, gx_dir: Path | None) -> Path | None:
+    """Hold the run's assignments and findings to their contracts in GX and build Data Docs."""
+    from configs.settings import get_settings
+    from validations.bundle import parse_csv
+    from validations.contracts import OUTPUTS
+    from validations.expectations import run_expectations
+
+    frames: dict[str, pd.DataFrame] = {}
+    texts = {"findings": findings_csv(validation.findings).encode()}
+    assignments = folder / "assignments.csv"
+    if assignments.exists():
+        texts["assignments"] = assignments.read_bytes()
+    for name, raw in texts.items():
+        frame, problems = parse_csv(OUTPUTS[name], raw)
+        if problems or frame is None:
+            raise InputError(problems or [Problem(OUTPUTS[name].file, None, None, "a readable file", "nothing")])
+        frames[name] = frame
+    report = run_expectations(frames, gx_dir=gx_dir or get_settings().var_dir / "gx", steward=[], datasets=OUTPUTS)
+    if not report.success:  # rotaflow's own output broke its contract: a defect, not bad input
+        raise RotaflowError(f"the run's outputs break their contract: {report.problems[:5]}")
+    return report.docs_index
