@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from configs.settings import get_settings, mask_url
 from db.repositories import IngestResult
-from rotaflow.errors import InputError, Problem, RotaflowError
+from rotaflow.errors import InfeasibleError, InputError, Problem, RotaflowError
 
 __all__ = ["app", "main"]
 
@@ -136,6 +136,74 @@ def _print_summary(summary: dict[str, object]) -> None:
     for item in diagnosis:
         out.print(f"  - {escape(str(item.get('message')))}", soft_wrap=True)
     out.print(f"outputs: {summary.get('out_dir')}", soft_wrap=True)
+
+
+@app.command()
+def validate(
+    program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
+    schedule: Annotated[Path, typer.Option("--schedule", "-s", help="assignments.csv of any origin")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for findings.csv, report.html, validation.json")],
+    block: Annotated[
+        str | None, typer.Option("--block", "-b", help="validate this block (default: the schedule's dates)")
+    ] = None,
+    contingency: Annotated[
+        str, typer.Option("--contingency", help="none, n1 (lose any one person) or n2 (any two); needs --block")
+    ] = "none",
+    flow: Annotated[bool, typer.Option("--flow/--no-flow", help="run as a Prefect flow (default)")] = True,
+    data_docs: Annotated[bool, typer.Option("--data-docs/--no-data-docs", help="GX Data Docs of the outputs")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print validation.json to standard output")] = False,
+) -> None:
+    """Validate any schedule against a program: ACGME, coverage, program rules, burnout risk, contingency."""
+    if contingency not in ("none", "n1", "n2"):
+        raise InputError([_option_problem("--contingency", "none, n1 or n2", contingency)])
+    if contingency != "none" and block is None:
+        raise InputError([_option_problem("--block", "a block id for the contingency analysis", "none given")])
+    if flow:
+        from flows.validate import validate_schedule
+
+        state = validate_schedule(
+            program,
+            str(schedule),
+            out_dir=str(out_dir),
+            block_id=block,
+            contingency=contingency,  # type: ignore[arg-type]
+            data_docs=data_docs,
+            return_state=True,
+        )
+        outcome = state.result(raise_on_failure=False)
+        if isinstance(outcome, InputError):
+            raise outcome
+        summary = getattr(outcome, "summary", outcome if isinstance(outcome, dict) else None)
+        if summary is None:
+            raise outcome if isinstance(outcome, BaseException) else RotaflowError(str(state.message))
+    else:
+        from rotaflow import validate as service
+        from rotaflow.ingest import load_bundle
+        from validations.schedule import load_schedule
+
+        bundle = load_bundle(program, settings=get_settings())
+        if not schedule.is_file():
+            raise InputError([Problem(schedule.name, None, None, "a readable CSV file", "no such file")])
+        frame = load_schedule(bundle, schedule.read_bytes(), file=schedule.name)
+        result = service.validate(bundle, frame, block_id=block, contingency=contingency)  # type: ignore[arg-type]
+        facts = {"program": bundle.program.key, "schedule": schedule.name} | ({"block_id": block} if block else {})
+        service.write_validation(out_dir, result, bundle, summary=facts, data_docs=data_docs)
+        summary = {**facts, **result.summary(), "out_dir": str(out_dir.resolve())}
+        outcome = summary
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+    else:
+        verdict = "[green]passed[/green]" if not summary["hard_violations"] else "[red]failed[/red]"
+        out.print(
+            f"[bold]{summary['program']}[/bold] {summary['period_start']} – {summary['period_end']}: {verdict}; "
+            f"{summary['hard_violations']} violation(s), {summary['warnings']} warning(s)",
+            soft_wrap=True,
+        )
+        out.print(f"outputs: {summary.get('out_dir')}", soft_wrap=True)
+    if isinstance(outcome, BaseException):
+        raise outcome
+    if summary["hard_violations"]:
+        raise InfeasibleError(f"{summary['hard_violations']} hard violation(s); see {out_dir / 'findings.csv'}")
 
 
 @app.command()

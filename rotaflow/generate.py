@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import html
 import io
 import json
 import threading
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, select, update
@@ -320,7 +320,7 @@ def write_outputs(
         ("assignments.csv", _csv(rows, ASSIGNMENT_COLUMNS)),
         ("findings.csv", _csv(findings, FINDING_COLUMNS)),
         ("summary.json", json.dumps(summary, indent=2, default=str) + "\n"),
-        ("report.html", _report_html(instance, rows, findings, summary)),
+        ("report.html", _report_html(rows, findings, summary)),
     ):
         path = folder / name
         path.write_text(text, encoding="utf-8")
@@ -360,52 +360,16 @@ def _calendar(instance: Instance, person: str, rows: list[dict[str, Any]], name:
     return bytes(calendar.to_ical())
 
 
-def _report_html(
-    instance: Instance, rows: list[dict[str, Any]], findings: list[dict[str, Any]], summary: dict[str, Any]
-) -> str:
-    """A self-contained summary page: status, numbers, the findings and the schedule grid."""
-    esc = html.escape
-    people = sorted({r["person_id"] for r in rows} | set(instance.person_ids))
-    grid: dict[tuple[str, str], list[str]] = {}
-    for r in rows:
-        grid.setdefault((r["person_id"], r["date"]), []).append(r["shift_id"])
-    dates = [instance.date(d).isoformat() for d in range(instance.days)]
-    head = "".join(f"<th>{esc(d[5:])}</th>" for d in dates)
-    body = "".join(
-        f"<tr><th>{esc(p)}</th>" + "".join(f"<td>{esc(' '.join(grid.get((p, d), [])))}</td>" for d in dates) + "</tr>"
-        for p in people
+def _report_html(rows: list[dict[str, Any]], findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+    """The run's report before validation (the validation flow replaces it with the full one)."""
+    from validations.report import ReportData, render_report
+
+    assignments = pd.DataFrame(rows, columns=ASSIGNMENT_COLUMNS)
+    data = ReportData(
+        summary=summary,
+        findings=pd.DataFrame(findings, columns=FINDING_COLUMNS),
+        assignments=assignments,
+        rules=[(k, RULES[k].summary) for k in sorted(RULES) if k in summary.get("rules", [])],
+        links={"summary.json": "summary.json", "assignments.csv": "assignments.csv", "findings.csv": "findings.csv"},
     )
-    findings_html = (
-        "".join("<tr>" + "".join(f"<td>{esc(str(f[c]))}</td>" for c in FINDING_COLUMNS) + "</tr>" for f in findings)
-        or f'<tr><td colspan="{len(FINDING_COLUMNS)}">no findings</td></tr>'
-    )
-    facts = "".join(
-        f"<tr><th>{esc(k)}</th><td>{esc(str(summary.get(k)))}</td></tr>"
-        for k in (
-            "program",
-            "block_id",
-            "status",
-            "objective",
-            "best_bound",
-            "solve_seconds",
-            "hard_violations",
-            "warnings",
-        )
-    )
-    rules = "".join(
-        f"<li><code>{esc(k)}</code>: {esc(RULES[k].summary)}</li>"
-        for k in sorted(RULES)
-        if k in summary.get("rules", [])
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>rotaflow — {esc(str(summary.get("block_id")))}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#222}}table{{border-collapse:collapse;font-size:12px}}
-td,th{{border:1px solid #ccc;padding:2px 4px;text-align:left}}th{{background:#f3f3f3}}
-.grid td{{min-width:3.5em}}</style></head><body>
-<h1>Schedule of block {esc(str(summary.get("block_id")))} — {esc(str(summary.get("program")))}</h1>
-<table>{facts}</table>
-<h2>Findings</h2><table><tr>{"".join(f"<th>{c}</th>" for c in FINDING_COLUMNS)}</tr>{findings_html}</table>
-<h2>Schedule</h2><table class="grid"><tr><th>person</th>{head}</tr>{body}</table>
-<h2>Rules</h2><ul>{rules}</ul>
-</body></html>
-"""
+    return render_report(data)

@@ -172,7 +172,7 @@ def validate(
         bundle,
         schedule,
         period=period,
-        weekly_limit_hours=float(getattr(limits, "weekly_limit_hours", 80.0)),
+        weekly_limit_hours=limits.weekly_hours.limit_hours,
         supervision=ratio,
     )
     clock["coverage"] = time.perf_counter() - started
@@ -190,7 +190,7 @@ def validate(
         period,
         timezone=bundle.program.timezone,
         requests=bundle.frames.get("requests"),
-        weekly_limit_hours=float(getattr(limits, "weekly_limit_hours", 80.0)),
+        weekly_limit_hours=limits.weekly_hours.limit_hours,
     )
     clock["burnout"] = time.perf_counter() - started
 

@@ -46,20 +46,19 @@ BANDS: tuple[tuple[str, float], ...] = (
     ("yellow", 0.80),
     ("orange", 0.90),
     ("red", 0.95),
-    ("black", math.inf),
 )
-"""(band, upper bound exclusive) in order: a utilisation below the bound is in the band."""
+"""(band, bound) in order: green < 0.70 ≤ yellow < 0.80 ≤ orange < 0.90 ≤ red ≤ 0.95 < black (ACGME.md)."""
 
 FINDING_COLUMNS = ["rule", "severity", "person_id", "window_start", "window_end", "value", "limit", "unit", "message"]
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def band_of(utilisation: float) -> str:
-    """The ACGME.md utilisation band of a ratio (0.72 → yellow)."""
-    for band, upper in BANDS:
+    """The ACGME.md utilisation band of a ratio (0.72 → yellow; exactly 0.95 is still red)."""
+    for band, upper in BANDS[:3]:
         if utilisation < upper:
             return band
-    return "black"  # pragma: no cover - math.inf bounds the last band
+    return "red" if utilisation <= BANDS[3][1] else "black"
 
 
 @dataclass

@@ -177,7 +177,7 @@ def test_utilisation_bands_and_warnings(tiny_dir: Path) -> None:
         "orange",
         "orange",
         "red",
-        "black",
+        "red",
         "black",
         "black",
     ]
