@@ -294,6 +294,19 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+ASSIGNMENT_COLUMNS = ["person_id", "date", "shift_id", "start", "end", "hours", "rotation_id", "source"]
+
+
+def assignments_csv(schedule: pd.DataFrame, timezone: str) -> str:
+    """assignments.csv text (FORMATS.md) of a loaded schedule: local instants with offsets."""
+    frame = schedule.sort_values(["person_id", "start"]).copy()
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date.map(dt.date.isoformat)
+    for column in ("start", "end"):
+        frame[column] = [t.tz_convert(timezone).isoformat() for t in frame[column]]
+    frame["hours"] = frame["hours"].astype(float).round(2)
+    return _csv(frame, ASSIGNMENT_COLUMNS)
+
+
 def findings_csv(findings: pd.DataFrame) -> str:
     """findings.csv text (FORMATS.md)."""
     return _csv(findings, FINDING_COLUMNS)
@@ -323,6 +336,10 @@ def write_validation(
     facts.setdefault("program", bundle.program.key)
     facts.setdefault("timezone", bundle.program.timezone)
     files = []
+    if not (folder / "assignments.csv").exists():  # what was validated, with every derived column
+        path = folder / "assignments.csv"
+        path.write_text(assignments_csv(validation.schedule, bundle.program.timezone), encoding="utf-8")
+        files.append(path)
     path = folder / "findings.csv"
     path.write_text(findings_csv(validation.findings), encoding="utf-8")
     files.append(path)
