@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,13 @@ class Settings(BaseSettings):
     max_overflow: int = Field(default=10, ge=0, description="production: 40")
     secret_key: SecretStr | None = None
     gx_dir: Path | None = None
+    contingency_task_runner: Literal["threads", "dask"] = Field(
+        default="threads", description="runs the contingency scenarios: a thread pool, or Dask (prefect-dask)"
+    )
+    contingency_workers: int = Field(default=2, ge=1, description="threads, or LocalCluster workers")
+    dask_address: str | None = Field(
+        default=None, description="a Dask scheduler (tcp://host:8786); default: a LocalCluster of contingency_workers"
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -24,9 +24,9 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from constraints.instance import Schedule
 from constraints.model import check_schedule
 from constraints.registry import RULES
-from constraints.instance import Schedule
 from rotaflow.errors import InputError, Problem, RotaflowError
 from validations.acgme import AcgmeReport, limits_for, validate_acgme
 from validations.bundle import Bundle

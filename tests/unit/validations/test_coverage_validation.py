@@ -78,7 +78,7 @@ def test_short_and_over_coverage_are_violations_on_the_right_day(tiny_dir: Path)
     ]
     row = found[found["rule"] == "coverage"].iloc[0]
     assert (row["value"], row["limit"], row["unit"]) == (0.0, 1.0, "people")
-    assert "NIGHT on 2027-07-07 has 0 residents on NF; it needs at least 1 (coverage.csv row 2)" == row["message"]
+    assert row["message"] == "NIGHT on 2027-07-07 has 0 residents on NF; it needs at least 1 (coverage.csv row 2)"
 
     over = _schedule(bundle, [("R1", "2027-07-08", "DAY"), ("R2", "2027-07-08", "DAY"), ("R3", "2027-07-08", "DAY")])
     report = validate_coverage(bundle, over, period=(dt.date(2027, 7, 8), dt.date(2027, 7, 8)))
