@@ -223,7 +223,20 @@ def _rules(bundle: Bundle) -> list[Any]:
     return rules_for(bundle)
 
 
+def _iso_date(value: Any) -> str:
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)[:10]
+
+
 def _ordered(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings in one shape: ISO dates, empty person ids, violations first."""
+    findings = findings.copy()
+    for column in ("window_start", "window_end"):
+        findings[column] = findings[column].map(_iso_date)
+    findings["person_id"] = findings["person_id"].fillna("").astype(str)
     key = findings["severity"].map(SEVERITY_ORDER).fillna(3)
     return (
         findings.assign(_k=key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +81,8 @@ def publish_validation(validation: service.Validation, written: service.Written,
         lines.append(f"- contingency: {c}")
     create_markdown_artifact(key="validation-summary", markdown="\n".join(lines), description="Schedule validation")
     if len(validation.findings):
-        table = validation.findings.head(500).astype(object).where(validation.findings.head(500).notna(), None)
-        create_table_artifact(
-            key="validation-findings", table=table.to_dict("records"), description="Validation findings (first 500)"
-        )
+        table = json.loads(validation.findings.head(500).to_json(orient="records", date_format="iso"))
+        create_table_artifact(key="validation-findings", table=table, description="Validation findings (first 500)")
     create_link_artifact(
         key="validation-report",
         link=(written.folder / "report.html").resolve().as_uri(),
