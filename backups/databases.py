@@ -1,0 +1,690 @@
+"""Database adapters: dump, restore into a new database, fingerprint, swap by rename.
+
+PostgreSQL is dumped with ``pg_dump --format=custom`` on a snapshot exported by a
+read-only REPEATABLE READ transaction, and the row counts and fingerprints are taken in
+that same transaction, so they describe exactly what the dump holds. SQLite is copied
+with the online backup API and counted from the copy. A restore always goes into a new
+database; ``swap`` then makes it the live one by rename, keeping the previous one under
+a recoverable name.
+
+A table's fingerprint is the row count and the sum of a 64-bit hash of each row's text
+(``hashtextextended`` on the server for PostgreSQL, the first 60 bits of SHA-256 in
+Python for SQLite): equal data gives equal fingerprints on the same kind of database,
+whatever the row order. It detects a restore that went wrong, not a forger: the
+checksums of the files guard against tampering.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import hashlib
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+
+from backups.config import PostgresTools
+from backups.manifest import TableStat
+from configs.settings import mask_url
+from rotaflow.errors import GateRefused
+
+__all__ = [
+    "Dialect",
+    "DumpResult",
+    "Swap",
+    "database_exists",
+    "database_size",
+    "dialect_of",
+    "drop_database",
+    "dump_database",
+    "ensure_connectable",
+    "related_databases",
+    "restore_dump",
+    "sibling_url",
+    "stamp",
+    "swap_databases",
+    "table_stats",
+    "tool_version",
+]
+
+Dialect = Literal["postgresql", "sqlite"]
+
+DUMP_FILES: dict[str, str] = {"postgresql": "database.dump", "sqlite": "database.sqlite3"}
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,62}$")
+_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
+_PG_SESSION = (
+    "SET LOCAL TimeZone = 'UTC'",
+    "SET LOCAL DateStyle = 'ISO, YMD'",
+    "SET LOCAL IntervalStyle = 'postgres'",
+    "SET LOCAL extra_float_digits = 1",
+    "SET LOCAL bytea_output = 'hex'",
+)
+
+
+@dataclass(frozen=True)
+class DumpResult:
+    """A dump on disk and what it holds."""
+
+    path: Path
+    dialect: Dialect
+    dump_format: str
+    dump_tool: str
+    server_version: str | None
+    encoding: str | None
+    size_bytes: int
+    alembic_revision: str | None
+    tables: dict[str, TableStat]
+
+
+@dataclass(frozen=True)
+class Swap:
+    """A completed switch: ``live_url`` now holds the restore; the old one waits at ``previous_url``."""
+
+    live_url: str
+    previous_url: str | None
+    restored_from_url: str
+
+
+# --------------------------------------------------------------------------- URLs and names
+
+
+def dialect_of(url: str) -> Dialect:
+    backend = make_url(url).get_backend_name()
+    if backend == "postgresql":
+        return "postgresql"
+    if backend == "sqlite":
+        return "sqlite"
+    raise GateRefused(f"backups support PostgreSQL and SQLite, not {backend} ({mask_url(url)})")
+
+
+def _sqlite_path(url: str) -> Path:
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        raise GateRefused(f"{url} is not a SQLite database file")
+    return Path(database)
+
+
+def _pg_name(url: str | URL) -> str:
+    name = make_url(url).database if isinstance(url, str) else url.database
+    if not name or not _NAME.match(name):
+        raise GateRefused(f"{name!r} is not a database name rotaflow will create, rename or drop")
+    return name
+
+
+def _quote(name: str) -> str:
+    if not _NAME.match(name):
+        raise GateRefused(f"{name!r} is not a database name rotaflow will create, rename or drop")
+    return '"' + name + '"'
+
+
+def sibling_url(url: str, label: str) -> str:
+    """A new database next to ``url``: ``<name>__<label>`` (PostgreSQL) or ``<file>.<label>`` (SQLite)."""
+    parsed = make_url(url)
+    if dialect_of(url) == "sqlite":
+        path = _sqlite_path(url)
+        return str(parsed.set(database=str(path.with_name(f"{path.name}.{label}"))).render_as_string(False))
+    base = _pg_name(parsed)
+    name = f"{base}__{label}"
+    if len(name) > 63:
+        digest = hashlib.sha256(base.encode()).hexdigest()[:6]
+        name = f"{base[: 63 - len(label) - 9]}_{digest}__{label}"
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def _maintenance(url: str, tools: PostgresTools) -> str:
+    return make_url(url).set(database=tools.maintenance_database).render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def _engine(url: str, **kwargs: Any) -> Iterator[Engine]:
+    engine = create_engine(url, poolclass=NullPool, **kwargs)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _libpq(url: str) -> tuple[str, dict[str, str]]:
+    """A libpq connection string without the password, and the environment that carries it."""
+    parsed = make_url(url)
+    parts: dict[str, Any] = {
+        "host": parsed.host,
+        "port": parsed.port,
+        "user": parsed.username,
+        "dbname": parsed.database,
+    }
+    for key, value in parsed.query.items():
+        parts[key] = value if isinstance(value, str) else value[-1]
+    conninfo = " ".join(f"{k}={_libpq_value(str(v))}" for k, v in parts.items() if v is not None)
+    env = dict(os.environ)
+    if parsed.password:
+        env["PGPASSWORD"] = str(parsed.password)
+    return conninfo, env
+
+
+def _libpq_value(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def tool_version(binary: str) -> tuple[int, str]:
+    """The major version and the version line of a PostgreSQL client tool."""
+    name = Path(binary).name
+    found = shutil.which(binary)
+    if found is None:
+        raise GateRefused(
+            f"{name} was not found ({binary!r}): install the PostgreSQL client tools "
+            f"or set postgres.{name} in configs/backup.yaml"
+        )
+    try:
+        stamp_ns = os.stat(found).st_mtime_ns
+        line = _version_line(found, stamp_ns)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise GateRefused(f"{name} could not be run ({binary!r}): {type(exc).__name__}") from exc
+    match = _VERSION.search(line)
+    if not match:
+        raise GateRefused(f"{name} ({binary!r}) did not report a PostgreSQL version")
+    return int(match.group(1)), line
+
+
+@functools.lru_cache(maxsize=16)
+def _version_line(path: str, _mtime_ns: int) -> str:
+    """``<tool> --version``, asked once per program file (and again if the file changes)."""
+    answer = subprocess.run(
+        [path, "--version"], capture_output=True, text=True, errors="replace", timeout=30, check=False
+    )
+    lines = answer.stdout.strip().splitlines()
+    return lines[0] if answer.returncode == 0 and lines else ""
+
+
+def _require_tool_not_older(binary: str, server_major: int, url: str, purpose: str) -> tuple[int, str]:
+    major, line = tool_version(binary)
+    if major < server_major:
+        name = Path(binary).name
+        raise GateRefused(
+            f"{name} {major} is older than the PostgreSQL {server_major} server at {mask_url(url)}: "
+            f"it cannot {purpose} safely. Install the version {server_major} client tools "
+            f"(postgresql-client-{server_major}) or point postgres.{name} in configs/backup.yaml at one."
+        )
+    return major, line
+
+
+def _tail(text_: str, lines: int = 6) -> str:
+    kept = [line for line in text_.strip().splitlines() if line.strip()][-lines:]
+    return " | ".join(kept) if kept else "no message"
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+def _pg_table_stats(conn: Connection) -> dict[str, TableStat]:
+    for statement in _PG_SESSION:
+        conn.execute(text(statement))
+    stats: dict[str, TableStat] = {}
+    preparer = conn.dialect.identifier_preparer
+    for table in sorted(inspect(conn).get_table_names()):
+        quoted = preparer.quote(table)
+        rows, total = conn.execute(
+            text(f"SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM {quoted} AS t")
+        ).one()
+        stats[table] = TableStat(rows=int(rows), fingerprint=f"pg-hash64:{total}")
+    return stats
+
+
+def _sqlite_table_stats(db: sqlite3.Connection) -> dict[str, TableStat]:
+    names = [
+        row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    ]
+    stats: dict[str, TableStat] = {}
+    for table in sorted(names):
+        quoted = '"' + table.replace('"', '""') + '"'
+        count = 0
+        total = 0
+        for row in db.execute(f"SELECT * FROM {quoted}"):  # noqa: S608 - a name read from sqlite_master
+            count += 1
+            total += int(hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:15], 16)
+        stats[table] = TableStat(rows=count, fingerprint=f"sqlite-sha256-60:{total}")
+    return stats
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """Open a SQLite file for reading only (a URI, so any file name works)."""
+    return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+
+
+def _sqlite_revision(db: sqlite3.Connection) -> str | None:
+    try:
+        row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    return str(row[0]) if row else None
+
+
+def table_stats(url: str) -> tuple[str | None, dict[str, TableStat]]:
+    """The Alembic revision and every table's row count and fingerprint, read in one transaction."""
+    if dialect_of(url) == "sqlite":
+        path = _sqlite_path(url)
+        if not path.is_file():
+            raise GateRefused(f"no SQLite database at {path}")
+        db = _read_only(path)
+        try:
+            return _sqlite_revision(db), _sqlite_table_stats(db)
+        finally:
+            db.close()
+    with _engine(url) as engine, engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with conn.begin():
+            revision = MigrationContext.configure(conn).get_current_revision()
+            return revision, _pg_table_stats(conn)
+
+
+# --------------------------------------------------------------------------- existence and size
+
+
+def database_exists(url: str, tools: PostgresTools | None = None) -> bool:
+    if dialect_of(url) == "sqlite":
+        return _sqlite_path(url).exists()
+    tools = tools or PostgresTools()
+    with _engine(_maintenance(url, tools)) as engine, engine.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": _pg_name(url)}).first()
+        return found is not None
+
+
+def database_size(url: str) -> int:
+    """Bytes the database occupies now (the basis of a restore's disk estimate)."""
+    if dialect_of(url) == "sqlite":
+        path = _sqlite_path(url)
+        return path.stat().st_size if path.exists() else 0
+    with _engine(url) as engine, engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+
+
+def drop_database(url: str, tools: PostgresTools | None = None) -> None:
+    """Drop a database rotaflow made (a scratch copy, a set-aside previous database)."""
+    if dialect_of(url) == "sqlite":
+        path = _sqlite_path(url)
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    tools = tools or PostgresTools()
+    with _engine(_maintenance(url, tools), isolation_level="AUTOCOMMIT") as engine, engine.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {_quote(_pg_name(url))} WITH (FORCE)"))
+
+
+def ensure_connectable(url: str, tools: PostgresTools | None = None) -> None:
+    """Let connections in again (a swap killed half-way may have left them refused)."""
+    if dialect_of(url) == "sqlite":
+        return
+    tools = tools or PostgresTools()
+    with _engine(_maintenance(url, tools), isolation_level="AUTOCOMMIT") as engine, engine.connect() as conn:
+        conn.execute(text(f"ALTER DATABASE {_quote(_pg_name(url))} WITH ALLOW_CONNECTIONS true"))
+
+
+def related_databases(url: str, tools: PostgresTools | None = None) -> list[str]:
+    """The URLs of the databases rotaflow made beside ``url`` (restores, scratch, set-aside), by name."""
+    parsed = make_url(url)
+    if dialect_of(url) == "sqlite":
+        path = _sqlite_path(url)
+        if not path.parent.is_dir():
+            return []
+        found = sorted(p for p in path.parent.iterdir() if p.name.startswith(f"{path.name}.") and p.is_file())
+        return [parsed.set(database=str(p)).render_as_string(hide_password=False) for p in found]
+    tools = tools or PostgresTools()
+    base = _pg_name(parsed)
+    pattern = base.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_\\_%"
+    with _engine(_maintenance(url, tools)) as engine, engine.connect() as conn:
+        names = conn.execute(
+            text("SELECT datname FROM pg_database WHERE datname LIKE :p ORDER BY datname"), {"p": pattern}
+        ).scalars()
+        return [parsed.set(database=n).render_as_string(hide_password=False) for n in names]
+
+
+# --------------------------------------------------------------------------- dump
+
+
+def dump_database(url: str, folder: Path, tools: PostgresTools | None = None) -> DumpResult:
+    """Dump the database at ``url`` into ``folder``, with its revision, row counts and fingerprints."""
+    tools = tools or PostgresTools()
+    if dialect_of(url) == "sqlite":
+        return _sqlite_dump(url, folder)
+    return _pg_dump(url, folder, tools)
+
+
+def _sqlite_dump(url: str, folder: Path) -> DumpResult:
+    source = _sqlite_path(url)
+    if not source.is_file():
+        raise GateRefused(f"no SQLite database at {source}: nothing to back up")
+    target = folder / DUMP_FILES["sqlite"]
+    live = _read_only(source)
+    copy = sqlite3.connect(target)
+    try:
+        live.backup(copy)  # the online backup API: a consistent copy while others write
+        revision = _sqlite_revision(copy)
+        tables = _sqlite_table_stats(copy)
+    finally:
+        copy.close()
+        live.close()
+    return DumpResult(
+        path=target,
+        dialect="sqlite",
+        dump_format="sqlite3 database file (online backup API)",
+        dump_tool=f"sqlite3 {sqlite3.sqlite_version}",
+        server_version=sqlite3.sqlite_version,
+        encoding="UTF-8",
+        size_bytes=source.stat().st_size,
+        alembic_revision=revision,
+        tables=tables,
+    )
+
+
+def _pg_dump(url: str, folder: Path, tools: PostgresTools) -> DumpResult:
+    target = folder / DUMP_FILES["postgresql"]
+    conninfo, env = _libpq(url)
+    with _engine(url) as engine, engine.connect() as conn:
+        server_num = int(conn.execute(text("SHOW server_version_num")).scalar_one())
+        server_version = str(conn.execute(text("SHOW server_version")).scalar_one()).split()[0]
+        conn.rollback()
+        _, tool_line = _require_tool_not_older(tools.pg_dump, server_num // 10000, url, "dump it")
+        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with conn.begin():
+            snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+            command = [
+                tools.pg_dump,
+                "--format=custom",
+                f"--snapshot={snapshot}",
+                "--no-password",
+                f"--file={target}",
+                f"--dbname={conninfo}",
+            ]
+            process = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
+            )
+            try:
+                # counted while pg_dump runs, on the snapshot it dumps
+                revision = MigrationContext.configure(conn).get_current_revision()
+                tables = _pg_table_stats(conn)
+                size = int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+                encoding = str(
+                    conn.execute(
+                        text("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()")
+                    ).scalar_one()
+                )
+            except BaseException:
+                process.kill()
+                process.wait()
+                raise
+            _, errors = process.communicate()
+    if process.returncode != 0:
+        target.unlink(missing_ok=True)
+        raise GateRefused(f"pg_dump of {mask_url(url)} failed (exit {process.returncode}): {_tail(errors)}")
+    return DumpResult(
+        path=target,
+        dialect="postgresql",
+        dump_format="pg_dump custom format",
+        dump_tool=tool_line,
+        server_version=server_version,
+        encoding=encoding,
+        size_bytes=size,
+        alembic_revision=revision,
+        tables=tables,
+    )
+
+
+# --------------------------------------------------------------------------- restore into a new database
+
+
+def restore_dump(
+    dump: Path,
+    dialect: Dialect,
+    target_url: str,
+    *,
+    tools: PostgresTools | None = None,
+    encoding: str | None = None,
+    dump_tool: str | None = None,
+) -> None:
+    """Create the database at ``target_url`` from ``dump``; it must not exist yet.
+
+    On failure the half-made database is dropped: nothing is left that looks restored.
+    """
+    tools = tools or PostgresTools()
+    target_dialect = dialect_of(target_url)
+    if target_dialect != dialect:
+        raise GateRefused(f"the backup holds a {dialect} database; {mask_url(target_url)} is {target_dialect}")
+    if dialect == "sqlite":
+        _sqlite_restore(dump, target_url)
+    else:
+        _pg_restore(dump, target_url, tools, encoding=encoding, dump_tool=dump_tool)
+
+
+def _sqlite_restore(dump: Path, target_url: str) -> None:
+    target = _sqlite_path(target_url)
+    if target.exists():
+        raise GateRefused(f"{target} already exists: a restore goes into a new database file")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.restoring")
+    temporary.unlink(missing_ok=True)
+    try:
+        source = _read_only(dump)
+        copy = sqlite3.connect(temporary)
+        try:
+            source.backup(copy)
+            verdict = copy.execute("PRAGMA integrity_check").fetchone()
+        finally:
+            copy.close()
+            source.close()
+        if not verdict or verdict[0] != "ok":
+            raise GateRefused(f"the restored SQLite copy failed its integrity check: {verdict and verdict[0]}")
+        _place_new(temporary, target)
+    except sqlite3.DatabaseError as exc:
+        raise GateRefused(f"the SQLite dump could not be restored: {exc}") from exc
+    except FileExistsError as exc:
+        raise GateRefused(f"{target} already exists: a restore goes into a new database file") from exc
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _place_new(source: Path, target: Path) -> None:
+    """Give ``source`` the name ``target``, never replacing a file that appeared meanwhile."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise
+    except OSError:  # a filesystem without hard links: check, then rename
+        if target.exists():
+            raise FileExistsError(target) from None
+        os.replace(source, target)
+
+
+def _dump_major(dump_tool: str | None) -> int | None:
+    match = _VERSION.search(dump_tool or "")
+    return int(match.group(1)) if match else None
+
+
+def _pg_restore(
+    dump: Path, target_url: str, tools: PostgresTools, *, encoding: str | None, dump_tool: str | None
+) -> None:
+    name = _pg_name(target_url)
+    admin_url = _maintenance(target_url, tools)
+    with _engine(admin_url, isolation_level="AUTOCOMMIT") as engine, engine.connect() as conn:
+        server_major = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
+        _require_tool_not_older(tools.pg_restore, server_major, target_url, "restore into it")
+        made_by = _dump_major(dump_tool)
+        restore_major, _ = tool_version(tools.pg_restore)
+        if made_by is not None and restore_major < made_by:
+            raise GateRefused(
+                f"pg_restore {restore_major} cannot read a dump made by pg_dump {made_by}: "
+                f"install the version {made_by} client tools"
+            )
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+            raise GateRefused(f"database {name} already exists: a restore goes into a new database")
+        clause = ""
+        if encoding and re.fullmatch(r"[A-Za-z0-9_]+", encoding):
+            clause = f" ENCODING '{encoding}'"
+        conn.execute(text(f"CREATE DATABASE {_quote(name)} TEMPLATE template0{clause}"))
+    conninfo, env = _libpq(target_url)
+    command = [
+        tools.pg_restore,
+        "--no-owner",
+        "--no-privileges",
+        "--exit-on-error",
+        f"--jobs={tools.restore_jobs}",
+        "--no-password",
+        f"--dbname={conninfo}",
+        str(dump),
+    ]
+    try:
+        answer = subprocess.run(command, env=env, capture_output=True, text=True, errors="replace", check=False)
+    except BaseException:
+        drop_database(target_url, tools)
+        raise
+    if answer.returncode != 0:
+        drop_database(target_url, tools)
+        raise GateRefused(
+            f"pg_restore into {name} failed (exit {answer.returncode}); the new database was dropped: "
+            f"{_tail(answer.stderr)}"
+        )
+
+
+# --------------------------------------------------------------------------- swap by rename
+
+
+def swap_databases(
+    staged_url: str,
+    live_url: str,
+    *,
+    keep_as: str,
+    tools: PostgresTools | None = None,
+    wait_seconds: float = 15.0,
+) -> Swap:
+    """Make the database at ``staged_url`` the live one; the old live one becomes ``keep_as``.
+
+    PostgreSQL: new connections to both are refused, the open ones terminated, and both
+    renames run in one transaction, so the live name always names a whole database.
+    SQLite: the old file is kept under a hard link, then the new file is renamed over
+    the live one (an atomic rename).
+    """
+    tools = tools or PostgresTools()
+    if dialect_of(staged_url) != dialect_of(live_url):
+        raise GateRefused("a restore swaps in a database of the same kind only")
+    if dialect_of(live_url) == "sqlite":
+        return _sqlite_swap(staged_url, live_url, keep_as)
+    return _pg_swap(staged_url, live_url, keep_as, tools, wait_seconds)
+
+
+def _sqlite_settle(path: Path) -> None:
+    """Finish any transaction left in a journal or WAL, so the file alone holds the database."""
+    db = sqlite3.connect(path)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        db.close()
+    for suffix in ("-journal", "-wal"):
+        side = Path(f"{path}{suffix}")
+        if side.exists() and side.stat().st_size > 0:
+            raise GateRefused(f"{side} is in use: another process is writing to {path.name}; stop it and retry")
+
+
+def _sqlite_swap(staged_url: str, live_url: str, keep_as: str) -> Swap:
+    staged = _sqlite_path(staged_url)
+    live = _sqlite_path(live_url)
+    if not staged.is_file():
+        raise GateRefused(f"no restored database at {staged}")
+    previous = live.with_name(keep_as)
+    if previous.exists():
+        raise GateRefused(f"{previous} already exists: choose another name for the previous database")
+    if staged.parent.resolve() != live.parent.resolve():
+        moved = live.with_name(f".{live.name}.incoming")
+        shutil.copyfile(staged, moved)  # a rename is atomic only within one folder
+        staged.unlink()
+        staged = moved
+    kept: Path | None = None
+    if live.exists():
+        _sqlite_settle(live)
+        try:
+            os.link(live, previous)
+        except OSError:
+            shutil.copy2(live, previous)
+        kept = previous
+        for suffix in ("-shm", "-wal"):
+            Path(f"{live}{suffix}").unlink(missing_ok=True)
+    os.replace(staged, live)
+    live_str = make_url(live_url).set(database=str(live)).render_as_string(hide_password=False)
+    previous_url = (
+        make_url(live_url).set(database=str(kept)).render_as_string(hide_password=False) if kept is not None else None
+    )
+    return Swap(live_url=live_str, previous_url=previous_url, restored_from_url=staged_url)
+
+
+def _pg_swap(staged_url: str, live_url: str, keep_as: str, tools: PostgresTools, wait_seconds: float) -> Swap:
+    staged, live = _pg_name(staged_url), _pg_name(live_url)
+    _quote(keep_as)
+    if tools.maintenance_database in (staged, live):
+        raise GateRefused(f"the maintenance database {tools.maintenance_database} cannot be swapped")
+    with _engine(_maintenance(live_url, tools), isolation_level="AUTOCOMMIT") as engine, engine.connect() as conn:
+
+        def exists(name: str) -> bool:
+            return conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is not None
+
+        if not exists(staged):
+            raise GateRefused(f"no restored database {staged} to swap in")
+        if exists(keep_as):
+            raise GateRefused(f"database {keep_as} already exists: choose another name for the previous database")
+        had_live = exists(live)
+        names = [staged, live] if had_live else [staged]
+        try:
+            for name in names:
+                conn.execute(text(f"ALTER DATABASE {_quote(name)} WITH ALLOW_CONNECTIONS false"))
+            deadline = time.monotonic() + wait_seconds
+            while True:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = ANY(:names) AND pid <> pg_backend_pid()"
+                    ),
+                    {"names": names},
+                )
+                try:
+                    conn.execute(text("BEGIN"))
+                    if had_live:
+                        conn.execute(text(f"ALTER DATABASE {_quote(live)} RENAME TO {_quote(keep_as)}"))
+                    conn.execute(text(f"ALTER DATABASE {_quote(staged)} RENAME TO {_quote(live)}"))
+                    conn.execute(text("COMMIT"))
+                    break
+                except Exception as exc:
+                    conn.execute(text("ROLLBACK"))
+                    if "being accessed by other users" not in str(exc) or time.monotonic() > deadline:
+                        raise GateRefused(
+                            f"could not switch {staged} in as {live}: {_tail(str(exc).splitlines()[0])}"
+                        ) from exc
+                    time.sleep(0.2)
+        finally:
+            for name in (live, keep_as, staged):
+                if exists(name):
+                    conn.execute(text(f"ALTER DATABASE {_quote(name)} WITH ALLOW_CONNECTIONS true"))
+    parsed = make_url(live_url)
+    return Swap(
+        live_url=live_url,
+        previous_url=parsed.set(database=keep_as).render_as_string(hide_password=False) if had_live else None,
+        restored_from_url=staged_url,
+    )
+
+
+def stamp(now: dt.datetime | None = None) -> str:
+    """A compact UTC time for database names: ``20261126t101500``."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y%m%dt%H%M%S")

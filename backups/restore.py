@@ -1,0 +1,203 @@
+"""Restore a fetched backup into a new database, check it, and switch it in.
+
+Never a half-restored live database: ``restore_into`` only ever creates a new database
+(a fresh PostgreSQL database, a new SQLite file); ``swap_in`` then makes it the live
+one by rename and keeps the previous live database under a recoverable name until the
+caller has verified the result and calls ``retire_previous`` (or ``undo_swap``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from backups.config import BackupConfig, load_backup_config
+from backups.databases import (
+    Swap,
+    dialect_of,
+    drop_database,
+    restore_dump,
+    sibling_url,
+    stamp,
+    swap_databases,
+    table_stats,
+)
+from backups.manifest import Manifest
+from backups.sets import FetchedBackup
+from backups.verify import VerifyReport
+from configs.settings import mask_url
+from rotaflow.errors import GateRefused
+
+__all__ = [
+    "Swap",
+    "contract_problems_in_database",
+    "restore_into",
+    "retire_previous",
+    "staging_url",
+    "swap_in",
+    "undo_swap",
+    "verify_restored",
+]
+
+
+def staging_url(live_url: str, now: dt.datetime | None = None) -> str:
+    """Where a restore for ``live_url`` goes first: a new database beside it."""
+    return sibling_url(live_url, f"restore_{stamp(now)}")
+
+
+def restore_into(backup: FetchedBackup, target_url: str, *, config: BackupConfig | None = None) -> str:
+    """Restore ``backup`` into the NEW database at ``target_url`` (refused when it exists)."""
+    config = config or load_backup_config()
+    db = backup.manifest.database
+    restore_dump(
+        backup.dump_path,
+        db.dialect,
+        target_url,
+        tools=config.postgres,
+        encoding=db.encoding,
+        dump_tool=db.dump_tool,
+    )
+    return target_url
+
+
+def _kept_name(live_url: str, label: str, now: dt.datetime | None) -> str:
+    url = sibling_url(live_url, f"{label}_{stamp(now)}")
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database or ""
+    if dialect_of(live_url) == "sqlite":
+        return database.rsplit("/", 1)[-1]
+    return database
+
+
+def swap_in(
+    staged_url: str,
+    live_url: str,
+    *,
+    config: BackupConfig | None = None,
+    now: dt.datetime | None = None,
+) -> Swap:
+    """Switch the restored database at ``staged_url`` live; the old one is kept as ``…__pre_<time>``."""
+    config = config or load_backup_config()
+    return swap_databases(staged_url, live_url, keep_as=_kept_name(live_url, "pre", now), tools=config.postgres)
+
+
+def undo_swap(swap: Swap, *, config: BackupConfig | None = None, now: dt.datetime | None = None) -> Swap:
+    """Put the previous database back live; the refused restore is kept as ``…__failed_<time>``."""
+    config = config or load_backup_config()
+    if swap.previous_url is None:
+        raise GateRefused("there was no live database before this restore: nothing to put back")
+    return swap_databases(
+        swap.previous_url, swap.live_url, keep_as=_kept_name(swap.live_url, "failed", now), tools=config.postgres
+    )
+
+
+def retire_previous(swap: Swap, *, config: BackupConfig | None = None) -> None:
+    """Drop the database a verified swap set aside."""
+    config = config or load_backup_config()
+    if swap.previous_url is not None:
+        drop_database(swap.previous_url, config.postgres)
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def verify_restored(
+    url: str,
+    manifest: Manifest,
+    *,
+    contracts: bool = True,
+    extra_checks: Sequence[Any] = (),
+) -> VerifyReport:
+    """Check that the database at ``url`` equals the backup: same Alembic revision, same
+    tables with the same row counts and fingerprints, and program data that passes the
+    bundle contracts. ``extra_checks`` are callables ``(url, manifest) -> list[str]``.
+    """
+    report = VerifyReport(subject=f"restored database {mask_url(url)}", manifest=manifest)
+    try:
+        revision, tables = table_stats(url)
+    except Exception as exc:
+        report.problems.append(f"the restored database could not be read: {type(exc).__name__}: {exc}")
+        return report
+    if revision != manifest.alembic_revision:
+        report.problems.append(
+            f"Alembic revision is {revision or 'none'}, the backup recorded {manifest.alembic_revision or 'none'}"
+        )
+    for name, expected in sorted(manifest.tables.items()):
+        found = tables.get(name)
+        if found is None:
+            report.problems.append(f"table {name} is missing")
+        elif found.rows != expected.rows:
+            report.problems.append(f"table {name} has {found.rows} rows, the backup recorded {expected.rows}")
+        elif found.fingerprint != expected.fingerprint:
+            report.problems.append(f"table {name} has the right row count but different content")
+    for name in sorted(set(tables) - set(manifest.tables)):
+        report.problems.append(f"table {name} is not in the backup")
+    report.tables_checked = len(tables)
+    if contracts and not report.problems:
+        report.problems += contract_problems_in_database(url)
+    for check in extra_checks:
+        report.problems += list(check(url, manifest))
+    return report
+
+
+def _frame(dataset: Any, rows: list[Any]) -> pd.DataFrame:
+    """Rows read back from the database, typed the way the bundle parser types its frames."""
+    schema = dataset.model.to_schema()
+    index = pd.RangeIndex(1, len(rows) + 1, name="row")
+    columns: dict[str, pd.Series] = {}
+    for name, column in schema.columns.items():
+        dtype = str(column.dtype)
+        values = [_cell(getattr(row, name)) for row in rows]
+        if dtype.startswith("datetime64"):
+            stamps = [pd.NaT if v is pd.NA else pd.Timestamp(v) for v in values]
+            columns[name] = pd.Series(stamps, index=index, dtype="datetime64[ns]")
+        elif dtype in ("Int64", "Float64", "boolean"):
+            columns[name] = pd.Series(pd.array(values, dtype=dtype), index=index)
+        else:
+            columns[name] = pd.Series(values, index=index, dtype="str")
+    return pd.DataFrame(columns, index=index)
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return pd.NA
+    if isinstance(value, dt.datetime):  # instants: stored in UTC, the contract wants ISO with an offset
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return aware.astimezone(dt.UTC).isoformat()
+    return value
+
+
+def contract_problems_in_database(url: str) -> list[str]:
+    """Every live program's data read back through the repositories and held to the bundle contracts."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from db.repositories import DATASET_TABLES, ProgramRepository
+    from db.session import UnitOfWork
+    from validations.bundle import contract_problems, cross_file_problems
+    from validations.contracts import DATASETS
+
+    problems: list[str] = []
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with UnitOfWork(engine) as uow:
+            repository = ProgramRepository(uow.s)
+            for program in repository.all():
+                frames: dict[str, pd.DataFrame] = {}
+                found = []
+                for name in DATASET_TABLES:
+                    dataset = DATASETS[name]
+                    frame = _frame(dataset, repository.live_rows(name, program.id))
+                    frames[name] = frame
+                    if len(frame) < dataset.min_rows:
+                        found.append(f"{dataset.file}: expected at least {dataset.min_rows} row(s), got none")
+                    found += [str(p) for p in contract_problems(dataset, frame, set())]
+                found += [str(p) for p in cross_file_problems(frames)]
+                problems += [f"program {program.key}: {p}" for p in found]
+    finally:
+        engine.dispose()
+    return problems
