@@ -1,0 +1,112 @@
+"""Flow ``contingency_report``: can the block survive losing any one (N-1) or any two (N-2) people?
+
+The screens settle most scenarios in one task; the rest fan out as mapped CP-SAT repair tasks
+on the task runner the settings choose (``ROTAFLOW_CONTINGENCY_TASK_RUNNER``): a thread pool,
+or Dask — the scheduler at ``ROTAFLOW_DASK_ADDRESS``, else a LocalCluster of
+``ROTAFLOW_CONTINGENCY_WORKERS`` workers. Each solve is deterministic, so every runner gives
+the same scenario frame. Dask workers on other processes or machines report their task runs to
+the Prefect API, so they need one (``PREFECT_API_URL``: ``prefect server start``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from prefect import flow, unmapped
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from configs.settings import Settings, get_settings
+from tasks.contingency import (
+    assemble_analysis,
+    block_history,
+    load_contingency_program,
+    prepare_analysis,
+    publish_contingency,
+    published_schedule,
+    repair,
+    screen,
+)
+from validations.contingency import ContingencyAnalysis, ContingencyContext, RepairJob, ScenarioResult
+
+__all__ = ["contingency_analysis", "contingency_report", "contingency_task_runner"]
+
+
+def contingency_task_runner(settings: Settings | None = None, *, processes: bool = True) -> Any:
+    """The task runner the settings name.
+
+    A LocalCluster runs its workers as processes when Prefect has an API to report to
+    (``PREFECT_API_URL``); without one each worker process would start a temporary API of its own,
+    so the workers run as threads instead (CP-SAT releases the GIL: the solves still run in
+    parallel). ``processes=False`` asks for threads always.
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    settings = settings or get_settings()
+    if settings.contingency_task_runner == "threads":
+        return ThreadPoolTaskRunner(max_workers=settings.contingency_workers)
+    from prefect_dask import DaskTaskRunner
+
+    if settings.dask_address:
+        return DaskTaskRunner(address=settings.dask_address)
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": settings.contingency_workers,
+            "threads_per_worker": 1,
+            "processes": processes and bool(PREFECT_API_URL.value()),
+            "dashboard_address": ":0",  # any free port: never "8787 is already in use"
+        }
+    )
+
+
+def _solve(context: ContingencyContext, jobs: list[RepairJob]) -> list[ScenarioResult]:
+    """The scenarios the screens left open, as mapped repair tasks (in job order)."""
+    if not jobs:
+        return []
+    return list(repair.map(unmapped(context), jobs).result())
+
+
+@flow(name="contingency-analysis", log_prints=False)
+def contingency_analysis(
+    program: str,
+    block_id: str,
+    schedule: str | None = None,
+    order: int = 2,
+    from_date: dt.date | None = None,
+    deterministic_time: float | None = None,
+) -> ContingencyAnalysis:
+    """Screens, then the mapped repairs, N-1 before N-2 (whose pairs with a critical member are settled by it)."""
+    if order not in (1, 2):
+        raise ValueError("order is 1 (N-1) or 2 (N-2)")
+    started = time.perf_counter()
+    bundle = load_contingency_program(program)
+    cells = published_schedule(bundle, block_id, schedule)
+    history = block_history(bundle, block_id)
+    context = prepare_analysis(bundle, block_id, cells, history, from_date, deterministic_time)
+    first = screen(context, 1, [])
+    singles = first.settled + _solve(context, first.jobs)
+    results = list(singles)
+    if order == 2:
+        second = screen(context, 2, singles)
+        results += second.settled + _solve(context, second.jobs)
+    return assemble_analysis(context, results, order, time.perf_counter() - started)
+
+
+@flow(name="contingency-report", log_prints=False)
+def contingency_report(
+    program: str,
+    block_id: str,
+    schedule: str | None = None,
+    order: int = 2,
+    from_date: dt.date | None = None,
+    deterministic_time: float | None = None,
+) -> ContingencyAnalysis:
+    """N-1 (``order=1``) or N-1 and N-2 (``order=2``) of a block's schedule (an assignments.csv; default:
+    the published one, else a fresh solve), people removed from ``from_date`` on; publishes artifacts."""
+    runner = contingency_task_runner(get_settings())
+    analysis = contingency_analysis.with_options(task_runner=runner)(
+        program, block_id, schedule, order, from_date, deterministic_time
+    )
+    publish_contingency(analysis)
+    return analysis
