@@ -37,6 +37,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from backups.config import PostgresTools
+from backups.journal import checkpoint
 from backups.manifest import TableStat
 from configs.settings import mask_url
 from rotaflow.errors import GateRefused
@@ -489,6 +490,7 @@ def _sqlite_restore(dump: Path, target_url: str) -> None:
             source.close()
         if not verdict or verdict[0] != "ok":
             raise GateRefused(f"the restored SQLite copy failed its integrity check: {verdict and verdict[0]}")
+        checkpoint("mid-restore")
         _place_new(temporary, target)
     except sqlite3.DatabaseError as exc:
         raise GateRefused(f"the SQLite dump could not be restored: {exc}") from exc
@@ -536,6 +538,7 @@ def _pg_restore(
         if encoding and re.fullmatch(r"[A-Za-z0-9_]+", encoding):
             clause = f" ENCODING '{encoding}'"
         conn.execute(text(f"CREATE DATABASE {_quote(name)} TEMPLATE template0{clause}"))
+    checkpoint("mid-restore")
     conninfo, env = _libpq(target_url)
     command = [
         tools.pg_restore,
@@ -623,6 +626,7 @@ def _sqlite_swap(staged_url: str, live_url: str, keep_as: str) -> Swap:
         kept = previous
         for suffix in ("-shm", "-wal"):
             Path(f"{live}{suffix}").unlink(missing_ok=True)
+    checkpoint("mid-swap")
     os.replace(staged, live)
     live_str = make_url(live_url).set(database=str(live)).render_as_string(hide_password=False)
     previous_url = (
@@ -650,6 +654,7 @@ def _pg_swap(staged_url: str, live_url: str, keep_as: str, tools: PostgresTools,
         try:
             for name in names:
                 conn.execute(text(f"ALTER DATABASE {_quote(name)} WITH ALLOW_CONNECTIONS false"))
+            checkpoint("mid-swap")
             deadline = time.monotonic() + wait_seconds
             while True:
                 conn.execute(

@@ -6,10 +6,13 @@ violations; 4 a safety gate refused.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import typer
 from pydantic import ValidationError
@@ -20,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 
 from configs.settings import get_settings, mask_url
 from db.repositories import IngestResult
-from rotaflow.errors import InfeasibleError, InputError, Problem, RotaflowError
+from rotaflow.errors import GateRefused, InfeasibleError, InputError, Problem, RotaflowError, StorageError
 
 __all__ = ["app", "main"]
 
@@ -275,6 +278,403 @@ def bench_curtois(
         raise InputError([_option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
     result = solve_curtois(file, time_limit=time_limit, workers=workers, seed=seed)
     print(json.dumps(result, separators=(", ", ": ")))
+
+
+# --------------------------------------------------------------------------- backups and the emergency restore
+
+backup_app = typer.Typer(
+    help="Take, list, check, promote and tag backups (tiers in configs/backup.yaml).", no_args_is_help=True
+)
+app.add_typer(backup_app, name="backup")
+restore_app = typer.Typer(
+    help="Bring the database back from a backup, through every safety gate.", no_args_is_help=True
+)
+app.add_typer(restore_app, name="restore")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="a backup configuration instead of configs/backup.yaml")
+]
+FlowOption = Annotated[bool, typer.Option("--flow/--no-flow", help="run as a Prefect flow (default)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+
+DEPRECATION_WAIT_SECONDS = 5.0
+"""How long a deprecated command name waits after its warning, before it goes on."""
+
+
+def deprecation_wait(seconds: float) -> None:
+    """Wait before a deprecated command goes on (tests replace this function)."""
+    time.sleep(seconds)
+
+
+def deprecated_alias(group: typer.Typer, old: str, new: str, command: Callable[..., Any], *, prefix: str) -> None:
+    """Keep the old name ``old`` of a renamed command for a while: hidden from help, it prints a
+    deprecation warning, waits ``DEPRECATION_WAIT_SECONDS`` (Ctrl-C stops it) and then runs ``command``.
+    """
+
+    @functools.wraps(command)
+    def alias(*args: Any, **kwargs: Any) -> Any:
+        err.print(
+            f"[yellow]DEPRECATED:[/yellow] `rotaflow {prefix} {old}` is now `rotaflow {prefix} {new}`; "
+            f"the old name will be removed. Going on in {DEPRECATION_WAIT_SECONDS:g} s (Ctrl-C to stop)…",
+            highlight=False,
+            soft_wrap=True,
+        )
+        deprecation_wait(DEPRECATION_WAIT_SECONDS)
+        return command(*args, **kwargs)
+
+    group.command(old, hidden=True, help=f"Deprecated name of `{new}`.")(alias)
+
+
+def _config_path(config: Path | None) -> str | None:
+    if config is None:
+        return None
+    if not config.is_file():
+        raise InputError([_option_problem("--config", "an existing backup configuration file", str(config))])
+    return str(config)
+
+
+def _flow_outcome(state: Any) -> Any:
+    """A flow's result, or its error raised (rotaflow's errors map to their exit codes)."""
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def _age_text(taken: Any) -> str:
+    import datetime as dt
+
+    if taken is None:
+        return "?"
+    hours = (dt.datetime.now(dt.UTC) - taken).total_seconds() / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
+
+
+@backup_app.command("create")
+def backup_create(
+    tier: Annotated[
+        str, typer.Option("--tier", help="quick (automatic) or named (before a risky operation)")
+    ] = "quick",
+    name: Annotated[str | None, typer.Option("--name", help="what the named backup comes before")] = None,
+    flow: FlowOption = True,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Take a backup of the database, verify it where it is stored, prune the quick tier."""
+    if tier not in ("quick", "named"):
+        raise InputError([_option_problem("--tier", "quick or named", tier)])
+    config_path = _config_path(config)
+    if flow:
+        from flows.backup import backup
+
+        payload = _flow_outcome(backup(tier=tier, name=name, config_path=config_path, return_state=True))  # type: ignore[arg-type]
+    else:
+        from backups.config import load_backup_config, open_tier_store
+        from backups.sets import create_backup
+        from backups.tiers import prune_quick
+        from backups.verify import verify_backup
+
+        backup_config = load_backup_config(Path(config_path) if config_path else None)
+        created = create_backup(tier, name=name, config=backup_config)  # type: ignore[arg-type]
+        verify_backup(open_tier_store(created.tier, backup_config), created.backup_id).raise_for_problems(
+            "the check of the new backup"
+        )
+        pruned = prune_quick(config=backup_config).removed if tier == "quick" else []
+        payload = {
+            "backup_id": created.backup_id,
+            "tier": created.tier,
+            "name": created.manifest.name,
+            "location": created.location,
+            "alembic_revision": created.manifest.alembic_revision,
+            "bytes": created.manifest.total_bytes,
+            "files": len(created.manifest.files),
+            "verified": True,
+            "pruned": pruned,
+            "restore_command": created.manifest.restore_command,
+        }
+    if as_json:
+        out.print_json(json.dumps(payload))
+        return
+    out.print(
+        f"[bold]{payload['backup_id']}[/bold] ({payload['tier']}) verified in {payload['location']}", soft_wrap=True
+    )
+    if payload["pruned"]:
+        out.print(f"pruned {len(payload['pruned'])} old quick backup(s)")
+    out.print(f"restore: {payload['restore_command']}", soft_wrap=True, highlight=False)
+
+
+@backup_app.command("list")
+def backup_list(
+    tier: Annotated[
+        str | None, typer.Option("--tier", help="quick, named, immaculate or sacred (default: all)")
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every backup of every tier (or one tier), newest last; sacred tags with what they point at."""
+    from backups.config import TIERS, load_backup_config, open_tier_store
+    from backups.sets import list_backups
+    from backups.tiers import list_sacred
+
+    if tier is not None and tier not in TIERS:
+        raise InputError([_option_problem("--tier", ", ".join(TIERS), tier)])
+    backup_config = load_backup_config(Path(p) if (p := _config_path(config)) else None)
+    backups: list[dict[str, Any]] = []
+    tags: list[dict[str, Any]] = []
+    for name in [tier] if tier else list(TIERS):
+        if name == "sacred":
+            tags = [t.__dict__ for t in list_sacred(config=backup_config)]
+            continue
+        for info in list_backups(open_tier_store(name, backup_config)):  # type: ignore[arg-type]
+            manifest = info.manifest
+            backups.append(
+                {
+                    "tier": name,
+                    "backup_id": info.backup_id,
+                    "taken_at": info.taken_at.isoformat() if info.taken_at else None,
+                    "age": _age_text(info.taken_at),
+                    "complete": info.complete,
+                    "name": manifest.name if manifest else None,
+                    "bytes": manifest.total_bytes if manifest else None,
+                    "alembic_revision": manifest.alembic_revision if manifest else None,
+                }
+            )
+    if as_json:
+        out.print_json(json.dumps({"backups": backups, "sacred": tags}))
+        return
+    table = Table("tier", "age", "size", "revision")
+    table.add_column("backup", overflow="fold")
+    table.add_column("name / state", overflow="fold")
+    for item in backups:
+        size = "?" if item["bytes"] is None else f"{item['bytes'] / 1024:.0f} KB"
+        state = item["name"] or ""
+        if not item["complete"]:
+            state = "[red]INCOMPLETE[/red] " + state
+        table.add_row(item["tier"], item["age"], size, item["alembic_revision"] or "-", item["backup_id"], state)
+    out.print(table)
+    if tags:
+        sacred = Table("sacred tag", "points at", "tier", "revision", "tagged at")
+        for tag in tags:
+            sacred.add_row(tag["name"], tag["backup_id"], tag["tier"], tag["alembic_revision"] or "-", tag["tagged_at"])
+        out.print(sacred)
+    if not backups and not tags:
+        out.print("no backups")
+
+
+@backup_app.command("verify")
+def backup_verify(flow: FlowOption = True, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Re-verify every backup of every tier and say how old each tier's newest backup is."""
+    config_path = _config_path(config)
+    failure: BaseException | None = None
+    if flow:
+        from flows.backup import verify_backups
+
+        outcome = verify_backups(config_path=config_path, return_state=True).result(raise_on_failure=False)
+        summary = getattr(outcome, "summary", outcome)
+        if isinstance(outcome, BaseException):
+            failure = outcome
+        if not isinstance(summary, dict):
+            raise failure or RotaflowError("verify_backups returned no summary")
+    else:
+        from backups.config import load_backup_config
+        from backups.health import verify_all
+
+        summary = verify_all(load_backup_config(Path(config_path) if config_path else None))
+        if summary["damaged"]:
+            failure = StorageError(f"{len(summary['damaged'])} backup(s) damaged or incomplete")
+    from backups.health import stale_messages
+
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+    else:
+        table = Table("tier", "backups", "age (h)", "limit (h)", "state")
+        table.add_column("newest", overflow="fold")
+        for tier, facts in summary["tiers"].items():
+            state = "[red]damaged[/red]" if facts["damaged"] else ("[yellow]stale[/yellow]" if facts["stale"] else "ok")
+            age = "-" if facts["age_hours"] is None else f"{facts['age_hours']:.1f}"
+            limit = "-" if facts["stale_after_hours"] is None else f"{facts['stale_after_hours']:g}"
+            table.add_row(tier, str(facts["count"]), age, limit, state, facts["newest"] or "none")
+        out.print(table)
+        for item in summary["damaged"]:
+            err.print(
+                f"[red]damaged:[/red] {item['tier']}/{item['backup_id']}: " + escape("; ".join(item["problems"])),
+                highlight=False,
+                soft_wrap=True,
+            )
+    for line in stale_messages(summary):
+        err.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False, soft_wrap=True)
+    if failure is not None:
+        raise failure
+
+
+def _promote(
+    backup_id: Annotated[str, typer.Argument(help="a quick or named backup id")],
+    name: Annotated[str | None, typer.Option("--name", help="a name for the baseline")] = None,
+    flow: FlowOption = True,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make a backup a new immaculate baseline: scratch restore, checks, upload under Object Lock."""
+    config_path = _config_path(config)
+    if flow:
+        from flows.backup import promote_immaculate_flow
+
+        payload = _flow_outcome(
+            promote_immaculate_flow(backup_id, name=name, config_path=config_path, return_state=True)
+        )
+    else:
+        from backups.config import load_backup_config
+        from backups.tiers import promote_immaculate
+
+        promoted = promote_immaculate(
+            backup_id, name=name, config=load_backup_config(Path(config_path) if config_path else None)
+        )
+        payload = {
+            "backup_id": promoted.backup_id,
+            "promoted_from": promoted.promoted_from,
+            "location": promoted.location,
+            "retain_until": promoted.retain_until.isoformat(),
+            "notes": promoted.notes,
+        }
+    if as_json:
+        out.print_json(json.dumps(payload))
+        return
+    out.print(
+        f"[bold]{payload['backup_id']}[/bold]: immaculate baseline in {payload['location']}, "
+        f"locked until {payload['retain_until']}",
+        soft_wrap=True,
+    )
+    for note in payload["notes"]:
+        out.print(f"  - {escape(note)}", soft_wrap=True)
+
+
+backup_app.command("promote-immaculate")(_promote)
+deprecated_alias(backup_app, "promote", "promote-immaculate", _promote, prefix="backup")
+
+
+@backup_app.command("tag")
+def backup_tag(
+    backup_id: Annotated[str, typer.Argument(help="the backup the milestone points at")],
+    name: Annotated[str, typer.Argument(help="the milestone's name: lowercase letters, digits, . _ -")],
+    note: Annotated[str | None, typer.Option("--note", help="why this is a milestone")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Tag a backup as a sacred milestone (never moved): records the code version and Alembic revision."""
+    from backups.config import load_backup_config
+    from backups.tiers import tag_sacred
+
+    config_path = _config_path(config)
+    tag = tag_sacred(backup_id, name, note=note, config=load_backup_config(Path(config_path) if config_path else None))
+    if as_json:
+        out.print_json(json.dumps(tag.__dict__))
+        return
+    out.print(
+        f"sacred tag [bold]{tag.name}[/bold] → {tag.backup_id} ({tag.tier}), revision {tag.alembic_revision}",
+        soft_wrap=True,
+    )
+
+
+@restore_app.command("emergency")
+def restore_emergency(
+    source: Annotated[str, typer.Option("--from", help="quick, named, immaculate or sacred")],
+    backup_id: Annotated[str, typer.Option("--backup", help="the backup id (for sacred: the tag name)")],
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="do not ask: the summary is still shown (for scripts)")
+    ] = False,
+    keep_previous: Annotated[
+        bool, typer.Option("--keep-previous", help="keep the replaced database instead of dropping it")
+    ] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Restore the live database from a backup: disk check, verify, pre-snapshot, confirmation,
+    restore into a new database and switch, verify; rolled back automatically when it fails.
+    """
+    from rich.markdown import Markdown
+
+    from backups.emergency import SOURCES, preview_text
+    from flows.restore import emergency_restore
+
+    if source not in SOURCES:
+        raise InputError([_option_problem("--from", ", ".join(SOURCES), source)])
+    config_path = _config_path(config)
+    plan, summary = preview_text(source, backup_id, config_path=config_path)
+    err.print(Markdown(summary))
+    if not confirm:
+        typed = typer.prompt("Type the backup id to restore it", default="", show_default=False, err=True)
+        if typed.strip() != plan.backup_id:
+            raise GateRefused(f"the typed id {typed.strip()!r} is not {plan.backup_id}: nothing was changed")
+        if not typer.confirm("Replace the live database now?", default=False, err=True):
+            raise GateRefused("not confirmed: nothing was changed")
+    state = emergency_restore(
+        source,  # type: ignore[arg-type]
+        backup_id,
+        confirmed_backup_id=plan.backup_id,
+        keep_previous=keep_previous,
+        config_path=config_path,
+        return_state=True,
+    )
+    result = _flow_outcome(state)
+    if as_json:
+        out.print_json(json.dumps(result, default=str))
+        return
+    out.print(f"[green]restored[/green] {escape(str(result['message']))}", soft_wrap=True)
+    out.print(f"pre-snapshot: {result.get('pre_snapshot') or 'none'}; journal: {result.get('journal')}", soft_wrap=True)
+    if result.get("recovered"):
+        out.print(f"recovered an interrupted restore first: {escape(result['recovered']['message'])}", soft_wrap=True)
+
+
+@restore_app.command("recover")
+def restore_recover(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Recover a restore that was interrupted (killed): make the live database whole, say what was done."""
+    from backups.config import load_backup_config, work_dir
+    from backups.emergency import recover_interrupted
+    from backups.journal import journal_folder, restore_lock
+
+    config_path = _config_path(config)
+    backup_config = load_backup_config(Path(config_path) if config_path else None)
+    live = get_settings().resolved_database_url
+    with restore_lock(journal_folder(work_dir(backup_config), live)):
+        recovery = recover_interrupted(live, config=backup_config, config_path=config_path)
+    payload = recovery.as_dict() if recovery else {"outcome": "nothing to recover"}
+    if as_json:
+        out.print_json(json.dumps(payload))
+    elif recovery is None:
+        out.print("no interrupted restore: nothing to recover")
+    else:
+        out.print(f"[bold]{recovery.outcome}[/bold]: {escape(recovery.message)}", soft_wrap=True)
+        out.print(f"journal: {recovery.journal_file}", soft_wrap=True)
+
+
+@restore_app.command("history")
+def restore_history(
+    last: Annotated[int, typer.Option("--last", help="how many runs to show")] = 10,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The journals of the last emergency restores of this database: what each did."""
+    from backups.config import load_backup_config, work_dir
+    from backups.journal import history, journal_folder
+
+    config_path = _config_path(config)
+    folder = journal_folder(
+        work_dir(load_backup_config(Path(config_path) if config_path else None)), get_settings().resolved_database_url
+    )
+    runs = history(folder)[-max(1, last) :]
+    if as_json:
+        out.print_json(json.dumps(runs, default=str))
+        return
+    table = Table("started", "status", "backup", "last step", "message")
+    for run in runs:
+        table.add_row(
+            str(run.get("started_at")),
+            str(run.get("status")),
+            str(run.get("backup_id")),
+            str(run.get("steps", [{}])[-2].get("step") if len(run.get("steps", [])) > 1 else "-"),
+            escape(str(run.get("message", ""))[:200]),
+        )
+    out.print(table)
 
 
 def main(argv: list[str] | None = None) -> int:

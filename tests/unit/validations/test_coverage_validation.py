@@ -82,13 +82,18 @@ def test_short_and_over_coverage_are_violations_on_the_right_day(tiny_dir: Path)
 
     over = _schedule(bundle, [("R1", "2027-07-08", "DAY"), ("R2", "2027-07-08", "DAY"), ("R3", "2027-07-08", "DAY")])
     report = validate_coverage(bundle, over, period=(dt.date(2027, 7, 8), dt.date(2027, 7, 8)))
-    over_rows = report.findings[(report.findings["rule"] == "coverage") & report.findings["message"].str.contains("at most")]
+    over_rows = report.findings[
+        (report.findings["rule"] == "coverage") & report.findings["message"].str.contains("at most")
+    ]
     # R3 is on NF, so only R1 and R2 count for the WARD row: 2 ≤ 2, no over-coverage
     assert over_rows.empty
 
 
 def test_over_coverage_is_a_violation(tiny_dir: Path) -> None:
-    bundle = _bundle(tiny_dir, coverage__csv="shift_id,applies_on,rotation_id,role,min_pgy,skill,min,max,target\nDAY,daily,WARD,resident,,,0,1,\n")
+    bundle = _bundle(
+        tiny_dir,
+        coverage__csv="shift_id,applies_on,rotation_id,role,min_pgy,skill,min,max,target\nDAY,daily,WARD,resident,,,0,1,\n",
+    )
     schedule = _schedule(bundle, [("R1", "2027-07-08", "DAY"), ("R2", "2027-07-08", "DAY")])
     report = validate_coverage(bundle, schedule, period=(dt.date(2027, 7, 8), dt.date(2027, 7, 8)))
     row = report.findings[report.findings["rule"] == "coverage"].iloc[0]
@@ -109,15 +114,18 @@ def test_filters_min_pgy_and_skill(tiny_dir: Path) -> None:
     assert sorted(report.coverage["assigned"]) == [0, 0]  # R1 is PGY-1 without the skill
     report = validate_coverage(bundle, _schedule(bundle, [("R2", "2027-07-08", "DAY")]), period=one_day)
     assert sorted(report.coverage["assigned"]) == [1, 1]
-    assert "of PGY-2 or above" in validate_coverage(bundle, _schedule(bundle, []), period=one_day).findings.iloc[0][
-        "message"
-    ]
+    assert (
+        "of PGY-2 or above"
+        in validate_coverage(bundle, _schedule(bundle, []), period=one_day).findings.iloc[0]["message"]
+    )
 
 
 def test_blocking_and_non_blocking_absences(tiny_dir: Path) -> None:
     absences = "person_id,start_date,end_date,type,blocking\nR1,2027-07-05,2027-07-05,vacation,true\nR2,2027-07-06,2027-07-06,conference,false\n"
     bundle = _bundle(tiny_dir, absences__csv=absences)
-    schedule = _schedule(bundle, [("R1", "2027-07-05", "DAY"), ("R2", "2027-07-06", "DAY"), ("R1", "2027-07-07", "DAY")])
+    schedule = _schedule(
+        bundle, [("R1", "2027-07-05", "DAY"), ("R2", "2027-07-06", "DAY"), ("R1", "2027-07-07", "DAY")]
+    )
     report = validate_coverage(bundle, schedule, period=WEEK)
     absence = report.findings[report.findings["rule"] == "blocking_absence"]
     assert sorted(zip(absence["severity"], absence["person_id"], absence["window_start"], strict=True)) == [

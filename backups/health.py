@@ -1,0 +1,125 @@
+"""Re-verify every backup of every tier, and how fresh each tier is (``verify_backups``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from backups.config import TIERS, BackupConfig, Tier, load_backup_config, open_tier_store
+from backups.sets import list_backups
+from backups.tiers import TierStatus, find_backup, list_sacred, tier_status
+from backups.verify import verify_backup
+from configs.settings import Settings, get_settings
+from rotaflow.errors import StorageError
+
+__all__ = ["check_sacred_tags", "check_tier", "hours", "stale_messages", "summarize", "verify_all"]
+
+
+def hours(age: dt.timedelta | None) -> float | None:
+    return None if age is None else round(age.total_seconds() / 3600, 2)
+
+
+def check_tier(tier: Tier, config: BackupConfig, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Every backup of a tier re-verified: checksums, manifest, and Object Lock for baselines.
+
+    The Alembic revision is not held against a backup here (it matters when restoring).
+    """
+    store = open_tier_store(tier, config, settings or get_settings())
+    try:
+        listing = list_backups(store, read_manifests=False)
+    except StorageError as exc:
+        return [{"tier": tier, "backup_id": "(the tier)", "complete": False, "ok": False, "problems": [str(exc)]}]
+    results: list[dict[str, Any]] = []
+    for info in listing:
+        report = verify_backup(store, info.backup_id, check_alembic=False)
+        results.append(
+            {
+                "tier": tier,
+                "backup_id": info.backup_id,
+                "complete": info.complete,
+                "ok": report.ok,
+                "problems": report.problems,
+                "notes": report.notes,
+                "bytes": report.bytes_checked,
+            }
+        )
+    return results
+
+
+def check_sacred_tags(config: BackupConfig, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Every sacred tag must point at a complete backup that still exists."""
+    settings = settings or get_settings()
+    results: list[dict[str, Any]] = []
+    try:
+        tags = list_sacred(config=config, settings=settings)
+    except StorageError as exc:
+        return [{"tier": "sacred", "backup_id": "(the tier)", "complete": False, "ok": False, "problems": [str(exc)]}]
+    for tag in tags:
+        problems: list[str] = []
+        try:
+            find_backup(tag.backup_id, config=config, settings=settings, tier=tag.tier)  # type: ignore[arg-type]
+        except Exception as exc:
+            problems.append(f"sacred tag {tag.name} points at {tag.backup_id} in the {tag.tier} tier: {exc}")
+        results.append(
+            {
+                "tier": "sacred",
+                "backup_id": tag.name,
+                "complete": not problems,
+                "ok": not problems,
+                "problems": problems,
+            }
+        )
+    return results
+
+
+def summarize(
+    results: dict[str, list[dict[str, Any]]], statuses: dict[str, TierStatus], config: BackupConfig
+) -> dict[str, Any]:
+    """One summary: per tier its count, newest backup, age, staleness and damage; the stale tiers."""
+    tiers: dict[str, Any] = {}
+    for tier in TIERS:
+        status = statuses[tier]
+        tiers[tier] = {
+            "count": status.count,
+            "incomplete": status.incomplete,
+            "newest": status.newest,
+            "age_hours": hours(status.age),
+            "stale_after_hours": config.tier(tier).stale_after_hours,
+            "stale": status.stale,
+            "damaged": [r["backup_id"] for r in results[tier] if not r["ok"]],
+        }
+    damaged = [r for tier in TIERS for r in results[tier] if not r["ok"]]
+    return {
+        "checked": sum(len(found) for found in results.values()),
+        "tiers": tiers,
+        "stale": [t for t, facts in tiers.items() if facts["stale"]],
+        "damaged": damaged,
+        "ok": not damaged,
+    }
+
+
+def stale_messages(summary: dict[str, Any]) -> list[str]:
+    """One warning line per stale tier."""
+    lines = []
+    for tier in summary["stale"]:
+        facts = summary["tiers"][tier]
+        if facts["newest"] is None:
+            lines.append(f"backup tier {tier} is stale: it holds no backup")
+        else:
+            lines.append(
+                f"backup tier {tier} is stale: its newest backup {facts['newest']} is {facts['age_hours']:.1f} "
+                f"hours old (limit {facts['stale_after_hours']})"
+            )
+    return lines
+
+
+def verify_all(config: BackupConfig | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    """Everything ``verify_backups`` checks, without Prefect."""
+    config = config or load_backup_config()
+    settings = settings or get_settings()
+    results: dict[str, list[dict[str, Any]]] = {}
+    statuses: dict[str, TierStatus] = {}
+    for tier in TIERS:
+        results[tier] = check_sacred_tags(config, settings) if tier == "sacred" else check_tier(tier, config, settings)
+        statuses[tier] = tier_status(tier, config=config, settings=settings)
+    return summarize(results, statuses, config)

@@ -1,0 +1,101 @@
+"""Flows ``backup``, ``verify_backups`` and ``promote_immaculate_flow``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
+
+from backups.config import TIERS
+from backups.health import stale_messages, summarize
+from backups.tiers import TierStatus
+from rotaflow.errors import StorageError
+from tasks.backup import (
+    check_backup,
+    check_sacred_tags,
+    check_tier,
+    load_config,
+    promote_to_immaculate,
+    prune_quick_backups,
+    publish_backup_report,
+    publish_promotion,
+    publish_verify_report,
+    take_backup,
+    tier_freshness,
+)
+
+__all__ = ["backup", "promote_immaculate_flow", "verify_backups"]
+
+
+@flow(name="backup", log_prints=False)
+def backup(
+    tier: Literal["quick", "named"] = "quick",
+    name: str | None = None,
+    extras: dict[str, str] | None = None,
+    config_path: str | None = None,
+) -> dict[str, Any]:
+    """Take a backup into ``tier`` (named: under ``name``), verify it where it is stored, prune quick.
+
+    ``extras`` are files or folders the backup refers to (program bundles, reports), by label.
+    """
+    created = take_backup(tier, name, config_path, extras)
+    report = check_backup(tier, created.backup_id, config_path)
+    pruned = prune_quick_backups(config_path) if tier == "quick" else None
+    publish_backup_report(created, report, pruned)
+    return {
+        "backup_id": created.backup_id,
+        "tier": created.tier,
+        "name": created.manifest.name,
+        "location": created.location,
+        "alembic_revision": created.manifest.alembic_revision,
+        "bytes": created.manifest.total_bytes,
+        "files": len(created.manifest.files),
+        "verified": report.ok,
+        "pruned": pruned.removed if pruned else [],
+        "restore_command": created.manifest.restore_command,
+    }
+
+
+@flow(name="verify-backups", log_prints=False)
+def verify_backups(config_path: str | None = None) -> dict[str, Any] | State:
+    """Re-verify every backup of every tier and report how fresh each tier is.
+
+    A stale tier (its newest backup older than its ``stale_after_hours``) is a warning: a
+    WARNING log and the artifacts. A damaged or incomplete backup fails the run.
+    """
+    logger = get_run_logger()
+    results: dict[str, list[dict[str, Any]]] = {}
+    statuses: dict[str, TierStatus] = {}
+    for tier in TIERS:
+        results[tier] = check_sacred_tags(config_path) if tier == "sacred" else check_tier(tier, config_path)
+        statuses[tier] = tier_freshness(tier, config_path)
+    summary = summarize(results, statuses, load_config(config_path))
+    for line in stale_messages(summary):
+        logger.warning("%s", line)
+    damaged = summary["damaged"]
+    for item in damaged:
+        logger.error("backup %s/%s: %s", item["tier"], item["backup_id"], "; ".join(item["problems"]))
+    publish_verify_report(summary)
+    if damaged:
+        error = StorageError(
+            f"{len(damaged)} backup(s) damaged or incomplete: "
+            + ", ".join(f"{d['tier']}/{d['backup_id']}" for d in damaged)
+        )
+        error.summary = summary  # type: ignore[attr-defined]
+        return Failed(message=str(error), data=error)
+    return summary
+
+
+@flow(name="promote-immaculate", log_prints=False)
+def promote_immaculate_flow(backup_id: str, name: str | None = None, config_path: str | None = None) -> dict[str, Any]:
+    """Make a quick or named backup a new immaculate baseline (scratch restore, checks, Object Lock)."""
+    promoted = promote_to_immaculate(backup_id, name, config_path)
+    publish_promotion(promoted)
+    return {
+        "backup_id": promoted.backup_id,
+        "promoted_from": promoted.promoted_from,
+        "location": promoted.location,
+        "retain_until": promoted.retain_until.isoformat(),
+        "notes": promoted.notes,
+    }

@@ -1,0 +1,251 @@
+"""Flow ``emergency_restore``: bring the live database back to a backup without ever making things worse.
+
+Gates, in order; each passes or the run ends Failed with a ``GateRefused`` and the live
+database untouched::
+
+    1 disk check → 2 verify the backup → 3 pre-snapshot → 4 operator confirmation
+      → 5 restore into a new database, switch it in → 6 verify the live database
+
+Steps 5 and 6 run inside a Prefect transaction: when 6 (or the switch) fails, the tasks'
+rollback hooks put the previous database back (else restore the pre-snapshot) and drop
+the staging database, and the run says so. Every step is journaled; a run that was
+killed is detected and recovered by the next one before it does anything else.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger, pause_flow_run
+from prefect.context import FlowRunContext
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import resume_flow_run
+from prefect.input import RunInput
+from prefect.states import Failed, State
+from prefect.transactions import transaction
+from pydantic import Field
+
+from backups import emergency as service
+from backups.journal import RestoreJournal, restore_lock
+from configs.settings import mask_url
+from rotaflow.errors import GateRefused
+from tasks.restore import (
+    check_disk_space,
+    finish_restore,
+    plan_emergency_restore,
+    publish_restore_report,
+    recover_interrupted_restore,
+    restore_into_staging,
+    switch_restored_in,
+    take_pre_snapshot,
+    verify_backup_to_restore,
+    verify_live_database,
+)
+
+__all__ = ["PAUSE_GRACE_SECONDS", "RestoreConfirmation", "emergency_restore"]
+
+PAUSE_GRACE_SECONDS = 60
+"""How long past the confirmation timeout the server keeps the pause open (the run ends it first)."""
+
+
+class RestoreConfirmation(RunInput):
+    """What the operator fills in on the paused run's Resume dialog."""
+
+    backup_id: str = Field(default="", description="type the id of the backup to restore, exactly")
+    confirm: bool = Field(default=False, description="switch on to replace the live database")
+
+
+def _flow_run_id() -> str | None:
+    context = FlowRunContext.get()
+    return str(context.flow_run.id) if context and context.flow_run else None
+
+
+@flow(name="emergency-restore", log_prints=False)
+def emergency_restore(
+    source: Literal["quick", "named", "immaculate", "sacred"],
+    backup_id: str,
+    confirmed_backup_id: str | None = None,
+    confirm_timeout_seconds: int = 3600,
+    confirm_poll_seconds: int = 5,
+    keep_previous: bool = False,
+    config_path: str | None = None,
+) -> dict[str, Any] | State:
+    """Restore the live database from a backup of ``source`` (``backup_id``; for sacred, a tag name).
+
+    Before switching anything the run pauses for the operator (Prefect UI: type the backup
+    id, switch *confirm* on); ``confirmed_backup_id`` skips the pause when the caller (the
+    CLI) already asked. ``keep_previous`` keeps the replaced database (``…__pre_<time>``)
+    instead of dropping it once the restore verifies; ``config_path`` replaces
+    configs/backup.yaml.
+    """
+    logger = get_run_logger()
+    summary: dict[str, Any] = {"status": "refused", "source": source, "backup_id": backup_id, "rolled_back": False}
+    try:
+        plan = plan_emergency_restore(source, backup_id, config_path, keep_previous)
+    except GateRefused as exc:
+        return _refused(summary, exc)
+    summary.update(backup_id=plan.backup_id, tier=plan.tier, tag=plan.tag, live=mask_url(plan.live_url))
+    try:
+        with restore_lock(Path(plan.journal_folder)):
+            recovered = recover_interrupted_restore(plan)
+            if recovered is not None:
+                summary["recovered"] = recovered.as_dict()
+                logger.warning("recovered an interrupted restore: %s", recovered.message)
+            journal = service.open_journal(plan, flow_run_id=_flow_run_id())
+            summary["journal"] = str(journal.path)
+            return _chain(plan, summary, confirmed_backup_id, confirm_timeout_seconds, confirm_poll_seconds)
+    except GateRefused as exc:
+        return _refused(summary, exc)
+
+
+def _chain(
+    plan: service.Plan,
+    summary: dict[str, Any],
+    confirmed_backup_id: str | None,
+    timeout: int,
+    poll: int,
+) -> dict[str, Any] | State:
+    logger = get_run_logger()
+    swapped = False
+    try:
+        disk = check_disk_space(plan)
+        summary["disk"] = disk.summary()
+        report = verify_backup_to_restore(plan)
+        assert report.manifest is not None
+        summary["size_bytes"] = report.manifest.total_bytes
+        snapshot = take_pre_snapshot(plan)
+        summary["pre_snapshot"] = snapshot.backup_id if snapshot else None
+        _confirm(plan, report, snapshot, confirmed_backup_id, timeout, poll)
+        with transaction():
+            restore_into_staging(plan)
+            swap = switch_restored_in(plan)
+            swapped = True
+            verified = verify_live_database(plan)
+        summary["tables"] = verified.tables_checked
+        summary["message"] = finish_restore(plan, swap)
+        summary["status"] = "restored"
+        summary["journal"] = _last_journal(plan)
+        logger.info("%s", summary["message"])
+        publish_restore_report(summary)
+        return summary
+    except Exception as exc:
+        error = exc if isinstance(exc, GateRefused) else GateRefused(f"{type(exc).__name__}: {exc}")
+        return _after_failure(plan, summary, error, exc, swapped)
+
+
+def _confirm(
+    plan: service.Plan,
+    report: Any,
+    snapshot: Any,
+    confirmed_backup_id: str | None,
+    timeout: int,
+    poll: int,
+) -> None:
+    """Gate 4: the operator types the backup id and confirms (or the CLI already asked)."""
+    if confirmed_backup_id is not None:
+        service.record_confirmation(plan, confirmed_backup_id, True, how="asked by the caller (terminal)")
+        return
+    description = service.confirmation_text(plan, report.manifest, snapshot)
+    plan.journal().record("awaiting-confirmation", timeout_seconds=timeout)
+    answer = _ask_in_the_ui(plan, description, timeout, poll)
+    if answer is None:
+        message = f"the confirmation gate refused: no answer within {timeout} s; nothing was restored"
+        service.record_refusal(plan, message)
+        raise GateRefused(message)
+    service.record_confirmation(plan, answer.backup_id, answer.confirm, how="prefect ui")
+
+
+def _ask_in_the_ui(plan: service.Plan, description: str, timeout: int, poll: int) -> RestoreConfirmation | None:
+    """Pause for the operator's answer; None when none came within ``timeout`` seconds.
+
+    The server would fail a run whose pause expired (and drop the run's own refusal), so
+    the pause is given a grace period and, at ``timeout``, a timer resumes the run with
+    "no answer": the run then ends with its own ``GateRefused``.
+    """
+    context = FlowRunContext.get()
+    assert context is not None and context.flow_run is not None
+    flow_run_id = context.flow_run.id
+    expired = threading.Event()
+    settings = contextvars.copy_context()
+
+    def expire() -> None:
+        expired.set()
+        try:
+            settings.run(resume_flow_run, flow_run_id, run_input={"backup_id": "", "confirm": False})
+        except Exception:  # the operator answered first: theirs counts
+            expired.clear()
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        answer = pause_flow_run(
+            wait_for_input=RestoreConfirmation.with_initial_data(description=description, backup_id="", confirm=False),
+            timeout=timeout + PAUSE_GRACE_SECONDS,
+            poll_interval=max(1, poll),
+            key=f"confirm-{plan.run_id[:8]}",
+        )
+    except FlowPauseTimeout:
+        return None
+    finally:
+        timer.cancel()
+        timer.join(30)
+    return None if expired.is_set() else answer
+
+
+def _last_journal(plan: service.Plan) -> str:
+    from backups.journal import history
+
+    found = [h for h in history(Path(plan.journal_folder)) if h.get("run_id") == plan.run_id]
+    return str(found[-1]["journal_file"]) if found else str(Path(plan.journal_folder) / "history")
+
+
+def _after_failure(
+    plan: service.Plan, summary: dict[str, Any], error: GateRefused, cause: BaseException, swapped: bool
+) -> State:
+    """Close the journal with what the failure left: untouched, rolled back, or a failed rollback."""
+    journal = RestoreJournal.current(Path(plan.journal_folder))
+    message = str(error)
+    status = "refused"
+    if journal is not None and journal.data.get("run_id") == plan.run_id:
+        if journal.has("rollback-failed"):
+            status = "rollback-failed"
+            failed = journal.step("rollback-failed") or {}
+            message = f"{error}\n\nTHE AUTOMATIC ROLLBACK FAILED: {failed.get('error')}"
+        elif journal.has("rolled-back"):
+            status = "rolled-back"
+            done = journal.step("rolled-back") or {}
+            summary["rollback"] = done.get("message")
+            message = f"{error}\n\nRolled back automatically: {done.get('message')}"
+        elif journal.has("verified-restored"):
+            status = "done"
+            message = f"the restore is live and verified, but the clean-up afterwards failed: {error}"
+        elif journal.has("swapped") or swapped:
+            status = "rollback-failed"
+            message = f"{error}\n\nTHE SWITCH WAS MADE BUT NOT ROLLED BACK: look at the journal {journal.path}"
+        elif journal.has("fetching"):
+            message = (
+                f"{error}\n\nNothing was switched: the live database was not touched (no staging database is left)."
+            )
+        if status == "rollback-failed":  # unresolved: the next run, or `rotaflow restore recover`, takes it up
+            journal.record("left-for-recovery", message=message[:2000])
+            message += f"\nThe journal stays at {journal.path}: `rotaflow restore recover` tries again."
+            summary["journal"] = str(journal.path)
+        else:
+            summary["journal"] = str(journal.finish(status, message))
+    summary.update(status=status, rolled_back=status == "rolled-back", message=message)
+    final = GateRefused(message)
+    final.summary = summary  # type: ignore[attr-defined]
+    final.__cause__ = cause
+    publish_restore_report(summary)
+    return Failed(message=message, data=final)
+
+
+def _refused(summary: dict[str, Any], error: GateRefused) -> State:
+    summary.update(status="refused", message=str(error))
+    error.summary = summary  # type: ignore[attr-defined]
+    publish_restore_report(summary)
+    return Failed(message=str(error), data=error)

@@ -1,0 +1,151 @@
+"""Thin Prefect tasks of the backup flows: each calls one function of ``backups``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from backups import health
+from backups.config import BackupConfig, Tier, load_backup_config, open_tier_store
+from backups.disk import human_bytes
+from backups.sets import CreatedBackup, create_backup
+from backups.tiers import Promoted, PruneResult, TierStatus, promote_immaculate, prune_quick, tier_status
+from backups.verify import VerifyReport, verify_backup
+from configs.settings import get_settings
+
+__all__ = [
+    "check_backup",
+    "check_sacred_tags",
+    "check_tier",
+    "load_config",
+    "promote_to_immaculate",
+    "prune_quick_backups",
+    "publish_backup_report",
+    "publish_promotion",
+    "publish_verify_report",
+    "take_backup",
+    "tier_freshness",
+]
+
+
+def load_config(config_path: str | None) -> BackupConfig:
+    return load_backup_config(Path(config_path) if config_path else None)
+
+
+@task(name="take-backup", cache_policy=NO_CACHE)
+def take_backup(tier: Tier, name: str | None, config_path: str | None, extras: dict[str, str] | None) -> CreatedBackup:
+    """Dump the live database into a new self-describing set in the tier's store."""
+    return create_backup(
+        tier,
+        name=name,
+        config=load_config(config_path),
+        extras={label: Path(path) for label, path in (extras or {}).items()},
+    )
+
+
+@task(name="verify-backup", cache_policy=NO_CACHE)
+def check_backup(tier: Tier, backup_id: str, config_path: str | None) -> VerifyReport:
+    """Check one set where it is stored (refuses when it does not verify)."""
+    report = verify_backup(open_tier_store(tier, load_config(config_path), get_settings()), backup_id)
+    report.raise_for_problems("the check of the new backup")
+    return report
+
+
+@task(name="prune-quick", cache_policy=NO_CACHE)
+def prune_quick_backups(config_path: str | None) -> PruneResult:
+    """Drop quick backups beyond the count or age the configuration keeps."""
+    return prune_quick(config=load_config(config_path))
+
+
+@task(name="check-tier", cache_policy=NO_CACHE)
+def check_tier(tier: Tier, config_path: str | None) -> list[dict[str, Any]]:
+    """Re-verify every backup of a tier: checksums, manifest, and Object Lock for baselines."""
+    return health.check_tier(tier, load_config(config_path))
+
+
+@task(name="check-sacred-tags", cache_policy=NO_CACHE)
+def check_sacred_tags(config_path: str | None) -> list[dict[str, Any]]:
+    """Every sacred tag must point at a complete backup that still exists."""
+    return health.check_sacred_tags(load_config(config_path))
+
+
+@task(name="tier-freshness", cache_policy=NO_CACHE)
+def tier_freshness(tier: Tier, config_path: str | None) -> TierStatus:
+    """The newest backup of a tier, its age, and whether that is older than the tier allows."""
+    return tier_status(tier, config=load_config(config_path))
+
+
+@task(name="promote-immaculate", cache_policy=NO_CACHE)
+def promote_to_immaculate(backup_id: str, name: str | None, config_path: str | None) -> Promoted:
+    """Restore into a scratch database, check, and upload under Object Lock as a new baseline."""
+    return promote_immaculate(backup_id, name=name, config=load_config(config_path))
+
+
+# --------------------------------------------------------------------------- artifacts
+
+
+@task(name="publish-backup-report", cache_policy=NO_CACHE)
+def publish_backup_report(created: CreatedBackup, report: VerifyReport, pruned: PruneResult | None) -> None:
+    manifest = created.manifest
+    lines = [
+        f"# Backup `{created.backup_id}`",
+        "",
+        f"- tier: **{created.tier}**" + (f" — {manifest.name}" if manifest.name else ""),
+        f"- stored in: `{created.location}`",
+        f"- database: {manifest.database.dialect}, {human_bytes(manifest.database.size_bytes)}, "
+        f"Alembic revision {manifest.alembic_revision or 'none'}",
+        f"- set: {len(manifest.files)} file(s), {human_bytes(manifest.total_bytes)}; {report.summary()}",
+        f"- restore: `{manifest.restore_command}`",
+    ]
+    if pruned is not None:
+        lines.append(
+            f"- quick tier pruned: {len(pruned.removed)} removed, {len(pruned.kept)} kept"
+            + (f", {len(pruned.protected)} protected by sacred tags" if pruned.protected else "")
+        )
+    create_markdown_artifact(key="backup", markdown="\n".join(lines) + "\n", description="The new backup set")
+
+
+@task(name="publish-verify-report", cache_policy=NO_CACHE)
+def publish_verify_report(summary: dict[str, Any]) -> None:
+    rows = []
+    for tier, facts in summary["tiers"].items():
+        rows.append(
+            {
+                "tier": tier,
+                "backups": facts["count"],
+                "newest": facts["newest"] or "none",
+                "age_hours": facts["age_hours"],
+                "stale_after_hours": facts["stale_after_hours"],
+                "stale": facts["stale"],
+                "damaged": len(facts["damaged"]),
+            }
+        )
+    create_table_artifact(key="backup-freshness", table=rows, description="Newest backup per tier and its age")
+    lines = ["# Backup verification", ""]
+    if summary["stale"]:
+        lines.append("**Stale tiers:** " + ", ".join(summary["stale"]) + " — take or promote a new backup.")
+    if summary["damaged"]:
+        lines += ["", "**Damaged or incomplete backups:**", ""]
+        lines += [f"- `{d['tier']}/{d['backup_id']}`: " + "; ".join(d["problems"]) for d in summary["damaged"]]
+    if not summary["stale"] and not summary["damaged"]:
+        lines.append("Every backup verifies and every tier is fresh.")
+    lines += ["", f"{summary['checked']} backup(s) and tag(s) checked."]
+    create_markdown_artifact(key="backup-verification", markdown="\n".join(lines) + "\n", description="verify_backups")
+
+
+@task(name="publish-promotion", cache_policy=NO_CACHE)
+def publish_promotion(promoted: Promoted) -> None:
+    lines = [
+        f"# New immaculate baseline `{promoted.backup_id}`",
+        "",
+        f"- promoted from: `{promoted.promoted_from}`",
+        f"- stored in: `{promoted.location}` under Object Lock (COMPLIANCE) until "
+        f"{promoted.retain_until:%Y-%m-%d %H:%M} UTC",
+        f"- restore: `{promoted.manifest.restore_command}`",
+        *[f"- {note}" for note in promoted.notes],
+    ]
+    create_markdown_artifact(key="immaculate-baseline", markdown="\n".join(lines) + "\n", description="Promotion")
