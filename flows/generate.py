@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.states import Cancelled, Failed, State
 
 from configs.settings import get_settings
@@ -39,12 +39,14 @@ def generate_block(
     out_dir: str | None = None,
     time_limit_seconds: float | None = None,
     contingency: Literal["none", "n1", "n2"] = "n1",
+    backup: bool = True,
 ) -> dict[str, Any] | State:
     """Generate, check, publish, export and validate the schedule of one block of a program.
 
     After solving, the engine's checkers and then the independent validation (flow
     ``validate_schedule``: ACGME, coverage, program rules, burnout risk, ``contingency``) run
-    over the exported assignments; any hard violation marks the run failed.
+    over the exported assignments; any hard violation marks the run failed. A valid, published
+    schedule is then secured by a quick-tier backup (flow ``backup``) that carries the run's outputs.
     """
     started_at = dt.datetime.now(dt.UTC)
     run_id = str(uuid.uuid4())
@@ -117,6 +119,8 @@ def generate_block(
     summary["hard_violations"] = max(engine_violations, int(validation["hard_violations"]))
     summary["warnings"] = int(validation["warnings"])
     summary["validation"] = {k: v for k, v in validation.items() if k not in summary}
+    if backup and not summary["hard_violations"] and summary["published"]:
+        summary["backup"] = _back_up(out)
     write_summary(out, summary)
     if summary["hard_violations"]:
         error = InfeasibleError(f"{summary['hard_violations']} hard violation(s) found; see {out}/findings.csv")
@@ -134,3 +138,15 @@ def _stop(out: str, instance: Any, bundle: Any, summary: dict[str, Any], why: st
     error = InfeasibleError(f"{why}; see {Path(out).resolve() / 'summary.json'}")
     error.summary = summary  # type: ignore[attr-defined]
     return Failed(message=str(error), data=error)
+
+
+def _back_up(out: str) -> dict[str, Any]:
+    """A quick backup after publishing; a failed backup is reported, the valid schedule stands."""
+    from flows.backup import backup as backup_flow
+
+    state = backup_flow(tier="quick", extras={"run": str(Path(out).resolve())}, return_state=True)
+    if state.is_completed():
+        result = cast(dict[str, Any], state.result())
+        return {k: result[k] for k in ("backup_id", "tier", "location", "verified")}
+    get_run_logger().warning("the quick backup after publishing failed: %s", state.message)
+    return {"error": str(state.message)}

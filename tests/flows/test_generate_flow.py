@@ -179,6 +179,11 @@ def _check_outputs(out: Path, summary: dict[str, Any], bundle: Path) -> list[dic
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["run_id"] == summary["run_id"] and on_disk["status"] == summary["status"]
     assert "<html" in (out / "report.html").read_text()[:200].lower()
+    # validated independently (N-1 contingency included) and secured by a verified quick backup
+    assert on_disk["validation"]["verdict"] == "passed" and on_disk["engine_check_violations"] == 0
+    assert "contingency" in on_disk["validation"]
+    assert on_disk["backup"]["tier"] == "quick" and on_disk["backup"]["verified"] is True
+    assert (out / "validation.json").is_file()
 
     people = {r["person_id"] for r in rows}
     assert {p.stem for p in (out / "calendars").glob("*.ics")} == people
