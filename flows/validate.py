@@ -50,7 +50,8 @@ def validate_schedule(
         rows = pd.DataFrame(history, columns=["person_id", "date", "shift_id"])
         past = load_schedule(bundle, rows, file="history")
     validation = run_validation(bundle, frame, past, block_id, None)
-    if contingency != "none" and block_id is not None:
+    if contingency != "none" and block_id is not None and not validation.hard_violations:
+        # contingency asks whether a legal schedule survives losing people: it needs a legal schedule
         from flows.contingency import contingency_report
 
         validation.contingency = contingency_report(

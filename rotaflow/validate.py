@@ -201,17 +201,23 @@ def validate(
     findings = _ordered(findings)
 
     analysis = None
-    if contingency != "none":
-        if block_id is None:
-            raise InputError([Problem("options", None, "--block", "a block for the contingency analysis", None)])
+    if contingency != "none" and block_id is None:
+        raise InputError([Problem("options", None, "--block", "a block for the contingency analysis", None)])
+    if contingency != "none" and not (findings["severity"] == "violation").any():
+        # contingency asks whether a legal schedule survives losing people: it needs a legal schedule
         from validations.contingency import analyse_contingency
 
         started = time.perf_counter()
         cells = list(
             zip(schedule["person_id"], pd.to_datetime(schedule["date"]).dt.date, schedule["shift_id"], strict=True)
         )
+        past = []
+        if history is not None and len(history):
+            dates = pd.to_datetime(history["date"]).dt.date
+            past = list(zip(history["person_id"], dates, history["shift_id"], strict=True))
+        assert block_id is not None
         analysis = analyse_contingency(
-            bundle, block_id, cells, order=2 if contingency == "n2" else 1, solve=contingency_runner
+            bundle, block_id, cells, order=2 if contingency == "n2" else 1, solve=contingency_runner, history=past
         )
         clock["contingency"] = time.perf_counter() - started
     return Validation(period, blocks, schedule, findings, acgme, coverage, burnout, analysis, clock)

@@ -44,6 +44,11 @@ def trio_program(tmp_path: Path) -> tuple[str, str]:
     return str(folder), str(schedule)
 
 
+def thread_pool(workers: int = 2) -> Any:
+    """A thread pool runner (typed loosely: Prefect's runner generics do not line up for mypy)."""
+    return ThreadPoolTaskRunner(max_workers=workers)
+
+
 def _artifacts(key: str) -> list[Any]:
     async def run() -> Any:
         async with get_client() as client:
@@ -56,10 +61,8 @@ def test_thread_pool_and_dask_runners_give_identical_frames(trio_program: tuple[
     from prefect_dask import DaskTaskRunner
 
     program, schedule = trio_program
-    threads = contingency_analysis.with_options(task_runner=ThreadPoolTaskRunner(max_workers=2))(
-        program, "B1", schedule, 2
-    )
-    dask_runner = DaskTaskRunner(
+    threads = contingency_analysis.with_options(task_runner=thread_pool())(program, "B1", schedule, 2)
+    dask_runner: Any = DaskTaskRunner(
         cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": False, "dashboard_address": ":0"}
     )
     dask = contingency_analysis.with_options(task_runner=dask_runner)(program, "B1", schedule, 2)
@@ -88,23 +91,36 @@ def test_the_report_uses_the_runner_of_the_settings_and_publishes_artifacts(
         return runner
 
     monkeypatch.setattr("flows.contingency.contingency_task_runner", spy)
-    analysis = contingency_report(program, "B1", schedule=schedule, order=1, from_date=START + dt.timedelta(days=2))
+    analysis = contingency_report(program, "B1", schedule=schedule, order=2, from_date=START + dt.timedelta(days=3))
     assert isinstance(chosen[0], ThreadPoolTaskRunner) and chosen[0]._max_workers == 3
-    assert isinstance(analysis, ContingencyAnalysis) and analysis.order == 1
-    assert analysis.from_date == START + dt.timedelta(days=2)
-    assert list(analysis.scenarios["people"]) == [("A",), ("B",), ("C",), ("D",)]
+    assert isinstance(analysis, ContingencyAnalysis) and analysis.order == 2
+    assert analysis.from_date == START + dt.timedelta(days=3)
+    assert list(analysis.scenarios["people"])[:4] == [("A",), ("B",), ("C",), ("D",)]
+    assert analysis.fatal_pairs == (("B", "C"),)  # from day 3 only B and C together are too many to lose
     [markdown] = _artifacts("contingency-summary")[-1:]
     assert "Contingency of block B1" in markdown.data and "critical people (N-1 uncovered): none" in markdown.data
+    assert "fatal pairs without a critical member: B+C" in markdown.data
     [table] = _artifacts("contingency-scenarios")[-1:]
     assert '"people": "A"' in str(table.data) or "'people': 'A'" in str(table.data)
 
 
 def test_without_a_schedule_the_block_is_solved_first(trio_program: tuple[str, str]) -> None:
     program, _ = trio_program
-    analysis = contingency_analysis.with_options(task_runner=ThreadPoolTaskRunner(max_workers=2))(program, "B1")
+    analysis = contingency_analysis.with_options(task_runner=thread_pool())(program, "B1")
     frame = analysis.scenarios
     assert len(frame) == 10 and set(frame[frame["order"] == 2]["outcome"]) >= {"uncovered"}
     assert row_outcome(frame, ("D",)) == "covered"
+
+
+def test_an_unknown_block_or_schedule_file_fails_the_flow(trio_program: tuple[str, str], tmp_path: Path) -> None:
+    from rotaflow.errors import InputError
+
+    program, schedule = trio_program
+    runner = thread_pool()
+    with pytest.raises(InputError, match="--block"):
+        contingency_analysis.with_options(task_runner=runner)(program, "B9", schedule, 1)
+    with pytest.raises(InputError, match="no such file"):
+        contingency_analysis.with_options(task_runner=runner)(program, "B1", str(tmp_path / "none.csv"), 1)
 
 
 def row_outcome(frame: Any, people: tuple[str, ...]) -> str:

@@ -37,13 +37,14 @@ def test_a_solved_schedule_passes(
     out = tmp_path / "out"
     code = main(
         ["validate", "-p", str(solvable), "-s", str(schedule), "--out", str(out), "--block", "B1"]
-        + ["--no-flow", "--no-data-docs", "--json"]
+        + ["--no-flow", "--no-data-docs", "--json", "--contingency", "n1"]
     )
     printed = json.loads(capsys.readouterr().out)
     assert code == 0, [f for f in _findings(out / "findings.csv") if f["severity"] == "violation"]
     assert printed["verdict"] == "passed" and printed["hard_violations"] == 0
     assert printed["period_start"] == "2027-07-01" and printed["period_end"] == "2027-07-28"
     assert printed["blocks"] == ["B1"]
+    assert printed["contingency"]["order"] == 1 and "critical" in json.dumps(printed["contingency"])
     assert {p.name for p in out.iterdir()} >= {"findings.csv", "report.html", "validation.json"}
     facts = json.loads((out / "validation.json").read_text())
     assert facts["utilisation_by_block"][0]["block_id"] == "B1"
@@ -93,6 +94,8 @@ def test_injected_violations_exit_3_and_are_named(
             str(out),
             "--block",
             "B1",
+            "--contingency",
+            "n1",
             "--no-flow",
             "--no-data-docs",
         ]
@@ -101,6 +104,8 @@ def test_injected_violations_exit_3_and_are_named(
     violations = [f for f in _findings(out / "findings.csv") if f["severity"] == "violation"]
     assert ("rotation_eligibility", "R3", free) in {(f["rule"], f["person_id"], f["window_start"]) for f in violations}
     assert "hard violation" in capsys.readouterr().err
+    # contingency needs a legal schedule to start from: it is skipped, not crashed
+    assert "contingency" not in json.loads((out / "validation.json").read_text())
 
 
 def test_bad_schedule_rows_exit_2_located(solvable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -541,3 +541,58 @@ def test_greedy_repairs_are_as_small_as_the_solvers_optimum(tmp_path: Path, seed
         solved = repair_scenario(context, job)
         if solved.outcome == "covered":
             assert solved.repair_size is not None and solved.repair_size >= job.lower_bound
+
+
+def test_interns_count_double_for_supervision(tmp_path: Path) -> None:
+    """Three PGY-1s need ⌈3/2⌉ = 2 faculty: without F1, the spare F3 stands in on both days."""
+    bundle = load(
+        write_program(
+            tmp_path / "interns",
+            people=[
+                *(f"R{n},resident,1,,DAYS" for n in range(1, 4)),
+                "F1,faculty,,,",
+                "F2,faculty,,,",
+                "F3,faculty,,,",
+            ],
+            coverage=["DAY,daily,DAYS,resident,,,3,3,", "DAY,daily,,faculty,,,1,3,"],
+            days=2,
+            keep=["supervision_ratio"],
+        )
+    )
+    published = cells("R1 DAY 0-1", "R2 DAY 0-1", "R3 DAY 0-1", "F1 DAY 0-1", "F2 DAY 0-1")
+    analysis = analyse_contingency(bundle, "B1", published, order=2)
+    f1 = row(analysis.scenarios, "F1")
+    assert (f1["settled_by"], f1["repair_size"], f1["lower_bound"], f1["stand_ins"]) == ("greedy", 2, 2, ("F3",))
+    # two of the three faculty gone: one is left for interns who need two
+    assert row(analysis.scenarios, "F1", "F2")["settled_by"] == "screen"
+    assert analysis.fatal_pairs == (("F1", "F2"), ("F1", "F3"), ("F2", "F3"))
+
+
+def test_compaction_keeps_the_solutions_and_drops_what_the_fixed_cells_make_always_true() -> None:
+    from ortools.sat.python import cp_model
+
+    from validations.contingency import _compact
+
+    model = cp_model.CpModel()
+    a, b, c = (model.new_bool_var(name) for name in "abc")
+    model.add_bool_and([a.Not()]).only_enforce_if(b)  # dropped: a is 0, so "not a" holds
+    model.add_bool_and([c]).only_enforce_if(b)
+    model.add_bool_or([a.Not(), c])  # dropped
+    model.add_bool_or([a, c])
+    model.add_at_most_one([a, b])  # dropped: only b is left
+    model.add_at_most_one([b, c])
+    model.add(a + b <= 1)  # dropped: at most 1 whatever b is
+    model.add(b + c <= 1).only_enforce_if(a)  # dropped: enforced by a literal that is false
+    model.add(b + c >= 1)
+    model.add_exactly_one([a, b, c])  # other kinds are kept as they are
+    model.minimize(b + 2 * c)
+    compact = _compact(model, {a.index})
+    assert len(compact.proto.constraints) == 5
+    assert list(compact.proto.variables[a.index].domain) == [0, 0]
+    model.add(a == 0)
+    answers = []
+    for each in (model, compact):
+        solver = cp_model.CpSolver()
+        assert solver.solve(each) == cp_model.OPTIMAL
+        answers.append(solver.objective_value)
+    assert answers[0] == answers[1] == 2
