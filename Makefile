@@ -10,7 +10,7 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: run test lint format clean bench
+.PHONY: run test lint format clean bench serve
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "rotaflow needs Python 3.11 or newer")'
@@ -23,6 +23,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/rotaflow db upgrade
 	$(BIN)/rotaflow generate --program $(SAMPLE) --block 2027-B01 --out var/runs/sample-2027-B01
+
+## serve: a local Prefect server (UI at http://$(SERVE_HOST):$(SERVE_PORT), own SQLite database under var/prefect,
+##        API auth from ROTAFLOW_PREFECT_AUTH_STRING or var/prefect/auth-string), the rotaflow-process work pool,
+##        every deployment of prefect.yaml and a worker; Ctrl-C stops them. `make serve SERVE_HOST=0.0.0.0` to expose.
+SERVE_HOST ?= 127.0.0.1
+SERVE_PORT ?= 4200
+serve: $(STAMP)
+	$(BIN)/rotaflow serve --host $(SERVE_HOST) --port $(SERVE_PORT)
 
 ## test: set up and run the whole test suite with coverage gates
 test: $(STAMP)

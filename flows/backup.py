@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
+from prefect.events import emit_event
 from prefect.states import Failed, State
 
 from backups.config import TIERS
@@ -38,6 +39,12 @@ def backup(
     """Take a backup into ``tier`` (named: under ``name``), verify it where it is stored, prune quick.
 
     ``extras`` are files or folders the backup refers to (program bundles, reports), by label.
+
+    Args:
+        tier: quick (automatic dumps, pruned to the newest few) or named (kept until deleted; give a name).
+        name: The named backup's name, e.g. "before the 2027 rules change" (named tier only).
+        extras: Files or folders to include, by label (e.g. {"run": "var/runs/sample-2027-B01"}).
+        config_path: A backup configuration instead of configs/backup.yaml.
     """
     created = take_backup(tier, name, config_path, extras)
     report = check_backup(tier, created.backup_id, config_path)
@@ -62,7 +69,11 @@ def verify_backups(config_path: str | None = None) -> dict[str, Any] | State:
     """Re-verify every backup of every tier and report how fresh each tier is.
 
     A stale tier (its newest backup older than its ``stale_after_hours``) is a warning: a
-    WARNING log and the artifacts. A damaged or incomplete backup fails the run.
+    WARNING log, a ``rotaflow.backup.stale`` event and the artifacts. A damaged or incomplete backup
+    fails the run.
+
+    Args:
+        config_path: A backup configuration instead of configs/backup.yaml.
     """
     logger = get_run_logger()
     results: dict[str, list[dict[str, Any]]] = {}
@@ -73,6 +84,13 @@ def verify_backups(config_path: str | None = None) -> dict[str, Any] | State:
     summary = summarize(results, statuses, load_config(config_path))
     for line in stale_messages(summary):
         logger.warning("%s", line)
+    for tier in summary["stale"]:  # an event too: the operator sees it in the UI, not only in a log
+        facts = summary["tiers"][tier]
+        emit_event(
+            "rotaflow.backup.stale",
+            resource={"prefect.resource.id": f"rotaflow.backup.{tier}"},
+            payload={k: facts.get(k) for k in ("newest", "age_hours", "stale_after_hours")},
+        )
     damaged = summary["damaged"]
     for item in damaged:
         logger.error("backup %s/%s: %s", item["tier"], item["backup_id"], "; ".join(item["problems"]))

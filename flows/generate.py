@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from prefect import flow, get_run_logger
+from prefect.events import emit_event
 from prefect.states import Cancelled, Failed, State
 
 from configs.settings import get_settings
@@ -29,7 +30,20 @@ from tasks.generate import (
     write_summary,
 )
 
-__all__ = ["generate_block"]
+__all__ = ["NEXT_BLOCK", "generate_block", "next_block"]
+
+NEXT_BLOCK = "next"
+"""``block_id="next"``: the first block that starts after today in the program's timezone."""
+
+
+def next_block(bundle: Any, today: dt.date | None = None) -> str | None:
+    """The id of the first block of ``bundle`` starting after ``today`` (default: today in the program's timezone)."""
+    from zoneinfo import ZoneInfo
+
+    day = today or dt.datetime.now(ZoneInfo(bundle.program.timezone)).date()
+    blocks = bundle.frames["blocks"].sort_values("start_date")
+    later = blocks[blocks["start_date"].dt.date > day]
+    return None if later.empty else str(later.iloc[0]["block_id"])
 
 
 @flow(name="generate-block", log_prints=False)
@@ -47,6 +61,16 @@ def generate_block(
     ``validate_schedule``: ACGME, coverage, program rules, burnout risk, ``contingency``) run
     over the exported assignments; any hard violation marks the run failed. A valid, published
     schedule is then secured by a quick-tier backup (flow ``backup``) that carries the run's outputs.
+
+    Args:
+        program: The program bundle: a folder (e.g. configs/programs/sample), a .zip, or an s3://bucket/prefix.
+        block_id: The block to generate, as in the bundle's blocks.csv (e.g. 2027-B01), or "next": the first
+            block that starts after today in the program's timezone (what the scheduled runs use).
+        out_dir: Folder for assignments.csv, findings.csv, summary.json … (default: var/runs/<program>-<block>-<run>).
+        time_limit_seconds: Seconds the solver may use (default: configs/solver.yaml).
+        contingency: After validation, how many simultaneous losses of a person the schedule must survive:
+            none, n1 (any one person) or n2 (any two).
+        backup: Take a quick-tier backup once a valid schedule is published.
     """
     started_at = dt.datetime.now(dt.UTC)
     run_id = str(uuid.uuid4())
@@ -55,6 +79,13 @@ def generate_block(
         return Failed(message=ingested.message, data=ingested.result(raise_on_failure=False))
     stored = cast(IngestResult, ingested.result())
     bundle = load_for_generation(program)
+    if block_id == NEXT_BLOCK:
+        found = next_block(bundle)
+        if found is None:
+            message = f"{bundle.program.key} has no block starting after today; add the next year's blocks.csv"
+            _emit_failed(bundle.program.key, block_id, "no block starts after today")
+            return Failed(message=message)
+        block_id = found
     instance, rules = build_instance(bundle, block_id)
     settings = service.load_solver_settings(time_limit_seconds=time_limit_seconds)
     out = out_dir or str(get_settings().var_dir / "runs" / f"{bundle.program.key}-{block_id}-{run_id[:8]}")
@@ -125,8 +156,24 @@ def generate_block(
     if summary["hard_violations"]:
         error = InfeasibleError(f"{summary['hard_violations']} hard violation(s) found; see {out}/findings.csv")
         error.summary = summary  # type: ignore[attr-defined]
+        _emit_failed(
+            summary["program"],
+            block_id,
+            "hard violations",
+            status=summary["status"],
+            violations=summary["hard_violations"],
+        )
         return Failed(message=str(error), data=error)
     return summary
+
+
+def _emit_failed(program_key: str, block_id: str, reason: str, **details: Any) -> None:
+    """Event ``rotaflow.generation.failed`` on ``rotaflow.program.<key>`` (no personal data in it)."""
+    emit_event(
+        "rotaflow.generation.failed",
+        resource={"prefect.resource.id": f"rotaflow.program.{program_key}", "prefect.resource.name": program_key},
+        payload={"block_id": block_id, "reason": reason, **details},
+    )
 
 
 def _stop(out: str, instance: Any, bundle: Any, summary: dict[str, Any], why: str) -> State:
@@ -137,6 +184,7 @@ def _stop(out: str, instance: Any, bundle: Any, summary: dict[str, Any], why: st
     summary["out_dir"] = str(Path(out).resolve())
     error = InfeasibleError(f"{why}; see {Path(out).resolve() / 'summary.json'}")
     error.summary = summary  # type: ignore[attr-defined]
+    _emit_failed(summary["program"], summary["block_id"], why, status=summary["status"])
     return Failed(message=str(error), data=error)
 
 

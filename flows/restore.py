@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from prefect import flow, get_run_logger, pause_flow_run
 from prefect.context import FlowRunContext
+from prefect.events import emit_event
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import resume_flow_run
 from prefect.input import RunInput
@@ -80,6 +81,15 @@ def emergency_restore(
     CLI) already asked. ``keep_previous`` keeps the replaced database (``…__pre_<time>``)
     instead of dropping it once the restore verifies; ``config_path`` replaces
     configs/backup.yaml.
+
+    Args:
+        source: The tier to restore from: quick, named, immaculate (Object Lock baselines) or sacred (milestone tags).
+        backup_id: The backup's id (see `rotaflow backup list`); for sacred, the tag name.
+        confirmed_backup_id: Leave empty from the UI: the run pauses and asks you to type the backup id.
+        confirm_timeout_seconds: How long the run waits for your confirmation before refusing (nothing restored).
+        confirm_poll_seconds: How often the paused run checks for your answer.
+        keep_previous: Keep the replaced database (…__pre_<time>) instead of dropping it after a verified restore.
+        config_path: A backup configuration instead of configs/backup.yaml.
     """
     logger = get_run_logger()
     summary: dict[str, Any] = {"status": "refused", "source": source, "backup_id": backup_id, "rolled_back": False}
@@ -241,6 +251,7 @@ def _after_failure(
     final.summary = summary  # type: ignore[attr-defined]
     final.__cause__ = cause
     publish_restore_report(summary)
+    _emit_refused(summary)
     return Failed(message=message, data=final)
 
 
@@ -248,4 +259,20 @@ def _refused(summary: dict[str, Any], error: GateRefused) -> State:
     summary.update(status="refused", message=str(error))
     error.summary = summary  # type: ignore[attr-defined]
     publish_restore_report(summary)
+    _emit_refused(summary)
     return Failed(message=str(error), data=error)
+
+
+def _emit_refused(summary: dict[str, Any]) -> None:
+    """Event ``rotaflow.restore.gate-refused`` on ``rotaflow.backup.<tier>`` (ids and status, no URLs)."""
+    tier = summary.get("tier") or summary.get("source")
+    emit_event(
+        "rotaflow.restore.gate-refused",
+        resource={"prefect.resource.id": f"rotaflow.backup.{tier}"},
+        payload={
+            "backup_id": summary.get("backup_id"),
+            "status": summary.get("status"),
+            "rolled_back": bool(summary.get("rolled_back")),
+            "message": str(summary.get("message", ""))[:500],
+        },
+    )

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import pandas as pd
 from prefect import flow
+from prefect.events import emit_event
 from prefect.states import Failed, State
 
 from configs.settings import get_settings
@@ -70,5 +71,14 @@ def validate_schedule(
     if validation.hard_violations:
         error = InfeasibleError(f"{validation.hard_violations} hard violation(s) found; see {out}/findings.csv")
         error.summary = result  # type: ignore[attr-defined]
+        emit_event(  # what the operator sees in the Prefect UI's event feed (counts only, no personal data)
+            "rotaflow.validation.violations",
+            resource={"prefect.resource.id": f"rotaflow.program.{bundle.program.key}"},
+            payload={
+                "block_id": block_id,
+                "hard_violations": int(validation.hard_violations),
+                "out_dir": str(Path(out).resolve()),
+            },
+        )
         return Failed(message=str(error), data=error)
     return result

@@ -1,12 +1,24 @@
-"""Every deployment in prefect.yaml points at a flow that loads and accepts its parameters."""
+"""Every deployment in prefect.yaml points at a flow that loads and accepts its parameters.
+
+Prefect silently ignores misplaced keys, so each deployment's entrypoint, parameters, schedules and the
+parameter schema Prefect derives (what the UI renders as the run form) are checked here, through the
+same functions ``prefect deploy`` uses.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
+from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
+from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.flows import Flow, load_flow_from_entrypoint
+from prefect.utilities.callables import parameter_schema_from_entrypoint
+from prefect.utilities.schema_tools.validation import is_valid
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED_KEYS = {
@@ -23,18 +35,102 @@ ALLOWED_KEYS = {
     "triggers",
     "job_variables",
 }
+PROGRAM_TZ = "Pacific/Honolulu"  # the sample program's timezone (configs/programs/sample/program.yaml)
+
+EXPECTED: dict[str, dict[str, Any]] = {
+    "ingest-program": {"entrypoint": "flows/ingest.py:ingest_program", "schedules": []},
+    "block-generation": {"entrypoint": "flows/generate.py:generate_block", "schedules": [IntervalSchedule]},
+    "validate-schedule": {"entrypoint": "flows/validate.py:validate_schedule", "schedules": []},
+    "contingency-report": {"entrypoint": "flows/contingency.py:contingency_report", "schedules": [CronSchedule]},
+    "nightly-backup": {"entrypoint": "flows/backup.py:backup", "schedules": [CronSchedule]},
+    "weekly-verify": {"entrypoint": "flows/backup.py:verify_backups", "schedules": [CronSchedule]},
+    "emergency-restore": {"entrypoint": "flows/restore.py:emergency_restore", "schedules": []},
+}
+
+
+def _deployments() -> dict[str, dict[str, Any]]:
+    config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    return {d["name"]: d for d in config["deployments"]}
+
+
+def _schema(deployment: dict[str, Any]) -> dict[str, Any]:
+    path, _, name = deployment["entrypoint"].partition(":")
+    return parameter_schema_from_entrypoint(f"{ROOT / path}:{name}").model_dump_for_openapi()
 
 
 def test_prefect_yaml_deployments_load() -> None:
-    config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
-    deployments = config["deployments"]
-    assert deployments, "prefect.yaml declares no deployment"
-    for deployment in deployments:
+    deployments = _deployments()
+    assert set(deployments) == set(EXPECTED)
+    for deployment in deployments.values():
         assert set(deployment) <= ALLOWED_KEYS, f"misplaced keys in {deployment['name']}"
+        assert deployment["entrypoint"] == EXPECTED[deployment["name"]]["entrypoint"]
         path, _, name = deployment["entrypoint"].partition(":")
         assert (ROOT / path).is_file()
-        flow = load_flow_from_entrypoint(str(ROOT / path) + ":" + name)
+        flow: Flow[..., object] = load_flow_from_entrypoint(str(ROOT / path) + ":" + name)
         assert isinstance(flow, Flow)
         accepted = set(inspect.signature(flow.fn).parameters)
         assert set(deployment.get("parameters", {})) <= accepted
         assert deployment["work_pool"]["name"] == "rotaflow-process"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_schedules_are_in_the_program_timezone(name: str) -> None:
+    deployment = _deployments()[name]
+    built = [_schedule_config_to_deployment_schedule(s)["schedule"] for s in deployment.get("schedules") or []]
+    assert [type(s) for s in built] == EXPECTED[name]["schedules"]
+    for schedule in built:
+        assert schedule.timezone == PROGRAM_TZ
+
+
+def test_block_generation_runs_four_weeks_before_each_block() -> None:
+    (config,) = _deployments()["block-generation"]["schedules"]
+    schedule = _schedule_config_to_deployment_schedule(config)["schedule"]
+    assert isinstance(schedule, IntervalSchedule)
+    assert schedule.interval == dt.timedelta(days=28)
+    anchor = schedule.anchor_date.astimezone(dt.timezone(dt.timedelta(hours=-10)))  # HST has no DST
+    assert (anchor.date(), anchor.hour) == (dt.date(2027, 6, 3), 6)
+    assert dt.date(2027, 7, 1) - anchor.date() == dt.timedelta(days=28)  # the sample's first block
+    assert _deployments()["block-generation"]["parameters"]["block_id"] == "next"
+
+
+def test_emergency_restore_is_manual_and_one_at_a_time() -> None:
+    deployment = _deployments()["emergency-restore"]
+    assert not deployment.get("schedules")
+    assert deployment["concurrency_limit"] == 1
+    assert "parameters" not in deployment  # the operator fills the form: nothing preset
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_preset_parameters_satisfy_the_schema(name: str) -> None:
+    deployment = _deployments()[name]
+    schema = _schema(deployment)
+    parameters = deployment.get("parameters", {})
+    required = set(schema.get("required", []))
+    if deployment.get("schedules"):  # a scheduled run has nobody to fill the form in
+        assert required <= set(parameters)
+    assert is_valid(parameters, {**schema, "required": sorted(required & set(parameters))})
+
+
+def test_parameter_forms_are_typed_and_described() -> None:
+    deployments = _deployments()
+    generation = _schema(deployments["block-generation"])["properties"]
+    assert generation["program"]["type"] == "string"
+    assert "bundle" in generation["program"]["description"]
+    assert generation["block_id"]["type"] == "string"
+    assert "next" in generation["block_id"]["description"]
+    assert generation["contingency"]["enum"] == ["none", "n1", "n2"]
+
+    restore = _schema(deployments["emergency-restore"])
+    assert restore["required"] == ["source", "backup_id"]
+    props = restore["properties"]
+    assert props["source"]["enum"] == ["quick", "named", "immaculate", "sacred"]
+    assert "tier" in props["source"]["description"]
+    assert props["backup_id"]["type"] == "string"
+    assert "backup list" in props["backup_id"]["description"]
+    assert props["keep_previous"]["type"] == "boolean"
+    assert all(p.get("description") for p in props.values())
+
+    backup = _schema(deployments["nightly-backup"])["properties"]
+    assert backup["tier"]["enum"] == ["quick", "named"]
+    assert backup["tier"]["default"] == "quick"
+    assert backup["tier"]["description"]

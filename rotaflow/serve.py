@@ -1,0 +1,328 @@
+"""``rotaflow serve`` (``make serve``): a local Prefect server, the work pool, the deployments and a worker.
+
+* The server binds to 127.0.0.1 unless told otherwise and keeps its own SQLite database under
+  ``PREFECT_HOME`` (default ``var/prefect``) — never rotaflow's database.
+* It requires API authentication (Prefect's ``PREFECT_SERVER_API_AUTH_STRING``; clients and the
+  worker send ``PREFECT_API_AUTH_STRING``). The credential is ``ROTAFLOW_PREFECT_AUTH_STRING`` when
+  set, else ``<PREFECT_HOME>/auth-string`` (``user:password``, generated once with mode 0600). It is
+  never printed in full.
+* Then it creates the process work pool ``rotaflow-process``, registers every deployment of
+  prefect.yaml (``prefect --no-prompt deploy --all``) and starts a worker on the pool.
+* Ctrl-C (or SIGTERM) stops the worker, then the server.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from configs.settings import PROJECT_ROOT, get_settings
+
+__all__ = [
+    "POOL",
+    "ServeConfig",
+    "Served",
+    "auth_string",
+    "bring_up",
+    "mask_secret",
+    "prefect_home",
+    "serve",
+    "shut_down",
+    "start_server",
+    "wait_until_healthy",
+]
+
+POOL = "rotaflow-process"
+AUTH_ENV = "ROTAFLOW_PREFECT_AUTH_STRING"
+AUTH_FILE = "auth-string"
+AUTH_USER = "rotaflow"
+
+
+def prefect_home() -> Path:
+    """The Prefect server's home: ``PREFECT_HOME`` when set, else ``<var>/prefect``."""
+    env = os.environ.get("PREFECT_HOME")
+    return Path(env).expanduser().resolve() if env else (get_settings().var_dir / "prefect").resolve()
+
+
+def auth_string(home: Path) -> tuple[str, str]:
+    """The API credential and where it comes from (the env var's name or the file's path)."""
+    given = os.environ.get(AUTH_ENV, "").strip()
+    if given:
+        return given, AUTH_ENV
+    path = home / AUTH_FILE
+    if path.is_file():
+        path.chmod(0o600)
+        value = path.read_text().strip()
+        if value:
+            return value, str(path)
+    home.mkdir(parents=True, exist_ok=True)
+    value = f"{AUTH_USER}:{secrets.token_urlsafe(24)}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    path.chmod(0o600)
+    return value, str(path)
+
+
+def mask_secret(value: str) -> str:
+    """``user:ab…`` — enough to tell two credentials apart, never the whole password."""
+    user, sep, password = value.partition(":")
+    if not sep:
+        return value[:2] + "…"
+    return f"{user}:{password[:2]}…"
+
+
+@dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 4200
+    home: Path = field(default_factory=prefect_home)
+    deploy: bool = True
+    worker: bool = True
+    startup_timeout: float = 120.0
+    log: Callable[[str], None] = print
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        shown = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{shown}:{self.port}"
+
+    @property
+    def database_file(self) -> Path:
+        return self.home / "prefect.db"
+
+
+@dataclass
+class Served:
+    config: ServeConfig
+    auth: str
+    auth_source: str
+    server: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def client(self, timeout: float = 10.0) -> httpx.Client:
+        user, _, password = self.auth.partition(":")
+        return httpx.Client(base_url=self.config.api_url, auth=(user, password), timeout=timeout)
+
+
+def _check_database_apart(config: ServeConfig) -> None:
+    """The Prefect server never shares rotaflow's database."""
+    settings = get_settings()
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        app_db = Path(url.split("///", 1)[-1]).resolve()
+        if app_db == config.database_file.resolve():
+            raise RuntimeError(f"PREFECT_HOME ({config.home}) would put Prefect's database on rotaflow's")
+
+
+def _env(config: ServeConfig, auth: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop(AUTH_ENV, None)
+    env.update(
+        PREFECT_HOME=str(config.home),
+        PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{config.database_file}",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_API_HOST=config.host,
+        PREFECT_SERVER_API_PORT=str(config.port),
+        PREFECT_API_URL=config.api_url,
+        PREFECT_API_AUTH_STRING=auth,
+        PREFECT_UI_URL=config.ui_url,
+    )
+    env.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)  # the older alias would take precedence
+    return env
+
+
+def _prefect() -> list[str]:
+    return [sys.executable, "-m", "prefect"]
+
+
+def start_server(config: ServeConfig, auth: str) -> subprocess.Popen[bytes]:
+    """``prefect server start`` in its own process group, its output in ``<home>/logs/server.log``."""
+    _check_database_apart(config)
+    (config.home / "logs").mkdir(parents=True, exist_ok=True)
+    env = _env(config, auth)
+    env["PREFECT_SERVER_API_AUTH_STRING"] = auth
+    with (config.home / "logs" / "server.log").open("ab") as log:  # the child keeps its own handle
+        return subprocess.Popen(
+            [*_prefect(), "server", "start", "--host", config.host, "--port", str(config.port)],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def wait_until_healthy(config: ServeConfig, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited ({process.returncode}); see {config.home}/logs/server.log")
+        try:
+            if httpx.get(f"{config.api_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"the Prefect server did not answer within {timeout:.0f} s; see {config.home}/logs/server.log")
+
+
+def _ensure_pool(served: Served) -> None:
+    from prefect.workers.process import ProcessWorker
+
+    with served.client() as client:
+        found = client.get(f"/work_pools/{POOL}")
+        if found.status_code == 200:
+            return
+        body = {"name": POOL, "type": "process", "base_job_template": ProcessWorker.get_default_base_job_template()}
+        made = client.post("/work_pools/", json=body)
+        if made.status_code not in (201, 409):
+            raise RuntimeError(f"creating the work pool {POOL} failed: HTTP {made.status_code}")
+
+
+def _deploy(served: Served) -> None:
+    env = _env(served.config, served.auth)
+    done = subprocess.run(
+        [*_prefect(), "--no-prompt", "deploy", "--all"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=served.config.startup_timeout,
+    )
+    log = served.config.home / "logs" / "deploy.log"
+    log.write_text(done.stdout + done.stderr)
+    if done.returncode:
+        raise RuntimeError(f"`prefect deploy --all` failed ({done.returncode}); see {log}")
+
+
+def _deployment_names(served: Served) -> list[str]:
+    with served.client() as client:
+        found = client.post("/deployments/filter", json={"limit": 200})
+        found.raise_for_status()
+        return sorted(d["name"] for d in found.json())
+
+
+def _start_worker(served: Served) -> subprocess.Popen[bytes]:
+    env = _env(served.config, served.auth)
+    return subprocess.Popen(
+        [*_prefect(), "worker", "start", "--pool", POOL, "--type", "process", "--name", "rotaflow-worker"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        start_new_session=True,
+    )
+
+
+def _wait_for_worker(served: Served, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with served.client() as client:
+        while time.monotonic() < deadline:
+            if served.worker is not None and served.worker.poll() is not None:
+                raise RuntimeError(f"the worker exited ({served.worker.returncode})")
+            found = client.post(f"/work_pools/{POOL}/workers/filter", json={})
+            if found.status_code == 200 and found.json():
+                return
+            time.sleep(0.5)
+    raise TimeoutError(f"no worker polled the pool {POOL} within {timeout:.0f} s")
+
+
+def bring_up(config: ServeConfig) -> Served:
+    """Start everything and return once the UI answers and (when asked) the worker polls."""
+    started = time.monotonic()
+    config.home.mkdir(parents=True, exist_ok=True)
+    auth, source = auth_string(config.home)
+    served = Served(config, auth, source, start_server(config, auth))
+    try:
+        wait_until_healthy(config, served.server, config.startup_timeout)
+        served.timings["server"] = time.monotonic() - started
+        _ensure_pool(served)
+        served.timings["pool"] = time.monotonic() - started
+        if config.deploy:
+            _deploy(served)
+            served.timings["deployments"] = time.monotonic() - started
+        if config.worker:
+            served.worker = _start_worker(served)
+            _wait_for_worker(served, config.startup_timeout)
+            served.timings["worker"] = time.monotonic() - started
+    except BaseException:
+        shut_down(served)
+        raise
+    return served
+
+
+def _stop(process: subprocess.Popen[bytes] | None, grace: float = 20.0) -> None:
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+    except ProcessLookupError:
+        pass
+
+
+def shut_down(served: Served) -> None:
+    """The worker first (it stops taking runs), then the server."""
+    _stop(served.worker)
+    _stop(served.server)
+
+
+def serve(config: ServeConfig) -> int:
+    """Bring everything up, then wait for Ctrl-C / SIGTERM (or a child exiting)."""
+    stop = threading.Event()
+    up = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+        if not up.is_set():  # still starting: unwind bring_up, which stops what it started
+            raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    log = config.log
+    try:
+        log(f"starting the Prefect server on {config.ui_url} (home {config.home}) …")
+        served = bring_up(config)
+        up.set()
+        names = _deployment_names(served)
+        log(f"UI:          {config.ui_url}   (API {config.api_url})")
+        log(f"credentials: {mask_secret(served.auth)}  — the full value is in {served.auth_source}")
+        log(f"work pool:   {POOL}; deployments: {', '.join(names) or 'none'}")
+        log(f"worker:      {'polling' if served.worker else 'not started'}")
+        log("ready in " + ", ".join(f"{k} {v:.1f} s" for k, v in served.timings.items()) + "; Ctrl-C stops")
+        code = 0
+        while not stop.wait(1.0):
+            for name, process in (("server", served.server), ("worker", served.worker)):
+                if process is not None and process.poll() is not None:
+                    log(f"the {name} exited ({process.returncode}); stopping")
+                    code = 1
+                    stop.set()
+        log("stopping the worker and the server …")
+        shut_down(served)
+        log("stopped")
+        return code
+    except (RuntimeError, TimeoutError) as exc:
+        log(f"error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        log("interrupted while starting; stopped")
+        return 130
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
