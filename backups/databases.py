@@ -23,15 +23,17 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
@@ -56,9 +58,11 @@ __all__ = [
     "restore_dump",
     "sibling_url",
     "stamp",
+    "stop_orphaned_restore",
     "swap_databases",
     "table_stats",
     "tool_version",
+    "unpooled_engine",
 ]
 
 Dialect = Literal["postgresql", "sqlite"]
@@ -66,13 +70,20 @@ Dialect = Literal["postgresql", "sqlite"]
 DUMP_FILES: dict[str, str] = {"postgresql": "database.dump", "sqlite": "database.sqlite3"}
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,62}$")
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
+# what a row's text looks like while it is fingerprinted: the same whatever the server's defaults
+# (set_config(..., true) is SET LOCAL: it ends with the transaction); one statement, one round trip
 _PG_SESSION = (
-    "SET LOCAL TimeZone = 'UTC'",
-    "SET LOCAL DateStyle = 'ISO, YMD'",
-    "SET LOCAL IntervalStyle = 'postgres'",
-    "SET LOCAL extra_float_digits = 1",
-    "SET LOCAL bytea_output = 'hex'",
+    "SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true), "
+    "set_config('IntervalStyle', 'postgres', true), set_config('extra_float_digits', '1', true), "
+    "set_config('bytea_output', 'hex', true)"
 )
+_PG_FACTS = (
+    "SELECT current_setting('server_version_num'), current_setting('server_version'), "
+    "pg_database_size(d.oid), pg_encoding_to_char(d.encoding) FROM pg_database AS d "
+    "WHERE d.datname = current_database()"
+)
+RoomCheck = Callable[[int], None]
+"""Called with the database's size before anything is written; raises to refuse the dump."""
 
 
 @dataclass(frozen=True)
@@ -149,13 +160,21 @@ def _maintenance(url: str, tools: PostgresTools) -> str:
     return make_url(url).set(database=tools.maintenance_database).render_as_string(hide_password=False)
 
 
+@functools.lru_cache(maxsize=64)
+def unpooled_engine(url: str, isolation_level: str | None = None) -> Engine:
+    """An engine that keeps no connection open (each ``connect`` opens one, closing it closes it).
+
+    Shared per URL within the process: a new engine per call would introduce itself to the
+    server and compile every statement again. Holding no connection, it never stands in the
+    way of dropping or renaming its database.
+    """
+    kwargs: dict[str, Any] = {"isolation_level": isolation_level} if isolation_level else {}
+    return create_engine(url, poolclass=NullPool, **kwargs)
+
+
 @contextlib.contextmanager
-def _engine(url: str, **kwargs: Any) -> Iterator[Engine]:
-    engine = create_engine(url, poolclass=NullPool, **kwargs)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
+def _engine(url: str, isolation_level: str | None = None) -> Iterator[Engine]:
+    yield unpooled_engine(url, isolation_level)
 
 
 def _libpq(url: str) -> tuple[str, dict[str, str]]:
@@ -213,8 +232,29 @@ def _version_line(path: str, _mtime_ns: int) -> str:
     return lines[0] if answer.returncode == 0 and lines else ""
 
 
-def _require_tool_not_older(binary: str, server_major: int, url: str, purpose: str) -> tuple[int, str]:
-    major, line = tool_version(binary)
+def _in_background(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """``fn(*args)`` on a daemon thread; its result (or exception) in the future."""
+    future: Future[Any] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed to whoever asks for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=f"rotaflow-{getattr(fn, '__name__', 'probe')}", daemon=True).start()
+    return future
+
+
+def _version_probe(binary: str) -> Future[tuple[int, str]]:
+    """``tool_version(binary)`` asked while the caller connects (a cold ``--version`` takes ~30 ms)."""
+    return _in_background(tool_version, binary)
+
+
+def _require_tool_not_older(
+    binary: str, server_major: int, url: str, purpose: str, probe: Future[tuple[int, str]] | None = None
+) -> tuple[int, str]:
+    major, line = probe.result() if probe is not None else tool_version(binary)
     if major < server_major:
         name = Path(binary).name
         raise GateRefused(
@@ -233,18 +273,37 @@ def _tail(text_: str, lines: int = 6) -> str:
 # --------------------------------------------------------------------------- fingerprints
 
 
-def _pg_table_stats(conn: Connection) -> dict[str, TableStat]:
-    for statement in _PG_SESSION:
-        conn.execute(text(statement))
-    stats: dict[str, TableStat] = {}
+def _pg_table_stats(conn: Connection) -> tuple[str | None, dict[str, TableStat]]:
+    """The Alembic revision and every table's row count and fingerprint, in two statements.
+
+    Runs inside the caller's transaction (the dump's snapshot, or a read-only one): the
+    session settings below are local to it.
+    """
+    conn.execute(text(_PG_SESSION))
+    tables = sorted(inspect(conn).get_table_names())
+    if not tables:
+        return None, {}
     preparer = conn.dialect.identifier_preparer
-    for table in sorted(inspect(conn).get_table_names()):
-        quoted = preparer.quote(table)
-        rows, total = conn.execute(
-            text(f"SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM {quoted} AS t")
-        ).one()
-        stats[table] = TableStat(rows=int(rows), fingerprint=f"pg-hash64:{total}")
-    return stats
+    parts = [
+        f"SELECT {n} AS n, count(*) AS rows, coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text AS total "
+        f"FROM {preparer.quote(table)} AS t"
+        for n, table in enumerate(tables)
+    ]
+    found = {int(n): (int(rows), str(total)) for n, rows, total in conn.execute(text(" UNION ALL ".join(parts)))}
+    stats = {
+        table: TableStat(rows=found[n][0], fingerprint=f"pg-hash64:{found[n][1]}") for n, table in enumerate(tables)
+    }
+    return _pg_revision(conn, tables), stats
+
+
+def _pg_revision(conn: Connection, tables: list[str]) -> str | None:
+    """What ``MigrationContext.get_current_revision`` answers, without configuring Alembic."""
+    if "alembic_version" not in tables:
+        return None
+    found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(found) > 1:
+        raise GateRefused(f"the database has more than one Alembic head ({', '.join(sorted(found))})")
+    return str(found[0]) if found else None
 
 
 def _sqlite_table_stats(db: sqlite3.Connection) -> dict[str, TableStat]:
@@ -290,8 +349,7 @@ def table_stats(url: str) -> tuple[str | None, dict[str, TableStat]]:
     with _engine(url) as engine, engine.connect() as conn:
         conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
-            revision = MigrationContext.configure(conn).get_current_revision()
-            return revision, _pg_table_stats(conn)
+            return _pg_table_stats(conn)
 
 
 # --------------------------------------------------------------------------- existence and size
@@ -358,18 +416,32 @@ def related_databases(url: str, tools: PostgresTools | None = None) -> list[str]
 # --------------------------------------------------------------------------- dump
 
 
-def dump_database(url: str, folder: Path, tools: PostgresTools | None = None) -> DumpResult:
-    """Dump the database at ``url`` into ``folder``, with its revision, row counts and fingerprints."""
+def dump_database(
+    url: str, folder: Path, tools: PostgresTools | None = None, *, room: RoomCheck | None = None
+) -> DumpResult:
+    """Dump the database at ``url`` into ``folder``, with its revision, row counts and fingerprints.
+
+    ``room``, when given, is called with the database's size before anything is written
+    (the disk check of the caller); it refuses by raising. ``folder`` is made then (mode 0700)
+    when it does not exist.
+    """
     tools = tools or PostgresTools()
     if dialect_of(url) == "sqlite":
-        return _sqlite_dump(url, folder)
-    return _pg_dump(url, folder, tools)
+        return _sqlite_dump(url, folder, room)
+    return _pg_dump(url, folder, tools, room)
 
 
-def _sqlite_dump(url: str, folder: Path) -> DumpResult:
+def _make_room(folder: Path, room: RoomCheck | None, size: int) -> None:
+    if room is not None:
+        room(size)
+    folder.mkdir(mode=0o700, exist_ok=True)
+
+
+def _sqlite_dump(url: str, folder: Path, room: RoomCheck | None = None) -> DumpResult:
     source = _sqlite_path(url)
     if not source.is_file():
         raise GateRefused(f"no SQLite database at {source}: nothing to back up")
+    _make_room(folder, room, source.stat().st_size)
     target = folder / DUMP_FILES["sqlite"]
     live = _read_only(source)
     copy = sqlite3.connect(target)
@@ -393,14 +465,18 @@ def _sqlite_dump(url: str, folder: Path) -> DumpResult:
     )
 
 
-def _pg_dump(url: str, folder: Path, tools: PostgresTools) -> DumpResult:
+def _pg_dump(url: str, folder: Path, tools: PostgresTools, room: RoomCheck | None = None) -> DumpResult:
+    """One connection does it all: the server's facts, then, in a read-only REPEATABLE READ
+    transaction, the snapshot ``pg_dump`` dumps, and the counts and fingerprints of that
+    same snapshot, taken while ``pg_dump`` runs."""
     target = folder / DUMP_FILES["postgresql"]
     conninfo, env = _libpq(url)
+    probe = _version_probe(tools.pg_dump)
     with _engine(url) as engine, engine.connect() as conn:
-        server_num = int(conn.execute(text("SHOW server_version_num")).scalar_one())
-        server_version = str(conn.execute(text("SHOW server_version")).scalar_one()).split()[0]
+        server_num, server_version, size, encoding = conn.execute(text(_PG_FACTS)).one()
         conn.rollback()
-        _, tool_line = _require_tool_not_older(tools.pg_dump, server_num // 10000, url, "dump it")
+        _make_room(folder, room, int(size))
+        _, tool_line = _require_tool_not_older(tools.pg_dump, int(server_num) // 10000, url, "dump it", probe)
         conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
             snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
@@ -416,15 +492,7 @@ def _pg_dump(url: str, folder: Path, tools: PostgresTools) -> DumpResult:
                 command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
             )
             try:
-                # counted while pg_dump runs, on the snapshot it dumps
-                revision = MigrationContext.configure(conn).get_current_revision()
-                tables = _pg_table_stats(conn)
-                size = int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
-                encoding = str(
-                    conn.execute(
-                        text("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()")
-                    ).scalar_one()
-                )
+                revision, tables = _pg_table_stats(conn)  # counted while pg_dump runs, on the snapshot it dumps
             except BaseException:
                 process.kill()
                 process.wait()
@@ -438,9 +506,9 @@ def _pg_dump(url: str, folder: Path, tools: PostgresTools) -> DumpResult:
         dialect="postgresql",
         dump_format="pg_dump custom format",
         dump_tool=tool_line,
-        server_version=server_version,
-        encoding=encoding,
-        size_bytes=size,
+        server_version=str(server_version).split()[0],
+        encoding=str(encoding),
+        size_bytes=int(size),
         alembic_revision=revision,
         tables=tables,
     )
@@ -457,10 +525,13 @@ def restore_dump(
     tools: PostgresTools | None = None,
     encoding: str | None = None,
     dump_tool: str | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> None:
     """Create the database at ``target_url`` from ``dump``; it must not exist yet.
 
     On failure the half-made database is dropped: nothing is left that looks restored.
+    PostgreSQL: ``on_start`` is told the process id of ``pg_restore`` once it runs (it leads
+    its own process group), so that a recovery can stop it if this process is killed.
     """
     tools = tools or PostgresTools()
     target_dialect = dialect_of(target_url)
@@ -469,7 +540,7 @@ def restore_dump(
     if dialect == "sqlite":
         _sqlite_restore(dump, target_url)
     else:
-        _pg_restore(dump, target_url, tools, encoding=encoding, dump_tool=dump_tool)
+        _pg_restore(dump, target_url, tools, encoding=encoding, dump_tool=dump_tool, on_start=on_start)
 
 
 def _sqlite_restore(dump: Path, target_url: str) -> None:
@@ -518,15 +589,21 @@ def _dump_major(dump_tool: str | None) -> int | None:
 
 
 def _pg_restore(
-    dump: Path, target_url: str, tools: PostgresTools, *, encoding: str | None, dump_tool: str | None
+    dump: Path,
+    target_url: str,
+    tools: PostgresTools,
+    *,
+    encoding: str | None,
+    dump_tool: str | None,
+    on_start: Callable[[int], None] | None = None,
 ) -> None:
     name = _pg_name(target_url)
     admin_url = _maintenance(target_url, tools)
+    probe = _version_probe(tools.pg_restore)
     with _engine(admin_url, isolation_level="AUTOCOMMIT") as engine, engine.connect() as conn:
         server_major = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
-        _require_tool_not_older(tools.pg_restore, server_major, target_url, "restore into it")
+        restore_major, _ = _require_tool_not_older(tools.pg_restore, server_major, target_url, "restore into it", probe)
         made_by = _dump_major(dump_tool)
-        restore_major, _ = tool_version(tools.pg_restore)
         if made_by is not None and restore_major < made_by:
             raise GateRefused(
                 f"pg_restore {restore_major} cannot read a dump made by pg_dump {made_by}: "
@@ -550,17 +627,84 @@ def _pg_restore(
         f"--dbname={conninfo}",
         str(dump),
     ]
+    process: subprocess.Popen[str] | None = None
     try:
-        answer = subprocess.run(command, env=env, capture_output=True, text=True, errors="replace", check=False)
+        # its own process group: the parallel workers of --jobs can be stopped with it
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+        if on_start is not None:
+            on_start(process.pid)
+        checkpoint("in-pg-restore")
+        _, errors = process.communicate()
     except BaseException:
+        if process is not None:
+            _kill_group(process.pid)
+            process.wait()
         drop_database(target_url, tools)
         raise
-    if answer.returncode != 0:
+    if process.returncode != 0:
         drop_database(target_url, tools)
         raise GateRefused(
-            f"pg_restore into {name} failed (exit {answer.returncode}); the new database was dropped: "
-            f"{_tail(answer.stderr)}"
+            f"pg_restore into {name} failed (exit {process.returncode}); the new database was dropped: {_tail(errors)}"
         )
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the process group ``pid`` leads (the process alone when it leads none)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for its parent to reap it is not)."""
+    if Path("/proc").is_dir():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_orphaned_restore(pid: int, database: str, *, wait_seconds: float = 15.0) -> bool:
+    """Stop the ``pg_restore`` a killed run left writing into ``database``; True when one was stopped.
+
+    A process is stopped only while its command line is still ``pg_restore … dbname='<database>' …``
+    (the id may have been given to another program since). With its process group: the
+    workers of ``--jobs``. Without ``/proc`` nothing is checked nor stopped: dropping the
+    database with FORCE then ends its connections, and it exits on the error.
+    """
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    if not any(a.endswith(b"pg_restore") for a in argv) or not any(
+        a.startswith(b"--dbname=") and f"dbname={_libpq_value(database)}".encode() in a for a in argv
+    ):
+        return False
+    if not _running(pid):
+        return False
+    _kill_group(pid)
+    deadline = time.monotonic() + wait_seconds
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True
 
 
 # --------------------------------------------------------------------------- swap by rename

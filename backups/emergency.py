@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from backups.databases import (
     restore_dump,
     sibling_url,
     stamp,
+    stop_orphaned_restore,
     swap_databases,
 )
 from backups.disk import DiskCheck, DiskUsage, VolumeSpace, existing_ancestor, human_bytes
@@ -529,7 +531,8 @@ def stage_restore(plan: Plan) -> str:
             plan.store(config), plan.backup_id, download, margin=config.disk.margin_bytes, disk_usage=DISK_USAGE
         )
         journal.record("restoring", staging=name_of(plan.staging_url))
-        restore_into(fetched, plan.staging_url, config=config)
+        started = _journal_restore_process(journal, plan.staging_url)
+        restore_into(fetched, plan.staging_url, config=config, on_start=started)
     except BaseException as exc:
         drop_staging(plan)  # whatever the restore left is not a database anyone should use
         if isinstance(exc, StorageError):
@@ -540,6 +543,27 @@ def stage_restore(plan: Plan) -> str:
     journal.record("restored", staging=name_of(plan.staging_url))
     checkpoint("before-swap")
     return plan.staging_url
+
+
+def _journal_restore_process(journal: RestoreJournal, target_url: str) -> Callable[[int], None]:
+    """Write down the ``pg_restore`` about to fill ``target_url``: a recovery stops it if this run dies."""
+
+    def started(pid: int) -> None:
+        journal.record("pg-restore-started", pid=pid, database=name_of(target_url), host=socket.gethostname())
+
+    return started
+
+
+def _stop_orphans(journal: RestoreJournal) -> list[int]:
+    """Stop every ``pg_restore`` the interrupted run started on this machine and left running."""
+    stopped = []
+    for step in journal.data.get("steps", []):
+        if step.get("step") != "pg-restore-started" or step.get("host") != socket.gethostname():
+            continue
+        with contextlib.suppress(Exception):  # a process that cannot be stopped ends with its database
+            if stop_orphaned_restore(int(step["pid"]), str(step["database"])):
+                stopped.append(int(step["pid"]))
+    return stopped
 
 
 def drop_staging(plan: Plan) -> None:
@@ -662,6 +686,7 @@ def _restore_snapshot(plan: Plan, snapshot_id: str, config: BackupConfig, journa
             tools=config.postgres,
             encoding=fetched.manifest.database.encoding,
             dump_tool=fetched.manifest.database.dump_tool,
+            on_start=_journal_restore_process(journal, target),
         )
     finally:
         shutil.rmtree(download, ignore_errors=True)
@@ -763,11 +788,13 @@ def recover_interrupted(
 ) -> Recovery | None:
     """Make the live database whole after a run that was killed; None when no run was interrupted.
 
-    The caller holds the restore lock. Decided from the journal and from which databases
-    exist: before the switch, the live database is the original and is left alone (the
-    staging database is dropped); after it, the restored database stays if it verifies
-    against the backup's manifest, else the previous one is put back (or the pre-snapshot
-    restored). The journal is then filed in ``history/`` with what was done.
+    The caller holds the restore lock. A ``pg_restore`` the killed run left running (its
+    process id is in the journal) is stopped first, with its workers, so that it does not go
+    on writing into a database about to be dropped. Then decided from the journal and from
+    which databases exist: before the switch, the live database is the original and is left
+    alone (the staging database is dropped); after it, the restored database stays if it
+    verifies against the backup's manifest, else the previous one is put back (or the
+    pre-snapshot restored). The journal is then filed in ``history/`` with what was done.
     """
     from db.session import dispose_engines
 
@@ -798,12 +825,13 @@ def recover_interrupted(
         keep_previous=bool(journal.data.get("keep_previous")),
     )
     dispose_engines()
+    stopped = _stop_orphans(journal)  # a pg_restore still writing into a database about to be dropped
     if dialect_of(live) == "postgresql":  # a switch killed half-way may have left connections refused
         for url in (live, plan.staging_url, plan.previous_url, plan.failed_url, plan.rollback_url):
             if _exists(url, config):
                 with contextlib.suppress(Exception):
                     ensure_connectable(url, config.postgres)
-    journal.record("recovery-started", interrupted_after=last)
+    journal.record("recovery-started", interrupted_after=last, stopped_processes=stopped)
     dropped: list[str] = []
     kept: list[str] = []
 
@@ -857,6 +885,6 @@ def recover_interrupted(
                 else:
                     drop(plan.previous_url)
     shutil.rmtree(work_dir(config, settings) / f"restore-{plan.run_id[:12]}", ignore_errors=True)
-    journal.data["recovery"] = {"outcome": outcome, "dropped": dropped, "kept": kept}
+    journal.data["recovery"] = {"outcome": outcome, "dropped": dropped, "kept": kept, "stopped_processes": stopped}
     path = journal.finish("recovered", message)
     return Recovery(outcome, message, last, str(path), dropped, kept, journal.data.get("flow_run_id"))

@@ -9,7 +9,9 @@ caller has verified the result and calls ``retire_previous`` (or ``undo_swap``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
@@ -24,6 +26,7 @@ from backups.databases import (
     stamp,
     swap_databases,
     table_stats,
+    unpooled_engine,
 )
 from backups.manifest import Manifest
 from backups.sets import FetchedBackup
@@ -40,6 +43,7 @@ __all__ = [
     "swap_in",
     "undo_swap",
     "verify_restored",
+    "warm_up_contracts",
 ]
 
 
@@ -48,10 +52,20 @@ def staging_url(live_url: str, now: dt.datetime | None = None) -> str:
     return sibling_url(live_url, f"restore_{stamp(now)}")
 
 
-def restore_into(backup: FetchedBackup, target_url: str, *, config: BackupConfig | None = None) -> str:
-    """Restore ``backup`` into the NEW database at ``target_url`` (refused when it exists)."""
+def restore_into(
+    backup: FetchedBackup,
+    target_url: str,
+    *,
+    config: BackupConfig | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> str:
+    """Restore ``backup`` into the NEW database at ``target_url`` (refused when it exists).
+
+    ``on_start`` is told the process id of ``pg_restore`` once it runs (PostgreSQL).
+    """
     config = config or load_backup_config()
     db = backup.manifest.database
+    warm_up_contracts()  # in the background: the checks that follow are ready when the restore is
     restore_dump(
         backup.dump_path,
         db.dialect,
@@ -59,6 +73,7 @@ def restore_into(backup: FetchedBackup, target_url: str, *, config: BackupConfig
         tools=config.postgres,
         encoding=db.encoding,
         dump_tool=db.dump_tool,
+        on_start=on_start,
     )
     return target_url
 
@@ -117,11 +132,31 @@ def verify_restored(
     bundle contracts. ``extra_checks`` are callables ``(url, manifest) -> list[str]``.
     """
     report = VerifyReport(subject=f"restored database {mask_url(url)}", manifest=manifest)
+    if contracts and dialect_of(url) == "postgresql":
+        # the contract checks (Python) start at once, on their own connection, while the server
+        # counts and fingerprints; their findings count only when the tables match, as before.
+        # (Not for SQLite: there both are Python, and opening a missing file would create it.)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotaflow-contracts") as pool:
+            checked = pool.submit(contract_problems_in_database, url)
+            _compare(url, manifest, report)
+            if not report.problems:
+                report.problems += checked.result()
+    else:
+        _compare(url, manifest, report)
+        if contracts and not report.problems:
+            report.problems += contract_problems_in_database(url)
+    for check in extra_checks:
+        report.problems += list(check(url, manifest))
+    return report
+
+
+def _compare(url: str, manifest: Manifest, report: VerifyReport) -> None:
+    """Revision, tables, row counts and fingerprints of the database at ``url`` against the manifest."""
     try:
         revision, tables = table_stats(url)
     except Exception as exc:
         report.problems.append(f"the restored database could not be read: {type(exc).__name__}: {exc}")
-        return report
+        return
     if revision != manifest.alembic_revision:
         report.problems.append(
             f"Alembic revision is {revision or 'none'}, the backup recorded {manifest.alembic_revision or 'none'}"
@@ -137,11 +172,6 @@ def verify_restored(
     for name in sorted(set(tables) - set(manifest.tables)):
         report.problems.append(f"table {name} is not in the backup")
     report.tables_checked = len(tables)
-    if contracts and not report.problems:
-        report.problems += contract_problems_in_database(url)
-    for check in extra_checks:
-        report.problems += list(check(url, manifest))
-    return report
 
 
 def _frame(dataset: Any, rows: list[Any]) -> pd.DataFrame:
@@ -171,33 +201,57 @@ def _cell(value: Any) -> Any:
     return value
 
 
+_WARM_UP_STARTED = threading.Lock()  # taken once, never given back: one warm-up per process
+
+
+def warm_up_contracts() -> None:
+    """Load what the contract checks need (modules, Pandera schemas, ORM mappers) on a background thread.
+
+    In a new process that is most of a second the first check would otherwise spend after
+    the restore; started before ``pg_restore``, it happens while the server works. Once per
+    process; a check that starts before it is done only waits for the modules it shares.
+    """
+    if _WARM_UP_STARTED.acquire(blocking=False):
+        threading.Thread(target=_warm_up, name="rotaflow-warm-up", daemon=True).start()
+
+
+def _warm_up() -> None:
+    try:
+        from sqlalchemy.orm import configure_mappers
+
+        from db.repositories import DATASET_TABLES
+        from validations.bundle import contract_problems, cross_file_problems
+        from validations.contracts import DATASETS
+
+        configure_mappers()
+        frames = {name: _frame(DATASETS[name], []) for name in DATASET_TABLES}
+        for name, frame in frames.items():
+            contract_problems(DATASETS[name], frame, set())
+        cross_file_problems(frames)
+    except Exception:  # only a head start: the real checks report whatever this met
+        pass
+
+
 def contract_problems_in_database(url: str) -> list[str]:
     """Every live program's data read back through the repositories and held to the bundle contracts."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
-
     from db.repositories import DATASET_TABLES, ProgramRepository
     from db.session import UnitOfWork
     from validations.bundle import contract_problems, cross_file_problems
     from validations.contracts import DATASETS
 
     problems: list[str] = []
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with UnitOfWork(engine) as uow:
-            repository = ProgramRepository(uow.s)
-            for program in repository.all():
-                frames: dict[str, pd.DataFrame] = {}
-                found = []
-                for name in DATASET_TABLES:
-                    dataset = DATASETS[name]
-                    frame = _frame(dataset, repository.live_rows(name, program.id))
-                    frames[name] = frame
-                    if len(frame) < dataset.min_rows:
-                        found.append(f"{dataset.file}: expected at least {dataset.min_rows} row(s), got none")
-                    found += [str(p) for p in contract_problems(dataset, frame, set())]
-                found += [str(p) for p in cross_file_problems(frames)]
-                problems += [f"program {program.key}: {p}" for p in found]
-    finally:
-        engine.dispose()
+    with UnitOfWork(unpooled_engine(url)) as uow:
+        repository = ProgramRepository(uow.s)
+        for program in repository.all():
+            frames: dict[str, pd.DataFrame] = {}
+            found = []
+            for name in DATASET_TABLES:
+                dataset = DATASETS[name]
+                frame = _frame(dataset, repository.live_rows(name, program.id))
+                frames[name] = frame
+                if len(frame) < dataset.min_rows:
+                    found.append(f"{dataset.file}: expected at least {dataset.min_rows} row(s), got none")
+                found += [str(p) for p in contract_problems(dataset, frame, set())]
+            found += [str(p) for p in cross_file_problems(frames)]
+            problems += [f"program {program.key}: {p}" for p in found]
     return problems

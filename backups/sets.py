@@ -11,8 +11,8 @@ import contextlib
 import datetime as dt
 import json
 import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +20,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from backups.config import BackupConfig, Tier, load_backup_config, open_tier_store, work_dir
-from backups.databases import DumpResult, database_size, dump_database
+from backups.databases import DumpResult, dump_database
 from backups.disk import DiskUsage, free_space_ok
 from backups.manifest import (
     CHECKSUM_FILE,
@@ -139,16 +139,18 @@ def create_backup(
             raise GateRefused(f"extra file {label!r} does not exist: {path}")
 
     work = work_dir(config, settings)
-    estimate = database_size(url) + sum(_size(Path(p)) for p in extras.values())
+    extra_bytes = sum(_size(Path(p)) for p in extras.values())
     targets = [work] + ([store.root] if isinstance(store, LocalStore) else [])
-    room = free_space_ok(targets, estimate, config.disk.margin_bytes, disk_usage=disk_usage)
-    if not room:
-        raise GateRefused(f"backup refused, {room.message}")
+
+    def check_room(database_bytes: int) -> None:  # asked by the dump before it writes anything
+        room = free_space_ok(targets, database_bytes + extra_bytes, config.disk.margin_bytes, disk_usage=disk_usage)
+        if not room:
+            raise GateRefused(f"backup refused, {room.message}")
 
     backup_id = new_backup_id(tier, now, name if tier == "named" else None)
-    folder = Path(tempfile.mkdtemp(dir=work, prefix=f".{backup_id}-"))
+    folder = work / f".{backup_id}-{secrets.token_hex(4)}"  # made by the dump, once there is room
     try:
-        dump = dump_database(url, folder, config.postgres)
+        dump = dump_database(url, folder, config.postgres, room=check_room)
         manifest = _describe(folder, dump, backup_id, tier, name, now, url, extras)
         upload_set(store, backup_id, folder, manifest)
     except BaseException:

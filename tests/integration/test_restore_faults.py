@@ -1,5 +1,5 @@
 """Fault injection on the emergency restore: the S3 endpoint going down mid-transfer, and the
-restore process killed (SIGKILL) between gates and in the middle of the restore.
+restore process killed (SIGKILL) between gates, in the middle of the restore and while pg_restore runs.
 
 Each ends with the gate refusing, the chain rolling back, or the next run recovering; the
 live database afterwards equals either its state before or the restored backup, never a
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -141,7 +142,8 @@ def _next_run(scene: SimpleNamespace) -> dict[str, Any]:
 
     state = emergency_restore("quick", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
     assert state.is_completed(), state.message
-    result: dict[str, Any] = state.result()
+    result = state.result()
+    assert isinstance(result, dict)
     return result
 
 
@@ -228,6 +230,81 @@ def test_a_restore_killed_is_recovered_by_the_next_run_postgres(
     assert content_hashes(scene.live) == scene.backed_up
     assert _allows_connections(scene.live) is True
     assert _names(scene.live) == [] and base
+
+
+# rows that each take 50 ms to restore: their CHECK sleeps unless the session says otherwise,
+# so pg_restore is still busy (COPY into slow_rows) for about 5 s after it starts
+SLOW_ROWS = (
+    "CREATE FUNCTION slow_check(x integer) RETURNS boolean LANGUAGE sql AS "
+    "$$ SELECT CASE WHEN current_setting('rotaflow.fast', true) = 'on' THEN true "
+    "ELSE pg_sleep(0.05) IS NOT NULL END $$",
+    "CREATE TABLE slow_rows (x integer PRIMARY KEY CHECK (slow_check(x)))",
+    "SET rotaflow.fast = 'on'",
+    "INSERT INTO slow_rows SELECT generate_series(1, 100)",
+)
+
+
+def _process_state(pid: int) -> str | None:
+    """The state letter of a process (R, S, D, Z …), None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[0]
+
+
+def _restore_sessions(database: str) -> int:
+    engine = create_engine(os.environ["ROTAFLOW_TEST_POSTGRES_URL"], poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = :n AND application_name = 'pg_restore'"
+                    ),
+                    {"n": database},
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to follow the orphaned pg_restore")
+def test_a_restore_killed_while_pg_restore_runs_is_recovered_and_the_orphan_stopped(
+    filled_postgres: str, prefect_api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _execute(filled_postgres, *SLOW_ROWS)
+    scene = _live(filled_postgres, monkeypatch)
+    _killed_at("in-pg-restore", scene, prefect_api, tmp_path)
+
+    # the Python process is dead; the pg_restore it started is still filling the staging database
+    journal = RestoreJournal.current(_folder())
+    assert journal is not None and journal.steps[-2:] == ["restoring", "pg-restore-started"]
+    started = journal.step("pg-restore-started")
+    assert started is not None
+    pid, staging = int(started["pid"]), str(started["database"])
+    assert _process_state(pid) not in (None, "Z", "X"), "pg_restore ended before the test could look at it"
+    assert _names(scene.live) == [staging] and "__restore_" in staging
+    assert _restore_sessions(staging) >= 1
+    assert content_hashes(scene.live) == scene.changed
+
+    monkeypatch.setenv("ROTAFLOW_SECRET_KEY", secrets.token_urlsafe(48))  # the CLI wants one beside PostgreSQL
+    get_settings.cache_clear()
+    assert main(["restore", "recover"]) == 0
+    assert _process_state(pid) in (None, "Z", "X")  # stopped by the recovery, not left writing
+    assert _names(scene.live) == []  # the staging database is gone
+    assert content_hashes(scene.live) == scene.changed  # the live database as it was before the restore
+    assert _allows_connections(scene.live) is True
+    [recovered] = history(_folder())
+    assert recovered["recovery"]["outcome"] == "untouched"
+    assert recovered["recovery"]["stopped_processes"] == [pid] and staging in recovered["recovery"]["dropped"]
+    quick = open_tier_store("quick", load_backup_config())
+    backups = {b.backup_id: b.complete for b in list_backups(quick)}
+    snapshot = (RestoreJournal(_folder(), recovered).step("pre-snapshot") or {}).get("backup_id")
+    assert set(backups) == {scene.backup_id, snapshot} and all(backups.values())  # none lost, none partial
+    assert all(verify_backup(quick, backup_id).ok for backup_id in backups)  # and both whole
+    assert main(["restore", "recover"]) == 0  # nothing left to recover
 
 
 def _allows_connections(url: str) -> bool:
