@@ -26,12 +26,12 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
 from validations.bundle import Bundle
+from validations.schedule import ShiftTable, slot_instants
 
 __all__ = [
     "BANDS",
@@ -85,23 +85,19 @@ def _dates(first: dt.date, last: dt.date) -> pd.DatetimeIndex:
 
 def shift_hours(bundle: Bundle, first: dt.date, last: dt.date) -> pd.DataFrame:
     """Work hours of every shift type on every date: date, shift_id, hours (DST-aware)."""
-    zone = ZoneInfo(bundle.program.timezone)
-    rows = []
-    for shift in bundle.frames["shifts"].reset_index().itertuples():
-        start_h, start_m = (int(x) for x in str(shift.start).split(":"))
-        end_h, end_m = (int(x) for x in str(shift.end).split(":"))
-        transition = 0 if _none(shift.transition_minutes) else int(shift.transition_minutes)
-        counts = True if _none(shift.counts_as_work) else bool(shift.counts_as_work)
-        home = None if _none(shift.home_call_hours) else float(shift.home_call_hours)
-        for day in _dates(first, last):
-            date = day.date()
-            start = dt.datetime.combine(date, dt.time(start_h, start_m), tzinfo=zone)
-            end_date = date if (end_h, end_m) > (start_h, start_m) else date + dt.timedelta(days=1)
-            end = dt.datetime.combine(end_date, dt.time(end_h, end_m), tzinfo=zone)
-            elapsed = (end.astimezone(dt.UTC) - start.astimezone(dt.UTC)).total_seconds() / 3600 + transition / 60
-            hours = 0.0 if not counts else (home or 0.0) if shift.kind == "home_call" else elapsed
-            rows.append((day, shift.shift_id, hours))
-    return pd.DataFrame(rows, columns=["date", "shift_id", "hours"])
+    table = ShiftTable.of(bundle)
+    dates = _dates(first, last)
+    epoch_days = (dates - pd.Timestamp("1970-01-01")).days.to_numpy(dtype=np.int64)
+    days = np.repeat(epoch_days, len(table.ids))
+    codes = np.tile(np.arange(len(table.ids), dtype=np.int64), len(dates))
+    work_minutes = slot_instants(bundle.program.timezone, table, days, codes)[3]
+    return pd.DataFrame(
+        {
+            "date": np.repeat(dates, len(table.ids)),
+            "shift_id": np.tile(table.ids, len(dates)),
+            "hours": work_minutes / 60,
+        }
+    )
 
 
 def _block_of(blocks: pd.DataFrame, dates: pd.Series) -> pd.Series:
@@ -266,36 +262,19 @@ def validate_coverage(
     need["status"] = np.where(over.to_numpy(dtype=bool), "over", status)
     for row in need.itertuples():
         what = _describe(row)
-        if row.status == "short":
-            findings.append(
-                _finding(
-                    "coverage",
-                    "violation",
-                    "",
-                    row.date,
-                    row.date,
-                    float(row.assigned),
-                    float(row.min),
-                    "people",
-                    f"{row.shift_id} on {_label(row.date)} has {row.assigned} {what}; it needs at least {row.min} "
-                    f"(coverage.csv row {row.row})",
+        said = f"{row.shift_id} on {_label(row.date)} has {row.assigned} {what}"
+        where = f" (coverage.csv row {row.row})"
+        checks = [
+            ("short", "coverage", "violation", row.min, f"{said}; it needs at least {row.min}{where}"),
+            ("over", "coverage", "violation", row.max, f"{said}; at most {row.max} are allowed{where}"),
+        ]
+        for kind, rule, severity, limit, message in checks:
+            if row.status == kind:
+                findings.append(
+                    _finding(
+                        rule, severity, "", row.date, row.date, float(row.assigned), float(limit), "people", message
+                    )
                 )
-            )
-        elif row.status == "over":
-            findings.append(
-                _finding(
-                    "coverage",
-                    "violation",
-                    "",
-                    row.date,
-                    row.date,
-                    float(row.assigned),
-                    float(row.max),
-                    "people",
-                    f"{row.shift_id} on {_label(row.date)} has {row.assigned} {what}; at most {row.max} are allowed "
-                    f"(coverage.csv row {row.row})",
-                )
-            )
         if not _none(row.target) and row.assigned < row.target and row.status != "short":
             findings.append(
                 _finding(
@@ -307,7 +286,7 @@ def validate_coverage(
                     float(row.assigned),
                     float(row.target),
                     "people",
-                    f"{row.shift_id} on {_label(row.date)} has {row.assigned} {what}; its target is {row.target}",
+                    f"{said}; its target is {row.target}",
                 )
             )
 
