@@ -17,6 +17,7 @@ import datetime as dt
 import io
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from constraints.instance import Schedule
 from constraints.model import check_schedule
 from constraints.registry import RULES
 from rotaflow.errors import InputError, Problem, RotaflowError
+from rotaflow.generate import findings_rows, rules_for
 from validations.acgme import AcgmeReport, limits_for, validate_acgme
 from validations.bundle import Bundle
 from validations.burnout import burnout_scores
@@ -78,6 +80,8 @@ class Validation:
     burnout: pd.DataFrame
     contingency: Any | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    rules: list[str] = field(default_factory=list)
+    """Names of the rules of the program's rule set."""
 
     @property
     def hard_violations(self) -> int:
@@ -145,8 +149,6 @@ def validate(
     N-2) analysis of ``block_id``'s schedule; ``contingency_runner`` maps the scenarios that need a
     solve (a Prefect task map, say); by default they run in this process.
     """
-    import time
-
     clock: dict[str, float] = {}
     if block_id is not None:
         period = block_period(bundle, block_id)
@@ -163,7 +165,7 @@ def validate(
     clock["acgme"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    rules = _rules(bundle)
+    rules = rules_for(bundle)
     ratio = next(
         ((r.params.pgy1_per_faculty, r.params.others_per_faculty) for r in rules if r.name == "supervision_ratio"), None
     )
@@ -220,13 +222,8 @@ def validate(
             bundle, block_id, cells, order=2 if contingency == "n2" else 1, solve=contingency_runner, history=past
         )
         clock["contingency"] = time.perf_counter() - started
-    return Validation(period, blocks, schedule, findings, acgme, coverage, burnout, analysis, clock)
-
-
-def _rules(bundle: Bundle) -> list[Any]:
-    from rotaflow.generate import rules_for
-
-    return rules_for(bundle)
+    names = sorted({r.name for r in rules})
+    return Validation(period, blocks, schedule, findings, acgme, coverage, burnout, analysis, clock, names)
 
 
 def _iso_date(value: Any) -> str:
@@ -261,7 +258,6 @@ def _engine_findings(
     rules: list[Any],
 ) -> pd.DataFrame:
     """The engine's checkers for the program rules the independent validators do not cover."""
-    from rotaflow.generate import findings_rows
     from rotaflow.planning import block_instance
 
     others = [r for r in rules if r.name not in INDEPENDENT_RULES]
@@ -384,7 +380,7 @@ def write_validation(
         utilisation=validation.coverage.utilisation,
         contingency=contingency,
         burnout=validation.burnout,
-        rules=[(name, RULES[name].summary) for name in sorted({r.name for r in _rules(bundle)} & set(RULES))],
+        rules=[(name, RULES[name].summary) for name in validation.rules if name in RULES],
         links=links,
     )
     path = folder / "report.html"
