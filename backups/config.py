@@ -100,6 +100,16 @@ class DiskSettings(_Section):
         return int(self.margin_mb * MB)
 
 
+RestorableTier = Literal["quick", "named", "immaculate"]
+_RESTORE_TEST_TIERS: tuple[RestorableTier, ...] = ("immaculate", "quick")
+
+
+class RestoreTest(_Section):
+    """``verify_backups``' restore test: the newest backup of these tiers goes into a scratch database."""
+
+    tiers: list[RestorableTier] = Field(default_factory=lambda: list(_RESTORE_TEST_TIERS))
+
+
 class BackupConfig(_Section):
     """The whole of configs/backup.yaml."""
 
@@ -108,6 +118,7 @@ class BackupConfig(_Section):
     postgres: PostgresTools = Field(default_factory=PostgresTools)
     s3_transfer: S3Transfer = Field(default_factory=S3Transfer)
     disk: DiskSettings = Field(default_factory=DiskSettings)
+    restore_test: RestoreTest = Field(default_factory=RestoreTest)
 
     def tier(self, name: Tier) -> QuickTier | NamedTier | ImmaculateTier | SacredTier:
         if name not in TIERS:

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from backups.config import TIERS, BackupConfig, Tier, load_backup_config, open_tier_store
 from backups.sets import list_backups
-from backups.tiers import TierStatus, find_backup, list_sacred, tier_status
+from backups.tiers import TierStatus, find_backup, list_sacred, restore_test, tier_status
 from backups.verify import verify_backup
 from configs.settings import Settings, get_settings
 from rotaflow.errors import StorageError
 
-__all__ = ["check_sacred_tags", "check_tier", "hours", "stale_messages", "summarize", "verify_all"]
+__all__ = [
+    "check_sacred_tags",
+    "check_tier",
+    "hours",
+    "restore_test_newest",
+    "restore_test_plan",
+    "restore_test_skipped",
+    "stale_messages",
+    "summarize",
+    "verify_all",
+]
 
 
 def hours(age: dt.timedelta | None) -> float | None:
@@ -72,10 +83,52 @@ def check_sacred_tags(config: BackupConfig, settings: Settings | None = None) ->
     return results
 
 
-def summarize(
-    results: dict[str, list[dict[str, Any]]], statuses: dict[str, TierStatus], config: BackupConfig
+def restore_test_plan(
+    statuses: dict[str, TierStatus], results: dict[str, list[dict[str, Any]]], config: BackupConfig
+) -> list[tuple[Tier, str | None, str | None]]:
+    """(tier, backup id, why not) for each tier of ``restore_test.tiers``: its newest complete backup,
+    unless there is none or it already failed verification (then the reason, and no restore)."""
+    plan: list[tuple[Tier, str | None, str | None]] = []
+    for tier in config.restore_test.tiers:
+        newest = statuses[tier].newest
+        damaged = {r["backup_id"] for r in results.get(tier, []) if not r["ok"]}
+        if newest is None:
+            plan.append((tier, None, "the tier holds no complete backup"))
+        elif newest in damaged:
+            plan.append((tier, newest, "it does not verify (see the damaged backups)"))
+        else:
+            plan.append((tier, newest, None))
+    return plan
+
+
+def restore_test_newest(
+    tier: Tier, backup_id: str, config: BackupConfig, settings: Settings | None = None
 ) -> dict[str, Any]:
-    """One summary: per tier its count, newest backup, age, staleness and damage; the stale tiers."""
+    """Restore ``tier/backup_id`` into a scratch database and check it; never raises, reports."""
+    started = time.monotonic()
+    try:
+        report = restore_test(tier, backup_id, config=config, settings=settings or get_settings())
+        problems, tables = report.problems, report.tables_checked
+    except Exception as exc:  # a set that cannot be fetched or restored is this check's finding
+        problems, tables = [f"{type(exc).__name__}: {exc}"], 0
+    return {
+        "tier": tier,
+        "backup_id": backup_id,
+        "ok": not problems,
+        "problems": problems,
+        "tables_checked": tables,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def summarize(
+    results: dict[str, list[dict[str, Any]]],
+    statuses: dict[str, TierStatus],
+    config: BackupConfig,
+    restore_tests: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One summary: per tier its count, newest backup, age, staleness and damage; the stale tiers;
+    the restore tests and which of them failed."""
     tiers: dict[str, Any] = {}
     for tier in TIERS:
         status = statuses[tier]
@@ -89,12 +142,16 @@ def summarize(
             "damaged": [r["backup_id"] for r in results[tier] if not r["ok"]],
         }
     damaged = [r for tier in TIERS for r in results[tier] if not r["ok"]]
+    tests = list(restore_tests or [])
+    failed = [t for t in tests if not t["ok"]]
     return {
         "checked": sum(len(found) for found in results.values()),
         "tiers": tiers,
         "stale": [t for t, facts in tiers.items() if facts["stale"]],
         "damaged": damaged,
-        "ok": not damaged,
+        "restore_tests": tests,
+        "restore_failed": failed,
+        "ok": not damaged and not failed,
     }
 
 
@@ -113,8 +170,10 @@ def stale_messages(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def verify_all(config: BackupConfig | None = None, settings: Settings | None = None) -> dict[str, Any]:
-    """Everything ``verify_backups`` checks, without Prefect."""
+def verify_all(
+    config: BackupConfig | None = None, settings: Settings | None = None, *, restore: bool = True
+) -> dict[str, Any]:
+    """Everything ``verify_backups`` checks, without Prefect (``restore``: with the restore tests)."""
     config = config or load_backup_config()
     settings = settings or get_settings()
     results: dict[str, list[dict[str, Any]]] = {}
@@ -122,4 +181,16 @@ def verify_all(config: BackupConfig | None = None, settings: Settings | None = N
     for tier in TIERS:
         results[tier] = check_sacred_tags(config, settings) if tier == "sacred" else check_tier(tier, config, settings)
         statuses[tier] = tier_status(tier, config=config, settings=settings)
-    return summarize(results, statuses, config)
+    tests = []
+    if restore:
+        for tier, backup_id, skipped in restore_test_plan(statuses, results, config):
+            if skipped is None and backup_id is not None:
+                tests.append(restore_test_newest(tier, backup_id, config, settings))
+            else:
+                tests.append(restore_test_skipped(tier, backup_id, skipped))
+    return summarize(results, statuses, config, tests)
+
+
+def restore_test_skipped(tier: str, backup_id: str | None, why: str | None) -> dict[str, Any]:
+    """A restore test not run; it is not a failure of its own (the damage or staleness is reported)."""
+    return {"tier": tier, "backup_id": backup_id, "ok": True, "skipped": why, "problems": [], "tables_checked": 0}

@@ -29,6 +29,7 @@ from backups.manifest import CHECKSUM_FILE, Manifest, code_version, new_backup_i
 from backups.restore import restore_into, verify_restored
 from backups.sets import (
     BackupInfo,
+    FetchedBackup,
     fetch_backup,
     list_backups,
     read_manifest,
@@ -37,7 +38,7 @@ from backups.sets import (
     write_descriptive_files,
 )
 from backups.storage import BlobStore, ObjectLock, S3Store
-from backups.verify import verify_backup
+from backups.verify import VerifyReport, verify_backup
 from configs.settings import Settings, get_settings
 from rotaflow.errors import GateRefused, StorageError
 
@@ -50,6 +51,7 @@ __all__ = [
     "list_sacred",
     "promote_immaculate",
     "prune_quick",
+    "restore_test",
     "tag_sacred",
     "tier_status",
 ]
@@ -136,11 +138,7 @@ def promote_immaculate(
         fetched = fetch_backup(source, backup_id, work, margin=config.disk.margin_bytes, disk_usage=disk_usage)
         manifest = fetched.manifest
         scratch = scratch_url or _scratch_url(manifest, settings, work, now)
-        try:
-            restore_into(fetched, scratch, config=config)
-            restored = verify_restored(scratch, manifest, extra_checks=extra_checks)
-        finally:
-            drop_database(scratch, config.postgres)
+        restored = _restore_in_scratch(fetched, scratch, config, extra_checks)
         restored.raise_for_problems("promotion (scratch restore)")
 
         new_id = new_backup_id("immaculate", now, name or manifest.name)
@@ -166,6 +164,47 @@ def promote_immaculate(
     check = verify_backup(fresh, new_id, now=now, require_lock=True)
     check.raise_for_problems("the new baseline's check")
     return Promoted(new_id, store.url, f"{source_tier}/{backup_id}", retain_until, baseline, check.notes)
+
+
+def _restore_in_scratch(
+    fetched: FetchedBackup, scratch: str, config: BackupConfig, extra_checks: Sequence[Any] = ()
+) -> VerifyReport:
+    """Restore a downloaded set into ``scratch``, check it like a real restore, always drop ``scratch``."""
+    try:
+        restore_into(fetched, scratch, config=config)
+        return verify_restored(scratch, fetched.manifest, extra_checks=extra_checks)
+    finally:
+        drop_database(scratch, config.postgres)
+
+
+def restore_test(
+    tier: Tier,
+    backup_id: str,
+    *,
+    config: BackupConfig | None = None,
+    settings: Settings | None = None,
+    scratch_url: str | None = None,
+    now: dt.datetime | None = None,
+    disk_usage: DiskUsage | None = None,
+) -> VerifyReport:
+    """Prove ``backup_id`` restores: download it, restore it into a scratch database, check, drop.
+
+    Nothing live is touched. The report's problems say what would go wrong in a real restore
+    (a set that does not download or verify refuses with ``GateRefused``).
+    """
+    config = config or load_backup_config()
+    settings = settings or get_settings()
+    now = _now(now)
+    store = open_tier_store(tier, config, settings)
+    work = Path(tempfile.mkdtemp(dir=backup_work_dir(config, settings), prefix=f".restore-test-{backup_id}-"))
+    try:
+        fetched = fetch_backup(store, backup_id, work, margin=config.disk.margin_bytes, disk_usage=disk_usage)
+        scratch = scratch_url or _scratch_url(fetched.manifest, settings, work, now)
+        report = _restore_in_scratch(fetched, scratch, config)
+        report.subject = f"restore test of {tier}/{backup_id} into a scratch database"
+        return report
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _fresh(store: S3Store) -> S3Store:

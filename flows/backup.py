@@ -9,7 +9,7 @@ from prefect.events import emit_event
 from prefect.states import Failed, State
 
 from backups.config import TIERS
-from backups.health import stale_messages, summarize
+from backups.health import restore_test_plan, restore_test_skipped, stale_messages, summarize
 from backups.tiers import TierStatus
 from rotaflow.errors import StorageError
 from tasks.backup import (
@@ -22,6 +22,7 @@ from tasks.backup import (
     publish_backup_report,
     publish_promotion,
     publish_verify_report,
+    restore_test_backup,
     take_backup,
     tier_freshness,
 )
@@ -65,15 +66,18 @@ def backup(
 
 
 @flow(name="verify-backups", log_prints=False)
-def verify_backups(config_path: str | None = None) -> dict[str, Any] | State:
-    """Re-verify every backup of every tier and report how fresh each tier is.
+def verify_backups(config_path: str | None = None, restore_test: bool = True) -> dict[str, Any] | State:
+    """Re-verify every backup of every tier, prove the newest ones restore, report how fresh each tier is.
 
     A stale tier (its newest backup older than its ``stale_after_hours``) is a warning: a
     WARNING log, a ``rotaflow.backup.stale`` event and the artifacts. A damaged or incomplete backup
-    fails the run.
+    fails the run, and so does a failed restore test (the newest backup of each tier of
+    ``restore_test.tiers`` in configs/backup.yaml, restored into a scratch database that is dropped
+    afterwards; the live database is never touched): a ``rotaflow.backup.restore-test-failed`` event.
 
     Args:
         config_path: A backup configuration instead of configs/backup.yaml.
+        restore_test: Restore the newest backup of each configured tier into a scratch database and check it.
     """
     logger = get_run_logger()
     results: dict[str, list[dict[str, Any]]] = {}
@@ -81,7 +85,16 @@ def verify_backups(config_path: str | None = None) -> dict[str, Any] | State:
     for tier in TIERS:
         results[tier] = check_sacred_tags(config_path) if tier == "sacred" else check_tier(tier, config_path)
         statuses[tier] = tier_freshness(tier, config_path)
-    summary = summarize(results, statuses, load_config(config_path))
+    config = load_config(config_path)
+    tests: list[dict[str, Any]] = []
+    if restore_test:
+        for tier, backup_id, skipped in restore_test_plan(statuses, results, config):
+            if skipped is None and backup_id is not None:
+                tests.append(restore_test_backup(tier, backup_id, config_path))
+            else:
+                logger.info("restore test of the %s tier not run: %s", tier, skipped)
+                tests.append(restore_test_skipped(tier, backup_id, skipped))
+    summary = summarize(results, statuses, config, tests)
     for line in stale_messages(summary):
         logger.warning("%s", line)
     for tier in summary["stale"]:  # an event too: the operator sees it in the UI, not only in a log
@@ -94,12 +107,18 @@ def verify_backups(config_path: str | None = None) -> dict[str, Any] | State:
     damaged = summary["damaged"]
     for item in damaged:
         logger.error("backup %s/%s: %s", item["tier"], item["backup_id"], "; ".join(item["problems"]))
-    publish_verify_report(summary)
-    if damaged:
-        error = StorageError(
-            f"{len(damaged)} backup(s) damaged or incomplete: "
-            + ", ".join(f"{d['tier']}/{d['backup_id']}" for d in damaged)
+    for test in summary["restore_failed"]:
+        logger.error("restore test of %s/%s failed: %s", test["tier"], test["backup_id"], "; ".join(test["problems"]))
+        emit_event(
+            "rotaflow.backup.restore-test-failed",
+            resource={"prefect.resource.id": f"rotaflow.backup.{test['tier']}"},
+            payload={"backup_id": test["backup_id"], "problems": test["problems"][:5]},
         )
+    publish_verify_report(summary)
+    problems = [f"{d['tier']}/{d['backup_id']}" for d in damaged]
+    problems += [f"{t['tier']}/{t['backup_id']} (restore test)" for t in summary["restore_failed"]]
+    if problems:
+        error = StorageError(f"{len(problems)} backup(s) damaged, incomplete or not restorable: " + ", ".join(problems))
         error.summary = summary  # type: ignore[attr-defined]
         return Failed(message=str(error), data=error)
     return summary

@@ -27,6 +27,7 @@ __all__ = [
     "publish_backup_report",
     "publish_promotion",
     "publish_verify_report",
+    "restore_test_backup",
     "take_backup",
     "tier_freshness",
 ]
@@ -77,6 +78,12 @@ def check_sacred_tags(config_path: str | None) -> list[dict[str, Any]]:
 def tier_freshness(tier: Tier, config_path: str | None) -> TierStatus:
     """The newest backup of a tier, its age, and whether that is older than the tier allows."""
     return tier_status(tier, config=load_config(config_path))
+
+
+@task(name="restore-test", cache_policy=NO_CACHE, task_run_name="restore-test-{tier}")
+def restore_test_backup(tier: Tier, backup_id: str, config_path: str | None) -> dict[str, Any]:
+    """Restore a tier's newest backup into a scratch database, check it like a real restore, drop it."""
+    return health.restore_test_newest(tier, backup_id, load_config(config_path))
 
 
 @task(name="promote-immaculate", cache_policy=NO_CACHE)
@@ -131,8 +138,20 @@ def publish_verify_report(summary: dict[str, Any]) -> None:
     if summary["damaged"]:
         lines += ["", "**Damaged or incomplete backups:**", ""]
         lines += [f"- `{d['tier']}/{d['backup_id']}`: " + "; ".join(d["problems"]) for d in summary["damaged"]]
-    if not summary["stale"] and not summary["damaged"]:
-        lines.append("Every backup verifies and every tier is fresh.")
+    tests = summary.get("restore_tests", [])
+    if tests:
+        lines += ["", "**Restore tests** (the newest backup of a tier into a scratch database):", ""]
+        for test in tests:
+            what = f"- `{test['tier']}/{test['backup_id'] or '-'}`: "
+            if test.get("skipped"):
+                lines.append(what + f"not run: {test['skipped']}")
+            elif test["ok"]:
+                lines.append(what + f"restored and checked ({test['tables_checked']} tables, {test['seconds']} s)")
+            else:
+                lines.append(what + "**failed**: " + "; ".join(test["problems"]))
+    if not summary["stale"] and not summary["damaged"] and not summary.get("restore_failed"):
+        lines.append("")
+        lines.append("Every backup verifies, every restore test passed and every tier is fresh.")
     lines += ["", f"{summary['checked']} backup(s) and tag(s) checked."]
     create_markdown_artifact(key="backup-verification", markdown="\n".join(lines) + "\n", description="verify_backups")
 

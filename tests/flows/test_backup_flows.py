@@ -129,6 +129,75 @@ def test_verify_backups_fails_on_a_damaged_backup(live: str) -> None:
     assert "Damaged or incomplete backups" in report.data
 
 
+def _forge_fingerprint(folder: Path, table: str) -> None:
+    """Make a set self-consistent (checksums, manifest) but describe content its dump does not hold,
+    as a dump that silently lost or changed data would: only a restore can tell."""
+    from backups.manifest import Manifest
+    from backups.sets import write_descriptive_files
+
+    manifest = Manifest.model_validate_json((folder / "manifest.json").read_text())
+    tables = dict(manifest.tables)
+    tables[table] = tables[table].model_copy(update={"fingerprint": "0" * 32})
+    write_descriptive_files(folder, manifest.model_copy(update={"tables": tables}))
+
+
+def test_verify_backups_restores_the_newest_backup_into_a_scratch_database(live: str, keep_two: str) -> None:
+    before = set(Path(live.split("///", 1)[1]).parent.iterdir())
+    older = create_backup(
+        database_url=live, config=load_backup_config(), now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    )
+    newest = create_backup(database_url=live, config=load_backup_config())
+    state = verify_backups(return_state=True)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    tests = {t["tier"]: t for t in summary["restore_tests"]}
+    assert set(tests) == {"quick", "immaculate"}
+    assert tests["quick"]["backup_id"] == newest.backup_id != older.backup_id
+    assert tests["quick"]["ok"] and not tests["quick"].get("skipped")
+    assert tests["quick"]["tables_checked"] == len(newest.manifest.tables) > 5
+    assert tests["immaculate"]["skipped"] == "the tier holds no complete backup"
+    assert summary["restore_failed"] == [] and summary["ok"] is True
+    assert content_hashes(live) == content_hashes(live)  # the live database is untouched and readable
+    assert set(Path(live.split("///", 1)[1]).parent.iterdir()) == before  # no scratch file left beside it
+    [report] = _artifacts("backup-verification", state.state_details.flow_run_id)
+    assert f"`quick/{newest.backup_id}`: restored and checked" in report.data
+    assert "`immaculate/-`: not run: the tier holds no complete backup" in report.data
+
+    skipped = verify_backups(restore_test=False, return_state=True).result()
+    assert skipped["restore_tests"] == [] and skipped["ok"] is True
+
+
+def test_verify_backups_fails_when_the_newest_backup_does_not_restore_as_recorded(live: str) -> None:
+    made = create_backup(database_url=live, config=load_backup_config())
+    folder = Path(open_tier_store("quick", load_backup_config()).url) / made.backup_id
+    _forge_fingerprint(folder, "people")
+    assert verify_backup(open_tier_store("quick", load_backup_config()), made.backup_id).ok  # checksums agree
+    state = verify_backups(return_state=True)
+    assert state.is_failed()
+    error = state.result(raise_on_failure=False)
+    assert isinstance(error, StorageError)
+    assert f"quick/{made.backup_id} (restore test)" in str(error)
+    summary = error.summary  # type: ignore[attr-defined]
+    assert summary["damaged"] == []
+    [failed] = summary["restore_failed"]
+    assert failed["backup_id"] == made.backup_id
+    assert failed["problems"] == ["table people has the right row count but different content"]
+    [report] = _artifacts("backup-verification", state.state_details.flow_run_id)
+    assert f"`quick/{made.backup_id}`: **failed**: table people" in report.data
+
+
+def test_a_damaged_newest_backup_is_reported_not_restore_tested(live: str) -> None:
+    from backups.health import verify_all
+
+    made = create_backup(database_url=live, config=load_backup_config())
+    store = open_tier_store("quick", load_backup_config())
+    (Path(store.url) / made.backup_id / "row_counts.json").write_text("{}\n")
+    summary = verify_all(load_backup_config())
+    assert summary["ok"] is False and [d["backup_id"] for d in summary["damaged"]] == [made.backup_id]
+    quick = next(t for t in summary["restore_tests"] if t["tier"] == "quick")
+    assert quick["skipped"] == "it does not verify (see the damaged backups)" and quick["tables_checked"] == 0
+
+
 # --------------------------------------------------------------------------- the CLI through the flows
 
 

@@ -293,3 +293,27 @@ def _execute_admin(url: str, statement: str) -> None:
     with engine.connect() as conn:
         conn.execute(text(statement))
     engine.dispose()
+
+
+def test_the_restore_test_uses_a_scratch_database_beside_the_live_one_and_drops_it(
+    filled_postgres: str, config: BackupConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backups.tiers import restore_test
+    from configs.settings import get_settings
+
+    monkeypatch.setenv("ROTAFLOW_DATABASE_URL", filled_postgres)
+    monkeypatch.setenv("ROTAFLOW_SECRET_KEY", "k3y-Fx9q-a8Lm-Zt27-Wp4r-Hs6n-Jd1v-Qc5e")
+    get_settings.cache_clear()
+    before = content_hashes(filled_postgres)
+    around = related_databases(filled_postgres)
+    created = create_backup(database_url=filled_postgres, config=config, now=NOW)
+    report = restore_test("quick", created.backup_id, config=config, now=NOW)
+    assert report.ok, report.problems
+    assert report.tables_checked == len(created.manifest.tables)
+    assert "scratch" in report.subject
+    assert related_databases(filled_postgres) == around  # the scratch database is gone
+    assert content_hashes(filled_postgres) == before
+
+    _execute(filled_postgres, "DELETE FROM audit_log")  # the live database changes; the backup still restores
+    again = restore_test("quick", created.backup_id, config=config, now=NOW + dt.timedelta(minutes=1))
+    assert again.ok, again.problems
