@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rotaflow.errors import ConfigError
 
-__all__ = ["PROJECT_ROOT", "Settings", "get_settings", "mask_url"]
+__all__ = ["PROJECT_ROOT", "Settings", "get_settings", "mask_url", "secret_block_value"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +36,19 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key_id: SecretStr | None = None
     s3_secret_access_key: SecretStr | None = None
+    alert_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="a webhook (Slack, Teams, a pager) the Prefect automations of `rotaflow serve` notify",
+    )
+    database_url_block: str | None = Field(
+        default=None,
+        description="name of a Prefect Secret block holding the database URL, used when database_url is empty",
+    )
+    s3_credentials_block: str | None = Field(
+        default=None,
+        description='name of a Prefect Secret block holding {"access_key_id": …, "secret_access_key": …}, '
+        "used when the s3 keys are not set",
+    )
     pool_size: int = Field(default=5, ge=1, description="production: 20")
     max_overflow: int = Field(default=10, ge=0, description="production: 40")
     secret_key: SecretStr | None = None
@@ -52,7 +65,30 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
+        if self.database_url_block:
+            value = secret_block_value(self.database_url_block)
+            if not isinstance(value, str) or "://" not in value:
+                raise ConfigError(
+                    f"the Prefect Secret block {self.database_url_block!r} (ROTAFLOW_DATABASE_URL_BLOCK) "
+                    "must hold a database URL such as postgresql+psycopg://user:password@host/db"
+                )
+            return value
         return f"sqlite:///{(self.var_dir / 'rotaflow.db').as_posix()}"
+
+    def s3_keys(self) -> tuple[str | None, str | None]:
+        """The S3 access key id and secret: from the settings, else the Secret block, else boto3's own chain."""
+        if self.s3_access_key_id or self.s3_secret_access_key or not self.s3_credentials_block:
+            return (
+                self.s3_access_key_id.get_secret_value() if self.s3_access_key_id else None,
+                self.s3_secret_access_key.get_secret_value() if self.s3_secret_access_key else None,
+            )
+        value = secret_block_value(self.s3_credentials_block)
+        if not (isinstance(value, dict) and {"access_key_id", "secret_access_key"} <= set(value)):
+            raise ConfigError(
+                f"the Prefect Secret block {self.s3_credentials_block!r} (ROTAFLOW_S3_CREDENTIALS_BLOCK) must hold "
+                'JSON with "access_key_id" and "secret_access_key"'
+            )
+        return str(value["access_key_id"]), str(value["secret_access_key"])
 
     @property
     def resolved_object_store(self) -> str:
@@ -82,6 +118,20 @@ class Settings(BaseSettings):
                 "ROTAFLOW_SECRET_KEY looks like a placeholder; generate one with "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
+
+
+@lru_cache(maxsize=16)
+def secret_block_value(name: str) -> object:
+    """The value of the Prefect Secret block ``name`` (read once per process; never logged)."""
+    from prefect.blocks.system import Secret
+
+    try:
+        block: Secret[Any] = Secret.load(name, _sync=True)  # type: ignore[call-arg, assignment]
+    except ValueError as exc:
+        raise ConfigError(f"there is no Prefect Secret block named {name!r} on the Prefect server") from exc
+    except Exception as exc:
+        raise ConfigError(f"the Prefect Secret block {name!r} could not be read ({type(exc).__name__})") from exc
+    return block.get()
 
 
 def mask_url(url: str) -> str:

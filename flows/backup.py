@@ -51,6 +51,11 @@ def backup(
     report = check_backup(tier, created.backup_id, config_path)
     pruned = prune_quick_backups(config_path) if tier == "quick" else None
     publish_backup_report(created, report, pruned)
+    emit_event(  # a proactive automation warns when none arrives for a day (configs/automations.yaml)
+        "rotaflow.backup.created",
+        resource={"prefect.resource.id": f"rotaflow.backup.{created.tier}"},
+        payload={"backup_id": created.backup_id, "bytes": created.manifest.total_bytes},
+    )
     return {
         "backup_id": created.backup_id,
         "tier": created.tier,

@@ -91,6 +91,10 @@ class ServeConfig:
     worker: bool = True
     startup_timeout: float = 120.0
     log: Callable[[str], None] = print
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """Set for the server, ``prefect deploy`` and the worker (and so every flow run), over the caller's env."""
+    worker_log: Path | None = None
+    """Where the worker's output (and its flow runs') goes; default: this process's stdout/stderr."""
 
     @property
     def api_url(self) -> str:
@@ -114,6 +118,7 @@ class Served:
     server: subprocess.Popen[bytes]
     worker: subprocess.Popen[bytes] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    automations: dict[str, str] = field(default_factory=dict)
 
     def client(self, timeout: float = 10.0) -> httpx.Client:
         user, _, password = self.auth.partition(":")
@@ -131,7 +136,7 @@ def _check_database_apart(config: ServeConfig) -> None:
 
 
 def _env(config: ServeConfig, auth: str) -> dict[str, str]:
-    env = dict(os.environ)
+    env = {**os.environ, **config.extra_env}
     env.pop(AUTH_ENV, None)
     env.update(
         PREFECT_HOME=str(config.home),
@@ -195,6 +200,18 @@ def _ensure_pool(served: Served) -> None:
             raise RuntimeError(f"creating the work pool {POOL} failed: HTTP {made.status_code}")
 
 
+def _ensure_automations(served: Served) -> dict[str, str]:
+    """The automations of configs/automations.yaml, notifying ROTAFLOW_ALERT_WEBHOOK_URL when set."""
+    from rotaflow.automations import alerts_block, ensure_automations
+
+    webhook = get_settings().alert_webhook_url
+    block_id = None
+    if webhook is not None and webhook.get_secret_value():
+        block_id = alerts_block(webhook.get_secret_value(), api_url=served.config.api_url, auth_string=served.auth)
+    with served.client() as client:
+        return ensure_automations(client, block_document_id=block_id)
+
+
 def _deploy(served: Served) -> None:
     env = _env(served.config, served.auth)
     done = subprocess.run(
@@ -220,12 +237,15 @@ def _deployment_names(served: Served) -> list[str]:
 
 def _start_worker(served: Served) -> subprocess.Popen[bytes]:
     env = _env(served.config, served.auth)
-    return subprocess.Popen(
-        [*_prefect(), "worker", "start", "--pool", POOL, "--type", "process", "--name", "rotaflow-worker"],
-        env=env,
-        cwd=PROJECT_ROOT,
-        start_new_session=True,
-    )
+    command = [*_prefect(), "worker", "start", "--pool", POOL, "--type", "process", "--name", "rotaflow-worker"]
+    path = served.config.worker_log
+    if path is None:
+        return subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, start_new_session=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("ab") as log:  # the child keeps its own handle
+        return subprocess.Popen(
+            command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _wait_for_worker(served: Served, timeout: float) -> None:
@@ -252,6 +272,7 @@ def bring_up(config: ServeConfig) -> Served:
         served.timings["server"] = time.monotonic() - started
         _ensure_pool(served)
         served.timings["pool"] = time.monotonic() - started
+        served.automations = _ensure_automations(served)
         if config.deploy:
             _deploy(served)
             served.timings["deployments"] = time.monotonic() - started
@@ -305,6 +326,8 @@ def serve(config: ServeConfig) -> int:
         log(f"credentials: {mask_secret(served.auth)}  — the full value is in {served.auth_source}")
         log(f"work pool:   {POOL}; deployments: {', '.join(names) or 'none'}")
         log(f"worker:      {'polling' if served.worker else 'not started'}")
+        notify = "notify the alert webhook" if get_settings().alert_webhook_url else "show in the UI (no webhook set)"
+        log(f"automations: {len(served.automations)} on rotaflow's events; they {notify}")
         log("ready in " + ", ".join(f"{k} {v:.1f} s" for k, v in served.timings.items()) + "; Ctrl-C stops")
         code = 0
         while not stop.wait(1.0):

@@ -107,6 +107,29 @@ def test_a_stale_tier_emits_an_event(events: Captured, live: str, config_path: s
     assert stale["rotaflow.backup.immaculate"].payload["newest"] is None
 
 
+def test_a_backup_emits_an_event_a_proactive_automation_waits_for(events: Captured, live: str) -> None:
+    from flows.backup import backup
+
+    result = backup(return_state=True).result()
+    (event,) = events.named("rotaflow.backup.created")
+    assert event.resource.id == "rotaflow.backup.quick"
+    assert event.payload == {"backup_id": result["backup_id"], "bytes": result["bytes"]}
+
+
+def test_a_failed_restore_test_emits_an_event(events: Captured, live: str) -> None:
+    from backups.config import load_backup_config, open_tier_store
+    from backups.sets import create_backup
+    from tests.flows.test_backup_flows import _forge_fingerprint
+
+    made = create_backup(database_url=live, config=load_backup_config())
+    _forge_fingerprint(Path(open_tier_store("quick", load_backup_config()).url) / made.backup_id, "rotations")
+    assert verify_backups(return_state=True).is_failed()
+    (event,) = events.named("rotaflow.backup.restore-test-failed")
+    assert event.resource.id == "rotaflow.backup.quick"
+    assert event.payload["backup_id"] == made.backup_id
+    assert event.payload["problems"] == ["table rotations has the right row count but different content"]
+
+
 def test_a_refused_gate_emits_an_event(events: Captured, live: str, config_path: str) -> None:
     state = emergency_restore("quick", "no-such-backup", config_path=config_path, return_state=True)
     assert state.is_failed()

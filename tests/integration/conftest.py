@@ -1,5 +1,13 @@
-"""Fixtures of the backup integration tests: filled databases and a SeaweedFS S3 server."""
+"""Fixtures of the integration tests: filled databases, a SeaweedFS S3 server, a real Prefect server."""
 
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from rotaflow.serve import ServeConfig, Served, auth_string, shut_down, start_server, wait_until_healthy
 from tests.backups_fixtures import (  # noqa: F401
     filled_postgres,
     filled_sqlite,
@@ -8,3 +16,23 @@ from tests.backups_fixtures import (  # noqa: F401
     seaweedfs,
     sqlite_template,
 )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="package")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """``prefect server start`` as `rotaflow serve` starts it (own SQLite, loopback, API auth), no worker."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    config = ServeConfig(port=_free_port(), home=home, deploy=False, worker=False, startup_timeout=90)
+    auth, source = auth_string(home)
+    served = Served(config, auth, source, start_server(config, auth))
+    try:
+        wait_until_healthy(config, served.server, config.startup_timeout)
+        yield served
+    finally:
+        shut_down(served)

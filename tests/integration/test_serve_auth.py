@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import socket
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from rotaflow.serve import ServeConfig, Served, auth_string, mask_secret, shut_down, start_server, wait_until_healthy
+from rotaflow.serve import Served, auth_string, mask_secret
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    home = tmp_path_factory.mktemp("prefect-home")
-    config = ServeConfig(port=_free_port(), home=home, deploy=False, worker=False, startup_timeout=60)
-    auth, source = auth_string(home)
-    served = Served(config, auth, source, start_server(config, auth))
-    try:
-        wait_until_healthy(config, served.server, config.startup_timeout)
-        yield served
-    finally:
-        shut_down(served)
+@pytest.fixture
+def served(prefect_server: Served) -> Served:
+    return prefect_server
 
 
 def test_the_credential_file_is_private_and_never_shown_whole(served: Served) -> None:
