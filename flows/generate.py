@@ -38,12 +38,21 @@ NEXT_BLOCK = "next"
 
 def next_block(bundle: Any, today: dt.date | None = None) -> str | None:
     """The id of the first block of ``bundle`` starting after ``today`` (default: today in the program's timezone)."""
+    found = _next_block(bundle, today)
+    return None if found is None else found[0]
+
+
+def _next_block(bundle: Any, today: dt.date | None = None) -> tuple[str, int] | None:
+    """The first block starting after ``today`` and how many days away it starts."""
     from zoneinfo import ZoneInfo
 
     day = today or dt.datetime.now(ZoneInfo(bundle.program.timezone)).date()
     blocks = bundle.frames["blocks"].sort_values("start_date")
     later = blocks[blocks["start_date"].dt.date > day]
-    return None if later.empty else str(later.iloc[0]["block_id"])
+    if later.empty:
+        return None
+    first = later.iloc[0]
+    return str(first["block_id"]), (first["start_date"].date() - day).days
 
 
 @flow(name="generate-block", log_prints=False)
@@ -54,6 +63,7 @@ def generate_block(
     time_limit_seconds: float | None = None,
     contingency: Literal["none", "n1", "n2"] = "n1",
     backup: bool = True,
+    next_within_days: int = 35,
 ) -> dict[str, Any] | State:
     """Generate, check, publish, export and validate the schedule of one block of a program.
 
@@ -71,6 +81,8 @@ def generate_block(
         contingency: After validation, how many simultaneous losses of a person the schedule must survive:
             none, n1 (any one person) or n2 (any two).
         backup: Take a quick-tier backup once a valid schedule is published.
+        next_within_days: With block_id "next", generate only when that block starts within this many days;
+            otherwise the run ends Completed with nothing generated (a schedule that fires early does no harm).
     """
     started_at = dt.datetime.now(dt.UTC)
     run_id = str(uuid.uuid4())
@@ -80,12 +92,19 @@ def generate_block(
     stored = cast(IngestResult, ingested.result())
     bundle = load_for_generation(program)
     if block_id == NEXT_BLOCK:
-        found = next_block(bundle)
+        found = _next_block(bundle)
         if found is None:
             message = f"{bundle.program.key} has no block starting after today; add the next year's blocks.csv"
             _emit_failed(bundle.program.key, block_id, "no block starts after today")
             return Failed(message=message)
-        block_id = found
+        block_id, days_away = found
+        if days_away > next_within_days:
+            message = (
+                f"the next block, {block_id}, starts in {days_away} days, later than {next_within_days}: "
+                "nothing generated yet"
+            )
+            get_run_logger().info("%s", message)
+            return {"program": bundle.program.key, "block_id": block_id, "status": "not-yet", "message": message}
     instance, rules = build_instance(bundle, block_id)
     settings = service.load_solver_settings(time_limit_seconds=time_limit_seconds)
     out = out_dir or str(get_settings().var_dir / "runs" / f"{bundle.program.key}-{block_id}-{run_id[:8]}")

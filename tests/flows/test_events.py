@@ -149,3 +149,33 @@ def test_next_block_is_the_first_starting_after_today() -> None:
     assert next_block(bundle, dt.date(2027, 6, 3)) == "B1"
     assert next_block(bundle, dt.date(2027, 7, 1)) == "B2"
     assert next_block(bundle, dt.date(2027, 8, 1)) is None
+
+
+def test_a_scheduled_run_before_the_lead_window_generates_nothing(
+    events: Captured,
+    tiny_dir: Path,
+    tmp_path: Path,
+    fast_ingest: None,  # noqa: F811
+) -> None:
+    from flows.generate import _next_block
+
+    make_solvable(tiny_dir)
+    state = generate_block(str(tiny_dir), "next", out_dir=str(tmp_path / "out"), next_within_days=35, return_state=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+    expected = _next_block(types.SimpleNamespace(frames={"blocks": _tiny_blocks(tiny_dir)}, program=_tz()))
+    assert expected is not None and expected[1] > 35  # the tiny program's first block is months away
+    assert result["status"] == "not-yet" and result["block_id"] == expected[0] == "B1"
+    assert f"starts in {expected[1]} days" in result["message"]
+    assert not (tmp_path / "out").exists()  # nothing solved, published or exported
+    assert events.named("rotaflow.generation.failed") == []
+
+
+def _tiny_blocks(bundle: Path) -> pd.DataFrame:
+    blocks = pd.read_csv(bundle / "blocks.csv")
+    blocks["start_date"] = pd.to_datetime(blocks["start_date"])
+    return blocks
+
+
+def _tz() -> types.SimpleNamespace:
+    return types.SimpleNamespace(timezone="America/New_York")  # the tiny program's
