@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -53,9 +53,12 @@ def read_bundle(source: str) -> dict[str, bytes] | Rejected:
 def check_contracts(files: dict[str, bytes], source: str) -> Bundle | Rejected:
     """Hold every file to its Pandera contract and the references between files."""
     try:
-        return parse_bundle(files, source=source)
+        bundle = parse_bundle(files, source=source)
     except InputError as error:
         return Rejected(error)
+    for note in bundle.notes:  # file and column names only, never cell values
+        get_run_logger().info("%s", note)
+    return bundle
 
 
 @task(name="check-expectations", cache_policy=NO_CACHE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import hashlib
 import io
 import json
@@ -18,7 +19,7 @@ import math
 import re
 import unicodedata
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -36,6 +37,7 @@ __all__ = [
     "AcgmeSettings",
     "Bundle",
     "ProgramConfig",
+    "header_problems",
     "parse_bundle",
     "parse_csv",
 ]
@@ -110,6 +112,8 @@ class Bundle:
     frames: dict[str, pd.DataFrame]
     constraints: dict[str, Any] | None = None
     files: dict[str, bytes] = field(default_factory=dict, repr=False)
+    notes: list[str] = field(default_factory=list)
+    """What was accepted but not read: extra files and columns (FORMATS.md allows them)."""
 
     @property
     def content_hash(self) -> str:
@@ -160,21 +164,7 @@ def parse_csv(dataset: Dataset, raw: bytes) -> tuple[pd.DataFrame | None, list[P
             )
         ]
     header = [h.strip() for h in records[0]]
-    seen: set[str] = set()
-    for position, name in enumerate(header, start=1):
-        label = _label(name, position)
-        if name == "":
-            problems.append(Problem(file, None, None, "a name for every header column", "an empty header cell"))
-        elif name in seen:
-            problems.append(Problem(file, None, label, "each column once", "a repeated column"))
-        elif name not in expected_cols:
-            problems.append(
-                Problem(file, None, label, "only the columns " + ", ".join(expected_cols), "an unknown column")
-            )
-        seen.add(name)
-    for name in dataset.required_columns:
-        if name not in seen:
-            problems.append(Problem(file, None, name, f"a column named {name}", "no such column"))
+    problems, ignored = header_problems(file, header, known=expected_cols, required=dataset.required_columns)
     if problems:
         return None, problems
 
@@ -191,8 +181,66 @@ def parse_csv(dataset: Dataset, raw: bytes) -> tuple[pd.DataFrame | None, list[P
     if len(rows) < dataset.min_rows:
         problems.append(Problem(file, None, None, f"at least {dataset.min_rows} data row(s)", "none"))
     raw_frame = pd.DataFrame.from_dict(rows, orient="index", columns=header, dtype=object)
-    frame, parse_problems = _typed(dataset, raw_frame)
+    frame, parse_problems = _typed(dataset, raw_frame)  # reads the known columns only
+    frame.attrs["ignored_columns"] = ignored
     return frame, problems + parse_problems
+
+
+def header_problems(
+    file: str,
+    header: Sequence[str],
+    *,
+    known: Sequence[str],
+    required: Iterable[str],
+    personal: frozenset[str] = frozenset(),
+) -> tuple[list[Problem], list[str]]:
+    """Problems of a CSV header, and the extra columns it may carry (FORMATS.md allows added columns).
+
+    An extra column is ignored, unless its name looks like a misspelling of a known column the file
+    lacks (``pgy_level`` for ``pgy``… no; ``transtion_minutes`` for ``transition_minutes``: yes) —
+    silently dropping a column the program meant to give is worse than refusing. A header cell that
+    is not a column name is never shown (it may be data: a file without its header row).
+    """
+    problems: list[Problem] = []
+    ignored: list[str] = []
+    seen: set[str] = set()
+    present = set(header)
+    absent = [name for name in known if name not in present]
+    odd: list[str] = []
+    for position, name in enumerate(header, start=1):
+        readable = _IDENTIFIER.match(name) is not None and name.casefold() not in personal
+        label = (
+            name if readable else f"#{position} (a header cell that is not a column name; is the header row missing?)"
+        )
+        if name == "":
+            problems.append(Problem(file, None, None, "a name for every header column", "an empty header cell"))
+        elif name in seen:
+            problems.append(Problem(file, None, label, "each column once", "a repeated column"))
+        elif name not in known:
+            near = difflib.get_close_matches(name.casefold(), absent, n=1, cutoff=0.8) if readable else []
+            if near:
+                problems.append(
+                    Problem(
+                        file,
+                        None,
+                        label,
+                        f"the column {near[0]} (extra columns are allowed, but this looks like a misspelling of it)",
+                        "an unknown column",
+                    )
+                )
+            elif readable:
+                ignored.append(name)
+            else:
+                odd.append(label)
+        seen.add(name)
+    missing = [name for name in required if name not in seen]
+    for name in missing:
+        problems.append(Problem(file, None, name, f"a column named {name}", "no such column"))
+    if missing and odd:  # most likely the header row is missing: say so, by position only
+        problems.append(Problem(file, None, odd[0], "a header row of column names", "an unknown column"))
+    elif odd:
+        ignored += [label.split(" ", 1)[0] for label in odd]
+    return problems, ignored
 
 
 def _label(name: str, position: int) -> str:
@@ -467,9 +515,24 @@ def _not_json(value: object) -> object:
 def parse_bundle(files: Mapping[str, bytes], *, source: str = "") -> Bundle:
     """Check a bundle's files against every contract; return it typed or raise InputError."""
     problems: list[Problem] = []
+    notes: list[str] = []
+    absent = sorted(BUNDLE_FILES - set(files))
     for name in sorted(files):
-        if name not in BUNDLE_FILES:
-            problems.append(Problem(name, None, None, "only the bundle files of FORMATS.md", "an unknown file"))
+        if name in BUNDLE_FILES:
+            continue
+        near = difflib.get_close_matches(name.casefold(), absent, n=1, cutoff=0.8)
+        if near:
+            problems.append(
+                Problem(
+                    name,
+                    None,
+                    None,
+                    f"the bundle file {near[0]} (extra files are allowed, but this looks like a misspelling of it)",
+                    "an unknown file",
+                )
+            )
+        else:
+            notes.append(f"{name}: not a bundle file of FORMATS.md; kept, not read")
     program: ProgramConfig | None = None
     if PROGRAM_FILE in files:
         program, found = parse_program(files[PROGRAM_FILE])
@@ -494,6 +557,9 @@ def parse_bundle(files: Mapping[str, bytes], *, source: str = "") -> Bundle:
             continue
         frame, found = parse_csv(dataset, files[dataset.file])
         if frame is not None:
+            notes += [
+                f"{dataset.file}: column {c} is not read by rotaflow; ignored" for c in frame.attrs["ignored_columns"]
+            ]
             skip = {(p.row, p.column) for p in found if p.row is not None and p.column}
             found += contract_problems(dataset, frame, skip)  # type: ignore[arg-type]
             frames[dataset.name] = frame
@@ -506,7 +572,7 @@ def parse_bundle(files: Mapping[str, bytes], *, source: str = "") -> Bundle:
     if problems:
         raise InputError(problems, source=source)
     assert program is not None
-    return Bundle(program=program, frames=frames, constraints=constraints, files=dict(files))
+    return Bundle(program=program, frames=frames, constraints=constraints, files=dict(files), notes=notes)
 
 
 def _empty(dataset: Dataset) -> pd.DataFrame:

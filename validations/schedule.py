@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from rotaflow.errors import InputError, Problem
-from validations.bundle import Bundle
+from validations.bundle import Bundle, header_problems
 from validations.contracts import ID_PATTERN, ISO_INSTANT_PATTERN, SOURCES, HistoryModel
 
 __all__ = [
@@ -162,7 +162,8 @@ def slot_instants(
 def load_schedule(bundle: Bundle, source: bytes | pd.DataFrame, *, file: str = "assignments.csv") -> pd.DataFrame:
     """A schedule (CSV bytes or a frame) as checked rows with their instants, hours and rotation.
 
-    Raises :class:`InputError` listing every problem: unknown columns or ids, bad or repeated
+    Raises :class:`InputError` listing every problem: missing or misspelt columns (added columns are
+    ignored), unknown ids, bad or repeated
     rows, and given ``start``/``end``/``hours``/``rotation_id`` that disagree with the bundle.
     """
     if isinstance(source, bytes | bytearray | memoryview):
@@ -248,7 +249,7 @@ def _read_csv(file: str, raw: bytes, personal: frozenset[str]) -> tuple[pd.DataF
     blank = np.ones(len(frame), dtype=bool)
     for name in header:
         blank &= _Cells(frame).text(name).to_numpy() == ""
-    return frame[~blank], problems
+    return _known_columns(frame[~blank]), problems
 
 
 def _simple_csv(text: str) -> list[str] | None:
@@ -292,29 +293,21 @@ def _read_simple(file: str, lines: list[str], personal: frozenset[str]) -> tuple
     blank = np.ones(len(frame), dtype=bool)
     for name in header:
         blank &= cells.text(name).to_numpy() == ""
-    return frame[~blank], []
+    return _known_columns(frame[~blank]), []
 
 
 def _header_problems(
     file: str, header: list[str], *, allowed: Iterable[str], personal: frozenset[str] = frozenset()
 ) -> list[Problem]:
-    allowed = list(allowed)
-    problems: list[Problem] = []
-    seen: set[str] = set()
-    for position, name in enumerate(header, start=1):
-        label = name if re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name) and name.casefold() not in personal else None
-        label = label or f"#{position} (a header cell that is not a column name; is the header row missing?)"
-        if name == "":
-            problems.append(Problem(file, None, None, "a name for every header column", "an empty header cell"))
-        elif name in seen:
-            problems.append(Problem(file, None, label, "each column once", "a repeated column"))
-        elif name not in allowed:
-            problems.append(Problem(file, None, label, "only the columns " + ", ".join(allowed), "an unknown column"))
-        seen.add(name)
-    for name in REQUIRED_COLUMNS:
-        if name not in seen:
-            problems.append(Problem(file, None, name, f"a column named {name}", "no such column"))
+    """The header's problems; extra columns are allowed (FORMATS.md) and dropped by the readers."""
+    problems, _ = header_problems(file, header, known=list(allowed), required=REQUIRED_COLUMNS, personal=personal)
     return problems
+
+
+def _known_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Only the columns rotaflow reads (an added column never reaches the checks)."""
+    keep = [c for c in frame.columns if c in INPUT_COLUMNS]
+    return frame if len(keep) == len(frame.columns) else frame.loc[:, keep]
 
 
 def _from_frame(file: str, source: pd.DataFrame) -> tuple[pd.DataFrame | None, list[Problem]]:
@@ -323,8 +316,9 @@ def _from_frame(file: str, source: pd.DataFrame) -> tuple[pd.DataFrame | None, l
     problems = _header_problems(file, kept, allowed=INPUT_COLUMNS)
     if problems:
         return None, problems
-    frame = source.loc[:, kept].copy()
-    frame.columns = kept
+    columns = [c for c in source.columns if str(c) in INPUT_COLUMNS and str(c) not in _DERIVED_ONLY]
+    frame = source.loc[:, columns].copy()
+    frame.columns = [str(c) for c in columns]
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     return frame, []
 

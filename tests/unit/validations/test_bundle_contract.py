@@ -321,16 +321,47 @@ def test_optional_files_may_be_absent(tiny_files: dict[str, bytes]) -> None:
     assert bundle.frames["absences"].empty and bundle.frames["history"].empty
 
 
-def test_unknown_file_is_refused(tiny_files: dict[str, bytes]) -> None:
-    files = {**tiny_files, "notes.txt": b"hello"}
-    assert _messages(files) == ["notes.txt: expected only the bundle files of FORMATS.md, got an unknown file"]
+def test_extra_files_are_kept_and_noted_not_read(tiny_files: dict[str, bytes]) -> None:
+    bundle = parse_bundle({**tiny_files, "notes.txt": b"hello", "README.md": b"# ours"})
+    assert bundle.notes == [
+        "README.md: not a bundle file of FORMATS.md; kept, not read",
+        "notes.txt: not a bundle file of FORMATS.md; kept, not read",
+    ]
+    assert bundle.content_hash == parse_bundle(tiny_files).content_hash  # the meaning is unchanged
+
+
+def test_a_file_named_like_a_missing_bundle_file_is_refused(tiny_files: dict[str, bytes]) -> None:
+    files = {k: v for k, v in tiny_files.items() if k != "absences.csv"}
+    files["absence.csv"] = tiny_files["absences.csv"]  # the leave would silently be lost
+    assert _messages(files) == [
+        "absence.csv: expected the bundle file absences.csv (extra files are allowed, but this looks like a "
+        "misspelling of it), got an unknown file"
+    ]
 
 
 def test_missing_column_is_named(tiny_files: dict[str, bytes]) -> None:
     files = _replace(tiny_files, "blocks.csv", "block_id,start_date,end_date", "block_id,start_date,finish")
+    assert _messages(files) == ["blocks.csv, column end_date: expected a column named end_date, got no such column"]
+
+
+def test_extra_columns_are_ignored_and_noted(tiny_files: dict[str, bytes]) -> None:
+    text = tiny_files["blocks.csv"].decode().splitlines()
+    widened = [text[0] + ",academic_year,Notes (free text)"] + [line + ",2027-28,x" for line in text[1:] if line]
+    bundle = parse_bundle({**tiny_files, "blocks.csv": ("\n".join(widened) + "\n").encode()})
+    assert list(bundle.frames["blocks"].columns) == list(parse_bundle(tiny_files).frames["blocks"].columns)
+    assert bundle.notes == [
+        "blocks.csv: column academic_year is not read by rotaflow; ignored",
+        "blocks.csv: column #5 is not read by rotaflow; ignored",
+    ]
+
+
+def test_a_column_named_like_a_missing_one_is_refused(tiny_files: dict[str, bytes]) -> None:
+    old = tiny_files["shifts.csv"].decode().splitlines()[0]
+    assert "transition_minutes" in old
+    files = _replace(tiny_files, "shifts.csv", old, old.replace("transition_minutes", "transtion_minutes"))
     assert _messages(files) == [
-        "blocks.csv, column end_date: expected a column named end_date, got no such column",
-        "blocks.csv, column finish: expected only the columns block_id, start_date, end_date, got an unknown column",
+        "shifts.csv, column transtion_minutes: expected the column transition_minutes (extra columns are allowed, "
+        "but this looks like a misspelling of it), got an unknown column"
     ]
 
 
@@ -466,11 +497,12 @@ def test_hostile_yaml_is_a_located_problem(tiny_files: dict[str, bytes], text: s
 
 
 def test_odd_header_cells_are_named_by_position(tiny_files: dict[str, bytes]) -> None:
-    files = _replace(tiny_files, "blocks.csv", "block_id,start_date,end_date", 'block_id,start_date,end_date,"x\ny"')
-    assert _messages(files)[0] == (
-        "blocks.csv, column #4 (a header cell that is not a column name; is the header row missing?): "
-        "expected only the columns block_id, start_date, end_date, got an unknown column"
-    )
+    files = _replace(tiny_files, "blocks.csv", "block_id,start_date,end_date", 'block_id,"x\ny",end_date')
+    assert _messages(files) == [
+        "blocks.csv, column #2 (a header cell that is not a column name; is the header row missing?): "
+        "expected a header row of column names, got an unknown column",
+        "blocks.csv, column start_date: expected a column named start_date, got no such column",
+    ]
 
 
 def test_a_people_file_without_its_header_row_shows_no_personal_data(tiny_files: dict[str, bytes]) -> None:

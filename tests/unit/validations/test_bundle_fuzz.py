@@ -249,7 +249,6 @@ KINDS = [
     Kind("duplicate_row", ROW, tuple(CSV_FILES)),
     Kind("swapped_columns", SWAP, tuple(sorted(SWAPS))),
     Kind("missing_column", HEADER, tuple(CSV_FILES)),
-    Kind("extra_column", HEADER, tuple(CSV_FILES)),
     Kind("truncated", TRUNCATE, tuple(CSV_FILES)),
     Kind("bad_timezone", YAML, ("program.yaml",)),
     Kind("unknown_key", YAML, ("program.yaml",)),
@@ -370,14 +369,6 @@ def apply(kind: Kind, file: str, state: State, draw: Callable[[Any], Any]) -> Ap
             for cells in table.rows:
                 if i < len(cells):
                     del cells[i]
-        else:  # extra_column
-            col = draw(st.one_of(_LETTERS.map(lambda s: "extra_" + s), ODD_NAMES))
-            if col.strip() in dataset.columns:
-                col = "extra_" + col
-            pos = draw(st.integers(0, len(table.header)))
-            table.header.insert(pos, col)
-            for cells in table.rows:
-                cells.insert(min(pos, len(cells)), draw(st.sampled_from(["", "x", "1"])))
     elif kind.category == TRUNCATE:
         assert isinstance(table, Table)
         width = len(table.header)
@@ -625,3 +616,39 @@ def test_spreadsheet_artefacts_never_change_the_bundle(dress: dict[str, Dress]) 
     state = _tiny_state()
     files = {name: render(item, dress.get(name, Dress())) for name, item in state.items()}
     assert parse_bundle(files).content_hash == base
+
+
+_COLUMN_NAMES = sorted({c for d in DATASETS.values() for c in d.columns})
+
+
+@FUZZ
+@given(data=st.data())
+def test_added_columns_never_change_the_bundle(data: st.DataObject) -> None:
+    """FORMATS.md: a program may add columns. One that is not a near-miss of a column the file
+    lacks is ignored (and noted); the bundle means exactly what it meant without it."""
+    import difflib
+
+    state = _tiny_state()
+    file = data.draw(st.sampled_from(sorted(CSV_FILES)), label="file")
+    table = state[file]
+    assert isinstance(table, Table)
+    absent = [c for c in BY_FILE[file].columns if c not in table.header]
+    name = data.draw(
+        st.one_of(_LETTERS.map(lambda t: "extra_" + t), ODD_NAMES.map(str.strip)).filter(
+            lambda n: n
+            and "," not in n
+            and '"' not in n
+            and "\n" not in n
+            and "\r" not in n
+            and n not in _COLUMN_NAMES
+            and not difflib.get_close_matches(n.casefold(), absent, n=1, cutoff=0.8)
+        ),
+        label="column",
+    )
+    position = data.draw(st.integers(0, len(table.header)), label="position")
+    table.header.insert(position, name)
+    for cells in table.rows:
+        cells.insert(min(position, len(cells)), data.draw(st.sampled_from(["", "x", "1"])))
+    bundle = parse_bundle({n: render(item, Dress()) for n, item in state.items()})
+    assert bundle.content_hash == _tiny_hash()
+    assert len(bundle.notes) == 1 and bundle.notes[0].startswith(f"{file}: column ")
