@@ -9,6 +9,9 @@ SAMPLE := configs/programs/sample
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_LOGGING_LEVEL ?= WARNING
+# Prefect's temporary local API (flows run without `make serve`) gets longer than its 20 s to start
+# on a busy machine.
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
 .PHONY: run test lint format clean bench serve
 

@@ -13,7 +13,7 @@ import json
 import re
 import secrets
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from backups.manifest import (
 )
 from backups.storage import BlobStore, LocalStore, ObjectLock
 from configs.settings import Settings, get_settings, mask_url
+from rotaflow import progress
 from rotaflow.errors import GateRefused, StorageError
 
 __all__ = [
@@ -112,12 +113,14 @@ def create_backup(
     store: BlobStore | None = None,
     now: dt.datetime | None = None,
     disk_usage: DiskUsage | None = None,
+    on_bytes: Callable[[int, int], None] | None = None,
 ) -> CreatedBackup:
     """Take a backup of the database into the tier's store (``quick`` or ``named``).
 
     ``extras`` are files or folders the backup refers to (program bundles, reports),
     stored under ``extras/<name>``. Refuses (``GateRefused``) when the work folder has
     no room for the dump, when ``pg_dump`` is older than the server, or when the dump fails.
+    ``on_bytes(done, total)`` follows the upload of the set (see :func:`upload_set`).
     """
     if tier not in ("quick", "named"):
         raise GateRefused(
@@ -152,7 +155,7 @@ def create_backup(
     try:
         dump = dump_database(url, folder, config.postgres, room=check_room)
         manifest = _describe(folder, dump, backup_id, tier, name, now, url, extras)
-        upload_set(store, backup_id, folder, manifest)
+        upload_set(store, backup_id, folder, manifest, on_bytes=on_bytes)
     except BaseException:
         _forget_partial(store, backup_id)
         raise
@@ -231,12 +234,27 @@ def write_descriptive_files(folder: Path, manifest: Manifest) -> None:
 
 
 def upload_set(
-    store: BlobStore, backup_id: str, folder: Path, manifest: Manifest, lock: ObjectLock | None = None
+    store: BlobStore,
+    backup_id: str,
+    folder: Path,
+    manifest: Manifest,
+    lock: ObjectLock | None = None,
+    *,
+    on_bytes: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Upload the set's files (streamed), the descriptive ones after the data, the checksum last."""
+    """Upload the set's files (streamed), the descriptive ones after the data, the checksum last.
+
+    ``on_bytes(done, total)`` and the observers of ``rotaflow.progress`` follow the bytes sent.
+    """
     order = [f.path for f in manifest.files] + [MANIFEST_JSON, MANIFEST_MD, CHECKSUM_FILE]
+    transfer = progress.Transfer.start("upload", on_bytes, lambda: sum((folder / r).stat().st_size for r in order))
     for relative in order:
-        store.put_file(f"{backup_id}/{relative}", folder / relative, lock=lock)
+        if transfer is None:
+            store.put_file(f"{backup_id}/{relative}", folder / relative, lock=lock)
+        else:
+            store.put_file(f"{backup_id}/{relative}", folder / relative, lock=lock, on_chunk=transfer.add)
+    if transfer is not None:
+        transfer.finish()
 
 
 def _forget_partial(store: BlobStore, backup_id: str) -> None:
@@ -286,11 +304,13 @@ def fetch_backup(
     *,
     margin: int = 0,
     disk_usage: DiskUsage | None = None,
+    on_bytes: Callable[[int, int], None] | None = None,
 ) -> FetchedBackup:
     """Download a backup into ``destination/<id>/`` and check it there before anyone restores it.
 
     Refuses when the destination's volume has no room for the set, and when the local
     copy does not verify (a file changed between the check and the download).
+    ``on_bytes(done, total)`` and the observers of ``rotaflow.progress`` follow the bytes received.
     """
     from backups.verify import verify_backup
 
@@ -302,8 +322,14 @@ def fetch_backup(
     if folder.exists():
         shutil.rmtree(folder)
     names = [f.path for f in manifest.files] + [MANIFEST_JSON, MANIFEST_MD, CHECKSUM_FILE]
+    transfer = progress.Transfer.start("download", on_bytes, lambda: sum(store.size(f"{backup_id}/{r}") for r in names))
     for relative in names:
-        store.get_file(f"{backup_id}/{relative}", folder / relative)
+        if transfer is None:
+            store.get_file(f"{backup_id}/{relative}", folder / relative)
+        else:
+            store.get_file(f"{backup_id}/{relative}", folder / relative, on_chunk=transfer.add)
+    if transfer is not None:
+        transfer.finish()
     report = verify_backup(LocalStore(destination), backup_id, require_lock=False, check_alembic=False)
     if not report.ok:
         raise GateRefused(f"the downloaded copy of {backup_id} does not verify: " + "; ".join(report.problems))

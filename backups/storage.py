@@ -18,7 +18,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -106,8 +106,10 @@ class TransferSettings:
 class BlobStore(ObjectStore, Protocol):
     """A store that also moves whole files as streams: what the backup sets need."""
 
-    def put_file(self, key: str, path: Path, *, lock: ObjectLock | None = None) -> None: ...
-    def get_file(self, key: str, path: Path) -> None: ...
+    def put_file(
+        self, key: str, path: Path, *, lock: ObjectLock | None = None, on_chunk: Callable[[int], None] | None = None
+    ) -> None: ...
+    def get_file(self, key: str, path: Path, *, on_chunk: Callable[[int], None] | None = None) -> None: ...
     def iter_chunks(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]: ...
     def size(self, key: str) -> int: ...
     def delete(self, key: str) -> None: ...
@@ -146,6 +148,20 @@ def _write_atomically(target: Path, fill: Any, what: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class _Counted:
+    """A file read through ``on_chunk(bytes read)``: the progress of a copy."""
+
+    def __init__(self, handle: Any, on_chunk: Callable[[int], None]) -> None:
+        self.handle = handle
+        self.on_chunk = on_chunk
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.handle.read(size)
+        if data:
+            self.on_chunk(len(data))
+        return data
 
 
 def _clean_key(key: str) -> str:
@@ -214,26 +230,30 @@ class LocalStore:
 
     # ---------------------------------------------------------------- files as streams
 
-    def put_file(self, key: str, path: Path, *, lock: ObjectLock | None = None) -> None:
-        """Copy a file in; a local folder cannot lock it, so a lock request is refused."""
+    def put_file(
+        self, key: str, path: Path, *, lock: ObjectLock | None = None, on_chunk: Callable[[int], None] | None = None
+    ) -> None:
+        """Copy a file in; a local folder cannot lock it, so a lock request is refused.
+
+        ``on_chunk(bytes)`` hears of each chunk copied."""
         if lock is not None:
             raise StorageError(f"{self.url} is a local folder: it cannot hold an Object Lock (use an s3:// bucket)")
         target = self._path(key)
 
         def fill(handle: Any) -> None:
             with open(path, "rb") as source:
-                shutil.copyfileobj(source, handle, CHUNK)
+                shutil.copyfileobj(source if on_chunk is None else _Counted(source, on_chunk), handle, CHUNK)
 
         _write_atomically(target, fill, f"could not write {key!r} to {self.url}")
 
-    def get_file(self, key: str, path: Path) -> None:
+    def get_file(self, key: str, path: Path, *, on_chunk: Callable[[int], None] | None = None) -> None:
         source = self._path(key)
         if not source.is_file():
             raise StorageError(f"no object {key!r} in {self.url}")
 
         def fill(handle: Any) -> None:
             with open(source, "rb") as data:
-                shutil.copyfileobj(data, handle, CHUNK)
+                shutil.copyfileobj(data if on_chunk is None else _Counted(data, on_chunk), handle, CHUNK)
 
         _write_atomically(Path(path), fill, f"could not read {key!r} from {self.url}")
 
@@ -447,8 +467,12 @@ class S3Store:
 
     # ---------------------------------------------------------------- files as streams
 
-    def put_file(self, key: str, path: Path, *, lock: ObjectLock | None = None) -> None:
-        """Upload a file as a stream; above the threshold boto3 sends it in parts (multipart)."""
+    def put_file(
+        self, key: str, path: Path, *, lock: ObjectLock | None = None, on_chunk: Callable[[int], None] | None = None
+    ) -> None:
+        """Upload a file as a stream; above the threshold boto3 sends it in parts (multipart).
+
+        ``on_chunk(bytes)`` hears of each chunk sent (from boto3's threads)."""
         full = self._key(key)
         extra: dict[str, Any] = {}
         if lock is not None:
@@ -456,22 +480,34 @@ class S3Store:
         try:
             with open(path, "rb") as handle:
                 self.client.upload_fileobj(
-                    handle, self.bucket, full, ExtraArgs=extra or None, Config=self.transfer.config()
+                    handle,
+                    self.bucket,
+                    full,
+                    ExtraArgs=extra or None,
+                    Callback=on_chunk,
+                    Config=self.transfer.config(),
                 )
         except OSError as exc:
             raise StorageError(f"could not write {key!r} to {self.url}: {_reason(exc)}") from exc
         except Exception as exc:
             raise StorageError(f"could not write {key!r} to {self.url}: {_reason(exc)}") from exc
 
-    def get_file(self, key: str, path: Path) -> None:
-        """Download to ``path`` through a temporary file: a broken transfer leaves nothing behind."""
+    def get_file(self, key: str, path: Path, *, on_chunk: Callable[[int], None] | None = None) -> None:
+        """Download to ``path`` through a temporary file: a broken transfer leaves nothing behind.
+
+        ``on_chunk(bytes)`` hears of each chunk received (from boto3's threads)."""
         full = self._key(key)
         extra = self._version_args(key)
 
         def fill(handle: Any) -> None:
             try:
                 self.client.download_fileobj(
-                    self.bucket, full, handle, ExtraArgs=extra or None, Config=self.transfer.config()
+                    self.bucket,
+                    full,
+                    handle,
+                    ExtraArgs=extra or None,
+                    Callback=on_chunk,
+                    Config=self.transfer.config(),
                 )
             except Exception as exc:
                 raise StorageError(f"could not read {key!r} from {self.url}: {_reason(exc)}") from exc
@@ -570,13 +606,12 @@ def open_store(
 
             settings = get_settings()
         bucket, prefix = split_s3_url(url)
+        access_key_id, secret_access_key = settings.s3_keys()
         client = s3_client(
             endpoint_url=settings.s3_endpoint_url,
             region=settings.s3_region,
-            access_key_id=settings.s3_access_key_id.get_secret_value() if settings.s3_access_key_id else None,
-            secret_access_key=(
-                settings.s3_secret_access_key.get_secret_value() if settings.s3_secret_access_key else None
-            ),
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
         )
         return S3Store(
             bucket=bucket,

@@ -88,6 +88,8 @@ def generate_block(
     run_id = str(uuid.uuid4())
     ingested = ingest_program(program, return_state=True)
     if ingested.is_failed():  # the bundle broke its contract: fail with the ingest's own error
+        key = Path(program.rstrip("/")).name.removesuffix(".zip") or "bundle"
+        _emit_failed(key, block_id, "the bundle broke its contract")
         return Failed(message=ingested.message, data=ingested.result(raise_on_failure=False))
     stored = cast(IngestResult, ingested.result())
     bundle = load_for_generation(program)

@@ -2,15 +2,25 @@
 
 Exit codes: 0 done; 1 configuration or unexpected error; 2 bad input; 3 infeasible or
 violations; 4 a safety gate refused.
+
+Every command with a result takes ``--json``: standard output then holds exactly one JSON document
+(its shape is in the option's help) and nothing else; messages, warnings, errors and prompts go to
+standard error. A failed run prints its JSON only when the failure has a result to show (a
+``generate`` that found violations, say), else nothing. Long work (solving, contingency scenarios,
+backup copies) shows progress bars on standard error when it is a terminal (``--progress`` or
+``ROTAFLOW_PROGRESS=always`` force them, ``--no-progress`` or ``never`` hide them), never with
+``--json``; they show numbers only, never names.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import functools
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -24,6 +34,7 @@ from sqlalchemy.exc import OperationalError
 from configs.settings import get_settings, mask_url
 from db.repositories import IngestResult
 from rotaflow.errors import GateRefused, InfeasibleError, InputError, Problem, RotaflowError, StorageError
+from rotaflow.progress import ENV_VAR, RichProgress, observing, wanted
 
 __all__ = ["app", "main"]
 
@@ -42,6 +53,35 @@ app.add_typer(bench_app, name="bench")
 out = Console()
 err = Console(stderr=True)
 
+ProgressOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        help=f"progress bars on standard error (default: when it is a terminal, or as {ENV_VAR}=always|never "
+        "says); never with --json",
+        show_default=False,
+    ),
+]
+
+
+def _json_help(shape: str) -> str:
+    return f"print one JSON document to standard output and nothing else: {shape}"
+
+
+def _print_json(payload: Any) -> None:
+    """The result of a ``--json`` run: one JSON document, alone on standard output."""
+    out.print_json(json.dumps(payload, default=str))
+
+
+@contextlib.contextmanager
+def _progress_shown(option: bool | None, *, as_json: bool) -> Iterator[None]:
+    """Progress bars on standard error while the block runs, when ``rotaflow.progress.wanted`` says so."""
+    if not wanted(option, as_json=as_json, console=err):
+        yield
+        return
+    with RichProgress(err) as shown, observing(shown):
+        yield
+
 
 @app.callback()
 def _startup() -> None:
@@ -53,7 +93,16 @@ def _startup() -> None:
 def ingest(
     program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
     flow: Annotated[bool, typer.Option("--flow/--no-flow", help="run as a Prefect flow (default)")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help=_json_help(
+                "{program, version, new_version, inserted: {dataset: rows}, soft_deleted: {dataset: rows}, "
+                "rows: {file: rows} (empty with --flow), data_docs, database}"
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Load a program bundle into the database under its contract."""
     if flow:
@@ -80,7 +129,7 @@ def ingest(
         "database": mask_url(get_settings().resolved_database_url),
     }
     if as_json:
-        out.print_json(json.dumps(payload))
+        _print_json(payload)
         return
     state = "new version" if result.created_version else "unchanged"
     out.print(f"[bold]{result.program_key}[/bold]: version {result.version} ({state})")
@@ -99,19 +148,36 @@ def docs_path() -> Path:
 @app.command()
 def generate(
     program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
-    block: Annotated[str, typer.Option("--block", "-b", help="block id from blocks.csv")],
+    block: Annotated[
+        str,
+        typer.Option(
+            "--block", "-b", help='block id from blocks.csv, or "next" (the first block starting after today)'
+        ),
+    ],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for assignments.csv, findings.csv, summary.json …")],
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", help="solver seconds (default: configs/solver.yaml)")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print summary.json to standard output")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help=_json_help(
+                "summary.json {run_id, program, block_id, status, objective, best_bound, solve_seconds, "
+                "hard_violations, warnings, diagnosis (infeasible), validation, backup, out_dir …}, also when "
+                "the run ends with exit code 3"
+            ),
+        ),
+    ] = False,
+    show_progress: ProgressOption = None,
 ) -> None:
     """Ingest → preflight → solve → check → publish → export one block's schedule."""
     from flows.generate import generate_block
 
     if time_limit is not None and not time_limit > 0:
         raise InputError([_option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
-    state = generate_block(program, block, out_dir=str(out_dir), time_limit_seconds=time_limit, return_state=True)
+    with _progress_shown(show_progress, as_json=as_json):
+        state = generate_block(program, block, out_dir=str(out_dir), time_limit_seconds=time_limit, return_state=True)
     if state.is_cancelled():
         raise RotaflowError(f"the run was cancelled: {state.message}")
     outcome = state.result(raise_on_failure=False)
@@ -121,7 +187,7 @@ def generate(
     if summary is None:
         raise outcome if isinstance(outcome, BaseException) else RotaflowError(str(state.message))
     if as_json:
-        out.print_json(json.dumps(summary, default=str))
+        _print_json(summary)
     else:
         _print_summary(summary)
     if isinstance(outcome, BaseException):
@@ -129,6 +195,9 @@ def generate(
 
 
 def _print_summary(summary: dict[str, object]) -> None:
+    if summary.get("status") == "not-yet":  # block "next" starts later than the lead window
+        out.print(f"[bold]{summary['program']}[/bold]: {escape(str(summary['message']))}", soft_wrap=True)
+        return
     out.print(
         f"[bold]{summary['program']}[/bold] block {summary['block_id']}: {summary['status']}, objective "
         f"{summary['objective']} (bound {summary['best_bound']}) in {summary['solve_seconds']} s; "
@@ -154,7 +223,19 @@ def validate(
     ] = "none",
     flow: Annotated[bool, typer.Option("--flow/--no-flow", help="run as a Prefect flow (default)")] = True,
     data_docs: Annotated[bool, typer.Option("--data-docs/--no-data-docs", help="GX Data Docs of the outputs")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="print validation.json to standard output")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help=_json_help(
+                "validation.json's summary {program, schedule, block_id, period_start, period_end, blocks, verdict, "
+                "assignments, hard_violations, warnings, infos, findings_by_rule, utilisation_by_block, burnout_bands, "
+                "seconds, contingency (with --contingency), out_dir}, also when "
+                "violations end the run with exit code 3"
+            ),
+        ),
+    ] = False,
+    show_progress: ProgressOption = None,
 ) -> None:
     """Validate any schedule against a program: ACGME, coverage, program rules, burnout risk, contingency."""
     if contingency not in ("none", "n1", "n2"):
@@ -164,15 +245,16 @@ def validate(
     if flow:
         from flows.validate import validate_schedule
 
-        state = validate_schedule(
-            program,
-            str(schedule),
-            out_dir=str(out_dir),
-            block_id=block,
-            contingency=contingency,  # type: ignore[arg-type]
-            data_docs=data_docs,
-            return_state=True,
-        )
+        with _progress_shown(show_progress if contingency != "none" else False, as_json=as_json):
+            state = validate_schedule(
+                program,
+                str(schedule),
+                out_dir=str(out_dir),
+                block_id=block,
+                contingency=contingency,  # type: ignore[arg-type]
+                data_docs=data_docs,
+                return_state=True,
+            )
         outcome = state.result(raise_on_failure=False)
         if isinstance(outcome, InputError):
             raise outcome
@@ -188,13 +270,14 @@ def validate(
         if not schedule.is_file():
             raise InputError([Problem(schedule.name, None, None, "a readable CSV file", "no such file")])
         frame = load_schedule(bundle, schedule.read_bytes(), file=schedule.name)
-        result = service.validate(bundle, frame, block_id=block, contingency=contingency)  # type: ignore[arg-type]
+        with _progress_shown(show_progress if contingency != "none" else False, as_json=as_json):
+            result = service.validate(bundle, frame, block_id=block, contingency=contingency)  # type: ignore[arg-type]
         facts = {"program": bundle.program.key, "schedule": schedule.name} | ({"block_id": block} if block else {})
         service.write_validation(out_dir, result, bundle, summary=facts, data_docs=data_docs)
         summary = {**facts, **result.summary(), "out_dir": str(out_dir.resolve())}
         outcome = summary
     if as_json:
-        out.print_json(json.dumps(summary, default=str))
+        _print_json(summary)
     else:
         verdict = "[green]passed[/green]" if not summary["hard_violations"] else "[red]failed[/red]"
         out.print(
@@ -216,6 +299,13 @@ def synth(
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     faculty: Annotated[int | None, typer.Option(help="number of faculty (default residents/3)")] = None,
     timezone: Annotated[str, typer.Option(help="IANA timezone of the program")] = "Pacific/Honolulu",
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help=_json_help("{out_dir, files: the file names written, people: {resident: n, faculty: n}, seed}"),
+        ),
+    ] = False,
 ) -> None:
     """Write a valid synthetic program bundle, for scale tests."""
     from rotaflow.synth import MAX_RESIDENTS, write_bundle
@@ -226,6 +316,14 @@ def synth(
         written = write_bundle(out_dir, residents=residents, faculty=faculty, seed=seed, timezone=timezone)
     except ValueError as exc:
         raise InputError([_option_problem("options", "values synth accepts", str(exc))]) from exc
+    if as_json:
+        with (out_dir / "people.csv").open(newline="", encoding="utf-8") as handle:
+            roles = [row["role"] for row in csv.DictReader(handle)]
+        people = {role: roles.count(role) for role in ("resident", "faculty")}
+        _print_json(
+            {"out_dir": str(out_dir.resolve()), "files": [p.name for p in written], "people": people, "seed": seed}
+        )
+        return
     out.print(f"wrote {len(written)} files to {out_dir}")
 
 
@@ -233,35 +331,71 @@ def _option_problem(option: str, expected: str, got: str) -> Problem:
     return Problem("command line", None, option, expected, got)
 
 
+DbJsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help=_json_help("{database (password masked), revision: the target, current: the revision now (null: none)}"),
+    ),
+]
+
+
+def _current_revision(url: str) -> str | None:
+    from db.migrate import current_revision
+    from db.session import engine_for
+
+    return current_revision(engine_for(url))
+
+
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head", as_json: DbJsonOption = False
+) -> None:
     """Migrate the database up to a revision (default: head)."""
     from db.migrate import upgrade
 
     url = get_settings().resolved_database_url
     upgrade(url, revision)
+    if as_json:
+        _print_json({"database": mask_url(url), "revision": revision, "current": _current_revision(url)})
+        return
     out.print(f"database {mask_url(url)} upgraded to {revision}")
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "base") -> None:
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="target revision")] = "base", as_json: DbJsonOption = False
+) -> None:
     """Migrate the database down to a revision (default: base, which drops every table)."""
     from db.migrate import downgrade
 
     url = get_settings().resolved_database_url
     downgrade(url, revision)
+    if as_json:
+        _print_json({"database": mask_url(url), "revision": revision, "current": _current_revision(url)})
+        return
     out.print(f"database {mask_url(url)} downgraded to {revision}")
 
 
 @db_app.command("current")
-def db_current() -> None:
+def db_current(
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help=_json_help("{database (password masked), current: its revision (null: none), head: the code's}"),
+        ),
+    ] = False,
+) -> None:
     """Print the database's Alembic revision and the code's head revision."""
-    from db.migrate import current_revision, head_revision
-    from db.session import engine_for
+    from db.migrate import head_revision
 
-    settings = get_settings()
-    engine = engine_for(settings.resolved_database_url)
-    out.print(f"database: {current_revision(engine) or 'none'}; code: {head_revision()}")
+    url = get_settings().resolved_database_url
+    current = _current_revision(url)
+    if as_json:
+        _print_json({"database": mask_url(url), "current": current, "head": head_revision()})
+        return
+    out.print(f"database: {current or 'none'}; code: {head_revision()}")
 
 
 @bench_app.command("curtois")
@@ -270,6 +404,14 @@ def bench_curtois(
     time_limit: Annotated[float, typer.Option("--time-limit", help="seconds for the solver")] = 60.0,
     workers: Annotated[int, typer.Option(help="solver workers")] = 2,
     seed: Annotated[int, typer.Option(help="solver random seed")] = 0,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="accepted like every command's: the output is always one JSON line "
+            "{instance, status, objective (the official one), bound, seconds}",
+        ),
+    ] = False,
 ) -> None:
     """Solve one benchmark instance; print one JSON line with the official objective."""
     from constraints.benchmark import solve_curtois
@@ -277,7 +419,7 @@ def bench_curtois(
     if time_limit <= 0:
         raise InputError([_option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
     result = solve_curtois(file, time_limit=time_limit, workers=workers, seed=seed)
-    print(json.dumps(result, separators=(", ", ": ")))
+    print(json.dumps(result, separators=(", ", ": ")))  # with or without --json: FORMATS.md's one JSON line
 
 
 # --------------------------------------------------------------------------- backups and the emergency restore
@@ -295,7 +437,77 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="a backup configuration instead of configs/backup.yaml")
 ]
 FlowOption = Annotated[bool, typer.Option("--flow/--no-flow", help="run as a Prefect flow (default)")]
-JsonOption = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+CreateJson = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help=_json_help(
+            "{backup_id, tier, name, location, alembic_revision, bytes, files, verified, pruned: the quick backup "
+            "ids removed, restore_command}"
+        ),
+    ),
+]
+ListJson = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help=_json_help(
+            "{backups: list of {tier, backup_id, taken_at, age, complete, name, bytes, alembic_revision}, "
+            "sacred: list of {name, backup_id, tier, location, tagged_at, code_version, alembic_revision, "
+            "backup_code_version, note}}"
+        ),
+    ),
+]
+VerifyJson = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help=_json_help(
+            "{ok, checked, tiers: {tier: {count, incomplete, newest, age_hours, stale_after_hours, stale, damaged}}, "
+            "stale: tier names, damaged: list of {tier, backup_id, ok, problems}, restore_tests, restore_failed}, "
+            "also when damage ends the run with exit code 1"
+        ),
+    ),
+]
+PromoteJson = Annotated[
+    bool, typer.Option("--json", help=_json_help("{backup_id, promoted_from, location, retain_until, notes}"))
+]
+TagJson = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help=_json_help(
+            "{name, backup_id, tier, location, tagged_at, code_version, alembic_revision, backup_code_version, note}"
+        ),
+    ),
+]
+EmergencyJson = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help=_json_help(
+            "the restore's summary {status, source, backup_id, message, pre_snapshot, journal, rolled_back, "
+            "recovered …}; the plan and the questions still go to standard error"
+        ),
+    ),
+]
+RecoverJson = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help=_json_help(
+            "{flow_run_id, outcome, message, interrupted_after, journal_file, dropped, kept}, "
+            'or {"outcome": "nothing to recover"}'
+        ),
+    ),
+]
+HistoryJson = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help=_json_help("a list of journals, oldest first: {started_at, status, backup_id, steps, message …}"),
+    ),
+]
 
 DEPRECATION_WAIT_SECONDS = 5.0
 """How long a deprecated command name waits after its warning, before it goes on."""
@@ -358,42 +570,17 @@ def backup_create(
     name: Annotated[str | None, typer.Option("--name", help="what the named backup comes before")] = None,
     flow: FlowOption = True,
     config: ConfigOption = None,
-    as_json: JsonOption = False,
+    as_json: CreateJson = False,
+    show_progress: ProgressOption = None,
 ) -> None:
     """Take a backup of the database, verify it where it is stored, prune the quick tier."""
     if tier not in ("quick", "named"):
         raise InputError([_option_problem("--tier", "quick or named", tier)])
     config_path = _config_path(config)
-    if flow:
-        from flows.backup import backup
-
-        payload = _flow_outcome(backup(tier=tier, name=name, config_path=config_path, return_state=True))  # type: ignore[arg-type]
-    else:
-        from backups.config import load_backup_config, open_tier_store
-        from backups.sets import create_backup
-        from backups.tiers import prune_quick
-        from backups.verify import verify_backup
-
-        backup_config = load_backup_config(Path(config_path) if config_path else None)
-        created = create_backup(tier, name=name, config=backup_config)  # type: ignore[arg-type]
-        verify_backup(open_tier_store(created.tier, backup_config), created.backup_id).raise_for_problems(
-            "the check of the new backup"
-        )
-        pruned = prune_quick(config=backup_config).removed if tier == "quick" else []
-        payload = {
-            "backup_id": created.backup_id,
-            "tier": created.tier,
-            "name": created.manifest.name,
-            "location": created.location,
-            "alembic_revision": created.manifest.alembic_revision,
-            "bytes": created.manifest.total_bytes,
-            "files": len(created.manifest.files),
-            "verified": True,
-            "pruned": pruned,
-            "restore_command": created.manifest.restore_command,
-        }
+    with _progress_shown(show_progress, as_json=as_json):
+        payload = _create(tier, name, flow=flow, config_path=config_path)
     if as_json:
-        out.print_json(json.dumps(payload))
+        _print_json(payload)
         return
     out.print(
         f"[bold]{payload['backup_id']}[/bold] ({payload['tier']}) verified in {payload['location']}", soft_wrap=True
@@ -403,13 +590,46 @@ def backup_create(
     out.print(f"restore: {payload['restore_command']}", soft_wrap=True, highlight=False)
 
 
+def _create(tier: str, name: str | None, *, flow: bool, config_path: str | None) -> dict[str, Any]:
+    if flow:
+        from flows.backup import backup
+
+        return cast(
+            dict[str, Any],
+            _flow_outcome(backup(tier=tier, name=name, config_path=config_path, return_state=True)),  # type: ignore[arg-type]
+        )
+    from backups.config import load_backup_config, open_tier_store
+    from backups.sets import create_backup
+    from backups.tiers import prune_quick
+    from backups.verify import verify_backup
+
+    backup_config = load_backup_config(Path(config_path) if config_path else None)
+    created = create_backup(tier, name=name, config=backup_config)  # type: ignore[arg-type]
+    verify_backup(open_tier_store(created.tier, backup_config), created.backup_id).raise_for_problems(
+        "the check of the new backup"
+    )
+    pruned = prune_quick(config=backup_config).removed if tier == "quick" else []
+    return {
+        "backup_id": created.backup_id,
+        "tier": created.tier,
+        "name": created.manifest.name,
+        "location": created.location,
+        "alembic_revision": created.manifest.alembic_revision,
+        "bytes": created.manifest.total_bytes,
+        "files": len(created.manifest.files),
+        "verified": True,
+        "pruned": pruned,
+        "restore_command": created.manifest.restore_command,
+    }
+
+
 @backup_app.command("list")
 def backup_list(
     tier: Annotated[
         str | None, typer.Option("--tier", help="quick, named, immaculate or sacred (default: all)")
     ] = None,
     config: ConfigOption = None,
-    as_json: JsonOption = False,
+    as_json: ListJson = False,
 ) -> None:
     """Every backup of every tier (or one tier), newest last; sacred tags with what they point at."""
     from backups.config import TIERS, load_backup_config, open_tier_store
@@ -440,7 +660,7 @@ def backup_list(
                 }
             )
     if as_json:
-        out.print_json(json.dumps({"backups": backups, "sacred": tags}))
+        _print_json({"backups": backups, "sacred": tags})
         return
     table = Table("tier", "age", "size", "revision")
     table.add_column("backup", overflow="fold")
@@ -462,7 +682,7 @@ def backup_list(
 
 
 @backup_app.command("verify")
-def backup_verify(flow: FlowOption = True, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+def backup_verify(flow: FlowOption = True, config: ConfigOption = None, as_json: VerifyJson = False) -> None:
     """Re-verify every backup of every tier and say how old each tier's newest backup is."""
     config_path = _config_path(config)
     failure: BaseException | None = None
@@ -480,12 +700,16 @@ def backup_verify(flow: FlowOption = True, config: ConfigOption = None, as_json:
         from backups.health import verify_all
 
         summary = verify_all(load_backup_config(Path(config_path) if config_path else None))
-        if summary["damaged"]:
-            failure = StorageError(f"{len(summary['damaged'])} backup(s) damaged or incomplete")
+        problems = [f"{d['tier']}/{d['backup_id']}" for d in summary["damaged"]]
+        problems += [f"{t['tier']}/{t['backup_id']} (restore test)" for t in summary["restore_failed"]]
+        if problems:
+            failure = StorageError(
+                f"{len(problems)} backup(s) damaged, incomplete or not restorable: " + ", ".join(problems)
+            )
     from backups.health import stale_messages
 
     if as_json:
-        out.print_json(json.dumps(summary, default=str))
+        _print_json(summary)
     else:
         table = Table("tier", "backups", "age (h)", "limit (h)", "state")
         table.add_column("newest", overflow="fold")
@@ -501,6 +725,18 @@ def backup_verify(flow: FlowOption = True, config: ConfigOption = None, as_json:
                 highlight=False,
                 soft_wrap=True,
             )
+        for test in summary.get("restore_tests", []):
+            what = f"restore test {test['tier']}/{test['backup_id'] or '-'}: "
+            if test.get("skipped"):
+                out.print(what + escape(f"not run ({test['skipped']})"), highlight=False, soft_wrap=True)
+            elif test["ok"]:
+                out.print(what + f"restored into a scratch database and checked ({test['tables_checked']} tables)")
+            else:
+                err.print(
+                    f"[red]{escape(what)}failed:[/red] " + escape("; ".join(test["problems"])),
+                    highlight=False,
+                    soft_wrap=True,
+                )
     for line in stale_messages(summary):
         err.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False, soft_wrap=True)
     if failure is not None:
@@ -512,32 +748,15 @@ def _promote(
     name: Annotated[str | None, typer.Option("--name", help="a name for the baseline")] = None,
     flow: FlowOption = True,
     config: ConfigOption = None,
-    as_json: JsonOption = False,
+    as_json: PromoteJson = False,
+    show_progress: ProgressOption = None,
 ) -> None:
     """Make a backup a new immaculate baseline: scratch restore, checks, upload under Object Lock."""
     config_path = _config_path(config)
-    if flow:
-        from flows.backup import promote_immaculate_flow
-
-        payload = _flow_outcome(
-            promote_immaculate_flow(backup_id, name=name, config_path=config_path, return_state=True)
-        )
-    else:
-        from backups.config import load_backup_config
-        from backups.tiers import promote_immaculate
-
-        promoted = promote_immaculate(
-            backup_id, name=name, config=load_backup_config(Path(config_path) if config_path else None)
-        )
-        payload = {
-            "backup_id": promoted.backup_id,
-            "promoted_from": promoted.promoted_from,
-            "location": promoted.location,
-            "retain_until": promoted.retain_until.isoformat(),
-            "notes": promoted.notes,
-        }
+    with _progress_shown(show_progress, as_json=as_json):
+        payload = _promotion(backup_id, name, flow=flow, config_path=config_path)
     if as_json:
-        out.print_json(json.dumps(payload))
+        _print_json(payload)
         return
     out.print(
         f"[bold]{payload['backup_id']}[/bold]: immaculate baseline in {payload['location']}, "
@@ -546,6 +765,29 @@ def _promote(
     )
     for note in payload["notes"]:
         out.print(f"  - {escape(note)}", soft_wrap=True)
+
+
+def _promotion(backup_id: str, name: str | None, *, flow: bool, config_path: str | None) -> dict[str, Any]:
+    if flow:
+        from flows.backup import promote_immaculate_flow
+
+        return cast(
+            dict[str, Any],
+            _flow_outcome(promote_immaculate_flow(backup_id, name=name, config_path=config_path, return_state=True)),
+        )
+    from backups.config import load_backup_config
+    from backups.tiers import promote_immaculate
+
+    promoted = promote_immaculate(
+        backup_id, name=name, config=load_backup_config(Path(config_path) if config_path else None)
+    )
+    return {
+        "backup_id": promoted.backup_id,
+        "promoted_from": promoted.promoted_from,
+        "location": promoted.location,
+        "retain_until": promoted.retain_until.isoformat(),
+        "notes": promoted.notes,
+    }
 
 
 backup_app.command("promote-immaculate")(_promote)
@@ -558,7 +800,7 @@ def backup_tag(
     name: Annotated[str, typer.Argument(help="the milestone's name: lowercase letters, digits, . _ -")],
     note: Annotated[str | None, typer.Option("--note", help="why this is a milestone")] = None,
     config: ConfigOption = None,
-    as_json: JsonOption = False,
+    as_json: TagJson = False,
 ) -> None:
     """Tag a backup as a sacred milestone (never moved): records the code version and Alembic revision."""
     from backups.config import load_backup_config
@@ -567,7 +809,7 @@ def backup_tag(
     config_path = _config_path(config)
     tag = tag_sacred(backup_id, name, note=note, config=load_backup_config(Path(config_path) if config_path else None))
     if as_json:
-        out.print_json(json.dumps(tag.__dict__))
+        _print_json(tag.__dict__)
         return
     out.print(
         f"sacred tag [bold]{tag.name}[/bold] → {tag.backup_id} ({tag.tier}), revision {tag.alembic_revision}",
@@ -586,7 +828,8 @@ def restore_emergency(
         bool, typer.Option("--keep-previous", help="keep the replaced database instead of dropping it")
     ] = False,
     config: ConfigOption = None,
-    as_json: JsonOption = False,
+    as_json: EmergencyJson = False,
+    show_progress: ProgressOption = None,
 ) -> None:
     """Restore the live database from a backup: disk check, verify, pre-snapshot, confirmation,
     restore into a new database and switch, verify; rolled back automatically when it fails.
@@ -607,17 +850,18 @@ def restore_emergency(
             raise GateRefused(f"the typed id {typed.strip()!r} is not {plan.backup_id}: nothing was changed")
         if not typer.confirm("Replace the live database now?", default=False, err=True):
             raise GateRefused("not confirmed: nothing was changed")
-    state = emergency_restore(
-        source,  # type: ignore[arg-type]
-        backup_id,
-        confirmed_backup_id=plan.backup_id,
-        keep_previous=keep_previous,
-        config_path=config_path,
-        return_state=True,
-    )
+    with _progress_shown(show_progress, as_json=as_json):
+        state = emergency_restore(
+            source,  # type: ignore[arg-type]
+            backup_id,
+            confirmed_backup_id=plan.backup_id,
+            keep_previous=keep_previous,
+            config_path=config_path,
+            return_state=True,
+        )
     result = _flow_outcome(state)
     if as_json:
-        out.print_json(json.dumps(result, default=str))
+        _print_json(result)
         return
     out.print(f"[green]restored[/green] {escape(str(result['message']))}", soft_wrap=True)
     out.print(f"pre-snapshot: {result.get('pre_snapshot') or 'none'}; journal: {result.get('journal')}", soft_wrap=True)
@@ -626,7 +870,7 @@ def restore_emergency(
 
 
 @restore_app.command("recover")
-def restore_recover(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+def restore_recover(config: ConfigOption = None, as_json: RecoverJson = False) -> None:
     """Recover a restore that was interrupted (killed): make the live database whole, say what was done."""
     from backups.config import load_backup_config, work_dir
     from backups.emergency import recover_interrupted
@@ -639,7 +883,7 @@ def restore_recover(config: ConfigOption = None, as_json: JsonOption = False) ->
         recovery = recover_interrupted(live, config=backup_config, config_path=config_path)
     payload = recovery.as_dict() if recovery else {"outcome": "nothing to recover"}
     if as_json:
-        out.print_json(json.dumps(payload))
+        _print_json(payload)
     elif recovery is None:
         out.print("no interrupted restore: nothing to recover")
     else:
@@ -651,7 +895,7 @@ def restore_recover(config: ConfigOption = None, as_json: JsonOption = False) ->
 def restore_history(
     last: Annotated[int, typer.Option("--last", help="how many runs to show")] = 10,
     config: ConfigOption = None,
-    as_json: JsonOption = False,
+    as_json: HistoryJson = False,
 ) -> None:
     """The journals of the last emergency restores of this database: what each did."""
     from backups.config import load_backup_config, work_dir
@@ -663,7 +907,7 @@ def restore_history(
     )
     runs = history(folder)[-max(1, last) :]
     if as_json:
-        out.print_json(json.dumps(runs, default=str))
+        _print_json(runs)
         return
     table = Table("started", "status", "backup", "last step", "message")
     for run in runs:

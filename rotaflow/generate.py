@@ -32,6 +32,7 @@ from constraints.solve import Progress, SolveResult, solve
 from db.models import Assignment, Block, Program, ScheduleRun, utcnow
 from db.repositories import AuditRepository
 from db.session import UnitOfWork
+from rotaflow import progress
 from rotaflow.errors import RotaflowError
 from validations.bundle import Bundle
 
@@ -109,8 +110,19 @@ def solve_block(
     stop: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> SolveResult:
+    """Build and solve the block's model; ``on_progress`` and the observers of ``rotaflow.progress``
+    hear of each improving solution."""
     built = build_model(instance, rules)
-    return solve(
+    observed = progress.active()
+
+    def report(point: Progress) -> None:
+        if on_progress is not None:
+            on_progress(point)
+        progress.solution(point)
+
+    if observed:
+        progress.solve_started(settings.time_limit_seconds)
+    result = solve(
         built,
         time_limit=settings.time_limit_seconds,
         workers=settings.workers,
@@ -118,8 +130,11 @@ def solve_block(
         relative_gap=settings.relative_gap,
         hint=hint if hint is not None else (instance.previous or None),
         stop=stop,
-        on_progress=on_progress,
+        on_progress=report if observed else on_progress,
     )
+    if observed:
+        progress.solve_finished(result.status, result.seconds, result.objective, result.best_bound)
+    return result
 
 
 # --------------------------------------------------------------------------- rows

@@ -141,13 +141,15 @@ def validate(
     period: tuple[dt.date, dt.date] | None = None,
     contingency: ContingencyOrder = "none",
     contingency_runner: Callable[..., Any] | None = None,
+    on_contingency_progress: Callable[[int, int], None] | None = None,
 ) -> Validation:
     """Validate ``schedule`` (``validations.schedule.load_schedule``'s frame) over a block or period.
 
     ``history`` holds shifts worked before the period (same frame shape); the bundle's
     history.csv is added by the ACGME validator itself. ``contingency`` runs the N-1 (or N-1 and
     N-2) analysis of ``block_id``'s schedule; ``contingency_runner`` maps the scenarios that need a
-    solve (a Prefect task map, say); by default they run in this process.
+    solve (a Prefect task map, say); by default they run in this process. ``on_contingency_progress(done,
+    total)`` follows the contingency scenarios (``analyse_contingency``'s ``on_progress``).
     """
     clock: dict[str, float] = {}
     if block_id is not None:
@@ -219,7 +221,13 @@ def validate(
             past = list(zip(history["person_id"], dates, history["shift_id"], strict=True))
         assert block_id is not None
         analysis = analyse_contingency(
-            bundle, block_id, cells, order=2 if contingency == "n2" else 1, solve=contingency_runner, history=past
+            bundle,
+            block_id,
+            cells,
+            order=2 if contingency == "n2" else 1,
+            solve=contingency_runner,
+            history=past,
+            on_progress=on_contingency_progress,
         )
         clock["contingency"] = time.perf_counter() - started
     names = sorted({r.name for r in rules})

@@ -85,6 +85,7 @@ from constraints.instance import Cell, Demand, Instance, Schedule
 from constraints.model import BuiltModel, build_model
 from constraints.registry import Violation
 from constraints.ruleset import ConfiguredRule
+from rotaflow import progress
 from rotaflow.errors import InfeasibleError, InputError, Problem
 from validations.bundle import Bundle
 
@@ -969,7 +970,9 @@ def screen_scenarios(context: ContingencyContext, order: int, *, singles: Sequen
     fallen = {r.people[0]: r for r in singles if r.order == 1 and r.outcome == "uncovered"}
     settled: list[ScenarioResult] = []
     jobs: list[RepairJob] = []
-    for removed in _scenarios(context, order):
+    scenarios = _scenarios(context, order)
+    progress.scenarios_planned(order, len(scenarios))  # the observers of rotaflow.progress, if any
+    for removed in scenarios:
         critical = [fallen[p] for p in removed if p in fallen]
         if critical:
             started = time.perf_counter()
@@ -990,12 +993,14 @@ def screen_scenarios(context: ContingencyContext, order: int, *, singles: Sequen
                     seconds=round(time.perf_counter() - started, 4),
                 )
             )
+            progress.scenarios_done(order)
             continue
         outcome = _settle(context, removed)
         if isinstance(outcome, RepairJob):
             jobs.append(outcome)
         else:
             settled.append(outcome)
+            progress.scenarios_done(order)
     return Screened(settled, jobs)
 
 
@@ -1200,6 +1205,12 @@ def _solver(context: ContingencyContext) -> cp_model.CpSolver:
 
 def repair_scenario(context: ContingencyContext, job: RepairJob) -> ScenarioResult:
     """CP-SAT decides a scenario the screens left open (deterministic: one worker, fixed seed)."""
+    result = _repair(context, job)
+    progress.scenarios_done(result.order)  # the observers of rotaflow.progress, if any
+    return result
+
+
+def _repair(context: ContingencyContext, job: RepairJob) -> ScenarioResult:
     started = time.perf_counter()
     base = _base(context)
     model, offset = _scenario_model(context, base, job.people, lower_bound=job.lower_bound, hint=job.hint)
@@ -1332,11 +1343,14 @@ def analyse_contingency(
     deterministic_time: float = DEFAULT_DETERMINISTIC_TIME,
     seed: int = 0,
     history: Iterable[tuple[str, dt.date, str]] = (),
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> ContingencyAnalysis:
     """N-1 (``order=1``) or N-1 and N-2 (``order=2``) of a block's schedule, without Prefect.
 
     ``solve`` maps :func:`repair_scenario` over the scenarios the screens leave open (default:
-    one after another here).
+    one after another here). ``on_progress(done, total)`` hears of the scenarios settled, over both
+    orders: at the start, after each screening and after each mapping (the observers of
+    ``rotaflow.progress`` hear of each scenario).
     """
     if order not in (1, 2):
         raise ValueError("order is 1 (N-1) or 2 (N-2)")
@@ -1345,10 +1359,21 @@ def analyse_contingency(
     context = prepare_context(
         bundle, block_id, cells, from_date=from_date, deterministic_time=deterministic_time, seed=seed, history=history
     )
+    total = sum(len(_scenarios(context, k)) for k in range(1, order + 1)) if on_progress is not None else 0
+    done = 0
+
+    def settled(results: list[ScenarioResult]) -> list[ScenarioResult]:
+        nonlocal done
+        done += len(results)
+        if on_progress is not None:
+            on_progress(done, total)
+        return results
+
+    settled([])
     first = screen_scenarios(context, 1)
-    singles = first.settled + list(mapper(context, first.jobs))
+    singles = settled(first.settled) + settled(list(mapper(context, first.jobs)))
     results = list(singles)
     if order == 2:
         second = screen_scenarios(context, 2, singles=singles)
-        results += second.settled + list(mapper(context, second.jobs))
+        results += settled(second.settled) + settled(list(mapper(context, second.jobs)))
     return assemble(context, results, order=order, seconds=time.perf_counter() - started)

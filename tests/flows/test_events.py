@@ -80,6 +80,17 @@ def test_failed_generation_emits_an_event(
     assert "preflight" in event.payload["reason"]
 
 
+def test_a_bundle_that_breaks_its_contract_emits_a_generation_event(
+    events: Captured, tiny_dir: Path, tmp_path: Path
+) -> None:
+    (tiny_dir / "people.csv").write_text("person_id,name,role,pgy\nR1,,resident,9\n")
+    state = generate_block(str(tiny_dir), "B1", out_dir=str(tmp_path / "out"), time_limit_seconds=5, return_state=True)
+    assert state.is_failed()
+    (event,) = events.named("rotaflow.generation.failed")
+    assert event.resource.id == "rotaflow.program.tiny"
+    assert event.payload == {"block_id": "B1", "reason": "the bundle broke its contract"}
+
+
 def test_a_hard_violation_emits_an_event(events: Captured, tiny_dir: Path, tmp_path: Path) -> None:
     program = make_solvable(tiny_dir)
     schedule = solved_schedule(program, "B1", tmp_path / "assignments.csv")

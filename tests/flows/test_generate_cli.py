@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gc
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,6 +71,31 @@ def test_generate_writes_the_outputs_and_prints_the_summary_as_json(
     assert {k: v for k, v in printed.items() if k in written} == written
     assert Path(printed["out_dir"]) == out.resolve()
     assert printed["time_limit_seconds"] == 5
+
+
+def test_generate_shows_the_solver_and_the_scenarios_while_the_real_flow_runs(
+    solvable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = ["generate", "--program", str(solvable), "--block", "B1", "--out", str(out), "--time-limit", "5"]
+    assert main([*args, "--progress"]) == 0
+    captured = capsys.readouterr()
+    assert re.search(r"objective\s+\d+\s+·\s+bound\s+\d+", captured.err), captured.err[-2000:]
+    assert "N-1 scenarios" in captured.err
+    people = (solvable / "people.csv").read_text().splitlines()[1:]
+    names = [row.split(",")[1] for row in people if row]
+    assert names and not any(name in captured.err for name in names)  # numbers only, never names
+    assert "B1" in captured.out and "objective" in captured.out
+
+
+def test_block_next_before_the_lead_window_generates_nothing(
+    solvable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["generate", "--program", str(solvable), "--block", "next", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "the next block, B1, starts in" in captured.out and "nothing generated yet" in captured.out
+    assert not out.exists()
 
 
 def test_an_unknown_block_exits_2_naming_the_option(

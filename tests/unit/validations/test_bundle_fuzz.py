@@ -635,13 +635,15 @@ def test_added_columns_never_change_the_bundle(data: st.DataObject) -> None:
     absent = [c for c in BY_FILE[file].columns if c not in table.header]
     name = data.draw(
         st.one_of(_LETTERS.map(lambda t: "extra_" + t), ODD_NAMES.map(str.strip)).filter(
-            lambda n: n
-            and "," not in n
-            and '"' not in n
-            and "\n" not in n
-            and "\r" not in n
-            and n not in _COLUMN_NAMES
-            and not difflib.get_close_matches(n.casefold(), absent, n=1, cutoff=0.8)
+            lambda n: (
+                n
+                and "," not in n
+                and '"' not in n
+                and "\n" not in n
+                and "\r" not in n
+                and n not in _COLUMN_NAMES
+                and not difflib.get_close_matches(n.casefold(), absent, n=1, cutoff=0.8)
+            )
         ),
         label="column",
     )
