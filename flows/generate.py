@@ -1,4 +1,4 @@
-"""Flow ``generate_block``: ingest → preflight → solve → check → publish → export."""
+"""Flow ``generate_block``: ingest → preflight → solve → check → export → validate → publish + backup."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, Literal, cast
 from prefect import flow, get_run_logger
 from prefect.events import emit_event
 from prefect.states import Cancelled, Failed, State
+from prefect.transactions import transaction
 
 from configs.settings import get_settings
 from constraints.registry import RULES
@@ -17,7 +18,7 @@ from db.repositories import IngestResult
 from flows.ingest import ingest_program
 from flows.validate import validate_schedule
 from rotaflow import generate as service
-from rotaflow.errors import InfeasibleError
+from rotaflow.errors import InfeasibleError, StorageError
 from tasks.generate import (
     build_instance,
     explain_infeasibility,
@@ -65,12 +66,14 @@ def generate_block(
     backup: bool = True,
     next_within_days: int = 35,
 ) -> dict[str, Any] | State:
-    """Generate, check, publish, export and validate the schedule of one block of a program.
+    """Generate, check, export, validate, then publish and back up the schedule of one block.
 
     After solving, the engine's checkers and then the independent validation (flow
     ``validate_schedule``: ACGME, coverage, program rules, burnout risk, ``contingency``) run
-    over the exported assignments; any hard violation marks the run failed. A valid, published
-    schedule is then secured by a quick-tier backup (flow ``backup``) that carries the run's outputs.
+    over the exported assignments; any hard violation fails the run and nothing is published
+    (the run is recorded). A valid schedule is published and secured by a quick-tier backup
+    (flow ``backup``) that carries the run's outputs, in one transaction: when the backup fails,
+    the publish is rolled back (the schedule it replaced is live again) and the run fails.
 
     Args:
         program: The program bundle: a folder (e.g. configs/programs/sample), a .zip, or an s3://bucket/prefix.
@@ -149,8 +152,7 @@ def generate_block(
     engine_violations = sum(1 for f in findings if f["severity"] == "violation")
     summary["hard_violations"] = engine_violations
     summary["warnings"] = sum(1 for f in findings if f["severity"] == "warning")
-    published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
-    summary["published"] = published.inserted > 0
+    summary["published"] = False
     export_outputs(out, instance, bundle, result, findings, summary)
     summary["out_dir"] = str(Path(out).resolve())
     checked = validate_schedule(
@@ -171,10 +173,9 @@ def generate_block(
     summary["hard_violations"] = max(engine_violations, int(validation["hard_violations"]))
     summary["warnings"] = int(validation["warnings"])
     summary["validation"] = {k: v for k, v in validation.items() if k not in summary}
-    if backup and not summary["hard_violations"] and summary["published"]:
-        summary["backup"] = _back_up(out)
-    write_summary(out, summary)
-    if summary["hard_violations"]:
+    if summary["hard_violations"]:  # recorded, never published
+        publish(bundle.program.key, stored.version, instance, result, summary, started_at)
+        write_summary(out, summary)
         error = InfeasibleError(f"{summary['hard_violations']} hard violation(s) found; see {out}/findings.csv")
         error.summary = summary  # type: ignore[attr-defined]
         _emit_failed(
@@ -185,7 +186,31 @@ def generate_block(
             violations=summary["hard_violations"],
         )
         return Failed(message=str(error), data=error)
+    if not backup:
+        published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
+        summary["published"] = published.inserted > 0
+        write_summary(out, summary)
+        return summary
+    try:
+        with transaction():  # publish + backup: a backup that fails withdraws the schedule again
+            published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
+            summary["published"] = published.inserted > 0
+            summary["backup"] = _back_up(out)
+    except BackupFailed as exc:
+        summary["published"] = False
+        summary["backup"] = {"error": str(exc)}
+        write_summary(out, summary)
+        message = f"the backup after publishing failed, so the schedule was withdrawn again: {exc}"
+        _emit_failed(summary["program"], block_id, "backup failed; publish rolled back", status=summary["status"])
+        failure = StorageError(message)
+        failure.summary = summary  # type: ignore[attr-defined]
+        return Failed(message=message, data=failure)
+    write_summary(out, summary)
     return summary
+
+
+class BackupFailed(RuntimeError):
+    """The quick backup after publishing failed (the transaction withdraws the publish)."""
 
 
 def _emit_failed(program_key: str, block_id: str, reason: str, **details: Any) -> None:
@@ -210,12 +235,11 @@ def _stop(out: str, instance: Any, bundle: Any, summary: dict[str, Any], why: st
 
 
 def _back_up(out: str) -> dict[str, Any]:
-    """A quick backup after publishing; a failed backup is reported, the valid schedule stands."""
+    """A quick backup after publishing; raises ``BackupFailed`` when it fails."""
     from flows.backup import backup as backup_flow
 
     state = backup_flow(tier="quick", extras={"run": str(Path(out).resolve())}, return_state=True)
-    if state.is_completed():
-        result = cast(dict[str, Any], state.result())
-        return {k: result[k] for k in ("backup_id", "tier", "location", "verified")}
-    get_run_logger().warning("the quick backup after publishing failed: %s", state.message)
-    return {"error": str(state.message)}
+    if not state.is_completed():
+        raise BackupFailed(str(state.message))
+    result = cast(dict[str, Any], state.result())
+    return {k: result[k] for k in ("backup_id", "tier", "location", "verified")}

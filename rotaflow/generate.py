@@ -296,6 +296,54 @@ def publish_run(
     return Published(run_id, replaced, inserted)
 
 
+def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rotaflow generate") -> int:
+    """Undo ``publish_run`` of ``run_id``: its assignments are soft-deleted, the ones it replaced are
+    live again, the run is marked ``rolled_back`` and the audit log says why. Returns the rows put back."""
+    with UnitOfWork(engine) as uow:
+        s = uow.s
+        run = s.get(ScheduleRun, run_id)
+        if run is None or run.status != "published":
+            return 0
+        block = s.scalars(
+            select(Block).where(Block.program_id == run.program_id, Block.block_id == run.block_id).with_for_update()
+        ).one()
+        now = utcnow()
+        withdrawn = s.scalars(
+            select(Assignment).where(Assignment.run_id == run_id, Assignment.deleted_at.is_(None))
+        ).all()
+        for row in withdrawn:
+            row.deleted_at, row.deleted_by = now, f"{actor} (rollback of run {run_id})"
+        restored = s.scalars(
+            select(Assignment)
+            .where(
+                Assignment.program_id == run.program_id,
+                Assignment.deleted_by == f"{actor} (run {run_id})",
+                Assignment.date >= block.start_date,
+                Assignment.date <= block.end_date,
+            )
+            .execution_options(include_deleted=True)  # soft-deleted rows are hidden unless asked for
+        ).all()
+        for row in restored:
+            row.deleted_at, row.deleted_by = None, None
+        run.status = "rolled_back"
+        AuditRepository(s).record(
+            actor=actor,
+            action="unpublish",
+            entity="schedule_runs",
+            entity_key=run_id,
+            program_id=run.program_id,
+            version=run.version,
+            details={
+                "block_id": run.block_id,
+                "withdrawn": len(withdrawn),
+                "restored": len(restored),
+                "reason": reason,
+            },
+        )
+        uow.commit()
+    return len(restored)
+
+
 # --------------------------------------------------------------------------- files
 
 

@@ -19,6 +19,7 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.transactions import Transaction, get_transaction
 
 from configs.settings import get_settings
 from constraints.explain import Conflict, diagnose
@@ -157,9 +158,13 @@ def publish(
     summary: dict[str, Any],
     started_at: dt.datetime,
 ) -> service.Published:
-    """Record the run and publish its schedule under a row lock on the block."""
+    """Record the run and publish its schedule under a row lock on the block.
+
+    Inside a transaction (publish + backup), a rollback withdraws the schedule again and puts
+    back the one it replaced.
+    """
     engine = ingest_service.database_engine(get_settings())
-    return service.publish_run(
+    published = service.publish_run(
         engine,
         program_key=program_key,
         version=version,
@@ -168,6 +173,19 @@ def publish(
         summary=summary,
         started_at=started_at,
     )
+    txn = get_transaction()
+    if txn is not None:
+        txn.set("published_run", published.run_id)
+    return published
+
+
+@publish.on_rollback
+def _withdraw(txn: Transaction) -> None:
+    run_id: str | None = txn.get("published_run", None)
+    if run_id is not None:
+        engine = ingest_service.database_engine(get_settings())
+        put_back = service.unpublish_run(engine, run_id=run_id, reason="the backup after publishing failed")
+        get_run_logger().warning("run %s withdrawn; %d previously published assignment(s) put back", run_id, put_back)
 
 
 @task(name="export", cache_policy=NO_CACHE)

@@ -276,6 +276,63 @@ def test_generate_publishes_exports_reads_history_and_replaces(
     assert replaced[summary["run_id"]] == 0 and replaced[second["run_id"]] == len(stored)
 
 
+def test_a_failed_backup_withdraws_the_publish_and_puts_the_previous_schedule_back(
+    tiny_dir: Path, tmp_path: Path, fast_ingest: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_solvable(tiny_dir)
+    first = generate_block(str(tiny_dir), "B1", out_dir=str(tmp_path / "first"), time_limit_seconds=5)
+    assert isinstance(first, dict) and first["published"] and "backup_id" in first["backup"]
+    live_before = {(a.person_id, a.date, a.shift_id, a.run_id) for a in _all_assignments() if a.deleted_at is None}
+    assert live_before
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the object store's folder would be\n")
+    monkeypatch.setenv("ROTAFLOW_OBJECT_STORE", str(blocker / "objects"))
+    get_settings.cache_clear()
+    out = tmp_path / "second"
+    state = generate_block(str(tiny_dir), "B1", out_dir=str(out), time_limit_seconds=5, return_state=True)
+    assert state.is_failed()
+    assert "the backup after publishing failed, so the schedule was withdrawn again" in str(state.message)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["published"] is False and "error" in summary["backup"]
+
+    run, _ = _published(summary["run_id"])
+    assert run is not None and run.status == "rolled_back"
+    everything = _all_assignments()
+    assert {(a.person_id, a.date, a.shift_id, a.run_id) for a in everything if a.deleted_at is None} == live_before
+    withdrawn = [a for a in everything if a.run_id == summary["run_id"]]
+    assert withdrawn and all(a.deleted_at is not None and "rollback" in (a.deleted_by or "") for a in withdrawn)
+    with UnitOfWork(database_engine(get_settings())) as uow:
+        [entry] = uow.s.scalars(select(AuditEntry).where(AuditEntry.action == "unpublish")).all()
+        key, details = entry.entity_key, dict(entry.details)
+    assert key == summary["run_id"]
+    assert details["restored"] == len(live_before) and details["withdrawn"] == len(withdrawn)
+
+
+def test_a_schedule_with_hard_violations_is_recorded_never_published(
+    tiny_dir: Path, tmp_path: Path, fast_ingest: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.generate as generate_flow
+
+    make_solvable(tiny_dir)
+    real = generate_flow.validate_schedule
+
+    def stricter(*args: Any, **kwargs: Any) -> Any:  # the independent validator finds what the engine did not
+        state = real(*args, **kwargs)
+        summary = dict(state.result())
+        summary["hard_violations"] = 1
+        return type("Checked", (), {"result": lambda self, raise_on_failure=True: summary, "message": ""})()
+
+    monkeypatch.setattr(generate_flow, "validate_schedule", stricter)
+    state = generate_block(str(tiny_dir), "B1", out_dir=str(tmp_path / "out"), time_limit_seconds=5, return_state=True)
+    assert state.is_failed()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    run, stored = _published(summary["run_id"])
+    assert run is not None and run.status != "published" and stored == []
+    assert summary["published"] is False and "backup" not in summary
+    assert [a for a in _all_assignments() if a.deleted_at is None] == []
+
+
 def _wall(value: dt.datetime) -> dt.datetime:
     """Local wall-clock time in the program's zone (the .ics files lose the offset: see the xfail below)."""
     if value.tzinfo is not None:
