@@ -438,7 +438,7 @@ def _manifest_rows(manifest: Manifest, now: dt.datetime) -> list[str]:
     taken = manifest.created_at.astimezone(dt.UTC)
     rows = sum(t.rows for t in manifest.tables.values())
     lines = [
-        "| | |",
+        "| Backup facts | |",
         "|---|---|",
         f"| Backup | `{manifest.backup_id}` ({manifest.tier}{' — ' + manifest.name if manifest.name else ''}) |",
         f"| Taken | {taken:%Y-%m-%d %H:%M:%S} UTC, **{_age(taken, now)} ago** |",

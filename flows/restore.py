@@ -88,7 +88,7 @@ def emergency_restore(
         confirmed_backup_id: Leave empty from the UI: the run pauses and asks you to type the backup id.
         confirm_timeout_seconds: How long the run waits for your confirmation before refusing (nothing restored).
         confirm_poll_seconds: How often the paused run checks for your answer.
-        keep_previous: Keep the replaced database (…__pre_<time>) instead of dropping it after a verified restore.
+        keep_previous: Keep the replaced database (`…__pre_<time>`) instead of dropping it after a verified restore.
         config_path: A backup configuration instead of configs/backup.yaml.
     """
     logger = get_run_logger()

@@ -1,7 +1,8 @@
 """``rotaflow serve`` (``make serve``): a local Prefect server, the work pool, the deployments and a worker.
 
 * The server binds to 127.0.0.1 unless told otherwise and keeps its own SQLite database under
-  ``PREFECT_HOME`` (default ``var/prefect``) — never rotaflow's database.
+  ``PREFECT_HOME`` (default ``var/prefect``), or the PostgreSQL database ``ROTAFLOW_PREFECT_DATABASE_URL``
+  names (``postgresql+asyncpg://…``) — never rotaflow's database.
 * It requires API authentication (Prefect's ``PREFECT_SERVER_API_AUTH_STRING``; clients and the
   worker send ``PREFECT_API_AUTH_STRING``). The credential is ``ROTAFLOW_PREFECT_AUTH_STRING`` when
   set, else ``<PREFECT_HOME>/auth-string`` (``user:password``, generated once with mode 0600). It is
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from configs.settings import PROJECT_ROOT, get_settings
+from configs.settings import PROJECT_ROOT, get_settings, mask_url
 
 __all__ = [
     "POOL",
@@ -46,6 +47,10 @@ POOL = "rotaflow-process"
 AUTH_ENV = "ROTAFLOW_PREFECT_AUTH_STRING"
 AUTH_FILE = "auth-string"
 AUTH_USER = "rotaflow"
+DATABASE_ENV = "ROTAFLOW_PREFECT_DATABASE_URL"
+SQLITE_TIMEOUT_SECONDS = 60
+"""How long the server's SQLite connections wait for a lock (Prefect's 10 s default gives HTTP 503
+"database is locked" under load on a small machine)."""
 
 
 def prefect_home() -> Path:
@@ -91,6 +96,8 @@ class ServeConfig:
     worker: bool = True
     startup_timeout: float = 120.0
     log: Callable[[str], None] = print
+    database_url: str | None = field(default_factory=lambda: os.environ.get(DATABASE_ENV) or None)
+    """The Prefect server's own database (``postgresql+asyncpg://…``); default: SQLite under ``home``."""
     extra_env: dict[str, str] = field(default_factory=dict)
     """Set for the server, ``prefect deploy`` and the worker (and so every flow run), over the caller's env."""
     worker_log: Path | None = None
@@ -129,6 +136,14 @@ def _check_database_apart(config: ServeConfig) -> None:
     """The Prefect server never shares rotaflow's database."""
     settings = get_settings()
     url = settings.resolved_database_url
+    if config.database_url is not None:
+        from sqlalchemy.engine import make_url
+
+        ours, theirs = make_url(url), make_url(config.database_url)
+        same = (ours.host, ours.port, ours.database) == (theirs.host, theirs.port, theirs.database)
+        if same and ours.database is not None:
+            raise RuntimeError(f"{DATABASE_ENV} names rotaflow's own database ({mask_url(url)}); give Prefect its own")
+        return
     if url.startswith("sqlite"):
         app_db = Path(url.split("///", 1)[-1]).resolve()
         if app_db == config.database_file.resolve():
@@ -140,7 +155,8 @@ def _env(config: ServeConfig, auth: str) -> dict[str, str]:
     env.pop(AUTH_ENV, None)
     env.update(
         PREFECT_HOME=str(config.home),
-        PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{config.database_file}",
+        PREFECT_SERVER_DATABASE_CONNECTION_URL=config.database_url or f"sqlite+aiosqlite:///{config.database_file}",
+        PREFECT_SERVER_DATABASE_TIMEOUT=str(SQLITE_TIMEOUT_SECONDS if config.database_url is None else 10),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_SERVER_API_HOST=config.host,
         PREFECT_SERVER_API_PORT=str(config.port),

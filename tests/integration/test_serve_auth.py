@@ -49,3 +49,42 @@ def test_the_server_listens_on_loopback_only(served: Served) -> None:
     with socket.socket() as sock, pytest.raises(OSError):
         sock.settimeout(2)
         sock.connect((outward, port))
+
+
+def test_the_server_can_keep_its_own_postgresql_database(postgres_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.engine import make_url
+
+    from rotaflow.serve import ServeConfig, Served, shut_down, start_server, wait_until_healthy
+    from tests.integration.conftest import _free_port
+
+    prefect_url = make_url(postgres_url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    config = ServeConfig(port=_free_port(), home=tmp_path, deploy=False, worker=False, database_url=prefect_url)
+    auth, source = auth_string(tmp_path)
+    served = Served(config, auth, source, start_server(config, auth))
+    try:
+        wait_until_healthy(config, served.server, 90)
+        with served.client() as client:
+            assert client.post("/deployments/filter", json={}).status_code == 200
+        engine = create_engine(postgres_url)
+        try:
+            assert {"flow_run", "deployment", "work_pool"} <= set(inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+        assert not config.database_file.exists()  # no SQLite file beside it
+    finally:
+        shut_down(served)
+
+
+def test_the_server_refuses_rotaflow_s_own_database(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from configs.settings import get_settings
+    from rotaflow.serve import ServeConfig, _check_database_apart
+
+    with_password = postgres_url.replace("postgres@", "postgres:s3cret-pw@")
+    monkeypatch.setenv("ROTAFLOW_DATABASE_URL", with_password)
+    get_settings.cache_clear()
+    same = with_password.replace("postgresql+psycopg", "postgresql+asyncpg")
+    with pytest.raises(RuntimeError, match="names rotaflow's own database") as caught:
+        _check_database_apart(ServeConfig(database_url=same))
+    assert "s3cret-pw" not in str(caught.value) and "***" in str(caught.value)
+    _check_database_apart(ServeConfig(database_url=same.rsplit("/", 1)[0] + "/prefect_elsewhere"))
