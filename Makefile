@@ -27,7 +27,8 @@ run: $(STAMP)
 	$(BIN)/rotaflow db upgrade
 	$(BIN)/rotaflow generate --program $(SAMPLE) --block 2027-B01 --out var/runs/sample-2027-B01
 
-## serve: a local Prefect server (UI at http://$(SERVE_HOST):$(SERVE_PORT), own SQLite database under var/prefect,
+## serve: a local Prefect server (UI at http://$(SERVE_HOST):$(SERVE_PORT), own database: SQLite under var/prefect
+##        or ROTAFLOW_PREFECT_DATABASE_URL,
 ##        API auth from ROTAFLOW_PREFECT_AUTH_STRING or var/prefect/auth-string), the rotaflow-process work pool,
 ##        every deployment of prefect.yaml and a worker; Ctrl-C stops them. `make serve SERVE_HOST=0.0.0.0` to expose.
 SERVE_HOST ?= 127.0.0.1

@@ -163,6 +163,8 @@ class IngestResult:
     inserted: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """Added files and columns the bundle carried, accepted and not read (file and column names only)."""
 
     @property
     def changed(self) -> bool:

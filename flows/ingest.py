@@ -34,6 +34,7 @@ def ingest_program(program: str) -> IngestResult | State:
     if isinstance(report, Rejected):
         return reject(program, report.error, files)
     result = store_bundle(bundle, program)
+    result.notes = list(bundle.notes)
     publish_ingest_summary(program, result, bundle, report)
     return result
 

@@ -99,7 +99,8 @@ def ingest(
             "--json",
             help=_json_help(
                 "{program, version, new_version, inserted: {dataset: rows}, soft_deleted: {dataset: rows}, "
-                "rows: {file: rows} (empty with --flow), data_docs, database}"
+                "rows: {file: rows} (empty with --flow), data_docs, database, notes: [added files and "
+                "columns accepted but not read]}"
             ),
         ),
     ] = False,
@@ -127,7 +128,10 @@ def ingest(
         "rows": counts,
         "data_docs": str(docs),
         "database": mask_url(get_settings().resolved_database_url),
+        "notes": result.notes,
     }
+    for note in result.notes:  # added files and columns: accepted, not read
+        err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
     if as_json:
         _print_json(payload)
         return
@@ -171,7 +175,7 @@ def generate(
     ] = False,
     show_progress: ProgressOption = None,
 ) -> None:
-    """Ingest → preflight → solve → check → publish → export one block's schedule."""
+    """Ingest → preflight → solve → check → export → validate → publish + quick backup of one block's schedule."""
     from flows.generate import generate_block
 
     if time_limit is not None and not time_limit > 0:
@@ -930,7 +934,8 @@ def serve(
     deploy: Annotated[bool, typer.Option("--deploy/--no-deploy", help="register prefect.yaml's deployments")] = True,
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="start a worker on rotaflow-process")] = True,
 ) -> None:
-    """A local Prefect server (own SQLite database, API auth required), the work pool, deployments and a worker.
+    """A local Prefect server (its own database: SQLite under var/prefect, or ROTAFLOW_PREFECT_DATABASE_URL;
+    API auth required), the work pool, deployments and a worker.
 
     The credential is ROTAFLOW_PREFECT_AUTH_STRING, else var/prefect/auth-string (generated, mode 0600).
     Ctrl-C stops the worker and the server.

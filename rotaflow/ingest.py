@@ -183,5 +183,6 @@ def ingest_bundle(
         raise
     # the database is opened (and, when embedded, created) only for a bundle that passed
     result = save_bundle(bundle, source=source, engine=engine or database_engine(settings))
+    result.notes = list(bundle.notes)
     counts = {name: len(frame) for name, frame in bundle.frames.items()}
     return IngestOutcome(source=source, result=result, expectations=report, row_counts=counts)

@@ -135,6 +135,8 @@ class Served:
 def _check_database_apart(config: ServeConfig) -> None:
     """The Prefect server never shares rotaflow's database."""
     settings = get_settings()
+    if not settings.database_url and settings.database_url_block:
+        return  # held in a Secret block on this very server, which is not up yet: never SQLite under home
     url = settings.resolved_database_url
     if config.database_url is not None:
         from sqlalchemy.engine import make_url

@@ -57,7 +57,7 @@ def check_contracts(files: dict[str, bytes], source: str) -> Bundle | Rejected:
     except InputError as error:
         return Rejected(error)
     for note in bundle.notes:  # file and column names only, never cell values
-        get_run_logger().info("%s", note)
+        get_run_logger().warning("%s", note)
     return bundle
 
 

@@ -27,6 +27,23 @@ def test_ingest_without_flow_prints_json(tiny_dir: Path, capsys: pytest.CaptureF
     assert Path(payload["data_docs"]).is_file()
 
 
+def test_ingest_notes_added_files_and_columns_it_does_not_read(
+    tiny_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tiny_dir / "README.txt").write_text("our program's notes\n")
+    lines = (tiny_dir / "blocks.csv").read_text().splitlines()
+    widened = [lines[0] + ",academic_year"] + [line + ",2027-28" for line in lines[1:] if line]
+    (tiny_dir / "blocks.csv").write_text("\n".join(widened) + "\n")
+    assert main(["ingest", "--program", str(tiny_dir), "--no-flow", "--json"]) == 0
+    captured = capsys.readouterr()
+    notes = [
+        "README.txt: not a bundle file of FORMATS.md; kept, not read",
+        "blocks.csv: column academic_year is not read by rotaflow; ignored",
+    ]
+    assert json.loads(captured.out)["notes"] == notes
+    assert all(f"note: {n}" in captured.err for n in notes)
+
+
 def test_bad_bundle_exits_2_with_located_messages(tiny_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tiny_dir / "blocks.csv").write_text("block_id,start_date,end_date\nB1,2027-07-01,2027-13-01\n")
     assert main(["ingest", "--program", str(tiny_dir), "--no-flow"]) == 2
