@@ -142,7 +142,7 @@ def test_verify_reports_staleness_and_damage(live: str, backup_id: str, capsys: 
     captured = capsys.readouterr()
     assert "damaged" in captured.out
     assert f"quick/{backup_id}: database.sqlite3 does not match its checksum" in captured.err
-    assert "1 backup(s) damaged or incomplete" in captured.err
+    assert "1 backup(s) damaged, incomplete or not restorable" in captured.err
 
 
 def test_verify_flags_a_sacred_tag_whose_backup_is_gone(
