@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 SAMPLE := configs/programs/sample
 
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
@@ -15,12 +16,16 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
 .PHONY: run test lint format clean bench serve
 
+# run and serve need the project; test, lint and bench also its development tools.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "rotaflow needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	@touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $(DEV_STAMP)
 
 ## run: set up, create the database and generate the sample program's first block (embedded defaults)
 run: $(STAMP)
@@ -37,22 +42,22 @@ serve: $(STAMP)
 	$(BIN)/rotaflow serve --host $(SERVE_HOST) --port $(SERVE_PORT)
 
 ## test: set up and run the whole test suite with coverage gates
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --cov --cov-report=term --cov-report=json:var/coverage.json --cov-fail-under=80
 	$(BIN)/python tests/coverage_gate.py var/coverage.json
 
 ## lint: ruff and mypy
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy rotaflow configs db validations backups tasks flows constraints
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 ## bench: the benchmarks (each prints a table and writes bench/results/*.json)
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/curtois.py
