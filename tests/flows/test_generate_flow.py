@@ -280,7 +280,9 @@ def test_a_failed_backup_withdraws_the_publish_and_puts_the_previous_schedule_ba
     tiny_dir: Path, tmp_path: Path, fast_ingest: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_solvable(tiny_dir)
-    first = generate_block(str(tiny_dir), "B1", out_dir=str(tmp_path / "first"), time_limit_seconds=5)
+    first = generate_block(
+        str(tiny_dir), "B1", out_dir=str(tmp_path / "first"), time_limit_seconds=5, contingency="none"
+    )
     assert isinstance(first, dict) and first["published"] and "backup_id" in first["backup"]
     live_before = {(a.person_id, a.date, a.shift_id, a.run_id) for a in _all_assignments() if a.deleted_at is None}
     assert live_before
@@ -290,7 +292,9 @@ def test_a_failed_backup_withdraws_the_publish_and_puts_the_previous_schedule_ba
     monkeypatch.setenv("ROTAFLOW_OBJECT_STORE", str(blocker / "objects"))
     get_settings.cache_clear()
     out = tmp_path / "second"
-    state = generate_block(str(tiny_dir), "B1", out_dir=str(out), time_limit_seconds=5, return_state=True)
+    state = generate_block(
+        str(tiny_dir), "B1", out_dir=str(out), time_limit_seconds=5, contingency="none", return_state=True
+    )
     assert state.is_failed()
     assert "the backup after publishing failed, so the schedule was withdrawn again" in str(state.message)
     summary = json.loads((out / "summary.json").read_text())
@@ -324,7 +328,9 @@ def test_a_schedule_with_hard_violations_is_recorded_never_published(
         return type("Checked", (), {"result": lambda self, raise_on_failure=True: summary, "message": ""})()
 
     monkeypatch.setattr(generate_flow, "validate_schedule", stricter)
-    state = generate_block(str(tiny_dir), "B1", out_dir=str(tmp_path / "out"), time_limit_seconds=5, return_state=True)
+    state = generate_block(
+        str(tiny_dir), "B1", out_dir=str(tmp_path / "out"), time_limit_seconds=5, contingency="none", return_state=True
+    )
     assert state.is_failed()
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     run, stored = _published(summary["run_id"])
