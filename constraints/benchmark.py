@@ -4,18 +4,25 @@
 set: one shift a day, forbidden successions, caps per shift type, total minutes, runs of
 working days and days off, weekends, fixed days off (hard), and the official objective as
 the soft rules ``shift_requests`` and ``coverage_target`` with weight 1.
+
+``solve_curtois`` solves an instance with :func:`neighbourhood_search`: CP-SAT on the whole
+model for a first schedule, then a large neighbourhood search over the same built model.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ortools.sat.python import cp_model
 
 from constraints.curtois import CurtoisInstance, Roster, evaluate, load_curtois
 from constraints.instance import Cell, Demand, Instance, PersonSpec, RequestSpec, ShiftSpec
@@ -131,9 +138,21 @@ def solve_curtois(
 
 # ---------------------------------------------------------------------- neighbourhood search
 
-KINDS = ("days", "focus", "people", "block")
+ALL_KINDS = ("days", "focus", "people", "helpers", "block", "patch", "weekly", "rota")
 """Neighbourhoods: every person on a few days; the same around a day that costs; a few
-people over the whole horizon; a random group of people over a stretch of days."""
+people over the whole horizon; the same, chosen among those off on a day short of cover;
+a random group of people over a stretch of days; the same around a day short of cover."""
+
+KINDS = ALL_KINDS
+
+EXPLORE = 0.15
+"""The share of steps whose kind is drawn uniformly rather than by recent gain per second."""
+
+STEP_OVERHEAD = 0.035
+"""What a step costs beyond its search, in deterministic time (loading and presolving the model)."""
+
+SMOOTHING = 0.2
+"""The weight of the latest step in a kind's moving average of gain per second."""
 
 
 STEP_PARAMETERS: Mapping[str, Any] = {"linearization_level": 2}
@@ -148,9 +167,10 @@ def neighbourhood_search(
     workers: int = 2,
     seed: int = 0,
     first: float = 0.1,
-    step: float = 2.0,
+    step: float = 1.0,
     kinds: tuple[str, ...] = KINDS,
     parameters: Mapping[str, Any] | None = STEP_PARAMETERS,
+    select: str = "bandit",
     log: bool = False,
 ) -> SolveResult:
     """CP-SAT on the whole model for a ``first`` share of the time, then large neighbourhood search.
@@ -159,19 +179,17 @@ def neighbourhood_search(
     to it and solves that (hinted with the schedule, at most ``step`` seconds); an equal
     or better answer replaces the best. ``workers`` steps run side by side, one CP-SAT
     worker each. A neighbourhood's size grows while its steps finish (optimal) and shrinks
-    while they time out. The model is never changed; the answer keeps the first solve's
-    bound and is optimal only when it meets that bound.
+    while they time out. The model is never changed: each thread fixes cells by narrowing
+    their domains in its own copy; the answer keeps the first solve's bound and is optimal
+    only when it meets that bound.
     """
-    from constraints.solve import solve
-
     started = time.monotonic()
     deadline = started + time_limit
-    result = solve(built, time_limit=max(1.0, first * time_limit), workers=workers, seed=seed)
-    if result.status not in ("feasible",) or result.objective is None:
-        if result.status == "timeout" and deadline - time.monotonic() > 0.5:
-            result = solve(built, time_limit=deadline - time.monotonic(), workers=workers, seed=seed)
-        return result
-    search = _Search(built, result, kinds, seed, parameters)
+    first_run = _solve_whole(built, time_limit, workers, seed, switch=first * time_limit)
+    if first_run.status != "feasible" or first_run.solution is None or deadline - time.monotonic() < 0.1:
+        return _result(built, first_run, started, [])
+    search = _Search(built, first_run, kinds, seed, parameters, started, select)
+    search.trace = log
     threads = [
         threading.Thread(target=search.run, args=(n, deadline, step), name=f"lns-{n}", daemon=True)
         for n in range(max(1, workers))
@@ -180,23 +198,141 @@ def neighbourhood_search(
         thread.start()
     for thread in threads:
         thread.join()
-    best = search.best
-    bound = result.best_bound
     if log:
-        print(f"first solve {result.objective} in {result.seconds:.1f}s; {search.steps} steps")
-        for kind, (tries, better, finished) in search.stats.items():
-            size = search.difficulty[kind]
-            print(f"  {kind:<7} {tries:4} steps {better:3} better {finished:4} optimal  size {size:.3f}")
-    proven = bound is not None and best.objective is not None and best.objective <= math.ceil(bound - 1e-6)
-    return SolveResult(
-        "optimal" if proven else "feasible",
-        best.objective,
-        bound,
-        time.monotonic() - started,
-        best.cells,
-        best.penalties,
-        search.progress,
+        print(f"first solve {first_run.objective} in {first_run.seconds:.1f}s; {search.steps} steps")
+        for kind, stat in search.stats.items():
+            print(
+                f"  {kind:<7} {stat.tries:4} steps {stat.better:3} better {stat.finished:4} optimal"
+                f"  {stat.seconds:6.1f}s {stat.effort:6.2f}d  gain {stat.gain:7.0f}  size {search.size[kind]:.3f}"
+            )
+    best = search.best
+    outcome = _Run(
+        "feasible", best.objective, first_run.bound, time.monotonic() - started, best.solution, first_run.progress
     )
+    return _result(built, outcome, started, search.progress)
+
+
+@dataclass
+class _Run:
+    """One CP-SAT call on the whole model: status, objective, bound and every variable's value."""
+
+    status: str
+    objective: float | None
+    bound: float | None
+    seconds: float
+    solution: list[int] | None
+    progress: list[Progress]
+
+
+class _ProgressCallback(cp_model.CpSolverSolutionCallback):
+    """Records each improving solution; from ``switch_at`` on, the first one ends the search."""
+
+    def __init__(self, started: float, switch_at: float) -> None:
+        super().__init__()
+        self.started = started
+        self.switch_at = switch_at
+        self.progress: list[Progress] = []
+
+    def on_solution_callback(self) -> None:
+        self.progress.append(Progress(time.monotonic() - self.started, self.objective_value, self.best_objective_bound))
+        if time.monotonic() >= self.switch_at:
+            self.stop_search()
+
+
+def _solve_whole(built: BuiltModel, time_limit: float, workers: int, seed: int, switch: float | None = None) -> _Run:
+    """CP-SAT on the whole model; with ``switch``, it stops after that many seconds once it has a schedule."""
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(time_limit)
+    solver.parameters.num_workers = max(2, workers)  # one CP-SAT worker alone may find no schedule at all
+    solver.parameters.random_seed = seed
+    started = time.monotonic()
+    callback = _ProgressCallback(started, started + (time_limit if switch is None else switch))
+    finished = threading.Event()
+
+    def watch() -> None:
+        if not finished.wait(callback.switch_at - time.monotonic()):
+            while callback.progress == [] and not finished.wait(0.02):
+                pass
+            solver.stop_search()
+
+    watcher = threading.Thread(target=watch, name="first-solve-switch", daemon=True)
+    if switch is not None:
+        watcher.start()
+    try:
+        code = solver.solve(built.model, callback)
+    finally:
+        finished.set()
+    if switch is not None:
+        watcher.join()
+    seconds = time.monotonic() - started
+    status = {
+        cp_model.OPTIMAL: "optimal",
+        cp_model.FEASIBLE: "feasible",
+        cp_model.INFEASIBLE: "infeasible",
+        cp_model.MODEL_INVALID: "invalid_model",
+    }.get(code, "timeout")
+    found = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    return _Run(
+        status,
+        solver.objective_value if found else None,
+        solver.best_objective_bound if found or code == cp_model.UNKNOWN else None,
+        seconds,
+        list(solver.response_proto.solution) if found else None,
+        callback.progress,
+    )
+
+
+def _result(built: BuiltModel, run: _Run, started: float, extra: list[Progress]) -> SolveResult:
+    """A :class:`SolveResult` of the whole search from its best run."""
+    solution = run.solution
+    cells: frozenset[Cell] = frozenset()
+    penalties: dict[str, int] = {}
+    status = run.status
+    if solution is not None:
+        cells = frozenset(cell for cell, var in built.x.items() if solution[var.index])
+        for penalty in built.penalties:
+            value = sum(c * _value(solution, v) for c, v in penalty.terms) + penalty.constant
+            penalties[penalty.rule] = penalties.get(penalty.rule, 0) + penalty.weight * value
+        if (
+            status == "feasible"
+            and run.bound is not None
+            and run.objective is not None
+            and run.objective <= math.ceil(run.bound - 1e-6)
+        ):
+            status = "optimal"
+    return SolveResult(
+        status,  # type: ignore[arg-type]
+        run.objective,
+        run.bound,
+        time.monotonic() - started,
+        cells,
+        penalties,
+        list(run.progress) + extra,
+    )
+
+
+def _value(solution: Sequence[int], var: Any) -> int:
+    index = int(var.index)
+    return int(solution[index]) if index >= 0 else 1 - int(solution[-index - 1])
+
+
+@dataclass(frozen=True)
+class _Best:
+    """The best schedule so far: its objective, every variable's value and a version number."""
+
+    objective: float
+    solution: list[int]
+    version: int
+
+
+@dataclass
+class _KindStats:
+    tries: int = 0
+    better: int = 0
+    finished: int = 0
+    seconds: float = 0.0
+    effort: float = 0.0
+    gain: float = 0.0
 
 
 class _Search:
@@ -205,113 +341,275 @@ class _Search:
     def __init__(
         self,
         built: BuiltModel,
-        start: SolveResult,
+        start: _Run,
         kinds: tuple[str, ...],
         seed: int,
-        parameters: Mapping[str, Any] | None = None,
+        parameters: Mapping[str, Any] | None,
+        started: float,
+        select: str = "bandit",
     ) -> None:
+        assert start.solution is not None and start.objective is not None
+        unknown = set(kinds) - set(ALL_KINDS)
+        if unknown or not kinds:
+            raise ValueError(f"unknown neighbourhood kinds: {sorted(unknown)}")
         self.built = built
-        self.parameters = parameters
+        self.parameters = dict(parameters or {})
         self.instance = built.instance
-        self.best = start
-        self.started = time.monotonic() - start.seconds
-        self.bound = start.best_bound if start.best_bound is not None else float("-inf")
-        self.progress = list(start.progress)
+        self.best = _Best(start.objective, start.solution, 0)
+        self.started = started
+        self.bound = start.bound if start.bound is not None else float("-inf")
+        self.progress: list[Progress] = []
         self.kinds = kinds
-        self.difficulty = dict.fromkeys(kinds, 0.1)
+        self.select = select
+        self.size = dict.fromkeys(kinds, 0.1)
+        self.rate = dict.fromkeys(kinds, math.inf)
+        """Each kind's recent gain per second of solving (infinite until tried)."""
         self.seed = seed
         self.lock = threading.Lock()
         self.steps = 0
-        self.stats = {kind: [0, 0, 0] for kind in kinds}
+        self.stats = {kind: _KindStats() for kind in kinds}
+        inst = self.instance
+        self.people = list(inst.person_ids)
+        self.person_at = {p: n for n, p in enumerate(self.people)}
+        self.cells = list(inst.cells)
+        indices = built.x.indices()
+        self.var = [indices[cell] for cell in self.cells]
+        """The model variable of each cell position."""
+        self.groups: list[list[list[int]]] = [[[] for _ in range(inst.days)] for _ in self.people]
+        """Cell positions by person and day."""
+        for position, (person, day, _) in enumerate(self.cells):
+            self.groups[self.person_at[person]][day].append(position)
+        self._costs: tuple[int, list[float], list[float], list[float]] | None = None
+        self.changes: list[tuple[int, list[int]]] = []
+        """The cell positions each recent version changed (a thread catches up with them)."""
+        self.history = 64
+        self.trace = False
 
-    def run(self, thread: int, deadline: float, step: float) -> None:
-        from constraints.solve import solve
+    # ------------------------------------------------------------------ threads
 
+    def choose(self, rng: random.Random) -> str:
+        """A kind of neighbourhood: each in turn at first, then mostly by recent gain per second."""
+        untried = [kind for kind in self.kinds if self.rate[kind] == math.inf]
+        if untried:
+            return untried[0]
+        if self.select == "uniform" or rng.random() < EXPLORE:
+            return rng.choice(self.kinds)
+        weights = [max(0.0, self.rate[kind]) for kind in self.kinds]
+        if not any(weights):
+            return rng.choice(self.kinds)
+        return rng.choices(self.kinds, weights=weights)[0]
+
+    def run(self, thread: int, deadline: float, step: float, effort: float | None = None) -> None:
+        """Steps until ``deadline``; with ``effort``, steps of at most ``step`` deterministic time
+        until they add up to ``effort`` (each charged ``STEP_OVERHEAD`` more): reproducible."""
         rng = random.Random(self.seed * 7919 + thread)
-        cells_all = self.instance.cells
+        used = 0.0
+        model = self.built.model.clone()
+        domains = [model.proto.variables[index].domain for index in self.var]
+        state = bytearray(b"\x02" * len(self.var))  # 2: free, else the value the cell is fixed to
+        free_before: list[int] = []
+        synced = -1
         while True:
-            left = deadline - time.monotonic()
-            if left < 0.05:
+            left = deadline - time.monotonic() if effort is None else math.inf
+            if left < 0.05 or (effort is not None and used >= effort):
                 return
             with self.lock:
                 base = self.best
-                kind = rng.choice(self.kinds)
-                size = self.difficulty[kind]
+                kind = self.choose(rng)
+                if self.rate[kind] == math.inf:
+                    self.rate[kind] = -1.0  # being tried
+                size = self.size[kind]
                 self.steps += 1
                 number = self.steps
-            free = self.neighbourhood(kind, size, base.cells, rng)
-            chosen = base.cells
-            fixed = {cell: cell in chosen for cell in cells_all if cell not in free}
-            result = solve(
-                self.built,
-                time_limit=min(step, left),
-                workers=1,
-                seed=self.seed + number,
-                hint=chosen,
-                fixed=fixed,
-                parameters=self.parameters,
+                log = list(self.changes)
+            free = self.neighbourhood(kind, size, base, rng)
+            solution = base.solution
+            var = self.var
+            # fix the cells outside the neighbourhood: only those whose state may have changed
+            touched: Sequence[int]
+            if synced < 0 or (synced != base.version and (not log or log[0][0] > synced + 1)):
+                touched = range(len(var))
+            else:
+                touched = [p for version, changed in log if version > synced for p in changed] + free_before
+            freed = set(free)
+            for position in itertools.chain(touched, free):
+                want = 2 if position in freed else solution[var[position]]
+                if state[position] != want:
+                    domain = domains[position]
+                    if want == 2:
+                        domain[0], domain[1] = 0, 1
+                    else:
+                        domain[0] = domain[1] = want
+                    state[position] = want
+            free_before = free
+            synced = base.version
+            model.clear_hints()
+            hint = model.proto.solution_hint
+            hint.vars.extend([var[p] for p in free])
+            hint.values.extend([solution[var[p]] for p in free])
+            solver = cp_model.CpSolver()
+            params = solver.parameters
+            if effort is None:
+                params.max_time_in_seconds = min(step, left)
+            else:
+                params.max_deterministic_time = min(step, effort - used)
+            params.num_workers = 1
+            params.random_seed = (self.seed + number) % (2**31)
+            for name, value in self.parameters.items():
+                setattr(params, name, value)
+            began = time.monotonic()
+            code = solver.solve(model)
+            spent = time.monotonic() - began
+            if effort is not None:
+                spent = solver.response_proto.deterministic_time + STEP_OVERHEAD
+                used += spent
+            found = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+            objective = solver.objective_value if found else None
+            new_solution = (
+                list(solver.response_proto.solution) if objective is not None and objective <= base.objective else None
             )
+            if self.trace:
+                print(
+                    f"{time.monotonic() - self.started:6.1f} t{thread} {kind:<7} size {size:.3f} free {len(free):5} "
+                    f"{solver.status_name(code):<9} {spent:5.2f}s {solver.response_proto.deterministic_time:5.2f}d "
+                    f"{base.objective} -> {objective}",
+                    flush=True,
+                )
             with self.lock:
-                self.stats[kind][0] += 1
-                self.stats[kind][2] += result.status == "optimal"
-                if (
-                    result.objective is not None
-                    and self.best.objective is not None
-                    and result.objective <= self.best.objective
-                ):
-                    if result.objective < self.best.objective:
-                        self.stats[kind][1] += 1
-                        self.progress.append(Progress(time.monotonic() - self.started, result.objective, self.bound))
-                    self.best = result
-                if result.status == "optimal":
-                    self.difficulty[kind] = min(1.0, self.difficulty[kind] * 1.1)
-                elif result.status in ("feasible", "timeout"):
-                    self.difficulty[kind] = max(0.01, self.difficulty[kind] / 1.1)
+                stats = self.stats[kind]
+                stats.tries += 1
+                stats.seconds += spent
+                stats.effort += solver.response_proto.deterministic_time
+                stats.finished += code == cp_model.OPTIMAL
+                gain = 0.0
+                if new_solution is not None and objective is not None and objective <= self.best.objective:
+                    gain = self.best.objective - objective
+                    if gain > 0:
+                        stats.better += 1
+                        stats.gain += gain
+                        self.progress.append(Progress(time.monotonic() - self.started, objective, self.bound))
+                    current = self.best
+                    candidates = free if current.version == base.version else range(len(self.var))
+                    old = current.solution
+                    changed = [p for p in candidates if new_solution[self.var[p]] != old[self.var[p]]]
+                    self.best = _Best(objective, new_solution, current.version + 1)
+                    self.changes.append((self.best.version, changed))
+                    del self.changes[: -self.history]
+                    self._costs = None
+                rate = gain / max(spent, 1e-3)
+                previous = self.rate[kind]
+                self.rate[kind] = rate if previous < 0 else (1 - SMOOTHING) * previous + SMOOTHING * rate
+                if code == cp_model.OPTIMAL:
+                    self.size[kind] = min(1.0, self.size[kind] * 1.1)
+                elif code in (cp_model.FEASIBLE, cp_model.UNKNOWN):
+                    self.size[kind] = max(0.01, self.size[kind] / 1.1)
 
-    def neighbourhood(self, kind: str, size: float, cells: frozenset[Cell], rng: random.Random) -> set[Cell]:
+    # ------------------------------------------------------------------ neighbourhoods
+
+    def costs(self, best: _Best) -> tuple[list[float], list[float], list[float]]:
+        """What ``best`` costs on each day (all), on each day in coverage, and for each person (requests)."""
+        with self.lock:
+            cached = self._costs
+        if cached is not None and cached[0] == best.version:
+            return cached[1], cached[2], cached[3]
         inst = self.instance
-        people = list(inst.person_ids)
-        days = inst.days
-        if kind == "people":
-            chosen = set(rng.sample(people, max(1, min(len(people), round(size * len(people))))))
-            return {c for c in inst.cells if c[0] in chosen}
+        day_cost = [0.0] * inst.days
+        cover_cost = [0.0] * inst.days
+        person_cost = [0.0] * len(self.people)
+        for penalty in self.built.penalties:
+            value = penalty.weight * (sum(c * _value(best.solution, v) for c, v in penalty.terms) + penalty.constant)
+            if not value:
+                continue
+            _, _, number = penalty.name.partition(":")
+            if penalty.rule == "coverage_target" and number.isdigit():
+                day = inst.demands[int(number)].day
+                day_cost[day] += value
+                cover_cost[day] += value
+            elif penalty.rule == "shift_requests" and number.isdigit():
+                request = inst.requests[int(number)]
+                day_cost[request.day] += value
+                person_cost[self.person_at[request.person]] += value
+        with self.lock:
+            if self.best.version == best.version:
+                self._costs = (best.version, day_cost, cover_cost, person_cost)
+        return day_cost, cover_cost, person_cost
+
+    def _costly_day(self, weights: list[float], rng: random.Random) -> int | None:
+        return rng.choices(range(len(weights)), weights=weights)[0] if any(weights) else None
+
+    def _helpers(self, best: _Best, day: int | None, count: int, rng: random.Random) -> list[int]:
+        """``count`` people, first those off on ``day`` (who could cover it), favouring those whose requests cost."""
+        _, _, person_cost = self.costs(best)
+        everyone = range(len(self.people))
+        if day is None:
+            pool = list(everyone)
+        else:
+            solution, var = best.solution, self.var
+            pool = [n for n in everyone if not any(solution[var[p]] for p in self.groups[n][day])]
+        chosen: list[int] = []
+        weights = [1.0 + person_cost[n] for n in pool]
+        while pool and len(chosen) < count:
+            pick = rng.choices(range(len(pool)), weights=weights)[0]
+            chosen.append(pool.pop(pick))
+            weights.pop(pick)
+        if len(chosen) < count:
+            rest = [n for n in everyone if n not in chosen]
+            chosen += rng.sample(rest, min(len(rest), count - len(chosen)))
+        return chosen
+
+    def neighbourhood(self, kind: str, size: float, best: _Best, rng: random.Random) -> list[int]:
+        """The cell positions a step frees: about ``size`` × all cells, shaped by ``kind``."""
+        days = self.instance.days
+        count = len(self.people)
+        groups = self.groups
+        if kind in ("people", "helpers"):
+            number = max(1, min(count, round(size * count)))
+            if kind == "people":
+                chosen = rng.sample(range(count), number)
+            else:
+                _, cover_cost, _ = self.costs(best)
+                chosen = self._helpers(best, self._costly_day(cover_cost, rng), number, rng)
+            return [p for n in chosen for group in groups[n] for p in group]
         if kind in ("days", "focus"):
             width = max(1, min(days, round(size * days)))
-            if kind == "focus":
-                troubled = _costly_days(inst, cells)
-                centre = rng.choices(list(troubled), weights=list(troubled.values()))[0] if troubled else None
-            else:
-                centre = None
+            centre = self._costly_day(self.costs(best)[0], rng) if kind == "focus" else None
             if centre is None:
                 first = rng.randrange(days - width + 1)
             else:
                 first = max(0, min(days - width, centre - rng.randrange(width)))
-            return {c for c in inst.cells if first <= c[1] < first + width}
-        # block: a share of the people over a stretch of days, about size × all cells
-        width = rng.randint(min(days, 4), days)
-        count = max(2, min(len(people), round(size * len(people) * days / width)))
-        chosen = set(rng.sample(people, min(count, len(people))))
-        first = rng.randrange(days - width + 1)
-        return {c for c in inst.cells if c[0] in chosen and first <= c[1] < first + width}
-
-
-def _costly_days(inst: Instance, cells: frozenset[Cell]) -> dict[int, int]:
-    """Days whose coverage or requests cost something in ``cells``, with that cost."""
-    cost: dict[int, int] = {}
-    for demand in inst.demands:
-        if demand.target is None:
-            continue
-        have = sum(1 for p in demand.people if (p, demand.day, demand.shift) in cells)
-        gap = max(0, demand.target - have) * demand.weight_under + max(0, have - demand.target) * demand.weight_over
-        if gap:
-            cost[demand.day] = cost.get(demand.day, 0) + gap
-    for request in inst.requests:
-        if not 0 <= request.day < inst.days:
-            continue
-        if request.shift is None:
-            worked = any((request.person, request.day, s) in cells for s in inst.shift_ids)
+            return [p for n in range(count) for d in range(first, first + width) for p in groups[n][d]]
+        if kind == "weekly":
+            # every person on the same few weekdays of every week, anchored on a day that costs
+            width = max(1, min(7, days, round(size * 7)))
+            centre = self._costly_day(self.costs(best)[0], rng)
+            start = (rng.randrange(days) if centre is None else centre) - rng.randrange(width)
+            chosen_days = sorted({d for d in range(days) if (d - start) % 7 < width})
+            return [p for n in range(count) for d in chosen_days for p in groups[n][d]]
+        if kind == "rota":
+            # a few people on the same few weekdays of every week, anchored on a day short of cover
+            width = rng.randint(1, min(4, days))
+            _, cover_cost, _ = self.costs(best)
+            centre = self._costly_day(cover_cost, rng)
+            start = (rng.randrange(days) if centre is None else centre) - rng.randrange(width)
+            chosen_days = sorted({d for d in range(days) if (d - start) % 7 < width})
+            number = max(2, min(count, round(size * count * days / len(chosen_days))))
+            chosen = self._helpers(best, centre, number, rng)
+            return [p for n in chosen for d in chosen_days for p in groups[n][d]]
+        # block and patch: a share of the people over a stretch of days, about size × all cells
+        if kind == "block":
+            width = rng.randint(min(days, 4), days)
+            number = max(2, min(count, round(size * count * days / width)))
+            chosen = rng.sample(range(count), number)
+            first = rng.randrange(days - width + 1)
         else:
-            worked = (request.person, request.day, request.shift) in cells
-        if worked != (request.kind == "on"):
-            cost[request.day] = cost.get(request.day, 0) + request.weight
-    return cost
+            _, cover_cost, _ = self.costs(best)
+            centre = self._costly_day(cover_cost, rng)
+            width = rng.randint(min(days, 7), min(days, 14))
+            number = max(2, min(count, round(size * count * days / width)))
+            chosen = self._helpers(best, centre, number, rng)
+            first = (
+                rng.randrange(days - width + 1)
+                if centre is None
+                else max(0, min(days - width, centre - rng.randrange(width)))
+            )
+        return [p for n in chosen for d in range(first, first + width) for p in groups[n][d]]

@@ -1,0 +1,140 @@
+"""The neighbourhood search of the Curtois benchmark: neighbourhood shapes, kind selection, reproducibility."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from constraints.benchmark import ALL_KINDS, _Run, _Search, _solve_whole, curtois_problem, roster_of, solve_curtois
+from constraints.curtois import evaluate, load_curtois
+from constraints.model import BuiltModel, build_model
+
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "benchmarks" / "curtois"
+
+pytestmark = pytest.mark.skipif(
+    not (SHARED / "Instance2.txt").exists(), reason="the shared benchmark folder is not beside the project"
+)
+
+
+@pytest.fixture(scope="module")
+def instance2() -> tuple[BuiltModel, _Run]:
+    instance, rules = curtois_problem(load_curtois(SHARED / "Instance2.txt"))
+    built = build_model(instance, rules)
+    start = _solve_whole(built, 10, 2, 0, switch=0.0)  # the first schedule found
+    assert start.solution is not None and start.status in ("feasible", "optimal")
+    return built, start
+
+
+def _search(instance2: tuple[BuiltModel, _Run], kinds: tuple[str, ...] = ALL_KINDS, seed: int = 0) -> _Search:
+    built, start = instance2
+    return _Search(built, start, kinds, seed, {"linearization_level": 2}, time.monotonic())
+
+
+def _shape(search: _Search, free: list[int]) -> tuple[set[int], list[int], set[tuple[int, int]]]:
+    """The people, the sorted days and the (person, day) pairs a neighbourhood frees."""
+    people = {search.person_at[search.cells[p][0]] for p in free}
+    days = sorted({search.cells[p][1] for p in free})
+    pairs = {(search.person_at[search.cells[p][0]], search.cells[p][1]) for p in free}
+    return people, days, pairs
+
+
+def test_every_kind_frees_whole_person_days_in_its_shape(instance2: tuple[BuiltModel, _Run]) -> None:
+    search = _search(instance2)
+    shifts = len(search.instance.shift_ids)
+    everyone, horizon = len(search.people), search.instance.days
+    rng = random.Random(1)
+    for kind in ALL_KINDS:
+        for size in (0.05, 0.3, 1.0):
+            free = search.neighbourhood(kind, size, search.best, rng)
+            assert len(free) == len(set(free)) > 0, kind
+            people, days, pairs = _shape(search, free)
+            assert len(free) == len(pairs) * shifts, f"{kind}: a person-day is freed whole or not at all"
+            assert pairs == {(n, d) for n in people for d in days}, f"{kind}: people × days"
+            if kind in ("days", "focus"):
+                assert len(people) == everyone and days == list(range(days[0], days[-1] + 1))
+            elif kind in ("people", "helpers"):
+                assert days == list(range(horizon))
+            elif kind in ("block", "patch"):
+                assert days == list(range(days[0], days[-1] + 1))
+            else:  # weekly, rota: the same weekdays of every week
+                weekdays = {d % 7 for d in days}
+                assert days == [d for d in range(horizon) if d % 7 in weekdays]
+                if kind == "weekly":
+                    assert len(people) == everyone
+
+
+def test_sizes_scale_the_neighbourhoods(instance2: tuple[BuiltModel, _Run]) -> None:
+    search = _search(instance2)
+    for kind in ("days", "people", "block"):
+        small = sum(len(search.neighbourhood(kind, 0.1, search.best, random.Random(n))) for n in range(20))
+        large = sum(len(search.neighbourhood(kind, 0.5, search.best, random.Random(n))) for n in range(20))
+        assert small < large, kind
+
+
+def test_helpers_are_people_off_on_a_day_short_of_cover(instance2: tuple[BuiltModel, _Run]) -> None:
+    search = _search(instance2)
+    best = search.best
+    solution, var = best.solution, search.var
+    _, cover_cost, _ = search.costs(best)
+    day = max(range(search.instance.days), key=lambda d: cover_cost[d])
+    off = {n for n in range(len(search.people)) if not any(solution[var[p]] for p in search.groups[n][day])}
+    chosen = search._helpers(best, day, min(3, len(off)), random.Random(0))
+    assert len(chosen) == len(set(chosen)) == min(3, len(off))
+    assert set(chosen) <= off
+    # more people than are off: the rest are drawn from everyone else
+    everyone = search._helpers(best, day, len(search.people), random.Random(0))
+    assert sorted(everyone) == list(range(len(search.people)))
+
+
+def test_costs_add_up_to_the_objective(instance2: tuple[BuiltModel, _Run]) -> None:
+    search = _search(instance2)
+    day_cost, cover_cost, person_cost = search.costs(search.best)
+    assert sum(day_cost) == search.best.objective
+    assert sum(day_cost) == pytest.approx(sum(cover_cost) + sum(person_cost))
+
+
+def test_the_bandit_tries_every_kind_then_favours_the_ones_that_gain(instance2: tuple[BuiltModel, _Run]) -> None:
+    search = _search(instance2, kinds=("days", "people", "block"))
+    rng = random.Random(0)
+    first = []
+    for _ in range(3):
+        kind = search.choose(rng)
+        first.append(kind)
+        search.rate[kind] = 0.0
+    assert first == ["days", "people", "block"]
+    search.rate.update({"days": 10.0, "people": 0.0, "block": 1.0})
+    counts = Counter(search.choose(rng) for _ in range(2000))
+    assert counts["days"] > 5 * counts["block"] > 0
+    assert 0 < counts["people"] < counts["block"]  # only by exploration
+    search.select = "uniform"
+    counts = Counter(search.choose(rng) for _ in range(3000))
+    assert min(counts.values()) > 800
+
+
+def test_a_search_by_effort_is_reproducible_and_feasible(instance2: tuple[BuiltModel, _Run]) -> None:
+    built, start = instance2
+    ci = load_curtois(SHARED / "Instance2.txt")
+    outcomes = []
+    for _ in range(2):
+        search = _search(instance2, seed=3)
+        search.run(0, 0.0, 0.2, effort=1.5)
+        outcomes.append((search.best.objective, search.steps))
+        best = search.best
+        cells = frozenset(cell for cell, var in built.x.items() if best.solution[var.index])
+        evaluation = evaluate(ci, roster_of(cells))
+        assert evaluation.hard_violations == []
+        assert evaluation.objective == best.objective
+        assert start.objective is not None and best.objective <= start.objective
+    assert outcomes[0] == outcomes[1]
+
+
+def test_solve_curtois_keeps_to_its_time_limit() -> None:
+    began = time.monotonic()
+    result = solve_curtois(SHARED / "Instance5.txt", time_limit=6, workers=2)
+    assert time.monotonic() - began < 6 + 2
+    assert result["status"] in ("feasible", "optimal") and result["hard_violations"] == 0
+    assert result["objective"] is not None and result["objective"] <= 1241 + 2000
