@@ -12,7 +12,7 @@ Conventions, the same as the engine's checkers so the two can be compared:
   time. Windows are the evaluated span's days: rolling windows are every window that touches
   the span (reaching back ``window_days - 1`` days into history, and past its end, where nothing
   is scheduled yet); block windows are fixed blocks from the span's first day; free-day windows
-  are those that end inside the span.
+  running past the span count the days after it as free.
 * Work before the span (history.csv, a passed history, schedule rows before the span) counts in
   every window, period and gap it touches, but a weekly-hours or call window is reported only when
   it holds scheduled work of the span, a duty period only when it holds a scheduled shift, a short
@@ -684,7 +684,9 @@ def _day_off(data: _Data, rules: DayOffInSeven) -> list[pd.DataFrame]:
     strict = rules.variant == "strict_weekly"
     length = 7 if strict else rules.window_days
     need = 1 if strict else rules.min_free_days
-    starts = np.arange(data.f - length + 1, data.l - length + 2)  # never empty: the span has a day
+    # every window touching the span; one running past its last day counts the days after as free
+    # (rows after the span are not seen), so it is reported only when no later schedule can mend it
+    starts = np.arange(data.f - length + 1, data.l + 1)
     count = _free_days(data, data.mid[starts], data.mid[starts + length])
     who, which = np.nonzero(data.selected(rules)[:, None] & (count < need))
     if not len(who):

@@ -4,6 +4,10 @@ A free day is a continuous 24-hour period with no work and no home call, not a c
 date. The model counts disjoint 24-hour periods starting at local midnight or at a local
 time when some shift ends, so every counted period is a real free day; the checker counts
 ⌊gap ÷ 24 h⌋ over each free gap, which is never less.
+
+Windows that run past the block's last day are held too, with the days after it taken as free
+(the most the next block can give): a block may not leave a window that no next block can
+complete, as a run of nights up to its last day would.
 """
 
 from __future__ import annotations
@@ -31,14 +35,15 @@ class Params(BaseModel):
 _Params = Params
 
 
-def candidates(inst: Instance, first: int) -> list[tuple[dt.datetime, dt.datetime]]:
+def candidates(inst: Instance, first: int, last: int | None = None) -> list[tuple[dt.datetime, dt.datetime]]:
     """24-hour periods that may be free days: one from each local midnight and each local
-    clock time at which a shift (with its hand-off) ends, on every day from ``first``."""
+    clock time at which a shift (with its hand-off) ends, on every day from ``first`` up to
+    ``last`` (default: the block's last day; later days are not scheduled, so free)."""
     clocks = {dt.time(0, 0)}
     for slot in inst.slots():
         clocks.add(slot.end_with_transition.astimezone(inst.zone).time().replace(second=0, microsecond=0))
     starts = set()
-    for day in range(first, inst.days):
+    for day in range(first, inst.days if last is None else last + 1):
         date = inst.date(day)
         for clock in clocks:
             starts.add(dt.datetime.combine(date, clock, tzinfo=inst.zone).astimezone(dt.UTC))
@@ -50,9 +55,11 @@ def _busy_in_history(inst: Instance, person: str, start: dt.datetime, end: dt.da
 
 
 def _windows(inst: Instance, params: _Params) -> list[tuple[int, int]]:
-    """Windows that touch the horizon and end inside it (later days are not scheduled yet)."""
+    """Windows that touch the horizon, those running past its last day included unless the
+    whole free days after it (a last shift may run into the first) already make enough."""
     length = params.window_days if params.variant == "averaged" else 7
-    return [(s, s + length - 1) for s in range(-length + 1, inst.days - length + 1)]
+    need = params.min_free_days if params.variant == "averaged" else 1
+    return [(s, s + length - 1) for s in range(-length + 1, inst.days) if s + length - 1 - inst.days < need]
 
 
 @register
@@ -71,7 +78,7 @@ class AcgmeDayOffInSeven(Rule):
         windows = _windows(inst, params)
         if not windows:
             return
-        periods = candidates(inst, windows[0][0])
+        periods = candidates(inst, windows[0][0], windows[-1][1])
         slots = sorted(inst.slots(), key=lambda s: s.start)
         touching = [[s for s in slots if s.start < end and start < s.end_with_transition] for start, end in periods]
         cliques = [[j for j, (s, e) in enumerate(periods) if s <= start < e] for start, _ in periods]

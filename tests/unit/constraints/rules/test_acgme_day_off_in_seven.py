@@ -98,10 +98,28 @@ def test_a_free_day_is_a_24_hour_period_not_a_calendar_date() -> None:
     rules = configured(RULE)
     assert found(inst, rules, cells) == []
     # A shift from 00:00 the next day cuts each gap to 17 h: no date has a shift starting on it,
-    # yet only the days before the block (free in windows that start before it) count.
+    # yet only the days before the block (free in windows that start before it) count, and the
+    # days after it (the last night ends at 07:00 on day 28; windows running on count them free).
     cells |= {("R1", d, "EARLY") for d in (6, 13, 20, 27)}
     assert status(inst, rules, cells) == "infeasible"
-    assert found(inst, rules, cells) == [(RULE, "R1", first, first + 27, -first, 4) for first in (-3, -2, -1, 0)]
+    assert found(inst, rules, cells) == [(RULE, "R1", first, first + 27, -first, 4) for first in (-3, -2, -1, 0)] + [
+        (RULE, "R1", first, first + 27, first - 1, 4) for first in (1, 2, 3, 4)
+    ]
+
+
+def test_a_block_may_not_leave_a_window_the_next_block_cannot_complete() -> None:
+    # Nights to the last day with three skips in days 1-27: the window from day 1 ends on day 28,
+    # in the next block, but the last night runs to 07:00 that day and the window ends at midnight,
+    # so no next block can give it its fourth free day.
+    inst = instance(shifts=(NIGHT,), days=28)
+    cells = days_worked("NIGHT", 28, 0, 8, 15, 22)
+    rules = configured(RULE)
+    assert status(inst, rules, cells) == "infeasible"
+    assert found(inst, rules, cells) == [(RULE, "R1", 1, 28, 3, 4)]
+    # a free last night mends it: the windows running on count the days after the block as free
+    cells.discard(("R1", 27, "NIGHT"))
+    assert found(inst, rules, cells) == []
+    assert status(inst, rules, cells) == "optimal"
 
 
 def test_night_float_with_one_skipped_night_a_week_is_admitted() -> None:
