@@ -345,7 +345,8 @@ def test_the_operator_confirms_in_the_prefect_ui(answer: str, scene: SimpleNames
     snapshot = [b for b in _inventory(config) if b != scene.backup_id]
     assert len(snapshot) == 1 and snapshot[0] in description  # taken and named before the question
 
-    typed = {"wrong-id": scene.backup_id[:-1] + "0", "not-confirmed": scene.backup_id, "right": scene.backup_id}[answer]
+    wrong = scene.backup_id[:-1] + ("1" if scene.backup_id.endswith("0") else "0")  # one character off
+    typed = {"wrong-id": wrong, "not-confirmed": scene.backup_id, "right": scene.backup_id}[answer]
     resume_flow_run(run.id, run_input={"backup_id": typed, "confirm": answer != "not-confirmed"})
     thread.join(120)
     state = box["state"]

@@ -137,7 +137,8 @@ def test_verify_reports_staleness_and_damage(live: str, backup_id: str, capsys: 
 
     store = open_tier_store("quick", load_backup_config())
     dump = Path(store.url) / backup_id / "database.sqlite3"
-    dump.write_bytes(dump.read_bytes()[:-1] + b"\x01")
+    data = dump.read_bytes()
+    dump.write_bytes(data[:-1] + bytes([data[-1] ^ 0x01]))  # one bit flipped
     assert main(["backup", "verify", "--no-flow"]) == 1
     captured = capsys.readouterr()
     assert "damaged" in captured.out
