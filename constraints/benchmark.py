@@ -162,6 +162,13 @@ LOADING_FACTOR = 4.0
 STEP_OVERHEAD = 0.035
 """What a step costs beyond its search, in deterministic time (loading and presolving the model)."""
 
+GROW = 1.1
+"""A neighbourhood kind grows by this factor after a step solved to optimality that gained…"""
+GROW_IDLE = 1.1
+"""…and by this one after such a step that gained nothing (its neighbourhoods are too small)."""
+SHRINK = 1.1
+"""It shrinks by this factor after a step that ran out of time."""
+
 SMOOTHING = 0.2
 """The weight of the latest step in a kind's moving average of gain per second."""
 
@@ -533,9 +540,9 @@ class _Search:
                 previous = self.rate[kind]
                 self.rate[kind] = rate if previous < 0 else (1 - SMOOTHING) * previous + SMOOTHING * rate
                 if code == cp_model.OPTIMAL:
-                    self.size[kind] = min(1.0, self.size[kind] * 1.1)
+                    self.size[kind] = min(1.0, self.size[kind] * (GROW if gain > 0 else GROW_IDLE))
                 elif code in (cp_model.FEASIBLE, cp_model.UNKNOWN):
-                    self.size[kind] = max(0.01, self.size[kind] / 1.1)
+                    self.size[kind] = max(0.01, self.size[kind] / SHRINK)
 
     # ------------------------------------------------------------------ neighbourhoods
 
