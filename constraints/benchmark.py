@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +173,9 @@ SMOOTHING = 0.2
 """The weight of the latest step in a kind's moving average of gain per second."""
 
 
+HEAVIEST_FIRST = 0.25
+"""The share of the time the search spends on the heaviest penalties alone."""
+
 STEP_PARAMETERS: Mapping[str, Any] = {"linearization_level": 2}
 """CP-SAT parameters of a neighbourhood step: with every clause in the LP a step proves its
 neighbourhood optimal several times sooner (the whole model gains nothing from it)."""
@@ -189,6 +192,7 @@ def neighbourhood_search(
     kinds: tuple[str, ...] = KINDS,
     parameters: Mapping[str, Any] | None = STEP_PARAMETERS,
     select: str = "bandit",
+    heaviest_first: float = HEAVIEST_FIRST,
     log: bool = False,
 ) -> SolveResult:
     """CP-SAT on the whole model for a ``first`` share of the time, then large neighbourhood search.
@@ -200,7 +204,78 @@ def neighbourhood_search(
     while they time out. The model is never changed: each thread fixes cells by narrowing
     their domains in its own copy; the answer keeps the first solve's bound and is optimal
     only when it meets that bound.
+
+    When the penalties weigh differently, the first ``heaviest_first`` share of the time
+    searches on the heaviest ones alone (an uncovered shift, say, against a missed request):
+    on that plateau the search moves freely between schedules the lighter terms would hold
+    it to, and its answer is the hint the whole search starts from.
     """
+    started = time.monotonic()
+    options: dict[str, Any] = {
+        "workers": workers,
+        "seed": seed,
+        "first": first,
+        "step": step,
+        "kinds": kinds,
+        "parameters": parameters,
+        "select": select,
+        "log": log,
+    }
+    heavy = _heaviest(built) if heaviest_first > 0 else None
+    if heavy is None:
+        return _search_on(built, time_limit=time_limit, **options)
+    ahead = _search_on(heavy, time_limit=heaviest_first * time_limit, **options)
+    if ahead.status == "infeasible":
+        return ahead  # the same hard rules
+    offset = time.monotonic() - started
+    result = _search_on(
+        _hinted(built, ahead.cells) if ahead.cells else built,
+        time_limit=max(0.1, time_limit - offset),
+        **options,
+    )
+    result.seconds = time.monotonic() - started
+    result.progress = [replace(p, seconds=p.seconds + offset) for p in result.progress]
+    return result
+
+
+def _heaviest(built: BuiltModel) -> BuiltModel | None:
+    """The model with only its heaviest penalties in the objective; None when all weigh the same."""
+    penalties = [p for p in built.penalties if p.terms]
+    if not penalties:
+        return None
+    weight = max(p.weight for p in penalties)
+    top = [p for p in penalties if p.weight == weight]
+    if len(top) == len(penalties):
+        return None
+    model = built.model.clone()
+    model.clear_objective()
+    model.minimize(sum(weight * c * v for p in top for c, v in p.terms) + weight * sum(p.constant for p in top))
+    return replace(built, model=model, penalties=top)
+
+
+def _hinted(built: BuiltModel, cells: frozenset[Cell]) -> BuiltModel:
+    """A copy of the model whose hint is the schedule of ``cells``."""
+    model = built.model.clone()
+    model.clear_hints()
+    for cell, var in built.x.items():
+        model.add_hint(var, cell in cells)
+    return replace(built, model=model)
+
+
+def _search_on(
+    built: BuiltModel,
+    *,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    first: float,
+    step: float,
+    kinds: tuple[str, ...],
+    parameters: Mapping[str, Any] | None,
+    select: str,
+    log: bool,
+) -> SolveResult:
+    """:func:`neighbourhood_search` on the model's own objective."""
     started = time.monotonic()
     deadline = started + time_limit
     first_run = _solve_whole(built, time_limit, workers, seed, switch=first * time_limit)

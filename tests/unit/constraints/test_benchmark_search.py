@@ -5,11 +5,25 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from ortools.sat.python import cp_model
 
-from constraints.benchmark import ALL_KINDS, _Run, _Search, _solve_whole, curtois_problem, roster_of, solve_curtois
+from constraints.benchmark import (
+    ALL_KINDS,
+    _heaviest,
+    _hinted,
+    _Run,
+    _Search,
+    _solve_whole,
+    _value,
+    curtois_problem,
+    neighbourhood_search,
+    roster_of,
+    solve_curtois,
+)
 from constraints.curtois import evaluate, load_curtois
 from constraints.model import BuiltModel, build_model
 
@@ -135,3 +149,78 @@ def test_solve_curtois_keeps_to_its_time_limit() -> None:
     assert time.monotonic() - began < 6 + 2
     assert result["status"] in ("feasible", "optimal") and result["hard_violations"] == 0
     assert result["objective"] is not None and result["objective"] <= 1241 + 2000
+
+
+# ---------------------------------------------------------------------- heaviest penalties first
+
+
+def test_the_heaviest_model_minimises_only_the_heaviest_penalties(instance2: tuple[BuiltModel, _Run]) -> None:
+    built, start = instance2
+    heavy = _heaviest(built)
+    assert heavy is not None and heavy.model is not built.model
+    weight = max(p.weight for p in built.penalties)
+    assert heavy.penalties and {p.weight for p in heavy.penalties} == {weight}
+    assert len(heavy.penalties) < len([p for p in built.penalties if p.terms])  # the lighter ones are gone
+
+    def at_first_schedule(model: cp_model.CpModel) -> list[int]:
+        """Every cell fixed to the first schedule; the penalties' own variables as low as they go."""
+        fixed = model.clone()
+        for _, var in built.x.items():
+            fixed.add(var == _value(start.solution, var))
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        assert solver.solve(fixed) == cp_model.OPTIMAL
+        return list(solver.response_proto.solution)
+
+    whole = at_first_schedule(built.model)
+    expected = sum(p.weight * (sum(c * _value(whole, v) for c, v in p.terms) + p.constant) for p in heavy.penalties)
+    light = sum(p.weight * (sum(c * _value(whole, v) for c, v in p.terms) + p.constant) for p in built.penalties)
+    solution = at_first_schedule(heavy.model)
+    solver_objective = sum(
+        p.weight * (sum(c * _value(solution, v) for c, v in p.terms) + p.constant) for p in heavy.penalties
+    )
+    assert (
+        heavy.model.proto.objective.offset
+        + sum(
+            coefficient * solution[var]
+            for var, coefficient in zip(
+                heavy.model.proto.objective.vars, heavy.model.proto.objective.coeffs, strict=True
+            )
+        )
+        == solver_objective
+        == expected
+        < light
+    )  # the heaviest terms only, and they are not all
+    assert built.model.proto.objective != heavy.model.proto.objective  # the whole model is untouched
+
+
+def test_no_heaviest_phase_when_every_penalty_weighs_the_same(instance2: tuple[BuiltModel, _Run]) -> None:
+    built, _ = instance2
+    weight = max(p.weight for p in built.penalties)
+    assert _heaviest(replace(built, penalties=[p for p in built.penalties if p.weight == weight])) is None
+    assert _heaviest(replace(built, penalties=[])) is None
+
+
+def test_the_hinted_copy_hints_every_cell_with_the_schedule(instance2: tuple[BuiltModel, _Run]) -> None:
+    built, start = instance2
+    cells = frozenset(cell for cell, var in built.x.items() if start.solution[var.index])
+    hinted = _hinted(built, cells)
+    hint = dict(zip(hinted.model.proto.solution_hint.vars, hinted.model.proto.solution_hint.values, strict=True))
+    assert hint == {var.index: int(cell in cells) for cell, var in built.x.items()}
+    assert hinted.model is not built.model and hinted.x is built.x
+
+
+def test_the_search_starts_from_the_heaviest_phase_and_reports_the_whole_time() -> None:
+    ci = load_curtois(SHARED / "Instance5.txt")
+    instance, rules = curtois_problem(ci)
+    built = build_model(instance, rules)
+    began = time.monotonic()
+    result = neighbourhood_search(built, time_limit=6, workers=2, heaviest_first=0.5)
+    spent = time.monotonic() - began
+    assert result.status == "feasible" and result.cells
+    assert result.seconds == pytest.approx(spent, abs=0.5) and spent < 6 + 2
+    # progress is of the whole objective only, timed from the start: after the heaviest phase
+    assert result.progress and all(p.seconds >= 0.5 * 6 - 0.1 for p in result.progress)
+    assert result.progress[-1].objective == result.objective
+    evaluation = evaluate(ci, roster_of(result.cells))
+    assert evaluation.hard_violations == [] and evaluation.objective == result.objective
