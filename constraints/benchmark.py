@@ -28,7 +28,7 @@ from constraints.curtois import CurtoisInstance, Roster, evaluate, load_curtois
 from constraints.instance import Cell, Demand, Instance, PersonSpec, RequestSpec, ShiftSpec
 from constraints.model import BuiltModel
 from constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
-from constraints.solve import Progress, SolveResult
+from constraints.solve import Progress, SolveResult, penalty_totals
 
 __all__ = ["BENCHMARK_START", "curtois_problem", "neighbourhood_search", "roster_of", "solve_curtois"]
 
@@ -162,12 +162,9 @@ LOADING_FACTOR = 4.0
 STEP_OVERHEAD = 0.035
 """What a step costs beyond its search, in deterministic time (loading and presolving the model)."""
 
-GROW = 1.1
-"""A neighbourhood kind grows by this factor after a step solved to optimality that gained…"""
-GROW_IDLE = 1.1
-"""…and by this one after such a step that gained nothing (its neighbourhoods are too small)."""
-SHRINK = 1.1
-"""It shrinks by this factor after a step that ran out of time."""
+RESIZE = 1.1
+"""A neighbourhood kind grows by this factor after a step solved to optimality and shrinks by it
+after a step that ran out of time."""
 
 SMOOTHING = 0.2
 """The weight of the latest step in a kind's moving average of gain per second."""
@@ -256,9 +253,7 @@ def _heaviest(built: BuiltModel) -> BuiltModel | None:
 def _hinted(built: BuiltModel, cells: frozenset[Cell]) -> BuiltModel:
     """A copy of the model whose hint is the schedule of ``cells``."""
     model = built.model.clone()
-    model.clear_hints()
-    for cell, var in built.x.items():
-        model.add_hint(var, cell in cells)
+    built.x.hint(model, cells)
     return replace(built, model=model)
 
 
@@ -395,10 +390,8 @@ def _result(built: BuiltModel, run: _Run, started: float, extra: list[Progress])
     penalties: dict[str, int] = {}
     status = run.status
     if solution is not None:
-        cells = frozenset(cell for cell, var in built.x.items() if solution[var.index])
-        for penalty in built.penalties:
-            value = sum(c * _value(solution, v) for c, v in penalty.terms) + penalty.constant
-            penalties[penalty.rule] = penalties.get(penalty.rule, 0) + penalty.weight * value
+        cells = built.x.extract(lambda v: _value(solution, v))
+        penalties = penalty_totals(built, lambda v: _value(solution, v))
         if (
             status == "feasible"
             and run.bound is not None
@@ -490,7 +483,6 @@ class _Search:
         """The cell positions each recent version changed (a thread catches up with them)."""
         self.history = 64
         self.trace = False
-        self.hint_share = 1.0
         self.loading = 0.0
         """Seconds a step takes to load the model and reach its hint (a moving average)."""
 
@@ -553,11 +545,10 @@ class _Search:
             free_before = free
             synced = base.version
             hint = model.proto.solution_hint  # the whole schedule, every variable: found at once
-            hint.values.clear()
-            if rng.random() < self.hint_share:
-                hint.values.extend(solution)
             hint.vars.clear()
-            hint.vars.extend(range(len(solution)) if hint.values else [])
+            hint.vars.extend(range(len(solution)))
+            hint.values.clear()
+            hint.values.extend(solution)
             solver = cp_model.CpSolver()
             params = solver.parameters
             if effort is None:
@@ -615,9 +606,9 @@ class _Search:
                 previous = self.rate[kind]
                 self.rate[kind] = rate if previous < 0 else (1 - SMOOTHING) * previous + SMOOTHING * rate
                 if code == cp_model.OPTIMAL:
-                    self.size[kind] = min(1.0, self.size[kind] * (GROW if gain > 0 else GROW_IDLE))
+                    self.size[kind] = min(1.0, self.size[kind] * RESIZE)
                 elif code in (cp_model.FEASIBLE, cp_model.UNKNOWN):
-                    self.size[kind] = max(0.01, self.size[kind] / SHRINK)
+                    self.size[kind] = max(0.01, self.size[kind] / RESIZE)
 
     # ------------------------------------------------------------------ neighbourhoods
 

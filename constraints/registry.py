@@ -165,6 +165,14 @@ class Variables:
         indices = self.indices()
         return [indices[cell] if value else -indices[cell] - 1 for cell, value in values.items()]
 
+    def hint(self, model: cp_model.CpModel, cells: Iterable[Cell]) -> None:
+        """Hint ``model`` (this one or a copy of it) with the schedule of ``cells``: every cell."""
+        chosen = set(cells)
+        indices = self.indices()
+        model.clear_hints()
+        model.proto.solution_hint.vars.extend(indices.values())
+        model.proto.solution_hint.values.extend([int(cell in chosen) for cell in indices])
+
     def fix(self, person: str, day: int, shift: str, value: bool) -> None:
         self.model.add(self._x[(person, day, shift)] == int(value))
 

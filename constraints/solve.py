@@ -14,7 +14,7 @@ from ortools.sat.python import cp_model
 from constraints.instance import Cell
 from constraints.model import BuiltModel
 
-__all__ = ["Progress", "SolveResult", "solve"]
+__all__ = ["Progress", "SolveResult", "penalty_totals", "solve"]
 
 Status = Literal["optimal", "feasible", "infeasible", "timeout", "cancelled", "invalid_model"]
 
@@ -88,11 +88,7 @@ def solve(
         model = model.clone()  # fixed for this call only: the built model stays as it was
         model.proto.constraints.add().bool_and.literals.extend(built.x.literals(fixed))
     if hint is not None:
-        model.clear_hints()
-        chosen = set(hint)
-        indices = built.x.indices()
-        model.proto.solution_hint.vars.extend(indices.values())
-        model.proto.solution_hint.values.extend([int(cell in chosen) for cell in indices])
+        built.x.hint(model, hint)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = float(time_limit)
     solver.parameters.num_workers = max(1, workers)
@@ -142,14 +138,19 @@ def solve(
     else:
         status = "timeout"
     cells = built.x.extract(solver.value) if has_solution else frozenset()
-    penalties: dict[str, int] = {}
-    if has_solution:
-        for penalty in built.penalties:
-            value = sum(c * solver.value(v) for c, v in penalty.terms) + penalty.constant
-            penalties[penalty.rule] = penalties.get(penalty.rule, 0) + penalty.weight * value
+    penalties = penalty_totals(built, solver.value) if has_solution else {}
     objective = solver.objective_value if has_solution else None
     bound = solver.best_objective_bound if has_solution or code == cp_model.UNKNOWN else None
     return SolveResult(status, objective, bound, seconds, cells, penalties, callback.progress)
+
+
+def penalty_totals(built: BuiltModel, value: Callable[[Any], int]) -> dict[str, int]:
+    """Each soft rule's weighted penalty in a solution (``value`` reads a variable or literal)."""
+    totals: dict[str, int] = {}
+    for penalty in built.penalties:
+        amount = sum(c * value(v) for c, v in penalty.terms) + penalty.constant
+        totals[penalty.rule] = totals.get(penalty.rule, 0) + penalty.weight * amount
+    return totals
 
 
 def _parameters_text(parameters: Mapping[str, Any]) -> str:
