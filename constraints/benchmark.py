@@ -173,6 +173,15 @@ SMOOTHING = 0.2
 HEAVIEST_FIRST = 0.25
 """The share of the time the search spends on the heaviest penalties alone."""
 
+COMPANION = True
+"""With two workers or more, one of them runs CP-SAT on the whole model beside the neighbourhood search."""
+
+COMPANION_PARAMETERS: Mapping[str, Any] = {"linearization_level": 2}
+"""CP-SAT parameters of the companion: one worker with every constraint in its LP relaxation."""
+
+PATIENCE = 0.25
+"""The companion stops once it has gone this share of the time limit without improving the best schedule."""
+
 STEP_PARAMETERS: Mapping[str, Any] = {"linearization_level": 2}
 """CP-SAT parameters of a neighbourhood step: with every clause in the LP a step proves its
 neighbourhood optimal several times sooner (the whole model gains nothing from it)."""
@@ -190,6 +199,8 @@ def neighbourhood_search(
     parameters: Mapping[str, Any] | None = STEP_PARAMETERS,
     select: str = "bandit",
     heaviest_first: float = HEAVIEST_FIRST,
+    companion: bool = COMPANION,
+    patience: float = PATIENCE,
     log: bool = False,
 ) -> SolveResult:
     """CP-SAT on the whole model for a ``first`` share of the time, then large neighbourhood search.
@@ -206,31 +217,75 @@ def neighbourhood_search(
     searches on the heaviest ones alone (an uncovered shift, say, against a missed request):
     on that plateau the search moves freely between schedules the lighter terms would hold
     it to, and its answer is the hint the whole search starts from.
+
+    With ``companion`` and two workers or more, one worker runs CP-SAT on the whole model
+    from the start, with every constraint in its LP relaxation (:class:`_Companion`). On small
+    and middling models that search finds schedules the neighbourhoods miss, and it may prove
+    one optimal, which ends the search. Its schedules join the search on the whole objective.
+    Once it has gone ``patience`` × ``time_limit`` seconds without improving the best schedule
+    (on large models it finds little), it stops and its worker steps neighbourhoods too.
     """
     started = time.monotonic()
-    options: dict[str, Any] = {
-        "workers": workers,
-        "seed": seed,
-        "first": first,
-        "step": step,
-        "kinds": kinds,
-        "parameters": parameters,
-        "select": select,
-        "log": log,
-    }
+    side = _Companion(built, started + time_limit, seed, patience * time_limit) if companion and workers > 1 else None
+    if side is not None:
+        side.start()
+    try:
+        result = _phases(
+            built,
+            time_limit,
+            heaviest_first,
+            side,
+            started,
+            workers=workers,
+            seed=seed,
+            first=first,
+            step=step,
+            kinds=kinds,
+            parameters=parameters,
+            select=select,
+            log=log,
+        )
+    finally:
+        if side is not None:
+            side.stop()
+    best = side.best if side is not None else None
+    if side is not None and best is not None and (result.objective is None or best.objective < result.objective):
+        # the search ended before the companion's last schedule could join it
+        run = _Run("optimal" if side.optimal else "feasible", best.objective, side.bound, 0.0, best.solution, [])
+        late = Progress(time.monotonic() - started, best.objective, -math.inf if side.bound is None else side.bound)
+        result = _result(built, run, started, [*result.progress, late])
+    result.seconds = time.monotonic() - started
+    if log and side is not None:
+        print(
+            f"companion: {side.found} schedules, best {side.best.objective if side.best else None}, "
+            f"{'optimal' if side.optimal else 'stopped' if side.stopped else 'ran to the end'}"
+        )
+    return result
+
+
+def _phases(
+    built: BuiltModel,
+    time_limit: float,
+    heaviest_first: float,
+    side: _Companion | None,
+    started: float,
+    **options: Any,
+) -> SolveResult:
+    """The heaviest-first phase (when the penalties weigh differently), then the search on the whole objective."""
     heavy = _heaviest(built) if heaviest_first > 0 else None
     if heavy is None:
-        return _search_on(built, time_limit=time_limit, **options)
-    ahead = _search_on(heavy, time_limit=heaviest_first * time_limit, **options)
+        return _search_on(built, time_limit=time_limit, side=side, joins=True, **options)
+    ahead = _search_on(heavy, time_limit=heaviest_first * time_limit, side=side, joins=False, **options)
     if ahead.status == "infeasible":
         return ahead  # the same hard rules
     offset = time.monotonic() - started
     result = _search_on(
         _hinted(built, ahead.cells) if ahead.cells else built,
         time_limit=max(0.1, time_limit - offset),
+        side=side,
+        joins=True,
         **options,
     )
-    result.seconds = time.monotonic() - started
     result.progress = [replace(p, seconds=p.seconds + offset) for p in result.progress]
     return result
 
@@ -269,8 +324,15 @@ def _search_on(
     parameters: Mapping[str, Any] | None,
     select: str,
     log: bool,
+    side: _Companion | None = None,
+    joins: bool = False,
 ) -> SolveResult:
-    """:func:`neighbourhood_search` on the model's own objective."""
+    """:func:`neighbourhood_search` on the model's own objective.
+
+    While the companion ``side`` runs it has one of the workers; with ``joins`` (the model's
+    objective is the companion's) its schedules join the search, and once it stops its worker
+    steps neighbourhoods for the rest of the time.
+    """
     started = time.monotonic()
     deadline = started + time_limit
     first_run = _solve_whole(built, time_limit, workers, seed, switch=first * time_limit)
@@ -278,14 +340,26 @@ def _search_on(
         return _result(built, first_run, started, [])
     search = _Search(built, first_run, kinds, seed, parameters, started, select)
     search.trace = log
-    threads = [
-        threading.Thread(target=search.run, args=(n, deadline, step), name=f"lns-{n}", daemon=True)
-        for n in range(max(1, workers))
-    ]
-    for thread in threads:
+
+    def lane(n: int) -> threading.Thread:
+        thread = threading.Thread(target=search.run, args=(n, deadline, step), name=f"lns-{n}", daemon=True)
         thread.start()
+        return thread
+
+    running = side is not None and side.running
+    threads = [lane(n) for n in range(max(1, workers - 1 if running else workers))]
+    if side is not None and running:
+        if joins:
+            side.join(search)
+        while not side.done.wait(0.1) and any(thread.is_alive() for thread in threads):
+            if joins and time.monotonic() - side.gained > side.patience:
+                side.stop()
+        if deadline - time.monotonic() > 0.1 and not search.closed():
+            threads.append(lane(len(threads)))
     for thread in threads:
         thread.join()
+    if side is not None:
+        side.leave(search)
     if log:
         print(f"first solve {first_run.objective} in {first_run.seconds:.1f}s; {search.steps} steps")
         for kind, stat in search.stats.items():
@@ -294,10 +368,100 @@ def _search_on(
                 f"  {stat.seconds:6.1f}s {stat.effort:6.2f}d  gain {stat.gain:7.0f}  size {search.size[kind]:.3f}"
             )
     best = search.best
-    outcome = _Run(
-        "feasible", best.objective, first_run.bound, time.monotonic() - started, best.solution, first_run.progress
-    )
+    bound = search.bound if search.bound > float("-inf") else None
+    outcome = _Run("feasible", best.objective, bound, time.monotonic() - started, best.solution, first_run.progress)
     return _result(built, outcome, started, search.progress)
+
+
+class _Companion:
+    """CP-SAT on the whole model in one worker beside the neighbourhood search (see :func:`neighbourhood_search`)."""
+
+    def __init__(self, built: BuiltModel, deadline: float, seed: int, patience: float) -> None:
+        self.built = built
+        self.deadline = deadline
+        self.seed = seed
+        self.patience = patience
+        """Seconds it may go without improving the best schedule."""
+        self.lock = threading.Lock()
+        self.best: _Best | None = None
+        self.bound: float | None = None
+        self.found = 0
+        self.optimal = False
+        self.stopped = False
+        self.gained = time.monotonic()
+        """When it last improved the best schedule (or started)."""
+        self.search: _Search | None = None
+        self.done = threading.Event()
+        self.solver = cp_model.CpSolver()
+        self.thread = threading.Thread(target=self._run, name="lns-companion", daemon=True)
+
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive() and not self.done.is_set()
+
+    def start(self) -> None:
+        self.gained = time.monotonic()
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Ends its search (within moments) and waits for it."""
+        if self.running:
+            self.stopped = True
+            self.solver.stop_search()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def join(self, search: _Search) -> None:
+        """Hands its schedules to ``search`` from now on, the best so far at once."""
+        with self.lock:
+            self.search = search
+            best, bound = self.best, self.bound
+        if best is not None and search.adopt(best.objective, best.solution, bound):
+            self.gained = time.monotonic()
+
+    def leave(self, search: _Search) -> None:
+        with self.lock:
+            if self.search is search:
+                self.search = None
+
+    def offer(self, objective: float, solution: list[int], bound: float) -> None:
+        with self.lock:
+            self.found += 1
+            self.bound = bound
+            if self.best is None or objective < self.best.objective:
+                self.best = _Best(objective, solution, self.found)
+            search = self.search
+        if search is not None and search.adopt(objective, solution, bound):
+            self.gained = time.monotonic()
+
+    def _run(self) -> None:
+        params = self.solver.parameters
+        params.max_time_in_seconds = max(0.0, self.deadline - time.monotonic())
+        params.num_workers = 1
+        params.random_seed = self.seed
+        for name, value in COMPANION_PARAMETERS.items():
+            setattr(params, name, value)
+        try:
+            code = self.solver.solve(self.built.model, _Offers(self))
+            if code == cp_model.OPTIMAL and self.best is not None:
+                self.optimal = True
+                self.bound = self.best.objective
+                search = self.search
+                if search is not None:
+                    search.adopt(self.best.objective, self.best.solution, self.bound)
+        finally:
+            self.done.set()
+
+
+class _Offers(cp_model.CpSolverSolutionCallback):
+    """Hands each schedule the companion finds to it."""
+
+    def __init__(self, side: _Companion) -> None:
+        super().__init__()
+        self.side = side
+
+    def on_solution_callback(self) -> None:
+        self.side.offer(self.objective_value, list(self.response_proto.solution), self.best_objective_bound)
 
 
 @dataclass
@@ -488,6 +652,27 @@ class _Search:
 
     # ------------------------------------------------------------------ threads
 
+    def closed(self) -> bool:
+        """Whether the best schedule meets the bound: optimal, nothing left to search."""
+        return self.best.objective <= math.ceil(self.bound - 1e-6)
+
+    def adopt(self, objective: float, solution: list[int], bound: float | None) -> bool:
+        """Take a schedule found elsewhere (the companion) when it is better than the best; and its bound."""
+        with self.lock:
+            if bound is not None:
+                self.bound = max(self.bound, bound)
+            current = self.best
+            if objective >= current.objective:
+                return False
+            old, var = current.solution, self.var
+            changed = [p for p in range(len(var)) if solution[var[p]] != old[var[p]]]
+            self.best = _Best(objective, solution, current.version + 1)
+            self.changes.append((self.best.version, changed))
+            del self.changes[: -self.history]
+            self._costs = None
+            self.progress.append(Progress(time.monotonic() - self.started, objective, self.bound))
+            return True
+
     def choose(self, rng: random.Random) -> str:
         """A kind of neighbourhood: each in turn at first, then mostly by recent gain per second."""
         untried = [kind for kind in self.kinds if self.rate[kind] == math.inf]
@@ -512,7 +697,7 @@ class _Search:
         synced = -1
         while True:
             left = deadline - time.monotonic() if effort is None else math.inf
-            if left < 0.05 or (effort is not None and used >= effort):
+            if left < 0.05 or (effort is not None and used >= effort) or self.closed():
                 return
             with self.lock:
                 base = self.best

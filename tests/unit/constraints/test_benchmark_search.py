@@ -7,16 +7,19 @@ import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ortools.sat.python import cp_model
 
 from constraints.benchmark import (
     ALL_KINDS,
+    _Companion,
     _heaviest,
     _hinted,
     _Run,
     _Search,
+    _search_on,
     _solve_whole,
     _value,
     curtois_problem,
@@ -224,3 +227,116 @@ def test_the_search_starts_from_the_heaviest_phase_and_reports_the_whole_time() 
     assert result.progress[-1].objective == result.objective
     evaluation = evaluate(ci, roster_of(result.cells))
     assert evaluation.hard_violations == [] and evaluation.objective == result.objective
+
+
+# ---------------------------------------------------------------------- the companion
+
+
+def _better_schedule(built: BuiltModel, start: _Run) -> _Run:
+    """A schedule better than ``start`` from CP-SAT on the whole model."""
+    run = _solve_whole(built, 3, 2, 1)
+    assert run.solution is not None and run.objective is not None and start.objective is not None
+    assert run.objective < start.objective
+    return run
+
+
+def test_a_better_schedule_from_the_companion_joins_the_search(instance2: tuple[BuiltModel, _Run]) -> None:
+    built, start = instance2
+    search = _search(instance2)
+    better = _better_schedule(built, start)
+    assert better.solution is not None and better.objective is not None
+    assert not search.adopt(search.best.objective, list(better.solution), None)  # only a better one
+    raised = search.bound + 1
+    assert search.adopt(better.objective, list(better.solution), raised)
+    best = search.best
+    assert (best.objective, best.solution, best.version) == (better.objective, better.solution, 1)
+    version, changed = search.changes[-1]
+    differs = [p for p, v in enumerate(search.var) if better.solution[v] != start.solution[v]]  # type: ignore[index]
+    assert version == 1 and changed == differs and changed
+    assert search.progress[-1].objective == better.objective and search.bound == raised
+    assert not search.closed()
+    assert not search.adopt(better.objective + 1, list(better.solution), better.objective)  # a bound alone
+    assert search.bound == better.objective and search.closed()
+
+
+def test_a_closed_search_takes_no_more_steps(instance2: tuple[BuiltModel, _Run]) -> None:
+    search = _search(instance2)
+    search.bound = search.best.objective
+    search.run(0, time.monotonic() + 5, 0.2)
+    assert search.steps == 0
+
+
+def test_the_companion_proves_a_small_instance_optimal_and_ends_the_search() -> None:
+    ci = load_curtois(SHARED / "Instance1.txt")
+    instance, rules = curtois_problem(ci)
+    built = build_model(instance, rules)
+    began = time.monotonic()
+    result = neighbourhood_search(built, time_limit=30, workers=2)
+    assert time.monotonic() - began < 15
+    assert result.status == "optimal" and result.objective == result.best_bound == 607
+    assert evaluate(ci, roster_of(result.cells)).objective == 607
+
+
+def test_the_companion_hands_its_schedules_over_and_stops_on_request(instance2: tuple[BuiltModel, _Run]) -> None:
+    built, start = instance2
+    search = _search(instance2)
+    side = _Companion(built, time.monotonic() + 30, 0, patience=30)
+    side.start()
+    side.join(search)
+    deadline = time.monotonic() + 20
+    while side.found == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert side.found > 0 and side.best is not None and side.running
+    stopping = time.monotonic()
+    side.stop()
+    assert time.monotonic() - stopping < 3 and side.done.is_set() and not side.running
+    assert side.stopped or side.optimal
+    assert search.best.objective <= side.best.objective  # every schedule was offered
+    side.leave(search)
+    assert side.search is None
+
+
+def test_a_companion_without_gains_gives_its_worker_to_the_search(
+    instance2: tuple[BuiltModel, _Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built, _ = instance2
+    lanes: list[int] = []
+    run = _Search.run
+
+    def recording(self: _Search, thread: int, deadline: float, step: float, effort: float | None = None) -> None:
+        lanes.append(thread)
+        run(self, thread, deadline, step, effort)
+
+    monkeypatch.setattr(_Search, "run", recording)
+    side = _Companion(built, time.monotonic() + 30, 0, patience=0.0)
+    side.start()
+    options: dict[str, Any] = {
+        "first": 0.1,
+        "step": 0.5,
+        "kinds": ALL_KINDS,
+        "parameters": None,
+        "select": "bandit",
+        "log": False,
+    }
+    result = _search_on(built, time_limit=3, workers=2, seed=0, side=side, joins=True, **options)
+    assert side.stopped and side.done.is_set()
+    assert sorted(lanes) == [0, 1]  # one lane at first, the companion's worker after it stopped
+    assert result.cells and result.status in ("feasible", "optimal")
+
+
+def test_one_worker_runs_no_companion(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[_Companion] = []
+
+    class Recorded(_Companion):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            made.append(self)
+
+    monkeypatch.setattr("constraints.benchmark._Companion", Recorded)
+    built = build_model(*curtois_problem(load_curtois(SHARED / "Instance1.txt")))
+    assert neighbourhood_search(built, time_limit=2, workers=1).objective is not None
+    assert made == []
+    assert neighbourhood_search(built, time_limit=2, workers=2, companion=False).objective is not None
+    assert made == []
+    assert neighbourhood_search(built, time_limit=2, workers=2).status == "optimal"
+    assert len(made) == 1 and made[0].done.is_set()
