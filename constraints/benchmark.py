@@ -180,7 +180,11 @@ COMPANION_PARAMETERS: Mapping[str, Any] = {"linearization_level": 2}
 """CP-SAT parameters of the companion: one worker with every constraint in its LP relaxation."""
 
 PATIENCE = 0.25
-"""The companion stops once it has gone this share of the time limit without improving the best schedule."""
+"""The companion stops once it has gone this share of the time limit without improving its own best
+schedule or the search's."""
+
+FIRST_WAIT = 0.1
+"""The companion stops when it has found no schedule at all within this share of the time limit."""
 
 STEP_PARAMETERS: Mapping[str, Any] = {"linearization_level": 2}
 """CP-SAT parameters of a neighbourhood step: with every clause in the LP a step proves its
@@ -222,11 +226,17 @@ def neighbourhood_search(
     from the start, with every constraint in its LP relaxation (:class:`_Companion`). On small
     and middling models that search finds schedules the neighbourhoods miss, and it may prove
     one optimal, which ends the search. Its schedules join the search on the whole objective.
-    Once it has gone ``patience`` × ``time_limit`` seconds without improving the best schedule
-    (on large models it finds little), it stops and its worker steps neighbourhoods too.
+    Once it has gone ``patience`` × ``time_limit`` seconds without improving its own best
+    schedule or the search's, or has found no schedule at all within ``FIRST_WAIT`` ×
+    ``time_limit`` seconds (on large models it finds little), it stops and its worker steps
+    neighbourhoods too.
     """
     started = time.monotonic()
-    side = _Companion(built, started + time_limit, seed, patience * time_limit) if companion and workers > 1 else None
+    side = (
+        _Companion(built, started + time_limit, seed, patience * time_limit, FIRST_WAIT * time_limit)
+        if companion and workers > 1
+        else None
+    )
     if side is not None:
         side.start()
     try:
@@ -346,16 +356,19 @@ def _search_on(
         thread.start()
         return thread
 
-    running = side is not None and side.running
-    threads = [lane(n) for n in range(max(1, workers - 1 if running else workers))]
-    if side is not None and running:
-        if joins:
-            side.join(search)
-        while not side.done.wait(0.1) and any(thread.is_alive() for thread in threads):
-            if joins and time.monotonic() - side.gained > side.patience:
-                side.stop()
-        if deadline - time.monotonic() > 0.1 and not search.closed():
-            threads.append(lane(len(threads)))
+    beside = side is not None and side.running
+    threads = [lane(n) for n in range(max(1, workers - 1 if beside else workers))]
+    if side is not None and beside and joins:
+        side.join(search)
+    while side is not None and beside and any(thread.is_alive() for thread in threads):
+        side.done.wait(0.1)
+        now = time.monotonic()
+        if side.running and side.idle(now, joins):
+            side.stop()
+        if not side.running:
+            beside = False  # its worker steps neighbourhoods from now on
+            if deadline - now > 0.1 and not search.closed():
+                threads.append(lane(len(threads)))
     for thread in threads:
         thread.join()
     if side is not None:
@@ -376,12 +389,17 @@ def _search_on(
 class _Companion:
     """CP-SAT on the whole model in one worker beside the neighbourhood search (see :func:`neighbourhood_search`)."""
 
-    def __init__(self, built: BuiltModel, deadline: float, seed: int, patience: float) -> None:
+    def __init__(self, built: BuiltModel, deadline: float, seed: int, patience: float, wait: float) -> None:
         self.built = built
         self.deadline = deadline
         self.seed = seed
         self.patience = patience
         """Seconds it may go without improving the best schedule."""
+        self.wait = wait
+        """Seconds it may take to find a first schedule."""
+        self.began = time.monotonic()
+        self.improved = self.began
+        """When it last improved its own best schedule (or started)."""
         self.lock = threading.Lock()
         self.best: _Best | None = None
         self.bound: float | None = None
@@ -389,7 +407,7 @@ class _Companion:
         self.optimal = False
         self.stopped = False
         self.gained = time.monotonic()
-        """When it last improved the best schedule (or started)."""
+        """When it last improved the search's best schedule (or started)."""
         self.search: _Search | None = None
         self.done = threading.Event()
         self.solver = cp_model.CpSolver()
@@ -400,7 +418,7 @@ class _Companion:
         return self.thread.is_alive() and not self.done.is_set()
 
     def start(self) -> None:
-        self.gained = time.monotonic()
+        self.began = self.gained = self.improved = time.monotonic()
         self.thread.start()
 
     def stop(self) -> None:
@@ -410,6 +428,13 @@ class _Companion:
             self.solver.stop_search()
         if self.thread.is_alive():
             self.thread.join()
+
+    def idle(self, now: float, joined: bool) -> bool:
+        """Whether it should stop: no schedule at all after ``wait`` seconds; or, when its schedules
+        join the search, ``patience`` seconds without bettering either its own best or the search's."""
+        if self.best is None and now - self.began > self.wait:
+            return True
+        return joined and now - max(self.gained, self.improved) > self.patience
 
     def join(self, search: _Search) -> None:
         """Hands its schedules to ``search`` from now on, the best so far at once."""
@@ -430,6 +455,7 @@ class _Companion:
             self.bound = bound
             if self.best is None or objective < self.best.objective:
                 self.best = _Best(objective, solution, self.found)
+                self.improved = time.monotonic()
             search = self.search
         if search is not None and search.adopt(objective, solution, bound):
             self.gained = time.monotonic()

@@ -280,7 +280,7 @@ def test_the_companion_proves_a_small_instance_optimal_and_ends_the_search() -> 
 def test_the_companion_hands_its_schedules_over_and_stops_on_request(instance2: tuple[BuiltModel, _Run]) -> None:
     built, start = instance2
     search = _search(instance2)
-    side = _Companion(built, time.monotonic() + 30, 0, patience=30)
+    side = _Companion(built, time.monotonic() + 30, 0, patience=30, wait=30)
     side.start()
     side.join(search)
     deadline = time.monotonic() + 20
@@ -308,7 +308,7 @@ def test_a_companion_without_gains_gives_its_worker_to_the_search(
         run(self, thread, deadline, step, effort)
 
     monkeypatch.setattr(_Search, "run", recording)
-    side = _Companion(built, time.monotonic() + 30, 0, patience=0.0)
+    side = _Companion(built, time.monotonic() + 30, 0, patience=0.0, wait=30)
     side.start()
     options: dict[str, Any] = {
         "first": 0.1,
@@ -340,3 +340,23 @@ def test_one_worker_runs_no_companion(monkeypatch: pytest.MonkeyPatch) -> None:
     assert made == []
     assert neighbourhood_search(built, time_limit=2, workers=2).status == "optimal"
     assert len(made) == 1 and made[0].done.is_set()
+
+
+def test_the_companion_is_idle_without_a_first_schedule_or_without_gains(instance2: tuple[BuiltModel, _Run]) -> None:
+    built, start = instance2
+    assert start.solution is not None and start.objective is not None
+    side = _Companion(built, time.monotonic() + 30, 0, patience=5.0, wait=2.0)
+    began = side.began
+    assert not side.idle(began + 1.0, joined=False)
+    assert side.idle(began + 2.5, joined=False)  # no schedule at all within ``wait``
+    side.offer(start.objective, list(start.solution), 0.0)
+    assert side.best is not None and side.found == 1 and side.improved >= began
+    side.improved = began + 1.0  # its own best, a second in
+    assert not side.idle(began + 100.0, joined=False)  # no search to improve: it goes on
+    assert not side.idle(began + 5.5, joined=True)
+    assert side.idle(began + 6.5, joined=True)  # neither its own best nor the search's bettered within ``patience``
+    side.gained = began + 3.0  # it bettered the search's best later
+    assert not side.idle(began + 7.5, joined=True)
+    assert side.idle(began + 8.5, joined=True)
+    side.offer(start.objective + 1, list(start.solution), 0.0)  # a worse schedule is no gain of its own
+    assert side.improved == began + 1.0 and side.found == 2 and side.best.objective == start.objective
