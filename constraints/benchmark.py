@@ -183,6 +183,10 @@ PATIENCE = 0.25
 """The companion stops once it has gone this share of the time limit without improving its own best
 schedule or the search's."""
 
+LAG = 0.2
+"""The companion also stops, once it has run ``patience`` seconds, when its best schedule costs more
+than this share above the search's: far behind, it would only catch up with what the search has."""
+
 FIRST_WAIT = 0.1
 """The companion stops when it has found no schedule at all within this share of the time limit."""
 
@@ -226,10 +230,11 @@ def neighbourhood_search(
     from the start, with every constraint in its LP relaxation (:class:`_Companion`). On small
     and middling models that search finds schedules the neighbourhoods miss, and it may prove
     one optimal, which ends the search. Its schedules join the search on the whole objective.
-    Once it has gone ``patience`` × ``time_limit`` seconds without improving its own best
-    schedule or the search's, or has found no schedule at all within ``FIRST_WAIT`` ×
-    ``time_limit`` seconds (on large models it finds little), it stops and its worker steps
-    neighbourhoods too.
+    It stops, and its worker steps neighbourhoods too, once it has gone ``patience`` ×
+    ``time_limit`` seconds without improving its own best schedule or the search's, or when
+    after that long its best is still more than ``LAG`` worse than the search's, or when it
+    has found no schedule at all within ``FIRST_WAIT`` × ``time_limit`` seconds: on large
+    models it finds little.
     """
     started = time.monotonic()
     side = (
@@ -431,10 +436,16 @@ class _Companion:
 
     def idle(self, now: float, joined: bool) -> bool:
         """Whether it should stop: no schedule at all after ``wait`` seconds; or, when its schedules
-        join the search, ``patience`` seconds without bettering either its own best or the search's."""
-        if self.best is None and now - self.began > self.wait:
+        join the search, ``patience`` seconds without bettering either its own best or the search's,
+        or (once it has run ``patience`` seconds) a best more than ``LAG`` worse than the search's."""
+        best = self.best
+        if best is None:
+            return now - self.began > self.wait
+        if not joined or self.search is None:
+            return False
+        if now - max(self.gained, self.improved) > self.patience:
             return True
-        return joined and now - max(self.gained, self.improved) > self.patience
+        return now - self.began > self.patience and best.objective > (1 + LAG) * self.search.best.objective
 
     def join(self, search: _Search) -> None:
         """Hands its schedules to ``search`` from now on, the best so far at once."""

@@ -14,6 +14,7 @@ from ortools.sat.python import cp_model
 
 from constraints.benchmark import (
     ALL_KINDS,
+    LAG,
     _Companion,
     _heaviest,
     _hinted,
@@ -353,6 +354,8 @@ def test_the_companion_is_idle_without_a_first_schedule_or_without_gains(instanc
     assert side.best is not None and side.found == 1 and side.improved >= began
     side.improved = began + 1.0  # its own best, a second in
     assert not side.idle(began + 100.0, joined=False)  # no search to improve: it goes on
+    search = _search(instance2)
+    side.search = search  # the search's best is the same schedule
     assert not side.idle(began + 5.5, joined=True)
     assert side.idle(began + 6.5, joined=True)  # neither its own best nor the search's bettered within ``patience``
     side.gained = began + 3.0  # it bettered the search's best later
@@ -360,3 +363,10 @@ def test_the_companion_is_idle_without_a_first_schedule_or_without_gains(instanc
     assert side.idle(began + 8.5, joined=True)
     side.offer(start.objective + 1, list(start.solution), 0.0)  # a worse schedule is no gain of its own
     assert side.improved == began + 1.0 and side.found == 2 and side.best.objective == start.objective
+    # far behind the search (by more than LAG), once it has run ``patience`` seconds
+    side.gained = side.improved = began + 7.0
+    search.best = replace(search.best, objective=start.objective / (1 + LAG) - 1)
+    assert not side.idle(began + 4.0, joined=True)
+    assert side.idle(began + 8.0, joined=True)
+    search.best = replace(search.best, objective=start.objective / (1 + LAG) + 1)
+    assert not side.idle(began + 8.0, joined=True)
