@@ -361,10 +361,10 @@ def _search_on(
         thread.start()
         return thread
 
+    if side is not None and joins:
+        side.join(search)  # its best so far and its bound, even when it has stopped (or proved optimality)
     beside = side is not None and side.running
     threads = [lane(n) for n in range(max(1, workers - 1 if beside else workers))]
-    if side is not None and beside and joins:
-        side.join(search)
     while side is not None and beside and any(thread.is_alive() for thread in threads):
         side.done.wait(0.1)
         now = time.monotonic()

@@ -370,3 +370,15 @@ def test_the_companion_is_idle_without_a_first_schedule_or_without_gains(instanc
     assert side.idle(began + 8.0, joined=True)
     search.best = replace(search.best, objective=start.objective / (1 + LAG) + 1)
     assert not side.idle(began + 8.0, joined=True)
+
+
+def test_a_companion_that_proved_optimality_ends_the_next_phase_at_once() -> None:
+    built = build_model(*curtois_problem(load_curtois(SHARED / "Instance1.txt")))
+    side = _Companion(built, time.monotonic() + 30, 0, patience=30, wait=30)
+    side.start()
+    assert side.done.wait(20) and side.optimal and side.best is not None and side.best.objective == 607
+    options: dict[str, Any] = {"first": 0.0, "step": 0.5, "kinds": ALL_KINDS, "parameters": None, "select": "bandit"}
+    began = time.monotonic()
+    result = _search_on(built, time_limit=20, workers=2, seed=0, log=False, side=side, joins=True, **options)
+    assert time.monotonic() - began < 5
+    assert result.status == "optimal" and result.objective == 607 and result.best_bound == 607
