@@ -26,7 +26,7 @@ from ortools.sat.python import cp_model
 
 from constraints.curtois import CurtoisInstance, Roster, evaluate, load_curtois
 from constraints.instance import Cell, Demand, Instance, PersonSpec, RequestSpec, ShiftSpec
-from constraints.model import BuiltModel
+from constraints.model import BuiltModel, penalty_objective
 from constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
 from constraints.solve import Progress, SolveResult, penalty_totals
 
@@ -316,7 +316,7 @@ def _heaviest(built: BuiltModel) -> BuiltModel | None:
         return None
     model = built.model.clone()
     model.clear_objective()
-    model.minimize(sum(weight * c * v for p in top for c, v in p.terms) + weight * sum(p.constant for p in top))
+    model.minimize(penalty_objective(top))
     return replace(built, model=model, penalties=top)
 
 
@@ -402,17 +402,14 @@ class _Companion:
         """Seconds it may go without improving the best schedule."""
         self.wait = wait
         """Seconds it may take to find a first schedule."""
-        self.began = time.monotonic()
-        self.improved = self.began
-        """When it last improved its own best schedule (or started)."""
+        self.began = self.improved = self.gained = time.monotonic()
+        """When it started; when it last improved its own best schedule; the search's (reset by ``start``)."""
         self.lock = threading.Lock()
         self.best: _Best | None = None
         self.bound: float | None = None
         self.found = 0
         self.optimal = False
         self.stopped = False
-        self.gained = time.monotonic()
-        """When it last improved the search's best schedule (or started)."""
         self.search: _Search | None = None
         self.done = threading.Event()
         self.solver = cp_model.CpSolver()
@@ -452,8 +449,8 @@ class _Companion:
         with self.lock:
             self.search = search
             best, bound = self.best, self.bound
-        if best is not None and search.adopt(best.objective, best.solution, bound):
-            self.gained = time.monotonic()
+        if best is not None:
+            self._hand(search, best.objective, best.solution, bound)
 
     def leave(self, search: _Search) -> None:
         with self.lock:
@@ -468,7 +465,11 @@ class _Companion:
                 self.best = _Best(objective, solution, self.found)
                 self.improved = time.monotonic()
             search = self.search
-        if search is not None and search.adopt(objective, solution, bound):
+        if search is not None:
+            self._hand(search, objective, solution, bound)
+
+    def _hand(self, search: _Search, objective: float, solution: list[int], bound: float | None) -> None:
+        if search.adopt(objective, solution, bound):
             self.gained = time.monotonic()
 
     def _run(self) -> None:
@@ -485,7 +486,7 @@ class _Companion:
                 self.bound = self.best.objective
                 search = self.search
                 if search is not None:
-                    search.adopt(self.best.objective, self.best.solution, self.bound)
+                    self._hand(search, self.best.objective, self.best.solution, self.bound)
         finally:
             self.done.set()
 
@@ -698,17 +699,25 @@ class _Search:
         with self.lock:
             if bound is not None:
                 self.bound = max(self.bound, bound)
-            current = self.best
-            if objective >= current.objective:
+            if objective >= self.best.objective:
                 return False
-            old, var = current.solution, self.var
-            changed = [p for p in range(len(var)) if solution[var[p]] != old[var[p]]]
-            self.best = _Best(objective, solution, current.version + 1)
-            self.changes.append((self.best.version, changed))
-            del self.changes[: -self.history]
-            self._costs = None
-            self.progress.append(Progress(time.monotonic() - self.started, objective, self.bound))
+            self._take(objective, solution, None)
             return True
+
+    def _take(self, objective: float, solution: list[int], candidates: Sequence[int] | None) -> None:
+        """Make ``solution`` the best (under the lock), noting the cell positions it changed among
+        ``candidates`` (None: any), and its progress when it is better."""
+        current, var = self.best, self.var
+        old = current.solution
+        changed = [
+            p for p in (range(len(var)) if candidates is None else candidates) if solution[var[p]] != old[var[p]]
+        ]
+        if objective < current.objective:
+            self.progress.append(Progress(time.monotonic() - self.started, objective, self.bound))
+        self.best = _Best(objective, solution, current.version + 1)
+        self.changes.append((self.best.version, changed))
+        del self.changes[: -self.history]
+        self._costs = None
 
     def choose(self, rng: random.Random) -> str:
         """A kind of neighbourhood: each in turn at first, then mostly by recent gain per second."""
@@ -812,15 +821,7 @@ class _Search:
                     if gain > 0:
                         stats.better += 1
                         stats.gain += gain
-                        self.progress.append(Progress(time.monotonic() - self.started, objective, self.bound))
-                    current = self.best
-                    candidates = free if current.version == base.version else range(len(self.var))
-                    old = current.solution
-                    changed = [p for p in candidates if new_solution[self.var[p]] != old[self.var[p]]]
-                    self.best = _Best(objective, new_solution, current.version + 1)
-                    self.changes.append((self.best.version, changed))
-                    del self.changes[: -self.history]
-                    self._costs = None
+                    self._take(objective, new_solution, free if self.best.version == base.version else None)
                 if effort is None:  # how long loading a step takes: the time to its first solution
                     seen = first.seconds
                     self.loading = max(self.loading, spent) if seen is None else 0.8 * self.loading + 0.2 * seen

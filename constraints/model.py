@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,7 @@ from constraints.instance import Instance, Schedule
 from constraints.registry import BuildContext, Guard, Penalty, Variables, Violation
 from constraints.ruleset import ConfiguredRule
 
-__all__ = ["BuiltModel", "build_model", "check_schedule"]
+__all__ = ["BuiltModel", "build_model", "check_schedule", "penalty_objective"]
 
 
 @dataclass
@@ -52,17 +53,23 @@ def build_model(instance: Instance, rules: list[ConfiguredRule], *, enforce: boo
         literal = model.new_bool_var(f"guard:pinned({subject})")
         model.add(built.x.is_assigned(person, day, shift) == int(value)).only_enforce_if(literal)
         built.guards[f"pinned({subject})"] = Guard("pinned", subject, literal, {"person": person, "day": day})
+    objective = penalty_objective(built.penalties)
+    if objective is not None:
+        model.minimize(objective)
+    if enforce:
+        built.enforce_all()
+    return built
+
+
+def penalty_objective(penalties: Sequence[Penalty]) -> Any:
+    """``Σ weight × (Σ terms + constant)`` over the penalties: the objective; None when it is empty."""
     objective: list[Any] = []
-    for penalty in built.penalties:
+    for penalty in penalties:
         if penalty.weight:
             objective += [penalty.weight * c * v for c, v in penalty.terms]
             if penalty.constant:
                 objective.append(penalty.weight * penalty.constant)
-    if objective:
-        model.minimize(sum(objective))
-    if enforce:
-        built.enforce_all()
-    return built
+    return sum(objective) if objective else None
 
 
 def check_schedule(schedule: Schedule, rules: list[ConfiguredRule]) -> list[Violation]:
