@@ -503,9 +503,13 @@ def preview_text(source: str, backup_id: str, *, config_path: str | None = None)
 
 
 def record_confirmation(plan: Plan, typed: str | None, confirmed: bool, how: str) -> None:
-    """Gate 4: the operator typed the backup id and confirmed, or the run stops here untouched."""
+    """Gate 4: the operator typed the backup id (exactly) and confirmed, or the run stops here untouched.
+
+    The journal keeps what was typed or given, as it was, and ``how`` (the Prefect UI, the
+    terminal, or ``--confirm-id`` on the command line).
+    """
     journal = plan.journal()
-    ok = bool(confirmed) and (typed or "").strip() == plan.backup_id
+    ok = bool(confirmed) and (typed or "") == plan.backup_id
     journal.record("confirmation", ok=ok, how=how, typed=(typed or "")[:200], confirm=bool(confirmed))
     if not ok:
         why = "confirm was not switched on" if not confirmed else f"the typed id {typed!r} is not {plan.backup_id}"

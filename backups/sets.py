@@ -96,7 +96,8 @@ class FetchedBackup:
 
 
 def restore_command(tier: str, backup_id: str) -> str:
-    return f"rotaflow restore emergency --from {tier} --backup {backup_id} --confirm"
+    """The command that restores a backup; it asks the operator to type the id (no confirmation in it)."""
+    return f"rotaflow restore emergency --from {tier} --backup {backup_id}"
 
 
 # --------------------------------------------------------------------------- create

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,7 +47,13 @@ from tasks.restore import (
     verify_live_database,
 )
 
-__all__ = ["PAUSE_GRACE_SECONDS", "RestoreConfirmation", "emergency_restore"]
+__all__ = [
+    "PAUSE_GRACE_SECONDS",
+    "OperatorConfirmation",
+    "RestoreConfirmation",
+    "emergency_restore",
+    "emergency_restore_confirmed",
+]
 
 PAUSE_GRACE_SECONDS = 60
 """How long past the confirmation timeout the server keeps the pause open (the run ends it first)."""
@@ -64,11 +71,26 @@ def _flow_run_id() -> str | None:
     return str(context.flow_run.id) if context and context.flow_run else None
 
 
+@dataclass(frozen=True)
+class OperatorConfirmation:
+    """The confirmation the command line already took from the operator, before the run started.
+
+    ``given`` is exactly what was typed at the terminal, or passed as ``--confirm-id``; ``how``
+    says which. Gate 4 still compares it with the backup id and journals both.
+    """
+
+    given: str
+    how: Literal["typed", "command-line"]
+
+    @property
+    def journal_how(self) -> str:
+        return "typed at the terminal" if self.how == "typed" else "given on the command line (--confirm-id)"
+
+
 @flow(name="emergency-restore", log_prints=False)
 def emergency_restore(
     source: Literal["quick", "named", "immaculate", "sacred"],
     backup_id: str,
-    confirmed_backup_id: str | None = None,
     confirm_timeout_seconds: int = 3600,
     confirm_poll_seconds: int = 5,
     keep_previous: bool = False,
@@ -76,21 +98,48 @@ def emergency_restore(
 ) -> dict[str, Any] | State:
     """Restore the live database from a backup of ``source`` (``backup_id``; for sacred, a tag name).
 
-    Before switching anything the run pauses for the operator (Prefect UI: type the backup
-    id, switch *confirm* on); ``confirmed_backup_id`` skips the pause when the caller (the
-    CLI) already asked. ``keep_previous`` keeps the replaced database (``…__pre_<time>``)
-    instead of dropping it once the restore verifies; ``config_path`` replaces
-    configs/backup.yaml.
+    Before switching anything the run always pauses for the operator (Prefect UI: type the
+    backup id, switch *confirm* on); no parameter skips the pause. ``keep_previous`` keeps the
+    replaced database (``…__pre_<time>``) instead of dropping it once the restore verifies;
+    ``config_path`` replaces configs/backup.yaml.
 
     Args:
         source: The tier to restore from: quick, named, immaculate (Object Lock baselines) or sacred (milestone tags).
         backup_id: The backup's id (see `rotaflow backup list`); for sacred, the tag name.
-        confirmed_backup_id: Leave empty from the UI: the run pauses and asks you to type the backup id.
         confirm_timeout_seconds: How long the run waits for your confirmation before refusing (nothing restored).
         confirm_poll_seconds: How often the paused run checks for your answer.
         keep_previous: Keep the replaced database (`…__pre_<time>`) instead of dropping it after a verified restore.
         config_path: A backup configuration instead of configs/backup.yaml.
     """
+    return _run(source, backup_id, None, confirm_timeout_seconds, confirm_poll_seconds, keep_previous, config_path)
+
+
+@flow(name="emergency-restore-terminal", log_prints=False)
+def emergency_restore_confirmed(
+    source: Literal["quick", "named", "immaculate", "sacred"],
+    backup_id: str,
+    confirmation: OperatorConfirmation,
+    keep_previous: bool = False,
+    config_path: str | None = None,
+) -> dict[str, Any] | State:
+    """The command line's emergency restore: the same gates, with the confirmation the operator
+    already gave at the terminal (typed, or ``--confirm-id``) in place of the pause.
+
+    Never deployed (prefect.yaml deploys ``emergency_restore`` only): ``rotaflow restore
+    emergency`` calls it in its own process, after it asked.
+    """
+    return _run(source, backup_id, confirmation, 0, 0, keep_previous, config_path)
+
+
+def _run(
+    source: str,
+    backup_id: str,
+    confirmation: OperatorConfirmation | None,
+    timeout: int,
+    poll: int,
+    keep_previous: bool,
+    config_path: str | None,
+) -> dict[str, Any] | State:
     logger = get_run_logger()
     summary: dict[str, Any] = {"status": "refused", "source": source, "backup_id": backup_id, "rolled_back": False}
     try:
@@ -106,7 +155,7 @@ def emergency_restore(
                 logger.warning("recovered an interrupted restore: %s", recovered.message)
             journal = service.open_journal(plan, flow_run_id=_flow_run_id())
             summary["journal"] = str(journal.path)
-            return _chain(plan, summary, confirmed_backup_id, confirm_timeout_seconds, confirm_poll_seconds)
+            return _chain(plan, summary, confirmation, timeout, poll)
     except GateRefused as exc:
         return _refused(summary, exc)
 
@@ -114,7 +163,7 @@ def emergency_restore(
 def _chain(
     plan: service.Plan,
     summary: dict[str, Any],
-    confirmed_backup_id: str | None,
+    confirmation: OperatorConfirmation | None,
     timeout: int,
     poll: int,
 ) -> dict[str, Any] | State:
@@ -128,7 +177,7 @@ def _chain(
         summary["size_bytes"] = report.manifest.total_bytes
         snapshot = take_pre_snapshot(plan)
         summary["pre_snapshot"] = snapshot.backup_id if snapshot else None
-        _confirm(plan, report, snapshot, confirmed_backup_id, timeout, poll)
+        _confirm(plan, report, snapshot, confirmation, timeout, poll)
         with transaction():
             restore_into_staging(plan)
             swap = switch_restored_in(plan)
@@ -150,13 +199,13 @@ def _confirm(
     plan: service.Plan,
     report: Any,
     snapshot: Any,
-    confirmed_backup_id: str | None,
+    confirmation: OperatorConfirmation | None,
     timeout: int,
     poll: int,
 ) -> None:
-    """Gate 4: the operator types the backup id and confirms (or the CLI already asked)."""
-    if confirmed_backup_id is not None:
-        service.record_confirmation(plan, confirmed_backup_id, True, how="asked by the caller (terminal)")
+    """Gate 4: the operator types the backup id and confirms (in the UI, or already at the terminal)."""
+    if confirmation is not None:
+        service.record_confirmation(plan, confirmation.given, True, how=confirmation.journal_how)
         return
     description = service.confirmation_text(plan, report.manifest, snapshot)
     plan.journal().record("awaiting-confirmation", timeout_seconds=timeout)

@@ -18,9 +18,10 @@ import contextlib
 import csv
 import functools
 import json
+import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -87,6 +88,51 @@ def _progress_shown(option: bool | None, *, as_json: bool) -> Iterator[None]:
 def _startup() -> None:
     """Check settings and secrets before any command runs."""
     get_settings().check_secrets()
+
+
+PREFECT_QUIET = "WARNING"
+"""Prefect's log level from the CLI: its INFO lines (each task run, the temporary server) are not rotaflow's."""
+
+
+def prefect_defaults(environ: Mapping[str, str], var_dir: Path) -> dict[str, str]:
+    """The Prefect settings a CLI run gets where ``environ`` has none (the one place they are set).
+
+    No telemetry: besides calling out, the temporary server's heartbeat service writes to its SQLite
+    database while the server starts and fails with "database is locked" (a full traceback). Prefect's
+    home (its SQLite database, kept from run to run) is under rotaflow's var dir, where ``rotaflow serve``
+    keeps its own.
+    """
+    wanted = {
+        "PREFECT_HOME": str(var_dir / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": PREFECT_QUIET,
+        "PREFECT_SERVER_LOGGING_LEVEL": PREFECT_QUIET,
+        # a busy 2-core machine needs more than Prefect's 20 s to start the temporary server
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }
+    return {name: value for name, value in wanted.items() if name not in environ}
+
+
+def running_server(home: Path) -> tuple[str, str] | None:
+    """The API URL and credential of the `rotaflow serve` server recorded under ``home``, when it answers now."""
+    from rotaflow.serve import recorded_server
+
+    return recorded_server(home)
+
+
+def _prefect_environment() -> None:
+    """Before Prefect is imported: its defaults, and the running `rotaflow serve` server for the flow runs.
+
+    Without PREFECT_API_URL, each flow run would start Prefect's temporary server (seconds, and the run
+    is gone when it stops); a running server takes them instead and shows them in its UI.
+    """
+    os.environ.update(prefect_defaults(os.environ, get_settings().var_dir))
+    if "PREFECT_API_URL" in os.environ:
+        return
+    found = running_server(Path(os.environ["PREFECT_HOME"]))
+    if found is not None:
+        os.environ["PREFECT_API_URL"], auth = found
+        os.environ.setdefault("PREFECT_API_AUTH_STRING", auth)
 
 
 @app.command()
@@ -821,13 +867,24 @@ def backup_tag(
     )
 
 
+def _stdin_is_terminal() -> bool:
+    """Whether an operator sits at standard input (the backup id can be typed there)."""
+    return sys.stdin.isatty()
+
+
 @restore_app.command("emergency")
 def restore_emergency(
     source: Annotated[str, typer.Option("--from", help="quick, named, immaculate or sacred")],
     backup_id: Annotated[str, typer.Option("--backup", help="the backup id (for sacred: the tag name)")],
-    confirm: Annotated[
-        bool, typer.Option("--confirm", help="do not ask: the summary is still shown (for scripts)")
-    ] = False,
+    confirm_id: Annotated[
+        str | None,
+        typer.Option(
+            "--confirm-id",
+            help="without a terminal (scripts): the backup id, exactly (for sacred: the id the tag points at); "
+            "on a terminal the id is typed instead",
+        ),
+    ] = None,
+    legacy_confirm: Annotated[bool, typer.Option("--confirm", hidden=True, help="removed: use --confirm-id")] = False,
     keep_previous: Annotated[
         bool, typer.Option("--keep-previous", help="keep the replaced database instead of dropping it")
     ] = False,
@@ -835,30 +892,44 @@ def restore_emergency(
     as_json: EmergencyJson = False,
     show_progress: ProgressOption = None,
 ) -> None:
-    """Restore the live database from a backup: disk check, verify, pre-snapshot, confirmation,
-    restore into a new database and switch, verify; rolled back automatically when it fails.
+    """Restore the live database from a backup: disk check, verify, pre-snapshot, confirmation (the backup
+    id typed, or --confirm-id without a terminal), restore into a new database and switch, verify; rolled
+    back automatically when it fails.
     """
     from rich.markdown import Markdown
 
     from backups.emergency import SOURCES, preview_text
-    from flows.restore import emergency_restore
+    from flows.restore import OperatorConfirmation, emergency_restore_confirmed
 
+    if legacy_confirm:
+        expected = "--confirm-id <the backup id> (--confirm no longer skips the question)"
+        raise InputError([_option_problem("--confirm", expected, "--confirm")])
     if source not in SOURCES:
         raise InputError([_option_problem("--from", ", ".join(SOURCES), source)])
     config_path = _config_path(config)
     plan, summary = preview_text(source, backup_id, config_path=config_path)
     err.print(Markdown(summary))
-    if not confirm:
+    if confirm_id is not None:
+        if confirm_id != plan.backup_id:
+            raise GateRefused(f"--confirm-id {confirm_id!r} is not the backup id {plan.backup_id}: nothing was changed")
+        confirmation = OperatorConfirmation(confirm_id, "command-line")
+    elif not _stdin_is_terminal():
+        raise GateRefused(
+            "standard input is not a terminal, so the backup id cannot be typed: run the command at a terminal, "
+            f"or pass --confirm-id {plan.backup_id} to confirm it from a script; nothing was changed"
+        )
+    else:
         typed = typer.prompt("Type the backup id to restore it", default="", show_default=False, err=True)
-        if typed.strip() != plan.backup_id:
-            raise GateRefused(f"the typed id {typed.strip()!r} is not {plan.backup_id}: nothing was changed")
+        if typed != plan.backup_id:
+            raise GateRefused(f"the typed id {typed!r} is not {plan.backup_id}: nothing was changed")
         if not typer.confirm("Replace the live database now?", default=False, err=True):
             raise GateRefused("not confirmed: nothing was changed")
+        confirmation = OperatorConfirmation(typed, "typed")
     with _progress_shown(show_progress, as_json=as_json):
-        state = emergency_restore(
+        state = emergency_restore_confirmed(
             source,  # type: ignore[arg-type]
             backup_id,
-            confirmed_backup_id=plan.backup_id,
+            confirmation,
             keep_previous=keep_previous,
             config_path=config_path,
             return_state=True,
@@ -956,6 +1027,7 @@ def serve(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI, turning rotaflow's errors into their exit codes."""
     try:
+        _prefect_environment()
         app(args=argv, standalone_mode=False)
     except InputError as exc:
         err.print(f"[red]rejected[/red] {escape(exc.source or '')}".rstrip(), highlight=False, soft_wrap=True)

@@ -228,6 +228,7 @@ def test_restore_emergency_on_the_terminal_runs_the_whole_chain(
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM absences"))
     engine.dispose()
+    monkeypatch.setattr("rotaflow.cli._stdin_is_terminal", lambda: True)  # the operator types at a terminal
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{made.backup_id}\ny\n"))
     assert main(["restore", "emergency", "--from", "quick", "--backup", made.backup_id]) == 0
     captured = capsys.readouterr()
@@ -237,9 +238,12 @@ def test_restore_emergency_on_the_terminal_runs_the_whole_chain(
     [run] = json.loads(capsys.readouterr().out)
     assert run["status"] == "done" and run["backup_id"] == made.backup_id
     step = next(s for s in run["steps"] if s["step"] == "confirmation")
-    assert step["how"] == "asked by the caller (terminal)"
+    assert (step["how"], step["typed"]) == ("typed at the terminal", made.backup_id)
     # a gate that refuses exits 4 with the live database as it was
     monkeypatch.setattr("backups.emergency.DISK_USAGE", lambda path: type("U", (), {"free": 1024})())
-    assert main(["restore", "emergency", "--from", "quick", "--backup", made.backup_id, "--confirm"]) == 4
+    assert (
+        main(["restore", "emergency", "--from", "quick", "--backup", made.backup_id, "--confirm-id", made.backup_id])
+        == 4
+    )
     assert "the disk gate refused" in capsys.readouterr().err
     assert content_hashes(live) == before

@@ -123,6 +123,15 @@ def test_parameter_forms_are_typed_and_described() -> None:
     restore = _schema(deployments["emergency-restore"])
     assert restore["required"] == ["source", "backup_id"]
     props = restore["properties"]
+    # nothing in the run form confirms on the operator's behalf: the run always pauses for the typed id
+    assert set(props) == {
+        "source",
+        "backup_id",
+        "confirm_timeout_seconds",
+        "confirm_poll_seconds",
+        "keep_previous",
+        "config_path",
+    }
     assert props["source"]["enum"] == ["quick", "named", "immaculate", "sacred"]
     assert "tier" in props["source"]["description"]
     assert props["backup_id"]["type"] == "string"

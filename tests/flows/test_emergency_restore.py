@@ -44,9 +44,15 @@ from backups.storage import LocalStore
 from backups.tiers import tag_sacred
 from backups.verify import verify_backup
 from configs.settings import get_settings
-from flows.restore import emergency_restore
+from flows.restore import OperatorConfirmation, emergency_restore, emergency_restore_confirmed
 from rotaflow.errors import GateRefused
 from tests.backups_fixtures import content_hashes
+
+
+def typed(backup_id: str) -> OperatorConfirmation:
+    """The confirmation an operator typed at the terminal."""
+    return OperatorConfirmation(backup_id, "typed")
+
 
 pytestmark = pytest.mark.flow
 
@@ -135,7 +141,9 @@ def scene(filled_sqlite: str, config: BackupConfig, monkeypatch: pytest.MonkeyPa
 
 def test_restore_from_quick_with_the_terminals_confirmation(scene: SimpleNamespace, config: BackupConfig) -> None:
     before = _inventory(config)
-    state = emergency_restore("quick", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
     assert state.is_completed(), state.message
     summary = state.result()
     assert summary["status"] == "restored" and summary["rolled_back"] is False
@@ -165,7 +173,8 @@ def test_restore_from_quick_with_the_terminals_confirmation(scene: SimpleNamespa
         "previous-dropped",
         "finished-done",
     ]
-    assert journal["steps"][5]["how"] == "asked by the caller (terminal)"
+    assert journal["steps"][5]["how"] == "typed at the terminal"
+    assert journal["steps"][5]["typed"] == scene.backup_id
     flow_run_id = state.state_details.flow_run_id
     assert _task_names(flow_run_id) >= {
         "plan-restore",
@@ -186,8 +195,8 @@ def test_restore_through_a_sacred_tag_keeping_the_previous_database(
     scene: SimpleNamespace, config: BackupConfig
 ) -> None:
     tag_sacred(scene.backup_id, "go-live-2027", config=config)
-    state = emergency_restore(
-        "sacred", "go-live-2027", confirmed_backup_id=scene.backup_id, keep_previous=True, return_state=True
+    state = emergency_restore_confirmed(
+        "sacred", "go-live-2027", confirmation=typed(scene.backup_id), keep_previous=True, return_state=True
     )
     assert state.is_completed(), state.message
     summary = state.result()
@@ -205,7 +214,9 @@ def test_restore_on_postgresql(filled_postgres: str, config: BackupConfig, monke
     backed_up = content_hashes(live)
     created = create_backup("named", name="before the big merge", database_url=live, config=config)
     _execute(live, "DELETE FROM absences", "UPDATE people SET name = 'Changed' WHERE person_id = 'R2'")
-    state = emergency_restore("named", created.backup_id, confirmed_backup_id=created.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "named", created.backup_id, confirmation=typed(created.backup_id), return_state=True
+    )
     assert state.is_completed(), state.message
     assert content_hashes(live) == backed_up
     assert related_databases(live) == []
@@ -253,7 +264,9 @@ def test_the_verify_gate_refuses_a_damaged_backup(damage: str, scene: SimpleName
     harm, expected = DAMAGE[damage]
     harm(_quick(config).root / scene.backup_id)
     before = _inventory(config)
-    state = emergency_restore("quick", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
     _refused(state, "the verify gate refused backup", "nothing was changed", *expected)
     assert content_hashes(scene.live) == scene.changed
     assert _inventory(config) == before  # no pre-snapshot was taken, nothing removed
@@ -276,7 +289,9 @@ def test_the_disk_gate_refuses_when_the_disk_is_full(
 
     monkeypatch.setattr(emergency, "DISK_USAGE", nearly_full)
     before = _inventory(config)
-    state = emergency_restore("quick", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
     error = _refused(state, "the disk gate refused: not enough free space", "300.0 MB free", "nothing was changed")
     assert "live" in str(error) and "tmp/backups" in str(error)  # the database's folder and the downloads
     assert seen  # the injected reading was used
@@ -285,7 +300,9 @@ def test_the_disk_gate_refuses_when_the_disk_is_full(
 
 
 def test_a_backup_that_does_not_exist_is_refused(scene: SimpleNamespace) -> None:
-    state = emergency_restore("named", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "named", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
     _refused(state, f"no backup {scene.backup_id} in the named tier")
     assert content_hashes(scene.live) == scene.changed
 
@@ -293,10 +310,38 @@ def test_a_backup_that_does_not_exist_is_refused(scene: SimpleNamespace) -> None
 def test_a_mistyped_id_on_the_terminal_path_is_refused_after_the_pre_snapshot(
     scene: SimpleNamespace, config: BackupConfig
 ) -> None:
-    state = emergency_restore("quick", scene.backup_id, confirmed_backup_id="something else", return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed("something else"), return_state=True
+    )
     _refused(state, "the confirmation gate refused", "'something else'", "nothing was restored")
     assert content_hashes(scene.live) == scene.changed
     assert len(_inventory(config)) == 2  # the backup and the pre-snapshot, both kept
+
+
+@pytest.mark.parametrize("given", [" {id}", "{id}\n", "{id_upper}"])
+def test_the_confirmation_must_be_the_backup_id_exactly(given: str, scene: SimpleNamespace) -> None:
+    text_ = given.format(id=scene.backup_id, id_upper=scene.backup_id.upper())
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, OperatorConfirmation(text_, "command-line"), return_state=True
+    )
+    _refused(state, "the confirmation gate refused", "nothing was restored")
+    assert content_hashes(scene.live) == scene.changed
+    [journal] = _journals()
+    step = next(s for s in journal["steps"] if s["step"] == "confirmation")
+    assert (step["ok"], step["typed"], step["how"]) == (False, text_, "given on the command line (--confirm-id)")
+
+
+def test_the_command_lines_confirm_id_is_journalled_as_given(scene: SimpleNamespace) -> None:
+    confirmation = OperatorConfirmation(scene.backup_id, "command-line")
+    state = emergency_restore_confirmed("quick", scene.backup_id, confirmation, return_state=True)
+    assert state.is_completed(), state.message
+    [journal] = _journals()
+    step = next(s for s in journal["steps"] if s["step"] == "confirmation")
+    assert (step["ok"], step["typed"], step["how"]) == (
+        True,
+        scene.backup_id,
+        "given on the command line (--confirm-id)",
+    )
 
 
 # --------------------------------------------------------------------------- confirmation in the Prefect UI
@@ -390,7 +435,9 @@ def test_a_failed_verification_rolls_back_to_the_previous_database(
 
     monkeypatch.setattr(emergency, "verify_restored", failing)
     before = _inventory(config)
-    state = emergency_restore("quick", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
     error = _refused(state, "simulated: a contract check failed", "Rolled back automatically")
     assert "the previous database was put back live" in str(error)
     assert content_hashes(scene.live) == scene.changed  # as it was before the restore
@@ -422,7 +469,9 @@ def test_a_failed_verification_rolls_back_on_postgresql(
         return report
 
     monkeypatch.setattr(emergency, "verify_restored", failing)
-    state = emergency_restore("quick", created.backup_id, confirmed_backup_id=created.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", created.backup_id, confirmation=typed(created.backup_id), return_state=True
+    )
     _refused(state, "Rolled back automatically: the previous database was put back live")
     assert content_hashes(live) == changed
     [failed] = related_databases(live)
@@ -447,7 +496,9 @@ def test_when_the_switch_cannot_be_undone_the_pre_snapshot_is_restored(
 
     monkeypatch.setattr(emergency, "undo_swap", no_undo)
     monkeypatch.setattr(emergency, "verify_restored", failing_once)
-    state = emergency_restore("quick", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
     error = _refused(state, "Rolled back automatically: the pre-snapshot")
     assert content_hashes(scene.live) == scene.changed
     snapshot = error.summary["pre_snapshot"]  # type: ignore[attr-defined]
@@ -475,7 +526,9 @@ def test_a_rollback_that_fails_is_left_for_the_recovery(
     monkeypatch.setattr(emergency, "verify_restored", failing)
     monkeypatch.setattr(emergency, "undo_swap", broken)
     monkeypatch.setattr(emergency, "_restore_snapshot", broken)
-    state = emergency_restore("quick", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
     error = _refused(state, "THE AUTOMATIC ROLLBACK FAILED", "`rotaflow restore recover` tries again")
     assert error.summary["status"] == "rollback-failed"  # type: ignore[attr-defined]
     assert _journals() == []  # the journal stays current, unresolved
@@ -499,7 +552,9 @@ def test_a_restore_that_fails_drops_its_staging_database(
         raise GateRefused("simulated: pg_restore failed half-way")
 
     monkeypatch.setattr(emergency, "restore_into", half)
-    state = emergency_restore("quick", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
     _refused(state, "simulated: pg_restore failed half-way", "the live database was not touched")
     assert content_hashes(scene.live) == scene.changed
     assert related_databases(scene.live) == []
@@ -514,7 +569,9 @@ def test_a_switch_that_fails_is_rolled_back_by_the_prefect_transaction(
         raise GateRefused("simulated: could not switch the restore in: the database is being accessed")
 
     monkeypatch.setattr(emergency, "swap_in", cannot_switch)
-    state = emergency_restore("quick", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
     _refused(state, "simulated: could not switch", "Nothing was switched: the live database was not touched")
     assert content_hashes(scene.live) == scene.changed
     assert related_databases(scene.live) == []  # the restore task's rollback hook dropped the staging database
@@ -527,7 +584,9 @@ def test_a_missing_live_database_is_restored_without_a_pre_snapshot(
     scene: SimpleNamespace, config: BackupConfig
 ) -> None:
     Path(make_url(scene.live).database or "").unlink()
-    state = emergency_restore("quick", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
     assert state.is_completed(), state.message
     assert state.result()["pre_snapshot"] is None
     assert content_hashes(scene.live) == scene.backed_up
@@ -547,7 +606,9 @@ def test_a_refused_restore_into_a_missing_live_database_is_moved_aside(
         return report
 
     monkeypatch.setattr(emergency, "verify_restored", failing)
-    state = emergency_restore("quick", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
     _refused(state, "there was no live database before: the refused restore was moved aside")
     assert not Path(make_url(scene.live).database or "").exists()  # as before: no live database
     [aside] = related_databases(scene.live)
@@ -557,7 +618,9 @@ def test_a_refused_restore_into_a_missing_live_database_is_moved_aside(
 def test_a_second_restore_while_one_runs_is_refused(scene: SimpleNamespace, config: BackupConfig) -> None:
     thread, box = _in_background(source="quick", backup_id=scene.backup_id, confirm_timeout_seconds=120)
     run = _paused_run(scene.backup_id)
-    state = emergency_restore("quick", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
     _refused(state, "another emergency restore of this database is running")
     resume_flow_run(run.id, run_input={"backup_id": "no", "confirm": False})
     thread.join(120)

@@ -43,6 +43,14 @@ from rotaflow.cli import main
 from rotaflow.errors import GateRefused
 from tests.backups_fixtures import content_hashes
 
+
+def typed(backup_id: str) -> Any:
+    """The confirmation an operator typed at the terminal."""
+    from flows.restore import OperatorConfirmation
+
+    return OperatorConfirmation(backup_id, "typed")
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -101,8 +109,8 @@ def _killed_at(point: str, scene: SimpleNamespace, api: str, tmp_path: Path) -> 
     }
     script = (
         "import sys\n"
-        "from flows.restore import emergency_restore\n"
-        "emergency_restore('quick', sys.argv[1], confirmed_backup_id=sys.argv[1])\n"
+        "from flows.restore import OperatorConfirmation, emergency_restore_confirmed\n"
+        "emergency_restore_confirmed('quick', sys.argv[1], OperatorConfirmation(sys.argv[1], 'typed'))\n"
     )
     child = subprocess.Popen(
         [sys.executable, "-c", script, scene.backup_id],
@@ -138,9 +146,11 @@ def _state_of(flow_run_id: str) -> str:
 
 
 def _next_run(scene: SimpleNamespace) -> dict[str, Any]:
-    from flows.restore import emergency_restore
+    from flows.restore import emergency_restore_confirmed
 
-    state = emergency_restore("quick", scene.backup_id, confirmed_backup_id=scene.backup_id, return_state=True)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
     assert state.is_completed(), state.message
     result = state.result()
     assert isinstance(result, dict)
@@ -425,7 +435,7 @@ def _direct_inventory(env: SimpleNamespace) -> dict[str, bool]:
 def test_the_endpoint_going_down_mid_upload_of_the_pre_snapshot_is_refused(
     filled_sqlite: str, endpoint: SimpleNamespace, prefect_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.restore import emergency_restore
+    from flows.restore import emergency_restore_confirmed
 
     monkeypatch.setenv("ROTAFLOW_DATABASE_URL", filled_sqlite)
     get_settings.cache_clear()
@@ -440,10 +450,10 @@ def test_the_endpoint_going_down_mid_upload_of_the_pre_snapshot_is_refused(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(emergency, "create_backup", upload_then_fail)
-    state = emergency_restore(
+    state = emergency_restore_confirmed(
         "named",
         created.backup_id,
-        confirmed_backup_id=created.backup_id,
+        confirmation=typed(created.backup_id),
         config_path=endpoint.config,
         return_state=True,
     )
@@ -470,7 +480,7 @@ def _folder_for(config_path: str) -> Path:
 def test_the_endpoint_going_down_mid_download_is_refused_untouched(
     filled_sqlite: str, endpoint: SimpleNamespace, prefect_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.restore import emergency_restore
+    from flows.restore import emergency_restore_confirmed
 
     monkeypatch.setenv("ROTAFLOW_DATABASE_URL", filled_sqlite)
     get_settings.cache_clear()
@@ -485,10 +495,10 @@ def test_the_endpoint_going_down_mid_download_is_refused_untouched(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(emergency, "fetch_backup", download_then_fail)
-    state = emergency_restore(
+    state = emergency_restore_confirmed(
         "quick",
         created.backup_id,
-        confirmed_backup_id=created.backup_id,
+        confirmation=typed(created.backup_id),
         config_path=endpoint.config,
         return_state=True,
     )
@@ -524,15 +534,15 @@ def test_promote_then_restore_from_an_immaculate_baseline(
     filled_sqlite: str, baseline_config: str, prefect_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.backup import promote_immaculate_flow
-    from flows.restore import emergency_restore
+    from flows.restore import emergency_restore_confirmed
 
     scene = _live(filled_sqlite, monkeypatch)
     promoted = promote_immaculate_flow(scene.backup_id, name="year one", config_path=baseline_config)
     assert promoted["promoted_from"] == f"quick/{scene.backup_id}"
     baseline = promoted["backup_id"]
     assert "-immaculate-year-one-" in baseline
-    state = emergency_restore(
-        "immaculate", baseline, confirmed_backup_id=baseline, config_path=baseline_config, return_state=True
+    state = emergency_restore_confirmed(
+        "immaculate", baseline, confirmation=typed(baseline), config_path=baseline_config, return_state=True
     )
     assert state.is_completed(), state.message
     assert content_hashes(scene.live) == scene.backed_up
@@ -550,7 +560,7 @@ def test_an_unlocked_baseline_is_refused_by_the_verify_gate(
     filled_sqlite: str, baseline_config: str, prefect_api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from backups.sets import fetch_backup, upload_set, write_descriptive_files
-    from flows.restore import emergency_restore
+    from flows.restore import emergency_restore_confirmed
 
     scene = _live(filled_sqlite, monkeypatch)
     config = load_backup_config(Path(baseline_config))
@@ -559,8 +569,8 @@ def test_an_unlocked_baseline_is_refused_by_the_verify_gate(
     forged = fetched.manifest.model_copy(update={"backup_id": forged_id, "tier": "immaculate"})
     write_descriptive_files(fetched.folder, forged)
     upload_set(open_tier_store("immaculate", config), forged_id, fetched.folder, forged)  # no Object Lock
-    state = emergency_restore(
-        "immaculate", forged_id, confirmed_backup_id=forged_id, config_path=baseline_config, return_state=True
+    state = emergency_restore_confirmed(
+        "immaculate", forged_id, confirmation=typed(forged_id), config_path=baseline_config, return_state=True
     )
     assert state.is_failed()
     error = state.result(raise_on_failure=False)

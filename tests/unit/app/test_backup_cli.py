@@ -81,7 +81,7 @@ def test_create_list_and_tag(live: str, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["backup", "create", "--no-flow", "--json"]) == 0
     made = json.loads(capsys.readouterr().out)
     assert made["tier"] == "quick" and made["verified"] is True
-    assert made["restore_command"] == f"rotaflow restore emergency --from quick --backup {made['backup_id']} --confirm"
+    assert made["restore_command"] == f"rotaflow restore emergency --from quick --backup {made['backup_id']}"
 
     assert main(["backup", "create", "--tier", "named", "--name", "before the merge", "--no-flow"]) == 0
     printed = capsys.readouterr().out
@@ -213,19 +213,26 @@ def test_a_deprecated_alias_can_be_registered_for_any_command(
 def fake_flow(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
 
-    def fake(source: str, backup_id: str, **kwargs: Any) -> Any:
-        calls.append({"source": source, "backup_id": backup_id, **kwargs})
+    def fake(source: str, backup_id: str, confirmation: Any, **kwargs: Any) -> Any:
+        calls.append({"source": source, "backup_id": backup_id, "confirmation": confirmation, **kwargs})
         result = {"status": "restored", "message": f"restored {backup_id}", "pre_snapshot": "snap", "journal": "j"}
         return SimpleNamespace(result=lambda raise_on_failure=True: result)
 
-    monkeypatch.setattr(flows.restore, "emergency_restore", fake)
+    monkeypatch.setattr(flows.restore, "emergency_restore_confirmed", fake)
     return calls
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Standard input is a terminal: the operator types there."""
+    monkeypatch.setattr(cli, "_stdin_is_terminal", lambda: True)
 
 
 def test_the_terminal_asks_for_the_backup_id(
     live: str,
     backup_id: str,
     fake_flow: list[dict[str, Any]],
+    terminal: None,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -239,7 +246,7 @@ def test_the_terminal_asks_for_the_backup_id(
         {
             "source": "quick",
             "backup_id": backup_id,
-            "confirmed_backup_id": backup_id,
+            "confirmation": flows.restore.OperatorConfirmation(backup_id, "typed"),
             "keep_previous": False,
             "config_path": None,
             "return_state": True,
@@ -249,7 +256,12 @@ def test_the_terminal_asks_for_the_backup_id(
 
 @pytest.mark.parametrize(
     ("answers", "message"),
-    [("not-the-id\n", "is not"), ("{id}\nn\n", "not confirmed: nothing was changed"), ("\n", "'' is not")],
+    [
+        ("not-the-id\n", "is not"),
+        ("{id}\nn\n", "not confirmed: nothing was changed"),
+        ("\n", "'' is not"),
+        (" {id}\ny\n", "is not"),
+    ],
 )
 def test_a_wrong_answer_on_the_terminal_changes_nothing(
     answers: str,
@@ -257,6 +269,7 @@ def test_a_wrong_answer_on_the_terminal_changes_nothing(
     live: str,
     backup_id: str,
     fake_flow: list[dict[str, Any]],
+    terminal: None,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -267,7 +280,22 @@ def test_a_wrong_answer_on_the_terminal_changes_nothing(
     assert fake_flow == [] and content_hashes(live) == before
 
 
-def test_confirm_skips_the_question_but_shows_the_summary(
+def test_without_a_terminal_the_confirm_id_is_required(
+    live: str,
+    backup_id: str,
+    fake_flow: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = content_hashes(live)
+    monkeypatch.setattr("sys.stdin", NoInput())
+    assert main(["restore", "emergency", "--from", "quick", "--backup", backup_id]) == 4
+    message = capsys.readouterr().err
+    assert "not a terminal" in message and f"--confirm-id {backup_id}" in message and "nothing was changed" in message
+    assert fake_flow == [] and content_hashes(live) == before
+
+
+def test_the_confirm_id_replaces_the_question_but_the_summary_is_shown(
     live: str,
     backup_id: str,
     fake_flow: list[dict[str, Any]],
@@ -275,22 +303,58 @@ def test_confirm_skips_the_question_but_shows_the_summary(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("sys.stdin", NoInput())
-    assert main(["restore", "emergency", "--from", "quick", "--backup", backup_id, "--confirm", "--json"]) == 0
+    assert (
+        main(["restore", "emergency", "--from", "quick", "--backup", backup_id, "--confirm-id", backup_id, "--json"])
+        == 0
+    )
     captured = capsys.readouterr()
     assert backup_id in captured.err and "What happens next" in captured.err
     assert json.loads(captured.out)["status"] == "restored"
-    assert fake_flow[0]["confirmed_backup_id"] == backup_id
+    assert fake_flow[0]["confirmation"] == flows.restore.OperatorConfirmation(backup_id, "command-line")
+
+
+@pytest.mark.parametrize("given", ["20990101T000000Z-quick-abcdef", "{id} ", ""])
+def test_a_confirm_id_that_is_not_the_backup_id_is_refused(
+    given: str,
+    live: str,
+    backup_id: str,
+    fake_flow: list[dict[str, Any]],
+    terminal: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = content_hashes(live)
+    monkeypatch.setattr("sys.stdin", NoInput())
+    arguments = ["restore", "emergency", "--from", "quick", "--backup", backup_id]
+    assert main([*arguments, "--confirm-id", given.format(id=backup_id)]) == 4
+    assert f"is not the backup id {backup_id}: nothing was changed" in capsys.readouterr().err
+    assert fake_flow == [] and content_hashes(live) == before
+
+
+def test_the_old_confirm_flag_is_refused_with_the_way_to_go(
+    live: str,
+    backup_id: str,
+    fake_flow: list[dict[str, Any]],
+    terminal: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = content_hashes(live)
+    monkeypatch.setattr("sys.stdin", NoInput())
+    assert main(["restore", "emergency", "--from", "quick", "--backup", backup_id, "--confirm"]) == 2
+    assert "--confirm-id" in capsys.readouterr().err
+    assert fake_flow == [] and content_hashes(live) == before
 
 
 def test_a_refusing_gate_exits_4(
     live: str, backup_id: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refusing(source: str, backup_id: str, **kwargs: Any) -> Any:
+    def refusing(source: str, backup_id: str, confirmation: Any, **kwargs: Any) -> Any:
         error = GateRefused("the disk gate refused: not enough free space; nothing was changed")
         return SimpleNamespace(result=lambda raise_on_failure=True: error)
 
-    monkeypatch.setattr(flows.restore, "emergency_restore", refusing)
-    assert main(["restore", "emergency", "--from", "quick", "--backup", backup_id, "--confirm"]) == 4
+    monkeypatch.setattr(flows.restore, "emergency_restore_confirmed", refusing)
+    assert main(["restore", "emergency", "--from", "quick", "--backup", backup_id, "--confirm-id", backup_id]) == 4
     assert "the disk gate refused" in capsys.readouterr().err
 
 
