@@ -12,9 +12,12 @@ Messages name the subject (files, rows, columns, ids), never personal data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ast
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 __all__ = [
+    "PERSONAL_DATA_HIDDEN",
     "ConfigError",
     "GateRefused",
     "InfeasibleError",
@@ -22,7 +25,11 @@ __all__ = [
     "Problem",
     "RotaflowError",
     "StorageError",
+    "hide_personal",
 ]
+
+PERSONAL_DATA_HIDDEN = "a value (hidden: personal data)"
+"""What an error shows in place of a value that is personal data."""
 
 
 class RotaflowError(Exception):
@@ -72,13 +79,52 @@ class Problem:
         }
 
 
+def hide_personal(problems: Iterable[Problem], personal: Iterable[str]) -> list[Problem]:
+    """The problems with every value shown that equals a known name or email hidden.
+
+    ``personal`` holds the names and emails of the input (any case, any surrounding
+    spaces); a value matches in whatever column it was typed, as it is or quoted the way
+    problems show values (``'Jane Doe'``), also when it was cut short (``'Jane D...'``).
+    """
+    known = frozenset(value.strip().casefold() for value in personal if value and value.strip())
+    if not known:
+        return list(problems)
+    return [
+        replace(p, got=PERSONAL_DATA_HIDDEN) if p.got is not None and _is_personal(p.got, known) else p
+        for p in problems
+    ]
+
+
+def _is_personal(got: str, known: frozenset[str]) -> bool:
+    text = got.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = None
+        if isinstance(value, str):
+            text = value.strip()
+    folded = text.casefold()
+    if folded in known:
+        return True
+    if folded.endswith("...") and len(folded) > 20:  # a long value shown cut short
+        head = folded[:-3].rstrip()
+        return any(value.startswith(head) for value in known)
+    return False
+
+
 class InputError(RotaflowError):
-    """The input broke its contract; ``problems`` lists every failure found."""
+    """The input broke its contract; ``problems`` lists every failure found.
+
+    ``personal`` (the input's names and emails) hides, in every problem, a value shown
+    that is one of them: every rendering of the error (its text, ``--json``, a
+    quarantine report, a Prefect artifact) comes from ``problems``.
+    """
 
     exit_code = 2
 
-    def __init__(self, problems: list[Problem] | tuple[Problem, ...], *, source: str = "") -> None:
-        self.problems = sorted(set(problems), key=_problem_order)
+    def __init__(self, problems: Iterable[Problem], *, source: str = "", personal: Iterable[str] = ()) -> None:
+        self.problems = sorted(set(hide_personal(problems, personal)), key=_problem_order)
         self.source = source
         head = f"{len(self.problems)} problem(s) in the program bundle"
         lines = [str(p) for p in self.problems[:50]]

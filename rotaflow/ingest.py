@@ -26,7 +26,7 @@ from db.migrate import current_revision, head_revision, upgrade
 from db.repositories import IngestResult, store_bundle_frames
 from db.session import UnitOfWork, engine_for
 from rotaflow.errors import ConfigError, InputError, StorageError
-from validations.bundle import Bundle, parse_bundle
+from validations.bundle import Bundle, parse_bundle, personal_values
 from validations.expectations import ExpectationReport, run_expectations
 from validations.sources import read_bundle_files
 
@@ -82,7 +82,7 @@ def check_expectations(bundle: Bundle, *, settings: Settings | None = None) -> E
     settings = settings or get_settings()
     report = run_expectations(bundle.frames, gx_dir=settings.resolved_gx_dir)
     if report.problems:
-        raise InputError(report.problems)
+        raise InputError(report.problems, personal=personal_values(bundle.files))
     return report
 
 
@@ -115,7 +115,7 @@ def save_bundle(bundle: Bundle, *, source: str, engine: Engine, actor: str = "ro
 
 def _public_source(source: str) -> str:
     if source.startswith("s3://"):
-        return source
+        return mask_url(source)  # credentials in the address are never stored
     return str(Path(source).resolve())
 
 
@@ -148,9 +148,23 @@ def quarantine_bundle(
     writer = csv.DictWriter(buffer, fieldnames=["file", "row", "column", "expected", "got"])
     writer.writeheader()
     for problem in error.problems:
-        writer.writerow(problem.as_dict())
+        writer.writerow({key: _spreadsheet_safe(value) for key, value in problem.as_dict().items()})
     store.put_bytes(f"{prefix}/errors.csv", buffer.getvalue().encode())
     return prefix
+
+
+_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: a leading ``= + - @`` (or tab, CR) gets a ``'`` before it.
+
+    errors.csv is opened in spreadsheets; a cell starting so would be run as a formula (OWASP:
+    CSV injection). Numbers (the row) are left as they are.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_LEADS):
+        return "'" + value
+    return value
 
 
 def _best_effort_files(source: str, settings: Settings) -> dict[str, bytes]:

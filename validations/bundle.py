@@ -29,8 +29,8 @@ import pandera.pandas as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from rotaflow.errors import InputError, Problem
-from validations.contracts import DATASETS, Dataset
+from rotaflow.errors import PERSONAL_DATA_HIDDEN, InputError, Problem
+from validations.contracts import DATASETS, ONE_LINE_PATTERN, ONE_LINE_TEXT, PERSONAL_COLUMNS, Dataset
 
 __all__ = [
     "BUNDLE_FILES",
@@ -40,6 +40,7 @@ __all__ = [
     "header_problems",
     "parse_bundle",
     "parse_csv",
+    "personal_values",
 ]
 
 PROGRAM_FILE = "program.yaml"
@@ -54,6 +55,8 @@ _MAX_ABSENCE_DAYS = 365
 _HOST_ZONES = frozenset({"localtime", "Factory"})
 _LIST_COLUMNS = {("people.csv", "skills"), ("rotations.csv", "eligible_shifts"), ("coverage.csv", "applies_on")}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_ONE_LINE = re.compile(ONE_LINE_PATTERN)
+_NOT_ONE_LINE = "a line break or other control character (the value is not shown)"
 
 
 class AcgmeSettings(BaseModel):
@@ -74,6 +77,13 @@ class ProgramConfig(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     timezone: str
     acgme: AcgmeSettings = Field(default_factory=AcgmeSettings)
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if not _ONE_LINE.match(value):
+            raise ValueError(ONE_LINE_TEXT)
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -279,6 +289,10 @@ def _typed(dataset: Dataset, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Prob
                 )
                 values.append(pd.NA)
                 continue
+            if parser is _parse_str and not _ONE_LINE.match(cell):  # never shown: it may be a name
+                problems.append(Problem(dataset.file, int(row), name, ONE_LINE_TEXT, _NOT_ONE_LINE))
+                values.append(pd.NA)
+                continue
             if (dataset.file, name) in _LIST_COLUMNS:
                 cell = ";".join(part.strip() for part in cell.split(";"))
             try:
@@ -417,13 +431,16 @@ def _failures_to_problems(
     return problems
 
 
-_PERSONAL = {("people.csv", "name"), ("people.csv", "email")}
+_PERSONAL = {(file, column) for file, columns in PERSONAL_COLUMNS.items() for column in columns}
 
 
 def _got(dataset: Dataset, column: str | None, value: object) -> str:
-    """Show a bad value, except personal data, which never leaves the bundle."""
+    """Show a bad value, except personal data, which never leaves the bundle.
+
+    A name or email typed in another column is hidden by :class:`InputError` (``personal``).
+    """
     if (dataset.file, column) in _PERSONAL or "@" in str(value):
-        return "a value (hidden: personal data)"
+        return PERSONAL_DATA_HIDDEN
     if isinstance(value, pd.Timestamp):
         return str(value.date())
     return _short(str(value))
@@ -467,7 +484,8 @@ def parse_program(raw: bytes) -> tuple[ProgramConfig | None, list[Problem]]:
                 expected, got = "only the keys id, name, timezone, acgme", "an unknown key"
             else:
                 expected = err["msg"].removeprefix("Value error, ")
-                got = _short(str(err.get("input")))
+                given = str(err.get("input"))
+                got = _short(given) if _ONE_LINE.match(given) else _NOT_ONE_LINE
             out.append(Problem(PROGRAM_FILE, None, column, expected, got))
         return None, out
 
@@ -570,9 +588,34 @@ def parse_bundle(files: Mapping[str, bytes], *, source: str = "") -> Bundle:
 
     problems += cross_file_problems(frames, clean=clean, bad_rows=bad_rows)
     if problems:
-        raise InputError(problems, source=source)
+        raise InputError(problems, source=source, personal=personal_values(files))
     assert program is not None
     return Bundle(program=program, frames=frames, constraints=constraints, files=dict(files), notes=notes)
+
+
+def personal_values(files: Mapping[str, bytes]) -> frozenset[str]:
+    """Every name and email of a bundle (PERSONAL_COLUMNS), trimmed and case-folded.
+
+    Read from the raw files, so the values are known even when the file broke its contract:
+    an error then hides them in whatever column they were typed.
+    """
+    found: set[str] = set()
+    for file, columns in PERSONAL_COLUMNS.items():
+        if file not in files:
+            continue
+        text = files[file].decode("utf-8-sig", errors="replace").replace("\x00", "")
+        try:
+            records = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error:
+            continue
+        if not records:
+            continue
+        header = [cell.strip().casefold() for cell in records[0]]
+        positions = [i for i, cell in enumerate(header) if cell in columns]
+        for record in records[1:]:
+            found.update(record[i].strip().casefold() for i in positions if i < len(record))
+    found.discard("")
+    return frozenset(found)
 
 
 def _empty(dataset: Dataset) -> pd.DataFrame:

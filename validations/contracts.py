@@ -28,6 +28,9 @@ __all__ = [
     "FindingsModel",
     "OUTPUTS",
     "HistoryModel",
+    "ONE_LINE_PATTERN",
+    "ONE_LINE_TEXT",
+    "PERSONAL_COLUMNS",
     "PeopleModel",
     "RequestsModel",
     "RotationAssignmentsModel",
@@ -57,11 +60,21 @@ ID_TEXT = "an id of letters, digits, '_', '-', '.' or ':' (at most 64 characters
 CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 _DAY = r"(mon|tue|wed|thu|fri|sat|sun)"
 APPLIES_ON_PATTERN = rf"^(daily|weekday|weekend|{_DAY}(;{_DAY})*|[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})$"
+ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+"""Text on one line: no control character (C0, DEL, C1), no Unicode line or paragraph separator."""
+ONE_LINE_TEXT = "text on one line, without control characters"
+PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {"people.csv": ("name", "email")}
+"""Bundle columns that hold personal data: never shown, and hidden wherever else they are typed."""
 ISO_INSTANT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([+-][0-9]{2}:[0-9]{2}|Z)$"
 
 
 def _id(**kwargs: Any) -> Any:
     return pa.Field(str_matches=ID_PATTERN, description=ID_TEXT, **kwargs)  # type: ignore[arg-type]
+
+
+def _name(description: str) -> Any:
+    """A display name: one line of at most 200 characters."""
+    return pa.Field(str_length={"max_value": 200}, str_matches=ONE_LINE_PATTERN, description=description)
 
 
 class _Strict:
@@ -73,7 +86,7 @@ class PeopleModel(pa.DataFrameModel):
     """people.csv: a resident or a faculty member."""
 
     person_id: Series[str] = _id(unique=True)
-    name: Series[str] = pa.Field(str_length={"max_value": 200}, description="a display name of at most 200 characters")
+    name: Series[str] = _name("a display name of at most 200 characters, on one line")
     email: Series[str] = pa.Field(
         nullable=True, str_matches=r"^[^@\s]{1,64}@[^@\s]{1,255}$", description="an email address"
     )
@@ -123,7 +136,7 @@ class ShiftsModel(pa.DataFrameModel):
     """shifts.csv: a shift type with its local clock times."""
 
     shift_id: Series[str] = _id(unique=True)
-    name: Series[str] = pa.Field(str_length={"max_value": 200}, description="a shift name of at most 200 characters")
+    name: Series[str] = _name("a shift name of at most 200 characters, on one line")
     start: Series[str] = pa.Field(str_matches=CLOCK_PATTERN, description="a clock time HH:MM")
     end: Series[str] = pa.Field(str_matches=CLOCK_PATTERN, description="a clock time HH:MM")
     transition_minutes: Series[pd.Int64Dtype] = pa.Field(
@@ -152,7 +165,7 @@ class RotationsModel(pa.DataFrameModel):
     """rotations.csv: a rotation and the shift types its residents may work."""
 
     rotation_id: Series[str] = _id(unique=True)
-    name: Series[str] = pa.Field(str_length={"max_value": 200}, description="a rotation name of at most 200 characters")
+    name: Series[str] = _name("a rotation name of at most 200 characters, on one line")
     setting: Series[str] = pa.Field(isin=ROTATION_SETTINGS, description="one of " + ", ".join(ROTATION_SETTINGS))
     eligible_shifts: Series[str] = pa.Field(
         nullable=True,
