@@ -34,7 +34,8 @@ def _ensure_sqlite_folder(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def downgrade(url: str, revision: str = "base") -> None:
+def downgrade(url: str, revision: str) -> None:
+    """Down to ``revision`` (no default: ``base`` drops every table; the CLI asks and backs up first)."""
     command.downgrade(alembic_config(url), revision)
 
 

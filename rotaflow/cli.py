@@ -414,17 +414,77 @@ def db_upgrade(
 
 @db_app.command("downgrade")
 def db_downgrade(
-    revision: Annotated[str, typer.Argument(help="target revision")] = "base", as_json: DbJsonOption = False
+    revision: Annotated[
+        str,
+        typer.Argument(
+            help="target revision: a revision id, a step such as -1, or base (drops every table); no default",
+            show_default=False,
+        ),
+    ],
+    confirm: Annotated[
+        str | None,
+        typer.Option(
+            "--confirm",
+            help="without a terminal: the target again (base needs it: --confirm base); on a terminal it is typed",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="a backup configuration instead of configs/backup.yaml")
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help=_json_help(
+                "{database (password masked), revision: the target, current: the revision now (null: none), "
+                "backup_id: the named backup taken first (null: nothing to downgrade)}"
+            ),
+        ),
+    ] = False,
 ) -> None:
-    """Migrate the database down to a revision (default: base, which drops every table)."""
+    """Migrate the database down to an explicit revision, after a named backup of it (base: typed confirmation)."""
+    from backups.emergency import name_of
     from db.migrate import downgrade
 
     url = get_settings().resolved_database_url
+    config_path = _config_path(config)
+    if revision == "base":
+        accepted = ("base", name_of(url))
+        if confirm is not None:
+            given = confirm
+        elif _stdin_is_terminal():
+            given = typer.prompt(
+                f"Downgrading to base drops every table of {mask_url(url)}. Type base (or the database name "
+                f"{name_of(url)}) to go on",
+                default="",
+                show_default=False,
+                err=True,
+            )
+        else:
+            raise GateRefused(
+                "downgrading to base drops every table: standard input is not a terminal, so confirm with "
+                "--confirm base; nothing was changed"
+            )
+        if given not in accepted:
+            raise GateRefused(f"{given!r} is not base or {name_of(url)}: nothing was changed")
+    elif confirm is not None and confirm != revision:
+        raise GateRefused(f"--confirm {confirm!r} is not the target revision {revision}: nothing was changed")
+    before = _current_revision(url)
+    backup_id: str | None = None
+    if before is not None:
+        created = _create("named", f"before-db-downgrade-to-{revision}", flow=False, config_path=config_path)
+        backup_id = str(created["backup_id"])
+        err.print(
+            f"named backup {backup_id} taken and verified (restore: {created['restore_command']})",
+            highlight=False,
+            soft_wrap=True,
+        )
     downgrade(url, revision)
     if as_json:
-        _print_json({"database": mask_url(url), "revision": revision, "current": _current_revision(url)})
+        payload = {"database": mask_url(url), "revision": revision, "current": _current_revision(url)}
+        _print_json(payload | {"backup_id": backup_id})
         return
-    out.print(f"database {mask_url(url)} downgraded to {revision}")
+    out.print(f"database {mask_url(url)} downgraded to {revision}", soft_wrap=True)
 
 
 @db_app.command("current")

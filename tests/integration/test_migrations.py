@@ -32,7 +32,7 @@ def test_upgrade_to_head_and_downgrade_to_base(database_url: str) -> None:
         upgrade(database_url)
         assert current_revision(engine) == head_revision()
         assert set(inspect(engine).get_table_names()) >= TABLES
-        downgrade(database_url)
+        downgrade(database_url, "base")
         assert current_revision(engine) is None
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         upgrade(database_url)  # and up again after a full round trip

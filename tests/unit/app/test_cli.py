@@ -79,6 +79,6 @@ def test_db_upgrade_current_and_downgrade(capsys: pytest.CaptureFixture[str]) ->
     assert main(["db", "upgrade"]) == 0
     assert main(["db", "current"]) == 0
     assert "database: 0001; code: 0001" in capsys.readouterr().out
-    assert main(["db", "downgrade"]) == 0
+    assert main(["db", "downgrade", "base", "--confirm", "base"]) == 0
     assert main(["db", "current"]) == 0
     assert "database: none" in capsys.readouterr().out

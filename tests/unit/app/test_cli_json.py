@@ -110,8 +110,9 @@ def test_db_json(capfd: pytest.CaptureFixture[str]) -> None:
     }
     assert main(["db", "current", "--json"]) == 0
     assert _one_document(capfd.readouterr())["current"] == "0001"
-    assert main(["db", "downgrade", "--json"]) == 0
-    assert _one_document(capfd.readouterr())["current"] is None
+    assert main(["db", "downgrade", "base", "--confirm", "base", "--json"]) == 0
+    downgraded = _one_document(capfd.readouterr())
+    assert downgraded["current"] is None and downgraded["backup_id"]
 
 
 def test_the_database_url_in_json_hides_its_password(
