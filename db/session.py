@@ -18,6 +18,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_c
 
 from configs.settings import Settings, get_settings
 from db.models import SoftDeleteMixin
+from rotaflow.files import private_dir, private_file
 
 __all__ = ["UnitOfWork", "dispose_engines", "engine_for", "make_engine", "session_factory"]
 
@@ -44,12 +45,16 @@ def _hide_deleted(state: ORMExecuteState) -> None:
 
 
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, echo: bool = False) -> Engine:
-    """Create an engine; SQLite gets foreign keys on, PostgreSQL a sized pool."""
+    """Create an engine; SQLite gets foreign keys on, PostgreSQL a sized pool.
+
+    A SQLite database file is the owner's alone (0600; the folders made for it 0700): its
+    journal files take the same mode.
+    """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            private_file(private_dir(Path(parsed.database).parent) / Path(parsed.database).name)
     else:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
     engine = create_engine(url, **kwargs)

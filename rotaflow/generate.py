@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -34,6 +35,7 @@ from db.repositories import AuditRepository
 from db.session import UnitOfWork
 from rotaflow import progress
 from rotaflow.errors import RotaflowError
+from rotaflow.files import private_dir, write_private
 from validations.bundle import Bundle
 
 __all__ = [
@@ -374,8 +376,8 @@ def write_outputs(
     summary: dict[str, Any],
     names: dict[str, str] | None = None,
 ) -> Outputs:
-    """assignments.csv, findings.csv, summary.json, report.html and one .ics per person."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """assignments.csv, findings.csv, summary.json, report.html and one .ics per person (0600, folders 0700)."""
+    private_dir(folder)
     cells = sorted(cells)
     out = Outputs(folder)
     rows = assignment_rows(instance, cells)
@@ -385,29 +387,34 @@ def write_outputs(
         ("summary.json", json.dumps(summary, indent=2, default=str) + "\n"),
         ("report.html", _report_html(rows, findings, summary)),
     ):
-        path = folder / name
-        path.write_text(text, encoding="utf-8")
+        path = write_private(folder / name, text)
         out.files.append(path)
-    calendars = folder / "calendars"
-    calendars.mkdir(exist_ok=True)
+    calendars = private_dir(folder / "calendars")
     by_person: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_person.setdefault(row["person_id"], []).append(row)
     for person, person_rows in sorted(by_person.items()):
-        path = calendars / f"{person}.ics"
-        path.write_bytes(_calendar(instance, person, person_rows, (names or {}).get(person)))
+        path = write_private(
+            calendars / f"{person}.ics", _calendar(instance, person, person_rows, (names or {}).get(person))
+        )
         out.files.append(path)
     return out
 
 
 def _calendar(instance: Instance, person: str, rows: list[dict[str, Any]], name: str | None) -> bytes:
-    """An iCalendar file of one person's shifts (for that person: it may carry their name)."""
-    from icalendar import Calendar, Event
+    """An iCalendar file of one person's shifts (for that person: it may carry their name).
+
+    Text values are escaped as RFC 5545 requires (backslash, comma, semicolon, newline) and long
+    lines folded at 75 octets; a name is one line (a line break or control character stored
+    before the contract refused them becomes a space).
+    """
+    from icalendar import Calendar, Event, vText
 
     calendar = Calendar()
     calendar.add("prodid", "-//rotaflow//schedule//EN")
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", f"{name or person} — {instance.meta.get('block_id', '')}")
+    # an X- property is written as it is unless typed: vText escapes it
+    calendar.add("x-wr-calname", vText(f"{_one_line(name or person)} — {instance.meta.get('block_id', '')}"))
     calendar.add("x-wr-timezone", instance.timezone)
     for row in rows:
         event = Event()
@@ -421,6 +428,13 @@ def _calendar(instance: Instance, person: str, rows: list[dict[str, Any]], name:
         calendar.add_component(event)
     calendar.add_missing_timezones()  # a VTIMEZONE for the program's zone, so instants read back exactly
     return bytes(calendar.to_ical())
+
+
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(_BREAKS.sub(" ", text).split())
 
 
 def _report_html(rows: list[dict[str, Any]], findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:

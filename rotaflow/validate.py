@@ -29,6 +29,7 @@ from constraints.instance import Schedule
 from constraints.model import check_schedule
 from constraints.registry import RULES
 from rotaflow.errors import InputError, Problem, RotaflowError
+from rotaflow.files import private_dir, write_private
 from rotaflow.generate import findings_rows, rules_for
 from validations.acgme import AcgmeReport, limits_for, validate_acgme
 from validations.bundle import Bundle
@@ -354,17 +355,15 @@ def write_validation(
     """findings.csv, validation.json, report.html and (when asked) GX Data Docs of the outputs."""
     from validations.report import ReportData, render_report
 
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     facts = {**(summary or {}), **validation.summary()}
     facts.setdefault("program", bundle.program.key)
     facts.setdefault("timezone", bundle.program.timezone)
     files = []
     if not (folder / "assignments.csv").exists():  # what was validated, with every derived column
-        path = folder / "assignments.csv"
-        path.write_text(assignments_csv(validation.schedule, bundle.program.timezone), encoding="utf-8")
+        path = write_private(folder / "assignments.csv", assignments_csv(validation.schedule, bundle.program.timezone))
         files.append(path)
-    path = folder / "findings.csv"
-    path.write_text(findings_csv(validation.findings), encoding="utf-8")
+    path = write_private(folder / "findings.csv", findings_csv(validation.findings))
     files.append(path)
     docs = None
     if data_docs:
@@ -391,11 +390,9 @@ def write_validation(
         rules=[(name, RULES[name].summary) for name in validation.rules if name in RULES],
         links=links,
     )
-    path = folder / "report.html"
-    path.write_text(render_report(data), encoding="utf-8")
+    path = write_private(folder / "report.html", render_report(data))
     files.append(path)
-    path = folder / "validation.json"
-    path.write_text(json.dumps(facts, indent=2, default=str) + "\n", encoding="utf-8")
+    path = write_private(folder / "validation.json", json.dumps(facts, indent=2, default=str) + "\n")
     files.append(path)
     return Written(folder, files, docs)
 

@@ -221,6 +221,7 @@ def write_summary(out_dir: str, summary: dict[str, Any]) -> str:
     """summary.json once validation has added its verdict."""
     import json
 
-    path = Path(out_dir) / "summary.json"
-    path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    from rotaflow.files import write_private
+
+    path = write_private(Path(out_dir) / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     return str(path)
