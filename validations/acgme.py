@@ -720,6 +720,8 @@ class _Periods:
     has_scheduled: np.ndarray
     first_day: np.ndarray
     last_day: np.ndarray
+    of_row: np.ndarray
+    """The period of each row of ``order``."""
 
 
 def _periods(data: _Data) -> _Periods:
@@ -749,6 +751,7 @@ def _periods(data: _Data) -> _Periods:
         has_scheduled=np.bincount(period, weights=scheduled).astype(bool) if len(period) else np.zeros(0, bool),
         first_day=np.minimum.reduceat(np.where(scheduled, day, never), heads),
         last_day=np.maximum.reduceat(np.where(scheduled, day, -1), heads),
+        of_row=period,
     )
 
 
@@ -814,30 +817,22 @@ def _rest_between(data: _Data, periods: _Periods, rules: RestBetweenShifts) -> l
 # --------------------------------------------------------------------------- acgme_rest_after_call
 
 
-def _rest_after_call(data: _Data, rules: RestAfterCall) -> list[pd.DataFrame]:
+def _rest_after_call(data: _Data, periods: _Periods, rules: RestAfterCall) -> list[pd.DataFrame]:
+    """Rest is owed from the end of the whole duty period that holds a 24-hour call (calls chained on included)."""
+    if not len(periods.heads):
+        return []
+    order, period = periods.order, periods.of_row
     long_call = data.call & (data.sched_end - data.start >= rules.min_call_hours * HOUR)
-    calls = np.flatnonzero(long_call)
-    mine = np.flatnonzero(data.scheduled)
-    if not len(calls) or not len(mine):
-        return []
-    low = min(int(data.start.min()), int(data.end.min()))
-    width = int(max(data.start.max(), data.end.max())) - low + int(np.ceil(rules.min_rest_hours * HOUR)) + 2
-    keys = data.person[mine] * width + (data.start[mine] - low)
-    ranked = np.argsort(keys, kind="stable")
-    keys, mine = keys[ranked], mine[ranked]
-    base = data.person[calls] * width - low
-    lo = np.searchsorted(keys, base + data.end[calls], side="left")
-    hi = np.searchsorted(keys, base + np.ceil(data.end[calls] + rules.min_rest_hours * HOUR).astype(np.int64))
-    counts = hi - lo
-    if not counts.sum():
-        return []
-    call_of = np.repeat(calls, counts)
-    following = mine[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True) if b > a])]
-    gap = data.start[following] - data.end[call_of]
-    pairs = pd.DataFrame({"row": following, "gap": gap}).sort_values(["row", "gap"]).drop_duplicates("row")
-    rows, gap = pairs["row"].to_numpy(), pairs["gap"].to_numpy()
-    keep = data.selected(rules)[data.person[rows]]
-    rows, gap = rows[keep], gap[keep]
+    holds_call = np.bincount(period, weights=long_call[order], minlength=len(periods.heads)) > 0
+    # an end so long ago that no rest counted from it is short
+    never = int(periods.start.min()) - int(np.ceil(rules.min_rest_hours * HOUR)) - 1
+    latest = _segmented_cummax(np.where(holds_call, periods.end, never), periods.person)
+    before = np.r_[never, latest[:-1]]
+    before[np.r_[True, periods.person[1:] != periods.person[:-1]]] = never
+    ended = before[period]  # the end of the last call period before each row's own period
+    gap = data.start[order] - ended
+    short = (gap < rules.min_rest_hours * HOUR) & data.scheduled[order] & data.selected(rules)[data.person[order]]
+    rows, gap = order[short], gap[short]
     if not len(rows):
         return []
     who, day, hours = data.person[rows], data.day[rows], gap / HOUR
@@ -940,7 +935,7 @@ def validate_acgme(
     if limits.max_continuous_duty.enabled:
         parts += _continuous_duty(data, periods, limits.max_continuous_duty)
     if limits.rest_after_call.enabled:
-        parts += _rest_after_call(data, limits.rest_after_call)
+        parts += _rest_after_call(data, periods, limits.rest_after_call)
     if limits.rest_between_shifts.enabled:
         parts += _rest_between(data, periods, limits.rest_between_shifts)
     if limits.call_frequency.enabled:

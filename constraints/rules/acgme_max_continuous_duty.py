@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from constraints.instance import Instance, Schedule
+from constraints.instance import Instance, Schedule, Slot
 from constraints.registry import BuildContext, Rule, Selector, Violation, register
 from constraints.rules._common import date_label
 
@@ -35,6 +35,7 @@ class Piece:
     start: dt.datetime
     end: dt.datetime
     end_with_transition: dt.datetime
+    in_house_call: bool = False
 
     @property
     def scheduled(self) -> dt.timedelta:
@@ -44,6 +45,32 @@ class Piece:
 def joins(a: Piece, b: Piece) -> bool:
     """``b`` continues ``a``'s duty: it starts while ``a`` (or its hand-off) is still running, or as it ends."""
     return a.start <= b.start <= a.end_with_transition
+
+
+def duty_periods(pieces: list[Piece]) -> list[list[Piece]]:
+    """Continuous duty periods: pieces by start, each joining the period while it starts no later than the
+    period's end so far (hand-off included; gap 0 joins). A period ends at its latest end with transition."""
+    periods: list[list[Piece]] = []
+    end: dt.datetime | None = None
+    for piece in sorted(pieces, key=lambda p: (p.start, p.shift)):
+        if end is not None and piece.start <= end:
+            periods[-1].append(piece)
+            end = max(end, piece.end_with_transition)
+        else:
+            periods.append([piece])
+            end = piece.end_with_transition
+    return periods
+
+
+def period_end(period: list[Piece]) -> dt.datetime:
+    return max(p.end_with_transition for p in period)
+
+
+def person_pieces(schedule: Schedule, person: str) -> list[Piece]:
+    """A person's scheduled shifts and their shifts in history, as pieces."""
+    inst = schedule.instance
+    out = [_piece(inst, s) for s in schedule.by_person[person]]
+    return out + [p for p in _pieces(inst, person) if p.day is None]
 
 
 def _too_long(chain: list[Piece], params: _Params) -> bool:
@@ -84,11 +111,24 @@ def _union(period: list[Piece]) -> dt.timedelta:
     return total
 
 
+def _piece(inst: Instance, slot: Slot) -> Piece:
+    spec = inst.shift[slot.shift]
+    return Piece(slot.day, slot.shift, slot.start, slot.end, slot.end_with_transition, spec.in_house_call)
+
+
 def _pieces(inst: Instance, person: str | None) -> list[Piece]:
-    out = [Piece(s.day, s.shift, s.start, s.end, s.end_with_transition) for s in inst.slots()]
+    """Every slot of the horizon, with the person's shifts in history (``None``: no history)."""
+    out = [_piece(inst, s) for s in inst.slots()]
     if person is not None:
         out += [
-            Piece(None, h.kind, h.start, h.start + dt.timedelta(minutes=h.scheduled_minutes), h.end_with_transition)
+            Piece(
+                None,
+                h.kind,
+                h.start,
+                h.start + dt.timedelta(minutes=h.scheduled_minutes),
+                h.end_with_transition,
+                h.in_house_call,
+            )
             for h in inst.history
             if h.person == person
         ]
@@ -121,18 +161,10 @@ class AcgmeMaxContinuousDuty(Rule):
         inst = schedule.instance
         out = []
         for person in people:
-            pieces = [Piece(s.day, s.shift, s.start, s.end, s.end_with_transition) for s in schedule.by_person[person]]
-            pieces += [p for p in _pieces(inst, person) if p.day is None]
-            pieces.sort(key=lambda p: p.start)
-            period: list[Piece] = []
-            for piece in pieces + [None]:  # type: ignore[list-item]
-                # a shift that starts before the period (hand-off included) has ended joins it
-                if piece is not None and period and piece.start <= max(p.end_with_transition for p in period):
-                    period.append(piece)
-                    continue
-                if period and _too_long(period, params) and any(p.day is not None for p in period):
+            for period in duty_periods(person_pieces(schedule, person)):
+                if _too_long(period, params) and any(p.day is not None for p in period):
                     scheduled = _union(period).total_seconds() / 3600
-                    total = (period[-1].end_with_transition - period[0].start).total_seconds() / 3600
+                    total = (period_end(period) - period[0].start).total_seconds() / 3600
                     days = [p.day for p in period if p.day is not None]
                     if scheduled > params.max_scheduled_hours:
                         value, limit = scheduled, params.max_scheduled_hours
@@ -151,5 +183,4 @@ class AcgmeMaxContinuousDuty(Rule):
                             f"from {date_label(inst, days[0])}",
                         )
                     )
-                period = [piece] if piece is not None else []
         return out

@@ -457,6 +457,38 @@ def test_rest_after_a_call_in_history_and_after_a_23_hour_spring_call(tmp_path: 
     assert found[["window_start", "value"]].values.tolist() == [[pd.Timestamp("2027-03-14"), 8.0]]
 
 
+@pytest.mark.parametrize(
+    ("start", "gap"),
+    [("07:00", 12.0), ("08:59", 13.98), ("09:00", None)],
+    ids=["12h-the-reported-case", "one-minute-short", "exactly-14h"],
+)
+def test_rest_after_call_runs_from_the_end_of_the_whole_duty_period(
+    tmp_path: Path, start: str, gap: float | None
+) -> None:
+    """Call 07:00-07:00 (hand-off to 11:00), a day shift from 07:00 that joins it (to 19:00 on day 1): rest owed
+    from 19:00, whatever was chained onto the call."""
+    bundle = make_bundle(tmp_path / "b", shifts=[shift("NEXT", start, 6)])
+    rows = [("R1", JULY, "CALL24"), ("R1", day(1), "DAY"), ("R1", day(2), "NEXT")]
+    found = check(bundle, rows, period=FOUR_WEEKS)
+    rest = found[found["rule"] == "acgme_rest_after_call"]
+    if gap is None:
+        assert rest.empty
+    else:
+        assert rest[["window_start", "window_end", "value", "limit"]].values.tolist() == [
+            [pd.Timestamp(day(2)), pd.Timestamp(day(2)), gap, 14.0]
+        ]
+    assert "acgme_max_continuous_duty" in set(found["rule"])  # 36 h of duty, reported on its own
+
+
+def test_rest_after_call_follows_a_period_that_began_with_a_call_in_history(tmp_path: Path) -> None:
+    """The call of the day before the block, then a day shift on day 0 inside its hand-off: rest from 19:00."""
+    bundle = make_bundle(tmp_path / "b", history=[("R1", day(-1), "CALL24")])
+    found = check(bundle, [("R1", JULY, "DAY"), ("R1", day(1), "DAY")], period=FOUR_WEEKS, rule="acgme_rest_after_call")
+    assert found[["window_start", "value"]].values.tolist() == [[pd.Timestamp(day(1)), 12.0]]
+    later = check(bundle, [("R1", JULY, "DAY"), ("R1", day(2), "DAY")], period=FOUR_WEEKS, rule="acgme_rest_after_call")
+    assert later.empty
+
+
 @pytest.mark.parametrize(("start", "gap"), [("07:00", None), ("06:54", 7.9)])
 def test_rest_between_shifts_is_8_hours_and_only_a_warning(tmp_path: Path, start: str, gap: float | None) -> None:
     bundle = make_bundle(tmp_path / "b", shifts=[shift("DAWN", start, 3)])

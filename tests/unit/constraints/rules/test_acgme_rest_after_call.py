@@ -36,10 +36,11 @@ def after_call(rest_hours: float) -> tuple[int, ShiftSpec]:
 
 @pytest.mark.parametrize(
     ("rest_hours", "ok"),
-    [(14.0, True), (20.0, True), (13.9, False), (13.5, False), (8.0, False), (0.0, False)],
-    ids=["14.0h", "20h", "13.9h", "13.5h", "8h", "straight-after-hand-off"],
+    [(14.0, True), (20.0, True), (13.9, False), (13.5, False), (8.0, False), (0.01, False), (0.0, True)],
+    ids=["14.0h", "20h", "13.9h", "13.5h", "8h", "just-after-hand-off", "as-the-hand-off-ends-joins-the-call"],
 )
 def test_the_next_shift_starts_at_least_14_hours_after_a_24_hour_call(rest_hours: float, ok: bool) -> None:
+    """A shift starting as the hand-off ends (gap 0) joins the call's duty period: the continuous-duty rule's."""
     day, nxt = after_call(rest_hours)
     inst = instance(shifts=(CALL24, nxt), days=3)
     cells = {("R1", 0, "CALL24"), ("R1", day, "NEXT")}
@@ -146,3 +147,77 @@ def test_faculty_are_not_bound_when_the_rule_applies_to_residents() -> None:
     both = faculty | {("R1", 0, "CALL24"), ("R1", day, "NEXT")}
     assert status(inst, rules, both) == "infeasible"
     assert found(inst, rules, both) == [(RULE, "R1", day, day, 8.0, 14.0)]
+
+
+# ---------------------------------------------------------------------------- the whole duty period
+
+
+def after_period(rest_hours: float) -> tuple[int, ShiftSpec]:
+    """The day and a 6-hour shift starting ``rest_hours`` after 19:00 on day 1 (the end of call + DAY)."""
+    start = dt.datetime(2027, 1, 2, 19) + dt.timedelta(hours=rest_hours)
+    return start.day - 1, ShiftSpec("NEXT", start=start.time(), end=(start + dt.timedelta(hours=6)).time())
+
+
+@pytest.mark.parametrize(
+    ("rest_hours", "ok"),
+    [(12.0, False), (14.0 - 1 / 60, False), (14.0, True)],
+    ids=["12h-the-reported-case", "one-minute-short", "exactly-14h"],
+)
+def test_rest_after_call_is_owed_from_the_end_of_the_whole_duty_period(rest_hours: float, ok: bool) -> None:
+    """Call 07:00-07:00 (hand-off to 11:00), a day shift from 07:00 joining it until 19:00, then the next shift."""
+    day, nxt = after_period(rest_hours)
+    inst = instance(shifts=(CALL24, DAY, nxt), days=4)
+    cells = {("R1", 0, "CALL24"), ("R1", 1, "DAY"), ("R1", day, "NEXT")}
+    rules = configured(RULE)
+    assert status(inst, rules, cells) == ("optimal" if ok else "infeasible")
+    assert found(inst, rules, cells) == ([] if ok else [(RULE, "R1", day, day, round(rest_hours, 2), 14.0)])
+
+
+def test_a_shift_chained_on_after_the_day_shift_moves_the_end_again() -> None:
+    """Call, DAY until 19:00 and NIGHT from 19:00 (back to back) end at 07:00 on day 2: 14 h later is 21:00."""
+    night = ShiftSpec("NIGHT", start=dt.time(19), end=dt.time(7))
+    late = ShiftSpec("LATE", start=dt.time(21), end=dt.time(23))
+    evening = ShiftSpec("EVE", start=dt.time(20), end=dt.time(23))
+    inst = instance(shifts=(CALL24, DAY, night, late, evening), days=4)
+    chain = {("R1", 0, "CALL24"), ("R1", 1, "DAY"), ("R1", 1, "NIGHT")}
+    rules = configured(RULE)
+    assert status(inst, rules, chain | {("R1", 2, "LATE")}) == "optimal"
+    assert found(inst, rules, chain | {("R1", 2, "LATE")}) == []
+    assert status(inst, rules, chain | {("R1", 2, "EVE")}) == "infeasible"
+    assert found(inst, rules, chain | {("R1", 2, "EVE")}) == [(RULE, "R1", 2, 2, 13.0, 14.0)]
+
+
+def test_a_period_that_began_with_a_call_in_history_owes_rest_from_its_end() -> None:
+    """The call of the day before the block, a day shift on day 0 inside its hand-off: rest from 19:00 on day 0."""
+    inst = instance(shifts=(DAY,), days=3)
+    inst.history = (call_before_day_zero(inst),)
+    rules = configured(RULE)
+    short = {("R1", 0, "DAY"), ("R1", 1, "DAY")}
+    assert status(inst, rules, short) == "infeasible"
+    assert found(inst, rules, short) == [(RULE, "R1", 1, 1, 12.0, 14.0)]
+    legal = {("R1", 0, "DAY"), ("R1", 2, "DAY")}
+    assert status(inst, rules, legal) == "optimal"
+    assert found(inst, rules, legal) == []
+
+
+def test_the_solver_does_not_chain_a_day_shift_onto_a_call_when_the_next_day_is_worked() -> None:
+    inst = instance(shifts=(CALL24, DAY), days=3)
+    rules = configured(RULE)
+    pins = {("R1", 0, "CALL24"): True, ("R1", 1, "CALL24"): False, ("R1", 2, "CALL24"): False}
+    pins |= {("R1", 1, "DAY"): True, ("R1", 2, "DAY"): True}
+    assert solve_with(inst, rules, pins=pins, time_limit=5).status == "infeasible"
+    del pins[("R1", 1, "DAY")]
+    result = solve_with(inst, rules, pins=pins, time_limit=5)
+    assert result.status == "optimal"
+    assert found(inst, rules, set(result.cells)) == []
+
+
+def test_made_soft_the_rest_after_call_costs_once_per_short_start() -> None:
+    day, nxt = after_period(12.0)
+    inst = instance(shifts=(CALL24, DAY, nxt), days=4)
+    cells = {("R1", 0, "CALL24"), ("R1", 1, "DAY"), ("R1", day, "NEXT")}
+    rules = configured(RULE, kind="soft", weight=7)
+    result = solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5)
+    assert (result.status, result.objective) == ("optimal", 7)
+    (violation,) = violations(inst, rules, cells)
+    assert (violation.severity, violation.value) == ("warning", 12.0)
