@@ -730,7 +730,7 @@ def _periods(data: _Data) -> _Periods:
     sched_end, scheduled, day = data.sched_end[order], data.scheduled[order], data.day[order]
     if not len(order):
         empty = np.zeros(0, dtype=np.int64)
-        return _Periods(order, empty, empty, empty, empty, empty, empty.astype(bool), empty, empty)
+        return _Periods(order, empty, empty, empty, empty, empty, empty.astype(bool), empty, empty, empty)
     firsts = np.r_[True, person[1:] != person[:-1]]
     reach = _segmented_cummax(end, person)
     before = np.r_[0, reach[:-1]]
