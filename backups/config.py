@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from backups.storage import MB, LocalStore, S3Store, TransferSettings, open_store
 from configs.settings import PROJECT_ROOT, Settings, get_settings
 from rotaflow.errors import ConfigError
+from validations.safe_yaml import YamlLimitError, load_yaml
 
 __all__ = [
     "BACKUP_FILE",
@@ -133,7 +134,10 @@ def load_backup_config(path: Path | None = None, **overrides: Any) -> BackupConf
     data: Any = {}
     if path.exists():
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = load_yaml(path.name, path.read_text(encoding="utf-8")) or {}
+        except YamlLimitError as exc:  # an alias bomb, stopped while composing
+            problem = exc.problem
+            raise ConfigError(f"{path.name}: not valid YAML ({problem.got}; expected {problem.expected})") from exc
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path.name}: not valid YAML ({exc.__class__.__name__})") from exc
     if not isinstance(data, dict):

@@ -31,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rotaflow.errors import PERSONAL_DATA_HIDDEN, InputError, Problem
 from validations.contracts import DATASETS, ONE_LINE_PATTERN, ONE_LINE_TEXT, PERSONAL_COLUMNS, Dataset
+from validations.limits import LIMITS, BundleLimits
+from validations.safe_yaml import YamlLimitError, load_yaml
 
 __all__ = [
     "BUNDLE_FILES",
@@ -152,18 +154,31 @@ def _decode(file: str, raw: bytes) -> tuple[str | None, list[Problem]]:
     return text, []
 
 
-def parse_csv(dataset: Dataset, raw: bytes) -> tuple[pd.DataFrame | None, list[Problem]]:
+def parse_csv(
+    dataset: Dataset, raw: bytes, *, limits: BundleLimits = LIMITS
+) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Parse one CSV file into a typed frame indexed by row number (1 = first data row)."""
     file = dataset.file
+    if len(raw) > limits.file_bytes:
+        return None, [Problem(file, None, None, f"at most {limits.file_bytes} bytes", str(len(raw)))]
     text, problems = _decode(file, raw)
     if text is None:
         return None, problems
     expected_cols = dataset.columns
+    row_limit = limits.rows_for(file)
+    records: list[list[str]] = []  # the header, then the non-blank rows
+    numbers: list[int] = []  # their row numbers (a blank line keeps its number but holds no data)
     try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
+        for number, record in enumerate(csv.reader(io.StringIO(text, newline=""))):
+            if records and not "".join(record).strip():
+                continue
+            if len(records) > row_limit:  # counted while read: never more than the limit in memory
+                return None, [Problem(file, None, None, f"at most {row_limit} data rows", f"more than {row_limit}")]
+            records.append(record)
+            numbers.append(number)
     except csv.Error as exc:
         return None, [Problem(file, None, None, "well-formed CSV", _short(str(exc)))]
-    if not records or all(not "".join(r).strip() for r in records):
+    if not records or (len(records) == 1 and not "".join(records[0]).strip()):
         return None, [
             Problem(
                 file,
@@ -179,9 +194,7 @@ def parse_csv(dataset: Dataset, raw: bytes) -> tuple[pd.DataFrame | None, list[P
         return None, problems
 
     rows: dict[int, list[str]] = {}
-    for number, record in enumerate(records[1:], start=1):
-        if not "".join(record).strip():
-            continue  # a blank line keeps its row number but holds no data
+    for number, record in zip(numbers[1:], records[1:], strict=True):
         if len(record) != len(header):
             problems.append(
                 Problem(file, number, None, f"{len(header)} fields as in the header", f"{len(record)} fields")
@@ -449,12 +462,16 @@ def _got(dataset: Dataset, column: str | None, value: object) -> str:
 # --------------------------------------------------------------------------- program.yaml
 
 
-def _parse_yaml(file: str, raw: bytes) -> tuple[Any, list[Problem]]:
+def _parse_yaml(file: str, raw: bytes, limits: BundleLimits = LIMITS) -> tuple[Any, list[Problem]]:
+    if len(raw) > limits.yaml_bytes:
+        return None, [Problem(file, None, None, f"at most {limits.yaml_bytes} bytes of YAML", str(len(raw)))]
     text, problems = _decode(file, raw)
     if text is None:
         return None, problems
     try:
-        return yaml.safe_load(text), []
+        return load_yaml(file, text, limits=limits), []
+    except YamlLimitError as exc:  # an alias bomb, stopped while composing
+        return None, [exc.problem]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -466,8 +483,8 @@ def _parse_yaml(file: str, raw: bytes) -> tuple[Any, list[Problem]]:
         return None, [Problem(file, None, None, "valid YAML values", _short(str(exc)))]
 
 
-def parse_program(raw: bytes) -> tuple[ProgramConfig | None, list[Problem]]:
-    data, problems = _parse_yaml(PROGRAM_FILE, raw)
+def parse_program(raw: bytes, limits: BundleLimits = LIMITS) -> tuple[ProgramConfig | None, list[Problem]]:
+    data, problems = _parse_yaml(PROGRAM_FILE, raw, limits)
     if problems:
         return None, problems
     if not isinstance(data, dict):
@@ -490,8 +507,8 @@ def parse_program(raw: bytes) -> tuple[ProgramConfig | None, list[Problem]]:
         return None, out
 
 
-def parse_constraints(raw: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
-    data, problems = _parse_yaml(CONSTRAINTS_FILE, raw)
+def parse_constraints(raw: bytes, limits: BundleLimits = LIMITS) -> tuple[dict[str, Any] | None, list[Problem]]:
+    data, problems = _parse_yaml(CONSTRAINTS_FILE, raw, limits)
     if problems:
         return None, problems
     if data is None:
@@ -530,7 +547,7 @@ def _not_json(value: object) -> object:
 # --------------------------------------------------------------------------- the bundle
 
 
-def parse_bundle(files: Mapping[str, bytes], *, source: str = "") -> Bundle:
+def parse_bundle(files: Mapping[str, bytes], *, source: str = "", limits: BundleLimits = LIMITS) -> Bundle:
     """Check a bundle's files against every contract; return it typed or raise InputError."""
     problems: list[Problem] = []
     notes: list[str] = []
@@ -553,13 +570,13 @@ def parse_bundle(files: Mapping[str, bytes], *, source: str = "") -> Bundle:
             notes.append(f"{name}: not a bundle file of FORMATS.md; kept, not read")
     program: ProgramConfig | None = None
     if PROGRAM_FILE in files:
-        program, found = parse_program(files[PROGRAM_FILE])
+        program, found = parse_program(files[PROGRAM_FILE], limits)
         problems += found
     else:
         problems.append(Problem(PROGRAM_FILE, None, None, "the file to be present", "no such file"))
     constraints = None
     if CONSTRAINTS_FILE in files:
-        constraints, found = parse_constraints(files[CONSTRAINTS_FILE])
+        constraints, found = parse_constraints(files[CONSTRAINTS_FILE], limits)
         problems += found
 
     frames: dict[str, pd.DataFrame] = {}
@@ -573,7 +590,7 @@ def parse_bundle(files: Mapping[str, bytes], *, source: str = "") -> Bundle:
                 frames[dataset.name] = _empty(dataset)
                 clean.add(dataset.name)
             continue
-        frame, found = parse_csv(dataset, files[dataset.file])
+        frame, found = parse_csv(dataset, files[dataset.file], limits=limits)
         if frame is not None:
             notes += [
                 f"{dataset.file}: column {c} is not read by rotaflow; ignored" for c in frame.attrs["ignored_columns"]

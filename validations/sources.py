@@ -1,30 +1,42 @@
-"""Fetch a program bundle's files from a folder, a ``.zip`` or an ``s3://`` prefix."""
+"""Fetch a program bundle's files from a folder, a ``.zip`` or an ``s3://`` prefix.
+
+Every file is read through a stream that stops one byte past its limit (validations/limits.py):
+the bytes counted are the bytes actually produced — a zip member's header is never trusted —
+so a bomb costs at most the limit in memory. An archive or folder that could be read in more than
+one way is refused rather than guessed at: two bundle folders at the same depth, a repeated member
+name, a member path outside the archive, a symlink out of the bundle folder.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import zipfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from backups.storage import open_store
 from rotaflow.errors import InputError, Problem, StorageError
+from validations.limits import LIMITS, BundleLimits
 
-__all__ = ["MAX_BUNDLE_BYTES", "read_bundle_files"]
+__all__ = ["read_bundle_files"]
 
-MAX_BUNDLE_BYTES = 200 * 1024 * 1024
-"""A bundle larger than this (uncompressed) is refused rather than read into memory."""
+CHUNK = 64 * 1024
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def read_bundle_files(source: str, *, settings: Any | None = None) -> dict[str, bytes]:
+def read_bundle_files(source: str, *, settings: Any | None = None, limits: BundleLimits = LIMITS) -> dict[str, bytes]:
     """Return ``{file name: bytes}`` for the bundle at ``source``."""
     if source.startswith("s3://"):
-        return _from_s3(source, settings)
+        return _from_s3(source, settings, limits)
     path = Path(source)
     if path.is_dir():
-        return _from_folder(path)
+        return _from_folder(path, limits)
     if path.is_file() and zipfile.is_zipfile(path):
         try:
-            return _from_zip(path)
+            return _from_zip(path, limits)
         except InputError:
             raise
         except Exception as exc:  # zlib.error, encrypted or unsupported members, truncated archives …
@@ -42,46 +54,163 @@ def read_bundle_files(source: str, *, settings: Any | None = None) -> dict[str, 
     )
 
 
-def _from_folder(path: Path) -> dict[str, bytes]:
+class _Budget:
+    """Reads files through capped streams: at most ``file_bytes`` each, ``bundle_bytes`` in all."""
+
+    def __init__(self, label: str, source: str, limits: BundleLimits) -> None:
+        self.label, self.source, self.limits = label, source, limits
+        self.total = 0
+
+    def take(self, name: str, chunks: Iterable[bytes]) -> bytes:
+        cap, whole = self.limits.file_bytes, self.limits.bundle_bytes
+        data = bytearray()
+        for chunk in chunks:
+            data += chunk
+            if len(data) > cap:
+                self._refuse(Problem(name, None, None, f"at most {cap} bytes", f"more than {cap}"))
+            if self.total + len(data) > whole:
+                self._refuse(Problem(self.label, None, None, f"at most {whole} bytes in all", "more"))
+        self.total += len(data)
+        return bytes(data)
+
+    def _refuse(self, problem: Problem) -> None:
+        raise InputError([problem], source=self.source)
+
+
+def _chunks(handle: Any) -> Iterator[bytes]:
+    while chunk := handle.read(CHUNK):
+        yield chunk
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def _from_folder(path: Path, limits: BundleLimits) -> dict[str, bytes]:
+    names: list[str] = []
+    with os.scandir(path) as entries:
+        for entry in entries:  # counted before anything is sorted or read
+            names.append(entry.name)
+            if len(names) > limits.files:
+                raise InputError(
+                    [Problem(path.name, None, None, f"at most {limits.files} files", f"more than {limits.files}")],
+                    source=str(path),
+                )
+    root = path.resolve()
+    items = [path / name for name in sorted(names) if not name.startswith(".")]
+    outside = [item.name for item in items if item.is_symlink() and not item.resolve().is_relative_to(root)]
+    if outside:  # named by the link, never by where it points: that is not the bundle's to show
+        raise InputError(
+            [
+                Problem(name, None, None, "a file inside the bundle folder", "a link to somewhere outside it")
+                for name in outside
+            ],
+            source=str(path),
+        )
+    budget = _Budget(path.name, str(path), limits)
     files: dict[str, bytes] = {}
-    total = 0
-    for item in sorted(path.iterdir()):
-        if item.is_file() and not item.name.startswith("."):
-            total += item.stat().st_size
-            _check_size(total, str(path))
-            files[item.name] = item.read_bytes()
+    for item in items:
+        if item.is_file():
+            with item.open("rb") as handle:
+                files[item.name] = budget.take(item.name, _chunks(handle))
     return files
 
 
-def _from_zip(path: Path) -> dict[str, bytes]:
+# --------------------------------------------------------------------------- zips
+
+
+def _from_zip(path: Path, limits: BundleLimits) -> dict[str, bytes]:
+    def refuse(problems: list[Problem]) -> None:
+        raise InputError(problems, source=str(path))
+
     with zipfile.ZipFile(path) as archive:
-        members = [m for m in archive.infolist() if not m.is_dir() and not _hidden(m.filename)]
-        roots = {
-            str(PurePosixPath(m.filename).parent) for m in members if PurePosixPath(m.filename).name == "program.yaml"
-        }
-        root = min(roots, key=len) if roots else "."
+        infos = archive.infolist()
+        if len(infos) > limits.files:
+            refuse([Problem(path.name, None, None, f"at most {limits.files} files", str(len(infos)))])
+        outside = sorted({info.filename for info in infos if _outside(info.filename)})
+        if outside:
+            refuse(
+                [
+                    Problem(
+                        name, None, None, "a member path inside the archive (no absolute path, no ..)", "one outside it"
+                    )
+                    for name in outside
+                ]
+            )
+        members = sorted(
+            (info for info in infos if not info.is_dir() and not _hidden(info.filename)), key=lambda i: i.filename
+        )
+        repeated = Counter(str(PurePosixPath(m.filename)) for m in members)
+        if twice := sorted(name for name, count in repeated.items() if count > 1):
+            refuse(
+                [
+                    Problem(name, None, None, "each file once in the zip", f"{repeated[name]} members with this name")
+                    for name in twice
+                ]
+            )
+        root = _bundle_root(path, members)
+        budget = _Budget(path.name, str(path), limits)
         files: dict[str, bytes] = {}
-        total = 0
         for member in members:
             pure = PurePosixPath(member.filename)
             if str(pure.parent) != root:
                 continue
-            total += member.file_size
-            _check_size(total, str(path))
             try:
-                files[pure.name] = archive.read(member)
+                with archive.open(member) as stream:  # a stream: the bytes produced are counted, not the header's
+                    files[pure.name] = budget.take(pure.name, _chunks(stream))
+            except InputError:
+                raise
             except Exception as exc:  # a bad CRC, zlib.error, encryption, an unknown method
+                expected = "a readable zip member"
+                if isinstance(exc, zipfile.BadZipFile) and str(exc).startswith("Bad CRC-32"):
+                    expected = "a zip member whose contents match its header (size, CRC-32)"
                 raise InputError(
-                    [Problem(pure.name, None, None, "a readable zip member", type(exc).__name__)], source=str(path)
+                    [Problem(pure.name, None, None, expected, type(exc).__name__)], source=str(path)
                 ) from exc
         return files
+
+
+def _bundle_root(path: Path, members: list[zipfile.ZipInfo]) -> str:
+    """The folder of the shallowest program.yaml ("." for the top); two at that depth are refused."""
+    roots = sorted(
+        {str(PurePosixPath(m.filename).parent) for m in members if PurePosixPath(m.filename).name == "program.yaml"}
+    )
+    if not roots:
+        return "."
+    depth = min(_depth(f) for f in roots)
+    top = [f for f in roots if _depth(f) == depth]
+    if len(top) > 1:
+        raise InputError(
+            [
+                Problem(
+                    path.name,
+                    None,
+                    None,
+                    "one bundle folder (one program.yaml at the top)",
+                    f"{len(top)} at the same depth: {', '.join(top)}",
+                )
+            ],
+            source=str(path),
+        )
+    return top[0]
+
+
+def _depth(folder: str) -> int:
+    return len(PurePosixPath(folder).parts)
+
+
+def _outside(name: str) -> bool:
+    parts = re.split(r"[/\\]", name)
+    return name.startswith(("/", "\\")) or _DRIVE.match(name) is not None or ".." in parts
 
 
 def _hidden(name: str) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(name).parts)
 
 
-def _from_s3(source: str, settings: Any | None) -> dict[str, bytes]:
+# --------------------------------------------------------------------------- s3
+
+
+def _from_s3(source: str, settings: Any | None, limits: BundleLimits) -> dict[str, bytes]:
     try:
         store = open_store(source.rstrip("/"), settings=settings)
     except StorageError as exc:
@@ -89,14 +218,16 @@ def _from_s3(source: str, settings: Any | None) -> dict[str, bytes]:
             [Problem(source, None, None, "an s3://bucket/prefix address", str(exc))], source=source
         ) from exc
     try:
-        keys = [k for k in store.list() if "/" not in k.strip("/")]
+        listed = store.list()
+        if len(listed) > limits.files:
+            raise InputError(
+                [Problem(source, None, None, f"at most {limits.files} files", str(len(listed)))], source=source
+            )
+        keys = sorted(k for k in listed if "/" not in k.strip("/"))
+        budget = _Budget(source, source, limits)
         files: dict[str, bytes] = {}
-        total = 0
         for key in keys:
-            data = store.get_bytes(key)
-            total += len(data)
-            _check_size(total, source)
-            files[key.strip("/")] = data
+            files[key.strip("/")] = budget.take(key.strip("/"), store.iter_chunks(key))
     except StorageError as exc:
         raise InputError(
             [Problem(source, None, None, "a readable s3:// bundle prefix", str(exc))], source=source
@@ -106,15 +237,3 @@ def _from_s3(source: str, settings: Any | None) -> dict[str, bytes]:
             [Problem(source, None, None, "bundle files under the s3:// prefix", "no objects")], source=source
         )
     return files
-
-
-def _check_size(total: int, source: str) -> None:
-    if total > MAX_BUNDLE_BYTES:
-        raise InputError(
-            [
-                Problem(
-                    source, None, None, f"a bundle of at most {MAX_BUNDLE_BYTES // (1024 * 1024)} MB", "a larger one"
-                )
-            ],
-            source=source,
-        )

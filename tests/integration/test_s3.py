@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-import validations.sources as sources
 from backups.storage import S3Store, open_store, s3_client
 from configs.settings import get_settings
 from db.migrate import upgrade
@@ -23,6 +22,7 @@ from db.session import UnitOfWork, make_engine
 from rotaflow.errors import InputError, Problem, StorageError
 from rotaflow.ingest import ingest_bundle
 from tests.conftest import TINY
+from validations.limits import LIMITS, BundleLimits
 from validations.sources import read_bundle_files
 
 # credentials used where a test checks that they never leak into a message
@@ -271,15 +271,19 @@ def test_an_unreadable_s3_bucket_is_bad_input(s3_server: str, monkeypatch: pytes
 
 
 @pytest.mark.s3
-def test_an_s3_bundle_over_the_size_limit_is_refused(
-    s3_bucket: str, client: object, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sources, "MAX_BUNDLE_BYTES", 1024 * 1024)
+def test_an_s3_bundle_over_the_size_limit_is_refused(s3_bucket: str, client: object) -> None:
     _upload(client, s3_bucket, "big", {"people.csv": b"x" * (600 * 1024), "shifts.csv": b"y" * (600 * 1024)})
     source = f"s3://{s3_bucket}/big"
+    limits = BundleLimits(bundle_bytes=1024 * 1024)
     with pytest.raises(InputError) as caught:
-        read_bundle_files(source, settings=get_settings())
-    assert _messages(caught) == [f"{source}: expected a bundle of at most 1 MB, got a larger one"]
+        read_bundle_files(source, settings=get_settings(), limits=limits)
+    assert _messages(caught) == [f"{source}: expected at most 1048576 bytes in all, got more"]
+    with pytest.raises(InputError) as caught:
+        read_bundle_files(source, settings=get_settings(), limits=BundleLimits(file_bytes=600 * 1024 - 1))
+    assert _messages(caught) == ["people.csv: expected at most 614399 bytes, got more than 614399"]
+    with pytest.raises(InputError) as caught:
+        read_bundle_files(source, settings=get_settings(), limits=BundleLimits(files=1))
+    assert _messages(caught) == [f"{source}: expected at most 1 files, got 2"]
 
 
 # =========================================================================== folders and zips
@@ -340,7 +344,9 @@ def test_an_unreadable_zip_member_is_bad_input(tmp_path: Path) -> None:
     assert zipfile.is_zipfile(path)
     with pytest.raises(InputError) as caught:
         read_bundle_files(str(path))
-    assert _messages(caught) == ["people.csv: expected a readable zip member, got BadZipFile"]
+    assert _messages(caught) == [
+        "people.csv: expected a zip member whose contents match its header (size, CRC-32), got BadZipFile"
+    ]
     assert caught.value.source == str(path)
 
 
@@ -380,26 +386,23 @@ def test_a_missing_path_is_bad_input(tmp_path: Path) -> None:
     ]
 
 
-def test_a_folder_over_the_size_limit_is_refused(tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "MAX_BUNDLE_BYTES", 1024 * 1024)
-    assert read_bundle_files(str(tiny_dir)) == _tiny_files()  # well under the limit
+def test_a_folder_over_the_size_limit_is_refused(tiny_dir: Path) -> None:
+    limits = BundleLimits(bundle_bytes=1024 * 1024)
+    assert read_bundle_files(str(tiny_dir), limits=limits) == _tiny_files()  # well under the limit
     (tiny_dir / "requests.csv").write_bytes(b"x" * (1024 * 1024 + 1))
     with pytest.raises(InputError) as caught:
-        read_bundle_files(str(tiny_dir))
-    assert _messages(caught) == [f"{tiny_dir}: expected a bundle of at most 1 MB, got a larger one"]
+        read_bundle_files(str(tiny_dir), limits=limits)
+    assert _messages(caught) == ["tiny: expected at most 1048576 bytes in all, got more"]
 
 
-def test_a_zip_over_the_size_limit_is_refused_by_its_uncompressed_size(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sources, "MAX_BUNDLE_BYTES", 1024 * 1024)
+def test_a_zip_over_the_size_limit_is_refused_by_its_uncompressed_size(tmp_path: Path) -> None:
     files = {**_tiny_files(), "history.csv": b"0" * (2 * 1024 * 1024)}
     archive = _zip(tmp_path / "bundle.zip", files)
     assert archive.stat().st_size < 1024 * 1024  # small on disk, large once unpacked
     with pytest.raises(InputError) as caught:
-        read_bundle_files(str(archive))
-    assert _messages(caught) == [f"{archive}: expected a bundle of at most 1 MB, got a larger one"]
+        read_bundle_files(str(archive), limits=BundleLimits(bundle_bytes=1024 * 1024))
+    assert _messages(caught) == ["bundle.zip: expected at most 1048576 bytes in all, got more"]
 
 
-def test_the_default_size_limit_is_200_mb() -> None:
-    assert sources.MAX_BUNDLE_BYTES == 200 * 1024 * 1024
+def test_the_default_size_limits() -> None:
+    assert (LIMITS.file_bytes, LIMITS.bundle_bytes) == (20 * 1024 * 1024, 50 * 1024 * 1024)
