@@ -92,7 +92,9 @@ def restore_test_plan(
     for tier in config.restore_test.tiers:
         newest = statuses[tier].newest
         damaged = {r["backup_id"] for r in results.get(tier, []) if not r["ok"]}
-        if newest is None:
+        if not statuses[tier].configured:
+            plan.append((tier, None, "the tier is not configured"))
+        elif newest is None:
             plan.append((tier, None, "the tier holds no complete backup"))
         elif newest in damaged:
             plan.append((tier, newest, "it does not verify (see the damaged backups)"))
@@ -127,8 +129,8 @@ def summarize(
     config: BackupConfig,
     restore_tests: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One summary: per tier its count, newest backup, age, staleness and damage; the stale tiers;
-    the restore tests and which of them failed."""
+    """One summary: per tier its count, newest backup, age, staleness, whether it is configured and its
+    damage; the stale tiers, the tiers not configured (never stale); the restore tests and which failed."""
     tiers: dict[str, Any] = {}
     for tier in TIERS:
         status = statuses[tier]
@@ -139,6 +141,7 @@ def summarize(
             "age_hours": hours(status.age),
             "stale_after_hours": config.tier(tier).stale_after_hours,
             "stale": status.stale,
+            "configured": status.configured,
             "damaged": [r["backup_id"] for r in results[tier] if not r["ok"]],
         }
     damaged = [r for tier in TIERS for r in results[tier] if not r["ok"]]
@@ -148,6 +151,7 @@ def summarize(
         "checked": sum(len(found) for found in results.values()),
         "tiers": tiers,
         "stale": [t for t, facts in tiers.items() if facts["stale"]],
+        "not_configured": [t for t, facts in tiers.items() if not facts["configured"]],
         "damaged": damaged,
         "restore_tests": tests,
         "restore_failed": failed,

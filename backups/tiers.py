@@ -21,7 +21,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backups.config import TIERS, BackupConfig, ImmaculateTier, QuickTier, Tier, load_backup_config, open_tier_store
+from backups.config import (
+    TIERS,
+    BackupConfig,
+    ImmaculateTier,
+    QuickTier,
+    Tier,
+    load_backup_config,
+    open_tier_store,
+    tier_location,
+)
 from backups.config import work_dir as backup_work_dir
 from backups.databases import dialect_of, drop_database, sibling_url, stamp
 from backups.disk import DiskUsage
@@ -53,6 +62,7 @@ __all__ = [
     "prune_quick",
     "restore_test",
     "tag_sacred",
+    "tier_configured",
     "tier_status",
 ]
 
@@ -363,6 +373,16 @@ class TierStatus:
     stale: bool
     count: int
     incomplete: int
+    configured: bool = True
+
+
+def tier_configured(tier: Tier, config: BackupConfig, settings: Settings | None = None) -> bool:
+    """Whether a tier can hold backups as set up: the immaculate tier only in an ``s3://`` bucket (a
+    baseline needs Object Lock; without S3 settings the tier is simply not in use), every other tier always.
+    """
+    if tier != "immaculate":
+        return True
+    return tier_location(tier, config, settings or get_settings()).startswith("s3://")
 
 
 def tier_status(
@@ -372,7 +392,10 @@ def tier_status(
     settings: Settings | None = None,
     now: dt.datetime | None = None,
 ) -> TierStatus:
-    """How fresh a tier is, against its ``stale_after_hours`` (sacred: the newest tag)."""
+    """How fresh a tier is, against its ``stale_after_hours`` (sacred: the newest tag).
+
+    A tier that is not configured (``tier_configured``) is never stale: it is reported as such.
+    """
     config = config or load_backup_config()
     settings = settings or get_settings()
     now = _now(now)
@@ -384,9 +407,11 @@ def tier_status(
         age = now - newest[0] if newest else None
         stale = limit is not None and (age is None or age > dt.timedelta(hours=limit))
         return TierStatus(tier, newest[1] if newest else None, age, stale, len(tags), 0)
+    configured = tier_configured(tier, config, settings)
     listing = list_backups(open_tier_store(tier, config, settings), read_manifests=False)
     complete = [b for b in listing if b.complete]
     last = complete[-1] if complete else None
     age = now - last.taken_at if last and last.taken_at else None
-    stale = limit is not None and (age is None or age > dt.timedelta(hours=limit))
-    return TierStatus(tier, last.backup_id if last else None, age, stale, len(complete), len(listing) - len(complete))
+    stale = configured and limit is not None and (age is None or age > dt.timedelta(hours=limit))
+    newest = last.backup_id if last else None
+    return TierStatus(tier, newest, age, stale, len(complete), len(listing) - len(complete), configured)

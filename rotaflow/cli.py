@@ -126,7 +126,10 @@ def _prefect_environment() -> None:
     Without PREFECT_API_URL, each flow run would start Prefect's temporary server (seconds, and the run
     is gone when it stops); a running server takes them instead and shows them in its UI.
     """
-    os.environ.update(prefect_defaults(os.environ, get_settings().var_dir))
+    defaults = prefect_defaults(os.environ, get_settings().var_dir)
+    if "PREFECT_HOME" in defaults:  # Prefect makes its home's last folder only, var/ may not exist yet
+        Path(defaults["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    os.environ.update(defaults)
     if "PREFECT_API_URL" in os.environ:
         return
     found = running_server(Path(os.environ["PREFECT_HOME"]))
@@ -152,6 +155,10 @@ def ingest(
     ] = False,
 ) -> None:
     """Load a program bundle into the database under its contract."""
+    if program[:5].lower() == "s3://" and mask_url(program) != program:
+        # refused before a flow run records the address (its parameters are stored by Prefect)
+        expected = "an s3://bucket/prefix without credentials (keys: ROTAFLOW_S3_ACCESS_KEY_ID / _SECRET_ACCESS_KEY)"
+        raise InputError([_option_problem("--program", expected, mask_url(program))])
     if flow:
         from flows.ingest import ingest_program
 
@@ -573,8 +580,9 @@ VerifyJson = Annotated[
     typer.Option(
         "--json",
         help=_json_help(
-            "{ok, checked, tiers: {tier: {count, incomplete, newest, age_hours, stale_after_hours, stale, damaged}}, "
-            "stale: tier names, damaged: list of {tier, backup_id, ok, problems}, restore_tests, restore_failed}, "
+            "{ok, checked, tiers: {tier: {count, incomplete, newest, age_hours, stale_after_hours, stale, configured, "
+            "damaged}}, stale: tier names, not_configured: tier names (never stale), damaged: list of {tier, "
+            "backup_id, ok, problems}, restore_tests, restore_failed}, "
             "also when damage ends the run with exit code 1"
         ),
     ),
@@ -824,7 +832,9 @@ def backup_verify(flow: FlowOption = True, config: ConfigOption = None, as_json:
         table = Table("tier", "backups", "age (h)", "limit (h)", "state")
         table.add_column("newest", overflow="fold")
         for tier, facts in summary["tiers"].items():
-            state = "[red]damaged[/red]" if facts["damaged"] else ("[yellow]stale[/yellow]" if facts["stale"] else "ok")
+            state = "[yellow]stale[/yellow]" if facts["stale"] else "ok"
+            state = state if facts.get("configured", True) else "not configured"
+            state = "[red]damaged[/red]" if facts["damaged"] else state
             age = "-" if facts["age_hours"] is None else f"{facts['age_hours']:.1f}"
             limit = "-" if facts["stale_after_hours"] is None else f"{facts['stale_after_hours']:g}"
             table.add_row(tier, str(facts["count"]), age, limit, state, facts["newest"] or "none")

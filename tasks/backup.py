@@ -128,6 +128,7 @@ def publish_verify_report(summary: dict[str, Any]) -> None:
                 "age_hours": facts["age_hours"],
                 "stale_after_hours": facts["stale_after_hours"],
                 "stale": facts["stale"],
+                "configured": facts.get("configured", True),
                 "damaged": len(facts["damaged"]),
             }
         )
@@ -135,6 +136,8 @@ def publish_verify_report(summary: dict[str, Any]) -> None:
     lines = ["# Backup verification", ""]
     if summary["stale"]:
         lines.append("**Stale tiers:** " + ", ".join(summary["stale"]) + " — take or promote a new backup.")
+    if summary.get("not_configured"):
+        lines.append("**Not configured:** " + ", ".join(summary["not_configured"]) + " (not in use, never stale).")
     if summary["damaged"]:
         lines += ["", "**Damaged or incomplete backups:**", ""]
         lines += [f"- `{d['tier']}/{d['backup_id']}`: " + "; ".join(d["problems"]) for d in summary["damaged"]]

@@ -93,25 +93,26 @@ def test_verify_backups_warns_about_stale_tiers(
     assert state.is_completed(), state.message
     summary = state.result()
     assert summary["ok"] is True and summary["checked"] == 1
-    assert summary["stale"] == ["quick", "immaculate"]
+    assert summary["stale"] == ["quick"] and summary["not_configured"] == ["immaculate"]
     assert summary["tiers"]["quick"]["newest"] == old.backup_id
     assert 29.9 < summary["tiers"]["quick"]["age_hours"] < 30.5
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(
         f"backup tier quick is stale: its newest backup {old.backup_id} is 30.0 hours old" in w for w in warnings
     )
-    assert any("backup tier immaculate is stale: it holds no backup" in w for w in warnings)
+    assert not any("immaculate" in w for w in warnings)  # no S3 settings: not configured, not stale
     flow_run_id = state.state_details.flow_run_id
     [table] = _artifacts("backup-freshness", flow_run_id)
     rows = json.loads(table.data)
     assert [r["tier"] for r in rows] == ["quick", "named", "immaculate", "sacred"]
-    assert [r["stale"] for r in rows] == [True, False, True, False]
+    assert [r["stale"] for r in rows] == [True, False, False, False]
+    assert [r["configured"] for r in rows] == [True, True, False, True]
     [report] = _artifacts("backup-verification", flow_run_id)
-    assert "**Stale tiers:** quick, immaculate" in report.data
+    assert "**Stale tiers:** quick —" in report.data and "**Not configured:** immaculate" in report.data
 
     fresh = backup(config_path=keep_two, return_state=True).result()
     again = verify_backups(config_path=keep_two, return_state=True).result()
-    assert again["tiers"]["quick"]["newest"] == fresh["backup_id"] and again["stale"] == ["immaculate"]
+    assert again["tiers"]["quick"]["newest"] == fresh["backup_id"] and again["stale"] == []
 
 
 def test_verify_backups_fails_on_a_damaged_backup(live: str) -> None:
@@ -155,13 +156,13 @@ def test_verify_backups_restores_the_newest_backup_into_a_scratch_database(live:
     assert tests["quick"]["backup_id"] == newest.backup_id != older.backup_id
     assert tests["quick"]["ok"] and not tests["quick"].get("skipped")
     assert tests["quick"]["tables_checked"] == len(newest.manifest.tables) > 5
-    assert tests["immaculate"]["skipped"] == "the tier holds no complete backup"
+    assert tests["immaculate"]["skipped"] == "the tier is not configured"
     assert summary["restore_failed"] == [] and summary["ok"] is True
     assert content_hashes(live) == content_hashes(live)  # the live database is untouched and readable
     assert set(Path(live.split("///", 1)[1]).parent.iterdir()) == before  # no scratch file left beside it
     [report] = _artifacts("backup-verification", state.state_details.flow_run_id)
     assert f"`quick/{newest.backup_id}`: restored and checked" in report.data
-    assert "`immaculate/-`: not run: the tier holds no complete backup" in report.data
+    assert "`immaculate/-`: not run: the tier is not configured" in report.data
 
     skipped = verify_backups(restore_test=False, return_state=True).result()
     assert skipped["restore_tests"] == [] and skipped["ok"] is True
@@ -208,7 +209,7 @@ def test_backup_create_and_verify_run_the_flows(live: str, capsys: pytest.Captur
     assert main(["backup", "verify", "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["tiers"]["quick"]["newest"] == made["backup_id"]
-    assert "backup tier immaculate is stale" in captured.err
+    assert "immaculate" not in captured.err  # not configured (no S3): no stale warning
     (Path(open_tier_store("quick", load_backup_config()).url) / made["backup_id"] / "MANIFEST.md").unlink()
     assert main(["backup", "verify"]) == 1
     assert "MANIFEST.md is listed in CHECKSUM.sha256 but missing" in capsys.readouterr().err

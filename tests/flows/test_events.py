@@ -114,8 +114,9 @@ def test_a_stale_tier_emits_an_event(events: Captured, live: str, config_path: s
     summary = state.result()
     assert isinstance(summary, dict)
     assert {f"rotaflow.backup.{t}" for t in summary["stale"]} == set(stale)
-    assert "rotaflow.backup.immaculate" in stale
-    assert stale["rotaflow.backup.immaculate"].payload["newest"] is None
+    assert "rotaflow.backup.quick" in stale  # configured and empty: stale
+    assert stale["rotaflow.backup.quick"].payload["newest"] is None
+    assert "rotaflow.backup.immaculate" not in stale  # no S3 settings: not configured, no alert
 
 
 def test_a_backup_emits_an_event_a_proactive_automation_waits_for(events: Captured, live: str) -> None:

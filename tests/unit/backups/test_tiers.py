@@ -12,7 +12,15 @@ from backups.config import BackupConfig, load_backup_config, open_tier_store
 from backups.manifest import CHECKSUM_FILE
 from backups.sets import create_backup
 from backups.storage import LocalStore
-from backups.tiers import find_backup, list_sacred, promote_immaculate, prune_quick, tag_sacred, tier_status
+from backups.tiers import (
+    find_backup,
+    list_sacred,
+    promote_immaculate,
+    prune_quick,
+    tag_sacred,
+    tier_configured,
+    tier_status,
+)
 from configs.settings import Settings
 from db.migrate import head_revision
 from rotaflow.errors import GateRefused, StorageError
@@ -159,6 +167,41 @@ def test_tier_status_reports_the_newest_backup_and_staleness(
     assert (sacred.newest, sacred.age, sacred.stale, sacred.count) == ("m2", dt.timedelta(days=1), False, 2)
     strict = load_backup_config(tiers={"sacred": {"stale_after_hours": 12}})
     assert tier_status("sacred", config=strict, now=NOW).stale
+
+
+def test_an_immaculate_tier_without_s3_is_not_configured_and_never_stale(config: BackupConfig) -> None:
+    status = tier_status("immaculate", config=config, now=NOW)
+    assert (status.configured, status.stale, status.newest, status.count) == (False, False, None, 0)
+    assert tier_configured("quick", config) and tier_configured("named", config) and tier_configured("sacred", config)
+    assert not tier_configured("immaculate", load_backup_config(tiers={"immaculate": {"location": "/srv/baselines"}}))
+
+
+def test_a_configured_empty_immaculate_tier_is_stale(s3_bucket: str) -> None:
+    config = load_backup_config(tiers={"immaculate": {"location": f"s3://{s3_bucket}/baselines"}})
+    assert tier_configured("immaculate", config)
+    status = tier_status("immaculate", config=config, now=NOW)
+    assert (status.configured, status.stale, status.newest, status.count) == (True, True, None, 0)
+
+
+def test_weekly_verify_reports_an_unconfigured_tier_as_such(filled_sqlite: str, config: BackupConfig) -> None:
+    from backups.health import stale_messages, verify_all
+
+    create_backup(database_url=filled_sqlite, config=config)
+    summary = verify_all(config)
+    assert summary["stale"] == [] and summary["not_configured"] == ["immaculate"]
+    assert summary["tiers"]["immaculate"] | {"age_hours": None} == {
+        "count": 0,
+        "incomplete": 0,
+        "newest": None,
+        "age_hours": None,
+        "stale_after_hours": 2160,
+        "stale": False,
+        "configured": False,
+        "damaged": [],
+    }
+    assert stale_messages(summary) == []
+    immaculate = next(t for t in summary["restore_tests"] if t["tier"] == "immaculate")
+    assert immaculate["skipped"] == "the tier is not configured" and immaculate["ok"]
 
 
 # --------------------------------------------------------------------------- promotion refusals
