@@ -54,6 +54,8 @@ __all__ = [
     "drop_database",
     "dump_database",
     "ensure_connectable",
+    "pg_dump_command",
+    "pg_restore_command",
     "related_databases",
     "restore_dump",
     "sibling_url",
@@ -178,7 +180,12 @@ def _engine(url: str, isolation_level: str | None = None) -> Iterator[Engine]:
 
 
 def _libpq(url: str) -> tuple[str, dict[str, str]]:
-    """A libpq connection string without the password, and the environment that carries it."""
+    """A libpq connection string without the password, and the environment that carries it.
+
+    The password may be in the URL's user part or its query (``?password=``; the query's wins,
+    as in SQLAlchemy's own connections): either way it goes to ``PGPASSWORD`` in the child's
+    environment, never on its command line, where any user of the machine can read it.
+    """
     parsed = make_url(url)
     parts: dict[str, Any] = {
         "host": parsed.host,
@@ -186,13 +193,48 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
         "user": parsed.username,
         "dbname": parsed.database,
     }
+    password = parsed.password
     for key, value in parsed.query.items():
-        parts[key] = value if isinstance(value, str) else value[-1]
+        value = value if isinstance(value, str) else value[-1]
+        if key == "password":
+            password = value
+        else:
+            parts[key] = value
     conninfo = " ".join(f"{k}={_libpq_value(str(v))}" for k, v in parts.items() if v is not None)
     env = dict(os.environ)
-    if parsed.password:
-        env["PGPASSWORD"] = str(parsed.password)
+    if password:
+        env["PGPASSWORD"] = str(password)
     return conninfo, env
+
+
+def pg_dump_command(tools: PostgresTools, url: str, *, snapshot: str, target: Path) -> tuple[list[str], dict[str, str]]:
+    """The ``pg_dump`` command line of a dump of ``url``'s ``snapshot`` into ``target``, and its environment."""
+    conninfo, env = _libpq(url)
+    command = [
+        tools.pg_dump,
+        "--format=custom",
+        f"--snapshot={snapshot}",
+        "--no-password",
+        f"--file={target}",
+        f"--dbname={conninfo}",
+    ]
+    return command, env
+
+
+def pg_restore_command(tools: PostgresTools, url: str, dump: Path) -> tuple[list[str], dict[str, str]]:
+    """The ``pg_restore`` command line of ``dump`` into the database at ``url``, and its environment."""
+    conninfo, env = _libpq(url)
+    command = [
+        tools.pg_restore,
+        "--no-owner",
+        "--no-privileges",
+        "--exit-on-error",
+        f"--jobs={tools.restore_jobs}",
+        "--no-password",
+        f"--dbname={conninfo}",
+        str(dump),
+    ]
+    return command, env
 
 
 def _libpq_value(value: str) -> str:
@@ -470,7 +512,6 @@ def _pg_dump(url: str, folder: Path, tools: PostgresTools, room: RoomCheck | Non
     transaction, the snapshot ``pg_dump`` dumps, and the counts and fingerprints of that
     same snapshot, taken while ``pg_dump`` runs."""
     target = folder / DUMP_FILES["postgresql"]
-    conninfo, env = _libpq(url)
     probe = _version_probe(tools.pg_dump)
     with _engine(url) as engine, engine.connect() as conn:
         server_num, server_version, size, encoding = conn.execute(text(_PG_FACTS)).one()
@@ -480,14 +521,7 @@ def _pg_dump(url: str, folder: Path, tools: PostgresTools, room: RoomCheck | Non
         conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
             snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
-            command = [
-                tools.pg_dump,
-                "--format=custom",
-                f"--snapshot={snapshot}",
-                "--no-password",
-                f"--file={target}",
-                f"--dbname={conninfo}",
-            ]
+            command, env = pg_dump_command(tools, url, snapshot=snapshot, target=target)
             process = subprocess.Popen(
                 command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
             )
@@ -616,17 +650,7 @@ def _pg_restore(
             clause = f" ENCODING '{encoding}'"
         conn.execute(text(f"CREATE DATABASE {_quote(name)} TEMPLATE template0{clause}"))
     checkpoint("mid-restore")
-    conninfo, env = _libpq(target_url)
-    command = [
-        tools.pg_restore,
-        "--no-owner",
-        "--no-privileges",
-        "--exit-on-error",
-        f"--jobs={tools.restore_jobs}",
-        "--no-password",
-        f"--dbname={conninfo}",
-        str(dump),
-    ]
+    command, env = pg_restore_command(tools, target_url, dump)
     process: subprocess.Popen[str] | None = None
     try:
         # its own process group: the parallel workers of --jobs can be stopped with it

@@ -306,9 +306,21 @@ class LocalStore:
 
 
 def split_s3_url(url: str) -> tuple[str, str]:
+    """``(bucket, prefix)``; an address that carries credentials (``s3://key:secret@…``) is refused.
+
+    Credentials in an address end up in logs, flow parameters and stored records; they are
+    given as ROTAFLOW_S3_ACCESS_KEY_ID / ROTAFLOW_S3_SECRET_ACCESS_KEY or a Prefect Secret block.
+    """
+    from configs.settings import mask_url
+
     parsed = urlparse(url)
     if parsed.scheme != "s3" or not parsed.netloc:
-        raise StorageError(f"expected s3://bucket/prefix, got {url!r}")
+        raise StorageError(f"expected s3://bucket/prefix, got {mask_url(url)!r}")
+    if mask_url(url) != url:
+        raise StorageError(
+            f"expected s3://bucket/prefix without credentials, got {mask_url(url)!r}: give the keys in "
+            "ROTAFLOW_S3_ACCESS_KEY_ID and ROTAFLOW_S3_SECRET_ACCESS_KEY (or ROTAFLOW_S3_CREDENTIALS_BLOCK)"
+        )
     return parsed.netloc, parsed.path.lstrip("/")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -134,16 +135,38 @@ def secret_block_value(name: str) -> object:
     return block.get()
 
 
+_SECRET_QUERY_KEYS = frozenset({"password", "sslpassword"})
+_SECRET_QUERY = re.compile(r"((?:^|[?&;\s])(?:ssl)?password=)[^&;\s]*", re.IGNORECASE)
+# user:secret@ (an unencoded secret may hold a '/'; a bucket name never holds ':'), or user@
+_S3_CREDENTIALS = re.compile(r"^(s3://)(?:[^/@:]*:[^@]*|[^/@]*)@", re.IGNORECASE)
+
+
 def mask_url(url: str) -> str:
-    """Hide the password of a URL (``user:***@host``)."""
+    """A URL as it may be printed or stored: every secret in it hidden.
+
+    A database URL keeps its user (``user:***@host``) and hides the password, also one given
+    in the query (``?password=***``, ``sslpassword``); an ``s3://`` URL hides its credentials
+    whole (``s3://***@bucket/prefix``).
+    """
+    from urllib.parse import urlencode
+
     from sqlalchemy.engine import make_url
 
+    if url[:5].lower() == "s3://":
+        return _S3_CREDENTIALS.sub(r"\1***@", url)
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not an SQLAlchemy URL: hide anything between ':' and '@'
-        import re
-
-        return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
+        parsed = make_url(url)
+    except Exception:  # not an SQLAlchemy URL: hide anything between ':' and '@', and password= values
+        return _SECRET_QUERY.sub(r"\1***", re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url))
+    text = parsed.set(query={}).render_as_string(hide_password=True)
+    if parsed.query:
+        pairs = [
+            (key, "***" if key.lower() in _SECRET_QUERY_KEYS else value)
+            for key, values in parsed.query.items()
+            for value in ((values,) if isinstance(values, str) else values)
+        ]
+        text += "?" + urlencode(pairs, safe="*/:")
+    return text
 
 
 @lru_cache(maxsize=1)

@@ -124,13 +124,26 @@ class InputError(RotaflowError):
     exit_code = 2
 
     def __init__(self, problems: Iterable[Problem], *, source: str = "", personal: Iterable[str] = ()) -> None:
-        self.problems = sorted(set(hide_personal(problems, personal)), key=_problem_order)
-        self.source = source
+        self.problems = sorted(set(_without_url_secrets(hide_personal(problems, personal))), key=_problem_order)
+        self.source = _mask(source)
         head = f"{len(self.problems)} problem(s) in the program bundle"
         lines = [str(p) for p in self.problems[:50]]
         if len(self.problems) > 50:
             lines.append(f"... and {len(self.problems) - 50} more")
         super().__init__(head + ":\n" + "\n".join("  - " + line for line in lines))
+
+
+def _mask(where: str) -> str:
+    """A source that is a URL (``s3://key:secret@bucket/…``) without its credentials."""
+    if "://" not in where:
+        return where
+    from configs.settings import mask_url
+
+    return mask_url(where)
+
+
+def _without_url_secrets(problems: Iterable[Problem]) -> list[Problem]:
+    return [replace(p, file=_mask(p.file)) if "://" in p.file else p for p in problems]
 
 
 def _problem_order(p: Problem) -> tuple[str, int, str, str]:

@@ -73,7 +73,7 @@ def test_the_cli_refuses_to_start_without_a_secret(
     [
         (PG, "postgresql+psycopg://rotaflow:***@db.internal:5432/rotaflow"),
         ("sqlite:///var/rotaflow.db", "sqlite:///var/rotaflow.db"),
-        ("s3://key:secret@bucket/x", "s3://key:***@bucket/x"),
+        ("s3://key:secret@bucket/x", "s3://***@bucket/x"),  # the key id too: an s3 URL carries no credentials
     ],
 )
 def test_urls_are_masked(url: str, masked: str) -> None:

@@ -1,0 +1,100 @@
+"""Passwords in database URLs and credentials in s3:// URLs are never printed, stored or put on a command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from backups.config import PostgresTools
+from backups.databases import pg_dump_command, pg_restore_command
+from backups.storage import LocalStore, split_s3_url
+from configs.settings import mask_url
+from rotaflow.cli import main
+from rotaflow.errors import InputError, Problem, StorageError
+from rotaflow.ingest import quarantine_bundle
+from validations.sources import read_bundle_files
+
+SECRET = "s3cr3t-Pw"
+BOTH = f"postgresql+psycopg://rota:{SECRET}@db.internal:5432/rotaflow?password={SECRET}-q&sslmode=require"
+QUERY_ONLY = f"postgresql+psycopg://rota@db.internal/rotaflow?sslmode=require&password={SECRET}"
+S3 = f"s3://AKIAEXAMPLE:{SECRET}@bundles/programs/tiny"
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        (BOTH, "postgresql+psycopg://rota:***@db.internal:5432/rotaflow?password=***&sslmode=require"),
+        (QUERY_ONLY, "postgresql+psycopg://rota@db.internal/rotaflow?sslmode=require&password=***"),
+        (f"postgresql://rota@h/db?sslpassword={SECRET}", "postgresql://rota@h/db?sslpassword=***"),
+        (S3, "s3://***@bundles/programs/tiny"),
+        ("s3://bundles/programs/tiny", "s3://bundles/programs/tiny"),
+        (f"not a url //u:{SECRET}@h?password={SECRET}", "not a url //u:***@h?password=***"),
+    ],
+    ids=["both", "query", "sslpassword", "s3", "s3-plain", "not-a-url"],
+)
+def test_every_password_of_a_url_is_masked(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
+
+
+@pytest.mark.parametrize("url", [BOTH, QUERY_ONLY], ids=["both", "query"])
+def test_pg_dump_and_pg_restore_get_the_password_in_their_environment_only(url: str, tmp_path: Path) -> None:
+    tools = PostgresTools()
+    for argv, env in (
+        pg_dump_command(tools, url, snapshot="00000003-1", target=tmp_path / "database.dump"),
+        pg_restore_command(tools, url, tmp_path / "database.dump"),
+    ):
+        assert not [a for a in argv if SECRET in a], argv
+        assert env["PGPASSWORD"].startswith(SECRET)
+        assert "--no-password" in argv
+        dbname = next(a for a in argv if a.startswith("--dbname="))
+        assert "dbname='rotaflow'" in dbname and "sslmode='require'" in dbname and "password" not in dbname
+    # the query's password is the one the server gets (as SQLAlchemy's own connection does)
+    assert pg_dump_command(tools, BOTH, snapshot="s", target=tmp_path / "d")[1]["PGPASSWORD"] == f"{SECRET}-q"
+
+
+def test_a_url_without_a_password_leaves_the_environment_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    argv, env = pg_restore_command(PostgresTools(), "postgresql://rota@h/rotaflow", tmp_path / "d")
+    assert "PGPASSWORD" not in env and argv[-1] == str(tmp_path / "d")
+
+
+def test_an_s3_url_with_credentials_is_refused_and_masked() -> None:
+    with pytest.raises(StorageError) as caught:
+        split_s3_url(S3)
+    assert SECRET not in str(caught.value) and "AKIAEXAMPLE" not in str(caught.value)
+    assert "s3://***@bundles/programs/tiny" in str(caught.value)
+    assert split_s3_url("s3://bundles/programs/tiny") == ("bundles", "programs/tiny")
+
+
+def test_a_bundle_at_an_s3_url_with_credentials_is_refused_without_showing_them() -> None:
+    with pytest.raises(InputError) as caught:
+        read_bundle_files(S3)
+    shown = str(caught.value) + caught.value.source + json.dumps([p.as_dict() for p in caught.value.problems])
+    assert SECRET not in shown and "AKIAEXAMPLE" not in shown
+    assert "s3://***@bundles/programs/tiny" in shown
+
+
+@pytest.mark.parametrize("flow", ["--flow", "--no-flow"])
+def test_ingest_refuses_s3_credentials_before_anything_runs(flow: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", "-p", S3, flow]) == 2
+    captured = capsys.readouterr()
+    assert SECRET not in captured.out + captured.err and "AKIAEXAMPLE" not in captured.out + captured.err
+    assert "without credentials" in captured.err
+
+
+def test_a_quarantine_report_never_stores_s3_credentials(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "objects")
+    error = InputError([Problem("people.csv", None, None, "the file to be present", "no such file")], source=S3)
+    prefix = quarantine_bundle(S3, error, files={}, store=store)
+    report = json.loads(store.get_bytes(f"{prefix}/errors.json"))
+    assert report["source"] == "s3://***@bundles/programs/tiny"
+
+
+def test_an_unencoded_secret_with_a_slash_is_still_masked_and_refused() -> None:
+    url = "s3://AKIAEXAMPLE:abc/def+ghi@bundles/programs"
+    assert mask_url(url) == "s3://***@bundles/programs"
+    with pytest.raises(StorageError) as caught:
+        split_s3_url(url)
+    assert "abc" not in str(caught.value) and "ghi" not in str(caught.value)
