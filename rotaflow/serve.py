@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 import secrets
 import signal
@@ -35,6 +37,7 @@ __all__ = [
     "Served",
     "auth_string",
     "bring_up",
+    "exposure_warning",
     "mask_secret",
     "prefect_home",
     "serve",
@@ -77,6 +80,26 @@ def auth_string(home: Path) -> tuple[str, str]:
         handle.write(value + "\n")
     path.chmod(0o600)
     return value, str(path)
+
+
+def exposure_warning(host: str) -> str | None:
+    """The warning for a server other machines can reach; ``None`` on loopback.
+
+    The server speaks plain HTTP: its basic-auth credentials (and the schedules) cross the
+    network readable by anyone on the path, unless a TLS-terminating proxy stands in front.
+    A host name other than localhost is taken as reachable (it is not resolved).
+    """
+    name = host.strip().strip("[]")
+    if name.lower() == "localhost":
+        return None
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(name).is_loopback:
+            return None
+    return (
+        f"warning: the server listens on {host}, beyond this machine, over plain HTTP: its basic auth "
+        "(the credentials) and the schedules travel in clear without TLS; put a TLS-terminating proxy "
+        "(nginx, Caddy, a load balancer) in front, or bind to 127.0.0.1"
+    )
 
 
 def mask_secret(value: str) -> str:
@@ -336,6 +359,9 @@ def serve(config: ServeConfig) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     log = config.log
     try:
+        warning = exposure_warning(config.host)
+        if warning:
+            log(warning)
         log(f"starting the Prefect server on {config.ui_url} (home {config.home}) …")
         served = bring_up(config)
         up.set()
