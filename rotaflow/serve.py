@@ -9,6 +9,8 @@
   never printed in full.
 * Then it creates the process work pool ``rotaflow-process``, registers every deployment of
   prefect.yaml (``prefect --no-prompt deploy --all``) and starts a worker on the pool.
+* It records its API URL in ``<PREFECT_HOME>/api-url`` while it runs: the CLI's flow runs go to this
+  server (and show in its UI) instead of a temporary one of their own.
 * Ctrl-C (or SIGTERM) stops the worker, then the server.
 """
 
@@ -32,6 +34,7 @@ import httpx
 from configs.settings import PROJECT_ROOT, get_settings, mask_url
 
 __all__ = [
+    "API_URL_FILE",
     "POOL",
     "ServeConfig",
     "Served",
@@ -40,6 +43,8 @@ __all__ = [
     "exposure_warning",
     "mask_secret",
     "prefect_home",
+    "record_api_url",
+    "recorded_server",
     "serve",
     "shut_down",
     "start_server",
@@ -50,6 +55,11 @@ POOL = "rotaflow-process"
 AUTH_ENV = "ROTAFLOW_PREFECT_AUTH_STRING"
 AUTH_FILE = "auth-string"
 AUTH_USER = "rotaflow"
+API_URL_FILE = "api-url"
+"""Under the server's home, while it runs: the URL its clients on this machine use."""
+PROBE_SECONDS = 3.0
+"""How long the CLI waits for a recorded server to answer (a server just started takes a second) before it
+ starts a temporary one."""
 DATABASE_ENV = "ROTAFLOW_PREFECT_DATABASE_URL"
 SQLITE_TIMEOUT_SECONDS = 60
 """How long the server's SQLite connections wait for a lock (Prefect's 10 s default gives HTTP 503
@@ -80,6 +90,55 @@ def auth_string(home: Path) -> tuple[str, str]:
         handle.write(value + "\n")
     path.chmod(0o600)
     return value, str(path)
+
+
+def _stored_auth(home: Path) -> str | None:
+    """The credential a server under ``home`` was started with (never generated here)."""
+    given = os.environ.get(AUTH_ENV, "").strip()
+    if given:
+        return given
+    path = home / AUTH_FILE
+    return (path.read_text().strip() or None) if path.is_file() else None
+
+
+def record_api_url(config: ServeConfig) -> Path:
+    """Write ``<home>/api-url``: where the server answers on this machine (loopback for a wildcard bind)."""
+    path = config.home / API_URL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(config.local_api_url + "\n")
+    return path
+
+
+def _forget_api_url(config: ServeConfig) -> None:
+    path = config.home / API_URL_FILE
+    with contextlib.suppress(OSError):
+        if path.read_text().strip() == config.local_api_url:
+            path.unlink()
+
+
+def recorded_server(home: Path, timeout: float = PROBE_SECONDS) -> tuple[str, str] | None:
+    """The API URL and credential of the server recorded under ``home`` when it answers within ``timeout``.
+
+    A stale record (a server killed without cleaning up), an unreadable one or a credential the server
+    refuses: ``None``, and the caller does without.
+    """
+    try:
+        url = (home / API_URL_FILE).read_text().strip()
+    except OSError:
+        return None
+    auth = _stored_auth(home)
+    if not url or auth is None:
+        return None
+    user, _, password = auth.partition(":")
+    try:
+        with httpx.Client(base_url=url, timeout=timeout) as client:
+            if client.get("/health").status_code != 200:
+                return None
+            if client.get("/admin/version", auth=(user, password)).status_code != 200:
+                return None
+    except (httpx.HTTPError, ValueError):
+        return None
+    return url, auth
 
 
 def exposure_warning(host: str) -> str | None:
@@ -129,6 +188,11 @@ class ServeConfig:
     @property
     def api_url(self) -> str:
         return f"http://{self.host}:{self.port}/api"
+
+    @property
+    def local_api_url(self) -> str:
+        """The API as a client on this machine reaches it."""
+        return f"{self.ui_url}/api"
 
     @property
     def ui_url(self) -> str:
@@ -310,6 +374,7 @@ def bring_up(config: ServeConfig) -> Served:
     served = Served(config, auth, source, start_server(config, auth))
     try:
         wait_until_healthy(config, served.server, config.startup_timeout)
+        record_api_url(config)
         served.timings["server"] = time.monotonic() - started
         _ensure_pool(served)
         served.timings["pool"] = time.monotonic() - started
@@ -341,8 +406,9 @@ def _stop(process: subprocess.Popen[bytes] | None, grace: float = 20.0) -> None:
 
 
 def shut_down(served: Served) -> None:
-    """The worker first (it stops taking runs), then the server."""
+    """The worker first (it stops taking runs), then the server (and its record in ``<home>/api-url``)."""
     _stop(served.worker)
+    _forget_api_url(served.config)
     _stop(served.server)
 
 
