@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from rotaflow.errors import StorageError
+from rotaflow.files import private_dir
 
 __all__ = [
     "BlobStore",
@@ -131,7 +132,7 @@ def _reason(exc: BaseException) -> str:
 def _write_atomically(target: Path, fill: Any, what: str) -> None:
     """Create ``target`` through a temporary file in its folder: it appears whole or not at all."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     except OSError as exc:
         raise StorageError(f"{what}: {_reason(exc)}") from exc
@@ -187,7 +188,7 @@ class LocalStore:
     def put_bytes(self, key: str, data: bytes) -> None:
         target = self._path(key)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(target.parent)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         except OSError as exc:
             raise StorageError(f"could not write {key!r} to {self.url}: {exc.strerror or type(exc).__name__}") from exc

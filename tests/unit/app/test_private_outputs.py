@@ -144,3 +144,10 @@ def test_a_calendar_escapes_and_folds_the_name(tiny_dir: Path, tmp_path: Path, n
     assert calname == f"X-WR-CALNAME:{shown} — B1"
     calendar = Calendar.from_ical(raw)
     assert len(calendar.walk("VEVENT")) == 1
+
+
+def test_a_private_folder_where_a_file_is_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(NotADirectoryError):
+        private_dir(tmp_path / "taken")
+    assert _mode(private_dir(tmp_path)) == _mode(tmp_path)  # an existing folder is left as it is

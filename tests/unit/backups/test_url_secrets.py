@@ -98,3 +98,26 @@ def test_an_unencoded_secret_with_a_slash_is_still_masked_and_refused() -> None:
     with pytest.raises(StorageError) as caught:
         split_s3_url(url)
     assert "abc" not in str(caught.value) and "ghi" not in str(caught.value)
+
+
+def test_a_repeated_query_key_keeps_every_value_and_hides_every_password() -> None:
+    url = f"postgresql://u@h/db?options=a&options=b&password={SECRET}&password=other"
+    assert mask_url(url) == "postgresql://u@h/db?options=a&options=b&password=***&password=***"
+
+
+def test_local_store_folders_are_private(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        store = LocalStore(tmp_path / "objects")
+        store.put_bytes("quarantine/one/bundle/people.csv", b"person_id,name\n")
+        source = tmp_path / "src.bin"
+        source.write_bytes(b"x")
+        store.put_file("backups/quick/b1/database.sqlite3", source)
+    finally:
+        os.umask(previous)
+    for folder in ("objects", "objects/quarantine", "objects/quarantine/one/bundle", "objects/backups/quick/b1"):
+        assert stat.S_IMODE((tmp_path / folder).stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE((tmp_path / "objects/quarantine/one/bundle/people.csv").stat().st_mode) == 0o600

@@ -192,3 +192,33 @@ def test_personal_values_of_a_people_file_that_cannot_be_read_are_none() -> None
     assert personal_values({}) == frozenset()
     assert personal_values({"people.csv": b""}) == frozenset()
     assert personal_values({"people.csv": b'person_id,name\nR1,"' + b"x" * 200_000 + b'"\n'}) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("got", "hidden"),
+    [
+        ("'Jane Doe'", True),
+        ('"jane doe "', True),
+        ("JANE DOE", True),
+        ("'Jane Doe", False),  # not a quoted value: compared as it is
+        ("'a'b'", False),  # looks quoted, is not one value
+        ("'Jane'", False),
+        ("'Maria de la Cruz Fernandez de la ...'", True),
+        ("'Maria de la Cruz Fernandez de la Vega'", False),
+        ("'Mar...'", False),  # too short a head to tell
+    ],
+)
+def test_hide_personal_matches_values_as_problems_show_them(got: str, hidden: bool) -> None:
+    from rotaflow.errors import hide_personal
+
+    people = ["Jane Doe", " Maria de la Cruz Fernandez de la Rosa "]
+    [problem] = hide_personal([Problem("people.csv", 1, "role", "resident or faculty", got)], people)
+    assert (problem.got == PERSONAL_DATA_HIDDEN) is hidden
+
+
+def test_hide_personal_without_names_or_values_changes_nothing() -> None:
+    from rotaflow.errors import hide_personal
+
+    problems = [Problem("people.csv", None, None, "the file to be present", None)]
+    assert hide_personal(problems, ["", "  "]) == problems
+    assert hide_personal(problems, ["Jane Doe"]) == problems
