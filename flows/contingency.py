@@ -18,6 +18,7 @@ from prefect import flow, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from configs.settings import Settings, get_settings
+from rotaflow.errors import InputError, Problem
 from tasks.contingency import (
     assemble_analysis,
     block_history,
@@ -30,7 +31,7 @@ from tasks.contingency import (
 )
 from validations.contingency import ContingencyAnalysis, ContingencyContext, RepairJob, ScenarioResult
 
-__all__ = ["contingency_analysis", "contingency_report", "contingency_task_runner"]
+__all__ = ["contingency_analysis", "contingency_report", "contingency_task_runner", "current_block"]
 
 
 def contingency_task_runner(settings: Settings | None = None, *, processes: bool = True) -> Any:
@@ -67,20 +68,47 @@ def _solve(context: ContingencyContext, jobs: list[RepairJob]) -> list[ScenarioR
     return list(repair.map(unmapped(context), jobs).result())
 
 
+def current_block(bundle: Any, today: dt.date | None = None) -> str:
+    """The block that contains ``today`` (default: today in the program's timezone); ``InputError`` when none does."""
+    from zoneinfo import ZoneInfo
+
+    zone = bundle.program.timezone
+    day = today or dt.datetime.now(ZoneInfo(zone)).date()
+    blocks = bundle.frames["blocks"]
+    holding = blocks[(blocks["start_date"].dt.date <= day) & (blocks["end_date"].dt.date >= day)]
+    if holding.empty:
+        raise InputError(
+            [
+                Problem(
+                    "blocks.csv",
+                    None,
+                    "block_id",
+                    f"a block containing today ({day} in {zone}), or a block_id given",
+                    f"no block of {bundle.program.key} contains {day}",
+                )
+            ]
+        )
+    return str(holding.iloc[0]["block_id"])
+
+
 @flow(name="contingency-analysis", log_prints=False)
 def contingency_analysis(
     program: str,
-    block_id: str,
+    block_id: str | None = None,
     schedule: str | None = None,
     order: int = 2,
     from_date: dt.date | None = None,
     deterministic_time: float | None = None,
 ) -> ContingencyAnalysis:
-    """Screens, then the mapped repairs, N-1 before N-2 (whose pairs with a critical member are settled by it)."""
+    """Screens, then the mapped repairs, N-1 before N-2 (whose pairs with a critical member are settled by it).
+
+    ``block_id`` None: the block containing today in the program's timezone.
+    """
     if order not in (1, 2):
         raise ValueError("order is 1 (N-1) or 2 (N-2)")
     started = time.perf_counter()
     bundle = load_contingency_program(program)
+    block_id = block_id or current_block(bundle)
     cells = published_schedule(bundle, block_id, schedule)
     history = block_history(bundle, block_id)
     context = prepare_analysis(bundle, block_id, cells, history, from_date, deterministic_time)
@@ -96,14 +124,25 @@ def contingency_analysis(
 @flow(name="contingency-report", log_prints=False)
 def contingency_report(
     program: str,
-    block_id: str,
+    block_id: str | None = None,
     schedule: str | None = None,
     order: int = 2,
     from_date: dt.date | None = None,
     deterministic_time: float | None = None,
 ) -> ContingencyAnalysis:
-    """N-1 (``order=1``) or N-1 and N-2 (``order=2``) of a block's schedule (an assignments.csv; default:
-    the published one, else a fresh solve), people removed from ``from_date`` on; publishes artifacts."""
+    """N-1 (``order=1``) or N-1 and N-2 (``order=2``) of a block's schedule, people removed from
+    ``from_date`` on; publishes artifacts.
+
+    Args:
+        program: The program bundle: a folder, a .zip or an s3://bucket/prefix.
+        block_id: The block, as in blocks.csv (e.g. 2027-B01); empty: the block containing today in the
+            program's timezone.
+        schedule: An assignments.csv to analyse; empty: the block's published schedule (a block with
+            nothing published is refused, nothing is solved in its place).
+        order: 1 (lose any one person) or 2 (also any two).
+        from_date: People are removed from this day on (default: the whole block).
+        deterministic_time: The CP-SAT deterministic time limit of each repair (default: the service's).
+    """
     runner = contingency_task_runner(get_settings())
     analysis = contingency_analysis.with_options(task_runner=runner)(
         program, block_id, schedule, order, from_date, deterministic_time

@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from configs.settings import get_settings
 from rotaflow import generate as generate_service
 from rotaflow import ingest as ingest_service
-from rotaflow.errors import InfeasibleError, InputError, Problem
+from rotaflow.errors import InputError, Problem
 from validations import contingency as service
 from validations.bundle import Bundle
 
@@ -50,7 +50,11 @@ def block_history(bundle: Bundle, block_id: str) -> Cells:
 
 @task(name="published-schedule", cache_policy=NO_CACHE)
 def published_schedule(bundle: Bundle, block_id: str, schedule: str | None) -> Cells:
-    """The schedule to analyse: an assignments.csv, else the block's published one, else a fresh solve."""
+    """The schedule to analyse: an assignments.csv, else the block's published one.
+
+    A block with nothing published is refused (``InputError``): the report is about the schedule
+    the program runs on, so it never solves a new one in its place.
+    """
     if schedule is not None:
         from validations.schedule import load_schedule
 
@@ -60,28 +64,29 @@ def published_schedule(bundle: Bundle, block_id: str, schedule: str | None) -> C
         frame = load_schedule(bundle, path.read_bytes(), file=path.name)
         return list(zip(frame["person_id"], frame["date"].dt.date, frame["shift_id"], strict=True))
     blocks = bundle.frames["blocks"].set_index("block_id")
-    if block_id in blocks.index:
-        first = blocks.at[block_id, "start_date"].date()
-        last = blocks.at[block_id, "end_date"].date()
-        engine = ingest_service.database_engine(get_settings())
-        days = (last - first).days + 1
-        cells = generate_service.history_from_database(engine, bundle.program.key, last + dt.timedelta(days=1), days)
-        if cells:
-            return [c for c in cells if first <= c[1] <= last]
-    return _solve_now(bundle, block_id)
-
-
-def _solve_now(bundle: Bundle, block_id: str) -> Cells:
-    from rotaflow.planning import block_instance
-
-    get_run_logger().info("block %s has no published schedule: solving one now", block_id)
-    instance = block_instance(bundle, block_id)
-    result = generate_service.solve_block(
-        instance, generate_service.rules_for(bundle), generate_service.load_solver_settings()
-    )
-    if not result.cells:
-        raise InfeasibleError(f"block {block_id} has no published schedule and none was found ({result.status})")
-    return [(p, instance.date(d), s) for p, d, s in sorted(result.cells)]
+    if block_id not in blocks.index:
+        known = ", ".join(blocks.index)
+        raise InputError([Problem("command line", None, "--block", f"a block id from blocks.csv ({known})", block_id)])
+    first = blocks.at[block_id, "start_date"].date()
+    last = blocks.at[block_id, "end_date"].date()
+    engine = ingest_service.database_engine(get_settings())
+    days = (last - first).days + 1
+    cells = generate_service.history_from_database(engine, bundle.program.key, last + dt.timedelta(days=1), days)
+    published = [c for c in cells if first <= c[1] <= last]
+    if not published:
+        raise InputError(
+            [
+                Problem(
+                    "database",
+                    None,
+                    "block_id",
+                    f"a block with a published schedule (publish one first: rotaflow generate --block {block_id}, "
+                    "or pass an assignments.csv as schedule)",
+                    f"block {block_id} of {bundle.program.key} has nothing published",
+                )
+            ]
+        )
+    return published
 
 
 @task(name="prepare-contingency", cache_policy=NO_CACHE)

@@ -7,6 +7,7 @@ import datetime as dt
 import gc
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -104,12 +105,45 @@ def test_the_report_uses_the_runner_of_the_settings_and_publishes_artifacts(
     assert '"people": "A"' in str(table.data) or "'people': 'A'" in str(table.data)
 
 
-def test_without_a_schedule_the_block_is_solved_first(trio_program: tuple[str, str]) -> None:
+def test_a_block_with_nothing_published_is_refused_not_solved(
+    trio_program: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rotaflow import generate as generate_service
+    from rotaflow.errors import InputError
+
+    solves: list[Any] = []
+    monkeypatch.setattr(generate_service, "solve_block", lambda *a, **k: solves.append(a))
     program, _ = trio_program
-    analysis = contingency_analysis.with_options(task_runner=thread_pool())(program, "B1")
-    frame = analysis.scenarios
-    assert len(frame) == 10 and set(frame[frame["order"] == 2]["outcome"]) >= {"uncovered"}
-    assert row_outcome(frame, ("D",)) == "covered"
+    with pytest.raises(InputError, match="block B1 of .* has nothing published") as refused:
+        contingency_report(program, "B1", order=1)
+    assert "rotaflow generate --block B1" in str(refused.value)
+    assert solves == []
+
+
+def test_the_published_schedule_of_the_block_is_analysed(trio_program: tuple[str, str], tmp_path: Path) -> None:
+    from flows.generate import generate_block
+
+    program, _ = trio_program
+    generated = generate_block(program, "B1", out_dir=str(tmp_path / "run"), contingency="none", backup=False)
+    assert generated["status"] in ("optimal", "feasible"), generated
+    analysis = contingency_report(program, "B1", order=1)
+    assert analysis.block_id == "B1" and len(analysis.scenarios) == 4
+
+
+def test_the_block_defaults_to_the_one_containing_today(trio_program: tuple[str, str]) -> None:
+    from flows.contingency import current_block
+    from rotaflow.errors import InputError
+    from rotaflow.ingest import load_bundle
+
+    program, schedule = trio_program
+    bundle = load_bundle(program, settings=get_settings())
+    assert current_block(bundle, START) == "B1" == current_block(bundle, START + dt.timedelta(days=6))
+    with pytest.raises(InputError, match=r"no block of .* contains 2027-07-12"):
+        current_block(bundle, START + dt.timedelta(days=7))
+    today = dt.datetime.now(ZoneInfo(bundle.program.timezone)).date()
+    if not START <= today <= START + dt.timedelta(days=6):  # the trio's only block is in July 2027
+        with pytest.raises(InputError, match=f"a block containing today \\({today} in "):
+            contingency_report(program, schedule=schedule, order=1)
 
 
 def test_an_unknown_block_or_schedule_file_fails_the_flow(trio_program: tuple[str, str], tmp_path: Path) -> None:

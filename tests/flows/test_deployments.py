@@ -93,6 +93,13 @@ def test_block_generation_runs_four_weeks_before_each_block() -> None:
     assert _deployments()["block-generation"]["parameters"]["block_id"] == "next"
 
 
+def test_the_contingency_report_takes_the_block_as_a_parameter() -> None:
+    deployment = _deployments()["contingency-report"]
+    assert "block_id" not in deployment["parameters"]  # the block containing the run's day
+    block = _schema(deployment)["properties"]["block_id"]
+    assert block.get("default") is None and "today" in block["description"]
+
+
 def test_emergency_restore_is_manual_and_one_at_a_time() -> None:
     deployment = _deployments()["emergency-restore"]
     assert not deployment.get("schedules")
