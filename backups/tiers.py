@@ -413,5 +413,6 @@ def tier_status(
     last = complete[-1] if complete else None
     age = now - last.taken_at if last and last.taken_at else None
     stale = configured and limit is not None and (age is None or age > dt.timedelta(hours=limit))
-    newest = last.backup_id if last else None
-    return TierStatus(tier, newest, age, stale, len(complete), len(listing) - len(complete), configured)
+    return TierStatus(
+        tier, last.backup_id if last else None, age, stale, len(complete), len(listing) - len(complete), configured
+    )
