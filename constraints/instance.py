@@ -129,6 +129,8 @@ class HistoryShift:
     in_house_call: bool = False
     kind: str = "day"
     scheduled_minutes: int = 0
+    shift: str = ""
+    """The shift type's id, when known (succession rules read it)."""
 
 
 def local_midnight(zone: ZoneInfo, day: dt.date) -> dt.datetime:
@@ -152,7 +154,9 @@ class Instance:
     blocked_days: dict[str, frozenset[int]] = field(default_factory=dict)
     """Days a person may not work (blocking absences, fixed days off)."""
     leave_days: dict[str, frozenset[int]] = field(default_factory=dict)
-    """Days of leave, left out of the work-hour average when the program says so."""
+    """Days of leave, left out of the work-hour average when the program says so: every day the
+    program knows of, before the horizon (negative), inside it and after it (``>= days``), since
+    the rolling windows of the horizon reach into the blocks on both sides."""
     demands: tuple[Demand, ...] = ()
     requests: tuple[RequestSpec, ...] = ()
     history: tuple[HistoryShift, ...] = ()

@@ -121,20 +121,28 @@ def block_instance(
         for day in range(days):
             allowed[(person.id, day)] = shifts_ok
             rotation[(person.id, day)] = rid
-        if rid is not None and settings.get(rid) == "leave":
-            leave.setdefault(person.id, set()).update(range(days))
+
+    # Leave on every day the program knows of, before, inside and after the block: the rolling
+    # windows of the block reach into the blocks on both sides, and their limits count it there too.
+    leave_rotations = {rid for rid, setting in settings.items() if setting == "leave"}
+    on_leave = ra[ra["rotation_id"].isin(leave_rotations)]
+    for person_id, leave_block in zip(on_leave["person_id"], on_leave["block_id"], strict=True):
+        if leave_block in blocks.index:
+            lo = (blocks.at[leave_block, "start_date"].date() - first).days
+            hi = (blocks.at[leave_block, "end_date"].date() - first).days
+            leave.setdefault(person_id, set()).update(range(lo, hi + 1))
 
     blocked: dict[str, set[int]] = {}
     for row in frames["absences"].itertuples():
-        lo = max((row.start_date.date() - first).days, -27)
-        hi = min((row.end_date.date() - first).days, days - 1)
-        if hi < lo:
-            continue
-        span = set(range(lo, hi + 1))
+        lo = (row.start_date.date() - first).days
+        hi = (row.end_date.date() - first).days
         is_blocking = True if pd.isna(row.blocking) else bool(row.blocking)
-        if is_blocking:
-            blocked.setdefault(row.person_id, set()).update(d for d in span if d >= 0)
-            leave.setdefault(row.person_id, set()).update(span)
+        if not is_blocking or hi < lo:
+            continue
+        leave.setdefault(row.person_id, set()).update(range(lo, hi + 1))
+        inside = range(max(lo, 0), min(hi, days - 1) + 1)
+        if inside:
+            blocked.setdefault(row.person_id, set()).update(inside)
 
     by_id = {p.id: p for p in people}
     demands: list[Demand] = []
@@ -218,6 +226,7 @@ def _history(instance: Instance, rows: list[tuple[str, dt.date, str]], first: dt
                 in_house_call=spec.in_house_call,
                 kind=spec.kind,
                 scheduled_minutes=slot.scheduled_minutes,
+                shift=shift,
             )
         )
     return out

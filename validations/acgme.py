@@ -17,8 +17,10 @@ Conventions, the same as the engine's checkers so the two can be compared:
   every window, period and gap it touches, but a weekly-hours or call window is reported only when
   it holds scheduled work of the span, a duty period only when it holds a scheduled shift, a short
   rest only before a scheduled shift. Rows after the span are not seen.
-* Leave (blocking absences, a rotation whose setting is ``leave``) up to the span's last day leaves
-  the weekly-hours average: limit = 80 × non-leave days ÷ 7 per 28-day window.
+* Leave (blocking absences, a rotation whose setting is ``leave``) leaves the weekly-hours average:
+  limit = 80 × non-leave days ÷ 7 per 28-day window, counting the window's leave days on both sides
+  of the span (a window reaching back into an earlier block or past the span's end counts the leave
+  known there, as the later or earlier block's own windows will).
 """
 
 from __future__ import annotations
@@ -350,7 +352,7 @@ class _Data:
         return marks
 
     def leave_days(self) -> np.ndarray:
-        """people × days of leave up to the span's last day: blocking absences and leave rotations."""
+        """people × days of leave, before, inside and after the span: blocking absences and leave rotations."""
         frames = self.bundle.frames
         absences = frames["absences"]
         blocking = absences[absences["blocking"].astype("boolean").fillna(True).astype(bool)]
@@ -358,9 +360,7 @@ class _Data:
         leave = rotations.loc[rotations["setting"] == "leave", "rotation_id"]
         ra = frames["rotation_assignments"]
         on_leave = ra[ra["rotation_id"].isin(leave)].merge(frames["blocks"], on="block_id")
-        return self.spans(blocking, "start_date", "end_date", upto=self.l) | self.spans(
-            on_leave, "start_date", "end_date", upto=self.l
-        )
+        return self.spans(blocking, "start_date", "end_date") | self.spans(on_leave, "start_date", "end_date")
 
 
 def _seconds(series: pd.Series) -> np.ndarray:

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from constraints.instance import Instance, Slot
 
-__all__ = ["date_label", "hours", "slot_pairs"]
+__all__ = ["date_label", "history_days", "history_run", "hours", "slot_pairs"]
 
 
 def date_label(instance: Instance, day: int) -> str:
     return instance.date(day).isoformat()
+
+
+def history_days(inst: Instance, person: str, *, kinds: Iterable[str] | None = None) -> dict[int, set[str]]:
+    """Day index (negative: before the horizon) → the shifts ``person`` started that local day in
+    history (only shifts of ``kinds``, when given)."""
+    wanted = None if kinds is None else set(kinds)
+    out: dict[int, set[str]] = {}
+    for h in inst.history:
+        if h.person == person and (wanted is None or h.kind in wanted):
+            out.setdefault(inst.day_index(h.start.astimezone(inst.zone).date()), set()).add(h.shift)
+    return out
+
+
+def history_run(days: Iterable[int]) -> int:
+    """How many days in a row, up to the day before the horizon (day -1), are among ``days``."""
+    marked, count = set(days), 0
+    while -(count + 1) in marked:
+        count += 1
+    return count
 
 
 def hours(minutes: float) -> float:

@@ -1,4 +1,9 @@
-"""consecutive_working_days: runs of working days between a minimum and a maximum length."""
+"""consecutive_working_days: runs of working days between a minimum and a maximum length.
+
+A run that began before the block (days worked in history up to the day before it) goes on into
+the block: the maximum counts those days too. The minimum keeps its ``exempt_runs_at_horizon_ends``
+choice for runs touching the block's first or last day.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from constraints.instance import Schedule
 from constraints.registry import BuildContext, Rule, Selector, Violation, register
-from constraints.rules._common import date_label
+from constraints.rules._common import date_label, history_days, history_run
 from constraints.rules._runs import runs
 
 
@@ -50,6 +55,16 @@ class ConsecutiveWorkingDays(Rule):
                         name=f"{person}:max:{first}",
                         person=person,
                     )
+            past = history_run(history_days(inst, person))
+            if longest is not None and past and max(0, longest - past) < horizon:
+                room = max(0, longest - past)  # days 0..room may not all be worked after the past run
+                ctx.at_most(
+                    [(1, w) for w in works[: room + 1]],
+                    room,
+                    subject=subject,
+                    name=f"{person}:max:history",
+                    person=person,
+                )
             shortest = params.min_days.get(person, params.default_min) or 0
             for length in range(1, shortest):
                 for first in range(horizon - length + 1):
@@ -71,21 +86,23 @@ class ConsecutiveWorkingDays(Rule):
             worked = [schedule.works(person, d) for d in range(inst.days)]
             longest = params.max_days.get(person, params.default_max)
             shortest = params.min_days.get(person, params.default_min) or 0
+            past = history_run(history_days(inst, person))
             for working, first, last in runs(worked):
                 if not working:
                     continue
                 length = last - first + 1
-                if longest is not None and length > longest:
+                began = first - past if first == 0 else first  # a run from day 0 began in history
+                if longest is not None and last - began + 1 > longest:
                     out.append(
                         Violation(
                             self.name,
                             person,
-                            first,
+                            began,
                             last,
-                            length,
+                            last - began + 1,
                             longest,
                             "days",
-                            f"{person} works {length} days in a row from {date_label(inst, first)}",
+                            f"{person} works {last - began + 1} days in a row from {date_label(inst, began)}",
                         )
                     )
                 touches = first == 0 or last == inst.days - 1

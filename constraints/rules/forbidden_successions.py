@@ -1,4 +1,8 @@
-"""forbidden_successions: some shifts may not be followed by certain shifts the next day."""
+"""forbidden_successions: some shifts may not be followed by certain shifts the next day.
+
+A shift worked in history on the day before the block counts: the block's first day may not hold
+a shift that may not follow it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from constraints.instance import Schedule
 from constraints.registry import BuildContext, Rule, Selector, Violation, register
-from constraints.rules._common import date_label
+from constraints.rules._common import date_label, history_days
 
 
 class Params(BaseModel):
@@ -38,6 +42,11 @@ class ForbiddenSuccessions(Rule):
                     followers[a].append(b)
             for person in ctx.people:
                 guard = ctx.guard(f"person={person}", person=person)
+                before = history_days(inst, person).get(-1, set())
+                for a in sorted(before & set(followers)):
+                    ctx.model.add_bool_and(
+                        [ctx.x.is_assigned(person, 0, b).Not() for b in followers[a]]
+                    ).only_enforce_if(guard)
                 for day in range(inst.days - 1):
                     for a, banned in followers.items():
                         ctx.model.add_bool_and(
@@ -45,6 +54,15 @@ class ForbiddenSuccessions(Rule):
                         ).only_enforce_if([ctx.x.is_assigned(person, day, a), guard])
             return
         for person in ctx.people:
+            before = history_days(inst, person).get(-1, set())
+            for a, b in pairs:
+                if a in before:
+                    ctx.not_all(
+                        [ctx.x.is_assigned(person, 0, b)],
+                        subject=f"person={person}",
+                        name=f"{person}:-1:{a}:{b}",
+                        person=person,
+                    )
             for day in range(inst.days - 1):
                 for a, b in pairs:
                     ctx.not_all(
@@ -57,6 +75,8 @@ class ForbiddenSuccessions(Rule):
     def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         forbidden = set(map(tuple, params.pairs))
+        worked = set(schedule.cells)
+        worked |= {(p, -1, a) for p in people for a in history_days(inst, p).get(-1, set()) if a in inst.shift}
         return [
             Violation(
                 self.name,
@@ -68,7 +88,7 @@ class ForbiddenSuccessions(Rule):
                 "shifts",
                 f"{p} works {a} on {date_label(inst, d)} and then {b}, which may not follow it",
             )
-            for p, d, a in sorted(schedule.cells)
+            for p, d, a in sorted(worked)
             if p in people
             for b in inst.shift_ids
             if (a, b) in forbidden and (p, d + 1, b) in schedule.cells

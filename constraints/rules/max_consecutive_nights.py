@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from constraints.instance import Instance, Schedule
 from constraints.registry import BuildContext, Rule, Selector, Violation, register
-from constraints.rules._common import date_label
+from constraints.rules._common import date_label, history_days
 
 
 class Params(BaseModel):
@@ -80,8 +80,4 @@ class MaxConsecutiveNights(Rule):
 
 def _history_nights(inst: Instance, person: str, params: _Params) -> set[int]:
     """Day indexes (negative: before the horizon) on which the person started a past night."""
-    out = set()
-    for h in inst.history:
-        if h.person == person and h.kind in params.kinds:
-            out.add(inst.day_index(h.start.astimezone(inst.zone).date()))
-    return out
+    return set(history_days(inst, person, kinds=params.kinds))

@@ -175,13 +175,14 @@ def test_a_leave_rotation_makes_every_day_leave_and_allows_no_shift(tiny_files: 
 def test_a_blocking_absence_blocks_its_days_and_counts_as_leave(tiny_files: dict[str, bytes]) -> None:
     inst = block_instance(edited(tiny_files, add={"absences.csv": ["R2,2027-07-10,2027-07-12,vacation,true"]}), "B1")
     assert inst.blocked_days == {"R2": frozenset({9, 10, 11})}
-    assert inst.leave_days == {"R2": frozenset({9, 10, 11})}
+    # F1's vacation of 2027-08-01..03 lies in B2: leave after the block, where B1's windows reach
+    assert inst.leave_days == {"R2": frozenset({9, 10, 11}), "F1": frozenset({31, 32, 33})}
 
 
 def test_a_non_blocking_conference_is_neither_blocked_nor_leave(b1: Instance) -> None:
     # R1 has a conference on 2027-07-10..11 with blocking=false; F1's vacation is in B2
     assert b1.blocked_days == {}
-    assert b1.leave_days == {}
+    assert "R1" not in b1.leave_days and set(b1.leave_days) == {"F1"}
 
 
 def test_an_absence_with_no_blocking_cell_blocks(tiny_files: dict[str, bytes]) -> None:
@@ -189,7 +190,7 @@ def test_an_absence_with_no_blocking_cell_blocks(tiny_files: dict[str, bytes]) -
     assert inst.blocked_days == {"R2": frozenset({13})}
 
 
-def test_absences_are_cut_at_the_block_ends_and_leave_reaches_back_27_days(tiny_files: dict[str, bytes]) -> None:
+def test_absences_block_only_inside_the_block_and_are_leave_on_both_sides(tiny_files: dict[str, bytes]) -> None:
     bundle = edited(
         tiny_files,
         add={
@@ -204,11 +205,20 @@ def test_absences_are_cut_at_the_block_ends_and_leave_reaches_back_27_days(tiny_
     assert b1.blocked_days["R2"] == frozenset({0, 1})
     assert b1.leave_days["R2"] == frozenset({-3, -2, -1, 0, 1})  # leave before the block counts in rolling windows
     assert b1.blocked_days["R3"] == frozenset({26, 27})
+    assert b1.leave_days["R3"] == frozenset({26, 27, 28, 29})  # after the block too: B1's last windows reach it
     b2 = block_instance(bundle, "B2")
     assert b2.blocked_days["R3"] == frozenset({0, 1})
     assert b2.blocked_days["F1"] == frozenset({3, 4, 5})  # vacation 2027-08-01..03
     assert b2.blocked_days.get("R1", frozenset()) == frozenset()  # nothing blocked inside B2
-    assert b2.leave_days["R1"] == frozenset({-27})  # only the days a 28-day window can reach
+    assert b2.leave_days["R1"] == frozenset({-28, -27})  # leave before the block, as the windows reading it need
+    assert b2.leave_days["R3"] == frozenset({-2, -1, 0, 1})
+
+
+def test_a_leave_rotation_of_another_block_is_leave_on_its_days(tiny_files: dict[str, bytes]) -> None:
+    bundle = edited(tiny_files, rotation_assignments_csv=("R2,B1,WARD", "R2,B1,VAC"))
+    b2 = block_instance(bundle, "B2")
+    assert b2.leave_days["R2"] == frozenset(range(-28, 0))  # all of B1, before B2
+    assert b2.allowed is not None and b2.allowed[("R2", 0)] != frozenset()  # back on the ward in B2
 
 
 # --------------------------------------------------------------------------- coverage

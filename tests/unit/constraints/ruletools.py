@@ -6,13 +6,13 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from constraints.instance import Cell, Instance, PersonSpec, Schedule, ShiftSpec
+from constraints.instance import Cell, HistoryShift, Instance, PersonSpec, Schedule, ShiftSpec
 from constraints.model import build_model, check_schedule
 from constraints.registry import Violation
 from constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
 from constraints.solve import SolveResult, solve
 
-__all__ = ["configured", "instance", "solve_with", "violations", "DAY", "NIGHT", "CALL24"]
+__all__ = ["configured", "history", "instance", "solve_with", "violations", "DAY", "NIGHT", "CALL24"]
 
 DAY = ShiftSpec("DAY", start=dt.time(7), end=dt.time(19), kind="day")
 NIGHT = ShiftSpec("NIGHT", start=dt.time(19), end=dt.time(7), kind="night")
@@ -33,6 +33,26 @@ def instance(
     return Instance(
         name="test", start=start, days=days, people=specs, shifts=tuple(shifts), timezone=timezone, **kwargs
     )
+
+
+def history(inst: Instance, person: str, days: Iterable[int], shift: str) -> tuple[HistoryShift, ...]:
+    """``shift`` worked by ``person`` on each of ``days`` (negative: before the horizon), as history."""
+    out = []
+    for day in days:
+        slot, spec = inst.make_slot(day, shift), inst.shift[shift]
+        out.append(
+            HistoryShift(
+                person,
+                slot.start,
+                slot.end_with_transition,
+                slot.work_minutes,
+                spec.in_house_call,
+                spec.kind,
+                slot.scheduled_minutes,
+                shift,
+            )
+        )
+    return tuple(out)
 
 
 def configured(

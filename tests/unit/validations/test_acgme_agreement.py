@@ -2,10 +2,11 @@
 
 Random small programs are written as bundles (1-3 residents and maybe a faculty member, 1-3
 shift types with random clock times, hand-offs and kinds, blocks starting near a daylight-saving
-change, a leave rotation, absences, history before the block, and random overrides of the rule
-set). A random schedule of the second block is checked by both: the engine on the instance
-``rotaflow.planning.block_instance`` builds, the validator from the assignments alone. For every
-ACGME rule the set of (rule, person, window) of violation-severity findings is the same.
+change, leave rotations in the block and in the blocks before and after it, absences on both sides
+of the block, history before the block, and random overrides of the rule set). A random schedule
+of the second block is checked by both: the engine on the instance ``rotaflow.planning.block_instance``
+builds, the validator from the assignments alone. For every ACGME rule the set of (rule, person,
+window) of violation-severity findings is the same.
 """
 
 from __future__ import annotations
@@ -130,13 +131,15 @@ def programs(draw: st.DrawFn) -> tuple[dict[str, bytes], dt.date, dt.date, list[
     people += [[f, "Faculty One", "", "faculty", None, 1, ""] for f in faculty]
     shifts = [draw(shift_rows(n)) for n in range(draw(st.integers(1, 3)))]
     shift_ids = [s[0] for s in shifts]
-    ra = [[r, "B0", "ROT"] for r in residents]
+    b2 = end + dt.timedelta(days=1)
+    ra = [[r, "B0", draw(st.sampled_from(("ROT", "ROT", "VAC")))] for r in residents]
     ra += [[r, "B1", draw(st.sampled_from(("ROT", "ROT", "ELEC", "VAC")))] for r in residents]
+    ra += [[r, "B2", draw(st.sampled_from(("ROT", "ROT", "VAC")))] for r in residents]
     absences = []
     for person in residents + faculty:
         for _ in range(draw(st.integers(0, 2))):
-            first = b0 + dt.timedelta(days=draw(st.integers(0, 28 + days - 1)))
-            last = min(first + dt.timedelta(days=draw(st.integers(0, 9))), end)
+            first = b0 + dt.timedelta(days=draw(st.integers(0, 28 + days + 27)))
+            last = first + dt.timedelta(days=draw(st.integers(0, 9)))
             kind = draw(st.sampled_from(("vacation", "sick", "conference")))
             absences.append([person, first, last, kind, draw(st.sampled_from((True, False, None)))])
     absences = list({(a[0], a[1], a[2], a[3]): a for a in absences}.values())
@@ -174,7 +177,8 @@ def programs(draw: st.DrawFn) -> tuple[dict[str, bytes], dt.date, dt.date, list[
         ).encode(),
         "people.csv": _csv("person_id,name,email,role,pgy,fte,skills", people),
         "blocks.csv": _csv(
-            "block_id,start_date,end_date", [["B0", b0, start - dt.timedelta(days=1)], ["B1", start, end]]
+            "block_id,start_date,end_date",
+            [["B0", b0, start - dt.timedelta(days=1)], ["B1", start, end], ["B2", b2, b2 + dt.timedelta(days=27)]],
         ),
         "shifts.csv": _csv(
             "shift_id,name,start,end,transition_minutes,kind,in_house_call,counts_as_work,home_call_hours", shifts

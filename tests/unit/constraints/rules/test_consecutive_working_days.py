@@ -6,7 +6,7 @@ import pytest
 
 from constraints.instance import Instance
 from constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import DAY, NIGHT, configured, history, instance, solve_with, violations
 
 RULE = "consecutive_working_days"
 
@@ -115,3 +115,24 @@ def test_as_a_soft_rule_each_day_over_the_maximum_costs_its_weight() -> None:
     rules = configured(RULE, kind="soft", weight=3, params={"default_max": 5})
     result = solve_with(inst, rules, pins=exactly(inst, working("XXXXXXX--")))
     assert (result.status, result.objective) == ("optimal", 3 * 2)
+
+
+@pytest.mark.parametrize(
+    ("before", "pattern", "breaks"),
+    [
+        ((-3, -2, -1), "XX-----", []),  # 3 + 2 = 5 days in a row
+        ((-3, -2, -1), "XXX----", [(-3, 2, 6)]),
+        ((-4, -3, -2), "XXX----", []),  # a day off just before the block ends the past run
+        ((-6, -5, -4, -3, -2, -1), "X------", [(-6, 0, 7)]),  # history alone is at the limit already
+        ((-6, -5, -4, -3, -2, -1), "-XXXXX-", []),
+    ],
+)
+def test_a_run_that_began_before_the_block_counts_its_past_days(
+    before: tuple[int, ...], pattern: str, breaks: list[tuple[int, int, int]]
+) -> None:
+    inst = instance(shifts=(DAY,), days=len(pattern))
+    inst.history = history(inst, "R1", before, "DAY") + history(inst, "R2", (-1,), "DAY")
+    rules = configured(RULE, params={"default_max": 5})
+    cells = working(pattern)
+    assert solve_with(inst, rules, pins=exactly(inst, cells)).status == ("infeasible" if breaks else "optimal")
+    assert found(inst, rules, cells) == [(RULE, "R1", a, b, n, 5) for a, b, n in breaks]

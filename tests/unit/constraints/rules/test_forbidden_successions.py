@@ -6,7 +6,7 @@ import pytest
 
 from constraints.instance import Instance
 from constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import DAY, NIGHT, configured, history, instance, solve_with, violations
 
 RULE = "forbidden_successions"
 PARAMS = {"pairs": [["NIGHT", "DAY"], ["NIGHT", "MISSING"]]}
@@ -62,3 +62,26 @@ def test_as_a_soft_rule_each_forbidden_succession_costs_its_weight() -> None:
     cells = {("R1", 0, "NIGHT"), ("R1", 1, "DAY"), ("R1", 2, "NIGHT"), ("R1", 3, "DAY")}
     result = solve_with(inst, rules, pins=exactly(inst, cells))
     assert (result.status, result.objective) == ("optimal", 9 * 2)
+
+
+@pytest.mark.parametrize("kind", ["hard", "soft"])
+@pytest.mark.parametrize(
+    ("past", "cells", "breaks"),
+    [
+        ("NIGHT", {("R1", 0, "DAY")}, [-1]),  # a night on the day before the block, then a day shift
+        ("NIGHT", {("R1", 0, "NIGHT"), ("R1", 1, "NIGHT")}, []),
+        ("DAY", {("R1", 0, "DAY")}, []),
+    ],
+)
+def test_a_night_worked_the_day_before_the_block_is_followed_by_no_day_shift(
+    kind: str, past: str, cells: set, breaks: list[int]
+) -> None:
+    inst = instance(people=("R1", "R2"), shifts=(DAY, NIGHT), days=3)
+    inst.history = history(inst, "R1", (-2, -1), past) + history(inst, "R2", (-3,), "NIGHT")
+    rules = configured(RULE, kind=kind, params=PARAMS)
+    result = solve_with(inst, rules, pins=exactly(inst, cells | {("R2", 0, "DAY")}))
+    if kind == "hard":
+        assert result.status == ("infeasible" if breaks else "optimal")
+    else:
+        assert result.status == "optimal" and result.objective == len(breaks)
+    assert found(inst, rules, cells) == [(RULE, "R1", d, d + 1, 1, 0) for d in breaks]
