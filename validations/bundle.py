@@ -155,9 +155,12 @@ def _decode(file: str, raw: bytes) -> tuple[str | None, list[Problem]]:
 
 
 def parse_csv(
-    dataset: Dataset, raw: bytes, *, limits: BundleLimits = LIMITS
+    dataset: Dataset, raw: bytes, *, limits: BundleLimits = LIMITS, rows_left: int | None = None
 ) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """Parse one CSV file into a typed frame indexed by row number (1 = first data row)."""
+    """Parse one CSV file into a typed frame indexed by row number (1 = first data row).
+
+    ``rows_left``: what remains of the bundle's row limit (``limits.bundle_rows``) for this file.
+    """
     file = dataset.file
     if len(raw) > limits.file_bytes:
         return None, [Problem(file, None, None, f"at most {limits.file_bytes} bytes", str(len(raw)))]
@@ -174,6 +177,9 @@ def parse_csv(
                 continue
             if len(records) > row_limit:  # counted while read: never more than the limit in memory
                 return None, [Problem(file, None, None, f"at most {row_limit} data rows", f"more than {row_limit}")]
+            if rows_left is not None and len(records) > rows_left:
+                expected = f"at most {limits.bundle_rows} data rows in all CSV files together"
+                return None, [Problem(file, None, None, expected, "more with this file's")]
             records.append(record)
             numbers.append(number)
     except csv.Error as exc:
@@ -206,6 +212,7 @@ def parse_csv(
     raw_frame = pd.DataFrame.from_dict(rows, orient="index", columns=header, dtype=object)
     frame, parse_problems = _typed(dataset, raw_frame)  # reads the known columns only
     frame.attrs["ignored_columns"] = ignored
+    frame.attrs["rows_read"] = len(records) - 1
     return frame, problems + parse_problems
 
 
@@ -582,6 +589,7 @@ def parse_bundle(files: Mapping[str, bytes], *, source: str = "", limits: Bundle
     frames: dict[str, pd.DataFrame] = {}
     clean: set[str] = set()
     bad_rows: dict[str, set[int]] = {}
+    rows_left = limits.bundle_rows
     for dataset in DATASETS.values():
         if dataset.file not in files:
             if dataset.required:
@@ -590,8 +598,9 @@ def parse_bundle(files: Mapping[str, bytes], *, source: str = "", limits: Bundle
                 frames[dataset.name] = _empty(dataset)
                 clean.add(dataset.name)
             continue
-        frame, found = parse_csv(dataset, files[dataset.file], limits=limits)
+        frame, found = parse_csv(dataset, files[dataset.file], limits=limits, rows_left=rows_left)
         if frame is not None:
+            rows_left -= frame.attrs["rows_read"]
             notes += [
                 f"{dataset.file}: column {c} is not read by rotaflow; ignored" for c in frame.attrs["ignored_columns"]
             ]

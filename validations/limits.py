@@ -42,8 +42,10 @@ class BundleLimits:
     """Bytes of all files together, counted as read."""
     files: int = 1_000
     """Entries of a bundle folder, zip members (folders included), or objects under an s3:// prefix."""
-    csv_rows: int = 200_000
+    csv_rows: int = 100_000
     """Data rows of a CSV file, unless ``small_files`` gives it fewer."""
+    bundle_rows: int = 200_000
+    """Data rows of all CSV files together: what ingest's peak memory grows with."""
     small_files: Mapping[str, int] = field(default_factory=lambda: _SMALL_FILES)
     """Tighter row limits for the files whose sizes other checks multiply."""
     yaml_bytes: int = 1 * MiB

@@ -60,6 +60,8 @@ from backups.config import load_backup_config
 import rotaflow.cli
 
 what, arg = sys.argv[2], sys.argv[3]
+if what == "parse":  # warm up (lazy imports, schemas) on the valid tiny bundle: only the bomb is timed
+    parse_bundle(read_bundle_files(sys.argv[4]))
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 out = {}
 start = time.perf_counter()
@@ -93,7 +95,7 @@ def _child(what: str, arg: Path, var_dir: Path | None = None, timeout: float = 1
         env["ROTAFLOW_VAR_DIR"] = str(var_dir)
     try:
         done = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(ADDRESS_SPACE), what, str(arg)],
+            [sys.executable, "-c", _CHILD, str(ADDRESS_SPACE), what, str(arg), str(TINY)],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -496,3 +498,45 @@ def test_a_symlink_inside_the_bundle_folder_is_read(tiny_dir: Path) -> None:
     (tiny_dir / "history.csv").symlink_to("history-2027.csv")
     files = read_bundle_files(str(tiny_dir))
     assert files["history.csv"] == (TINY / "history.csv").read_bytes()
+
+
+def test_a_zip_member_with_an_unknown_compression_method_is_bad_input(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "method.zip", _tiny())
+    raw = bytearray(archive.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):  # method of every member: 99
+        start = 0
+        while (start := raw.find(signature, start)) != -1:
+            struct.pack_into("<H", raw, start + offset, 99)
+            start += 4
+    archive.write_bytes(bytes(raw))
+    with pytest.raises(InputError) as caught:
+        read_bundle_files(str(archive))
+    assert [str(p) for p in caught.value.problems] == [
+        "absences.csv: expected a readable zip member, got NotImplementedError"
+    ]
+
+
+def test_a_zip_with_a_broken_central_directory_is_bad_input(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "broken.zip", _tiny())
+    archive.write_bytes(archive.read_bytes().replace(b"PK\x01\x02", b"PK\x01\x09"))
+    assert zipfile.is_zipfile(archive)  # its end record still reads
+    with pytest.raises(InputError) as caught:
+        read_bundle_files(str(archive))
+    assert [str(p) for p in caught.value.problems] == ["broken.zip: expected a readable .zip archive, got BadZipFile"]
+
+
+def test_the_csv_files_together_have_a_row_limit(tiny_files: dict[str, bytes]) -> None:
+    counts = {
+        d.file: sum(1 for line in tiny_files[d.file].decode().splitlines()[1:] if line.strip())
+        for d in DATASETS.values()
+        if d.file in tiny_files
+    }
+    total = sum(counts.values())
+    assert parse_bundle(tiny_files, limits=BundleLimits(bundle_rows=total)).frames  # exactly at the limit
+    last = list(counts)[-1]
+    with pytest.raises(InputError) as caught:
+        parse_bundle(tiny_files, limits=BundleLimits(bundle_rows=total - 1))
+    assert [str(p) for p in caught.value.problems] == [
+        f"{last}: expected at most {total - 1} data rows in all CSV files together, got more with this file's"
+    ]
+    assert LIMITS.bundle_rows < sum(LIMITS.rows_for(d.file) for d in DATASETS.values())
