@@ -1,15 +1,29 @@
-"""acgme_rest_between_shifts: 8 hours free between shifts, a "should" (VI.F.2.a / 6.21)."""
+"""acgme_rest_between_shifts: 8 hours free between shifts, a "should" (VI.F.2.a / 6.21).
+
+The gap is measured between continuous duty periods (``duty_periods``): from the end of one
+period (its latest end with hand-off) to the start of the next, over the scheduled shifts and
+the shifts in history before the block, so a long shift with a short one inside it, or the last
+night of the previous block, counts.
+
+In the model a short gap is charged for a pair (``a`` ends the period, ``b`` starts the next): both
+worked and no worked shift that would make it otherwise (one running past ``a``'s end that starts
+before ``b``, or one ending with ``a`` that sorts after it, so each gap is charged once).
+"""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
+from dataclasses import dataclass
 
+from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict, Field
 
-from constraints.instance import Schedule, Slot
-from constraints.registry import BuildContext, Rule, Selector, Violation, register
-from constraints.rules._common import date_label, slot_pairs
+from constraints.instance import Schedule
+from constraints.registry import BuildContext, Rule, Selector, Term, Violation, register
+from constraints.rules._common import date_label
+from constraints.rules.acgme_max_continuous_duty import Piece, _pieces, duty_periods, period_end, person_pieces
 
 
 class Params(BaseModel):
@@ -18,6 +32,16 @@ class Params(BaseModel):
 
 
 _Params = Params
+
+
+@dataclass(frozen=True)
+class _ShortGap:
+    """``a`` then ``b`` with ``gap`` between them, short when both are worked and none of ``breakers``."""
+
+    a: Piece
+    b: Piece
+    gap: dt.timedelta
+    breakers: tuple[Piece, ...]
 
 
 @register
@@ -33,24 +57,22 @@ class AcgmeRestBetweenShifts(Rule):
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         rest = dt.timedelta(hours=params.min_rest_hours)
-        slots = list(inst.slots())
-        pairs = []
-        for a, b in slot_pairs(inst, max_gap=rest):
-            gap = b.start - a.end_with_transition
-            if dt.timedelta(0) < gap < rest:
-                # a shift wholly inside the gap makes a and b not consecutive
-                between = [c for c in slots if a.end_with_transition <= c.start and c.end_with_transition <= b.start]
-                pairs.append((a, b, gap, between))
+        has_history = {h.person for h in inst.history}
+        generic = _short_gaps(_pieces(inst, None), rest)
         for person in ctx.people:
-            for a, b, gap, between in pairs:
-                missing = math.ceil((rest - gap).total_seconds() / 3600)
-                terms = [(1, ctx.x.is_assigned(person, a.day, a.shift)), (1, ctx.x.is_assigned(person, b.day, b.shift))]
-                terms += [(-1, ctx.x.is_assigned(person, c.day, c.shift)) for c in between]
+            gaps = _short_gaps(_pieces(inst, person), rest) if person in has_history else generic
+            for short in gaps:
+                if any(d.day is None for d in short.breakers):
+                    continue  # a shift in history closes the gap
+                worked = [p for p in (short.a, short.b) if p.day is not None]
+                terms: list[Term] = [(1, _x(ctx, person, p)) for p in worked]
+                terms += [(-1, _x(ctx, person, d)) for d in short.breakers]
+                missing = math.ceil((rest - short.gap).total_seconds() / 3600)
                 ctx.at_most(
                     terms,
-                    1,
+                    len(worked) - 1,
                     subject=f"person={person}",
-                    name=f"{person}:{a.day}:{a.shift}:{b.day}:{b.shift}",
+                    name=f"{person}:{_label(short.a)}:{short.b.day}:{short.b.shift}",
                     scale=missing,
                     person=person,
                 )
@@ -59,7 +81,8 @@ class AcgmeRestBetweenShifts(Rule):
         inst = schedule.instance
         out = []
         for person in people:
-            for b, gap in _short_rests(schedule.by_person[person], params):
+            for b, gap in _short_rests(schedule, person, params):
+                assert b.day is not None
                 out.append(
                     Violation(
                         self.name,
@@ -77,15 +100,55 @@ class AcgmeRestBetweenShifts(Rule):
         return out
 
 
-def _short_rests(slots: list[Slot], params: _Params) -> list[tuple[Slot, dt.timedelta]]:
-    """(next shift, gap) for each rest shorter than the minimum between consecutive shifts."""
-    rest = dt.timedelta(hours=params.min_rest_hours)
-    ordered = sorted(slots, key=lambda s: s.start)
+def _x(ctx: BuildContext, person: str, piece: Piece) -> cp_model.IntVar:
+    assert piece.day is not None
+    return ctx.x.is_assigned(person, piece.day, piece.shift)
+
+
+def _label(piece: Piece) -> str:
+    return f"{piece.day}:{piece.shift}" if piece.day is not None else f"history:{piece.start.isoformat()}"
+
+
+def _key(piece: Piece) -> tuple[dt.datetime, str]:
+    return (piece.start, piece.shift)
+
+
+def _short_gaps(pieces: list[Piece], rest: dt.timedelta) -> list[_ShortGap]:
+    """Every pair (a, b), b a slot of the horizon, whose gap would be short were it the gap between two periods."""
+    ordered = sorted(pieces, key=_key)
+    starts = [p.start for p in ordered]
+    by_end = sorted(ordered, key=lambda p: p.end_with_transition)
+    ends = [p.end_with_transition for p in by_end]
     out = []
-    for a, b in zip(ordered, ordered[1:], strict=False):
-        gap = b.start - a.end_with_transition
-        if dt.timedelta(0) < gap < rest:
-            out.append((b, gap))
+    for a in ordered:
+        first = bisect.bisect_right(starts, a.end_with_transition)
+        last = bisect.bisect_left(starts, a.end_with_transition + rest)
+        # running past a's end (or ending with it and sorting after it), and starting before b
+        later = by_end[bisect.bisect_left(ends, a.end_with_transition) :]
+        for b in ordered[first:last]:
+            if b.day is None:
+                continue
+            breakers = tuple(
+                d
+                for d in later
+                if d is not a
+                and d is not b
+                and _key(d) < _key(b)
+                and (d.end_with_transition > a.end_with_transition or _key(d) > _key(a))
+            )
+            out.append(_ShortGap(a, b, b.start - a.end_with_transition, breakers))
+    return out
+
+
+def _short_rests(schedule: Schedule, person: str, params: _Params) -> list[tuple[Piece, dt.timedelta]]:
+    """(first shift of a period, gap) for each gap between two periods shorter than the minimum."""
+    rest = dt.timedelta(hours=params.min_rest_hours)
+    periods = duty_periods(person_pieces(schedule, person))
+    out = []
+    for before, after in zip(periods, periods[1:], strict=False):
+        head, gap = after[0], after[0].start - period_end(before)
+        if head.day is not None and gap < rest:
+            out.append((head, gap))
     return out
 
 
@@ -95,6 +158,6 @@ def penalty(schedule: Schedule, params: _Params | None = None) -> int:
     rest = dt.timedelta(hours=params.min_rest_hours)
     return sum(
         math.ceil((rest - gap).total_seconds() / 3600)
-        for slots in schedule.by_person.values()
-        for _, gap in _short_rests(slots, params)
+        for person in schedule.by_person
+        for _, gap in _short_rests(schedule, person, params)
     )

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from constraints.instance import Instance, PersonSpec, Schedule, ShiftSpec
+from constraints.instance import HistoryShift, Instance, PersonSpec, Schedule, ShiftSpec
 from constraints.rules.acgme_rest_between_shifts import Params, penalty
 from constraints.ruleset import ConfiguredRule
 from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
@@ -137,3 +137,51 @@ def test_faculty_are_not_charged_when_the_rule_applies_to_residents() -> None:
     result = solve_with(inst, rules, pins=exactly(inst, both), time_limit=5)
     assert (result.status, result.objective) == ("optimal", WEIGHT * 2)
     assert found(inst, rules, both) == [(RULE, "R1", day, day, 6.0, 8.0, "warning")]
+
+
+# ---------------------------------------------------------------------------- periods, not neighbours
+
+
+def test_rest_counts_from_the_end_of_the_whole_period_not_from_the_shift_that_started_last() -> None:
+    """A 24-hour shift (hand-off to 11:00 on day 1) with a short one inside it, then 15:00 on day 1: 4 h free."""
+    long = ShiftSpec("LONG", start=dt.time(7), end=dt.time(7), transition_minutes=240)
+    inside = ShiftSpec("INSIDE", start=dt.time(9), end=dt.time(11))
+    afternoon = ShiftSpec("AFTERNOON", start=dt.time(15), end=dt.time(19))
+    inst = instance(shifts=(long, inside, afternoon), days=2)
+    cells = {("R1", 0, "LONG"), ("R1", 0, "INSIDE"), ("R1", 1, "AFTERNOON")}
+    rules = configured(RULE, weight=WEIGHT)
+    assert found(inst, rules, cells) == [(RULE, "R1", 1, 1, 4.0, 8.0, "warning")]
+    assert penalty(Schedule.of(inst, cells)) == 4
+    result = solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5)
+    assert (result.status, result.objective) == ("optimal", WEIGHT * 4)
+
+
+def test_a_shift_that_joins_the_period_leaves_no_rest_to_charge() -> None:
+    """DAY then NIGHT back to back, and a shift at 01:00 inside the night: one period, nothing short."""
+    day, nxt = after_day_shift(6.0)
+    inst = instance(shifts=(DAY, NIGHT, nxt), days=2)
+    cells = {("R1", 0, "DAY"), ("R1", 0, "NIGHT"), ("R1", day, "NEXT")}
+    rules = configured(RULE, weight=WEIGHT)
+    assert found(inst, rules, cells) == []
+    assert penalty(Schedule.of(inst, cells)) == 0
+    result = solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5)
+    assert (result.status, result.objective) == ("optimal", 0)
+
+
+@pytest.mark.parametrize(("start", "missing"), [(dt.time(13), 2), (dt.time(15), 0)], ids=["6h", "8h"])
+def test_a_night_before_the_block_counts_for_the_rest_on_day_zero(start: dt.time, missing: int) -> None:
+    """The night of the day before the block ends at 07:00 on day 0."""
+    shift = ShiftSpec("AFTERNOON", start=start, end=dt.time(21))
+    inst = instance(shifts=(shift,), days=2)
+    begin = dt.datetime.combine(inst.date(-1), dt.time(19), tzinfo=inst.zone).astimezone(dt.UTC)
+    inst.history = (HistoryShift("R1", begin, begin + dt.timedelta(hours=12), 12 * 60, False, "night", 12 * 60),)
+    cells = {("R1", 0, "AFTERNOON")}
+    rules = configured(RULE, weight=WEIGHT)
+    gap = 6.0 if missing else 8.0
+    assert found(inst, rules, cells) == ([(RULE, "R1", 0, 0, gap, 8.0, "warning")] if missing else [])
+    assert penalty(Schedule.of(inst, cells)) == missing
+    result = solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5)
+    assert (result.status, result.objective) == ("optimal", WEIGHT * missing)
+    # someone else's night is not R1's
+    inst.history = (HistoryShift("R2", begin, begin + dt.timedelta(hours=12), 12 * 60, False, "night", 12 * 60),)
+    assert found(inst, rules, cells) == []
