@@ -125,12 +125,10 @@ def block_instance(
     # Leave on every day the program knows of, before, inside and after the block: the rolling
     # windows of the block reach into the blocks on both sides, and their limits count it there too.
     leave_rotations = {rid for rid, setting in settings.items() if setting == "leave"}
-    on_leave = ra[ra["rotation_id"].isin(leave_rotations)]
-    for person_id, leave_block in zip(on_leave["person_id"], on_leave["block_id"], strict=True):
-        if leave_block in blocks.index:
-            lo = (blocks.at[leave_block, "start_date"].date() - first).days
-            hi = (blocks.at[leave_block, "end_date"].date() - first).days
-            leave.setdefault(person_id, set()).update(range(lo, hi + 1))
+    on_leave = ra[ra["rotation_id"].isin(leave_rotations)].merge(frames["blocks"], on="block_id")
+    for row in on_leave.itertuples():
+        lo, hi = (row.start_date.date() - first).days, (row.end_date.date() - first).days
+        leave.setdefault(row.person_id, set()).update(range(lo, hi + 1))
 
     blocked: dict[str, set[int]] = {}
     for row in frames["absences"].itertuples():
