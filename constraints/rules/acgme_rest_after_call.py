@@ -103,60 +103,77 @@ def _forbid_short_rests(ctx: BuildContext, person: str, pieces: list[Piece], par
     def literal(piece: Piece) -> Lit:
         return True if piece.day is None else ctx.x.is_assigned(person, piece.day, piece.shift)
 
-    def any_of(literals: list[Lit], name: str) -> Lit:
-        """A literal true exactly when one of ``literals`` is."""
-        if any(v is True for v in literals):
-            return True
-        variables = [v for v in literals if not isinstance(v, bool)]
-        if len(variables) <= 1:
-            return variables[0] if variables else False
-        var = model.new_bool_var(name)
-        model.add_max_equality(var, variables)
-        return var
-
-    def at_least(true: list[Lit], false: list[Lit], name: str) -> Lit:
-        """A literal forced true when each of ``true`` holds and none of ``false`` (free otherwise: it is only
-        ever forbidden)."""
-        if any(v is False for v in true) or any(v is True for v in false):
-            return False
-        pos = [v for v in true if not isinstance(v, bool)]
-        neg = [v for v in false if not isinstance(v, bool)]
-        if not pos and not neg:
-            return True
-        if len(pos) == 1 and not neg:
-            return pos[0]
-        var = model.new_bool_var(name)
-        model.add_bool_or([*(v.Not() for v in pos), *neg, var])
-        return var
-
     calls = [p for p in pieces if is_long_call(p, params)]
     first = min(p.end_with_transition for p in calls)
     instants = sorted({p.end_with_transition for p in pieces if p.end_with_transition >= first})
-    reached: list[Lit] = []  # a call's period reaches the instant
-    ends: list[Lit] = []  # a call's period ends at the instant
-    covered_before: Lit = False
+    by_start = sorted(pieces, key=lambda p: p.start)
+    starts = [p.start for p in by_start]
+    longest = max(p.end_with_transition - p.start for p in pieces)
+
+    def covering(instant: dt.datetime) -> list[Lit]:
+        """The shifts running over the instant ([start, end + hand-off)): worked, the period goes on."""
+        lo, hi = bisect.bisect_left(starts, instant - longest), bisect.bisect_right(starts, instant)
+        return [literal(p) for p in by_start[lo:hi] if instant < p.end_with_transition]
+
+    # reached[k]: a call's duty period lasts until instants[k] (forced true when it does, free otherwise:
+    # it only ever forbids). A call ending at the instant, or a period that reached the instant before
+    # while a worked shift ran over that one.
+    reached: list[Lit] = []
+    covers: list[list[Lit]] = []
     for k, instant in enumerate(instants):
-        ending_calls: list[Lit] = [literal(p) for p in calls if p.end_with_transition == instant]
-        went_on = at_least([reached[-1], covered_before], [], f"went-on:{person}:{k}") if reached else False
-        reach = any_of([*ending_calls, went_on], f"reached:{person}:{k}")
-        covering: list[Lit] = [literal(p) for p in pieces if p.start <= instant < p.end_with_transition]
-        covered = any_of(covering, f"covered:{person}:{k}")
-        ends.append(at_least([reach], [covered], f"ends:{person}:{k}"))
+        ending = [literal(p) for p in calls if p.end_with_transition == instant]
+        went_on = reached[-1] if reached else False
+        over = covers[-1] if covers else []
+        if _certain(ending) or (went_on is True and _certain(over)):
+            reach: Lit = True
+        else:
+            causes = [v for v in ending if not isinstance(v, bool)]
+            steps = [v for v in over if not isinstance(v, bool)] if went_on is not False else []
+            keeps = went_on is not False and _certain(over)
+            if not causes and not steps and not keeps:
+                reach = False
+            else:
+                var = model.new_bool_var(f"call-period:{person}:{k}")
+                for cause in causes:
+                    model.add_implication(cause, var)
+                for step in steps:
+                    model.add_bool_or([*([] if went_on is True else [went_on.Not()]), step.Not(), var])  # type: ignore[union-attr]
+                if keeps:
+                    model.add_implication(went_on, var)  # type: ignore[arg-type]
+                reach = var
         reached.append(reach)
-        covered_before = covered
+        covers.append(covering(instant))
+
+    late: dict[dt.datetime, Lit] = {}  # a call's period ended less than the rest before this instant
     for piece in pieces:
         if piece.day is None:
             continue
-        lo = bisect.bisect_right(instants, piece.start - rest)
-        hi = bisect.bisect_left(instants, piece.start)
-        window: list[Lit] = [e for e in ends[lo:hi] if e is not False]
-        if not window:
+        if piece.start not in late:
+            lo = bisect.bisect_right(instants, piece.start - rest)
+            hi = bisect.bisect_left(instants, piece.start)
+            ends = [k for k in range(lo, hi) if reached[k] is not False and not _certain(covers[k])]
+            if any(reached[k] is True and not covers[k] for k in ends):
+                late[piece.start] = True
+            elif len(ends) == 1 and not covers[ends[0]]:
+                late[piece.start] = reached[ends[0]]
+            elif not ends:
+                late[piece.start] = False
+            else:
+                var = model.new_bool_var(f"after-call-period:{person}:{piece.start.isoformat()}")
+                for k in ends:
+                    model.add(var >= reached[k] - sum(covers[k]))  # type: ignore[arg-type, operator]
+                late[piece.start] = var
+        after = late[piece.start]
+        if after is False:
             continue
-        after = True if any(e is True for e in window) else any_of(window, f"ended:{person}:{piece.day}:{piece.shift}")
-        name = f"{person}:{piece.day}:{piece.shift}"
         ctx.not_all(
             [v for v in (literal(piece), after) if not isinstance(v, bool)],
             subject=f"person={person}",
-            name=name,
+            name=f"{person}:{piece.day}:{piece.shift}",
             person=person,
         )
+
+
+def _certain(literals: list[Lit]) -> bool:
+    """One of ``literals`` is the constant true (a shift in history)."""
+    return any(v is True for v in literals)
