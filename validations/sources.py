@@ -15,7 +15,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NoReturn
 
 from backups.storage import open_store
 from rotaflow.errors import InputError, Problem, StorageError
@@ -73,7 +73,7 @@ class _Budget:
         self.total += len(data)
         return bytes(data)
 
-    def _refuse(self, problem: Problem) -> None:
+    def _refuse(self, problem: Problem) -> NoReturn:
         raise InputError([problem], source=self.source)
 
 
@@ -119,9 +119,12 @@ def _from_folder(path: Path, limits: BundleLimits) -> dict[str, bytes]:
 
 
 def _from_zip(path: Path, limits: BundleLimits) -> dict[str, bytes]:
-    def refuse(problems: list[Problem]) -> None:
+    def refuse(problems: list[Problem]) -> NoReturn:
         raise InputError(problems, source=str(path))
 
+    largest = limits.bundle_bytes + limits.files * 1024  # every member stored, with generous headers
+    if (size := path.stat().st_size) > largest:  # before its directory is read into memory
+        refuse([Problem(path.name, None, None, f"a .zip of at most {largest} bytes", str(size))])
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()
         if len(infos) > limits.files:

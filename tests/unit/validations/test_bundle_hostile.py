@@ -540,3 +540,16 @@ def test_the_csv_files_together_have_a_row_limit(tiny_files: dict[str, bytes]) -
         f"{last}: expected at most {total - 1} data rows in all CSV files together, got more with this file's"
     ]
     assert LIMITS.bundle_rows < sum(LIMITS.rows_for(d.file) for d in DATASETS.values())
+
+
+def test_a_zip_larger_on_disk_than_a_bundle_can_be_is_refused_before_it_is_opened(tmp_path: Path) -> None:
+    limits = BundleLimits(bundle_bytes=4000, files=2)
+    archive = _zip(tmp_path / "fat.zip", {"program.yaml": os.urandom(3000)})  # random bytes do not compress
+    assert read_bundle_files(str(archive), limits=limits)  # within 4000 + 2 x 1024 bytes of headers
+    archive = _zip(tmp_path / "fat.zip", {"program.yaml": os.urandom(6500)})
+    size = archive.stat().st_size
+    with pytest.raises(InputError) as caught:
+        read_bundle_files(str(archive), limits=limits)
+    assert [str(p) for p in caught.value.problems] == [
+        f"fat.zip: expected a .zip of at most {4000 + 2 * 1024} bytes, got {size}"
+    ]
