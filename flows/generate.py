@@ -89,6 +89,8 @@ def generate_block(
     """
     started_at = dt.datetime.now(dt.UTC)
     run_id = str(uuid.uuid4())
+    if out_dir is not None:  # before anything runs: a folder rotaflow must not write into is bad input
+        service.check_out_dir(out_dir)
     ingested = ingest_program(program, return_state=True)
     if ingested.is_failed():  # the bundle broke its contract: fail with the ingest's own error
         key = Path(program.rstrip("/")).name.removesuffix(".zip") or "bundle"
@@ -113,6 +115,7 @@ def generate_block(
     instance, rules = build_instance(bundle, block_id)
     settings = service.load_solver_settings(time_limit_seconds=time_limit_seconds)
     out = out_dir or str(get_settings().var_dir / "runs" / f"{bundle.program.key}-{block_id}-{run_id[:8]}")
+    service.claim_out_dir(out)  # marked as rotaflow's; an earlier run's files in it are replaced
     summary: dict[str, Any] = {
         "run_id": run_id,
         "program": bundle.program.key,
@@ -169,6 +172,7 @@ def generate_block(
     validation = getattr(outcome, "summary", outcome if isinstance(outcome, dict) else None)
     if validation is None:  # the validation itself broke: the run cannot be trusted
         raise outcome if isinstance(outcome, BaseException) else RuntimeError(str(checked.message))
+    service.record_run_files(Path(out), [p for p in (Path(out) / "validation.json",) if p.is_file()])
     summary["engine_check_violations"] = engine_violations
     summary["hard_violations"] = max(engine_violations, int(validation["hard_violations"]))
     summary["warnings"] = int(validation["warnings"])
@@ -235,10 +239,25 @@ def _stop(out: str, instance: Any, bundle: Any, summary: dict[str, Any], why: st
 
 
 def _back_up(out: str) -> dict[str, Any]:
-    """A quick backup after publishing; raises ``BackupFailed`` when it fails."""
-    from flows.backup import backup as backup_flow
+    """A quick backup after publishing, carrying the run's own output files (the list in the folder's
+    marker: regular files, never a symlink, nothing else the folder holds); raises ``BackupFailed``."""
+    import shutil
+    import tempfile
 
-    state = backup_flow(tier="quick", extras={"run": str(Path(out).resolve())}, return_state=True)
+    from flows.backup import backup as backup_flow
+    from rotaflow.files import private_dir
+
+    folder = Path(out)
+    files = service.run_files(folder)
+    staging = Path(tempfile.mkdtemp(prefix="run-", dir=private_dir(get_settings().var_dir / "tmp")))
+    try:
+        for path in files:
+            target = staging / path.relative_to(folder)
+            private_dir(target.parent)
+            shutil.copyfile(path, target, follow_symlinks=False)
+        state = backup_flow(tier="quick", extras={"run": str(staging)}, return_state=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     if not state.is_completed():
         raise BackupFailed(str(state.message))
     result = cast(dict[str, Any], state.result())

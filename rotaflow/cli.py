@@ -230,9 +230,11 @@ def generate(
 ) -> None:
     """Ingest → preflight → solve → check → export → validate → publish + quick backup of one block's schedule."""
     from flows.generate import generate_block
+    from rotaflow.generate import check_out_dir
 
     if time_limit is not None and not time_limit > 0:
         raise InputError([_option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
+    check_out_dir(out_dir)  # a file, someone else's folder, rotaflow's own data: refused before anything runs
     with _progress_shown(show_progress, as_json=as_json):
         state = generate_block(program, block, out_dir=str(out_dir), time_limit_seconds=time_limit, return_state=True)
     if state.is_cancelled():

@@ -43,10 +43,15 @@ __all__ = [
     "SolverSettings",
     "assignment_rows",
     "findings_rows",
+    "RUN_MARKER",
+    "check_out_dir",
+    "claim_out_dir",
     "history_from_database",
     "load_solver_settings",
+    "record_run_files",
     "publish_run",
     "rules_for",
+    "run_files",
     "solve_block",
     "write_outputs",
 ]
@@ -367,6 +372,116 @@ def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return buffer.getvalue()
 
 
+RUN_MARKER = ".rotaflow-run.json"
+"""The file that marks an output folder rotaflow made, and lists the files its run wrote there."""
+
+OUT_EXPECTED = (
+    "a new or empty folder, or one rotaflow made for an earlier run, outside rotaflow's var folder "
+    "(var/runs/ excepted) and outside the object store"
+)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _stores(settings: Any) -> list[Path]:
+    """Where a run's outputs must never go, wherever they are: the object store, the backup tiers' folders."""
+    from backups.config import TIERS, load_backup_config, tier_location
+
+    places = [Path(settings.resolved_object_store)]
+    try:
+        config = load_backup_config()
+        places += [Path(tier_location(t, config, settings)) for t in TIERS]  # type: ignore[arg-type]
+        places += [Path(config.work_dir)] if config.work_dir else []
+    except Exception:  # an unreadable backup configuration is reported where backups are taken
+        pass
+    return [p.resolve() for p in places if not str(p).startswith("s3://")]
+
+
+def check_out_dir(path: str | Path, settings: Any = None) -> Path:
+    """The output folder, resolved (symlinks followed), or ``InputError`` (exit 2) when rotaflow must not
+    write there: a file; a folder inside the var folder (its ``runs/`` excepted: rotaflow's own run
+    area), the object store or a backup tier; a non-empty folder without rotaflow's marker. Nothing is
+    written."""
+    from configs.settings import get_settings
+    from rotaflow.errors import InputError, Problem
+
+    settings = settings or get_settings()
+    folder = Path(path).expanduser().resolve()
+    var = Path(settings.var_dir).resolve()
+    runs = var / "runs"
+    in_var = _inside(folder, var) and runs not in folder.parents
+    got: str | None = None
+    if folder.exists() and not folder.is_dir():
+        got = f"{folder} is a file"
+    elif in_var or any(_inside(folder, p) for p in _stores(settings)):
+        got = f"{folder} is inside rotaflow's own data (var folder, object store or backups)"
+    elif folder.is_dir() and any(folder.iterdir()) and not (folder / RUN_MARKER).is_file():
+        got = f"{folder} is a non-empty folder rotaflow did not create"
+    if got is not None:
+        raise InputError([Problem("command line", None, "--out", OUT_EXPECTED, got)])
+    return folder
+
+
+def _listed(folder: Path) -> list[str]:
+    marker = folder / RUN_MARKER
+    if not marker.is_file() or marker.is_symlink():
+        return []
+    try:
+        files = json.loads(marker.read_text(encoding="utf-8")).get("files", [])
+    except (ValueError, AttributeError):
+        return []
+    return [str(f) for f in files if isinstance(f, str)]
+
+
+def _own(folder: Path, relative: str) -> Path | None:
+    """``folder / relative`` when it stays inside ``folder``: no ``..``, no absolute path, and no folder
+    on the way that is a symlink (the file itself may be one: it is then never followed)."""
+    parts = Path(relative).parts
+    if not parts or Path(relative).is_absolute() or ".." in parts:
+        return None
+    current = folder
+    for part in parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            return None
+    return current / parts[-1]
+
+
+def claim_out_dir(path: str | Path, settings: Any = None) -> Path:
+    """Check the output folder (``check_out_dir``), make it (0700) and mark it as rotaflow's; a folder
+    an earlier run made loses that run's files first, so that its outputs are replaced, not mixed."""
+    folder = check_out_dir(path, settings)
+    private_dir(folder)
+    for relative in _listed(folder):
+        own = _own(folder, relative)
+        if own is not None and (own.is_symlink() or own.is_file()):
+            own.unlink()
+    write_private(folder / RUN_MARKER, json.dumps({"written_by": "rotaflow", "files": []}, indent=2) + "\n")
+    return folder
+
+
+def record_run_files(folder: Path, files: Iterable[Path]) -> None:
+    """Add ``files`` (inside ``folder``) to the list of the run's own files in the folder's marker."""
+    listed = _listed(folder)
+    for path in files:
+        relative = Path(path).absolute().relative_to(folder.absolute()).as_posix()
+        if relative not in listed:
+            listed.append(relative)
+    write_private(folder / RUN_MARKER, json.dumps({"written_by": "rotaflow", "files": listed}, indent=2) + "\n")
+
+
+def run_files(folder: Path) -> list[Path]:
+    """The files the run wrote into ``folder`` (from its marker): regular files only, never a symlink."""
+    found = []
+    for relative in _listed(folder):
+        own = _own(folder, relative)
+        if own is not None and own.is_file() and not own.is_symlink():
+            found.append(own)
+    return found
+
+
 def write_outputs(
     folder: Path,
     *,
@@ -398,6 +513,7 @@ def write_outputs(
             calendars / f"{person}.ics", _calendar(instance, person, person_rows, (names or {}).get(person))
         )
         out.files.append(path)
+    record_run_files(folder, out.files)
     return out
 
 

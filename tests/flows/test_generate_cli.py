@@ -133,3 +133,107 @@ def test_an_infeasible_block_exits_3_and_prints_the_diagnosis(
         assert f"  - {item['message']}" in captured.out
     assert any("R3" in item["message"] for item in summary["diagnosis"])
     assert "error:" in captured.err and str((out / "summary.json").resolve()) in captured.err
+
+
+# --------------------------------------------------------------------------- the output folder
+
+
+def _generate(program: Path, out: Path) -> list[str]:
+    return ["generate", "--program", str(program), "--block", "B1", "--out", str(out), "--time-limit", "5"]
+
+
+def _nothing_ran(var: Path) -> bool:
+    """No database, no object store: not even the ingest started."""
+    return not (var / "rotaflow.db").exists() and not (var / "objects").exists()
+
+
+def test_an_out_that_is_a_file_exits_2_before_anything_runs(
+    solvable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    assert main(_generate(solvable, target)) == 2
+    err = capsys.readouterr().err
+    assert "command line, column --out" in err and "is a file" in err and "Traceback" not in err
+    assert target.read_text() == "mine" and _nothing_ran(tmp_path / "var")
+
+
+def test_a_non_empty_folder_rotaflow_did_not_create_is_refused(
+    solvable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "summary.json").write_text("my own summary")
+    assert main(_generate(solvable, folder)) == 2
+    assert "is a non-empty folder rotaflow did not create" in capsys.readouterr().err
+    assert [p.name for p in folder.iterdir()] == ["summary.json"] and (folder / "summary.json").read_text() == (
+        "my own summary"
+    )
+    assert _nothing_ran(tmp_path / "var")
+
+
+@pytest.mark.parametrize("inside", ["var/objects/backups/quick/run", "var/tmp/run", "var/rotaflow-out", "var"])
+def test_a_folder_inside_rotaflows_own_data_is_refused(
+    inside: str, solvable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_generate(solvable, tmp_path / inside)) == 2
+    assert "is inside rotaflow's own data" in capsys.readouterr().err
+    assert _nothing_ran(tmp_path / "var")
+
+
+def test_a_symlink_into_the_object_store_is_refused(
+    solvable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "var" / "objects"
+    store.mkdir(parents=True)
+    link = tmp_path / "looks-harmless"
+    link.symlink_to(store, target_is_directory=True)
+    assert main(_generate(solvable, link)) == 2
+    assert f"{store.resolve()} is inside rotaflow's own data" in capsys.readouterr().err
+    assert list(store.iterdir()) == []
+
+
+def test_the_flow_refuses_a_bad_out_dir_too(solvable: Path, tmp_path: Path) -> None:
+    from flows.generate import generate_block
+    from rotaflow.errors import InputError
+
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    state = generate_block(str(solvable), "B1", out_dir=str(target), return_state=True)
+    assert state.is_failed()
+    error = state.result(raise_on_failure=False)
+    assert isinstance(error, InputError) and "is a file" in str(error)
+    assert _nothing_ran(tmp_path / "var")
+
+
+def test_the_run_area_is_accepted_and_a_folder_rotaflow_made_is_reused(solvable: Path, tmp_path: Path) -> None:
+    from backups.config import load_backup_config, open_tier_store
+    from backups.sets import list_backups
+    from rotaflow.generate import RUN_MARKER
+
+    out = tmp_path / "var" / "runs" / "tiny-B1"
+    assert main(_generate(solvable, out)) == 0
+    marker = json.loads((out / RUN_MARKER).read_text())
+    listed = set(marker["files"])
+    assert {"assignments.csv", "summary.json", "findings.csv", "report.html", "validation.json"} <= listed
+    assert any(f.startswith("calendars/") and f.endswith(".ics") for f in listed)
+
+    # an earlier run's file that this run will not write again is removed; the operator's own files,
+    # a symlink out of the folder and anything else it holds are neither removed nor backed up
+    (out / "calendars" / "LEFT.ics").write_text("from an earlier run")
+    marker["files"].append("calendars/LEFT.ics")
+    (out / RUN_MARKER).write_text(json.dumps(marker))
+    (out / "my-notes.txt").write_text("mine")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "big.bin").write_bytes(b"0" * 1000)
+    (out / "linked").symlink_to(elsewhere, target_is_directory=True)
+    assert main(_generate(solvable, out)) == 0
+    assert not (out / "calendars" / "LEFT.ics").exists()
+    assert (out / "my-notes.txt").read_text() == "mine" and (out / "linked" / "big.bin").exists()
+
+    [newest] = list_backups(open_tier_store("quick", load_backup_config()))[-1:]
+    assert newest.manifest is not None
+    extras = {f.path.removeprefix("extras/run/") for f in newest.manifest.files if f.role == "extra"}
+    assert extras == set(json.loads((out / RUN_MARKER).read_text())["files"])
+    assert "my-notes.txt" not in extras and not any(e.startswith("linked") for e in extras)
