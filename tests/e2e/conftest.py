@@ -10,8 +10,10 @@ here, once (``ServeConfig.extra_env``), never read from ``os.environ`` of a test
 changes ROTAFLOW_VAR_DIR per test):
 
 * ``ROTAFLOW_DATABASE_URL``: a fresh PostgreSQL database, migrated and filled with the tiny bundle
-  (dropped at the end, with every database rotaflow made beside it) when ROTAFLOW_TEST_POSTGRES_URL
-  is set; else a SQLite file (the tests that need PostgreSQL skip then);
+  (dropped at the end, with every database rotaflow made beside it), on the session's server
+  (ROTAFLOW_TEST_POSTGRES_URL as tests/conftest.py resolves it: the given one, else the machine's,
+  else an embedded one); a SQLite file only when no server could be had (the tests that need
+  PostgreSQL skip then);
 * ``ROTAFLOW_VAR_DIR`` / ``ROTAFLOW_OBJECT_STORE``: a folder of this session (runs, backups, journals);
 * ``ROTAFLOW_SECRET_KEY``: a random key (required beside a non-embedded database);
 * the server's scheduler is off, so the deployments' own schedules never start a run mid-test, and
@@ -234,7 +236,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("e2e")
     var_dir = base / "var"
     var_dir.mkdir()
-    server = os.environ.get("ROTAFLOW_TEST_POSTGRES_URL")
+    server = os.environ.get("ROTAFLOW_TEST_POSTGRES_URL")  # resolved for the session by tests/conftest.py
     live = _create_postgres(server) if server else f"sqlite:///{(var_dir / 'rotaflow.db').as_posix()}"
     try:
         fill_database(live)  # migrated to head, the tiny program stored
