@@ -108,3 +108,32 @@ def test_another_target_takes_a_named_backup_and_its_confirm_must_match(
     assert len(_named()) == 1 and _tables(migrated) <= {"alembic_version"}
     assert main(["db", "downgrade", "base", "--confirm", "base"]) == 0  # nothing left: no backup needed
     assert len(_named()) == 1
+
+
+def test_on_a_real_terminal_the_target_is_typed(tmp_path: Path) -> None:
+    """The command in its own process with a pseudo-terminal as standard input: it asks, and takes base."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ROTAFLOW_VAR_DIR": str(tmp_path / "var"), "NO_COLOR": "1"}
+    rotaflow = [sys.executable, "-c", "import sys; from rotaflow.cli import main; sys.exit(main())"]
+    subprocess.run([*rotaflow, "db", "upgrade"], env=env, check=True, capture_output=True)
+    url = f"sqlite:///{tmp_path / 'var' / 'rotaflow.db'}"
+    assert "people" in _tables(url)
+    primary, secondary = pty.openpty()
+    child = subprocess.Popen(
+        [*rotaflow, "db", "downgrade", "base", "--json"],
+        env=env,
+        stdin=secondary,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    os.close(secondary)
+    os.write(primary, b"base\n")  # typed ahead: the terminal holds it until the question reads it
+    out, err = child.communicate(timeout=120)
+    os.close(primary)
+    assert child.returncode == 0, err.decode()
+    assert "Type base (or the database name rotaflow.db)" in err.decode()
+    assert json.loads(out)["current"] is None and _tables(url) <= {"alembic_version"}
