@@ -389,14 +389,14 @@ def _stores(settings: Any) -> list[Path]:
     """Where a run's outputs must never go, wherever they are: the object store, the backup tiers' folders."""
     from backups.config import TIERS, load_backup_config, tier_location
 
-    places = [Path(settings.resolved_object_store)]
+    places: list[str | Path] = [settings.resolved_object_store]
     try:
         config = load_backup_config()
-        places += [Path(tier_location(t, config, settings)) for t in TIERS]  # type: ignore[arg-type]
-        places += [Path(config.work_dir)] if config.work_dir else []
+        places += [tier_location(t, config, settings) for t in TIERS]  # type: ignore[arg-type]
+        places += [config.work_dir] if config.work_dir else []
     except Exception:  # an unreadable backup configuration is reported where backups are taken
         pass
-    return [p.resolve() for p in places if not str(p).startswith("s3://")]
+    return [Path(p).resolve() for p in places if not str(p).startswith("s3://")]
 
 
 def check_out_dir(path: str | Path, settings: Any = None) -> Path:
