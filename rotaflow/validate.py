@@ -382,7 +382,7 @@ def write_validation(
         summary=facts,
         findings=validation.findings,
         assignments=assignments,
-        coverage=_coverage_cells(validation.coverage.coverage),
+        coverage=validation.coverage.coverage,  # one heatmap cell per requirement and day
         weekly_hours=validation.acgme.weekly,
         utilisation=validation.coverage.utilisation,
         contingency=contingency,
@@ -395,22 +395,6 @@ def write_validation(
     path = write_private(folder / "validation.json", json.dumps(facts, indent=2, default=str) + "\n")
     files.append(path)
     return Written(folder, files, docs)
-
-
-def _coverage_cells(coverage: pd.DataFrame) -> pd.DataFrame:
-    """One cell per date and shift for the heatmap: people assigned against the summed minimum
-    of its coverage rows; ``met`` only when every row is met."""
-    if coverage.empty:
-        return pd.DataFrame(columns=["date", "shift_id", "min", "max", "target", "assigned", "met"])
-    grouped = coverage.groupby(["date", "shift_id"], sort=True)
-    out = grouped.agg(
-        min=("min", lambda s: int(s.astype(int).max())),
-        max=("max", lambda s: None if s.isna().any() else int(s.astype(int).max())),
-        target=("target", lambda s: None if s.isna().all() else int(s.dropna().astype(int).max())),
-        assigned=("assigned", "max"),
-        met=("status", lambda s: bool((s == "met").all())),
-    )
-    return out.reset_index()
 
 
 def _data_docs(folder: Path, validation: Validation, gx_dir: Path | None) -> Path | None:

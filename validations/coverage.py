@@ -66,7 +66,8 @@ class CoverageReport:
     """What ``validate_coverage`` found."""
 
     coverage: pd.DataFrame
-    """One row per coverage requirement and date: date, shift_id, row, filters, min, max, target, assigned, status."""
+    """One row per coverage requirement and date: date, shift_id, row, filters, min, max, target, assigned, status
+    (short, met or over) and requirement (whom the row counts, in words: "residents on INPT")."""
     utilisation: pd.DataFrame
     """Per day: date, block_id, required_hours, available_hours, utilisation, band."""
     blocks: pd.DataFrame
@@ -260,8 +261,9 @@ def validate_coverage(
     status = np.where(need["assigned"] < need["min"].astype(int), "short", "met")
     over = need["max"].notna() & (need["assigned"] > need["max"].astype("Float64").fillna(np.inf))
     need["status"] = np.where(over.to_numpy(dtype=bool), "over", status)
+    need["requirement"] = [_describe(row) for row in need.itertuples()]
     for row in need.itertuples():
-        what = _describe(row)
+        what = row.requirement
         said = f"{row.shift_id} on {_label(row.date)} has {row.assigned} {what}"
         where = f" (coverage.csv row {row.row})"
         checks = [

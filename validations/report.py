@@ -292,35 +292,56 @@ def _layout(height: int, **extra: Any) -> dict[str, Any]:
     return base
 
 
+def _coverage_state(row: Mapping[str, Any], assigned: float, low: float) -> int:
+    """The colour of one requirement on one day (COVERAGE_STATES), from the same numbers as its label."""
+    high, target = _num(row.get("max")), _num(row.get("target"))
+    status = row.get("status")
+    if not _missing(status):  # validate_coverage's own verdict on the row
+        if str(status) == "over":
+            return 3
+        if str(status) == "short":
+            return 0
+    elif high is not None and assigned > high:
+        return 3
+    met = row.get("met")
+    if assigned < low or (not _missing(met) and not bool(met)):
+        return 0
+    if target is not None and assigned < target:
+        return 1
+    return 2
+
+
 def _coverage_figure(coverage: pd.DataFrame, figures: _Figures) -> tuple[str, dict[str, int]]:
+    """One cell per coverage requirement and day (a shift with several requirements has a line for each)."""
     import plotly.graph_objects as go
 
     frame = coverage.copy()
     frame["date"] = _iso_dates(frame["date"])
     frame["shift_id"] = frame["shift_id"].astype(str)
+    if "requirement" not in frame:
+        frame["requirement"] = ""
+    frame["requirement"] = [("" if _missing(r) else str(r)) for r in frame["requirement"]]
     dates = sorted(frame["date"].unique())
-    shifts = _sorted_ids(frame["shift_id"])
-    cells: dict[tuple[str, str], tuple[int, list[str], str]] = {}
+    kinds = frame.drop_duplicates(["shift_id", "requirement"])
+    several = set(kinds["shift_id"][kinds["shift_id"].duplicated()])
+    lines: list[tuple[str, str]] = []  # (shift, requirement) in shift order, requirements as they come
+    for shift in _sorted_ids(frame["shift_id"]):
+        lines += [(shift, r) for r in kinds.loc[kinds["shift_id"] == shift, "requirement"]]
+    names = [f"{shift} · {req}" if shift in several and req else shift for shift, req in lines]
+    cells: dict[tuple[str, str, str], tuple[int, list[str], str]] = {}
     for row in frame.to_dict("records"):
         assigned = _num(row.get("assigned")) or 0.0
         low = _num(row.get("min")) or 0.0
         high = _num(row.get("max"))
         target = _num(row.get("target"))
-        met = row.get("met")
-        if high is not None and assigned > high:
-            state = 3
-        elif assigned < low or (not _missing(met) and not bool(met)):
-            state = 0
-        elif target is not None and assigned < target:
-            state = 1
-        else:
-            state = 2
+        state = _coverage_state(row, assigned, low)
         line = f"assigned {_fmt(assigned)} · min {_fmt(low)}"
         line += f" · max {_fmt(high)}" if high is not None else ""
         line += f" · target {_fmt(target)}" if target is not None else ""
+        line += f" (coverage.csv row {_fmt(row['row'])})" if not _missing(row.get("row")) else ""
         label = f"{_fmt(assigned)}/{_fmt(low)}"
-        key = (row["date"], row["shift_id"])
-        if key in cells:  # several requirement rows for one shift (role / skill filters): worst state wins
+        key = (row["date"], row["shift_id"], row["requirement"])
+        if key in cells:  # rows that cannot be told apart (no requirement given): both shown, worst state wins
             old_state, old_lines, old_label = cells[key]
             rank = {0: 0, 3: 1, 1: 2, 2: 3}
             state = state if rank[state] < rank[old_state] else old_state
@@ -330,17 +351,17 @@ def _coverage_figure(coverage: pd.DataFrame, figures: _Figures) -> tuple[str, di
     z: list[list[int | None]] = []
     hover: list[list[str]] = []
     labels: list[list[str]] = []
-    for shift in shifts:
-        z.append([cells[(d, shift)][0] if (d, shift) in cells else None for d in dates])
-        hover.append(["<br>".join(cells[(d, shift)][1]) if (d, shift) in cells else "" for d in dates])
-        labels.append([cells[(d, shift)][2] if (d, shift) in cells else "" for d in dates])
+    for shift, req in lines:
+        z.append([cells[(d, shift, req)][0] if (d, shift, req) in cells else None for d in dates])
+        hover.append(["<br>".join(cells[(d, shift, req)][1]) if (d, shift, req) in cells else "" for d in dates])
+        labels.append([cells[(d, shift, req)][2] if (d, shift, req) in cells else "" for d in dates])
     counts = {label: sum(1 for c in cells.values() if c[0] == value) for value, label, _ in COVERAGE_STATES}
     scale: list[list[Any]] = []
     for value, _, colour in COVERAGE_STATES:
         scale += [[value / 4, colour], [(value + 1) / 4, colour]]
     heatmap = go.Heatmap(
         x=dates,
-        y=[_plot_text(s) for s in shifts],
+        y=[_plot_text(n) for n in names],
         z=z,
         zmin=-0.5,
         zmax=3.5,
@@ -355,26 +376,29 @@ def _coverage_figure(coverage: pd.DataFrame, figures: _Figures) -> tuple[str, di
             "ticktext": [label for _, label, _ in COVERAGE_STATES],
         },
     )
-    if len(dates) * len(shifts) <= 800:
+    if len(dates) * len(lines) <= 800:
         heatmap.update(text=labels, texttemplate="%{text}", textfont={"size": 9})
     figure = go.Figure(
         heatmap,
         layout=_layout(
-            max(260, 90 + 34 * len(shifts)),
+            max(260, 90 + 34 * len(lines)),
             xaxis={"type": "category", "title": {"text": "date"}, "tickangle": -60},
-            yaxis={"type": "category", "title": {"text": "shift"}, "autorange": "reversed"},
+            yaxis={"type": "category", "title": {"text": "shift · requirement"}, "autorange": "reversed"},
+            margin={"l": min(320, 40 + 7 * max(len(n) for n in names)), "r": 30, "t": 40, "b": 70},
         ),
     )
     alt = (
-        f"Coverage heatmap of {len(dates)} days by {len(shifts)} shifts: "
-        f"{counts['short of minimum']} day-shift cells short of the minimum, "
+        f"Coverage heatmap of {len(dates)} days by {len(lines)} shift requirements: "
+        f"{counts['short of minimum']} cells short of the minimum, "
         f"{counts['below target']} below target, {counts['met']} met, {counts['over maximum']} over the maximum."
     )
     caption = (
-        "Each cell is one shift on one day; the label is assigned/minimum head-count. Red = short of the minimum, "
-        "yellow = minimum met but below target, green = met, purple = over the maximum. Hover for the numbers."
+        "Each cell is one coverage requirement on one day: a shift, and whom it counts when the shift has several "
+        "requirements (a line each). The label is the people that requirement counts / its minimum, and the colour "
+        "is the same requirement's verdict: red = short of the minimum, yellow = minimum met but below target, "
+        "green = met, purple = over the maximum. Hover for the maximum, the target and the coverage.csv row."
     )
-    return figures.render(figure, PLOT_IDS["coverage"], alt, caption, "Coverage by day and shift"), counts
+    return figures.render(figure, PLOT_IDS["coverage"], alt, caption, "Coverage by day and requirement"), counts
 
 
 def _hours_figure(weekly: pd.DataFrame, figures: _Figures) -> tuple[str, dict[str, int]]:
@@ -688,16 +712,21 @@ def _contingency_figure(contingency: pd.DataFrame, figures: _Figures) -> tuple[s
                 hoverongaps=False,
             )
         )
+    n2 = (
+        f"{counts['n2']} two-person (N-2) scenarios below it, {counts['n2_uncovered']} uncovered"
+        if counts["n2"]
+        else "N-2 (losing any two people) was not run for this report"
+    )
     alt = (
         f"Contingency matrix of {size} people: {counts['n1']} single-loss (N-1) scenarios on the diagonal, "
-        f"{counts['n1_uncovered']} uncovered; {counts['n2']} two-person (N-2) scenarios below it, "
-        f"{counts['n2_uncovered']} uncovered"
+        f"{counts['n1_uncovered']} uncovered; {n2}"
         + (f"; {counts['undecided']} not decided." if counts["undecided"] else ".")
     )
     caption = (
         "Diagonal: the block without that one person (N-1); below the diagonal: without both people (N-2). "
         "Red = the must-rules cannot be met any more; green = still coverable, darker when the repair changes "
         "more assignments; grey = not decided within the time limit. Blank cells were not tested."
+        + ("" if counts["n2"] else " N-2 (losing any two people) was not run for this report: only the diagonal.")
     )
     return figures.render(figure, PLOT_IDS["contingency"], alt, caption, "N-1 / N-2 contingency"), counts
 
@@ -803,8 +832,11 @@ def _facts(data: ReportData) -> list[tuple[str, str]]:
         ("warnings", str(_warning_count(data))),
     ]
     assignments = data.assignments
-    if "person_id" in assignments:
-        facts.append(("residents scheduled", str(assignments["person_id"].nunique())))
+    if "person_id" in assignments and "role" in assignments:  # faculty are not residents
+        residents = assignments.loc[assignments["role"].astype(str) == "resident", "person_id"]
+        facts.append(("residents scheduled", str(residents.nunique())))
+    elif "person_id" in assignments:  # roles unknown: say what is counted
+        facts.append(("people scheduled", str(assignments["person_id"].nunique())))
     facts.append(("assignments", str(len(assignments))))
     if "hours" in assignments:
         facts.append(("hours scheduled", _fmt(round(float(pd.to_numeric(assignments["hours"]).sum()), 1))))
@@ -1135,8 +1167,10 @@ def render_report(data: ReportData) -> str:
         facts.append(("resident-weeks over average limit", str(hours.get("averages_over", 0))))
     if usage:
         facts.append(("peak utilisation", f"{usage.get('peak_percent', 0)} %"))
-    if contingency:
+    if contingency and contingency["n2"]:
         facts.append(("N-1 / N-2 uncovered", f"{contingency['n1_uncovered']} / {contingency['n2_uncovered']}"))
+    elif contingency:  # only N-1 ran: no N-2 figure to show as zero
+        facts += [("N-1 uncovered", str(contingency["n1_uncovered"])), ("N-2", "not run")]
     if burnout:
         facts.append(
             ("high/very high burnout risk (advisory)", str(burnout.get("high", 0) + burnout.get("very_high", 0)))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
+from validations.bundle import Bundle, parse_bundle
 from validations.report import (
     BAND_COLOURS,
     BURNOUT_COLOURS,
@@ -229,7 +231,7 @@ def test_key_numbers_include_gap_and_solve_time() -> None:
     page = render_report(data)
     assert "optimality gap" in page and "10.0 %" in page
     assert "12.3 s" in page
-    assert "residents scheduled" in page and "hours scheduled" in page
+    assert "people scheduled" in page and "hours scheduled" in page  # roles unknown: people, not residents
 
 
 # --------------------------------------------------------------------------- escaping and personal data
@@ -486,7 +488,7 @@ def test_coverage_states_and_duplicate_requirement_rows() -> None:
     assert heatmap["z"] == [[0, 1, 0], [0, 3, None]]
     assert heatmap["text"][0][0] == "3/2+0/1"
     assert "assigned 0 · min 1" in heatmap["customdata"][0][0]
-    assert "3 day-shift cells short of the minimum, 1 below target, 0 met, 1 over the maximum" in page
+    assert "3 cells short of the minimum, 1 below target, 0 met, 1 over the maximum" in page
     assert "coverage cells short" in page
 
 
@@ -615,3 +617,101 @@ def test_example_data_scales() -> None:
     assert data.assignments["person_id"].nunique() == 36
     assert data.contingency is not None and len(data.contingency) == 36 * 37 // 2
     assert data.weekly_hours is not None and set(data.weekly_hours["week_start"]) == {"2027-07-01", "2027-07-08"}
+
+
+# --------------------------------------------------------------------------- a validated program's report
+
+
+def _program(folder: Path) -> Bundle:
+    """A program whose DAY shift has three requirements (residents, faculty, faculty with a skill)."""
+    from tests.unit.validations.test_acgme_validator import make_bundle
+
+    make_bundle(folder, residents={f"R{n}": 2 for n in range(1, 9)}, faculty=("F1", "F2"))
+    (folder / "coverage.csv").write_text(
+        "shift_id,applies_on,rotation_id,role,min_pgy,skill,min,max,target\n"
+        "DAY,daily,,resident,,,3,5,4\n"
+        "DAY,daily,,faculty,,,1,2,\n"
+        "DAY,daily,,faculty,,procedures,1,,\n"
+        "NIGHT,daily,,resident,,,1,1,\n",
+        encoding="utf-8",
+    )
+    return parse_bundle({p.name: p.read_bytes() for p in sorted(folder.iterdir())})
+
+
+def _validated_page(tmp_path: Path, rows: list[tuple[str, str, str]]) -> str:
+    from rotaflow.validate import validate, write_validation
+    from validations.schedule import load_schedule
+
+    bundle = _program(tmp_path / "program")
+    frame = pd.DataFrame(rows, columns=["person_id", "date", "shift_id"])
+    first = dt.date(2027, 7, 1)
+    validation = validate(bundle, load_schedule(bundle, frame), period=(first, first + dt.timedelta(days=1)))
+    write_validation(tmp_path / "out", validation, bundle, data_docs=False)
+    return (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def _cells(page: str) -> dict[tuple[str, str], tuple[str, int | None]]:
+    (heatmap,), _ = plot_json(page, PLOT_IDS["coverage"])
+    return {
+        (y, x): (heatmap["text"][i][j], heatmap["z"][i][j])
+        for i, y in enumerate(heatmap["y"])
+        for j, x in enumerate(heatmap["x"])
+    }
+
+
+def test_each_coverage_cell_is_one_requirement_labelled_and_coloured_from_its_own_numbers(tmp_path: Path) -> None:
+    """Six residents and two faculty on DAY of 07-01 (no faculty with the skill): each requirement its own cell."""
+    rows = [(f"R{n}", "2027-07-01", "DAY") for n in range(1, 7)] + [("F1", "2027-07-01", "DAY")]
+    rows += [("F2", "2027-07-01", "DAY"), ("R7", "2027-07-01", "NIGHT"), ("R8", "2027-07-01", "NIGHT")]
+    rows += [("R1", "2027-07-02", "NIGHT")] + [(f"R{n}", "2027-07-02", "DAY") for n in range(3, 7)]
+    rows += [("F1", "2027-07-02", "DAY")]
+    cells = _cells(_validated_page(tmp_path, rows))
+    assert cells == {
+        ("DAY · residents", "2027-07-01"): ("6/3", 3),  # over its maximum of 5
+        ("DAY · faculty", "2027-07-01"): ("2/1", 2),
+        ("DAY · faculty with skill procedures", "2027-07-01"): ("0/1", 0),
+        ("NIGHT", "2027-07-01"): ("2/1", 3),
+        ("DAY · residents", "2027-07-02"): ("4/3", 2),  # its target of 4 met
+        ("DAY · faculty", "2027-07-02"): ("1/1", 2),
+        ("DAY · faculty with skill procedures", "2027-07-02"): ("0/1", 0),
+        ("NIGHT", "2027-07-02"): ("1/1", 2),
+    }
+    for label, state in cells.values():  # the label and the colour say the same thing
+        assigned, minimum = (int(n) for n in label.split("/"))
+        assert (state == 0) == (assigned < minimum)
+
+
+def test_residents_scheduled_counts_residents_only(tmp_path: Path) -> None:
+    rows = [("R1", "2027-07-01", "DAY"), ("R2", "2027-07-01", "DAY"), ("F1", "2027-07-01", "DAY")]
+    rows += [("F2", "2027-07-02", "DAY"), ("R1", "2027-07-02", "DAY")]
+    page = _validated_page(tmp_path, rows)
+    assert _card(page, "residents scheduled") == "2"
+    assert _card(page, "assignments") == "5"
+
+
+def test_people_scheduled_when_roles_are_unknown() -> None:
+    page = render_report(minimal())  # the assignments carry no role
+    assert _card(page, "people scheduled") == "2"
+    assert "residents scheduled" not in page
+
+
+def _card(page: str, label: str) -> str | None:
+    found = re.search(
+        r'<div class="card-value">([^<]*)</div><div class="card-label">' + re.escape(label) + "</div>", page
+    )
+    return found.group(1) if found else None
+
+
+def test_n2_that_did_not_run_says_so() -> None:
+    contingency = pd.DataFrame(
+        [
+            {"people": ("R1",), "order": 1, "outcome": "uncovered", "repair_size": None},
+            {"people": ("R2",), "order": 1, "outcome": "covered", "repair_size": 0},
+        ]
+    )
+    page = render_report(minimal(contingency=contingency))
+    assert _card(page, "N-1 uncovered") == "1"
+    assert _card(page, "N-2") == "not run"
+    assert "N-1 / N-2 uncovered" not in page
+    assert "N-2 (losing any two people) was not run for this report" in page
+    assert "0 two-person (N-2) scenarios" not in page
