@@ -221,3 +221,18 @@ def test_made_soft_the_rest_after_call_costs_once_per_short_start() -> None:
     assert (result.status, result.objective) == ("optimal", 7)
     (violation,) = violations(inst, rules, cells)
     assert (violation.severity, violation.value) == ("warning", 12.0)
+
+
+def test_a_call_inside_a_period_that_a_shift_from_history_began_owes_rest_from_its_end() -> None:
+    """A 48-hour piece pinned from before day 0 runs until 07:00 on day 1; a short call inside it (a 4-hour call
+    counts with ``min_call_hours: 4``) owes its rest from 07:00 on day 1, not from its own end at noon."""
+    short_call = ShiftSpec("CALL", start=dt.time(8), end=dt.time(12), in_house_call=True)
+    late = ShiftSpec("LATE", start=dt.time(10), end=dt.time(14))
+    inst = instance(shifts=(short_call, late), days=3)
+    start = dt.datetime.combine(inst.date(-1), dt.time(7), tzinfo=inst.zone).astimezone(dt.UTC)
+    inst.history = (HistoryShift("R1", start, start + dt.timedelta(hours=48), 48 * 60, False, "day", 48 * 60),)
+    rules = configured(RULE, params={"min_call_hours": 4})
+    short = {("R1", 0, "CALL"), ("R1", 1, "LATE")}
+    assert status(inst, rules, short) == "infeasible"
+    assert found(inst, rules, short) == [(RULE, "R1", 1, 1, 3.0, 14.0)]
+    assert status(inst, rules, {("R1", 0, "CALL"), ("R1", 2, "LATE")}) == "optimal"

@@ -185,3 +185,16 @@ def test_a_night_before_the_block_counts_for_the_rest_on_day_zero(start: dt.time
     # someone else's night is not R1's
     inst.history = (HistoryShift("R2", begin, begin + dt.timedelta(hours=12), 12 * 60, False, "night", 12 * 60),)
     assert found(inst, rules, cells) == []
+
+
+def test_a_shift_from_history_running_over_the_gap_closes_it() -> None:
+    """A piece pinned from before day 0 runs until 07:00 on day 1: DAY on day 0 and 01:00 on day 1 are one period."""
+    day, nxt = after_day_shift(6.0)
+    inst = instance(shifts=(DAY, nxt), days=2)
+    start = dt.datetime.combine(inst.date(-1), dt.time(7), tzinfo=inst.zone).astimezone(dt.UTC)
+    inst.history = (HistoryShift("R1", start, start + dt.timedelta(hours=48), 48 * 60, False, "day", 48 * 60),)
+    cells = {("R1", 0, "DAY"), ("R1", day, "NEXT")}
+    rules = configured(RULE, weight=WEIGHT)
+    assert found(inst, rules, cells) == []
+    result = solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5)
+    assert (result.status, result.objective) == ("optimal", 0)
