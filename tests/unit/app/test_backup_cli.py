@@ -132,8 +132,12 @@ def test_verify_reports_staleness_and_damage(live: str, backup_id: str, capsys: 
     summary = json.loads(captured.out)
     assert summary["ok"] is True and summary["checked"] == 1
     assert summary["tiers"]["quick"]["newest"] == backup_id and summary["tiers"]["quick"]["stale"] is False
-    assert summary["stale"] == ["immaculate"]  # no baseline yet; named and sacred never go stale
-    assert "backup tier immaculate is stale: it holds no backup" in captured.err
+    assert summary["stale"] == []  # named and sacred never go stale
+    assert summary["not_configured"] == ["immaculate"]  # no S3 settings: not in use, so not stale either
+    assert "immaculate" not in captured.err
+    assert main(["backup", "verify", "--no-flow"]) == 0
+    table = capsys.readouterr().out
+    assert "not configured" in table and "stale" not in table
 
     store = open_tier_store("quick", load_backup_config())
     dump = Path(store.url) / backup_id / "database.sqlite3"
