@@ -389,13 +389,10 @@ def _stores(settings: Any) -> list[Path]:
     """Where a run's outputs must never go, wherever they are: the object store, the backup tiers' folders."""
     from backups.config import TIERS, load_backup_config, tier_location
 
+    config = load_backup_config()
     places: list[str | Path] = [settings.resolved_object_store]
-    try:
-        config = load_backup_config()
-        places += [tier_location(t, config, settings) for t in TIERS]  # type: ignore[arg-type]
-        places += [config.work_dir] if config.work_dir else []
-    except Exception:  # an unreadable backup configuration is reported where backups are taken
-        pass
+    places += [tier_location(t, config, settings) for t in TIERS]  # type: ignore[arg-type]
+    places += [config.work_dir] if config.work_dir else []
     return [Path(p).resolve() for p in places if not str(p).startswith("s3://")]
 
 
