@@ -79,7 +79,8 @@ def generate_block(
         program: The program bundle: a folder (e.g. configs/programs/sample), a .zip, or an s3://bucket/prefix.
         block_id: The block to generate, as in the bundle's blocks.csv (e.g. 2027-B01), or "next": the first
             block that starts after today in the program's timezone (what the scheduled runs use).
-        out_dir: Folder for assignments.csv, findings.csv, summary.json … (default: var/runs/<program>-<block>-<run>).
+        out_dir: Folder for assignments.csv, findings.csv, summary.json … (default: var/runs/<program>-<block>-<run>):
+            new, empty, or made by an earlier run; a file, someone else's folder or rotaflow's own data is refused.
         time_limit_seconds: Seconds the solver may use (default: configs/solver.yaml).
         contingency: After validation, how many simultaneous losses of a person the schedule must survive:
             none, n1 (any one person) or n2 (any two).
