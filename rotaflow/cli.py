@@ -155,10 +155,7 @@ def ingest(
     ] = False,
 ) -> None:
     """Load a program bundle into the database under its contract."""
-    if program[:5].lower() == "s3://" and mask_url(program) != program:
-        # refused before a flow run records the address (its parameters are stored by Prefect)
-        expected = "an s3://bucket/prefix without credentials (keys: ROTAFLOW_S3_ACCESS_KEY_ID / _SECRET_ACCESS_KEY)"
-        raise InputError([_option_problem("--program", expected, mask_url(program))])
+    _refuse_credentials(program)
     if flow:
         from flows.ingest import ingest_program
 
@@ -198,6 +195,14 @@ def ingest(
     out.print(f"Data Docs: {docs}")
 
 
+def _refuse_credentials(program: str) -> None:
+    """An ``s3://`` bundle address with credentials in it is refused before a flow run records it
+    (Prefect stores a run's parameters) or anything prints it."""
+    if program[:5].lower() == "s3://" and mask_url(program) != program:
+        expected = "an s3://bucket/prefix without credentials (keys: ROTAFLOW_S3_ACCESS_KEY_ID / _SECRET_ACCESS_KEY)"
+        raise InputError([_option_problem("--program", expected, mask_url(program))])
+
+
 def docs_path() -> Path:
     return get_settings().resolved_gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
@@ -232,6 +237,7 @@ def generate(
     from flows.generate import generate_block
     from rotaflow.generate import check_out_dir
 
+    _refuse_credentials(program)
     if time_limit is not None and not time_limit > 0:
         raise InputError([_option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
     check_out_dir(out_dir)  # a file, someone else's folder, rotaflow's own data: refused before anything runs
@@ -297,6 +303,7 @@ def validate(
     show_progress: ProgressOption = None,
 ) -> None:
     """Validate any schedule against a program: ACGME, coverage, program rules, burnout risk, contingency."""
+    _refuse_credentials(program)
     if contingency not in ("none", "n1", "n2"):
         raise InputError([_option_problem("--contingency", "none, n1 or n2", contingency)])
     if contingency != "none" and block is None:

@@ -121,3 +121,23 @@ def test_local_store_folders_are_private(tmp_path: Path) -> None:
     for folder in ("objects", "objects/quarantine", "objects/quarantine/one/bundle", "objects/backups/quick/b1"):
         assert stat.S_IMODE((tmp_path / folder).stat().st_mode) == 0o700, folder
     assert stat.S_IMODE((tmp_path / "objects/quarantine/one/bundle/people.csv").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["generate", "-p", S3, "--block", "2027-B01", "--out", "{tmp}/out"],
+        ["validate", "-p", S3, "--schedule", "{tmp}/assignments.csv", "--out", "{tmp}/out"],
+        ["validate", "-p", S3, "--schedule", "{tmp}/assignments.csv", "--out", "{tmp}/out", "--no-flow"],
+    ],
+    ids=["generate", "validate", "validate-no-flow"],
+)
+def test_every_command_taking_a_bundle_refuses_s3_credentials_before_a_flow_run_records_them(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    captured = capsys.readouterr()
+    assert SECRET not in captured.out + captured.err and "AKIAEXAMPLE" not in captured.out + captured.err
+    # refused by the command line itself (the option named), not by a flow run whose parameters hold the address
+    assert "--program" in captured.err and "without credentials" in captured.err
+    assert not (tmp_path / "out").exists()
