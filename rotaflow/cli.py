@@ -91,7 +91,7 @@ def _startup() -> None:
 
 
 PREFECT_QUIET = "WARNING"
-"""Prefect's log level from the CLI: its INFO lines (each task run, the temporary server) are not rotaflow's."""
+"""Prefect's level on the terminal: its INFO lines (each task run, the temporary server) are not rotaflow's."""
 
 
 def prefect_defaults(environ: Mapping[str, str], var_dir: Path) -> dict[str, str]:
@@ -105,7 +105,9 @@ def prefect_defaults(environ: Mapping[str, str], var_dir: Path) -> dict[str, str
     wanted = {
         "PREFECT_HOME": str(var_dir / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": PREFECT_QUIET,
+        # the terminal shows Prefect's warnings only; the runs' INFO lines still reach the API (the
+        # run's page in the UI), so a worker started by `rotaflow serve` keeps full run logs
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": PREFECT_QUIET,
         "PREFECT_SERVER_LOGGING_LEVEL": PREFECT_QUIET,
         # a busy 2-core machine needs more than Prefect's 20 s to start the temporary server
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
@@ -303,7 +305,10 @@ def validate(
     show_progress: ProgressOption = None,
 ) -> None:
     """Validate any schedule against a program: ACGME, coverage, program rules, burnout risk, contingency."""
+    from rotaflow.generate import check_out_dir
+
     _refuse_credentials(program)
+    check_out_dir(out_dir, any_folder=True)  # a file or rotaflow's own data: refused before anything runs
     if contingency not in ("none", "n1", "n2"):
         raise InputError([_option_problem("--contingency", "none, n1 or n2", contingency)])
     if contingency != "none" and block is None:

@@ -60,9 +60,10 @@ def test_a_flow_run_from_the_cli_prints_only_rotaflows_lines(tmp_path: Path) -> 
 def test_prefect_defaults_leave_what_the_user_set(tmp_path: Path) -> None:
     from rotaflow.cli import prefect_defaults
 
-    given = {"PREFECT_LOGGING_LEVEL": "DEBUG", "PREFECT_HOME": "/somewhere"}
+    given = {"PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "DEBUG", "PREFECT_HOME": "/somewhere"}
     defaults = prefect_defaults(given, tmp_path)
-    assert "PREFECT_LOGGING_LEVEL" not in defaults and "PREFECT_HOME" not in defaults
+    assert "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL" not in defaults and "PREFECT_HOME" not in defaults
+    assert "PREFECT_LOGGING_LEVEL" not in defaults  # the runs' INFO lines still reach the API (the UI)
     assert defaults["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
     assert defaults["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "120"
     assert prefect_defaults({}, tmp_path)["PREFECT_HOME"] == str(tmp_path / "prefect")
@@ -101,6 +102,10 @@ def test_a_flow_run_from_the_cli_goes_to_the_running_server(prefect_server: Serv
     assert found.status_code == 200, found.text
     runs = found.json()
     assert [run["state_type"] for run in runs] == ["COMPLETED"]
+    # quiet on the terminal, but the run's page in the UI has its INFO lines
+    with prefect_server.client() as client:
+        logs = client.post("/logs/filter", json={"logs": {"flow_run_id": {"any_": [runs[0]["id"]]}}}).json()
+    assert any(entry["level"] == 20 for entry in logs), logs
 
 
 def test_record_api_url_names_a_loopback_address_for_a_wildcard_bind(tmp_path: Path) -> None:
