@@ -15,6 +15,7 @@ from prefect.states import Failed, State
 
 from configs.settings import get_settings
 from rotaflow.errors import InfeasibleError
+from rotaflow.generate import check_out_dir
 from tasks.validate import load_program, publish_validation, read_schedule, run_validation, write_report
 
 __all__ = ["validate_schedule"]
@@ -36,6 +37,8 @@ def validate_schedule(
     ``history`` lists (person id, ISO date, shift id) worked before the schedule, beyond the
     bundle's history.csv. The run ends Failed with the summary when a hard violation is found.
     """
+    if out_dir is not None:  # a file or rotaflow's own data (object store, backups, var/) is bad input
+        check_out_dir(out_dir, any_folder=True)
     loaded = load_program(program, return_state=True)
     if loaded.is_failed():
         return Failed(message=loaded.message, data=loaded.result(raise_on_failure=False))

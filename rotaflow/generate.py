@@ -396,10 +396,11 @@ def _stores(settings: Any) -> list[Path]:
     return [Path(p).resolve() for p in places if not str(p).startswith("s3://")]
 
 
-def check_out_dir(path: str | Path, settings: Any = None) -> Path:
+def check_out_dir(path: str | Path, settings: Any = None, *, any_folder: bool = False) -> Path:
     """The output folder, resolved (symlinks followed), or ``InputError`` (exit 2) when rotaflow must not
     write there: a file; a folder inside the var folder (its ``runs/`` excepted: rotaflow's own run
-    area), the object store or a backup tier; a non-empty folder without rotaflow's marker. Nothing is
+    area), the object store or a backup tier; a non-empty folder without rotaflow's marker (unless
+    ``any_folder``: ``validate`` writes its few files into a folder of the user's choice). Nothing is
     written."""
     from configs.settings import get_settings
     from rotaflow.errors import InputError, Problem
@@ -414,7 +415,7 @@ def check_out_dir(path: str | Path, settings: Any = None) -> Path:
         got = f"{folder} is a file"
     elif in_var or any(_inside(folder, p) for p in _stores(settings)):
         got = f"{folder} is inside rotaflow's own data (var folder, object store or backups)"
-    elif folder.is_dir() and any(folder.iterdir()) and not (folder / RUN_MARKER).is_file():
+    elif not any_folder and folder.is_dir() and any(folder.iterdir()) and not (folder / RUN_MARKER).is_file():
         got = f"{folder} is a non-empty folder rotaflow did not create"
     if got is not None:
         raise InputError([Problem("command line", None, "--out", OUT_EXPECTED, got)])

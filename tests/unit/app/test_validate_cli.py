@@ -144,3 +144,39 @@ def test_data_docs_of_the_outputs(
     pages = " ".join(str(p.relative_to(site)) for p in site.rglob("*.html"))
     assert "rotaflow-assignments" in pages and "rotaflow-findings" in pages, pages
     assert 'href="' in (out / "report.html").read_text()
+
+
+@pytest.mark.parametrize("flow", ["--flow", "--no-flow"])
+@pytest.mark.parametrize("inside", ["var/objects/backups/quick/b1", "var", "a-file"])
+def test_an_out_inside_rotaflows_own_data_or_a_file_exits_2_before_anything_is_written(
+    flow: str, inside: str, solvable: Path, schedule: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / inside
+    if inside == "a-file":
+        out.write_text("mine")
+    argv = ["validate", "-p", str(solvable), "-s", str(schedule), "--out", str(out), flow, "--no-data-docs"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "command line, column --out" in err and "Traceback" not in err
+    if inside == "a-file":
+        assert out.read_text() == "mine"
+    else:
+        assert not (out / "findings.csv").exists() and not (tmp_path / "var" / "objects").exists()
+
+
+def test_validate_may_still_write_into_a_folder_of_the_users_choice(
+    solvable: Path, schedule: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine")  # tmp_path holds the schedule and more: not empty
+    argv = ["validate", "-p", str(solvable), "-s", str(schedule), "--out", str(tmp_path), "--no-flow", "--no-data-docs"]
+    assert main(argv + ["--block", "B1"]) == 0
+    assert (tmp_path / "findings.csv").is_file() and (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_the_validate_flow_refuses_rotaflows_own_data_too(solvable: Path, schedule: Path, tmp_path: Path) -> None:
+    from flows.validate import validate_schedule
+    from rotaflow.errors import InputError
+
+    with pytest.raises(InputError, match="is inside rotaflow's own data"):
+        validate_schedule(str(solvable), str(schedule), out_dir=str(tmp_path / "var" / "objects" / "x"))
+    assert not (tmp_path / "var" / "objects").exists()
