@@ -43,6 +43,7 @@ from backups.journal import checkpoint
 from backups.manifest import TableStat
 from configs.settings import mask_url
 from rotaflow.errors import GateRefused
+from rotaflow.files import private_dir, private_file
 
 __all__ = [
     "Dialect",
@@ -581,12 +582,12 @@ def _sqlite_restore(dump: Path, target_url: str) -> None:
     target = _sqlite_path(target_url)
     if target.exists():
         raise GateRefused(f"{target} already exists: a restore goes into a new database file")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     temporary = target.with_name(f".{target.name}.restoring")
     temporary.unlink(missing_ok=True)
     try:
         source = _read_only(dump)
-        copy = sqlite3.connect(temporary)
+        copy = sqlite3.connect(private_file(temporary))  # the live database to be: the owner's alone, like any
         try:
             source.backup(copy)
             verdict = copy.execute("PRAGMA integrity_check").fetchone()

@@ -151,3 +151,18 @@ def test_a_private_folder_where_a_file_is_is_refused(tmp_path: Path) -> None:
     with pytest.raises(NotADirectoryError):
         private_dir(tmp_path / "taken")
     assert _mode(private_dir(tmp_path)) == _mode(tmp_path)  # an existing folder is left as it is
+
+
+def test_a_sqlite_database_restored_from_a_backup_is_private(tmp_path: Path) -> None:
+    from backups.databases import dump_database, restore_dump
+
+    live = tmp_path / "live.db"
+    engine = make_engine(f"sqlite:///{live.as_posix()}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE people (name TEXT)"))
+        conn.execute(text("INSERT INTO people VALUES ('Jane Doe')"))
+    engine.dispose()
+    dump = dump_database(f"sqlite:///{live.as_posix()}", tmp_path / "dump")
+    restored = tmp_path / "var" / "restored.db"  # the emergency restore's new database, switched in as the live one
+    restore_dump(dump.path, "sqlite", f"sqlite:///{restored.as_posix()}")
+    assert _mode(restored) == 0o600 and _mode(restored.parent) == 0o700
