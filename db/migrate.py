@@ -9,7 +9,6 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
 __all__ = ["alembic_config", "current_revision", "downgrade", "head_revision", "upgrade"]
 
@@ -29,9 +28,10 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def _ensure_sqlite_folder(url: str) -> None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    """The SQLite database the migrations create is private like any other (db.session)."""
+    from db.session import private_sqlite_file
+
+    private_sqlite_file(url)
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -20,7 +20,7 @@ from configs.settings import Settings, get_settings
 from db.models import SoftDeleteMixin
 from rotaflow.files import private_dir, private_file
 
-__all__ = ["UnitOfWork", "dispose_engines", "engine_for", "make_engine", "session_factory"]
+__all__ = ["UnitOfWork", "dispose_engines", "engine_for", "make_engine", "private_sqlite_file", "session_factory"]
 
 
 class RotaflowSession(Session):
@@ -44,6 +44,20 @@ def _hide_deleted(state: ORMExecuteState) -> None:
         )
 
 
+def private_sqlite_file(url: str) -> None:
+    """A SQLite database file at ``url`` is the owner's alone: made (0600, in folders made 0700) before
+    anything opens it, or made 0600 when it exists; other URLs are left alone."""
+    parsed = make_url(url)
+    database = parsed.database
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+    ):
+        private_file(private_dir(Path(database).parent) / Path(database).name)
+
+
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets foreign keys on, PostgreSQL a sized pool.
 
@@ -53,8 +67,7 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, echo: b
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-            private_file(private_dir(Path(parsed.database).parent) / Path(parsed.database).name)
+        private_sqlite_file(url)
     else:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
     engine = create_engine(url, **kwargs)

@@ -166,3 +166,11 @@ def test_a_sqlite_database_restored_from_a_backup_is_private(tmp_path: Path) -> 
     restored = tmp_path / "var" / "restored.db"  # the emergency restore's new database, switched in as the live one
     restore_dump(dump.path, "sqlite", f"sqlite:///{restored.as_posix()}")
     assert _mode(restored) == 0o600 and _mode(restored.parent) == 0o700
+
+
+def test_a_sqlite_database_made_by_the_migrations_is_private(tmp_path: Path) -> None:
+    from db.migrate import upgrade
+
+    path = tmp_path / "var" / "fresh" / "rotaflow.db"  # `rotaflow db upgrade` before any other command
+    upgrade(f"sqlite:///{path.as_posix()}")
+    assert _mode(path) == 0o600 and _mode(path.parent) == 0o700
