@@ -400,16 +400,16 @@ def check_out_dir(path: str | Path, settings: Any = None, *, any_folder: bool = 
     """The output folder, resolved (symlinks followed), or ``InputError`` (exit 2) when rotaflow must not
     write there: a file; a folder inside the var folder (its ``runs/`` excepted: rotaflow's own run
     area), the object store or a backup tier; a non-empty folder without rotaflow's marker (unless
-    ``any_folder``: ``validate`` writes its few files into a folder of the user's choice). Nothing is
-    written."""
+    ``any_folder``: ``validate`` writes its few files into a folder of the user's choice, ``var/validations/``
+    included, where its flow puts them by default). Nothing is written."""
     from configs.settings import get_settings
     from rotaflow.errors import InputError, Problem
 
     settings = settings or get_settings()
     folder = Path(path).expanduser().resolve()
     var = Path(settings.var_dir).resolve()
-    runs = var / "runs"
-    in_var = _inside(folder, var) and runs not in folder.parents
+    areas = [var / "runs"] + ([var / "validations"] if any_folder else [])  # rotaflow's own output areas
+    in_var = _inside(folder, var) and not any(area in folder.parents for area in areas)
     got: str | None = None
     if folder.exists() and not folder.is_dir():
         got = f"{folder} is a file"

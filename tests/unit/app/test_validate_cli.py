@@ -171,6 +171,9 @@ def test_validate_may_still_write_into_a_folder_of_the_users_choice(
     argv = ["validate", "-p", str(solvable), "-s", str(schedule), "--out", str(tmp_path), "--no-flow", "--no-data-docs"]
     assert main(argv + ["--block", "B1"]) == 0
     assert (tmp_path / "findings.csv").is_file() and (tmp_path / "notes.txt").read_text() == "mine"
+    own = tmp_path / "var" / "validations" / "check"  # where the validate flow writes by default
+    argv = ["validate", "-p", str(solvable), "-s", str(schedule), "--out", str(own), "--no-flow", "--no-data-docs"]
+    assert main(argv + ["--block", "B1"]) == 0 and (own / "findings.csv").is_file()
 
 
 def test_the_validate_flow_refuses_rotaflows_own_data_too(solvable: Path, schedule: Path, tmp_path: Path) -> None:
