@@ -296,6 +296,11 @@ def test_a_restore_killed_while_pg_restore_runs_is_recovered_and_the_orphan_stop
     pid, staging = int(started["pid"]), str(started["database"])
     assert _process_state(pid) not in (None, "Z", "X"), "pg_restore ended before the test could look at it"
     assert _names(scene.live) == [staging] and "__restore_" in staging
+    # the journal records pg_restore's pid as it starts, before it has connected: on a busy machine
+    # its session may come a moment later
+    deadline = time.monotonic() + 30
+    while _restore_sessions(staging) < 1 and time.monotonic() < deadline and _process_state(pid) not in (None, "Z"):
+        time.sleep(0.1)
     assert _restore_sessions(staging) >= 1
     assert content_hashes(scene.live) == scene.changed
 
