@@ -26,6 +26,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -55,6 +56,7 @@ __all__ = [
     "drop_database",
     "dump_database",
     "ensure_connectable",
+    "libpq_connection",
     "pg_dump_command",
     "pg_restore_command",
     "related_databases",
@@ -180,12 +182,24 @@ def _engine(url: str, isolation_level: str | None = None) -> Iterator[Engine]:
     yield unpooled_engine(url, isolation_level)
 
 
-def _libpq(url: str) -> tuple[str, dict[str, str]]:
-    """A libpq connection string without the password, and the environment that carries it.
+# libpq connection keys that hold a secret. ``password`` has an environment variable of its own
+# (PGPASSWORD); the others have none, so they go through a private service file.
+_LIBPQ_SECRETS = ("password", "sslpassword")
+_SERVICE = "rotaflow"
+
+
+@contextlib.contextmanager
+def libpq_connection(url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """A libpq connection string without any secret, and the environment that carries them.
 
     The password may be in the URL's user part or its query (``?password=``; the query's wins,
     as in SQLAlchemy's own connections): either way it goes to ``PGPASSWORD`` in the child's
     environment, never on its command line, where any user of the machine can read it.
+    ``?sslpassword=`` (the passphrase of the client key) has no environment variable: it goes
+    into a temporary service file readable by the owner alone (``PGSERVICEFILE``, section
+    ``[rotaflow]``, the connection string then starting ``service=rotaflow``), removed when the
+    block ends, so the caller runs the child inside it. Every PostgreSQL client tool rotaflow
+    starts gets its connection from here.
     """
     parsed = make_url(url)
     parts: dict[str, Any] = {
@@ -194,48 +208,82 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
         "user": parsed.username,
         "dbname": parsed.database,
     }
-    password = parsed.password
+    secrets: dict[str, str] = {"password": parsed.password} if parsed.password else {}
     for key, value in parsed.query.items():
         value = value if isinstance(value, str) else value[-1]
-        if key == "password":
-            password = value
+        if key in _LIBPQ_SECRETS:
+            secrets[key] = value
         else:
             parts[key] = value
-    conninfo = " ".join(f"{k}={_libpq_value(str(v))}" for k, v in parts.items() if v is not None)
     env = dict(os.environ)
-    if password:
-        env["PGPASSWORD"] = str(password)
-    return conninfo, env
+    if secrets.get("password"):
+        env["PGPASSWORD"] = str(secrets["password"])
+    in_file = {k: v for k, v in secrets.items() if k != "password" and v}
+    if not in_file:
+        yield _conninfo(parts), env
+        return
+    if "service" in parts:
+        raise GateRefused(
+            f"{mask_url(url)} names a libpq service and holds an sslpassword: rotaflow hands the "
+            "sslpassword to pg_dump / pg_restore through a service file of its own, so it cannot use yours "
+            "as well. Put the sslpassword in your service file (pg_service.conf) and leave it out of the URL."
+        )
+    handle, name = tempfile.mkstemp(prefix="rotaflow-pgservice-", suffix=".conf")  # 0600, the owner's alone
+    service_file = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(f"[{_SERVICE}]\n")
+            for key, value in in_file.items():
+                if value != value.strip() or "\n" in value or "\r" in value:
+                    raise GateRefused(
+                        f"the {key} of {mask_url(url)} starts or ends with a space or holds a line break: "
+                        "libpq's service file cannot carry it"
+                    )
+                out.write(f"{key}={value}\n")
+        env["PGSERVICEFILE"] = str(service_file)
+        yield _conninfo({"service": _SERVICE, **parts}), env
+    finally:
+        service_file.unlink(missing_ok=True)
 
 
-def pg_dump_command(tools: PostgresTools, url: str, *, snapshot: str, target: Path) -> tuple[list[str], dict[str, str]]:
-    """The ``pg_dump`` command line of a dump of ``url``'s ``snapshot`` into ``target``, and its environment."""
-    conninfo, env = _libpq(url)
-    command = [
-        tools.pg_dump,
-        "--format=custom",
-        f"--snapshot={snapshot}",
-        "--no-password",
-        f"--file={target}",
-        f"--dbname={conninfo}",
-    ]
-    return command, env
+def _conninfo(parts: dict[str, Any]) -> str:
+    return " ".join(f"{k}={_libpq_value(str(v))}" for k, v in parts.items() if v is not None)
 
 
-def pg_restore_command(tools: PostgresTools, url: str, dump: Path) -> tuple[list[str], dict[str, str]]:
-    """The ``pg_restore`` command line of ``dump`` into the database at ``url``, and its environment."""
-    conninfo, env = _libpq(url)
-    command = [
-        tools.pg_restore,
-        "--no-owner",
-        "--no-privileges",
-        "--exit-on-error",
-        f"--jobs={tools.restore_jobs}",
-        "--no-password",
-        f"--dbname={conninfo}",
-        str(dump),
-    ]
-    return command, env
+@contextlib.contextmanager
+def pg_dump_command(
+    tools: PostgresTools, url: str, *, snapshot: str, target: Path
+) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """The ``pg_dump`` command line of a dump of ``url``'s ``snapshot`` into ``target``, and its
+    environment; valid inside the block (see ``libpq_connection``)."""
+    with libpq_connection(url) as (conninfo, env):
+        command = [
+            tools.pg_dump,
+            "--format=custom",
+            f"--snapshot={snapshot}",
+            "--no-password",
+            f"--file={target}",
+            f"--dbname={conninfo}",
+        ]
+        yield command, env
+
+
+@contextlib.contextmanager
+def pg_restore_command(tools: PostgresTools, url: str, dump: Path) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """The ``pg_restore`` command line of ``dump`` into the database at ``url``, and its
+    environment; valid inside the block (see ``libpq_connection``)."""
+    with libpq_connection(url) as (conninfo, env):
+        command = [
+            tools.pg_restore,
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            f"--jobs={tools.restore_jobs}",
+            "--no-password",
+            f"--dbname={conninfo}",
+            str(dump),
+        ]
+        yield command, env
 
 
 def _libpq_value(value: str) -> str:
@@ -522,17 +570,17 @@ def _pg_dump(url: str, folder: Path, tools: PostgresTools, room: RoomCheck | Non
         conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
             snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
-            command, env = pg_dump_command(tools, url, snapshot=snapshot, target=target)
-            process = subprocess.Popen(
-                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
-            )
-            try:
-                revision, tables = _pg_table_stats(conn)  # counted while pg_dump runs, on the snapshot it dumps
-            except BaseException:
-                process.kill()
-                process.wait()
-                raise
-            _, errors = process.communicate()
+            with pg_dump_command(tools, url, snapshot=snapshot, target=target) as (command, env):
+                process = subprocess.Popen(
+                    command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
+                )
+                try:
+                    revision, tables = _pg_table_stats(conn)  # counted while pg_dump runs, on the snapshot it dumps
+                except BaseException:
+                    process.kill()
+                    process.wait()
+                    raise
+                _, errors = process.communicate()
     if process.returncode != 0:
         target.unlink(missing_ok=True)
         raise GateRefused(f"pg_dump of {mask_url(url)} failed (exit {process.returncode}): {_tail(errors)}")
@@ -651,23 +699,23 @@ def _pg_restore(
             clause = f" ENCODING '{encoding}'"
         conn.execute(text(f"CREATE DATABASE {_quote(name)} TEMPLATE template0{clause}"))
     checkpoint("mid-restore")
-    command, env = pg_restore_command(tools, target_url, dump)
     process: subprocess.Popen[str] | None = None
     try:
-        # its own process group: the parallel workers of --jobs can be stopped with it
-        process = subprocess.Popen(
-            command,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )
-        if on_start is not None:
-            on_start(process.pid)
-        checkpoint("in-pg-restore")
-        _, errors = process.communicate()
+        with pg_restore_command(tools, target_url, dump) as (command, env):
+            # its own process group: the parallel workers of --jobs can be stopped with it
+            process = subprocess.Popen(
+                command,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                start_new_session=True,
+            )
+            if on_start is not None:
+                on_start(process.pid)
+            checkpoint("in-pg-restore")
+            _, errors = process.communicate()
     except BaseException:
         if process is not None:
             _kill_group(process.pid)

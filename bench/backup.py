@@ -218,7 +218,7 @@ def _case(server: str, label: str, pad_mb: int, work: Path, repeat: int) -> dict
     from sqlalchemy.engine import make_url
 
     from backups.config import load_backup_config
-    from backups.databases import _libpq, database_size, drop_database, sibling_url
+    from backups.databases import database_size, drop_database, libpq_connection, sibling_url
     from backups.restore import restore_into, verify_restored
     from backups.sets import create_backup, fetch_backup
     from backups.storage import LocalStore
@@ -237,24 +237,26 @@ def _case(server: str, label: str, pad_mb: int, work: Path, repeat: int) -> dict
         "rows": sum(counts.values()),
         "rounds": [],
     }
-    conninfo, env = _libpq(url)
     plain = work / "plain.dump"
     target = sibling_url(url, "plain")
-    target_info, _ = _libpq(target)
     store = LocalStore(work / "store")
     restored = sibling_url(url, "restored")
 
     def plain_dump() -> None:
-        subprocess.run(["pg_dump", "--format=custom", f"--file={plain}", f"--dbname={conninfo}"], env=env, check=True)
+        with libpq_connection(url) as (conninfo, env):
+            subprocess.run(
+                ["pg_dump", "--format=custom", f"--file={plain}", f"--dbname={conninfo}"], env=env, check=True
+            )
 
     def plain_restore() -> None:
         _sql(server, f'CREATE DATABASE "{make_url(target).database}" TEMPLATE template0')
-        subprocess.run(
-            ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", f"--jobs={jobs}",
-             f"--dbname={target_info}", str(plain)],
-            env=env,
-            check=True,
-        )  # fmt: skip
+        with libpq_connection(target) as (target_info, env):
+            subprocess.run(
+                ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", f"--jobs={jobs}",
+                 f"--dbname={target_info}", str(plain)],
+                env=env,
+                check=True,
+            )  # fmt: skip
 
     def rotaflow_restore(backup_id: str) -> dict[str, float]:
         parts: dict[str, float] = {}

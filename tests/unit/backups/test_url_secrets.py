@@ -12,7 +12,7 @@ from backups.databases import pg_dump_command, pg_restore_command
 from backups.storage import LocalStore, split_s3_url
 from configs.settings import mask_url
 from rotaflow.cli import main
-from rotaflow.errors import InputError, Problem, StorageError
+from rotaflow.errors import GateRefused, InputError, Problem, StorageError
 from rotaflow.ingest import quarantine_bundle
 from validations.sources import read_bundle_files
 
@@ -41,23 +41,79 @@ def test_every_password_of_a_url_is_masked(url: str, masked: str) -> None:
 @pytest.mark.parametrize("url", [BOTH, QUERY_ONLY], ids=["both", "query"])
 def test_pg_dump_and_pg_restore_get_the_password_in_their_environment_only(url: str, tmp_path: Path) -> None:
     tools = PostgresTools()
-    for argv, env in (
+    for builder in (
         pg_dump_command(tools, url, snapshot="00000003-1", target=tmp_path / "database.dump"),
         pg_restore_command(tools, url, tmp_path / "database.dump"),
     ):
-        assert not [a for a in argv if SECRET in a], argv
-        assert env["PGPASSWORD"].startswith(SECRET)
-        assert "--no-password" in argv
-        dbname = next(a for a in argv if a.startswith("--dbname="))
-        assert "dbname='rotaflow'" in dbname and "sslmode='require'" in dbname and "password" not in dbname
+        with builder as (argv, env):
+            assert not [a for a in argv if SECRET in a], argv
+            assert env["PGPASSWORD"].startswith(SECRET)
+            assert "--no-password" in argv and "PGSERVICEFILE" not in env
+            dbname = next(a for a in argv if a.startswith("--dbname="))
+            assert "dbname='rotaflow'" in dbname and "sslmode='require'" in dbname and "password" not in dbname
     # the query's password is the one the server gets (as SQLAlchemy's own connection does)
-    assert pg_dump_command(tools, BOTH, snapshot="s", target=tmp_path / "d")[1]["PGPASSWORD"] == f"{SECRET}-q"
+    with pg_dump_command(tools, BOTH, snapshot="s", target=tmp_path / "d") as (_, env):
+        assert env["PGPASSWORD"] == f"{SECRET}-q"
 
 
 def test_a_url_without_a_password_leaves_the_environment_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PGPASSWORD", raising=False)
-    argv, env = pg_restore_command(PostgresTools(), "postgresql://rota@h/rotaflow", tmp_path / "d")
-    assert "PGPASSWORD" not in env and argv[-1] == str(tmp_path / "d")
+    with pg_restore_command(PostgresTools(), "postgresql://rota@h/rotaflow", tmp_path / "d") as (argv, env):
+        assert "PGPASSWORD" not in env and "PGSERVICEFILE" not in env and argv[-1] == str(tmp_path / "d")
+
+
+SSL = f"postgresql+psycopg://rota:{SECRET}@db.internal/rotaflow?sslmode=verify-full&sslpassword={SECRET}-key"
+
+
+def test_the_sslpassword_goes_through_a_private_service_file_removed_afterwards(tmp_path: Path) -> None:
+    import stat
+
+    tools = PostgresTools()
+    for builder in (
+        pg_dump_command(tools, SSL, snapshot="00000003-1", target=tmp_path / "database.dump"),
+        pg_restore_command(tools, SSL, tmp_path / "database.dump"),
+    ):
+        with builder as (argv, env):
+            assert not [a for a in argv if SECRET in a], argv
+            dbname = next(a for a in argv if a.startswith("--dbname="))
+            assert dbname.startswith("--dbname=service='rotaflow' ") and "sslmode='verify-full'" in dbname
+            assert "sslpassword" not in dbname and env["PGPASSWORD"] == SECRET
+            service_file = Path(env["PGSERVICEFILE"])
+            assert stat.S_IMODE(service_file.stat().st_mode) == 0o600
+            assert service_file.read_text() == f"[rotaflow]\nsslpassword={SECRET}-key\n"
+        assert not service_file.exists()
+
+
+def test_the_service_file_is_removed_when_the_block_fails(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), pg_restore_command(PostgresTools(), SSL, tmp_path / "d") as (_, env):
+        service_file = Path(env["PGSERVICEFILE"])
+        raise RuntimeError("the child failed")
+    assert not service_file.exists()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (f"service=prod&sslpassword={SECRET}", "names a libpq service and holds an sslpassword"),
+        (f"sslpassword=%20{SECRET}", "starts or ends with a space or holds a line break"),
+        (f"sslpassword={SECRET}%0Ahost=evil", "starts or ends with a space or holds a line break"),
+    ],
+    ids=["own-service", "space", "line-break"],
+)
+def test_an_sslpassword_libpq_cannot_take_from_a_service_file_is_refused(
+    query: str, message: str, tmp_path: Path
+) -> None:
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("rotaflow-pgservice-*"))
+    url = f"postgresql://rota@h/db?{query}"
+    with (
+        pytest.raises(GateRefused, match=message) as caught,
+        pg_dump_command(PostgresTools(), url, snapshot="s", target=tmp_path),
+    ):
+        pass
+    assert SECRET not in str(caught.value) and "sslpassword=***" in str(caught.value)
+    assert set(Path(tempfile.gettempdir()).glob("rotaflow-pgservice-*")) == before
 
 
 def test_an_s3_url_with_credentials_is_refused_and_masked() -> None:
