@@ -13,6 +13,8 @@ Messages name the subject (files, rows, columns, ids), never personal data.
 from __future__ import annotations
 
 import ast
+import bisect
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -80,22 +82,88 @@ class Problem:
 
 
 def hide_personal(problems: Iterable[Problem], personal: Iterable[str]) -> list[Problem]:
-    """The problems with every value shown that equals a known name or email hidden.
+    """The problems with every value shown that carries a known name or email hidden.
 
-    ``personal`` holds the names and emails of the input (any case, any surrounding
-    spaces); a value matches in whatever column it was typed, as it is or quoted the way
-    problems show values (``'Jane Doe'``), also when it was cut short (``'Jane D...'``).
+    ``personal`` holds the names and emails of the input (any case, any surrounding spaces).
+    This is rotaflow's one rule for hiding them, used by every :class:`InputError` (bundles,
+    schedules, …); a value shown (``got``) is read as problems show it, unquoted
+    (``'Jane Doe'``), trimmed and case-folded, and is hidden when:
+
+    1. it *is* a known value, whatever its length (``'Okonkwo'`` typed as an id);
+    2. it *contains* a known value of two words or more (a full name, an email) as whole
+       words: ``'Dr. Jane Roe'`` typed as a role, ``'swap with jane.roe@example.org'`` in a
+       note. Containment catches names typed with a title or inside free text, which an
+       exact match misses; whole words (word characters ``\\w``, the rest are separators)
+       keep ``'Janet Roewer'`` visible. A one-word name is only hidden by rule 1: a short
+       name or a single word (``Ann``, ``Ward``, ``Dean``) inside a longer value is far more
+       often an ordinary word or an id (``Annual leave``, ``Day ward``, ``DEANERY``) than that
+       person, and hiding every such value would make errors useless;
+    3. it was cut short (``'… Dr Maria de la Cr...'``, more than 20 characters) and its last
+       words, at least 4 characters, begin a known value.
     """
-    known = frozenset(value.strip().casefold() for value in personal if value and value.strip())
-    if not known:
+    known = _Personal(personal)
+    if not known.exact:
         return list(problems)
-    return [
-        replace(p, got=PERSONAL_DATA_HIDDEN) if p.got is not None and _is_personal(p.got, known) else p
-        for p in problems
-    ]
+    seen: dict[str, bool] = {}
+    out = []
+    for problem in problems:
+        got = problem.got
+        if got is not None and got not in seen:
+            seen[got] = known.shown_in(got)
+        out.append(replace(problem, got=PERSONAL_DATA_HIDDEN) if got is not None and seen[got] else problem)
+    return out
 
 
-def _is_personal(got: str, known: frozenset[str]) -> bool:
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+"""Words and single separators: ``jane.roe@x.org`` is jane . roe @ x . org."""
+_WORD = re.compile(r"\w+")
+_MIN_CHARS = 4
+"""A known value shorter than this, or a cut-short tail shorter than this, is only matched whole."""
+
+
+class _Personal:
+    """Known names and emails, indexed for :func:`hide_personal`'s rule."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        self.exact = frozenset(v.strip().casefold() for v in values if v and v.strip())
+        several = [v for v in self.exact if len(v) >= _MIN_CHARS and len(_WORD.findall(v)) >= 2]
+        self.inner = frozenset(tuple(_tokens(v)) for v in several)
+        self.lengths = sorted({len(t) for t in self.inner})
+        self.starts = sorted(" ".join(_tokens(v)) for v in self.exact)
+        """Every known value, to tell a value cut short from its start."""
+        self.inner_starts = sorted(" ".join(t) for t in self.inner)
+        """Known values of several words, to tell one cut short inside a longer value."""
+
+    def shown_in(self, got: str) -> bool:
+        text = _unquoted(got).casefold()
+        if text in self.exact:
+            return True
+        tokens = _tokens(text)
+        if any(tuple(tokens[i : i + n]) in self.inner for n in self.lengths for i in range(len(tokens) - n + 1)):
+            return True
+        if text.endswith("...") and len(text) > 20:  # a long value shown cut short
+            head = _tokens(text[:-3])
+            for i in range(len(head)):
+                tail = " ".join(head[i:])
+                if len(tail) < _MIN_CHARS:
+                    break
+                if _begins_one_of(tail, self.starts if i == 0 else self.inner_starts):
+                    return True
+        return False
+
+
+def _begins_one_of(head: str, values: list[str]) -> bool:
+    """Whether ``head`` is the beginning of one of the sorted ``values``."""
+    at = bisect.bisect_left(values, head)
+    return at < len(values) and values[at].startswith(head)
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def _unquoted(got: str) -> str:
+    """A value as problems show it (``repr`` of a string) back to the string, trimmed."""
     text = got.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         try:
@@ -104,13 +172,7 @@ def _is_personal(got: str, known: frozenset[str]) -> bool:
             value = None
         if isinstance(value, str):
             text = value.strip()
-    folded = text.casefold()
-    if folded in known:
-        return True
-    if folded.endswith("...") and len(folded) > 20:  # a long value shown cut short
-        head = folded[:-3].rstrip()
-        return any(value.startswith(head) for value in known)
-    return False
+    return text
 
 
 class InputError(RotaflowError):

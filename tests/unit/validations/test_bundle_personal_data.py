@@ -118,6 +118,16 @@ def test_a_name_typed_in_another_column_is_hidden(
     assert "Resident" not in rendered and "Faculty One" not in rendered.title()
 
 
+def test_a_name_typed_with_a_title_in_another_column_is_hidden(tiny_files: dict[str, bytes]) -> None:
+    files = _replace(
+        tiny_files, "people.csv", "R2,Resident Two,r2@example.org,resident", "R2,Resident Two,,Dr. Resident Two"
+    )
+    error = _error(files)
+    assert [str(p) for p in error.problems] == [
+        f"people.csv, row 2, column role: expected resident or faculty, got {PERSONAL_DATA_HIDDEN}"
+    ]
+
+
 def test_a_one_word_name_used_as_an_id_is_hidden(tiny_files: dict[str, bytes]) -> None:
     files = _replace(tiny_files, "people.csv", "R3,Resident Three,", "R3,Okonkwo,")
     files = _replace(files, "requests.csv", "R1,2027-07-05,DAY", "okonkwo,2027-07-05,DAY")
@@ -200,7 +210,16 @@ def test_personal_values_of_a_people_file_that_cannot_be_read_are_none() -> None
         ("'Jane Doe'", True),
         ('"jane doe "', True),
         ("JANE DOE", True),
-        ("'Jane Doe", False),  # not a quoted value: compared as it is
+        ("'Jane Doe", True),  # not a quoted value, but the name is in it as whole words
+        ("'Dr. Jane Doe'", True),  # a name typed with a title, or into a note
+        ("'swap with JANE.DOE@example.org please'", True),
+        ("'Janet Doerr'", False),  # only whole words: not a longer word that starts like the name
+        ("'Annual leave'", False),  # a short name only when it is the whole value
+        ("'ann'", True),
+        ("'Day ward'", False),  # a one-word name only when it is the whole value
+        ("' Ward'", True),
+        ("'Please swap my night with Dr Maria de la Cruz Fernand...'", True),  # cut short inside the name
+        ("'Please swap my night shift with somebody on the Ward...'", False),
         ("'a'b'", False),  # looks quoted, is not one value
         ("'Jane'", False),
         ("'Maria de la Cruz Fernandez de la ...'", True),
@@ -211,7 +230,7 @@ def test_personal_values_of_a_people_file_that_cannot_be_read_are_none() -> None
 def test_hide_personal_matches_values_as_problems_show_them(got: str, hidden: bool) -> None:
     from rotaflow.errors import hide_personal
 
-    people = ["Jane Doe", " Maria de la Cruz Fernandez de la Rosa "]
+    people = ["Jane Doe", " Maria de la Cruz Fernandez de la Rosa ", "jane.doe@example.org", "Ann", "Ward"]
     [problem] = hide_personal([Problem("people.csv", 1, "role", "resident or faculty", got)], people)
     assert (problem.got == PERSONAL_DATA_HIDDEN) is hidden
 
