@@ -335,12 +335,10 @@ def validate(
     else:
         from rotaflow import validate as service
         from rotaflow.ingest import load_bundle
-        from validations.schedule import load_schedule
+        from validations.schedule import load_schedule, read_schedule_file
 
         bundle = load_bundle(program, settings=get_settings())
-        if not schedule.is_file():
-            raise InputError([Problem(schedule.name, None, None, "a readable CSV file", "no such file")])
-        frame = load_schedule(bundle, schedule.read_bytes(), file=schedule.name)
+        frame = load_schedule(bundle, read_schedule_file(schedule), file=schedule.name)
         with _progress_shown(show_progress if contingency != "none" else False, as_json=as_json):
             result = service.validate(bundle, frame, block_id=block, contingency=contingency)  # type: ignore[arg-type]
         facts = {"program": bundle.program.key, "schedule": schedule.name} | ({"block_id": block} if block else {})

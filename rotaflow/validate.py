@@ -400,21 +400,34 @@ def write_validation(
 def _data_docs(folder: Path, validation: Validation, gx_dir: Path | None) -> Path | None:
     """Hold the run's assignments and findings to their contracts in GX and build Data Docs."""
     from configs.settings import get_settings
-    from validations.bundle import parse_csv
     from validations.contracts import OUTPUTS
     from validations.expectations import run_expectations
 
-    frames: dict[str, pd.DataFrame] = {}
     texts = {"findings": findings_csv(validation.findings).encode()}
     assignments = folder / "assignments.csv"
     if assignments.exists():
         texts["assignments"] = assignments.read_bytes()
-    for name, raw in texts.items():
-        frame, problems = parse_csv(OUTPUTS[name], raw)
-        if problems or frame is None:
-            raise InputError(problems or [Problem(OUTPUTS[name].file, None, None, "a readable file", "nothing")])
-        frames[name] = frame
+    frames = read_outputs(texts)
     report = run_expectations(frames, gx_dir=gx_dir or get_settings().var_dir / "gx", steward=[], datasets=OUTPUTS)
     if not report.success:  # rotaflow's own output broke its contract: a defect, not bad input
         raise RotaflowError(f"the run's outputs break their contract: {report.problems[:5]}")
     return report.docs_index
+
+
+def read_outputs(texts: dict[str, bytes]) -> dict[str, pd.DataFrame]:
+    """A run's own outputs (``{"findings": csv bytes, "assignments": …}``) parsed under their contracts.
+
+    They are held to a schedule's limits, not a bundle file's: a year of a large program is far past
+    a bundle file's row limit, and rotaflow wrote these files from a schedule already within them.
+    """
+    from validations.bundle import parse_csv
+    from validations.contracts import OUTPUTS
+    from validations.limits import LIMITS
+
+    frames: dict[str, pd.DataFrame] = {}
+    for name, raw in texts.items():
+        frame, problems = parse_csv(OUTPUTS[name], raw, limits=LIMITS.for_schedule())
+        if problems or frame is None:
+            raise InputError(problems or [Problem(OUTPUTS[name].file, None, None, "a readable file", "nothing")])
+        frames[name] = frame
+    return frames

@@ -56,12 +56,10 @@ def published_schedule(bundle: Bundle, block_id: str, schedule: str | None) -> C
     the program runs on, so it never solves a new one in its place.
     """
     if schedule is not None:
-        from validations.schedule import load_schedule
+        from validations.schedule import load_schedule, read_schedule_file
 
         path = Path(schedule)
-        if not path.is_file():
-            raise InputError([Problem(path.name or schedule, None, None, "a readable CSV file", "no such file")])
-        frame = load_schedule(bundle, path.read_bytes(), file=path.name)
+        frame = load_schedule(bundle, read_schedule_file(path), file=path.name)
         return list(zip(frame["person_id"], frame["date"].dt.date, frame["shift_id"], strict=True))
     blocks = bundle.frames["blocks"].set_index("block_id")
     if block_id not in blocks.index:

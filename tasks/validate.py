@@ -15,9 +15,8 @@ from prefect.cache_policies import NO_CACHE
 from configs.settings import get_settings
 from rotaflow import ingest as ingest_service
 from rotaflow import validate as service
-from rotaflow.errors import InputError, Problem
 from validations.bundle import Bundle
-from validations.schedule import load_schedule
+from validations.schedule import load_schedule, read_schedule_file
 
 __all__ = ["load_program", "publish_validation", "read_schedule", "run_validation", "write_report"]
 
@@ -32,9 +31,7 @@ def load_program(program: str) -> Bundle:
 def read_schedule(bundle: Bundle, schedule: str) -> pd.DataFrame:
     """The schedule file, held to the assignments contract and to the bundle."""
     path = Path(schedule)
-    if not path.is_file():
-        raise InputError([Problem(path.name or schedule, None, None, "a readable CSV file", "no such file")])
-    return load_schedule(bundle, path.read_bytes(), file=path.name)
+    return load_schedule(bundle, read_schedule_file(path), file=path.name)
 
 
 @task(name="validate", cache_policy=NO_CACHE)

@@ -13,7 +13,7 @@ measures it for the largest bundle accepted (bench/results/ingest_limits.json).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 __all__ = ["LIMITS", "BundleLimits"]
@@ -54,10 +54,29 @@ class BundleLimits:
     """Alias references (``*name``) in one YAML document."""
     yaml_nodes: int = 100_000
     """Nodes of one YAML document once every alias is expanded (a billion laughs has 10^9)."""
+    schedule_rows: int = 500_000
+    """Data rows of a schedule file (``rotaflow validate --schedule``): a year of 300 residents is ~110,000."""
+    schedule_bytes: int = 100 * MiB
+    """Bytes of a schedule file, counted as read: 500,000 rows of 200 bytes (a full assignments.csv row is ~110)."""
 
     def rows_for(self, file: str) -> int:
         """The data-row limit of a CSV file."""
         return min(self.csv_rows, self.small_files.get(file, self.csv_rows))
+
+    def for_schedule(self) -> BundleLimits:
+        """These limits with a schedule's in place of a bundle file's, to read a whole schedule as one file.
+
+        rotaflow's own outputs (assignments.csv, findings.csv of a run) are read back through these:
+        a year of a large program is a schedule, not a bundle file, and must not meet the bundle's caps.
+        """
+        return replace(
+            self,
+            file_bytes=self.schedule_bytes,
+            bundle_bytes=self.schedule_bytes,
+            csv_rows=self.schedule_rows,
+            bundle_rows=self.schedule_rows,
+            small_files=MappingProxyType({}),
+        )
 
 
 LIMITS = BundleLimits()

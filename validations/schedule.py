@@ -22,14 +22,17 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from rotaflow.errors import InputError, Problem
-from validations.bundle import Bundle, header_problems
+from rotaflow.errors import PERSONAL_DATA_HIDDEN, InputError, Problem
+from validations.bundle import Bundle, header_problems, personal_values
 from validations.contracts import ID_PATTERN, ISO_INSTANT_PATTERN, SOURCES, HistoryModel
+from validations.limits import LIMITS, BundleLimits
+from validations.sources import read_capped_file
 
 __all__ = [
     "INPUT_COLUMNS",
@@ -40,6 +43,7 @@ __all__ = [
     "history_frame",
     "load_schedule",
     "local_midnights",
+    "read_schedule_file",
     "slot_instants",
 ]
 
@@ -67,7 +71,6 @@ _DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _FIRST_DATE, _LAST_DATE = pd.Timestamp("1900-01-01"), pd.Timestamp("2199-12-31")
 _HOURS_TOLERANCE = 0.01
 _NS = 1_000_000_000
-_HIDDEN = "a value (hidden: personal data)"
 _UTC = "UTC"
 
 
@@ -159,25 +162,42 @@ def slot_instants(
 # --------------------------------------------------------------------------- reading
 
 
-def load_schedule(bundle: Bundle, source: bytes | pd.DataFrame, *, file: str = "assignments.csv") -> pd.DataFrame:
+def read_schedule_file(path: Path, *, limits: BundleLimits = LIMITS) -> bytes:
+    """The bytes of a schedule file, read through a stream capped at ``limits.schedule_bytes``.
+
+    A missing file or one past the cap is refused (:class:`InputError`, naming the file and the cap).
+    """
+    if not path.is_file():
+        raise InputError([Problem(path.name or str(path), None, None, "a readable CSV file", "no such file")])
+    return read_capped_file(path, limits.schedule_bytes)
+
+
+def load_schedule(
+    bundle: Bundle, source: bytes | pd.DataFrame, *, file: str = "assignments.csv", limits: BundleLimits = LIMITS
+) -> pd.DataFrame:
     """A schedule (CSV bytes or a frame) as checked rows with their instants, hours and rotation.
 
     Raises :class:`InputError` listing every problem: missing or misspelt columns (added columns are
     ignored), unknown ids, bad or repeated
     rows, and given ``start``/``end``/``hours``/``rotation_id`` that disagree with the bundle.
+    CSV bytes of more than ``limits.schedule_rows`` data rows are refused before any row is checked.
     """
+    personal = personal_values(bundle.files)
     if isinstance(source, bytes | bytearray | memoryview):
-        raw, problems = _read_csv(file, bytes(source), _personal(bundle))
+        raw, problems = _read_csv(file, bytes(source), personal)
+        if raw is not None and len(raw) > limits.schedule_rows:
+            expected = f"at most {limits.schedule_rows} data rows in a schedule"
+            raise InputError([Problem(file, None, None, expected, str(len(raw)))], source=file)
     elif isinstance(source, pd.DataFrame):
         raw, problems = _from_frame(file, source)
     else:
         raise TypeError(f"a schedule is CSV bytes or a DataFrame, not {type(source).__name__}")
     if raw is None:
-        raise InputError(problems, source=file)
+        raise InputError(problems, source=file, personal=personal)
     frame, found = _resolve(bundle, raw, file, default_source="manual")
     problems += found
     if problems:
-        raise InputError(problems, source=file)
+        raise InputError(problems, source=file, personal=personal)
     return frame
 
 
@@ -185,7 +205,7 @@ def history_frame(bundle: Bundle) -> pd.DataFrame:
     """history.csv of the bundle in the shape of :func:`load_schedule` (``source`` = history)."""
     frame, problems = _resolve(bundle, bundle.frames["history"], "history.csv", default_source="history")
     if problems:
-        raise InputError(problems, source="history.csv")
+        raise InputError(problems, source="history.csv", personal=personal_values(bundle.files))
     frame["source"] = "history"
     return frame
 
@@ -439,13 +459,12 @@ def _hours(cells: _Cells) -> tuple[pd.Series, pd.Series, pd.Series]:
 class _Located:
     file: str
     frame: pd.DataFrame
-    personal: frozenset[str]
     problems: list[Problem]
 
     def flag(self, mask: pd.Series, column: str, expected: str, got: pd.Series | str) -> None:
         rows = mask[mask.fillna(False).astype(bool)].index
         for row in rows:
-            shown = got if isinstance(got, str) else _shown(got.at[row], self.personal)
+            shown = got if isinstance(got, str) else _shown(got.at[row])
             self.problems.append(Problem(self.file, int(row), column, expected, shown))
 
 
@@ -453,8 +472,7 @@ def _resolve(
     bundle: Bundle, raw: pd.DataFrame, file: str, *, default_source: str
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Check the cells of a raw schedule frame and derive the output columns."""
-    personal = _personal(bundle)
-    out = _Located(file, raw, personal, [])
+    out = _Located(file, raw, [])
     if raw.empty:
         return empty_schedule(), []
     table = ShiftTable.of(bundle)
@@ -515,7 +533,7 @@ def _resolve(
                     int(row),
                     column,
                     f"{instant} (the {label} of shift {shift.at[row]} on {dates.at[row].date()})",
-                    _shown(cells.text(column).at[row], personal),
+                    _shown(cells.text(column).at[row]),
                 )
             )
 
@@ -530,7 +548,7 @@ def _resolve(
                 int(row),
                 "hours",
                 f"{hours.at[row]:.2f} (the work hours of shift {shift.at[row]}, within {_HOURS_TOLERANCE})",
-                _shown(cells.text("hours").at[row], personal),
+                _shown(cells.text("hours").at[row]),
             )
         )
 
@@ -550,7 +568,7 @@ def _resolve(
                 "rotation_id",
                 f"{expected_rotation.at[row]} (the rotation of {person.at[row]} in rotation_assignments.csv "
                 f"on {dates.at[row].date()})",
-                _shown(given_rotation.at[row], personal),
+                _shown(given_rotation.at[row]),
             )
         )
 
@@ -609,23 +627,21 @@ def _rotation_on(bundle: Bundle, person: pd.Series, dates: pd.Series) -> pd.Seri
 # --------------------------------------------------------------------------- showing values
 
 
-def _personal(bundle: Bundle) -> frozenset[str]:
-    people = bundle.frames["people"]
-    values = set(people["name"].dropna().astype(str)) | set(people["email"].dropna().astype(str))
-    return frozenset(v.strip().casefold() for v in values if v.strip())
-
-
 def _short(text: str, limit: int = 60) -> str:
     text = text.replace("\n", " ")
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
-def _shown(value: object, personal: frozenset[str]) -> str:
-    """A bad cell as it may be printed: hidden when it looks like a name or an email."""
+def _shown(value: object) -> str:
+    """A bad cell as it may be printed: hidden when it looks like an email or a name of anyone.
+
+    The bundle's own names and emails are hidden by :class:`InputError` (``personal``, the rule of
+    :func:`rotaflow.errors.hide_personal`); this also hides what may be personal data of people the
+    bundle does not list.
+    """
     text = str(value)
-    folded = text.strip().casefold()
-    if "@" in text or folded in personal or any(len(p) >= 4 and p in folded for p in personal):
-        return _HIDDEN
+    if "@" in text:
+        return PERSONAL_DATA_HIDDEN
     if " " in text.strip() and not re.match(ID_PATTERN, text.strip()) and re.search(r"[A-Za-z]{2,} [A-Za-z]{2,}", text):
-        return _HIDDEN  # two words: may well be someone's name
+        return PERSONAL_DATA_HIDDEN  # two words: may well be someone's name
     return _short(text)

@@ -14,6 +14,7 @@ import re
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
@@ -21,7 +22,7 @@ from backups.storage import open_store
 from rotaflow.errors import InputError, Problem, StorageError
 from validations.limits import LIMITS, BundleLimits
 
-__all__ = ["read_bundle_files"]
+__all__ = ["read_bundle_files", "read_capped_file"]
 
 CHUNK = 64 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -52,6 +53,17 @@ def read_bundle_files(source: str, *, settings: Any | None = None, limits: Bundl
         [Problem(str(source), None, None, "an existing bundle folder, .zip file or s3:// prefix", "nothing there")],
         source=source,
     )
+
+
+def read_capped_file(path: Path, cap: int) -> bytes:
+    """The bytes of one file, read through a stream that stops one chunk past ``cap`` bytes.
+
+    A file past the cap is refused (``InputError`` naming the file and the cap) without being held whole.
+    """
+    with path.open("rb") as handle:
+        return _Budget(path.name, str(path), replace(LIMITS, file_bytes=cap, bundle_bytes=cap)).take(
+            path.name, _chunks(handle)
+        )
 
 
 class _Budget:
