@@ -428,3 +428,14 @@ def test_extra_columns_are_allowed_and_not_read(tiny: Bundle, quoted: bool) -> N
     found = load_schedule(tiny, extra)
     pd.testing.assert_frame_equal(found, expected)
     assert "mood" not in found.columns and len(found) == 2
+
+
+def test_names_are_hidden_by_the_bundles_one_rule(tmp_path: Path, tiny_files: dict[str, bytes]) -> None:
+    """The loader hides what parse_bundle hides (errors.hide_personal), no more: a one-word name
+    hides a cell that is that name, not every id that contains it."""
+    people = tiny_files["people.csv"].replace(b"R3,Resident Three,", b"R3,Dean,")
+    bundle = write_bundle(tmp_path / "dean", tiny_files, people_csv=people)
+    assert problems(bundle, HEADER + GOOD + b"R2,2027-07-01,DAY,,,,DEANERY,\nR1,2027-07-02,DAY,,,,dean,\n") == [
+        "assignments.csv, row 2, column rotation_id: expected an id listed in rotations.csv, got 'DEANERY'",
+        "assignments.csv, row 3, column rotation_id: expected an id listed in rotations.csv, got a value (hidden: personal data)",
+    ]
