@@ -35,6 +35,7 @@ from sqlalchemy.exc import OperationalError
 from configs.settings import get_settings, mask_url
 from db.repositories import IngestResult
 from rotaflow.errors import GateRefused, InfeasibleError, InputError, Problem, RotaflowError, StorageError
+from rotaflow.files import private_dir, private_file
 from rotaflow.progress import ENV_VAR, RichProgress, observing, wanted
 
 __all__ = ["app", "main"]
@@ -122,6 +123,21 @@ def running_server(home: Path) -> tuple[str, str] | None:
     return recorded_server(home)
 
 
+def _private_prefect_home(home: Path) -> None:
+    """Prefect's home under var/, and its SQLite database (the runs' parameters and artifacts), the owner's alone.
+
+    The folders made here (var/ too, when missing) are 0700; prefect.db is made 0600 before Prefect's
+    temporary server creates it (SQLite keeps an existing file's mode and gives its -wal/-shm files
+    the same), or made 0600 if an earlier run left it readable. Not when Prefect keeps its runs in
+    another database (PREFECT_SERVER_DATABASE_CONNECTION_URL) or on another server (PREFECT_API_URL).
+    """
+    private_dir(home)
+    database = home / "prefect.db"
+    elsewhere = ("PREFECT_API_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
+    if database.exists() or not any(os.environ.get(name) for name in elsewhere):
+        private_file(database)
+
+
 def _prefect_environment() -> None:
     """Before Prefect is imported: its defaults, and the running `rotaflow serve` server for the flow runs.
 
@@ -130,7 +146,7 @@ def _prefect_environment() -> None:
     """
     defaults = prefect_defaults(os.environ, get_settings().var_dir)
     if "PREFECT_HOME" in defaults:  # Prefect makes its home's last folder only, var/ may not exist yet
-        Path(defaults["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+        _private_prefect_home(Path(defaults["PREFECT_HOME"]))
     os.environ.update(defaults)
     if "PREFECT_API_URL" in os.environ:
         return

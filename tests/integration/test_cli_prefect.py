@@ -57,6 +57,34 @@ def test_a_flow_run_from_the_cli_prints_only_rotaflows_lines(tmp_path: Path) -> 
     assert (var_dir / "prefect" / "prefect.db").is_file()  # PREFECT_HOME defaults under rotaflow's var dir
 
 
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_prefects_home_and_database_are_the_owners_alone(tmp_path: Path) -> None:
+    """Prefect's database holds the runs' parameters and artifacts: var/ and its home 0700, prefect.db 0600,
+    whatever the umask, made so by the CLI before the temporary server creates the database."""
+    var_dir = tmp_path / "var"
+    env = _clean_env(var_dir)
+    command = [str(Path(sys.executable).parent / "rotaflow"), "ingest", "--program", str(TINY), "--json"]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600, umask=0o022)
+    _assert_quiet(done)
+    assert (_mode(var_dir), _mode(var_dir / "prefect")) == (0o700, 0o700)
+    assert _mode(var_dir / "prefect" / "prefect.db") == 0o600
+    assert [p.name for p in (var_dir / "prefect").glob("prefect.db*") if _mode(p) & 0o077] == []
+
+
+def test_a_prefect_database_made_readable_earlier_is_made_the_owners_alone(tmp_path: Path) -> None:
+    home = tmp_path / "var" / "prefect"
+    home.mkdir(parents=True)
+    (home / "prefect.db").write_bytes(b"")
+    os.chmod(home / "prefect.db", 0o644)
+    rotaflow = str(Path(sys.executable).parent / "rotaflow")
+    done = subprocess.run([rotaflow, "--help"], env=_clean_env(tmp_path / "var"), capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _mode(home / "prefect.db") == 0o600
+
+
 def test_prefect_defaults_leave_what_the_user_set(tmp_path: Path) -> None:
     from rotaflow.cli import prefect_defaults
 
