@@ -37,6 +37,7 @@ from rotaflow import progress
 from rotaflow.errors import RotaflowError
 from rotaflow.files import private_dir, write_private
 from validations.bundle import Bundle
+from validations.contracts import LINE_BREAKING
 
 __all__ = [
     "PublishConflict",
@@ -544,7 +545,7 @@ def _calendar(instance: Instance, person: str, rows: list[dict[str, Any]], name:
     return bytes(calendar.to_ical())
 
 
-_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_BREAKS = re.compile(f"[{LINE_BREAKING}]+")
 
 
 def _one_line(text: str) -> str:

@@ -623,7 +623,8 @@ def personal_values(files: Mapping[str, bytes]) -> frozenset[str]:
     """Every name and email of a bundle (PERSONAL_COLUMNS), trimmed and case-folded.
 
     Read from the raw files, so the values are known even when the file broke its contract:
-    an error then hides them in whatever column they were typed.
+    ``InputError(personal=…)`` then hides them in whatever column they were typed, by the one
+    rule of :func:`rotaflow.errors.hide_personal` (bundles and schedules alike).
     """
     found: set[str] = set()
     for file, columns in PERSONAL_COLUMNS.items():

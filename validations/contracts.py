@@ -28,6 +28,7 @@ __all__ = [
     "FindingsModel",
     "OUTPUTS",
     "HistoryModel",
+    "LINE_BREAKING",
     "ONE_LINE_PATTERN",
     "ONE_LINE_TEXT",
     "PERSONAL_COLUMNS",
@@ -60,7 +61,9 @@ ID_TEXT = "an id of letters, digits, '_', '-', '.' or ':' (at most 64 characters
 CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 _DAY = r"(mon|tue|wed|thu|fri|sat|sun)"
 APPLIES_ON_PATTERN = rf"^(daily|weekday|weekend|{_DAY}(;{_DAY})*|[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})$"
-ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+LINE_BREAKING = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+"""The characters that break a line of text (regex class body): C0, DEL, C1, Unicode line and paragraph separators."""
+ONE_LINE_PATTERN = rf"^[^{LINE_BREAKING}]*$"
 """Text on one line: no control character (C0, DEL, C1), no Unicode line or paragraph separator."""
 ONE_LINE_TEXT = "text on one line, without control characters"
 PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {"people.csv": ("name", "email")}

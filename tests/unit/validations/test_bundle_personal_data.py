@@ -66,6 +66,21 @@ def test_every_text_column_is_one_line(
     assert [str(p) for p in _error(files).problems] == [f"{where}: expected {ONE_LINE}, got {NOT_SHOWN}"]
 
 
+def test_reports_break_lines_exactly_where_the_contract_refuses_text() -> None:
+    """The report writer's one-line text and the contract's one-line check use one character class."""
+    import re
+
+    from rotaflow.generate import _one_line
+    from validations.contracts import LINE_BREAKING, ONE_LINE_PATTERN
+
+    breaking = re.compile(f"[{LINE_BREAKING}]")
+    for char in map(chr, [*range(0x2100), 0x2028, 0x2029, 0xFEFF]):
+        refused = re.match(ONE_LINE_PATTERN, f"a{char}b") is None
+        assert refused is (breaking.match(char) is not None), repr(char)
+        flattened = _one_line(f"a{char}b")
+        assert (flattened == "a b") if refused or char.isspace() else (flattened == f"a{char}b"), repr(char)
+
+
 def test_the_program_name_is_one_line(tiny_files: dict[str, bytes]) -> None:
     files = _replace(tiny_files, "program.yaml", "name: Tiny Internal", 'name: "Tiny\\nInternal')
     files = _replace(files, "program.yaml", "Residency\n", 'Residency"\n')
