@@ -932,8 +932,11 @@ def build_bundle(
 
 def write_bundle(out_dir: Path, **kwargs: Any) -> list[Path]:
     """Write the files of :func:`build_bundle` (``kwargs``) into ``out_dir``, creating it."""
-    bundle = build_bundle(**kwargs)
-    out = Path(out_dir)
+    return write_bundle_files(Path(out_dir), build_bundle(**kwargs))
+
+
+def write_bundle_files(out: Path, bundle: dict[str, str]) -> list[Path]:
+    """Write ``bundle`` (file name to text, from :func:`build_bundle`) into ``out``, creating it."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for filename, text in bundle.items():

@@ -62,8 +62,51 @@ def test_synth_writes_a_valid_bundle(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert (out / "people.csv").is_file()
     from validations.bundle import parse_bundle
 
-    bundle = parse_bundle({p.name: p.read_bytes() for p in out.iterdir()})
+    bundle = parse_bundle({p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")})
     assert (bundle.frames["people"]["role"] == "resident").sum() == 30
+
+
+SAMPLE = Path(__file__).resolve().parents[3] / "configs" / "programs" / "sample"
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_synth_refuses_a_folder_it_did_not_write_and_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    bundle = tmp_path / "sample"
+    shutil.copytree(SAMPLE, bundle)  # a program someone keeps: same file names as synth writes
+    (bundle / "notes.txt").write_text("mine\n")
+    before = _contents(bundle)
+    assert main(["synth", "--residents", "5", "--out", str(bundle)]) == 2
+    err = capsys.readouterr().err
+    assert "command line, column --out: expected a new or empty folder" in err and "did not create" in err
+    assert _contents(bundle) == before  # nothing overwritten, nothing added
+
+    a_file = tmp_path / "people.csv"
+    a_file.write_text("person_id\n")
+    assert main(["synth", "--residents", "5", "--out", str(a_file)]) == 2
+    assert "is a file" in capsys.readouterr().err and a_file.read_text() == "person_id\n"
+
+
+def test_synth_replaces_its_own_earlier_bundle(tmp_path: Path) -> None:
+    out = tmp_path / "synthetic"
+    assert main(["synth", "--residents", "5", "--seed", "1", "--out", str(out)]) == 0
+    first = (out / "people.csv").read_bytes()
+    assert main(["synth", "--residents", "7", "--seed", "2", "--out", str(out)]) == 0
+    assert (out / "people.csv").read_bytes() != first
+    from rotaflow.generate import run_files
+    from rotaflow.synth import BUNDLE_FILES
+
+    assert sorted(p.name for p in run_files(out.resolve())) == sorted(BUNDLE_FILES)
+
+
+def test_synth_with_a_bad_option_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "synthetic"
+    assert main(["synth", "--residents", "5", "--timezone", "Mars/Olympus", "--out", str(out)]) == 2
+    assert not out.exists()
 
 
 def test_synth_refuses_too_many_residents(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
