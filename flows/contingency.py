@@ -19,6 +19,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from configs.settings import Settings, get_settings
 from rotaflow.errors import InputError, Problem
+from rotaflow.planning import program_today
 from tasks.contingency import (
     assemble_analysis,
     block_history,
@@ -70,10 +71,8 @@ def _solve(context: ContingencyContext, jobs: list[RepairJob]) -> list[ScenarioR
 
 def current_block(bundle: Any, today: dt.date | None = None) -> str:
     """The block that contains ``today`` (default: today in the program's timezone); ``InputError`` when none does."""
-    from zoneinfo import ZoneInfo
-
     zone = bundle.program.timezone
-    day = today or dt.datetime.now(ZoneInfo(zone)).date()
+    day = today or program_today(zone)
     blocks = bundle.frames["blocks"]
     holding = blocks[(blocks["start_date"].dt.date <= day) & (blocks["end_date"].dt.date >= day)]
     if holding.empty:

@@ -19,6 +19,7 @@ from flows.ingest import ingest_program
 from flows.validate import validate_schedule
 from rotaflow import generate as service
 from rotaflow.errors import InfeasibleError, StorageError
+from rotaflow.planning import program_today
 from tasks.generate import (
     build_instance,
     explain_infeasibility,
@@ -45,9 +46,7 @@ def next_block(bundle: Any, today: dt.date | None = None) -> str | None:
 
 def _next_block(bundle: Any, today: dt.date | None = None) -> tuple[str, int] | None:
     """The first block starting after ``today`` and how many days away it starts."""
-    from zoneinfo import ZoneInfo
-
-    day = today or dt.datetime.now(ZoneInfo(bundle.program.timezone)).date()
+    day = today or program_today(bundle.program.timezone)
     blocks = bundle.frames["blocks"].sort_values("start_date")
     later = blocks[blocks["start_date"].dt.date > day]
     if later.empty:

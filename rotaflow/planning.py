@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -12,7 +13,7 @@ from constraints.instance import Demand, HistoryShift, Instance, PersonSpec, Req
 from rotaflow.errors import InputError, Problem
 from validations.bundle import Bundle
 
-__all__ = ["block_instance", "coverage_rows_for_day"]
+__all__ = ["block_instance", "coverage_rows_for_day", "program_today"]
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -35,6 +36,15 @@ def _pattern_matches(pattern: str, date: dt.date) -> bool:
     if pattern == "weekend":
         return weekday >= 5
     return _DAYS[weekday] in pattern.split(";")
+
+
+def program_today(timezone: str, *, now: dt.datetime | None = None) -> dt.date:
+    """Today's date where the program works (its IANA ``timezone``), not where rotaflow runs.
+
+    Which block is current or next depends on it: a run at 23:30 in New York is still on that
+    day there, though already on the next in UTC. ``now`` (aware) stands for the current instant.
+    """
+    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(timezone)).date()
 
 
 def coverage_rows_for_day(coverage: pd.DataFrame, date: dt.date) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import pytest
 
 from constraints.instance import Demand, Instance, PersonSpec, RequestSpec
 from rotaflow.errors import InputError
-from rotaflow.planning import block_instance, coverage_rows_for_day
+from rotaflow.planning import block_instance, coverage_rows_for_day, program_today
 from validations.bundle import Bundle, parse_bundle
 
 B1 = dt.date(2027, 7, 1)
@@ -390,3 +390,13 @@ def test_a_night_over_the_autumn_change_lasts_13_hours(tiny_files: dict[str, byt
     assert inst.slot(change + 1, "NIGHT").scheduled_minutes == 12 * 60
     assert inst.slot(change, "CALL24").scheduled_minutes == 25 * 60
     assert inst.slot(change + 1, "DAY").scheduled_minutes == 12 * 60  # a day shift after the change is unaffected
+
+
+def test_today_is_the_date_where_the_program_works() -> None:
+    late = dt.datetime(2027, 7, 1, 3, 30, tzinfo=UTC)  # 23:30 on 30 June in New York
+    assert program_today("America/New_York", now=late) == dt.date(2027, 6, 30)
+    assert program_today("Asia/Tokyo", now=late) == dt.date(2027, 7, 1)
+    before = dt.datetime.now(UTC)
+    today = program_today("Pacific/Kiritimati")  # UTC+14: a day ahead of UTC most of the time
+    after = dt.datetime.now(UTC)
+    assert today in {program_today("Pacific/Kiritimati", now=before), program_today("Pacific/Kiritimati", now=after)}
