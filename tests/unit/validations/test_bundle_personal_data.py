@@ -235,6 +235,8 @@ def test_personal_values_of_a_people_file_that_cannot_be_read_are_none() -> None
         ("' Ward'", True),
         ("'Please swap my night with Dr Maria de la Cruz Fernand...'", True),  # cut short inside the name
         ("'Please swap my night shift with somebody on the Ward...'", False),
+        ("'Please swap my night shift with somebody on the Jane D...'", True),
+        ("'Please swap my night shift with somebody else from B...'", False),
         ("'a'b'", False),  # looks quoted, is not one value
         ("'Jane'", False),
         ("'Maria de la Cruz Fernandez de la ...'", True),
