@@ -184,10 +184,11 @@ def load_schedule(
     """
     personal = personal_values(bundle.files)
     if isinstance(source, bytes | bytearray | memoryview):
-        raw, problems = _read_csv(file, bytes(source), personal)
-        if raw is not None and len(raw) > limits.schedule_rows:
+        data = bytes(source)
+        if _past_row_limit(data, limits.schedule_rows):
             expected = f"at most {limits.schedule_rows} data rows in a schedule"
-            raise InputError([Problem(file, None, None, expected, str(len(raw)))], source=file)
+            raise InputError([Problem(file, None, None, expected, f"more than {limits.schedule_rows}")], source=file)
+        raw, problems = _read_csv(file, data, personal)
     elif isinstance(source, pd.DataFrame):
         raw, problems = _from_frame(file, source)
     else:
@@ -199,6 +200,27 @@ def load_schedule(
     if problems:
         raise InputError(problems, source=file, personal=personal)
     return frame
+
+
+def _past_row_limit(data: bytes, limit: int) -> bool:
+    """Whether CSV bytes hold more than ``limit`` non-blank data rows: counted, stopping past it, before parsing.
+
+    Read a line at a time (any line ending): what is held is the bytes, not a copy of the text. Text
+    that is not UTF-8 or not CSV is left for the reader to name.
+    """
+    if data.count(b"\n") + data.count(b"\r") <= limit:  # every row but the last ends a line, as the header does
+        return False
+    try:
+        records = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""))
+        count = -1  # the header
+        for record in records:
+            if "".join(record).strip():
+                count += 1
+                if count > limit:
+                    return True
+    except (UnicodeDecodeError, csv.Error):
+        return False
+    return False
 
 
 def history_frame(bundle: Bundle) -> pd.DataFrame:

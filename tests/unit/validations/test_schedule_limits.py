@@ -70,7 +70,7 @@ def test_a_schedule_past_the_row_limit_is_refused(tiny: Bundle) -> None:
     assert len(load_schedule(tiny, text, file="mine.csv", limits=BundleLimits(schedule_rows=4))) == 4
     with pytest.raises(InputError) as caught:
         load_schedule(tiny, text, file="mine.csv", limits=BundleLimits(schedule_rows=3))
-    assert _refusal(caught) == ["mine.csv: expected at most 3 data rows in a schedule, got 4"]
+    assert _refusal(caught) == ["mine.csv: expected at most 3 data rows in a schedule, got more than 3"]
 
 
 def test_the_cli_refuses_a_schedule_past_the_byte_cap_and_writes_nothing(
@@ -94,7 +94,7 @@ def test_the_cli_refuses_a_schedule_past_the_row_limit_and_writes_nothing(
     out = tmp_path / "out"
     code = main(["validate", "-p", str(tiny_dir), "-s", str(schedule), "--out", str(out), "--no-flow"])
     assert code == 2
-    expected = f"long.csv: expected at most {LIMITS.schedule_rows} data rows in a schedule, got {rows}"
+    expected = f"long.csv: expected at most {LIMITS.schedule_rows} data rows in a schedule, got more than {LIMITS.schedule_rows}"
     assert expected in capsys.readouterr().err
     assert not out.exists()
 
@@ -133,3 +133,46 @@ def test_rotaflow_reads_its_own_outputs_past_a_bundle_files_row_limit() -> None:
         }
     )
     assert len(frames["findings"]) == rows and len(frames["assignments"]) == rows
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r", b"\r\n"])
+def test_rows_are_counted_whatever_ends_their_lines(tiny: Bundle, end: bytes) -> None:
+    text = (
+        b"person_id,date,shift_id" + end + b"".join(b"R1,2027-07-0%d,DAY" % day + end for day in (1, 2, 3))
+    ).rstrip()
+    assert len(load_schedule(tiny, text, file="mine.csv", limits=BundleLimits(schedule_rows=3))) == 3
+    with pytest.raises(InputError) as caught:
+        load_schedule(tiny, text, file="mine.csv", limits=BundleLimits(schedule_rows=2))
+    assert _refusal(caught) == ["mine.csv: expected at most 2 data rows in a schedule, got more than 2"]
+
+
+def test_rows_are_counted_before_the_schedule_is_parsed(tiny: Bundle) -> None:
+    """A file of many short rows within the byte cap is refused on its row count before it becomes a frame."""
+    import tracemalloc
+
+    text = b"person_id,date,shift_id\n" + b"R1,2027-07-01,DAY\n" * 200_000  # 3.6 MB, 200,000 rows
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError) as caught:
+            load_schedule(tiny, text, file="mine.csv", limits=BundleLimits(schedule_rows=1_000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert _refusal(caught) == ["mine.csv: expected at most 1000 data rows in a schedule, got more than 1000"]
+    assert peak < 3 * len(text), peak  # the text and its decoded copy, not 200,000 rows of cells
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        (b"person_id,date,shift_id\xff\n" + b"R1,2027-07-01,DAY\n" * 5, "expected UTF-8 text"),
+        (
+            b'person_id,date,shift_id\n"' + b"x" * 200_000 + b'",a,b\n' + b"R1,2027-07-01,DAY\n" * 5,
+            "expected well-formed CSV",
+        ),
+    ],
+)
+def test_text_the_row_count_cannot_read_is_left_for_the_reader_to_name(tiny: Bundle, text: bytes, named: str) -> None:
+    with pytest.raises(InputError) as caught:
+        load_schedule(tiny, text, file="mine.csv", limits=BundleLimits(schedule_rows=2))
+    assert _refusal(caught)[0].startswith(f"mine.csv: {named}")
