@@ -4,7 +4,9 @@ A bundle past a limit is refused (exit 2) with a problem naming the file, the li
 found, before the excess is held in memory: files are read through a stream that stops one byte past
 the cap, zip members are counted by the bytes they actually produce (never by what their header
 says), CSV rows are counted while they are read, and YAML aliases are counted while the document is
-composed. docs/coordinators.md ("Size limits") lists these values for coordinators.
+composed. A schedule file (``rotaflow validate --schedule``) has limits of its own, sized for a
+year of a large program; rotaflow's own outputs are read back under them (``for_schedule``).
+docs/coordinators.md ("Size limits") lists these values for coordinators.
 
 The limits keep ingest's peak memory proportional to what is accepted: bench/ingest_limits.py
 measures it for the largest bundle accepted (bench/results/ingest_limits.json).
