@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from constraints.instance import (
     Cell,
     Demand,
-    HistoryShift,
     Instance,
     PersonSpec,
     RequestSpec,
@@ -28,6 +27,7 @@ from constraints.instance import (
 from constraints.model import build_model, check_schedule
 from constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure, load_ruleset
 from constraints.solve import solve
+from tests.unit.constraints import ruletools
 
 DEFAULT = configure(load_ruleset())
 HARD = [r for r in DEFAULT if r.kind == "hard"]
@@ -145,19 +145,7 @@ def instances(draw: st.DrawFn) -> Instance:
     history = []
     for _ in range(draw(st.integers(0, 2))):
         person = draw(st.sampled_from(ids))
-        spec = inst.shift[draw(st.sampled_from(shift_ids))]
-        slot = inst.make_slot(draw(st.integers(-3, -1)), spec.id)
-        history.append(
-            HistoryShift(
-                person,
-                slot.start,
-                slot.end_with_transition,
-                slot.work_minutes,
-                spec.in_house_call,
-                spec.kind,
-                slot.scheduled_minutes,
-            )
-        )
+        history += ruletools.history(inst, person, [draw(st.integers(-3, -1))], draw(st.sampled_from(shift_ids)))
     inst.history = tuple(history)
     return inst
 
