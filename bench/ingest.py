@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -22,6 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _table import print_table, write_results  # noqa: E402  (bench/ is the script's folder)
+
 SAMPLE = ROOT / "configs" / "programs" / "sample"
 
 
@@ -110,16 +112,8 @@ def main() -> int:
         ("reingest_unchanged_s", "re-ingest s", ">11", ".2f"),
         ("peak_rss_mb", "peak MB", ">8", ".0f"),
     ]
-    header = " ".join(format(title, align) for _, title, align, _ in columns)
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        print(" ".join(format(format(r[key], fmt), align) for key, _, align, fmt in columns))
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    payload = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()}, "results": rows}
-    (out / "ingest.json").write_text(json.dumps(payload, indent=2))
-    print(f"\nwritten {out / 'ingest.json'}")
+    print_table(rows, columns)
+    write_results("ingest", rows)
     return 0
 
 

@@ -21,7 +21,6 @@ import csv
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import shutil
 import struct
@@ -35,6 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _table import print_table, write_results  # noqa: E402  (bench/ is the script's folder)
+
 MiB = 1024 * 1024
 
 
@@ -214,20 +216,11 @@ def main() -> int:
         ("imports_rss_mb", "imports MB", ">10", ".0f"),
         ("peak_rss_mb", "peak MB", ">8", ".0f"),
     ]
-    header = " ".join(format(title, align) for _, title, align, _ in columns)
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        shown = {**r, "bytes_on_disk": r["bytes_on_disk"] / MiB}
-        print(" ".join(format(format(shown[key], fmt), align) for key, _, align, fmt in columns))
+    print_table([{**r, "bytes_on_disk": r["bytes_on_disk"] / MiB} for r in rows], columns)
     for r in rows:
         if r["outcome"] == "refused":
             print(f"  {r['bundle']}: {r['problem']}")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    payload = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()}, "results": rows}
-    (out / "ingest_limits.json").write_text(json.dumps(payload, indent=2))
-    print(f"\nwritten {out / 'ingest_limits.json'}")
+    write_results("ingest_limits", rows)
     return 0
 
 
