@@ -56,10 +56,18 @@ def _busy_in_history(inst: Instance, person: str, start: dt.datetime, end: dt.da
 
 def _windows(inst: Instance, params: _Params) -> list[tuple[int, int]]:
     """Windows that touch the horizon, those running past its last day included unless the
-    whole free days after it (a last shift may run into the first) already make enough."""
+    free time after the latest any shift of the block can end (a 24-hour shift with its
+    hand-off may run into the second day after the block) already makes enough."""
     length = params.window_days if params.variant == "averaged" else 7
     need = params.min_free_days if params.variant == "averaged" else 1
-    return [(s, s + length - 1) for s in range(-length + 1, inst.days) if s + length - 1 - inst.days < need]
+    free_from = max([inst.midnight(inst.days), *(slot.end_with_transition for slot in inst.slots())])
+    out = []
+    for first in range(-length + 1, inst.days):
+        last = first + length - 1
+        if last >= inst.days and int((inst.midnight(last + 1) - free_from) / DAY) >= need:
+            continue
+        out.append((first, last))
+    return out
 
 
 @register

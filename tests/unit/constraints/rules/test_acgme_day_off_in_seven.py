@@ -122,6 +122,23 @@ def test_a_block_may_not_leave_a_window_the_next_block_cannot_complete() -> None
     assert status(inst, rules, cells) == "optimal"
 
 
+def test_a_last_shift_with_its_hand_off_may_run_into_the_second_day_after_the_block() -> None:
+    # 20:30 to 20:30 with a 4-hour hand-off, worked from day 9 to the last day (13): the last one
+    # ends at 00:30 on day 15, so the window from day 9 (to day 15) has 20.5 h free before the
+    # first shift and 23.5 h after the last: no free day, though two of its days follow the block.
+    long = ShiftSpec("LONG", start=dt.time(20, 30), end=dt.time(20, 30), transition_minutes=240)
+    inst = instance(shifts=(long,), days=14)
+    cells = {("R1", d, "LONG") for d in range(9, 14)}
+    rules = configured(RULE, params={"min_free_days": 1, "window_days": 7})
+    assert found(inst, rules, cells) == [(RULE, "R1", 9, 15, 0, 1)]
+    assert status(inst, rules, cells) == "infeasible"
+    # without the hand-off the last shift ends at 20:30 on day 14: 27.5 h free after it
+    short = ShiftSpec("LONG", start=dt.time(20, 30), end=dt.time(20, 30))
+    inst = instance(shifts=(short,), days=14)
+    assert found(inst, rules, cells) == []
+    assert status(inst, rules, cells) == "optimal"
+
+
 def test_night_float_with_one_skipped_night_a_week_is_admitted() -> None:
     inst = instance(shifts=(NIGHT,), days=28)
     cells = days_worked("NIGHT", 28, 5, 12, 19, 26)
