@@ -47,7 +47,7 @@ test: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy rotaflow configs db validations backups tasks flows constraints
+	$(BIN)/mypy rotaflow
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format .

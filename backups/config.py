@@ -8,10 +8,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from backups.storage import MB, LocalStore, S3Store, TransferSettings, open_store
-from configs.settings import PROJECT_ROOT, Settings, get_settings
+from rotaflow.backups.storage import MB, LocalStore, S3Store, TransferSettings, open_store
+from rotaflow.configs.settings import CONFIG_DIR, Settings, get_settings
 from rotaflow.errors import ConfigError
-from validations.safe_yaml import YamlLimitError, load_yaml
+from rotaflow.validations.safe_yaml import YamlLimitError, load_yaml
 
 __all__ = [
     "BACKUP_FILE",
@@ -24,7 +24,7 @@ __all__ = [
     "work_dir",
 ]
 
-BACKUP_FILE = PROJECT_ROOT / "configs" / "backup.yaml"
+BACKUP_FILE = CONFIG_DIR / "backup.yaml"
 
 Tier = Literal["quick", "named", "immaculate", "sacred"]
 TIERS: tuple[Tier, ...] = ("quick", "named", "immaculate", "sacred")

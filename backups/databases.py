@@ -39,10 +39,10 @@ from sqlalchemy import Connection, Engine, create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
-from backups.config import PostgresTools
-from backups.journal import checkpoint
-from backups.manifest import TableStat
-from configs.settings import mask_url
+from rotaflow.backups.config import PostgresTools
+from rotaflow.backups.journal import checkpoint
+from rotaflow.backups.manifest import TableStat
+from rotaflow.configs.settings import mask_url
 from rotaflow.errors import GateRefused
 from rotaflow.files import private_dir, private_file
 

@@ -1,6 +1,6 @@
 """The emergency restore chain's steps, each one journaled, and the recovery of an interrupted run.
 
-The chain (``flows.restore.emergency_restore`` runs it as Prefect tasks)::
+The chain (``rotaflow.flows.restore.emergency_restore`` runs it as Prefect tasks)::
 
     find → 1 disk check → 2 verify the backup → 3 pre-snapshot → 4 confirmation
          → 5 restore into a new database, switch it in → 6 verify the live database
@@ -8,7 +8,7 @@ The chain (``flows.restore.emergency_restore`` runs it as Prefect tasks)::
 Each gate either passes or raises ``GateRefused`` with the live database untouched. Steps
 5 and 6 can be undone: ``roll_back`` puts the previous database back (``undo_swap``) or,
 when that is impossible, restores the pre-snapshot. Every step is written to the run's
-journal (``backups.journal``) before its effect; ``recover_interrupted`` reads the journal
+journal (``rotaflow.backups.journal``) before its effect; ``recover_interrupted`` reads the journal
 a killed run left behind, looks at which databases exist, and makes the live database
 whole again: the original one when the switch had not happened, the restored one when it
 had and it verifies, else the original one put back.
@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import make_url
 
-from backups.config import BackupConfig, Tier, load_backup_config, open_tier_store, work_dir
-from backups.databases import (
+from rotaflow.backups.config import BackupConfig, Tier, load_backup_config, open_tier_store, work_dir
+from rotaflow.backups.databases import (
     Swap,
     database_exists,
     database_size,
@@ -43,15 +43,15 @@ from backups.databases import (
     stop_orphaned_restore,
     swap_databases,
 )
-from backups.disk import DiskCheck, DiskUsage, VolumeSpace, existing_ancestor, human_bytes
-from backups.journal import RestoreJournal, checkpoint, journal_folder
-from backups.manifest import Manifest
-from backups.restore import restore_into, retire_previous, swap_in, undo_swap, verify_restored
-from backups.sets import CreatedBackup, create_backup, fetch_backup, read_manifest, restore_command
-from backups.storage import BlobStore, LocalStore
-from backups.tiers import list_sacred
-from backups.verify import VerifyReport, verify_backup
-from configs.settings import Settings, get_settings, mask_url
+from rotaflow.backups.disk import DiskCheck, DiskUsage, VolumeSpace, existing_ancestor, human_bytes
+from rotaflow.backups.journal import RestoreJournal, checkpoint, journal_folder
+from rotaflow.backups.manifest import Manifest
+from rotaflow.backups.restore import restore_into, retire_previous, swap_in, undo_swap, verify_restored
+from rotaflow.backups.sets import CreatedBackup, create_backup, fetch_backup, read_manifest, restore_command
+from rotaflow.backups.storage import BlobStore, LocalStore
+from rotaflow.backups.tiers import list_sacred
+from rotaflow.backups.verify import VerifyReport, verify_backup
+from rotaflow.configs.settings import Settings, get_settings, mask_url
 from rotaflow.errors import GateRefused, StorageError
 
 __all__ = [
@@ -593,7 +593,7 @@ def _journal_note(plan: Plan, step: str, **details: Any) -> None:
 
 def switch_live(plan: Plan) -> Swap:
     """Make the staging database the live one by rename; the old one is set aside."""
-    from db.session import dispose_engines
+    from rotaflow.db.session import dispose_engines
 
     config = plan.config()
     journal = plan.journal()
@@ -706,7 +706,7 @@ def roll_back(plan: Plan, swap: Swap | None) -> str:
 
     Writes ``rolled-back`` (or ``rollback-failed``) to the journal and says what it did.
     """
-    from db.session import dispose_engines
+    from rotaflow.db.session import dispose_engines
 
     config = plan.config()
     journal = plan.journal()
@@ -800,7 +800,7 @@ def recover_interrupted(
     verifies against the backup's manifest, else the previous one is put back (or the
     pre-snapshot restored). The journal is then filed in ``history/`` with what was done.
     """
-    from db.session import dispose_engines
+    from rotaflow.db.session import dispose_engines
 
     settings = settings or get_settings()
     config = config or load_backup_config(Path(config_path) if config_path else None)

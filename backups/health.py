@@ -6,11 +6,11 @@ import datetime as dt
 import time
 from typing import Any
 
-from backups.config import TIERS, BackupConfig, Tier, load_backup_config, open_tier_store
-from backups.sets import list_backups
-from backups.tiers import TierStatus, find_backup, list_sacred, restore_test, tier_status
-from backups.verify import verify_backup
-from configs.settings import Settings, get_settings
+from rotaflow.backups.config import TIERS, BackupConfig, Tier, load_backup_config, open_tier_store
+from rotaflow.backups.sets import list_backups
+from rotaflow.backups.tiers import TierStatus, find_backup, list_sacred, restore_test, tier_status
+from rotaflow.backups.verify import verify_backup
+from rotaflow.configs.settings import Settings, get_settings
 from rotaflow.errors import StorageError
 
 __all__ = [

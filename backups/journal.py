@@ -10,7 +10,7 @@ One folder per live database under the backup work folder::
 Each step is written at once (a temporary file, fsync, atomic rename), before the step's
 effect where the effect could be interrupted. A process killed between gates or in the
 middle of a step therefore leaves ``current.json`` behind, and the next run finds it,
-recovers (``backups.emergency.recover_interrupted``) and files the journal in ``history/``
+recovers (``rotaflow.backups.emergency.recover_interrupted``) and files the journal in ``history/``
 with what the recovery found and did.
 
 ``checkpoint(point)`` is the fault-injection hook of the tests: when the environment
@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from configs.settings import mask_url
+from rotaflow.configs.settings import mask_url
 from rotaflow.errors import GateRefused
 
 __all__ = [

@@ -22,8 +22,8 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backups.disk import human_bytes
-from configs.settings import PROJECT_ROOT
+from rotaflow.backups.disk import human_bytes
+from rotaflow.configs.settings import PROJECT_ROOT
 
 __all__ = [
     "CHECKSUM_FILE",
@@ -184,6 +184,8 @@ def code_version() -> str:
         version = metadata.version("rotaflow")
     except metadata.PackageNotFoundError:  # pragma: no cover - always installed (editable)
         version = "unknown"
+    if PROJECT_ROOT is None:  # an installed wheel: no checkout to describe
+        return version
     try:
         described = subprocess.run(
             ["git", "-C", str(PROJECT_ROOT), "describe", "--tags", "--always", "--dirty"],

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from backups.config import BackupConfig, load_backup_config
-from backups.databases import (
+from rotaflow.backups.config import BackupConfig, load_backup_config
+from rotaflow.backups.databases import (
     Swap,
     dialect_of,
     drop_database,
@@ -28,10 +28,10 @@ from backups.databases import (
     table_stats,
     unpooled_engine,
 )
-from backups.manifest import Manifest
-from backups.sets import FetchedBackup
-from backups.verify import VerifyReport
-from configs.settings import mask_url
+from rotaflow.backups.manifest import Manifest
+from rotaflow.backups.sets import FetchedBackup
+from rotaflow.backups.verify import VerifyReport
+from rotaflow.configs.settings import mask_url
 from rotaflow.errors import GateRefused
 
 __all__ = [
@@ -219,9 +219,9 @@ def _warm_up() -> None:
     try:
         from sqlalchemy.orm import configure_mappers
 
-        from db.repositories import DATASET_TABLES
-        from validations.bundle import contract_problems, cross_file_problems
-        from validations.contracts import DATASETS
+        from rotaflow.db.repositories import DATASET_TABLES
+        from rotaflow.validations.bundle import contract_problems, cross_file_problems
+        from rotaflow.validations.contracts import DATASETS
 
         configure_mappers()
         frames = {name: _frame(DATASETS[name], []) for name in DATASET_TABLES}
@@ -234,10 +234,10 @@ def _warm_up() -> None:
 
 def contract_problems_in_database(url: str) -> list[str]:
     """Every live program's data read back through the repositories and held to the bundle contracts."""
-    from db.repositories import DATASET_TABLES, ProgramRepository
-    from db.session import UnitOfWork
-    from validations.bundle import contract_problems, cross_file_problems
-    from validations.contracts import DATASETS
+    from rotaflow.db.repositories import DATASET_TABLES, ProgramRepository
+    from rotaflow.db.session import UnitOfWork
+    from rotaflow.validations.bundle import contract_problems, cross_file_problems
+    from rotaflow.validations.contracts import DATASETS
 
     problems: list[str] = []
     with UnitOfWork(unpooled_engine(url)) as uow:

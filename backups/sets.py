@@ -19,10 +19,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from backups.config import BackupConfig, Tier, load_backup_config, open_tier_store, work_dir
-from backups.databases import DumpResult, dump_database
-from backups.disk import DiskUsage, free_space_ok
-from backups.manifest import (
+from rotaflow import events
+from rotaflow.backups.config import BackupConfig, Tier, load_backup_config, open_tier_store, work_dir
+from rotaflow.backups.databases import DumpResult, dump_database
+from rotaflow.backups.disk import DiskUsage, free_space_ok
+from rotaflow.backups.manifest import (
     CHECKSUM_FILE,
     MANIFEST_JSON,
     MANIFEST_MD,
@@ -37,9 +38,8 @@ from backups.manifest import (
     render_manifest_md,
     sha256_file,
 )
-from backups.storage import BlobStore, LocalStore, ObjectLock
-from configs.settings import Settings, get_settings, mask_url
-from rotaflow import progress
+from rotaflow.backups.storage import BlobStore, LocalStore, ObjectLock
+from rotaflow.configs.settings import Settings, get_settings, mask_url
 from rotaflow.errors import GateRefused, StorageError
 
 __all__ = [
@@ -245,10 +245,10 @@ def upload_set(
 ) -> None:
     """Upload the set's files (streamed), the descriptive ones after the data, the checksum last.
 
-    ``on_bytes(done, total)`` and the observers of ``rotaflow.progress`` follow the bytes sent.
+    ``on_bytes(done, total)`` and the observers of ``rotaflow.events`` follow the bytes sent.
     """
     order = [f.path for f in manifest.files] + [MANIFEST_JSON, MANIFEST_MD, CHECKSUM_FILE]
-    transfer = progress.Transfer.start("upload", on_bytes, lambda: sum((folder / r).stat().st_size for r in order))
+    transfer = events.Transfer.start("upload", on_bytes, lambda: sum((folder / r).stat().st_size for r in order))
     for relative in order:
         if transfer is None:
             store.put_file(f"{backup_id}/{relative}", folder / relative, lock=lock)
@@ -311,9 +311,9 @@ def fetch_backup(
 
     Refuses when the destination's volume has no room for the set, and when the local
     copy does not verify (a file changed between the check and the download).
-    ``on_bytes(done, total)`` and the observers of ``rotaflow.progress`` follow the bytes received.
+    ``on_bytes(done, total)`` and the observers of ``rotaflow.events`` follow the bytes received.
     """
-    from backups.verify import verify_backup
+    from rotaflow.backups.verify import verify_backup
 
     manifest = read_manifest(store, backup_id)
     room = free_space_ok([destination], manifest.total_bytes, margin, disk_usage=disk_usage)
@@ -323,7 +323,7 @@ def fetch_backup(
     if folder.exists():
         shutil.rmtree(folder)
     names = [f.path for f in manifest.files] + [MANIFEST_JSON, MANIFEST_MD, CHECKSUM_FILE]
-    transfer = progress.Transfer.start("download", on_bytes, lambda: sum(store.size(f"{backup_id}/{r}") for r in names))
+    transfer = events.Transfer.start("download", on_bytes, lambda: sum(store.size(f"{backup_id}/{r}") for r in names))
     for relative in names:
         if transfer is None:
             store.get_file(f"{backup_id}/{relative}", folder / relative)

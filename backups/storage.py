@@ -312,7 +312,7 @@ def split_s3_url(url: str) -> tuple[str, str]:
     Credentials in an address end up in logs, flow parameters and stored records; they are
     given as ROTAFLOW_S3_ACCESS_KEY_ID / ROTAFLOW_S3_SECRET_ACCESS_KEY or a Prefect Secret block.
     """
-    from configs.settings import mask_url
+    from rotaflow.configs.settings import mask_url
 
     parsed = urlparse(url)
     if parsed.scheme != "s3" or not parsed.netloc:
@@ -615,7 +615,7 @@ def open_store(
     """Open the store a URL names: a folder path, or ``s3://bucket/prefix``."""
     if url.startswith("s3://"):
         if settings is None:
-            from configs.settings import get_settings
+            from rotaflow.configs.settings import get_settings
 
             settings = get_settings()
         bucket, prefix = split_s3_url(url)

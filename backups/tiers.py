@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backups.config import (
+from rotaflow.backups.config import (
     TIERS,
     BackupConfig,
     ImmaculateTier,
@@ -31,12 +31,12 @@ from backups.config import (
     open_tier_store,
     tier_location,
 )
-from backups.config import work_dir as backup_work_dir
-from backups.databases import dialect_of, drop_database, sibling_url, stamp
-from backups.disk import DiskUsage
-from backups.manifest import CHECKSUM_FILE, Manifest, code_version, new_backup_id
-from backups.restore import restore_into, verify_restored
-from backups.sets import (
+from rotaflow.backups.config import work_dir as backup_work_dir
+from rotaflow.backups.databases import dialect_of, drop_database, sibling_url, stamp
+from rotaflow.backups.disk import DiskUsage
+from rotaflow.backups.manifest import CHECKSUM_FILE, Manifest, code_version, new_backup_id
+from rotaflow.backups.restore import restore_into, verify_restored
+from rotaflow.backups.sets import (
     BackupInfo,
     FetchedBackup,
     fetch_backup,
@@ -46,9 +46,9 @@ from backups.sets import (
     upload_set,
     write_descriptive_files,
 )
-from backups.storage import BlobStore, ObjectLock, S3Store
-from backups.verify import VerifyReport, verify_backup
-from configs.settings import Settings, get_settings
+from rotaflow.backups.storage import BlobStore, ObjectLock, S3Store
+from rotaflow.backups.verify import VerifyReport, verify_backup
+from rotaflow.configs.settings import Settings, get_settings
 from rotaflow.errors import GateRefused, StorageError
 
 __all__ = [

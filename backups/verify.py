@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from backups.manifest import (
+from rotaflow.backups.manifest import (
     CHECKSUM_FILE,
     DESCRIPTIVE,
     MANIFEST_JSON,
@@ -19,7 +19,7 @@ from backups.manifest import (
     parse_checksums,
     render_manifest_md,
 )
-from backups.storage import BlobStore, S3Store
+from rotaflow.backups.storage import BlobStore, S3Store
 from rotaflow.errors import GateRefused, StorageError
 
 __all__ = ["VerifyReport", "alembic_problems", "verify_backup"]
@@ -61,7 +61,7 @@ def alembic_problems(revision: str | None) -> tuple[list[str], list[str]]:
     """Problems and notes about restoring a database at ``revision`` with this code."""
     from alembic.script import ScriptDirectory
 
-    from db.migrate import alembic_config
+    from rotaflow.db.migrate import alembic_config
 
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     head = script.get_current_head()

@@ -72,7 +72,7 @@ def _year_of_shifts(bundle: Any) -> Any:
     import pandas as pd
 
     from bench.validate_acgme import START, synthetic_schedule
-    from validations.schedule import load_schedule
+    from rotaflow.validations.schedule import load_schedule
 
     blocks = bundle.frames["blocks"]
     first, last = blocks["start_date"].min().date(), blocks["end_date"].max().date()
@@ -97,9 +97,9 @@ def _publish_year(url: str) -> int:
     """One published run per block of the sample program, with its assignments; rows written."""
     from sqlalchemy import insert, select
 
-    from db.models import Assignment, AuditEntry, Program, ScheduleRun
-    from db.session import UnitOfWork, make_engine
-    from validations.bundle import parse_bundle
+    from rotaflow.db.models import Assignment, AuditEntry, Program, ScheduleRun
+    from rotaflow.db.session import UnitOfWork, make_engine
+    from rotaflow.validations.bundle import parse_bundle
 
     bundle = parse_bundle({p.name: p.read_bytes() for p in sorted(SAMPLE.iterdir()) if p.is_file()})
     schedule = _year_of_shifts(bundle)
@@ -173,10 +173,10 @@ def _publish_year(url: str) -> int:
 def _make_database(server: str, name: str, pad_mb: int) -> str:
     from sqlalchemy.engine import make_url
 
-    from configs.settings import Settings
-    from db.migrate import upgrade
-    from db.session import make_engine
-    from rotaflow.ingest import ingest_bundle
+    from rotaflow.configs.settings import Settings
+    from rotaflow.db.migrate import upgrade
+    from rotaflow.db.session import make_engine
+    from rotaflow.services.ingest import ingest_bundle
 
     _sql(server, f'CREATE DATABASE "{name}"')
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
@@ -200,7 +200,7 @@ def _make_database(server: str, name: str, pad_mb: int) -> str:
 
 
 def _row_counts(url: str) -> dict[str, int]:
-    from backups.databases import table_stats
+    from rotaflow.backups.databases import table_stats
 
     return {name: stat.rows for name, stat in table_stats(url)[1].items()}
 
@@ -217,12 +217,12 @@ def _timed(fn: Any) -> tuple[float, Any]:
 def _case(server: str, label: str, pad_mb: int, work: Path, repeat: int) -> dict[str, Any]:
     from sqlalchemy.engine import make_url
 
-    from backups.config import load_backup_config
-    from backups.databases import database_size, drop_database, libpq_connection, sibling_url
-    from backups.restore import restore_into, verify_restored
-    from backups.sets import create_backup, fetch_backup
-    from backups.storage import LocalStore
-    from backups.verify import verify_backup
+    from rotaflow.backups.config import load_backup_config
+    from rotaflow.backups.databases import database_size, drop_database, libpq_connection, sibling_url
+    from rotaflow.backups.restore import restore_into, verify_restored
+    from rotaflow.backups.sets import create_backup, fetch_backup
+    from rotaflow.backups.storage import LocalStore
+    from rotaflow.backups.verify import verify_backup
 
     name = f"rotaflow_bench_{uuid.uuid4().hex[:8]}"
     url = _make_database(server, name, pad_mb)

@@ -38,9 +38,9 @@ TARGETS = {1: 60.0, 2: 600.0}
 
 def cached_schedule() -> Path:
     """The sample block's schedule as assignments.csv, solved once per bundle version (10-20 s)."""
-    from rotaflow.generate import load_solver_settings, rules_for, solve_block
-    from rotaflow.planning import block_instance
-    from validations.bundle import parse_bundle
+    from rotaflow.services.generate import load_solver_settings, rules_for, solve_block
+    from rotaflow.services.planning import block_instance
+    from rotaflow.validations.bundle import parse_bundle
 
     files = {p.name: p.read_bytes() for p in sorted(SAMPLE.iterdir()) if p.is_file()}
     digest = hashlib.sha256(b"".join(n.encode() + b for n, b in files.items())).hexdigest()[:16]
@@ -69,8 +69,8 @@ def _warm_up() -> None:
 
 
 def run_case(label: str, runner: Any, order: int, schedule: Path, limit: float) -> tuple[dict[str, Any], Any]:
-    import validations.contingency as service
-    from flows.contingency import contingency_analysis
+    import rotaflow.validations.contingency as service
+    from rotaflow.flows.contingency import contingency_analysis
 
     service._BASES.clear()  # every case builds its own model, as a fresh worker would
     started = time.perf_counter()
@@ -116,9 +116,9 @@ def main() -> int:
 def _run(args: argparse.Namespace) -> int:
     from prefect_dask import DaskTaskRunner
 
-    from configs.settings import Settings
-    from flows.contingency import contingency_task_runner
-    from validations.contingency import DEFAULT_DETERMINISTIC_TIME
+    from rotaflow.configs.settings import Settings
+    from rotaflow.flows.contingency import contingency_task_runner
+    from rotaflow.validations.contingency import DEFAULT_DETERMINISTIC_TIME
 
     limit = args.deterministic_time or DEFAULT_DETERMINISTIC_TIME
     schedule = cached_schedule()

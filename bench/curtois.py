@@ -51,7 +51,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "curtois.json")
     args = parser.parse_args()
 
-    from constraints.benchmark import solve_curtois
+    from rotaflow.constraints.benchmark import solve_curtois
 
     files = args.files or sorted(SHARED.glob("Instance*.txt"), key=lambda p: int(p.stem.removeprefix("Instance")))
     known = best_known(files[0].parent if files else SHARED) | best_known(SHARED)

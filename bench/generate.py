@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def run_case(label: str, folder: Path, block: str, limit: float) -> dict[str, object]:
-    from rotaflow.generate import check, load_solver_settings, rules_for, solve_block
-    from rotaflow.planning import block_instance
-    from validations.bundle import parse_bundle
+    from rotaflow.services.generate import check, load_solver_settings, rules_for, solve_block
+    from rotaflow.services.planning import block_instance
+    from rotaflow.validations.bundle import parse_bundle
 
     bundle = parse_bundle({p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()})
     started = time.perf_counter()
@@ -56,7 +56,7 @@ def main() -> int:
     parser.add_argument("--synthetic-limit", type=float, default=120.0)
     parser.add_argument("--residents", type=int, default=150)
     args = parser.parse_args()
-    from rotaflow.synth import write_bundle
+    from rotaflow.services.synth import write_bundle
 
     work = Path(tempfile.mkdtemp(prefix="rotaflow-bench-"))
     synthetic = work / f"synthetic-{args.residents}"

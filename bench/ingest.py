@@ -30,10 +30,10 @@ SAMPLE = ROOT / "configs" / "programs" / "sample"
 def _case(source: str, database_url: str, var_dir: str) -> dict[str, object]:
     """Run inside a child process: one cold ingest, then one unchanged re-ingest."""
     os.environ["ROTAFLOW_VAR_DIR"] = var_dir
-    from configs.settings import Settings
-    from db.migrate import upgrade
-    from db.session import make_engine
-    from rotaflow.ingest import check_expectations, load_bundle, save_bundle
+    from rotaflow.configs.settings import Settings
+    from rotaflow.db.migrate import upgrade
+    from rotaflow.db.session import make_engine
+    from rotaflow.services.ingest import check_expectations, load_bundle, save_bundle
 
     settings = Settings(database_url=database_url, secret_key="bench-" + uuid.uuid4().hex + uuid.uuid4().hex)
     upgrade(database_url)
@@ -74,7 +74,7 @@ def main() -> int:
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
 
-    from rotaflow.synth import write_bundle
+    from rotaflow.services.synth import write_bundle
 
     work = Path(tempfile.mkdtemp(prefix="rotaflow-bench-"))
     big = work / "synthetic-300"

@@ -43,9 +43,9 @@ MiB = 1024 * 1024
 def _case(source: str, var_dir: str) -> dict[str, object]:
     """Run inside a child process: one ingest of ``source`` into a new embedded database."""
     os.environ["ROTAFLOW_VAR_DIR"] = var_dir
-    from configs.settings import Settings
+    from rotaflow.configs.settings import Settings
     from rotaflow.errors import InputError
-    from rotaflow.ingest import ingest_bundle
+    from rotaflow.services.ingest import ingest_bundle
 
     settings = Settings()
     base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -131,8 +131,8 @@ def _raw_zip(path: Path, name: str, declared_size: int, size: int) -> None:
 
 
 def _bundles(work: Path) -> dict[str, Path]:
-    from rotaflow.synth import write_bundle
-    from validations.limits import LIMITS
+    from rotaflow.services.synth import write_bundle
+    from rotaflow.validations.limits import LIMITS
 
     base = work / "synthetic-300"
     write_bundle(base, residents=300, seed=1)

@@ -2,7 +2,7 @@
 
     python bench/report.py [--residents 300] [--blocks 13] [--out DIR]
 
-Builds synthetic frames with ``validations.report.example_data`` (ids only) for 12 residents x 28 days
+Builds synthetic frames with ``rotaflow.validations.report.example_data`` (ids only) for 12 residents x 28 days
 and for RESIDENTS x BLOCKS*28 days (N-2 contingency for every pair), renders each report twice and
 prints: case, residents, days, frame rows, seconds to build the frames, seconds to render (best of
 two), HTML size in MB and the size without plotly.js. Writes bench/results/report.json, and the
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 def run_case(label: str, residents: int, days: int, out: Path | None) -> dict[str, object]:
     from plotly.offline import get_plotlyjs
 
-    from validations.report import example_data, render_report
+    from rotaflow.validations.report import example_data, render_report
 
     started = time.perf_counter()
     data = example_data(residents=residents, days=days)

@@ -2,7 +2,7 @@
 
     python bench/validate_acgme.py [--residents 300] [--days 365] [--repeat 3]
 
-Builds the program with ``rotaflow.synth`` (America/New_York, so the year has both daylight-saving
+Builds the program with ``rotaflow.services.synth`` (America/New_York, so the year has both daylight-saving
 changes), synthesises a plausible schedule (call / post-call / two days / off on inpatient
 rotations, five days a week elsewhere, night float, home call before a day off, nothing on leave
 days), and times, best of ``--repeat``: ``load_schedule`` of the assignments.csv bytes,
@@ -104,10 +104,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from rotaflow.synth import BLOCK_DAYS, build_bundle
-    from validations.acgme import limits_for, validate_acgme
-    from validations.bundle import parse_bundle
-    from validations.schedule import load_schedule
+    from rotaflow.services.synth import BLOCK_DAYS, build_bundle
+    from rotaflow.validations.acgme import limits_for, validate_acgme
+    from rotaflow.validations.bundle import parse_bundle
+    from rotaflow.validations.schedule import load_schedule
 
     blocks = -(-args.days // BLOCK_DAYS)
     texts = build_bundle(residents=args.residents, blocks=blocks, timezone=TIMEZONE, start=START, seed=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -12,9 +13,39 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rotaflow.errors import ConfigError
 
-__all__ = ["PROJECT_ROOT", "Settings", "get_settings", "mask_url", "secret_block_value"]
+__all__ = [
+    "CONFIG_DIR",
+    "PROJECT_ROOT",
+    "Settings",
+    "default_var_dir",
+    "get_settings",
+    "mask_url",
+    "secret_block_value",
+]
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = Path(__file__).resolve().parent
+"""The shipped configuration (rule sets, solver, backup and steward files, the sample program):
+``configs/`` of a checkout, or ``rotaflow/configs/`` of an installed wheel."""
+
+
+def _checkout_root() -> Path | None:
+    root = CONFIG_DIR.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "rotaflow").is_dir() else None
+
+
+PROJECT_ROOT = _checkout_root()
+"""The repository when rotaflow runs from its checkout (``make run``, an editable install); None
+when it runs from an installed wheel."""
+
+
+def default_var_dir() -> Path:
+    """Writable state: ``var/`` of the checkout, or, installed from a wheel, the user's data folder
+    (``$XDG_DATA_HOME/rotaflow``, else ``~/.local/share/rotaflow``); ``ROTAFLOW_VAR_DIR`` overrides both."""
+    if PROJECT_ROOT is not None:
+        return PROJECT_ROOT / "var"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "rotaflow"
+
 
 _PLACEHOLDERS = ("change", "placeholder", "secret", "example", "xxxx", "todo", "default", "your")
 
@@ -24,7 +55,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ROTAFLOW_", env_file=None, extra="ignore")
 
-    var_dir: Path = Field(default=PROJECT_ROOT / "var", description="working folder for embedded data")
+    var_dir: Path = Field(default_factory=default_var_dir, description="working folder for embedded data")
     database_url: str = Field(
         default="",
         description="SQLAlchemy URL; default is a SQLite file under var/",

@@ -24,11 +24,11 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from constraints.curtois import CurtoisInstance, Roster, evaluate, load_curtois
-from constraints.instance import Cell, Demand, Instance, PersonSpec, RequestSpec, ShiftSpec
-from constraints.model import BuiltModel, penalty_objective
-from constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
-from constraints.solve import Progress, SolveResult, penalty_totals
+from rotaflow.constraints.curtois import CurtoisInstance, Roster, evaluate, load_curtois
+from rotaflow.constraints.instance import Cell, Demand, Instance, PersonSpec, RequestSpec, ShiftSpec
+from rotaflow.constraints.model import BuiltModel, penalty_objective
+from rotaflow.constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
+from rotaflow.constraints.solve import Progress, SolveResult, penalty_totals
 
 __all__ = ["BENCHMARK_START", "curtois_problem", "neighbourhood_search", "roster_of", "solve_curtois"]
 
@@ -115,8 +115,8 @@ def solve_curtois(
     reported is the independent evaluator's; a roster it finds a hard violation in is
     reported ``invalid`` with no objective.
     """
-    from constraints.model import build_model
-    from constraints.solve import solve
+    from rotaflow.constraints.model import build_model
+    from rotaflow.constraints.solve import solve
 
     began = time.monotonic()
     ci = load_curtois(path)

@@ -14,10 +14,10 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from constraints.instance import Instance
-from constraints.model import build_model
-from constraints.registry import RULES, Guard
-from constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.instance import Instance
+from rotaflow.constraints.model import build_model
+from rotaflow.constraints.registry import RULES, Guard
+from rotaflow.constraints.ruleset import ConfiguredRule
 
 __all__ = ["Conflict", "diagnose"]
 

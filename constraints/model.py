@@ -8,9 +8,9 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from constraints.instance import Instance, Schedule
-from constraints.registry import BuildContext, Guard, Penalty, Variables, Violation
-from constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.instance import Instance, Schedule
+from rotaflow.constraints.registry import BuildContext, Guard, Penalty, Variables, Violation
+from rotaflow.constraints.ruleset import ConfiguredRule
 
 __all__ = ["BuiltModel", "build_model", "check_schedule", "penalty_objective"]
 

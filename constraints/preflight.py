@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 from ortools.graph.python import max_flow
 
-from constraints.instance import Demand, Instance
-from constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.instance import Demand, Instance
+from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.errors import InfeasibleError
 
 __all__ = ["PreflightFailed", "PreflightReport", "Reason", "preflight"]
@@ -207,7 +207,7 @@ def _max_flow(inst: Instance, rows: list[Demand], rules: list[ConfiguredRule]) -
 
 def _hours_budget(inst: Instance, weekly: ConfiguredRule, report: PreflightReport, rules: list[ConfiguredRule]) -> None:
     """Resident hours coverage requires against what the 80-hour rule lets those residents work."""
-    from constraints.rules.acgme_weekly_hours import limit_minutes
+    from rotaflow.constraints.rules.acgme_weekly_hours import limit_minutes
 
     params = weekly.params
     bound = {p for p in inst.person_ids if weekly.selector.person_matches(inst, p)}

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict
 
-from constraints.instance import Cell, Instance, Schedule
+from rotaflow.constraints.instance import Cell, Instance, Schedule
 
 __all__ = [
     "RULES",

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-import constraints.rules  # noqa: F401  (registers every rule)
-from constraints.registry import RULES, Rule, RuleKind, Selector
+import rotaflow.constraints.rules  # noqa: F401  (registers every rule)
+from rotaflow.constraints.registry import RULES, Rule, RuleKind, Selector
 
 __all__ = ["ConfiguredRule", "RuleEntry", "RuleSet", "RuleSetError", "configure", "load_ruleset", "merge_overrides"]
 

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from ortools.sat.python import cp_model
 
-from constraints.instance import Cell
-from constraints.model import BuiltModel
+from rotaflow.constraints.instance import Cell
+from rotaflow.constraints.model import BuiltModel
 
 __all__ = ["Progress", "SolveResult", "penalty_totals", "solve"]
 

@@ -29,7 +29,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def _ensure_sqlite_folder(url: str) -> None:
     """The SQLite database the migrations create is private like any other (db.session)."""
-    from db.session import private_sqlite_file
+    from rotaflow.db.session import private_sqlite_file
 
     private_sqlite_file(url)
 

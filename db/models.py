@@ -2,7 +2,7 @@
 
 Program data rows belong to a program, name the version that introduced them and are
 soft-deleted (``deleted_at``/``deleted_by``) when a later version replaces or drops
-them; ordinary queries never see deleted rows (see ``db.session``). Rows refer to each
+them; ordinary queries never see deleted rows (see ``rotaflow.db.session``). Rows refer to each
 other by the program's own stable ids (``person_id``, ``block_id`` …), so a replaced
 row keeps its links.
 """

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from db.models import (
+from rotaflow.db.models import (
     Absence,
     Assignment,
     AuditEntry,

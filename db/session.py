@@ -16,8 +16,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
-from configs.settings import Settings, get_settings
-from db.models import SoftDeleteMixin
+from rotaflow.configs.settings import Settings, get_settings
+from rotaflow.db.models import SoftDeleteMixin
 from rotaflow.files import private_dir, private_file
 
 __all__ = ["UnitOfWork", "dispose_engines", "engine_for", "make_engine", "private_sqlite_file", "session_factory"]

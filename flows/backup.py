@@ -8,11 +8,11 @@ from prefect import flow, get_run_logger
 from prefect.events import emit_event
 from prefect.states import Failed, State
 
-from backups.config import TIERS
-from backups.health import restore_test_plan, restore_test_skipped, stale_messages, summarize
-from backups.tiers import TierStatus
+from rotaflow.backups.config import TIERS
+from rotaflow.backups.health import restore_test_plan, restore_test_skipped, stale_messages, summarize
+from rotaflow.backups.tiers import TierStatus
 from rotaflow.errors import StorageError
-from tasks.backup import (
+from rotaflow.tasks.backup import (
     check_backup,
     check_sacred_tags,
     check_tier,

@@ -17,10 +17,10 @@ from typing import Any
 from prefect import flow, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from configs.settings import Settings, get_settings
+from rotaflow.configs.settings import Settings, get_settings
 from rotaflow.errors import InputError, Problem
-from rotaflow.planning import program_today
-from tasks.contingency import (
+from rotaflow.services.planning import program_today
+from rotaflow.tasks.contingency import (
     assemble_analysis,
     block_history,
     load_contingency_program,
@@ -30,7 +30,7 @@ from tasks.contingency import (
     repair,
     screen,
 )
-from validations.contingency import ContingencyAnalysis, ContingencyContext, RepairJob, ScenarioResult
+from rotaflow.validations.contingency import ContingencyAnalysis, ContingencyContext, RepairJob, ScenarioResult
 
 __all__ = ["contingency_analysis", "contingency_report", "contingency_task_runner", "current_block"]
 

@@ -12,15 +12,15 @@ from prefect.events import emit_event
 from prefect.states import Cancelled, Failed, State
 from prefect.transactions import transaction
 
-from configs.settings import get_settings
-from constraints.registry import RULES
-from db.repositories import IngestResult
-from flows.ingest import ingest_program
-from flows.validate import validate_schedule
-from rotaflow import generate as service
+from rotaflow.configs.settings import get_settings
+from rotaflow.constraints.registry import RULES
+from rotaflow.db.repositories import IngestResult
 from rotaflow.errors import InfeasibleError, StorageError
-from rotaflow.planning import program_today
-from tasks.generate import (
+from rotaflow.flows.ingest import ingest_program
+from rotaflow.flows.validate import validate_schedule
+from rotaflow.services import generate as service
+from rotaflow.services.planning import program_today
+from rotaflow.tasks.generate import (
     build_instance,
     explain_infeasibility,
     export_outputs,
@@ -227,7 +227,7 @@ def _emit_failed(program_key: str, block_id: str, reason: str, **details: Any) -
 
 
 def _stop(out: str, instance: Any, bundle: Any, summary: dict[str, Any], why: str) -> State:
-    from constraints.solve import SolveResult
+    from rotaflow.constraints.solve import SolveResult
 
     empty = SolveResult(summary["status"], None, None, summary.get("solve_seconds", 0.0), frozenset())
     export_outputs(out, instance, bundle, empty, [], summary)
@@ -244,8 +244,8 @@ def _back_up(out: str) -> dict[str, Any]:
     import shutil
     import tempfile
 
-    from flows.backup import backup as backup_flow
     from rotaflow.files import private_dir
+    from rotaflow.flows.backup import backup as backup_flow
 
     folder = Path(out)
     files = service.run_files(folder)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import Failed, State
 
-from db.repositories import IngestResult
+from rotaflow.db.repositories import IngestResult
 from rotaflow.errors import InputError
-from tasks.ingest import (
+from rotaflow.tasks.ingest import (
     Rejected,
     check_contracts,
     check_expectations,

@@ -30,11 +30,11 @@ from prefect.states import Failed, State
 from prefect.transactions import transaction
 from pydantic import Field
 
-from backups import emergency as service
-from backups.journal import RestoreJournal, restore_lock
-from configs.settings import mask_url
+from rotaflow.backups import emergency as service
+from rotaflow.backups.journal import RestoreJournal, restore_lock
+from rotaflow.configs.settings import mask_url
 from rotaflow.errors import GateRefused
-from tasks.restore import (
+from rotaflow.tasks.restore import (
     check_disk_space,
     finish_restore,
     plan_emergency_restore,
@@ -256,7 +256,7 @@ def _ask_in_the_ui(plan: service.Plan, description: str, timeout: int, poll: int
 
 
 def _last_journal(plan: service.Plan) -> str:
-    from backups.journal import history
+    from rotaflow.backups.journal import history
 
     found = [h for h in history(Path(plan.journal_folder)) if h.get("run_id") == plan.run_id]
     return str(found[-1]["journal_file"]) if found else str(Path(plan.journal_folder) / "history")

@@ -13,10 +13,10 @@ from prefect import flow
 from prefect.events import emit_event
 from prefect.states import Failed, State
 
-from configs.settings import get_settings
+from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InfeasibleError
-from rotaflow.generate import check_out_dir
-from tasks.validate import load_program, publish_validation, read_schedule, run_validation, write_report
+from rotaflow.services.generate import check_out_dir
+from rotaflow.tasks.validate import load_program, publish_validation, read_schedule, run_validation, write_report
 
 __all__ = ["validate_schedule"]
 
@@ -49,14 +49,14 @@ def validate_schedule(
     frame = read.result()
     past = None
     if history:
-        from validations.schedule import load_schedule
+        from rotaflow.validations.schedule import load_schedule
 
         rows = pd.DataFrame(history, columns=["person_id", "date", "shift_id"])
         past = load_schedule(bundle, rows, file="history")
     validation = run_validation(bundle, frame, past, block_id, None)
     if contingency != "none" and block_id is not None and not validation.hard_violations:
         # contingency asks whether a legal schedule survives losing people: it needs a legal schedule
-        from flows.contingency import contingency_report
+        from rotaflow.flows.contingency import contingency_report
 
         validation.contingency = contingency_report(
             program, block_id, schedule=schedule, order=2 if contingency == "n2" else 1

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from configs.settings import PROJECT_ROOT
+from rotaflow.configs.settings import CONFIG_DIR
 from rotaflow.errors import ConfigError
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
     "load_automations",
 ]
 
-AUTOMATIONS_FILE = PROJECT_ROOT / "configs" / "automations.yaml"
+AUTOMATIONS_FILE = CONFIG_DIR / "automations.yaml"
 ALERTS_BLOCK = "rotaflow-alerts"
 
 SUBJECT = "rotaflow: {{ event.event }}"

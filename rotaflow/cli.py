@@ -32,11 +32,12 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
-from configs.settings import get_settings, mask_url
-from db.repositories import IngestResult
+from rotaflow.configs.settings import get_settings, mask_url
+from rotaflow.db.repositories import IngestResult
 from rotaflow.errors import GateRefused, InfeasibleError, InputError, Problem, RotaflowError, StorageError
+from rotaflow.events import observing
 from rotaflow.files import private_dir, private_file
-from rotaflow.progress import ENV_VAR, RichProgress, observing, wanted
+from rotaflow.progress import ENV_VAR, RichProgress, wanted
 
 __all__ = ["app", "main"]
 
@@ -85,8 +86,21 @@ def _progress_shown(option: bool | None, *, as_json: bool) -> Iterator[None]:
         yield
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from rotaflow import __version__
+
+        out.print(f"rotaflow {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def _startup() -> None:
+def _startup(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print rotaflow's version and exit."),
+    ] = False,
+) -> None:
     """Check settings and secrets before any command runs."""
     get_settings().check_secrets()
 
@@ -175,13 +189,13 @@ def ingest(
     """Load a program bundle into the database under its contract."""
     _refuse_credentials(program)
     if flow:
-        from flows.ingest import ingest_program
+        from rotaflow.flows.ingest import ingest_program
 
         result = cast(IngestResult, ingest_program(program))
         counts: dict[str, int] = {}
         docs = get_settings().resolved_gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     else:
-        from rotaflow.ingest import ingest_bundle
+        from rotaflow.services.ingest import ingest_bundle
 
         outcome = ingest_bundle(program)
         result, counts = outcome.result, outcome.row_counts
@@ -252,8 +266,8 @@ def generate(
     show_progress: ProgressOption = None,
 ) -> None:
     """Ingest → preflight → solve → check → export → validate → publish + quick backup of one block's schedule."""
-    from flows.generate import generate_block
-    from rotaflow.generate import check_out_dir
+    from rotaflow.flows.generate import generate_block
+    from rotaflow.services.generate import check_out_dir
 
     _refuse_credentials(program)
     if time_limit is not None and not time_limit > 0:
@@ -321,7 +335,7 @@ def validate(
     show_progress: ProgressOption = None,
 ) -> None:
     """Validate any schedule against a program: ACGME, coverage, program rules, burnout risk, contingency."""
-    from rotaflow.generate import check_out_dir
+    from rotaflow.services.generate import check_out_dir
 
     _refuse_credentials(program)
     check_out_dir(out_dir, any_folder=True)  # a file or rotaflow's own data: refused before anything runs
@@ -330,7 +344,7 @@ def validate(
     if contingency != "none" and block is None:
         raise InputError([_option_problem("--block", "a block id for the contingency analysis", "none given")])
     if flow:
-        from flows.validate import validate_schedule
+        from rotaflow.flows.validate import validate_schedule
 
         with _progress_shown(show_progress if contingency != "none" else False, as_json=as_json):
             state = validate_schedule(
@@ -349,9 +363,9 @@ def validate(
         if summary is None:
             raise outcome if isinstance(outcome, BaseException) else RotaflowError(str(state.message))
     else:
-        from rotaflow import validate as service
-        from rotaflow.ingest import load_bundle
-        from validations.schedule import load_schedule, read_schedule_file
+        from rotaflow.services import validate as service
+        from rotaflow.services.ingest import load_bundle
+        from rotaflow.validations.schedule import load_schedule, read_schedule_file
 
         bundle = load_bundle(program, settings=get_settings())
         frame = load_schedule(bundle, read_schedule_file(schedule), file=schedule.name)
@@ -395,8 +409,8 @@ def synth(
     ] = False,
 ) -> None:
     """Write a valid synthetic program bundle, for scale tests."""
-    from rotaflow.generate import check_out_dir, claim_out_dir, record_run_files
-    from rotaflow.synth import MAX_RESIDENTS, build_bundle, write_bundle_files
+    from rotaflow.services.generate import check_out_dir, claim_out_dir, record_run_files
+    from rotaflow.services.synth import MAX_RESIDENTS, build_bundle, write_bundle_files
 
     if not 3 <= residents <= MAX_RESIDENTS:
         raise InputError([_option_problem("--residents", f"a whole number from 3 to {MAX_RESIDENTS}", str(residents))])
@@ -421,6 +435,31 @@ def synth(
     out.print(f"wrote {len(written)} files to {out_dir}")
 
 
+@app.command()
+def sample(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="a new or empty folder to write the bundle into, or sample's earlier one")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help=_json_help("{out_dir, files: the file names written}"))
+    ] = False,
+) -> None:
+    """Write the sample program shipped with rotaflow (the bundle `make run` generates), to try or copy."""
+    from rotaflow.configs.settings import CONFIG_DIR
+    from rotaflow.files import write_private
+    from rotaflow.services.generate import check_out_dir, claim_out_dir, record_run_files
+
+    folder = check_out_dir(out_dir)
+    shipped = sorted(p for p in (CONFIG_DIR / "programs" / "sample").iterdir() if p.is_file())
+    claim_out_dir(folder)
+    written = [write_private(folder / p.name, p.read_bytes()) for p in shipped]
+    record_run_files(folder, written)
+    if as_json:
+        _print_json({"out_dir": str(out_dir.resolve()), "files": [p.name for p in written]})
+        return
+    out.print(f"wrote the sample program ({len(written)} files) to {out_dir}")
+
+
 def _option_problem(option: str, expected: str, got: str) -> Problem:
     return Problem("command line", None, option, expected, got)
 
@@ -435,8 +474,8 @@ DbJsonOption = Annotated[
 
 
 def _current_revision(url: str) -> str | None:
-    from db.migrate import current_revision
-    from db.session import engine_for
+    from rotaflow.db.migrate import current_revision
+    from rotaflow.db.session import engine_for
 
     return current_revision(engine_for(url))
 
@@ -446,7 +485,7 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="target revision")] = "head", as_json: DbJsonOption = False
 ) -> None:
     """Migrate the database up to a revision (default: head)."""
-    from db.migrate import upgrade
+    from rotaflow.db.migrate import upgrade
 
     url = get_settings().resolved_database_url
     upgrade(url, revision)
@@ -487,8 +526,8 @@ def db_downgrade(
     ] = False,
 ) -> None:
     """Migrate the database down to an explicit revision, after a named backup of it (base: typed confirmation)."""
-    from backups.emergency import name_of
-    from db.migrate import downgrade
+    from rotaflow.backups.emergency import name_of
+    from rotaflow.db.migrate import downgrade
 
     url = get_settings().resolved_database_url
     config_path = _config_path(config)
@@ -542,7 +581,7 @@ def db_current(
     ] = False,
 ) -> None:
     """Print the database's Alembic revision and the code's head revision."""
-    from db.migrate import head_revision
+    from rotaflow.db.migrate import head_revision
 
     url = get_settings().resolved_database_url
     current = _current_revision(url)
@@ -568,7 +607,7 @@ def bench_curtois(
     ] = False,
 ) -> None:
     """Solve one benchmark instance; print one JSON line with the official objective."""
-    from constraints.benchmark import solve_curtois
+    from rotaflow.constraints.benchmark import solve_curtois
 
     if time_limit <= 0:
         raise InputError([_option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
@@ -747,16 +786,16 @@ def backup_create(
 
 def _create(tier: str, name: str | None, *, flow: bool, config_path: str | None) -> dict[str, Any]:
     if flow:
-        from flows.backup import backup
+        from rotaflow.flows.backup import backup
 
         return cast(
             dict[str, Any],
             _flow_outcome(backup(tier=tier, name=name, config_path=config_path, return_state=True)),  # type: ignore[arg-type]
         )
-    from backups.config import load_backup_config, open_tier_store
-    from backups.sets import create_backup
-    from backups.tiers import prune_quick
-    from backups.verify import verify_backup
+    from rotaflow.backups.config import load_backup_config, open_tier_store
+    from rotaflow.backups.sets import create_backup
+    from rotaflow.backups.tiers import prune_quick
+    from rotaflow.backups.verify import verify_backup
 
     backup_config = load_backup_config(Path(config_path) if config_path else None)
     created = create_backup(tier, name=name, config=backup_config)  # type: ignore[arg-type]
@@ -787,9 +826,9 @@ def backup_list(
     as_json: ListJson = False,
 ) -> None:
     """Every backup of every tier (or one tier), newest last; sacred tags with what they point at."""
-    from backups.config import TIERS, load_backup_config, open_tier_store
-    from backups.sets import list_backups
-    from backups.tiers import list_sacred
+    from rotaflow.backups.config import TIERS, load_backup_config, open_tier_store
+    from rotaflow.backups.sets import list_backups
+    from rotaflow.backups.tiers import list_sacred
 
     if tier is not None and tier not in TIERS:
         raise InputError([_option_problem("--tier", ", ".join(TIERS), tier)])
@@ -842,7 +881,7 @@ def backup_verify(flow: FlowOption = True, config: ConfigOption = None, as_json:
     config_path = _config_path(config)
     failure: BaseException | None = None
     if flow:
-        from flows.backup import verify_backups
+        from rotaflow.flows.backup import verify_backups
 
         outcome = verify_backups(config_path=config_path, return_state=True).result(raise_on_failure=False)
         summary = getattr(outcome, "summary", outcome)
@@ -851,8 +890,8 @@ def backup_verify(flow: FlowOption = True, config: ConfigOption = None, as_json:
         if not isinstance(summary, dict):
             raise failure or RotaflowError("verify_backups returned no summary")
     else:
-        from backups.config import load_backup_config
-        from backups.health import verify_all
+        from rotaflow.backups.config import load_backup_config
+        from rotaflow.backups.health import verify_all
 
         summary = verify_all(load_backup_config(Path(config_path) if config_path else None))
         problems = [f"{d['tier']}/{d['backup_id']}" for d in summary["damaged"]]
@@ -861,7 +900,7 @@ def backup_verify(flow: FlowOption = True, config: ConfigOption = None, as_json:
             failure = StorageError(
                 f"{len(problems)} backup(s) damaged, incomplete or not restorable: " + ", ".join(problems)
             )
-    from backups.health import stale_messages
+    from rotaflow.backups.health import stale_messages
 
     if as_json:
         _print_json(summary)
@@ -926,14 +965,14 @@ def _promote(
 
 def _promotion(backup_id: str, name: str | None, *, flow: bool, config_path: str | None) -> dict[str, Any]:
     if flow:
-        from flows.backup import promote_immaculate_flow
+        from rotaflow.flows.backup import promote_immaculate_flow
 
         return cast(
             dict[str, Any],
             _flow_outcome(promote_immaculate_flow(backup_id, name=name, config_path=config_path, return_state=True)),
         )
-    from backups.config import load_backup_config
-    from backups.tiers import promote_immaculate
+    from rotaflow.backups.config import load_backup_config
+    from rotaflow.backups.tiers import promote_immaculate
 
     promoted = promote_immaculate(
         backup_id, name=name, config=load_backup_config(Path(config_path) if config_path else None)
@@ -960,8 +999,8 @@ def backup_tag(
     as_json: TagJson = False,
 ) -> None:
     """Tag a backup as a sacred milestone (never moved): records the code version and Alembic revision."""
-    from backups.config import load_backup_config
-    from backups.tiers import tag_sacred
+    from rotaflow.backups.config import load_backup_config
+    from rotaflow.backups.tiers import tag_sacred
 
     config_path = _config_path(config)
     tag = tag_sacred(backup_id, name, note=note, config=load_backup_config(Path(config_path) if config_path else None))
@@ -1005,8 +1044,8 @@ def restore_emergency(
     """
     from rich.markdown import Markdown
 
-    from backups.emergency import SOURCES, preview_text
-    from flows.restore import OperatorConfirmation, emergency_restore_confirmed
+    from rotaflow.backups.emergency import SOURCES, preview_text
+    from rotaflow.flows.restore import OperatorConfirmation, emergency_restore_confirmed
 
     if legacy_confirm:
         expected = "--confirm-id <the backup id> (--confirm no longer skips the question)"
@@ -1054,9 +1093,9 @@ def restore_emergency(
 @restore_app.command("recover")
 def restore_recover(config: ConfigOption = None, as_json: RecoverJson = False) -> None:
     """Recover a restore that was interrupted (killed): make the live database whole, say what was done."""
-    from backups.config import load_backup_config, work_dir
-    from backups.emergency import recover_interrupted
-    from backups.journal import journal_folder, restore_lock
+    from rotaflow.backups.config import load_backup_config, work_dir
+    from rotaflow.backups.emergency import recover_interrupted
+    from rotaflow.backups.journal import journal_folder, restore_lock
 
     config_path = _config_path(config)
     backup_config = load_backup_config(Path(config_path) if config_path else None)
@@ -1080,8 +1119,8 @@ def restore_history(
     as_json: HistoryJson = False,
 ) -> None:
     """The journals of the last emergency restores of this database: what each did."""
-    from backups.config import load_backup_config, work_dir
-    from backups.journal import history, journal_folder
+    from rotaflow.backups.config import load_backup_config, work_dir
+    from rotaflow.backups.journal import history, journal_folder
 
     config_path = _config_path(config)
     folder = journal_folder(

@@ -199,7 +199,7 @@ def _mask(where: str) -> str:
     """A source that is a URL (``s3://key:secret@bucket/…``) without its credentials."""
     if "://" not in where:
         return where
-    from configs.settings import mask_url
+    from rotaflow.configs.settings import mask_url
 
     return mask_url(where)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from configs.settings import PROJECT_ROOT, get_settings, mask_url
+from rotaflow.configs.settings import CONFIG_DIR, PROJECT_ROOT, get_settings, mask_url
 
 __all__ = [
     "API_URL_FILE",
@@ -257,6 +257,11 @@ def _env(config: ServeConfig, auth: str) -> dict[str, str]:
     return env
 
 
+APP_DIR = PROJECT_ROOT or CONFIG_DIR.parent
+"""Where ``prefect.yaml`` and ``configs/`` sit: the checkout, or the installed package (both are package
+data of the wheel), so that ``prefect deploy --all`` and the deployments' preset paths work from either."""
+
+
 def _prefect() -> list[str]:
     return [sys.executable, "-m", "prefect"]
 
@@ -271,7 +276,7 @@ def start_server(config: ServeConfig, auth: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [*_prefect(), "server", "start", "--host", config.host, "--port", str(config.port)],
             env=env,
-            cwd=PROJECT_ROOT,
+            cwd=APP_DIR,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -322,7 +327,7 @@ def _deploy(served: Served) -> None:
     done = subprocess.run(
         [*_prefect(), "--no-prompt", "deploy", "--all"],
         env=env,
-        cwd=PROJECT_ROOT,
+        cwd=APP_DIR,
         capture_output=True,
         text=True,
         timeout=served.config.startup_timeout,
@@ -345,11 +350,11 @@ def _start_worker(served: Served) -> subprocess.Popen[bytes]:
     command = [*_prefect(), "worker", "start", "--pool", POOL, "--type", "process", "--name", "rotaflow-worker"]
     path = served.config.worker_log
     if path is None:
-        return subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, start_new_session=True)
+        return subprocess.Popen(command, env=env, cwd=APP_DIR, start_new_session=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("ab") as log:  # the child keeps its own handle
         return subprocess.Popen(
-            command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command, env=env, cwd=APP_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
 

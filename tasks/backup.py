@@ -9,13 +9,13 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from backups import health
-from backups.config import BackupConfig, Tier, load_backup_config, open_tier_store
-from backups.disk import human_bytes
-from backups.sets import CreatedBackup, create_backup
-from backups.tiers import Promoted, PruneResult, TierStatus, promote_immaculate, prune_quick, tier_status
-from backups.verify import VerifyReport, verify_backup
-from configs.settings import get_settings
+from rotaflow.backups import health
+from rotaflow.backups.config import BackupConfig, Tier, load_backup_config, open_tier_store
+from rotaflow.backups.disk import human_bytes
+from rotaflow.backups.sets import CreatedBackup, create_backup
+from rotaflow.backups.tiers import Promoted, PruneResult, TierStatus, promote_immaculate, prune_quick, tier_status
+from rotaflow.backups.verify import VerifyReport, verify_backup
+from rotaflow.configs.settings import get_settings
 
 __all__ = [
     "check_backup",

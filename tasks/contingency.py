@@ -10,12 +10,12 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from configs.settings import get_settings
-from rotaflow import generate as generate_service
-from rotaflow import ingest as ingest_service
+from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InputError, Problem
-from validations import contingency as service
-from validations.bundle import Bundle
+from rotaflow.services import generate as generate_service
+from rotaflow.services import ingest as ingest_service
+from rotaflow.validations import contingency as service
+from rotaflow.validations.bundle import Bundle
 
 __all__ = [
     "assemble_analysis",
@@ -56,7 +56,7 @@ def published_schedule(bundle: Bundle, block_id: str, schedule: str | None) -> C
     the program runs on, so it never solves a new one in its place.
     """
     if schedule is not None:
-        from validations.schedule import load_schedule, read_schedule_file
+        from rotaflow.validations.schedule import load_schedule, read_schedule_file
 
         path = Path(schedule)
         frame = load_schedule(bundle, read_schedule_file(path), file=path.name)

@@ -21,16 +21,16 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.transactions import Transaction, get_transaction
 
-from configs.settings import get_settings
-from constraints.explain import Conflict, diagnose
-from constraints.instance import Instance
-from constraints.preflight import PreflightReport, preflight
-from constraints.ruleset import ConfiguredRule
-from constraints.solve import Progress, SolveResult
-from rotaflow import generate as service
-from rotaflow import ingest as ingest_service
-from rotaflow.planning import block_instance
-from validations.bundle import Bundle
+from rotaflow.configs.settings import get_settings
+from rotaflow.constraints.explain import Conflict, diagnose
+from rotaflow.constraints.instance import Instance
+from rotaflow.constraints.preflight import PreflightReport, preflight
+from rotaflow.constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.solve import Progress, SolveResult
+from rotaflow.services import generate as service
+from rotaflow.services import ingest as ingest_service
+from rotaflow.services.planning import block_instance
+from rotaflow.validations.bundle import Bundle
 
 __all__ = [
     "build_instance",

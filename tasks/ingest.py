@@ -8,13 +8,13 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from configs.settings import get_settings
-from db.repositories import IngestResult
-from rotaflow import ingest as service
+from rotaflow.configs.settings import get_settings
+from rotaflow.db.repositories import IngestResult
 from rotaflow.errors import InputError
-from validations.bundle import Bundle, parse_bundle
-from validations.expectations import ExpectationReport
-from validations.sources import read_bundle_files
+from rotaflow.services import ingest as service
+from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.expectations import ExpectationReport
+from rotaflow.validations.sources import read_bundle_files
 
 __all__ = [
     "Rejected",

@@ -1,4 +1,4 @@
-"""Thin Prefect tasks of the emergency restore: each calls one step of ``backups.emergency``.
+"""Thin Prefect tasks of the emergency restore: each calls one step of ``rotaflow.backups.emergency``.
 
 The two steps that change databases carry rollback hooks: when a later step of the
 flow's transaction fails, Prefect runs them in reverse order, so the switch is undone
@@ -18,11 +18,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Crashed
 from prefect.transactions import Transaction, get_transaction
 
-from backups import emergency as service
-from backups.databases import Swap
-from backups.disk import human_bytes
-from backups.sets import CreatedBackup
-from backups.verify import VerifyReport
+from rotaflow.backups import emergency as service
+from rotaflow.backups.databases import Swap
+from rotaflow.backups.disk import human_bytes
+from rotaflow.backups.sets import CreatedBackup
+from rotaflow.backups.verify import VerifyReport
 
 __all__ = [
     "check_disk_space",

@@ -12,11 +12,11 @@ from prefect import task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from configs.settings import get_settings
-from rotaflow import ingest as ingest_service
-from rotaflow import validate as service
-from validations.bundle import Bundle
-from validations.schedule import load_schedule, read_schedule_file
+from rotaflow.configs.settings import get_settings
+from rotaflow.services import ingest as ingest_service
+from rotaflow.services import validate as service
+from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.schedule import load_schedule, read_schedule_file
 
 __all__ = ["load_program", "publish_validation", "read_schedule", "run_validation", "write_report"]
 

@@ -39,10 +39,10 @@ SEAWEED_SECRET = "rotaflow-test-secret"
 
 def fill_database(url: str) -> None:
     """Migrate to head and store the tiny bundle (people, blocks, shifts … history, audit)."""
-    from configs.settings import get_settings
-    from db.migrate import upgrade
-    from db.session import make_engine
-    from rotaflow.ingest import ingest_bundle
+    from rotaflow.configs.settings import get_settings
+    from rotaflow.db.migrate import upgrade
+    from rotaflow.db.session import make_engine
+    from rotaflow.services.ingest import ingest_bundle
 
     upgrade(url)
     engine = make_engine(url)
@@ -119,7 +119,7 @@ def postgres_template() -> Iterator[str]:
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
     try:
         fill_database(url)
-        from db.session import dispose_engines
+        from rotaflow.db.session import dispose_engines
 
         dispose_engines()
         yield name
@@ -140,7 +140,7 @@ def filled_postgres(postgres_template: str) -> Iterator[str]:
     try:
         yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
-        from db.session import dispose_engines
+        from rotaflow.db.session import dispose_engines
 
         dispose_engines()
         with admin.connect() as conn:
@@ -195,7 +195,7 @@ def _unavailable(reason: str) -> None:
 
 
 def _s3_ready(endpoint: str) -> bool:
-    from backups.storage import s3_client
+    from rotaflow.backups.storage import s3_client
 
     client = s3_client(endpoint_url=endpoint, access_key_id=SEAWEED_KEY, secret_access_key=SEAWEED_SECRET)
     try:
@@ -260,7 +260,7 @@ def seaweedfs() -> Iterator[str]:
 
 
 def seaweed_client(endpoint: str) -> Any:
-    from backups.storage import s3_client
+    from rotaflow.backups.storage import s3_client
 
     return s3_client(endpoint_url=endpoint, access_key_id=SEAWEED_KEY, secret_access_key=SEAWEED_SECRET)
 
@@ -268,7 +268,7 @@ def seaweed_client(endpoint: str) -> Any:
 @pytest.fixture
 def locked_bucket(seaweedfs: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A new bucket with Object Lock on the SeaweedFS server; settings point at that endpoint."""
-    from configs.settings import get_settings
+    from rotaflow.configs.settings import get_settings
 
     monkeypatch.setenv("ROTAFLOW_S3_ENDPOINT_URL", seaweedfs)
     monkeypatch.setenv("ROTAFLOW_S3_ACCESS_KEY_ID", SEAWEED_KEY)

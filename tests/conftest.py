@@ -26,8 +26,8 @@ os.environ["ROTAFLOW_VAR_DIR"] = str(_SESSION_TMP / "var")
 for _name in ("ROTAFLOW_DATABASE_URL", "ROTAFLOW_OBJECT_STORE", "ROTAFLOW_SECRET_KEY"):
     os.environ.pop(_name, None)
 
-from configs.settings import Settings, get_settings  # noqa: E402
 from rotaflow.cli import prefect_defaults  # noqa: E402  (imports no Prefect)
+from rotaflow.configs.settings import Settings, get_settings  # noqa: E402
 
 # The rest of the CLI's Prefect defaults (one place: rotaflow/cli.py), e.g. the temporary server's start timeout.
 os.environ.update(prefect_defaults(os.environ, _SESSION_TMP / "var"))
@@ -254,7 +254,7 @@ def postgres_url() -> Iterator[str]:
     try:
         yield url
     finally:
-        from db.session import dispose_engines
+        from rotaflow.db.session import dispose_engines
 
         dispose_engines()
         with admin.connect() as conn:
@@ -294,7 +294,7 @@ def s3_server() -> Iterator[str]:
 @pytest.fixture
 def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A new bucket on the loopback S3 server; settings point at that endpoint."""
-    from backups.storage import s3_client
+    from rotaflow.backups.storage import s3_client
 
     monkeypatch.setenv("ROTAFLOW_S3_ENDPOINT_URL", s3_server)
     monkeypatch.setenv("ROTAFLOW_S3_ACCESS_KEY_ID", "testing")

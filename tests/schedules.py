@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from rotaflow import generate as service
-from rotaflow.planning import block_instance
-from validations.bundle import Bundle, parse_bundle
+from rotaflow.services import generate as service
+from rotaflow.services.planning import block_instance
+from rotaflow.validations.bundle import Bundle, parse_bundle
 
 ASSIGNMENT_COLUMNS = ["person_id", "date", "shift_id", "start", "end", "hours", "rotation_id", "source"]
 

@@ -34,8 +34,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from validations.bundle import Bundle
-from validations.schedule import SCHEDULE_COLUMNS, empty_schedule, history_frame, load_schedule, local_midnights
+from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.schedule import (
+    SCHEDULE_COLUMNS,
+    empty_schedule,
+    history_frame,
+    load_schedule,
+    local_midnights,
+)
 
 __all__ = [
     "FINDING_COLUMNS",
@@ -174,7 +180,7 @@ def limits_for(bundle: Bundle) -> AcgmeLimits:
     A rule the rule set leaves out (or disables) is not checked; when a rule set holds several
     entries of one rule, the first is used.
     """
-    from constraints.ruleset import configure, load_ruleset, merge_overrides  # configuration only
+    from rotaflow.constraints.ruleset import configure, load_ruleset, merge_overrides  # configuration only
 
     configured = configure(merge_overrides(load_ruleset(), bundle.constraints))
     program = bundle.program.acgme
@@ -905,7 +911,7 @@ def validate_acgme(
 ) -> AcgmeReport:
     """Check every ACGME rule of ``limits`` (default: the bundle's) over ``period`` of a schedule.
 
-    ``schedule`` is a frame from :func:`~validations.schedule.load_schedule` (a frame with only
+    ``schedule`` is a frame from :func:`~rotaflow.validations.schedule.load_schedule` (a frame with only
     person_id, date and shift_id is loaded first); ``history`` adds worked shifts to the bundle's
     history.csv; ``period`` (first, last date) defaults to the schedule's first to last date.
     """

@@ -30,9 +30,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rotaflow.errors import PERSONAL_DATA_HIDDEN, InputError, Problem
-from validations.contracts import DATASETS, ONE_LINE_PATTERN, ONE_LINE_TEXT, PERSONAL_COLUMNS, Dataset
-from validations.limits import LIMITS, BundleLimits
-from validations.safe_yaml import YamlLimitError, load_yaml
+from rotaflow.validations.contracts import DATASETS, ONE_LINE_PATTERN, ONE_LINE_TEXT, PERSONAL_COLUMNS, Dataset
+from rotaflow.validations.limits import LIMITS, BundleLimits
+from rotaflow.validations.safe_yaml import YamlLimitError, load_yaml
 
 __all__ = [
     "BUNDLE_FILES",
@@ -535,7 +535,7 @@ def parse_constraints(raw: bytes, limits: BundleLimits = LIMITS) -> tuple[dict[s
                 _short(str(exc)),
             )
         ]
-    from constraints.ruleset import RuleSetError, configure, load_ruleset, merge_overrides
+    from rotaflow.constraints.ruleset import RuleSetError, configure, load_ruleset, merge_overrides
 
     try:
         configure(merge_overrides(load_ruleset(), data, source=CONSTRAINTS_FILE))

@@ -74,7 +74,7 @@ def burnout_scores(
     """One row per resident: the raw measures, each component (0–1), ``score`` (0–100) and ``band``.
 
     ``schedule`` has person_id, date, shift_id, start, end (UTC instants), hours, kind and
-    in_house_call (``validations.schedule.load_schedule``'s frame).
+    in_house_call (``rotaflow.validations.schedule.load_schedule``'s frame).
     """
     first, last = (pd.Timestamp(d) for d in period)
     days = (last - first).days + 1

@@ -12,7 +12,7 @@ Each scenario is settled by the cheapest step that can decide it, in this order:
 
 1. **trivial** — without the removed people's shifts the schedule still meets every hard rule
    (they held none from ``from_date`` on, or theirs were above the minimums): covered, repair 0.
-2. **screen** (supply) — sound screens in the manner of ``constraints.preflight``: every coverage
+2. **screen** (supply) — sound screens in the manner of ``rotaflow.constraints.preflight``: every coverage
    row, and a supervision row per supervised shift (the faculty that the residents coverage
    requires need), against the people eligible and not on leave minus the removed ones; and for
    shifts running at the same time a maximum flow, since they need distinct people. A failure
@@ -81,13 +81,13 @@ import pandas as pd
 from ortools.graph.python import max_flow
 from ortools.sat.python import cp_model
 
-from constraints.instance import Cell, Demand, Instance, Schedule
-from constraints.model import BuiltModel, build_model
-from constraints.registry import Violation
-from constraints.ruleset import ConfiguredRule
-from rotaflow import progress
+from rotaflow import events
+from rotaflow.constraints.instance import Cell, Demand, Instance, Schedule
+from rotaflow.constraints.model import BuiltModel, build_model
+from rotaflow.constraints.registry import Violation
+from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.errors import InfeasibleError, InputError, Problem
-from validations.bundle import Bundle
+from rotaflow.validations.bundle import Bundle
 
 __all__ = [
     "DEFAULT_DETERMINISTIC_TIME",
@@ -428,8 +428,8 @@ def prepare_context(
     ``history``: shifts worked before the block beyond history.csv (the published previous block),
     which the rolling windows reach back into.
     """
-    from rotaflow.generate import rules_for
-    from rotaflow.planning import block_instance
+    from rotaflow.services.generate import rules_for
+    from rotaflow.services.planning import block_instance
 
     instance = block_instance(bundle, block_id, history=history)
     hard = [r for r in (rules if rules is not None else rules_for(bundle)) if r.kind == "hard"]
@@ -764,7 +764,7 @@ class _Budget:
 
 
 def _budget(context: ContingencyContext) -> _Budget | None:
-    from constraints.rules.acgme_weekly_hours import limit_minutes
+    from rotaflow.constraints.rules.acgme_weekly_hours import limit_minutes
 
     weekly = context.rule("acgme_weekly_hours")
     if weekly is None or context.rule("coverage") is None:
@@ -971,7 +971,7 @@ def screen_scenarios(context: ContingencyContext, order: int, *, singles: Sequen
     settled: list[ScenarioResult] = []
     jobs: list[RepairJob] = []
     scenarios = _scenarios(context, order)
-    progress.scenarios_planned(order, len(scenarios))  # the observers of rotaflow.progress, if any
+    events.scenarios_planned(order, len(scenarios))  # the observers of rotaflow.events, if any
     for removed in scenarios:
         critical = [fallen[p] for p in removed if p in fallen]
         if critical:
@@ -993,14 +993,14 @@ def screen_scenarios(context: ContingencyContext, order: int, *, singles: Sequen
                     seconds=round(time.perf_counter() - started, 4),
                 )
             )
-            progress.scenarios_done(order)
+            events.scenarios_done(order)
             continue
         outcome = _settle(context, removed)
         if isinstance(outcome, RepairJob):
             jobs.append(outcome)
         else:
             settled.append(outcome)
-            progress.scenarios_done(order)
+            events.scenarios_done(order)
     return Screened(settled, jobs)
 
 
@@ -1206,7 +1206,7 @@ def _solver(context: ContingencyContext) -> cp_model.CpSolver:
 def repair_scenario(context: ContingencyContext, job: RepairJob) -> ScenarioResult:
     """CP-SAT decides a scenario the screens left open (deterministic: one worker, fixed seed)."""
     result = _repair(context, job)
-    progress.scenarios_done(result.order)  # the observers of rotaflow.progress, if any
+    events.scenarios_done(result.order)  # the observers of rotaflow.events, if any
     return result
 
 
@@ -1350,7 +1350,7 @@ def analyse_contingency(
     ``solve`` maps :func:`repair_scenario` over the scenarios the screens leave open (default:
     one after another here). ``on_progress(done, total)`` hears of the scenarios settled, over both
     orders: at the start, after each screening and after each mapping (the observers of
-    ``rotaflow.progress`` hear of each scenario).
+    ``rotaflow.events`` hear of each scenario).
     """
     if order not in (1, 2):
         raise ValueError("order is 1 (N-1) or 2 (N-2)")

@@ -3,7 +3,7 @@
 Each model is the single source of truth for a dataset's columns, types, ranges and
 row checks. Field ``description`` is the phrase a person reads after "expected" when
 a value breaks the field; a row check's description is ``"column: expected phrase"``.
-The Great Expectations suites are generated from these models (``validations.expectations``).
+The Great Expectations suites are generated from these models (``rotaflow.validations.expectations``).
 """
 
 from __future__ import annotations

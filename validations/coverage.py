@@ -1,7 +1,7 @@
 """Coverage, structure and utilisation of a schedule, recomputed from the bundle and the assignments.
 
 Like the ACGME validator, this module is a second opinion: it reads only the bundle's frames and
-a schedule frame (``validations.schedule.load_schedule``) and shares no code with the solver.
+a schedule frame (``rotaflow.validations.schedule.load_schedule``) and shares no code with the solver.
 
 * **Coverage**: every coverage.csv row that applies on a date (a dated row replaces the pattern
   rows of its shift on that date) counts the assigned people who match its filters (rotation on
@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from validations.bundle import Bundle
-from validations.schedule import ShiftTable, slot_instants
+from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.schedule import ShiftTable, slot_instants
 
 __all__ = [
     "BANDS",

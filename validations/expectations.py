@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from rotaflow.errors import Problem
-from validations.contracts import DATASETS, Dataset
+from rotaflow.validations.contracts import DATASETS, Dataset
 
 __all__ = [
     "ExpectationReport",

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from validations.coverage import band_of
+from rotaflow.validations.coverage import band_of
 
 __all__ = [
     "BAND_COLOURS",

@@ -17,7 +17,7 @@ from yaml.events import AliasEvent
 from yaml.nodes import Node
 
 from rotaflow.errors import Problem
-from validations.limits import LIMITS, BundleLimits
+from rotaflow.validations.limits import LIMITS, BundleLimits
 
 __all__ = ["BoundedLoader", "YamlLimitError", "load_yaml"]
 

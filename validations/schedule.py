@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 
 from rotaflow.errors import PERSONAL_DATA_HIDDEN, InputError, Problem
-from validations.bundle import Bundle, header_problems, personal_values
-from validations.contracts import ID_PATTERN, ISO_INSTANT_PATTERN, SOURCES, HistoryModel
-from validations.limits import LIMITS, BundleLimits
-from validations.sources import read_capped_file
+from rotaflow.validations.bundle import Bundle, header_problems, personal_values
+from rotaflow.validations.contracts import ID_PATTERN, ISO_INSTANT_PATTERN, SOURCES, HistoryModel
+from rotaflow.validations.limits import LIMITS, BundleLimits
+from rotaflow.validations.sources import read_capped_file
 
 __all__ = [
     "INPUT_COLUMNS",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from constraints.rules import (  # noqa: F401  (each import registers a rule)
+from rotaflow.constraints.rules import (  # noqa: F401  (each import registers a rule)
     acgme_call_frequency,
     acgme_day_off_in_seven,
     acgme_max_continuous_duty,

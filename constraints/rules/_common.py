@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
-from constraints.instance import Instance, Slot
+from rotaflow.constraints.instance import Instance, Slot
 
 __all__ = ["date_label", "history_days", "history_run", "hours", "slot_pairs"]
 

@@ -20,10 +20,10 @@ import datetime as dt
 from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict, Field
 
-from constraints.instance import Schedule
-from constraints.registry import BuildContext, Rule, Selector, Violation, register
-from constraints.rules._common import date_label
-from constraints.rules.acgme_max_continuous_duty import Piece, _pieces, duty_periods, period_end, person_pieces
+from rotaflow.constraints.instance import Schedule
+from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
+from rotaflow.constraints.rules._common import date_label
+from rotaflow.constraints.rules.acgme_max_continuous_duty import Piece, _pieces, duty_periods, period_end, person_pieces
 
 
 class Params(BaseModel):

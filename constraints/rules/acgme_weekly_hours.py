@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from constraints.instance import Instance, Schedule
-from constraints.registry import BuildContext, Rule, Selector, Violation, register
-from constraints.rules._common import date_label
+from rotaflow.constraints.instance import Instance, Schedule
+from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
+from rotaflow.constraints.rules._common import date_label
 
 
 class Params(BaseModel):

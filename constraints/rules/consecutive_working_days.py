@@ -10,10 +10,10 @@ from __future__ import annotations
 from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict, Field
 
-from constraints.instance import Schedule
-from constraints.registry import BuildContext, Rule, Selector, Violation, register
-from constraints.rules._common import date_label, history_days, history_run
-from constraints.rules._runs import runs
+from rotaflow.constraints.instance import Schedule
+from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
+from rotaflow.constraints.rules._common import date_label, history_days, history_run
+from rotaflow.constraints.rules._runs import runs
 
 
 class Params(BaseModel):

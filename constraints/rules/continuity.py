@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from constraints.instance import Cell, Instance, Schedule
-from constraints.registry import BuildContext, Rule, Selector, Violation, register
+from rotaflow.constraints.instance import Cell, Instance, Schedule
+from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
 
 
 @register

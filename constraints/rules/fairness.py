@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from constraints.instance import Instance, Schedule
-from constraints.registry import BuildContext, Rule, Selector, Violation, register
+from rotaflow.constraints.instance import Instance, Schedule
+from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
 
 Category = Literal["calls", "weekends", "nights"]
 

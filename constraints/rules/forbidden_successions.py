@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from constraints.instance import Schedule
-from constraints.registry import BuildContext, Rule, Selector, Violation, register
-from constraints.rules._common import date_label, history_days
+from rotaflow.constraints.instance import Schedule
+from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
+from rotaflow.constraints.rules._common import date_label, history_days
 
 
 class Params(BaseModel):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from constraints.instance import Schedule
-from constraints.registry import BuildContext, Rule, Selector, Violation, register
-from constraints.rules._common import date_label, slot_pairs
+from rotaflow.constraints.instance import Schedule
+from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
+from rotaflow.constraints.rules._common import date_label, slot_pairs
 
 
 @register

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from constraints.instance import Schedule
-from constraints.registry import BuildContext, Rule, Selector, Violation, register
-from constraints.rules._common import date_label
+from rotaflow.constraints.instance import Schedule
+from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
+from rotaflow.constraints.rules._common import date_label
 
 
 def _needed(pgy1: int, others: int, params: Any) -> int:

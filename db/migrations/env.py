@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from db.models import Base
+from rotaflow.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -15,7 +15,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from configs.settings import get_settings
+    from rotaflow.configs.settings import get_settings
 
     return get_settings().resolved_database_url
 

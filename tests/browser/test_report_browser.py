@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from validations.report import FINDING_COLUMNS, PLOT_IDS, ReportData, render_report
+from rotaflow.validations.report import FINDING_COLUMNS, PLOT_IDS, ReportData, render_report
 
 pytestmark = pytest.mark.browser
 

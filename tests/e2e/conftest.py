@@ -41,7 +41,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from configs.settings import Settings
+from rotaflow.configs.settings import Settings
 from rotaflow.serve import ServeConfig, Served, bring_up, shut_down
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -230,7 +230,7 @@ def _drop_postgres(server: str, url: str) -> None:
 
 @pytest.fixture(scope="package")  # stopped once tests/e2e is done, not at the end of a whole-suite run
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from db.session import dispose_engines
+    from rotaflow.db.session import dispose_engines
     from tests.backups_fixtures import fill_database
 
     base = tmp_path_factory.mktemp("e2e")

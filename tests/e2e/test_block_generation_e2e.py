@@ -51,7 +51,7 @@ def test_the_block_generation_deployment_publishes_a_block_through_the_api(stack
     bundle = make_solvable(Path(shutil.copytree(TINY, tmp_path / "tiny")))
     out = tmp_path / "out"
     deployment = stack.deployment("generate-block", "block-generation")
-    assert deployment["entrypoint"] == "flows/generate.py:generate_block"
+    assert deployment["entrypoint"] == "rotaflow.flows.generate:generate_block"
     assert deployment["work_pool_name"] == "rotaflow-process"
     parameters = {"program": str(bundle), "block_id": "B1", "out_dir": str(out), "time_limit_seconds": 20}
 

@@ -129,9 +129,9 @@ def _scalar(url: str, statement: str) -> Any:
 
 def _named_backup(stack: Stack) -> str:
     """A named backup of the live database, taken as an operator would before a risky change."""
-    from backups.config import load_backup_config
-    from backups.sets import create_backup
-    from db.session import dispose_engines
+    from rotaflow.backups.config import load_backup_config
+    from rotaflow.backups.sets import create_backup
+    from rotaflow.db.session import dispose_engines
 
     try:
         created = create_backup(
@@ -225,7 +225,7 @@ def test_an_operator_restores_a_named_backup_from_the_prefect_ui(
 ) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    from backups.databases import related_databases
+    from rotaflow.backups.databases import related_databases
 
     live = stack.live_url
     backup_id = _named_backup(stack)
@@ -261,7 +261,7 @@ def test_an_operator_restores_a_named_backup_from_the_prefect_ui(
         shots.take("login")
         page.get_by_role("button", name="Login").click()
         _wait_for_path(page, deployment_path)
-        page.get_by_text("flows/restore.py:emergency_restore").wait_for()  # drawn with the API's answers
+        page.get_by_text("rotaflow.flows.restore:emergency_restore").wait_for()  # drawn with the API's answers
         _dismiss_toasts(page)
 
         # Run → Custom run: the parameters form
@@ -291,7 +291,7 @@ def test_an_operator_restores_a_named_backup_from_the_prefect_ui(
         # back on the deployment, a notice names the new run and links to it
         _hold(page, toast)
         _wait_for_path(page, deployment_path)
-        page.get_by_text("flows/restore.py:emergency_restore").wait_for()
+        page.get_by_text("rotaflow.flows.restore:emergency_restore").wait_for()
         shots.take("submitted")
         run = _wait_for_run(stack, deployment["id"], backup_id)
         assert run["name"] in toast.inner_text()

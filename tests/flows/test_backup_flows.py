@@ -14,13 +14,13 @@ import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from backups.config import load_backup_config, open_tier_store
-from backups.sets import create_backup, list_backups
-from backups.verify import verify_backup
-from configs.settings import get_settings
-from flows.backup import backup, verify_backups
+from rotaflow.backups.config import load_backup_config, open_tier_store
+from rotaflow.backups.sets import create_backup, list_backups
+from rotaflow.backups.verify import verify_backup
 from rotaflow.cli import main
+from rotaflow.configs.settings import get_settings
 from rotaflow.errors import StorageError
+from rotaflow.flows.backup import backup, verify_backups
 from tests.backups_fixtures import content_hashes
 
 pytestmark = pytest.mark.flow
@@ -133,8 +133,8 @@ def test_verify_backups_fails_on_a_damaged_backup(live: str) -> None:
 def _forge_fingerprint(folder: Path, table: str) -> None:
     """Make a set self-consistent (checksums, manifest) but describe content its dump does not hold,
     as a dump that silently lost or changed data would: only a restore can tell."""
-    from backups.manifest import Manifest
-    from backups.sets import write_descriptive_files
+    from rotaflow.backups.manifest import Manifest
+    from rotaflow.backups.sets import write_descriptive_files
 
     manifest = Manifest.model_validate_json((folder / "manifest.json").read_text())
     tables = dict(manifest.tables)
@@ -188,7 +188,7 @@ def test_verify_backups_fails_when_the_newest_backup_does_not_restore_as_recorde
 
 
 def test_a_damaged_newest_backup_is_reported_not_restore_tested(live: str) -> None:
-    from backups.health import verify_all
+    from rotaflow.backups.health import verify_all
 
     made = create_backup(database_url=live, config=load_backup_config())
     store = open_tier_store("quick", load_backup_config())
@@ -241,7 +241,7 @@ def test_restore_emergency_on_the_terminal_runs_the_whole_chain(
     step = next(s for s in run["steps"] if s["step"] == "confirmation")
     assert (step["how"], step["typed"]) == ("typed at the terminal", made.backup_id)
     # a gate that refuses exits 4 with the live database as it was
-    monkeypatch.setattr("backups.emergency.DISK_USAGE", lambda path: type("U", (), {"free": 1024})())
+    monkeypatch.setattr("rotaflow.backups.emergency.DISK_USAGE", lambda path: type("U", (), {"free": 1024})())
     assert (
         main(["restore", "emergency", "--from", "quick", "--backup", made.backup_id, "--confirm-id", made.backup_id])
         == 4

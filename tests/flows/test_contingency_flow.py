@@ -14,10 +14,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from configs.settings import Settings, get_settings
-from flows.contingency import contingency_analysis, contingency_report, contingency_task_runner
+from rotaflow.configs.settings import Settings, get_settings
+from rotaflow.flows.contingency import contingency_analysis, contingency_report, contingency_task_runner
+from rotaflow.validations.contingency import ContingencyAnalysis
 from tests.unit.validations.test_contingency import CAP_DAY_4, START, TRIO_CELLS, write_program
-from validations.contingency import ContingencyAnalysis
 
 pytestmark = pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
 
@@ -91,7 +91,7 @@ def test_the_report_uses_the_runner_of_the_settings_and_publishes_artifacts(
         chosen.append(runner)
         return runner
 
-    monkeypatch.setattr("flows.contingency.contingency_task_runner", spy)
+    monkeypatch.setattr("rotaflow.flows.contingency.contingency_task_runner", spy)
     analysis = contingency_report(program, "B1", schedule=schedule, order=2, from_date=START + dt.timedelta(days=3))
     assert isinstance(chosen[0], ThreadPoolTaskRunner) and chosen[0]._max_workers == 3
     assert isinstance(analysis, ContingencyAnalysis) and analysis.order == 2
@@ -108,8 +108,8 @@ def test_the_report_uses_the_runner_of_the_settings_and_publishes_artifacts(
 def test_a_block_with_nothing_published_is_refused_not_solved(
     trio_program: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rotaflow import generate as generate_service
     from rotaflow.errors import InputError
+    from rotaflow.services import generate as generate_service
 
     solves: list[Any] = []
     monkeypatch.setattr(generate_service, "solve_block", lambda *a, **k: solves.append(a))
@@ -121,7 +121,7 @@ def test_a_block_with_nothing_published_is_refused_not_solved(
 
 
 def test_the_published_schedule_of_the_block_is_analysed(trio_program: tuple[str, str], tmp_path: Path) -> None:
-    from flows.generate import generate_block
+    from rotaflow.flows.generate import generate_block
 
     program, _ = trio_program
     generated = generate_block(program, "B1", out_dir=str(tmp_path / "run"), contingency="none", backup=False)
@@ -131,9 +131,9 @@ def test_the_published_schedule_of_the_block_is_analysed(trio_program: tuple[str
 
 
 def test_the_block_defaults_to_the_one_containing_today(trio_program: tuple[str, str]) -> None:
-    from flows.contingency import current_block
     from rotaflow.errors import InputError
-    from rotaflow.ingest import load_bundle
+    from rotaflow.flows.contingency import current_block
+    from rotaflow.services.ingest import load_bundle
 
     program, schedule = trio_program
     bundle = load_bundle(program, settings=get_settings())

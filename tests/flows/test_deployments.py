@@ -38,13 +38,13 @@ ALLOWED_KEYS = {
 PROGRAM_TZ = "Pacific/Honolulu"  # the sample program's timezone (configs/programs/sample/program.yaml)
 
 EXPECTED: dict[str, dict[str, Any]] = {
-    "ingest-program": {"entrypoint": "flows/ingest.py:ingest_program", "schedules": []},
-    "block-generation": {"entrypoint": "flows/generate.py:generate_block", "schedules": [IntervalSchedule]},
-    "validate-schedule": {"entrypoint": "flows/validate.py:validate_schedule", "schedules": []},
-    "contingency-report": {"entrypoint": "flows/contingency.py:contingency_report", "schedules": [CronSchedule]},
-    "nightly-backup": {"entrypoint": "flows/backup.py:backup", "schedules": [CronSchedule]},
-    "weekly-verify": {"entrypoint": "flows/backup.py:verify_backups", "schedules": [CronSchedule]},
-    "emergency-restore": {"entrypoint": "flows/restore.py:emergency_restore", "schedules": []},
+    "ingest-program": {"entrypoint": "rotaflow.flows.ingest:ingest_program", "schedules": []},
+    "block-generation": {"entrypoint": "rotaflow.flows.generate:generate_block", "schedules": [IntervalSchedule]},
+    "validate-schedule": {"entrypoint": "rotaflow.flows.validate:validate_schedule", "schedules": []},
+    "contingency-report": {"entrypoint": "rotaflow.flows.contingency:contingency_report", "schedules": [CronSchedule]},
+    "nightly-backup": {"entrypoint": "rotaflow.flows.backup:backup", "schedules": [CronSchedule]},
+    "weekly-verify": {"entrypoint": "rotaflow.flows.backup:verify_backups", "schedules": [CronSchedule]},
+    "emergency-restore": {"entrypoint": "rotaflow.flows.restore:emergency_restore", "schedules": []},
 }
 
 
@@ -54,8 +54,8 @@ def _deployments() -> dict[str, dict[str, Any]]:
 
 
 def _schema(deployment: dict[str, Any]) -> dict[str, Any]:
-    path, _, name = deployment["entrypoint"].partition(":")
-    return parameter_schema_from_entrypoint(f"{ROOT / path}:{name}").model_dump_for_openapi()
+    module, _, name = deployment["entrypoint"].partition(":")
+    return parameter_schema_from_entrypoint(f"{module}.{name}").model_dump_for_openapi()
 
 
 def test_prefect_yaml_deployments_load() -> None:
@@ -64,9 +64,7 @@ def test_prefect_yaml_deployments_load() -> None:
     for deployment in deployments.values():
         assert set(deployment) <= ALLOWED_KEYS, f"misplaced keys in {deployment['name']}"
         assert deployment["entrypoint"] == EXPECTED[deployment["name"]]["entrypoint"]
-        path, _, name = deployment["entrypoint"].partition(":")
-        assert (ROOT / path).is_file()
-        flow: Flow[..., object] = load_flow_from_entrypoint(str(ROOT / path) + ":" + name)
+        flow: Flow[..., object] = load_flow_from_entrypoint(deployment["entrypoint"])
         assert isinstance(flow, Flow)
         accepted = set(inspect.signature(flow.fn).parameters)
         assert set(deployment.get("parameters", {})) <= accepted

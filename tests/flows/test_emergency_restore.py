@@ -33,19 +33,19 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-import backups.emergency as emergency
-from backups.config import BackupConfig, load_backup_config, open_tier_store, work_dir
-from backups.databases import related_databases
-from backups.journal import history, journal_folder
-from backups.manifest import Manifest
-from backups.restore import verify_restored
-from backups.sets import create_backup, list_backups, write_descriptive_files
-from backups.storage import LocalStore
-from backups.tiers import tag_sacred
-from backups.verify import verify_backup
-from configs.settings import get_settings
-from flows.restore import OperatorConfirmation, emergency_restore, emergency_restore_confirmed
+import rotaflow.backups.emergency as emergency
+from rotaflow.backups.config import BackupConfig, load_backup_config, open_tier_store, work_dir
+from rotaflow.backups.databases import related_databases
+from rotaflow.backups.journal import history, journal_folder
+from rotaflow.backups.manifest import Manifest
+from rotaflow.backups.restore import verify_restored
+from rotaflow.backups.sets import create_backup, list_backups, write_descriptive_files
+from rotaflow.backups.storage import LocalStore
+from rotaflow.backups.tiers import tag_sacred
+from rotaflow.backups.verify import verify_backup
+from rotaflow.configs.settings import get_settings
 from rotaflow.errors import GateRefused
+from rotaflow.flows.restore import OperatorConfirmation, emergency_restore, emergency_restore_confirmed
 from tests.backups_fixtures import content_hashes
 
 

@@ -18,11 +18,11 @@ from prefect.events.clients import AssertingEventsClient
 from prefect.events.schemas.events import Event
 from prefect.events.worker import EventsWorker
 
-from configs.settings import get_settings
-from flows.backup import verify_backups
-from flows.generate import generate_block, next_block
-from flows.restore import emergency_restore
-from flows.validate import validate_schedule
+from rotaflow.configs.settings import get_settings
+from rotaflow.flows.backup import verify_backups
+from rotaflow.flows.generate import generate_block, next_block
+from rotaflow.flows.restore import emergency_restore
+from rotaflow.flows.validate import validate_schedule
 from tests.flows.test_generate_flow import _append, fast_ingest  # noqa: F401
 from tests.schedules import make_solvable, solved_schedule
 
@@ -120,7 +120,7 @@ def test_a_stale_tier_emits_an_event(events: Captured, live: str, config_path: s
 
 
 def test_a_backup_emits_an_event_a_proactive_automation_waits_for(events: Captured, live: str) -> None:
-    from flows.backup import backup
+    from rotaflow.flows.backup import backup
 
     result = backup(return_state=True).result()
     (event,) = events.named("rotaflow.backup.created")
@@ -129,8 +129,8 @@ def test_a_backup_emits_an_event_a_proactive_automation_waits_for(events: Captur
 
 
 def test_a_failed_restore_test_emits_an_event(events: Captured, live: str) -> None:
-    from backups.config import load_backup_config, open_tier_store
-    from backups.sets import create_backup
+    from rotaflow.backups.config import load_backup_config, open_tier_store
+    from rotaflow.backups.sets import create_backup
     from tests.flows.test_backup_flows import _forge_fingerprint
 
     made = create_backup(database_url=live, config=load_backup_config())
@@ -169,7 +169,7 @@ def test_a_scheduled_run_before_the_lead_window_generates_nothing(
     tmp_path: Path,
     fast_ingest: None,  # noqa: F811
 ) -> None:
-    from flows.generate import _next_block
+    from rotaflow.flows.generate import _next_block
 
     make_solvable(tiny_dir)
     state = generate_block(str(tiny_dir), "next", out_dir=str(tmp_path / "out"), next_within_days=35, return_state=True)

@@ -27,8 +27,8 @@ def _collect_leaked_clients() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _no_expectations(monkeypatch: pytest.MonkeyPatch) -> None:
     """Skip the Great Expectations suites (seconds per run; the ingest flow tests cover them)."""
-    import rotaflow.ingest as ingest_service
-    from validations.expectations import ExpectationReport
+    import rotaflow.services.ingest as ingest_service
+    from rotaflow.validations.expectations import ExpectationReport
 
     monkeypatch.setattr(
         ingest_service, "check_expectations", lambda bundle, settings=None: ExpectationReport(True, [], None, 0, 0)
@@ -194,8 +194,8 @@ def test_a_symlink_into_the_object_store_is_refused(
 
 
 def test_the_flow_refuses_a_bad_out_dir_too(solvable: Path, tmp_path: Path) -> None:
-    from flows.generate import generate_block
     from rotaflow.errors import InputError
+    from rotaflow.flows.generate import generate_block
 
     target = tmp_path / "a-file"
     target.write_text("x")
@@ -207,9 +207,9 @@ def test_the_flow_refuses_a_bad_out_dir_too(solvable: Path, tmp_path: Path) -> N
 
 
 def test_the_run_area_is_accepted_and_a_folder_rotaflow_made_is_reused(solvable: Path, tmp_path: Path) -> None:
-    from backups.config import load_backup_config, open_tier_store
-    from backups.sets import list_backups
-    from rotaflow.generate import RUN_MARKER
+    from rotaflow.backups.config import load_backup_config, open_tier_store
+    from rotaflow.backups.sets import list_backups
+    from rotaflow.services.generate import RUN_MARKER
 
     out = tmp_path / "var" / "runs" / "tiny-B1"
     assert main(_generate(solvable, out)) == 0

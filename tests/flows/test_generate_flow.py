@@ -31,13 +31,13 @@ from prefect.client.schemas.objects import StateType
 from prefect.states import Cancelling
 from sqlalchemy import select
 
-import rotaflow.generate as service
-from configs.settings import get_settings
-from db.models import Assignment, AuditEntry, ScheduleRun
-from db.session import UnitOfWork
-from flows.generate import generate_block
+import rotaflow.services.generate as service
+from rotaflow.configs.settings import get_settings
+from rotaflow.db.models import Assignment, AuditEntry, ScheduleRun
+from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import InfeasibleError, InputError
-from rotaflow.ingest import database_engine
+from rotaflow.flows.generate import generate_block
+from rotaflow.services.ingest import database_engine
 
 ASSIGNMENT_COLUMNS = ["person_id", "date", "shift_id", "start", "end", "hours", "rotation_id", "source"]
 FINDING_COLUMNS = ["rule", "severity", "person_id", "window_start", "window_end", "value", "limit", "unit", "message"]
@@ -59,8 +59,8 @@ def _collect_leaked_clients() -> Any:
 @pytest.fixture
 def fast_ingest(monkeypatch: pytest.MonkeyPatch) -> None:
     """Skip the Great Expectations suites (seconds per run; covered by the ingest flow tests)."""
-    import rotaflow.ingest as ingest_service
-    from validations.expectations import ExpectationReport
+    import rotaflow.services.ingest as ingest_service
+    from rotaflow.validations.expectations import ExpectationReport
 
     monkeypatch.setattr(
         ingest_service, "check_expectations", lambda bundle, settings=None: ExpectationReport(True, [], None, 0, 0)
@@ -230,7 +230,7 @@ def test_generate_publishes_exports_reads_history_and_replaces(
     assert {"build-instance", "preflight", "solve", "check-rules", "publish", "export"} <= set(_task_runs(flow_run_id))
 
     # B2 reads B1's published assignments as history: the flow's build-instance task passes them on
-    import tasks.generate as generate_tasks
+    import rotaflow.tasks.generate as generate_tasks
 
     built: list[Any] = []
     real_instance = generate_tasks.block_instance
@@ -316,7 +316,7 @@ def test_a_failed_backup_withdraws_the_publish_and_puts_the_previous_schedule_ba
 def test_a_schedule_with_hard_violations_is_recorded_never_published(
     tiny_dir: Path, tmp_path: Path, fast_ingest: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flows.generate as generate_flow
+    import rotaflow.flows.generate as generate_flow
 
     make_solvable(tiny_dir)
     real = generate_flow.validate_schedule
@@ -354,8 +354,8 @@ def _utc(value: dt.datetime | None) -> dt.datetime:
 def test_calendar_events_keep_their_instants(tiny_dir: Path, tmp_path: Path) -> None:
     from icalendar import Calendar
 
-    from rotaflow.ingest import load_bundle
-    from rotaflow.planning import block_instance
+    from rotaflow.services.ingest import load_bundle
+    from rotaflow.services.planning import block_instance
 
     bundle = load_bundle(str(make_solvable(tiny_dir)))
     instance = block_instance(bundle, "B1")
@@ -460,7 +460,7 @@ def _wait_for(what: str, probe: Any, timeout: float) -> Any:
 @pytest.fixture
 def sixty(tmp_path: Path) -> tuple[Path, str]:
     """A synthetic program whose first block keeps CP-SAT busy far longer than the test waits."""
-    from rotaflow.synth import write_bundle
+    from rotaflow.services.synth import write_bundle
 
     bundle = tmp_path / "sixty"
     write_bundle(bundle, residents=60, seed=0)
@@ -471,7 +471,7 @@ class _Canceller:
     """Runs generate_block in a thread and cancels its flow run through the API while it solves."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, *, expose_run_id: bool = False, fake_solve: bool = False):
-        import tasks.generate as generate_tasks
+        import rotaflow.tasks.generate as generate_tasks
 
         self.stops: list[threading.Event] = []
         self.results: list[Any] = []
@@ -594,9 +594,9 @@ def test_a_cancelled_run_publishes_nothing(
 def test_a_solve_leaves_no_api_connection_open(tiny_dir: Path) -> None:
     from prefect import flow
 
-    from rotaflow.ingest import load_bundle
-    from rotaflow.planning import block_instance
-    from tasks.generate import solve_schedule
+    from rotaflow.services.ingest import load_bundle
+    from rotaflow.services.planning import block_instance
+    from rotaflow.tasks.generate import solve_schedule
 
     bundle = load_bundle(str(make_solvable(tiny_dir)))
     instance, rules = block_instance(bundle, "B1"), service.rules_for(bundle)

@@ -9,8 +9,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
 
-from flows.ingest import ingest_program
 from rotaflow.errors import InputError
+from rotaflow.flows.ingest import ingest_program
 
 
 def _artifacts(key: str) -> list[object]:

@@ -9,9 +9,9 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from flows.ingest import ingest_program
 from rotaflow.cli import main
 from rotaflow.errors import PERSONAL_DATA_HIDDEN, InputError
+from rotaflow.flows.ingest import ingest_program
 
 
 def _misplace_a_name(bundle: Path) -> None:

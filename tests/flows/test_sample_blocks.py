@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from configs.settings import get_settings
-from db.models import Assignment, ScheduleRun
-from db.session import UnitOfWork
-from flows.generate import generate_block
-from rotaflow.ingest import database_engine
+from rotaflow.configs.settings import get_settings
+from rotaflow.db.models import Assignment, ScheduleRun
+from rotaflow.db.session import UnitOfWork
+from rotaflow.flows.generate import generate_block
+from rotaflow.services.ingest import database_engine
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "configs" / "programs" / "sample"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from prefect.blocks.system import Secret
 
-from configs.settings import Settings, secret_block_value
+from rotaflow.configs.settings import Settings, secret_block_value
 from rotaflow.errors import ConfigError
 
 pytestmark = pytest.mark.flow

@@ -10,8 +10,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from flows.validate import validate_schedule
 from rotaflow.errors import InfeasibleError, InputError
+from rotaflow.flows.validate import validate_schedule
 from tests.schedules import make_solvable, solved_schedule
 
 

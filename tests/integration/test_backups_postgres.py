@@ -11,8 +11,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from backups.config import BackupConfig, load_backup_config, open_tier_store
-from backups.databases import (
+from rotaflow.backups.config import BackupConfig, load_backup_config, open_tier_store
+from rotaflow.backups.databases import (
     database_exists,
     database_size,
     drop_database,
@@ -22,11 +22,11 @@ from backups.databases import (
     swap_databases,
     tool_version,
 )
-from backups.restore import restore_into, retire_previous, staging_url, swap_in, undo_swap, verify_restored
-from backups.sets import FetchedBackup, create_backup, fetch_backup
-from backups.storage import LocalStore
-from backups.verify import verify_backup
-from db.migrate import head_revision
+from rotaflow.backups.restore import restore_into, retire_previous, staging_url, swap_in, undo_swap, verify_restored
+from rotaflow.backups.sets import FetchedBackup, create_backup, fetch_backup
+from rotaflow.backups.storage import LocalStore
+from rotaflow.backups.verify import verify_backup
+from rotaflow.db.migrate import head_revision
 from rotaflow.errors import GateRefused
 from tests.backups_fixtures import content_hashes
 
@@ -298,8 +298,8 @@ def _execute_admin(url: str, statement: str) -> None:
 def test_the_restore_test_uses_a_scratch_database_beside_the_live_one_and_drops_it(
     filled_postgres: str, config: BackupConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backups.tiers import restore_test
-    from configs.settings import get_settings
+    from rotaflow.backups.tiers import restore_test
+    from rotaflow.configs.settings import get_settings
 
     monkeypatch.setenv("ROTAFLOW_DATABASE_URL", filled_postgres)
     monkeypatch.setenv("ROTAFLOW_SECRET_KEY", "k3y-Fx9q-a8Lm-Zt27-Wp4r-Hs6n-Jd1v-Qc5e")

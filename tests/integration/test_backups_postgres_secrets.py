@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from backups.config import load_backup_config, open_tier_store
-from backups.restore import restore_into, staging_url
-from backups.sets import create_backup, fetch_backup
+from rotaflow.backups.config import load_backup_config, open_tier_store
+from rotaflow.backups.restore import restore_into, staging_url
+from rotaflow.backups.sets import create_backup, fetch_backup
 from tests.backups_fixtures import content_hashes
 
 pytestmark = pytest.mark.postgres

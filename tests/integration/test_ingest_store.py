@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event, func, select
 
-from backups.storage import LocalStore
-from configs.settings import Settings
-from db.migrate import upgrade
-from db.models import (
+from rotaflow.backups.storage import LocalStore
+from rotaflow.configs.settings import Settings
+from rotaflow.db.migrate import upgrade
+from rotaflow.db.models import (
     Absence,
     Assignment,
     AuditEntry,
@@ -23,10 +23,10 @@ from db.models import (
     Request,
     RotationAssignment,
 )
-from db.repositories import ProgramRepository
-from db.session import UnitOfWork, make_engine
+from rotaflow.db.repositories import ProgramRepository
+from rotaflow.db.session import UnitOfWork, make_engine
 from rotaflow.errors import InputError
-from rotaflow.ingest import ingest_bundle
+from rotaflow.services.ingest import ingest_bundle
 
 
 @pytest.fixture

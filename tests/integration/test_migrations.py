@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from db.migrate import current_revision, downgrade, head_revision, upgrade
-from db.models import Base
+from rotaflow.db.migrate import current_revision, downgrade, head_revision, upgrade
+from rotaflow.db.models import Base
 
 TABLES = {
     "programs",

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select, text
 
-from configs.settings import Settings
-from constraints.instance import Instance
-from constraints.solve import SolveResult
-from db.migrate import upgrade
-from db.models import Assignment, AuditEntry, ScheduleRun
-from db.session import UnitOfWork, make_engine
-from rotaflow.generate import (
+from rotaflow.configs.settings import Settings
+from rotaflow.constraints.instance import Instance
+from rotaflow.constraints.solve import SolveResult
+from rotaflow.db.migrate import upgrade
+from rotaflow.db.models import Assignment, AuditEntry, ScheduleRun
+from rotaflow.db.session import UnitOfWork, make_engine
+from rotaflow.services.generate import (
     PublishConflict,
     Published,
     load_solver_settings,
@@ -29,8 +29,8 @@ from rotaflow.generate import (
     rules_for,
     solve_block,
 )
-from rotaflow.ingest import ingest_bundle, load_bundle
-from rotaflow.planning import block_instance
+from rotaflow.services.ingest import ingest_bundle, load_bundle
+from rotaflow.services.planning import block_instance
 
 PROGRAM = "tiny-internal-medicine-residency"
 

@@ -31,22 +31,22 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-import backups.emergency as emergency
-from backups.config import load_backup_config, open_tier_store, work_dir
-from backups.databases import related_databases
-from backups.journal import RestoreJournal, history, journal_folder
-from backups.sets import create_backup, list_backups
-from backups.storage import S3Store, s3_client
-from backups.verify import verify_backup
-from configs.settings import get_settings
+import rotaflow.backups.emergency as emergency
+from rotaflow.backups.config import load_backup_config, open_tier_store, work_dir
+from rotaflow.backups.databases import related_databases
+from rotaflow.backups.journal import RestoreJournal, history, journal_folder
+from rotaflow.backups.sets import create_backup, list_backups
+from rotaflow.backups.storage import S3Store, s3_client
+from rotaflow.backups.verify import verify_backup
 from rotaflow.cli import main
+from rotaflow.configs.settings import get_settings
 from rotaflow.errors import GateRefused
 from tests.backups_fixtures import content_hashes
 
 
 def typed(backup_id: str) -> Any:
     """The confirmation an operator typed at the terminal."""
-    from flows.restore import OperatorConfirmation
+    from rotaflow.flows.restore import OperatorConfirmation
 
     return OperatorConfirmation(backup_id, "typed")
 
@@ -109,7 +109,7 @@ def _killed_at(point: str, scene: SimpleNamespace, api: str, tmp_path: Path) -> 
     }
     script = (
         "import sys\n"
-        "from flows.restore import OperatorConfirmation, emergency_restore_confirmed\n"
+        "from rotaflow.flows.restore import OperatorConfirmation, emergency_restore_confirmed\n"
         "emergency_restore_confirmed('quick', sys.argv[1], OperatorConfirmation(sys.argv[1], 'typed'))\n"
     )
     child = subprocess.Popen(
@@ -146,7 +146,7 @@ def _state_of(flow_run_id: str) -> str:
 
 
 def _next_run(scene: SimpleNamespace) -> dict[str, Any]:
-    from flows.restore import emergency_restore_confirmed
+    from rotaflow.flows.restore import emergency_restore_confirmed
 
     state = emergency_restore_confirmed(
         "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
@@ -440,7 +440,7 @@ def _direct_inventory(env: SimpleNamespace) -> dict[str, bool]:
 def test_the_endpoint_going_down_mid_upload_of_the_pre_snapshot_is_refused(
     filled_sqlite: str, endpoint: SimpleNamespace, prefect_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.restore import emergency_restore_confirmed
+    from rotaflow.flows.restore import emergency_restore_confirmed
 
     monkeypatch.setenv("ROTAFLOW_DATABASE_URL", filled_sqlite)
     get_settings.cache_clear()
@@ -485,7 +485,7 @@ def _folder_for(config_path: str) -> Path:
 def test_the_endpoint_going_down_mid_download_is_refused_untouched(
     filled_sqlite: str, endpoint: SimpleNamespace, prefect_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.restore import emergency_restore_confirmed
+    from rotaflow.flows.restore import emergency_restore_confirmed
 
     monkeypatch.setenv("ROTAFLOW_DATABASE_URL", filled_sqlite)
     get_settings.cache_clear()
@@ -538,8 +538,8 @@ def baseline_config(locked_bucket: str, tmp_path: Path) -> str:
 def test_promote_then_restore_from_an_immaculate_baseline(
     filled_sqlite: str, baseline_config: str, prefect_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.backup import promote_immaculate_flow
-    from flows.restore import emergency_restore_confirmed
+    from rotaflow.flows.backup import promote_immaculate_flow
+    from rotaflow.flows.restore import emergency_restore_confirmed
 
     scene = _live(filled_sqlite, monkeypatch)
     promoted = promote_immaculate_flow(scene.backup_id, name="year one", config_path=baseline_config)
@@ -551,7 +551,7 @@ def test_promote_then_restore_from_an_immaculate_baseline(
     )
     assert state.is_completed(), state.message
     assert content_hashes(scene.live) == scene.backed_up
-    from backups.emergency import preview_text
+    from rotaflow.backups.emergency import preview_text
 
     _, text_ = preview_text("immaculate", baseline, config_path=baseline_config)
     assert f"| Promoted from | quick/{scene.backup_id} |" in text_ and "| Object Lock | COMPLIANCE until" in text_
@@ -564,8 +564,8 @@ def test_promote_then_restore_from_an_immaculate_baseline(
 def test_an_unlocked_baseline_is_refused_by_the_verify_gate(
     filled_sqlite: str, baseline_config: str, prefect_api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backups.sets import fetch_backup, upload_set, write_descriptive_files
-    from flows.restore import emergency_restore_confirmed
+    from rotaflow.backups.sets import fetch_backup, upload_set, write_descriptive_files
+    from rotaflow.flows.restore import emergency_restore_confirmed
 
     scene = _live(filled_sqlite, monkeypatch)
     config = load_backup_config(Path(baseline_config))

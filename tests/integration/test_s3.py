@@ -1,6 +1,6 @@
 """S3 storage and bundle sources against a real S3 endpoint (moto's server on loopback).
 
-The bundle-source tests for folders and zips live here too: ``validations.sources`` reads
+The bundle-source tests for folders and zips live here too: ``rotaflow.validations.sources`` reads
 all three kinds of source, and its messages must be the same whichever kind is used.
 """
 
@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from backups.storage import S3Store, open_store, s3_client
-from configs.settings import get_settings
-from db.migrate import upgrade
-from db.models import AuditEntry, Person, Program
-from db.session import UnitOfWork, make_engine
+from rotaflow.backups.storage import S3Store, open_store, s3_client
+from rotaflow.configs.settings import get_settings
+from rotaflow.db.migrate import upgrade
+from rotaflow.db.models import AuditEntry, Person, Program
+from rotaflow.db.session import UnitOfWork, make_engine
 from rotaflow.errors import InputError, Problem, StorageError
-from rotaflow.ingest import ingest_bundle
+from rotaflow.services.ingest import ingest_bundle
+from rotaflow.validations.limits import LIMITS, BundleLimits
+from rotaflow.validations.sources import read_bundle_files
 from tests.conftest import TINY
-from validations.limits import LIMITS, BundleLimits
-from validations.sources import read_bundle_files
 
 # credentials used where a test checks that they never leak into a message
 ACCESS_KEY = "AKIALEAKCHECK0000001"
@@ -107,7 +107,7 @@ def test_s3_store_prefixes_do_not_see_each_other(s3_bucket: str, client: object)
 def test_s3_list_treats_a_prefix_as_a_folder_like_the_local_store(
     s3_bucket: str, client: object, tmp_path: Path
 ) -> None:
-    from backups.storage import LocalStore
+    from rotaflow.backups.storage import LocalStore
 
     local = LocalStore(tmp_path / "objects")
     remote = S3Store(bucket=s3_bucket, prefix="p", client=client)

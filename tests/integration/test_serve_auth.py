@@ -77,7 +77,7 @@ def test_the_server_can_keep_its_own_postgresql_database(postgres_url: str, tmp_
 
 
 def test_the_server_refuses_rotaflow_s_own_database(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from configs.settings import get_settings
+    from rotaflow.configs.settings import get_settings
     from rotaflow.serve import ServeConfig, _check_database_apart
 
     with_password = postgres_url.replace("postgres@", "postgres:s3cret-pw@")

@@ -1,4 +1,4 @@
-"""Tests of the synthetic bundle generator (rotaflow.synth)."""
+"""Tests of the synthetic bundle generator (rotaflow.services.synth)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rotaflow.synth import (
+from rotaflow.services.synth import (
     BUNDLE_FILES,
     MAX_RESIDENTS,
     build_bundle,

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-import flows.restore
 import rotaflow.cli as cli
-from backups.config import load_backup_config, open_tier_store
-from backups.sets import create_backup
-from configs.settings import get_settings
+from rotaflow.backups.config import load_backup_config, open_tier_store
+from rotaflow.backups.sets import create_backup
 from rotaflow.cli import main
+from rotaflow.configs.settings import get_settings
 from rotaflow.errors import GateRefused
+from rotaflow.flows import restore as restore_flow
 from tests import backups_fixtures
 from tests.backups_fixtures import content_hashes
 
@@ -222,7 +222,7 @@ def fake_flow(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         result = {"status": "restored", "message": f"restored {backup_id}", "pre_snapshot": "snap", "journal": "j"}
         return SimpleNamespace(result=lambda raise_on_failure=True: result)
 
-    monkeypatch.setattr(flows.restore, "emergency_restore_confirmed", fake)
+    monkeypatch.setattr(restore_flow, "emergency_restore_confirmed", fake)
     return calls
 
 
@@ -250,7 +250,7 @@ def test_the_terminal_asks_for_the_backup_id(
         {
             "source": "quick",
             "backup_id": backup_id,
-            "confirmation": flows.restore.OperatorConfirmation(backup_id, "typed"),
+            "confirmation": restore_flow.OperatorConfirmation(backup_id, "typed"),
             "keep_previous": False,
             "config_path": None,
             "return_state": True,
@@ -314,7 +314,7 @@ def test_the_confirm_id_replaces_the_question_but_the_summary_is_shown(
     captured = capsys.readouterr()
     assert backup_id in captured.err and "What happens next" in captured.err
     assert json.loads(captured.out)["status"] == "restored"
-    assert fake_flow[0]["confirmation"] == flows.restore.OperatorConfirmation(backup_id, "command-line")
+    assert fake_flow[0]["confirmation"] == restore_flow.OperatorConfirmation(backup_id, "command-line")
 
 
 @pytest.mark.parametrize("given", ["20990101T000000Z-quick-abcdef", "{id} ", ""])
@@ -357,7 +357,7 @@ def test_a_refusing_gate_exits_4(
         error = GateRefused("the disk gate refused: not enough free space; nothing was changed")
         return SimpleNamespace(result=lambda raise_on_failure=True: error)
 
-    monkeypatch.setattr(flows.restore, "emergency_restore_confirmed", refusing)
+    monkeypatch.setattr(restore_flow, "emergency_restore_confirmed", refusing)
     assert main(["restore", "emergency", "--from", "quick", "--backup", backup_id, "--confirm-id", backup_id]) == 4
     assert "the disk gate refused" in capsys.readouterr().err
 

@@ -60,7 +60,7 @@ def test_synth_writes_a_valid_bundle(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = tmp_path / "synthetic"
     assert main(["synth", "--residents", "30", "--seed", "4", "--out", str(out)]) == 0
     assert (out / "people.csv").is_file()
-    from validations.bundle import parse_bundle
+    from rotaflow.validations.bundle import parse_bundle
 
     bundle = parse_bundle({p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")})
     assert (bundle.frames["people"]["role"] == "resident").sum() == 30
@@ -97,8 +97,8 @@ def test_synth_replaces_its_own_earlier_bundle(tmp_path: Path) -> None:
     first = (out / "people.csv").read_bytes()
     assert main(["synth", "--residents", "7", "--seed", "2", "--out", str(out)]) == 0
     assert (out / "people.csv").read_bytes() != first
-    from rotaflow.generate import run_files
-    from rotaflow.synth import BUNDLE_FILES
+    from rotaflow.services.generate import run_files
+    from rotaflow.services.synth import BUNDLE_FILES
 
     assert sorted(p.name for p in run_files(out.resolve())) == sorted(BUNDLE_FILES)
 

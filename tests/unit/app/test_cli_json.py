@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import typer
 
-from configs.settings import get_settings
 from rotaflow.cli import app, main
+from rotaflow.configs.settings import get_settings
 from tests import backups_fixtures
 
 filled_sqlite = backups_fixtures.filled_sqlite

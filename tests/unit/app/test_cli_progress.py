@@ -20,20 +20,20 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-import flows.generate
-from backups.config import load_backup_config, open_tier_store
-from backups.sets import create_backup, fetch_backup
-from backups.storage import LocalStore
-from configs.settings import get_settings
-from constraints.solve import Progress
-from rotaflow import generate as service
-from rotaflow import progress
+from rotaflow import events, progress
+from rotaflow.backups.config import load_backup_config, open_tier_store
+from rotaflow.backups.sets import create_backup, fetch_backup
+from rotaflow.backups.storage import LocalStore
 from rotaflow.cli import main
-from rotaflow.planning import block_instance
+from rotaflow.configs.settings import get_settings
+from rotaflow.constraints.solve import Progress
+from rotaflow.flows import generate as generate_flow
+from rotaflow.services import generate as service
+from rotaflow.services.planning import block_instance
+from rotaflow.validations import contingency
+from rotaflow.validations.contingency import RepairJob, ScenarioResult, analyse_contingency, repair_scenario
 from tests import backups_fixtures
 from tests.schedules import load, make_solvable
-from validations import contingency
-from validations.contingency import RepairJob, ScenarioResult, analyse_contingency, repair_scenario
 
 filled_sqlite = backups_fixtures.filled_sqlite
 sqlite_template = backups_fixtures.sqlite_template
@@ -41,7 +41,7 @@ sqlite_template = backups_fixtures.sqlite_template
 NAMES = ("Resident One", "Resident Two", "Resident Three", "Faculty One", "@example.org")
 
 
-class Recorder(progress.Observer):
+class Recorder(events.Observer):
     """Every event, in order."""
 
     def __init__(self) -> None:
@@ -62,13 +62,13 @@ class Recorder(progress.Observer):
     def scenarios_done(self, order: int, count: int) -> None:
         self.events.append(("scenarios_done", order, count))
 
-    def transfer_started(self, kind: progress.TransferKind, total: int) -> None:
+    def transfer_started(self, kind: events.TransferKind, total: int) -> None:
         self.events.append(("transfer_started", kind, total))
 
-    def transferred(self, kind: progress.TransferKind, count: int) -> None:
+    def transferred(self, kind: events.TransferKind, count: int) -> None:
         self.events.append(("transferred", kind, count))
 
-    def transfer_finished(self, kind: progress.TransferKind) -> None:
+    def transfer_finished(self, kind: events.TransferKind) -> None:
         self.events.append(("transfer_finished", kind))
 
     def named(self, name: str) -> list[tuple[Any, ...]]:
@@ -91,15 +91,15 @@ def solved(tmp_path_factory: pytest.TempPathFactory) -> Solved:
     folder = tmp_path_factory.mktemp("solved")
     bundle = make_solvable(Path(shutil.copytree(Path(__file__).parents[2] / "fixtures" / "tiny", folder / "tiny")))
 
-    class Broken(progress.Observer):
+    class Broken(events.Observer):
         def solution(self, point: Progress) -> None:
             raise RuntimeError("a display bug")
 
     points: list[Progress] = []
     heard = Recorder()
-    with progress.observing(Broken()), progress.observing(heard):  # a failing observer breaks nothing
+    with events.observing(Broken()), events.observing(heard):  # a failing observer breaks nothing
         result = _solve(bundle, on_progress=points.append)
-    assert not progress.active()
+    assert not events.active()
     schedule = folder / "assignments.csv"
     with schedule.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=service.ASSIGNMENT_COLUMNS, lineterminator="\n")
@@ -111,7 +111,7 @@ def solved(tmp_path_factory: pytest.TempPathFactory) -> Solved:
 @pytest.fixture
 def recorder() -> Iterator[Recorder]:
     observer = Recorder()
-    with progress.observing(observer):
+    with events.observing(observer):
         yield observer
 
 
@@ -218,14 +218,14 @@ def test_backup_copies_report_bytes_up_to_the_total(live: str, tmp_path: Path, r
 
 
 def _feed() -> None:
-    progress.solve_started(60)
-    progress.solution(Progress(0.4, 130, 90))
-    progress.solution(Progress(1.2, 120, 100))
-    progress.solve_finished("feasible", 2.25, 120, 100)
-    progress.scenarios_planned(1, 4)
-    progress.scenarios_done(1, 3)
-    progress.scenarios_done(1)
-    transfer = progress.Transfer.start("upload", None, lambda: 3_500_000)
+    events.solve_started(60)
+    events.solution(Progress(0.4, 130, 90))
+    events.solution(Progress(1.2, 120, 100))
+    events.solve_finished("feasible", 2.25, 120, 100)
+    events.scenarios_planned(1, 4)
+    events.scenarios_done(1, 3)
+    events.scenarios_done(1)
+    transfer = events.Transfer.start("upload", None, lambda: 3_500_000)
     assert transfer is not None
     transfer.add(3_000_000)
     transfer.add(500_000)
@@ -234,7 +234,7 @@ def _feed() -> None:
 
 def test_the_display_shows_objective_bound_scenarios_and_bytes() -> None:
     buffer = io.StringIO()
-    with progress.RichProgress(Console(file=buffer, width=160)) as shown, progress.observing(shown):
+    with progress.RichProgress(Console(file=buffer, width=160)) as shown, events.observing(shown):
         _feed()
     text = buffer.getvalue()
     assert "solving" in text and "feasible · objective 120 · bound 100 · gap 16.7% · 2 solutions · 2.2/60 s" in text
@@ -254,9 +254,9 @@ def test_the_display_moves_on_a_terminal_with_log_lines_above_it() -> None:
     logger.propagate = False  # only these two handlers
     try:
         terminal = Console(file=buffer, width=160, force_terminal=True)
-        with progress.RichProgress(terminal) as shown, progress.observing(shown):
-            progress.solve_started(30)
-            progress.solution(Progress(0.1, 77, 70))
+        with progress.RichProgress(terminal) as shown, events.observing(shown):
+            events.solve_started(30)
+            events.solution(Progress(0.1, 77, 70))
             logger.info("a log line meanwhile")
         assert plain.stream is sys.stderr and rich_handler.console.file is sys.stderr  # put back
     finally:
@@ -270,7 +270,7 @@ def test_the_display_moves_on_a_terminal_with_log_lines_above_it() -> None:
 
 def test_nothing_long_leaves_no_trace() -> None:
     buffer = io.StringIO()
-    with progress.RichProgress(Console(file=buffer)) as shown, progress.observing(shown):
+    with progress.RichProgress(Console(file=buffer)) as shown, events.observing(shown):
         pass
     assert buffer.getvalue() == ""
 
@@ -330,7 +330,7 @@ def test_validate_shows_the_contingency_scenarios(
     solved: Solved, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The checks are replaced by the part that matters here: the contingency analysis (real) in this process."""
-    import rotaflow.validate
+    import rotaflow.services.validate
 
     def checks(bundle: Any, frame: Any, *, block_id: str | None, contingency: str) -> Any:
         cells = list(zip(frame["person_id"], frame["date"].dt.date, frame["shift_id"], strict=True))
@@ -338,8 +338,8 @@ def test_validate_shows_the_contingency_scenarios(
         facts = {"period_start": "2027-07-01", "period_end": "2027-07-28", "hard_violations": 0, "warnings": 0}
         return SimpleNamespace(summary=lambda: facts | {"scenarios": analysis and len(analysis.scenarios)})
 
-    monkeypatch.setattr(rotaflow.validate, "validate", checks)
-    monkeypatch.setattr(rotaflow.validate, "write_validation", lambda *args, **kwargs: None)
+    monkeypatch.setattr(rotaflow.services.validate, "validate", checks)
+    monkeypatch.setattr(rotaflow.services.validate, "write_validation", lambda *args, **kwargs: None)
     monkeypatch.setenv(progress.ENV_VAR, "always")
     args = ["validate", "-p", str(solved.bundle), "-s", str(solved.schedule), "--out", str(tmp_path), "--no-flow"]
     assert main([*args, "--block", "B1", "--contingency", "n1"]) == 0
@@ -368,14 +368,14 @@ def test_generate_shows_the_solver_while_the_flow_runs(
     monkeypatch.setattr(service, "solve", replay)
 
     def flow(program: str, block: str, **kwargs: Any) -> Any:
-        watched.append(progress.active())
+        watched.append(events.active())
         settings = service.load_solver_settings(time_limit_seconds=10)
         result = service.solve_block(SimpleNamespace(previous=()), [], settings, on_progress=lambda point: None)  # type: ignore[arg-type]
         summary = {"program": "tiny", "block_id": block, "status": result.status, "objective": result.objective}
         summary |= {"best_bound": result.best_bound, "solve_seconds": 0.5, "hard_violations": 0, "warnings": 0}
         return SimpleNamespace(is_cancelled=lambda: False, result=lambda raise_on_failure=True: summary)
 
-    monkeypatch.setattr(flows.generate, "generate_block", flow)
+    monkeypatch.setattr(generate_flow, "generate_block", flow)
     args = ["generate", "-p", str(solved.bundle), "-b", "B1", "--out", str(tmp_path / "out")]
     assert main([*args, "--progress"]) == 0
     captured = capsys.readouterr()
@@ -387,4 +387,4 @@ def test_generate_shows_the_solver_while_the_flow_runs(
     assert main([*args, "--progress", "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["objective"] == 120 and "solving" not in captured.err
-    assert watched == [True, False] and not progress.active()
+    assert watched == [True, False] and not events.active()

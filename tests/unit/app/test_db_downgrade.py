@@ -12,11 +12,11 @@ import yaml
 from sqlalchemy import inspect
 
 import rotaflow.cli as cli
-from backups.config import load_backup_config, open_tier_store
-from backups.sets import list_backups
-from configs.settings import get_settings
-from db.session import engine_for
+from rotaflow.backups.config import load_backup_config, open_tier_store
+from rotaflow.backups.sets import list_backups
 from rotaflow.cli import main
+from rotaflow.configs.settings import get_settings
+from rotaflow.db.session import engine_for
 
 
 class NoInput(io.StringIO):

@@ -1,4 +1,4 @@
-"""Where a run may write its outputs (``rotaflow.generate.check_out_dir``, ``claim_out_dir``, ``run_files``)."""
+"""Where a run may write its outputs (``rotaflow.services.generate.check_out_dir``, ``claim_out_dir``, ``run_files``)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from configs.settings import get_settings
+from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InputError
-from rotaflow.generate import RUN_MARKER, check_out_dir, claim_out_dir, record_run_files, run_files
+from rotaflow.services.generate import RUN_MARKER, check_out_dir, claim_out_dir, record_run_files, run_files
 
 
 def test_an_object_store_outside_var_is_protected_and_var_runs_is_the_run_area(

@@ -1,4 +1,4 @@
-"""From a checked bundle to the rule engine's instance of one block (rotaflow.planning)."""
+"""From a checked bundle to the rule engine's instance of one block (rotaflow.services.planning)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from constraints.instance import Demand, Instance, PersonSpec, RequestSpec
+from rotaflow.constraints.instance import Demand, Instance, PersonSpec, RequestSpec
 from rotaflow.errors import InputError
-from rotaflow.planning import block_instance, coverage_rows_for_day, program_today
-from validations.bundle import Bundle, parse_bundle
+from rotaflow.services.planning import block_instance, coverage_rows_for_day, program_today
+from rotaflow.validations.bundle import Bundle, parse_bundle
 
 B1 = dt.date(2027, 7, 1)
 WARD = frozenset({"DAY", "CALL24", "HOME"})

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-import rotaflow.generate as service
-from db.session import make_engine
+import rotaflow.services.generate as service
 from rotaflow.cli import main
+from rotaflow.db.session import make_engine
 from rotaflow.files import private_dir, write_private
 from tests.schedules import make_solvable, solved_schedule
 
@@ -35,8 +35,8 @@ def _private_tree(folder: Path) -> None:
 
 
 def _instance(tiny_dir: Path) -> object:
-    from rotaflow.ingest import load_bundle
-    from rotaflow.planning import block_instance
+    from rotaflow.services.ingest import load_bundle
+    from rotaflow.services.planning import block_instance
 
     return block_instance(load_bundle(str(tiny_dir)), "B1")
 
@@ -78,7 +78,7 @@ def test_validation_outputs_are_private(tiny_dir: Path, tmp_path: Path) -> None:
 
 
 def test_the_summary_rewritten_by_the_flow_is_private(tmp_path: Path) -> None:
-    from tasks.generate import write_summary
+    from rotaflow.tasks.generate import write_summary
 
     private_dir(tmp_path / "run")
     path = Path(write_summary.fn(str(tmp_path / "run"), {"status": "optimal"}))
@@ -154,7 +154,7 @@ def test_a_private_folder_where_a_file_is_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_sqlite_database_restored_from_a_backup_is_private(tmp_path: Path) -> None:
-    from backups.databases import dump_database, restore_dump
+    from rotaflow.backups.databases import dump_database, restore_dump
 
     live = tmp_path / "live.db"
     engine = make_engine(f"sqlite:///{live.as_posix()}")
@@ -169,7 +169,7 @@ def test_a_sqlite_database_restored_from_a_backup_is_private(tmp_path: Path) -> 
 
 
 def test_a_sqlite_database_made_by_the_migrations_is_private(tmp_path: Path) -> None:
-    from db.migrate import upgrade
+    from rotaflow.db.migrate import upgrade
 
     path = tmp_path / "var" / "fresh" / "rotaflow.db"  # `rotaflow db upgrade` before any other command
     upgrade(f"sqlite:///{path.as_posix()}")

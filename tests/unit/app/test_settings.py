@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from configs.settings import Settings, mask_url
 from rotaflow.cli import main
+from rotaflow.configs.settings import Settings, mask_url
 from rotaflow.errors import ConfigError
 
 PG = "postgresql+psycopg://rotaflow:hunter2@db.internal:5432/rotaflow"
@@ -59,7 +59,7 @@ def test_a_strong_secret_passes() -> None:
 def test_the_cli_refuses_to_start_without_a_secret(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from configs.settings import get_settings
+    from rotaflow.configs.settings import get_settings
 
     monkeypatch.setenv("ROTAFLOW_DATABASE_URL", PG)
     get_settings.cache_clear()

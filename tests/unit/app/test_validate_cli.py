@@ -177,8 +177,8 @@ def test_validate_may_still_write_into_a_folder_of_the_users_choice(
 
 
 def test_the_validate_flow_refuses_rotaflows_own_data_too(solvable: Path, schedule: Path, tmp_path: Path) -> None:
-    from flows.validate import validate_schedule
     from rotaflow.errors import InputError
+    from rotaflow.flows.validate import validate_schedule
 
     with pytest.raises(InputError, match="is inside rotaflow's own data"):
         validate_schedule(str(solvable), str(schedule), out_dir=str(tmp_path / "var" / "objects" / "x"))

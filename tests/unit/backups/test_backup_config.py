@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from backups.config import (
+from rotaflow.backups.config import (
     BACKUP_FILE,
     BackupConfig,
     load_backup_config,
@@ -14,8 +14,8 @@ from backups.config import (
     tier_location,
     work_dir,
 )
-from backups.storage import MB, LocalStore, S3Store
-from configs.settings import Settings, get_settings
+from rotaflow.backups.storage import MB, LocalStore, S3Store
+from rotaflow.configs.settings import Settings, get_settings
 from rotaflow.errors import ConfigError
 
 

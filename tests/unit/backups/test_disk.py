@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from backups.disk import existing_ancestor, free_space_ok, human_bytes
+from rotaflow.backups.disk import existing_ancestor, free_space_ok, human_bytes
 
 
 def _free(n: int) -> Any:

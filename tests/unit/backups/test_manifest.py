@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from backups.manifest import (
+from rotaflow.backups.manifest import (
     DatabaseInfo,
     FileEntry,
     Manifest,

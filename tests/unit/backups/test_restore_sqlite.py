@@ -11,12 +11,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from backups.config import BackupConfig, load_backup_config, open_tier_store
-from backups.databases import database_exists, ensure_connectable, related_databases, sibling_url, table_stats
-from backups.restore import restore_into, retire_previous, staging_url, swap_in, undo_swap, verify_restored
-from backups.sets import FetchedBackup, create_backup, fetch_backup
-from backups.verify import verify_backup
-from db.migrate import head_revision
+from rotaflow.backups.config import BackupConfig, load_backup_config, open_tier_store
+from rotaflow.backups.databases import database_exists, ensure_connectable, related_databases, sibling_url, table_stats
+from rotaflow.backups.restore import restore_into, retire_previous, staging_url, swap_in, undo_swap, verify_restored
+from rotaflow.backups.sets import FetchedBackup, create_backup, fetch_backup
+from rotaflow.backups.verify import verify_backup
+from rotaflow.db.migrate import head_revision
 from rotaflow.errors import GateRefused
 from tests.backups_fixtures import content_hashes
 
@@ -252,7 +252,7 @@ def test_table_stats_and_existence(filled_sqlite: str) -> None:
 def test_a_filesystem_without_hard_links_still_restores_without_replacing(
     filled_sqlite: str, config: BackupConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import backups.databases as databases
+    import rotaflow.backups.databases as databases
 
     fetched = _fetched(filled_sqlite, config, tmp_path)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import backups.storage as storage
-from backups.storage import LocalStore, S3Store, open_store, split_s3_url
-from configs.settings import Settings
+import rotaflow.backups.storage as storage
+from rotaflow.backups.storage import LocalStore, S3Store, open_store, split_s3_url
+from rotaflow.configs.settings import Settings
 from rotaflow.errors import StorageError
 
 
@@ -201,7 +201,7 @@ def test_open_store_gives_an_s3_store_without_touching_the_network(settings: Set
 
 
 def test_open_store_s3_reads_settings_when_none_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    from configs.settings import get_settings
+    from rotaflow.configs.settings import get_settings
 
     monkeypatch.setenv("ROTAFLOW_S3_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("ROTAFLOW_S3_REGION", "eu-west-3")

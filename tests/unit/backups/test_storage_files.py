@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import backups.storage as storage
-from backups.storage import LocalStore, ObjectLock, TransferSettings
+import rotaflow.backups.storage as storage
+from rotaflow.backups.storage import LocalStore, ObjectLock, TransferSettings
 from rotaflow.errors import StorageError
 
 

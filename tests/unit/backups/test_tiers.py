@@ -8,11 +8,11 @@ import shutil
 
 import pytest
 
-from backups.config import BackupConfig, load_backup_config, open_tier_store
-from backups.manifest import CHECKSUM_FILE
-from backups.sets import create_backup
-from backups.storage import LocalStore
-from backups.tiers import (
+from rotaflow.backups.config import BackupConfig, load_backup_config, open_tier_store
+from rotaflow.backups.manifest import CHECKSUM_FILE
+from rotaflow.backups.sets import create_backup
+from rotaflow.backups.storage import LocalStore
+from rotaflow.backups.tiers import (
     find_backup,
     list_sacred,
     promote_immaculate,
@@ -21,8 +21,8 @@ from backups.tiers import (
     tier_configured,
     tier_status,
 )
-from configs.settings import Settings
-from db.migrate import head_revision
+from rotaflow.configs.settings import Settings
+from rotaflow.db.migrate import head_revision
 from rotaflow.errors import GateRefused, StorageError
 
 NOW = dt.datetime(2026, 11, 26, 10, 15, tzinfo=dt.UTC)
@@ -184,7 +184,7 @@ def test_a_configured_empty_immaculate_tier_is_stale(s3_bucket: str) -> None:
 
 
 def test_weekly_verify_reports_an_unconfigured_tier_as_such(filled_sqlite: str, config: BackupConfig) -> None:
-    from backups.health import stale_messages, verify_all
+    from rotaflow.backups.health import stale_messages, verify_all
 
     create_backup(database_url=filled_sqlite, config=config)
     summary = verify_all(config)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from backups.config import PostgresTools
-from backups.databases import pg_dump_command, pg_restore_command
-from backups.storage import LocalStore, split_s3_url
-from configs.settings import mask_url
+from rotaflow.backups.config import PostgresTools
+from rotaflow.backups.databases import pg_dump_command, pg_restore_command
+from rotaflow.backups.storage import LocalStore, split_s3_url
 from rotaflow.cli import main
+from rotaflow.configs.settings import mask_url
 from rotaflow.errors import GateRefused, InputError, Problem, StorageError
-from rotaflow.ingest import quarantine_bundle
-from validations.sources import read_bundle_files
+from rotaflow.services.ingest import quarantine_bundle
+from rotaflow.validations.sources import read_bundle_files
 
 SECRET = "s3cr3t-Pw"
 BOTH = f"postgresql+psycopg://rota:{SECRET}@db.internal:5432/rotaflow?password={SECRET}-q&sslmode=require"

@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from constraints.instance import Cell, HistoryShift, Instance, PersonSpec, Schedule, ShiftSpec
-from constraints.model import build_model, check_schedule
-from constraints.registry import Violation
-from constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
-from constraints.solve import SolveResult, solve
+from rotaflow.constraints.instance import Cell, HistoryShift, Instance, PersonSpec, Schedule, ShiftSpec
+from rotaflow.constraints.model import build_model, check_schedule
+from rotaflow.constraints.registry import Violation
+from rotaflow.constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
+from rotaflow.constraints.solve import SolveResult, solve
 
 __all__ = ["configured", "history", "instance", "solve_with", "violations", "DAY", "NIGHT", "CALL24"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from constraints.instance import (
+from rotaflow.constraints.instance import (
     Cell,
     Demand,
     Instance,
@@ -24,9 +24,9 @@ from constraints.instance import (
     Schedule,
     ShiftSpec,
 )
-from constraints.model import build_model, check_schedule
-from constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure, load_ruleset
-from constraints.solve import solve
+from rotaflow.constraints.model import build_model, check_schedule
+from rotaflow.constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure, load_ruleset
+from rotaflow.constraints.solve import solve
 from tests.unit.constraints import ruletools
 
 DEFAULT = configure(load_ruleset())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from constraints.benchmark import curtois_problem, roster_of, solve_curtois
-from constraints.curtois import evaluate, load_curtois
-from constraints.model import build_model
-from constraints.solve import solve
+from rotaflow.constraints.benchmark import curtois_problem, roster_of, solve_curtois
+from rotaflow.constraints.curtois import evaluate, load_curtois
+from rotaflow.constraints.model import build_model
+from rotaflow.constraints.solve import solve
 
 # Instances 1 and 2 travel with the tests (tests/fixtures/curtois); the shared benchmark folder, when
 # beside the project, holds the same files.

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from ortools.sat.python import cp_model
 
-from constraints.benchmark import (
+from rotaflow.constraints.benchmark import (
     ALL_KINDS,
     LAG,
     _Companion,
@@ -28,8 +28,8 @@ from constraints.benchmark import (
     roster_of,
     solve_curtois,
 )
-from constraints.curtois import evaluate, load_curtois
-from constraints.model import BuiltModel, build_model
+from rotaflow.constraints.curtois import evaluate, load_curtois
+from rotaflow.constraints.model import BuiltModel, build_model
 
 SHARED = Path(__file__).resolve().parents[2] / "fixtures" / "curtois"
 """Instances 1, 2 and 5 of the benchmark, vendored so these tests run in any checkout."""
@@ -333,7 +333,7 @@ def test_one_worker_runs_no_companion(monkeypatch: pytest.MonkeyPatch) -> None:
             super().__init__(*args, **kwargs)  # type: ignore[arg-type]
             made.append(self)
 
-    monkeypatch.setattr("constraints.benchmark._Companion", Recorded)
+    monkeypatch.setattr("rotaflow.constraints.benchmark._Companion", Recorded)
     built = build_model(*curtois_problem(load_curtois(SHARED / "Instance1.txt")))
     assert neighbourhood_search(built, time_limit=2, workers=1).objective is not None
     assert made == []

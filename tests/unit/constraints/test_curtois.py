@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from constraints.curtois import (
+from rotaflow.constraints.curtois import (
     CurtoisCover,
     CurtoisInstance,
     CurtoisRequest,

@@ -12,13 +12,14 @@ import itertools
 import pytest
 from ortools.sat.python import cp_model
 
-import constraints.explain as explain
-from constraints.explain import Conflict, diagnose
-from constraints.instance import Demand, Instance, PersonSpec, ShiftSpec
-from constraints.model import build_model
-from constraints.registry import RULES
-from constraints.ruleset import ConfiguredRule
-from rotaflow.planning import block_instance
+import rotaflow.constraints.explain as explain
+from rotaflow.constraints.explain import Conflict, diagnose
+from rotaflow.constraints.instance import Demand, Instance, PersonSpec, ShiftSpec
+from rotaflow.constraints.model import build_model
+from rotaflow.constraints.registry import RULES
+from rotaflow.constraints.ruleset import ConfiguredRule
+from rotaflow.services.planning import block_instance
+from rotaflow.validations.bundle import parse_bundle
 from tests.unit.constraints.test_preflight import (
     DEFAULT,
     edit,
@@ -31,7 +32,6 @@ from tests.unit.constraints.test_preflight import (
     rules,
     tiny_ok,
 )
-from validations.bundle import parse_bundle
 
 # --------------------------------------------------------------------------- helpers
 

@@ -17,14 +17,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from constraints.instance import Cell
-from constraints.model import build_model
-from constraints.solve import solve
-from rotaflow.generate import check, rules_for
-from rotaflow.planning import block_instance
-from validations.acgme import validate_acgme
-from validations.bundle import Bundle, parse_bundle
-from validations.schedule import load_schedule
+from rotaflow.constraints.instance import Cell
+from rotaflow.constraints.model import build_model
+from rotaflow.constraints.solve import solve
+from rotaflow.services.generate import check, rules_for
+from rotaflow.services.planning import block_instance
+from rotaflow.validations.acgme import validate_acgme
+from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.schedule import load_schedule
 
 B0 = dt.date(2027, 6, 3)
 B1 = dt.date(2027, 7, 1)

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from constraints.instance import Demand, Instance, PersonSpec, Schedule, ShiftSpec
-from constraints.model import build_model, check_schedule
-from constraints.preflight import PreflightFailed, PreflightReport, Reason, preflight
-from constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure, load_ruleset
-from constraints.solve import solve
+from rotaflow.constraints.instance import Demand, Instance, PersonSpec, Schedule, ShiftSpec
+from rotaflow.constraints.model import build_model, check_schedule
+from rotaflow.constraints.preflight import PreflightFailed, PreflightReport, Reason, preflight
+from rotaflow.constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure, load_ruleset
+from rotaflow.constraints.solve import solve
 from rotaflow.errors import InfeasibleError
-from rotaflow.generate import rules_for
-from rotaflow.planning import block_instance
-from validations.bundle import parse_bundle
+from rotaflow.services.generate import rules_for
+from rotaflow.services.planning import block_instance
+from rotaflow.validations.bundle import parse_bundle
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = ROOT / "tests" / "fixtures" / "tiny"

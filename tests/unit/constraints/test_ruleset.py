@@ -8,8 +8,16 @@ from typing import Any
 import pytest
 import yaml
 
-from constraints.registry import RULES, Rule, register
-from constraints.ruleset import DEFAULT_DIR, RuleEntry, RuleSet, RuleSetError, configure, load_ruleset, merge_overrides
+from rotaflow.constraints.registry import RULES, Rule, register
+from rotaflow.constraints.ruleset import (
+    DEFAULT_DIR,
+    RuleEntry,
+    RuleSet,
+    RuleSetError,
+    configure,
+    load_ruleset,
+    merge_overrides,
+)
 
 DEFAULT_FILE = DEFAULT_DIR / "acgme-residency.yaml"
 RULE_TESTS = Path(__file__).resolve().parent / "rules"

@@ -10,10 +10,10 @@ import time
 import pytest
 from ortools.sat.python import cp_model
 
-from constraints.instance import Demand, Instance, RequestSpec, ShiftSpec
-from constraints.model import BuiltModel, build_model
-from constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
-from constraints.solve import Progress, SolveResult, solve
+from rotaflow.constraints.instance import Demand, Instance, RequestSpec, ShiftSpec
+from rotaflow.constraints.model import BuiltModel, build_model
+from rotaflow.constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
+from rotaflow.constraints.solve import Progress, SolveResult, solve
 from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance
 
 EVE = ShiftSpec("EVE", start=dt.time(15), end=dt.time(23))

@@ -4,7 +4,7 @@ Random small programs are written as bundles (1-3 residents and maybe a faculty 
 shift types with random clock times, hand-offs and kinds, blocks starting near a daylight-saving
 change, leave rotations in the block and in the blocks before and after it, absences on both sides
 of the block, history before the block, and random overrides of the rule set). A random schedule
-of the second block is checked by both: the engine on the instance ``rotaflow.planning.block_instance``
+of the second block is checked by both: the engine on the instance ``rotaflow.services.planning.block_instance``
 builds, the validator from the assignments alone. For every ACGME rule the set of (rule, person,
 window) of violation-severity findings is the same.
 """
@@ -19,11 +19,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rotaflow.generate import check, findings_rows, rules_for
-from rotaflow.planning import block_instance
-from validations.acgme import RULE_NAMES, validate_acgme
-from validations.bundle import Bundle, parse_bundle
-from validations.schedule import load_schedule
+from rotaflow.services.generate import check, findings_rows, rules_for
+from rotaflow.services.planning import block_instance
+from rotaflow.validations.acgme import RULE_NAMES, validate_acgme
+from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.schedule import load_schedule
 
 ACGME = set(RULE_NAMES.values())
 ZONES = ("UTC", "Pacific/Honolulu", "America/New_York", "Europe/Berlin")

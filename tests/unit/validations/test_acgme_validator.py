@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from validations.acgme import (
+from rotaflow.validations.acgme import (
     FINDING_COLUMNS,
     AcgmeLimits,
     AcgmeReport,
@@ -19,9 +19,9 @@ from validations.acgme import (
     limits_for,
     validate_acgme,
 )
-from validations.bundle import Bundle, parse_bundle
-from validations.contracts import FindingsModel
-from validations.schedule import load_schedule
+from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.contracts import FindingsModel
+from rotaflow.validations.schedule import load_schedule
 
 JULY = dt.date(2027, 7, 1)
 NEW_YORK = "America/New_York"
@@ -777,5 +777,7 @@ def test_the_validator_shares_no_code_with_the_rule_engine() -> None:
         tree = ast.parse((root / name).read_text(encoding="utf-8"))
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        engine = {m for m in imported if m.startswith("constraints") or m.startswith("rotaflow.planning")}
-        assert engine <= {"constraints.ruleset"}, (name, engine)
+        engine = {
+            m for m in imported if m.startswith("rotaflow.constraints") or m.startswith("rotaflow.services.planning")
+        }
+        assert engine <= {"rotaflow.constraints.ruleset"}, (name, engine)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rotaflow.errors import InputError
-from validations.bundle import parse_bundle
+from rotaflow.validations.bundle import parse_bundle
 
 
 def _replace(files: dict[str, bytes], name: str, old: str, new: str) -> dict[str, bytes]:

@@ -41,11 +41,11 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 import rotaflow.cli
-from configs.settings import get_settings
-from db.migrate import upgrade
-from db.session import dispose_engines
-from validations.bundle import BUNDLE_FILES, parse_bundle
-from validations.contracts import DATASETS, ID_PATTERN, Dataset
+from rotaflow.configs.settings import get_settings
+from rotaflow.db.migrate import upgrade
+from rotaflow.db.session import dispose_engines
+from rotaflow.validations.bundle import BUNDLE_FILES, parse_bundle
+from rotaflow.validations.contracts import DATASETS, ID_PATTERN, Dataset
 
 TINY = Path(__file__).resolve().parents[2] / "fixtures" / "tiny"
 TINY_FILES: dict[str, bytes] = {p.name: p.read_bytes() for p in sorted(TINY.iterdir())}

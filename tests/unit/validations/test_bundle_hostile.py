@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 
 from rotaflow.errors import InputError, Problem
-from validations.bundle import parse_bundle, parse_csv
-from validations.contracts import DATASETS
-from validations.limits import LIMITS, BundleLimits
-from validations.safe_yaml import YamlLimitError, load_yaml
-from validations.sources import read_bundle_files
+from rotaflow.validations.bundle import parse_bundle, parse_csv
+from rotaflow.validations.contracts import DATASETS
+from rotaflow.validations.limits import LIMITS, BundleLimits
+from rotaflow.validations.safe_yaml import YamlLimitError, load_yaml
+from rotaflow.validations.sources import read_bundle_files
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = ROOT / "tests" / "fixtures" / "tiny"
@@ -55,9 +55,9 @@ limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 from pathlib import Path
 from rotaflow.errors import InputError, RotaflowError
-from validations.bundle import parse_bundle
-from validations.sources import read_bundle_files
-from backups.config import load_backup_config
+from rotaflow.validations.bundle import parse_bundle
+from rotaflow.validations.sources import read_bundle_files
+from rotaflow.backups.config import load_backup_config
 import rotaflow.cli
 
 what, arg = sys.argv[2], sys.argv[3]
@@ -343,7 +343,7 @@ def test_the_bundle_folder_of_a_zip_does_not_depend_on_the_hash_seed(tmp_path: P
     members = {f"abcdefgh/{name}": data for name, data in tiny.items()}
     members |= {f"a/b/{name}": b"older" for name in tiny}
     archive = _zip(tmp_path / "nested.zip", members)
-    code = "import sys, json; from validations.sources import read_bundle_files as r; "
+    code = "import sys, json; from rotaflow.validations.sources import read_bundle_files as r; "
     code += "print(json.dumps(sorted(k for k, v in r(sys.argv[1]).items() if v == b'older')))"
     done = subprocess.run(
         [sys.executable, "-c", code, str(archive)],

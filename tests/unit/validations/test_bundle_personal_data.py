@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from backups.storage import LocalStore
+from rotaflow.backups.storage import LocalStore
 from rotaflow.errors import PERSONAL_DATA_HIDDEN, InputError, Problem
-from rotaflow.ingest import ingest_bundle, quarantine_bundle
-from validations.bundle import parse_bundle, personal_values
+from rotaflow.services.ingest import ingest_bundle, quarantine_bundle
+from rotaflow.validations.bundle import parse_bundle, personal_values
 
 ONE_LINE = "text on one line, without control characters"
 NOT_SHOWN = "a line break or other control character (the value is not shown)"
@@ -70,8 +70,8 @@ def test_reports_break_lines_exactly_where_the_contract_refuses_text() -> None:
     """The report writer's one-line text and the contract's one-line check use one character class."""
     import re
 
-    from rotaflow.generate import _one_line
-    from validations.contracts import LINE_BREAKING, ONE_LINE_PATTERN
+    from rotaflow.services.generate import _one_line
+    from rotaflow.validations.contracts import LINE_BREAKING, ONE_LINE_PATTERN
 
     breaking = re.compile(f"[{LINE_BREAKING}]")
     for char in map(chr, [*range(0x2100), 0x2028, 0x2029, 0xFEFF]):

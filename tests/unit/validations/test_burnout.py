@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from validations.bundle import Bundle, parse_bundle
-from validations.burnout import ADVISORY, WEIGHTS, burnout_scores
-from validations.schedule import load_schedule
+from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.burnout import ADVISORY, WEIGHTS, burnout_scores
+from rotaflow.validations.schedule import load_schedule
 
 PERIOD = (dt.date(2027, 7, 1), dt.date(2027, 7, 28))  # four weeks, starting on a Thursday
 

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rotaflow.errors import InfeasibleError, InputError
-from validations.bundle import Bundle, parse_bundle
-from validations.contingency import (
+from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.contingency import (
     RESULT_COLUMNS,
     ContingencyContext,
     RepairJob,
@@ -389,7 +389,7 @@ def test_a_pair_fatal_for_the_block_survives_from_a_later_date(trio: Bundle) -> 
 
 def test_days_before_the_date_are_kept_as_published(trio: Bundle) -> None:
     """The past has happened: the repair model holds every cell before the date, the removed people's too."""
-    from validations.contingency import _base, _scenario_model
+    from rotaflow.validations.contingency import _base, _scenario_model
 
     context = prepare_context(trio, "B1", TRIO_CELLS, from_date=START + dt.timedelta(days=5))
     base = _base(context)
@@ -476,7 +476,7 @@ def test_repairs_are_deterministic_and_any_mapper_gives_the_same_frame(trio: Bun
 
 
 def test_a_solve_without_an_answer_in_the_limit_is_unknown(trio: Bundle, monkeypatch: pytest.MonkeyPatch) -> None:
-    import validations.contingency as service
+    import rotaflow.validations.contingency as service
 
     real = service._solver
 
@@ -498,8 +498,8 @@ def test_a_solve_without_an_answer_in_the_limit_is_unknown(trio: Bundle, monkeyp
 
 def _random_program(folder: Path, seed: int) -> tuple[Bundle, list[tuple[str, int, str]]]:
     """Five ward residents, day and night cover, a cap per shift type; published by the solver."""
-    from rotaflow.generate import load_solver_settings, rules_for, solve_block
-    from rotaflow.planning import block_instance
+    from rotaflow.services.generate import load_solver_settings, rules_for, solve_block
+    from rotaflow.services.planning import block_instance
 
     rng = random.Random(seed)
     day_cap, night_cap = rng.randint(2, 4), rng.randint(2, 4)
@@ -571,7 +571,7 @@ def test_interns_count_double_for_supervision(tmp_path: Path) -> None:
 def test_compaction_keeps_the_solutions_and_drops_what_the_fixed_cells_make_always_true() -> None:
     from ortools.sat.python import cp_model
 
-    from validations.contingency import _compact
+    from rotaflow.validations.contingency import _compact
 
     model = cp_model.CpModel()
     a, b, c = (model.new_bool_var(name) for name in "abc")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from validations.bundle import Bundle, parse_bundle
-from validations.coverage import band_of, demands, person_days, shift_hours, validate_coverage
-from validations.schedule import load_schedule
+from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.coverage import band_of, demands, person_days, shift_hours, validate_coverage
+from rotaflow.validations.schedule import load_schedule
 
 WEEK = (dt.date(2027, 7, 5), dt.date(2027, 7, 11))  # Monday to Sunday in block B1
 

@@ -17,19 +17,18 @@ import pandera.pandas as pa
 import pytest
 from pandera.typing import Series
 
-import rotaflow.ingest as ingest
-from configs.settings import Settings
+import rotaflow.services.ingest as ingest
+from rotaflow.configs.settings import Settings
 from rotaflow.errors import InputError, Problem
-from tests.conftest import TINY
-from validations.bundle import Bundle, parse_bundle
-from validations.contracts import (
+from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.contracts import (
     APPLIES_ON_PATTERN,
     DATASETS,
     CoverageModel,
     PeopleModel,
     RotationAssignmentsModel,
 )
-from validations.expectations import (
+from rotaflow.validations.expectations import (
     STEWARD_FILE,
     VIEWS,
     ExpectationReport,
@@ -42,6 +41,7 @@ from validations.expectations import (
     run_expectations,
     suite_specs_from_model,
 )
+from tests.conftest import TINY
 
 # GX 1.24 imports the deprecated stdlib modules sre_constants and sre_parse
 # (great_expectations/datasource/fluent/data_connector/file_path_data_connector.py), which
@@ -337,7 +337,7 @@ def test_quiet_tolerates_a_context_without_the_setting(caplog: pytest.LogCapture
         raise AttributeError("no progress_bars here")
 
     context = SimpleNamespace(variables=SimpleNamespace(save=save))
-    with caplog.at_level("DEBUG", logger="validations.expectations"):
+    with caplog.at_level("DEBUG", logger="rotaflow.validations.expectations"):
         _quiet(context)  # cosmetic only: no error
     assert "could not turn off GX progress bars: AttributeError" in caplog.text
 

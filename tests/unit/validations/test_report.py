@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
-from validations.bundle import Bundle, parse_bundle
-from validations.report import (
+from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.report import (
     BAND_COLOURS,
     BURNOUT_COLOURS,
     FINDING_COLUMNS,
@@ -24,19 +24,19 @@ from validations.report import (
     render_report,
     utilisation_band,
 )
-from validations.report import (
+from rotaflow.validations.report import (
     _fmt as fmt,
 )
-from validations.report import (
+from rotaflow.validations.report import (
     _num as num,
 )
-from validations.report import (
+from rotaflow.validations.report import (
     _num_date as num_date,
 )
-from validations.report import (
+from rotaflow.validations.report import (
     _safe_href as safe_href,
 )
-from validations.report import (
+from rotaflow.validations.report import (
     _sorted_ids as sorted_ids,
 )
 
@@ -639,8 +639,8 @@ def _program(folder: Path) -> Bundle:
 
 
 def _validated_page(tmp_path: Path, rows: list[tuple[str, str, str]]) -> str:
-    from rotaflow.validate import validate, write_validation
-    from validations.schedule import load_schedule
+    from rotaflow.services.validate import validate, write_validation
+    from rotaflow.validations.schedule import load_schedule
 
     bundle = _program(tmp_path / "program")
     frame = pd.DataFrame(rows, columns=["person_id", "date", "shift_id"])

@@ -13,12 +13,12 @@ from typing import Any
 import pandas as pd
 from hypothesis import given
 
-from rotaflow.generate import check, findings_rows, rules_for
-from rotaflow.planning import block_instance
+from rotaflow.services.generate import check, findings_rows, rules_for
+from rotaflow.services.planning import block_instance
+from rotaflow.validations.acgme import validate_acgme
+from rotaflow.validations.bundle import parse_bundle
+from rotaflow.validations.schedule import load_schedule
 from tests.unit.validations.test_acgme_agreement import SETTINGS, programs
-from validations.acgme import validate_acgme
-from validations.bundle import parse_bundle
-from validations.schedule import load_schedule
 
 REST = {"acgme_rest_after_call", "acgme_rest_between_shifts"}
 

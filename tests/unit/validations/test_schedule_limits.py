@@ -14,9 +14,9 @@ import pytest
 
 from rotaflow.cli import main
 from rotaflow.errors import InputError
-from validations.bundle import Bundle, parse_bundle
-from validations.limits import LIMITS, BundleLimits
-from validations.schedule import load_schedule, read_schedule_file
+from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.limits import LIMITS, BundleLimits
+from rotaflow.validations.schedule import load_schedule, read_schedule_file
 
 FINDING = "acgme_weekly_hours,violation,R1,2027-07-01,2027-07-28,83.5,80,hours_per_week,Over the weekly limit.\n"
 ASSIGNMENT = "R1,2027-07-01,DAY,2027-07-01T07:00:00-04:00,2027-07-01T19:00:00-04:00,12.0,WARDS,solver\n"
@@ -100,7 +100,7 @@ def test_the_cli_refuses_a_schedule_past_the_row_limit_and_writes_nothing(
 
 
 def test_the_validation_flow_reads_the_schedule_under_the_cap(tiny: Bundle, tmp_path: Path) -> None:
-    from tasks.validate import read_schedule
+    from rotaflow.tasks.validate import read_schedule
 
     with pytest.raises(InputError) as caught:
         read_schedule.fn(tiny, str(_oversized(tmp_path / "huge.csv")))
@@ -110,7 +110,7 @@ def test_the_validation_flow_reads_the_schedule_under_the_cap(tiny: Bundle, tmp_
 
 
 def test_the_contingency_flow_reads_the_schedule_under_the_cap(tiny: Bundle, tmp_path: Path) -> None:
-    from tasks.contingency import published_schedule
+    from rotaflow.tasks.contingency import published_schedule
 
     with pytest.raises(InputError) as caught:
         published_schedule.fn(tiny, "B1", str(_oversized(tmp_path / "huge.csv")))
@@ -120,7 +120,7 @@ def test_the_contingency_flow_reads_the_schedule_under_the_cap(tiny: Bundle, tmp
 
 
 def test_rotaflow_reads_its_own_outputs_past_a_bundle_files_row_limit() -> None:
-    from rotaflow.validate import read_outputs
+    from rotaflow.services.validate import read_outputs
 
     rows = LIMITS.csv_rows + 1
     header = "person_id,date,shift_id,start,end,hours,rotation_id,source\n"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from constraints.instance import Instance, ShiftSpec
+from rotaflow.constraints.instance import Instance, ShiftSpec
 from rotaflow.errors import InputError
-from rotaflow.generate import assignment_rows
-from rotaflow.planning import block_instance
-from validations.bundle import Bundle, parse_bundle
-from validations.schedule import INPUT_COLUMNS, SCHEDULE_COLUMNS, history_frame, load_schedule, local_midnights
+from rotaflow.services.generate import assignment_rows
+from rotaflow.services.planning import block_instance
+from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.schedule import INPUT_COLUMNS, SCHEDULE_COLUMNS, history_frame, load_schedule, local_midnights
 
 UTC = dt.UTC
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from constraints.instance import Instance, PersonSpec, ShiftSpec
-from constraints.ruleset import ConfiguredRule, RuleSetError
+from rotaflow.constraints.instance import Instance, PersonSpec, ShiftSpec
+from rotaflow.constraints.ruleset import ConfiguredRule, RuleSetError
 from tests.unit.constraints.ruletools import DAY, configured, instance, solve_with, violations
 
 RULE = "acgme_pgy1_no_moonlighting"

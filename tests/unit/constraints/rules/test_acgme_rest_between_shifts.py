@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from constraints.instance import HistoryShift, Instance, PersonSpec, Schedule, ShiftSpec
-from constraints.rules.acgme_rest_between_shifts import Params, penalty
-from constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.instance import HistoryShift, Instance, PersonSpec, Schedule, ShiftSpec
+from rotaflow.constraints.rules.acgme_rest_between_shifts import Params, penalty
+from rotaflow.constraints.ruleset import ConfiguredRule
 from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
 
 RULE = "acgme_rest_between_shifts"

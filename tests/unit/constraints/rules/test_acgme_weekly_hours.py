@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from constraints.instance import HistoryShift, Instance, PersonSpec, ShiftSpec
-from constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.instance import HistoryShift, Instance, PersonSpec, ShiftSpec
+from rotaflow.constraints.ruleset import ConfiguredRule
 from tests.unit.constraints.ruletools import configured, instance, solve_with, violations
 
 RULE = "acgme_weekly_hours"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from constraints.instance import Instance
-from constraints.model import build_model
-from constraints.ruleset import ConfiguredRule, RuleSetError
+from rotaflow.constraints.instance import Instance
+from rotaflow.constraints.model import build_model
+from rotaflow.constraints.ruleset import ConfiguredRule, RuleSetError
 from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
 
 RULE = "blocking_absence"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from constraints.instance import Instance
-from constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.instance import Instance
+from rotaflow.constraints.ruleset import ConfiguredRule
 from tests.unit.constraints.ruletools import DAY, NIGHT, configured, history, instance, solve_with, violations
 
 RULE = "consecutive_working_days"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from constraints.instance import Instance, Schedule
-from constraints.rules import continuity
+from rotaflow.constraints.instance import Instance, Schedule
+from rotaflow.constraints.rules import continuity
 from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
 
 RULE = "continuity"

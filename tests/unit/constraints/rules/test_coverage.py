@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from constraints.instance import Demand, Instance
-from constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.instance import Demand, Instance
+from rotaflow.constraints.ruleset import ConfiguredRule
 from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
 
 RULE = "coverage"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from constraints.instance import Demand, Instance, Schedule
-from constraints.rules import coverage_target
-from constraints.ruleset import RuleSetError
+from rotaflow.constraints.instance import Demand, Instance, Schedule
+from rotaflow.constraints.rules import coverage_target
+from rotaflow.constraints.ruleset import RuleSetError
 from tests.unit.constraints.ruletools import DAY, configured, instance, solve_with, violations
 
 RULE = "coverage_target"

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from constraints.instance import Instance, PersonSpec, Schedule
-from constraints.rules import fairness
-from constraints.ruleset import RuleSetError
+from rotaflow.constraints.instance import Instance, PersonSpec, Schedule
+from rotaflow.constraints.rules import fairness
+from rotaflow.constraints.ruleset import RuleSetError
 from tests.unit.constraints.ruletools import CALL24, DAY, NIGHT, configured, instance, solve_with, violations
 
 RULE = "fairness"

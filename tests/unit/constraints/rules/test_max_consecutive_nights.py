@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from constraints.instance import HistoryShift, Instance, PersonSpec
-from constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.instance import HistoryShift, Instance, PersonSpec
+from rotaflow.constraints.ruleset import ConfiguredRule
 from tests.unit.constraints.ruletools import CALL24, DAY, NIGHT, configured, instance, solve_with, violations
 
 RULE = "max_consecutive_nights"

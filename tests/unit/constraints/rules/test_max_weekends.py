@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from constraints.instance import Instance
-from constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.instance import Instance
+from rotaflow.constraints.ruleset import ConfiguredRule
 from tests.unit.constraints.ruletools import DAY, configured, instance, solve_with, violations
 
 RULE = "max_weekends"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from constraints.instance import Instance, RequestSpec, Schedule
-from constraints.rules import shift_requests
-from constraints.ruleset import RuleSetError
+from rotaflow.constraints.instance import Instance, RequestSpec, Schedule
+from rotaflow.constraints.rules import shift_requests
+from rotaflow.constraints.ruleset import RuleSetError
 from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
 
 RULE = "shift_requests"

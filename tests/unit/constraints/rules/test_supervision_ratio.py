@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from constraints.instance import Demand, Instance, PersonSpec
-from constraints.ruleset import ConfiguredRule, RuleSetError
+from rotaflow.constraints.instance import Demand, Instance, PersonSpec
+from rotaflow.constraints.ruleset import ConfiguredRule, RuleSetError
 from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
 
 RULE = "supervision_ratio"

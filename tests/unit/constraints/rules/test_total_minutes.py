@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from constraints.instance import Instance, ShiftSpec
-from constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.instance import Instance, ShiftSpec
+from rotaflow.constraints.ruleset import ConfiguredRule
 from tests.unit.constraints.ruletools import CALL24, DAY, NIGHT, configured, instance, solve_with, violations
 
 RULE = "total_minutes"

@@ -24,20 +24,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, select, update
 
-from configs.settings import PROJECT_ROOT
-from constraints.instance import Cell, Instance, Schedule
-from constraints.model import build_model, check_schedule
-from constraints.registry import RULES, Violation
-from constraints.ruleset import ConfiguredRule, configure, load_ruleset, merge_overrides
-from constraints.solve import Progress, SolveResult, solve
-from db.models import Assignment, Block, Program, ScheduleRun, utcnow
-from db.repositories import AuditRepository
-from db.session import UnitOfWork
-from rotaflow import progress
+from rotaflow import events
+from rotaflow.configs.settings import CONFIG_DIR
+from rotaflow.constraints.instance import Cell, Instance, Schedule
+from rotaflow.constraints.model import build_model, check_schedule
+from rotaflow.constraints.registry import RULES, Violation
+from rotaflow.constraints.ruleset import ConfiguredRule, configure, load_ruleset, merge_overrides
+from rotaflow.constraints.solve import Progress, SolveResult, solve
+from rotaflow.db.models import Assignment, Block, Program, ScheduleRun, utcnow
+from rotaflow.db.repositories import AuditRepository
+from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import RotaflowError
 from rotaflow.files import private_dir, write_private
-from validations.bundle import Bundle
-from validations.contracts import LINE_BREAKING
+from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.contracts import LINE_BREAKING
 
 __all__ = [
     "PublishConflict",
@@ -57,7 +57,7 @@ __all__ = [
     "write_outputs",
 ]
 
-SOLVER_FILE = PROJECT_ROOT / "configs" / "solver.yaml"
+SOLVER_FILE = CONFIG_DIR / "solver.yaml"
 
 
 class PublishConflict(RotaflowError):
@@ -118,18 +118,18 @@ def solve_block(
     stop: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> SolveResult:
-    """Build and solve the block's model; ``on_progress`` and the observers of ``rotaflow.progress``
+    """Build and solve the block's model; ``on_progress`` and the observers of ``rotaflow.events``
     hear of each improving solution."""
     built = build_model(instance, rules)
-    observed = progress.active()
+    observed = events.active()
 
     def report(point: Progress) -> None:
         if on_progress is not None:
             on_progress(point)
-        progress.solution(point)
+        events.solution(point)
 
     if observed:
-        progress.solve_started(settings.time_limit_seconds)
+        events.solve_started(settings.time_limit_seconds)
     result = solve(
         built,
         time_limit=settings.time_limit_seconds,
@@ -141,7 +141,7 @@ def solve_block(
         on_progress=report if observed else on_progress,
     )
     if observed:
-        progress.solve_finished(result.status, result.seconds, result.objective, result.best_bound)
+        events.solve_finished(result.status, result.seconds, result.objective, result.best_bound)
     return result
 
 
@@ -388,7 +388,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _stores(settings: Any) -> list[Path]:
     """Where a run's outputs must never go, wherever they are: the object store, the backup tiers' folders."""
-    from backups.config import TIERS, load_backup_config, tier_location
+    from rotaflow.backups.config import TIERS, load_backup_config, tier_location
 
     config = load_backup_config()
     places: list[str | Path] = [settings.resolved_object_store]
@@ -403,7 +403,7 @@ def check_out_dir(path: str | Path, settings: Any = None, *, any_folder: bool = 
     area), the object store or a backup tier; a non-empty folder without rotaflow's marker (unless
     ``any_folder``: ``validate`` writes its few files into a folder of the user's choice, ``var/validations/``
     included, where its flow puts them by default). Nothing is written."""
-    from configs.settings import get_settings
+    from rotaflow.configs.settings import get_settings
     from rotaflow.errors import InputError, Problem
 
     settings = settings or get_settings()
@@ -554,7 +554,7 @@ def _one_line(text: str) -> str:
 
 def _report_html(rows: list[dict[str, Any]], findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     """The run's report before validation (the validation flow replaces it with the full one)."""
-    from validations.report import ReportData, render_report
+    from rotaflow.validations.report import ReportData, render_report
 
     assignments = pd.DataFrame(rows, columns=ASSIGNMENT_COLUMNS)
     data = ReportData(

@@ -1,8 +1,8 @@
 """Validate a schedule of any origin and write what a data steward reads.
 
 The second opinion is independent of the solver: the ACGME validator
-(:mod:`validations.acgme`) and the coverage, structure and utilisation checks
-(:mod:`validations.coverage`) recompute their rules from the bundle and the assignments alone.
+(:mod:`rotaflow.validations.acgme`) and the coverage, structure and utilisation checks
+(:mod:`rotaflow.validations.coverage`) recompute their rules from the bundle and the assignments alone.
 The program's other rules (max consecutive nights, requests, fairness …), which only the rule
 engine knows, are checked by the engine's own checkers, block by block. Burnout risk
 (advisory) and the N-1/N-2 contingency analysis complete the picture; ``write_validation``
@@ -25,16 +25,16 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from constraints.instance import Schedule
-from constraints.model import check_schedule
-from constraints.registry import RULES
+from rotaflow.constraints.instance import Schedule
+from rotaflow.constraints.model import check_schedule
+from rotaflow.constraints.registry import RULES
 from rotaflow.errors import InputError, Problem, RotaflowError
 from rotaflow.files import private_dir, write_private
-from rotaflow.generate import findings_rows, rules_for
-from validations.acgme import AcgmeReport, limits_for, validate_acgme
-from validations.bundle import Bundle
-from validations.burnout import burnout_scores
-from validations.coverage import FINDING_COLUMNS, CoverageReport, validate_coverage
+from rotaflow.services.generate import findings_rows, rules_for
+from rotaflow.validations.acgme import AcgmeReport, limits_for, validate_acgme
+from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.burnout import burnout_scores
+from rotaflow.validations.coverage import FINDING_COLUMNS, CoverageReport, validate_coverage
 
 __all__ = [
     "INDEPENDENT_RULES",
@@ -144,7 +144,7 @@ def validate(
     contingency_runner: Callable[..., Any] | None = None,
     on_contingency_progress: Callable[[int, int], None] | None = None,
 ) -> Validation:
-    """Validate ``schedule`` (``validations.schedule.load_schedule``'s frame) over a block or period.
+    """Validate ``schedule`` (``rotaflow.validations.schedule.load_schedule``'s frame) over a block or period.
 
     ``history`` holds shifts worked before the period (same frame shape); the bundle's
     history.csv is added by the ACGME validator itself. ``contingency`` runs the N-1 (or N-1 and
@@ -210,7 +210,7 @@ def validate(
         raise InputError([Problem("options", None, "--block", "a block for the contingency analysis", None)])
     if contingency != "none" and not (findings["severity"] == "violation").any():
         # contingency asks whether a legal schedule survives losing people: it needs a legal schedule
-        from validations.contingency import analyse_contingency
+        from rotaflow.validations.contingency import analyse_contingency
 
         started = time.perf_counter()
         cells = list(
@@ -267,7 +267,7 @@ def _engine_findings(
     rules: list[Any],
 ) -> pd.DataFrame:
     """The engine's checkers for the program rules the independent validators do not cover."""
-    from rotaflow.planning import block_instance
+    from rotaflow.services.planning import block_instance
 
     others = [r for r in rules if r.name not in INDEPENDENT_RULES]
     rows: list[dict[str, Any]] = []
@@ -353,7 +353,7 @@ def write_validation(
     gx_dir: Path | None = None,
 ) -> Written:
     """findings.csv, validation.json, report.html and (when asked) GX Data Docs of the outputs."""
-    from validations.report import ReportData, render_report
+    from rotaflow.validations.report import ReportData, render_report
 
     private_dir(folder)
     facts = {**(summary or {}), **validation.summary()}
@@ -399,9 +399,9 @@ def write_validation(
 
 def _data_docs(folder: Path, validation: Validation, gx_dir: Path | None) -> Path | None:
     """Hold the run's assignments and findings to their contracts in GX and build Data Docs."""
-    from configs.settings import get_settings
-    from validations.contracts import OUTPUTS
-    from validations.expectations import run_expectations
+    from rotaflow.configs.settings import get_settings
+    from rotaflow.validations.contracts import OUTPUTS
+    from rotaflow.validations.expectations import run_expectations
 
     texts = {"findings": findings_csv(validation.findings).encode()}
     assignments = folder / "assignments.csv"
@@ -420,9 +420,9 @@ def read_outputs(texts: dict[str, bytes]) -> dict[str, pd.DataFrame]:
     They are held to a schedule's limits, not a bundle file's: a year of a large program is far past
     a bundle file's row limit, and rotaflow wrote these files from a schedule already within them.
     """
-    from validations.bundle import parse_csv
-    from validations.contracts import OUTPUTS
-    from validations.limits import LIMITS
+    from rotaflow.validations.bundle import parse_csv
+    from rotaflow.validations.contracts import OUTPUTS
+    from rotaflow.validations.limits import LIMITS
 
     frames: dict[str, pd.DataFrame] = {}
     for name, raw in texts.items():

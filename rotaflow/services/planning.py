@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from constraints.instance import Demand, HistoryShift, Instance, PersonSpec, RequestSpec, ShiftSpec
+from rotaflow.constraints.instance import Demand, HistoryShift, Instance, PersonSpec, RequestSpec, ShiftSpec
 from rotaflow.errors import InputError, Problem
-from validations.bundle import Bundle
+from rotaflow.validations.bundle import Bundle
 
 __all__ = ["block_instance", "coverage_rows_for_day", "program_today"]
 
