@@ -23,13 +23,11 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from rotaflow.constraints.solve import Progress as Solution
+from typing import Any, Literal, Protocol
 
 __all__ = [
     "Observer",
+    "Solution",
     "Transfer",
     "TransferKind",
     "active",
@@ -42,6 +40,18 @@ __all__ = [
 ]
 
 TransferKind = Literal["upload", "download"]
+
+
+class Solution(Protocol):
+    """An improving solution as the solver reports it (``rotaflow.constraints.solve.Progress``)."""
+
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def objective(self) -> float: ...
+    @property
+    def bound(self) -> float: ...
+
 
 log = logging.getLogger(__name__)
 

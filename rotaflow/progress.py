@@ -11,17 +11,14 @@ import os
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 from rich.filesize import decimal
 from rich.progress import BarColumn, Progress, ProgressBar, ProgressColumn, Task, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from rotaflow.events import Observer, TransferKind
-
-if TYPE_CHECKING:
-    from rotaflow.constraints.solve import Progress as Solution
+from rotaflow.events import Observer, Solution, TransferKind
 
 __all__ = ["ENV_VAR", "RichProgress", "wanted"]
 
