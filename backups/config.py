@@ -8,9 +8,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rotaflow.backups.storage import MB, LocalStore, S3Store, TransferSettings, open_store
 from rotaflow.configs.settings import CONFIG_DIR, Settings, get_settings
 from rotaflow.errors import ConfigError
+from rotaflow.storage import MB, LocalStore, S3Store, TransferSettings, open_store
 from rotaflow.validations.safe_yaml import YamlLimitError, load_yaml
 
 __all__ = [

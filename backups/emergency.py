@@ -48,11 +48,11 @@ from rotaflow.backups.journal import RestoreJournal, checkpoint, journal_folder
 from rotaflow.backups.manifest import Manifest
 from rotaflow.backups.restore import restore_into, retire_previous, swap_in, undo_swap, verify_restored
 from rotaflow.backups.sets import CreatedBackup, create_backup, fetch_backup, read_manifest, restore_command
-from rotaflow.backups.storage import BlobStore, LocalStore
 from rotaflow.backups.tiers import list_sacred
 from rotaflow.backups.verify import VerifyReport, verify_backup
 from rotaflow.configs.settings import Settings, get_settings, mask_url
 from rotaflow.errors import GateRefused, StorageError
+from rotaflow.storage import BlobStore, LocalStore
 
 __all__ = [
     "DISK_USAGE",

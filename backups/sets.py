@@ -38,9 +38,9 @@ from rotaflow.backups.manifest import (
     render_manifest_md,
     sha256_file,
 )
-from rotaflow.backups.storage import BlobStore, LocalStore, ObjectLock
 from rotaflow.configs.settings import Settings, get_settings, mask_url
 from rotaflow.errors import GateRefused, StorageError
+from rotaflow.storage import BlobStore, LocalStore, ObjectLock
 
 __all__ = [
     "BackupInfo",

@@ -46,10 +46,10 @@ from rotaflow.backups.sets import (
     upload_set,
     write_descriptive_files,
 )
-from rotaflow.backups.storage import BlobStore, ObjectLock, S3Store
 from rotaflow.backups.verify import VerifyReport, verify_backup
 from rotaflow.configs.settings import Settings, get_settings
 from rotaflow.errors import GateRefused, StorageError
+from rotaflow.storage import BlobStore, ObjectLock, S3Store
 
 __all__ = [
     "Promoted",

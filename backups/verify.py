@@ -19,8 +19,8 @@ from rotaflow.backups.manifest import (
     parse_checksums,
     render_manifest_md,
 )
-from rotaflow.backups.storage import BlobStore, S3Store
 from rotaflow.errors import GateRefused, StorageError
+from rotaflow.storage import BlobStore, S3Store
 
 __all__ = ["VerifyReport", "alembic_problems", "verify_backup"]
 

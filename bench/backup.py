@@ -221,8 +221,8 @@ def _case(server: str, label: str, pad_mb: int, work: Path, repeat: int) -> dict
     from rotaflow.backups.databases import database_size, drop_database, libpq_connection, sibling_url
     from rotaflow.backups.restore import restore_into, verify_restored
     from rotaflow.backups.sets import create_backup, fetch_backup
-    from rotaflow.backups.storage import LocalStore
     from rotaflow.backups.verify import verify_backup
+    from rotaflow.storage import LocalStore
 
     name = f"rotaflow_bench_{uuid.uuid4().hex[:8]}"
     url = _make_database(server, name, pad_mb)

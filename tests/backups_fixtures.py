@@ -195,7 +195,7 @@ def _unavailable(reason: str) -> None:
 
 
 def _s3_ready(endpoint: str) -> bool:
-    from rotaflow.backups.storage import s3_client
+    from rotaflow.storage import s3_client
 
     client = s3_client(endpoint_url=endpoint, access_key_id=SEAWEED_KEY, secret_access_key=SEAWEED_SECRET)
     try:
@@ -260,7 +260,7 @@ def seaweedfs() -> Iterator[str]:
 
 
 def seaweed_client(endpoint: str) -> Any:
-    from rotaflow.backups.storage import s3_client
+    from rotaflow.storage import s3_client
 
     return s3_client(endpoint_url=endpoint, access_key_id=SEAWEED_KEY, secret_access_key=SEAWEED_SECRET)
 

@@ -294,7 +294,7 @@ def s3_server() -> Iterator[str]:
 @pytest.fixture
 def s3_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A new bucket on the loopback S3 server; settings point at that endpoint."""
-    from rotaflow.backups.storage import s3_client
+    from rotaflow.storage import s3_client
 
     monkeypatch.setenv("ROTAFLOW_S3_ENDPOINT_URL", s3_server)
     monkeypatch.setenv("ROTAFLOW_S3_ACCESS_KEY_ID", "testing")

@@ -18,8 +18,8 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
-from rotaflow.backups.storage import open_store
 from rotaflow.errors import InputError, Problem, StorageError
+from rotaflow.storage import open_store
 from rotaflow.validations.limits import LIMITS, BundleLimits
 
 __all__ = ["read_bundle_files", "read_capped_file"]

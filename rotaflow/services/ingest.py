@@ -20,12 +20,12 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from rotaflow.backups.storage import ObjectStore, open_store
 from rotaflow.configs.settings import Settings, get_settings, mask_url
 from rotaflow.db.migrate import current_revision, head_revision, upgrade
 from rotaflow.db.repositories import IngestResult, store_bundle_frames
 from rotaflow.db.session import UnitOfWork, engine_for
 from rotaflow.errors import ConfigError, InputError, StorageError
+from rotaflow.storage import ObjectStore, open_store
 from rotaflow.validations.bundle import Bundle, parse_bundle, personal_values
 from rotaflow.validations.expectations import ExpectationReport, run_expectations
 from rotaflow.validations.sources import read_bundle_files

@@ -40,12 +40,12 @@ from rotaflow.backups.journal import history, journal_folder
 from rotaflow.backups.manifest import Manifest
 from rotaflow.backups.restore import verify_restored
 from rotaflow.backups.sets import create_backup, list_backups, write_descriptive_files
-from rotaflow.backups.storage import LocalStore
 from rotaflow.backups.tiers import tag_sacred
 from rotaflow.backups.verify import verify_backup
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import GateRefused
 from rotaflow.flows.restore import OperatorConfirmation, emergency_restore, emergency_restore_confirmed
+from rotaflow.storage import LocalStore
 from tests.backups_fixtures import content_hashes
 
 

@@ -21,11 +21,11 @@ from sqlalchemy.pool import NullPool
 from rotaflow.backups.config import BackupConfig, load_backup_config, open_tier_store
 from rotaflow.backups.restore import restore_into, verify_restored
 from rotaflow.backups.sets import create_backup, fetch_backup, list_backups, upload_set, write_descriptive_files
-from rotaflow.backups.storage import S3Store
 from rotaflow.backups.tiers import promote_immaculate
 from rotaflow.backups.verify import verify_backup
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import GateRefused
+from rotaflow.storage import S3Store
 from tests.backups_fixtures import content_hashes, seaweed_client
 
 pytestmark = pytest.mark.s3

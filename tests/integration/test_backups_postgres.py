@@ -24,10 +24,10 @@ from rotaflow.backups.databases import (
 )
 from rotaflow.backups.restore import restore_into, retire_previous, staging_url, swap_in, undo_swap, verify_restored
 from rotaflow.backups.sets import FetchedBackup, create_backup, fetch_backup
-from rotaflow.backups.storage import LocalStore
 from rotaflow.backups.verify import verify_backup
 from rotaflow.db.migrate import head_revision
 from rotaflow.errors import GateRefused
+from rotaflow.storage import LocalStore
 from tests.backups_fixtures import content_hashes
 
 pytestmark = pytest.mark.postgres

@@ -11,10 +11,10 @@ import pytest
 from rotaflow.backups.config import BackupConfig, load_backup_config, open_tier_store
 from rotaflow.backups.restore import restore_into, verify_restored
 from rotaflow.backups.sets import create_backup, fetch_backup, list_backups
-from rotaflow.backups.storage import MB, S3Store, TransferSettings, s3_client
 from rotaflow.backups.tiers import prune_quick
 from rotaflow.backups.verify import verify_backup
 from rotaflow.errors import StorageError
+from rotaflow.storage import MB, S3Store, TransferSettings, s3_client
 from tests.backups_fixtures import content_hashes
 
 pytestmark = pytest.mark.s3

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event, func, select
 
-from rotaflow.backups.storage import LocalStore
 from rotaflow.configs.settings import Settings
 from rotaflow.db.migrate import upgrade
 from rotaflow.db.models import (
@@ -27,6 +26,7 @@ from rotaflow.db.repositories import ProgramRepository
 from rotaflow.db.session import UnitOfWork, make_engine
 from rotaflow.errors import InputError
 from rotaflow.services.ingest import ingest_bundle
+from rotaflow.storage import LocalStore
 
 
 @pytest.fixture

@@ -36,11 +36,11 @@ from rotaflow.backups.config import load_backup_config, open_tier_store, work_di
 from rotaflow.backups.databases import related_databases
 from rotaflow.backups.journal import RestoreJournal, history, journal_folder
 from rotaflow.backups.sets import create_backup, list_backups
-from rotaflow.backups.storage import S3Store, s3_client
 from rotaflow.backups.verify import verify_backup
 from rotaflow.cli import main
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import GateRefused
+from rotaflow.storage import S3Store, s3_client
 from tests.backups_fixtures import content_hashes
 
 

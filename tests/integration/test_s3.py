@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from rotaflow.backups.storage import S3Store, open_store, s3_client
 from rotaflow.configs.settings import get_settings
 from rotaflow.db.migrate import upgrade
 from rotaflow.db.models import AuditEntry, Person, Program
 from rotaflow.db.session import UnitOfWork, make_engine
 from rotaflow.errors import InputError, Problem, StorageError
 from rotaflow.services.ingest import ingest_bundle
+from rotaflow.storage import S3Store, open_store, s3_client
 from rotaflow.validations.limits import LIMITS, BundleLimits
 from rotaflow.validations.sources import read_bundle_files
 from tests.conftest import TINY
@@ -107,7 +107,7 @@ def test_s3_store_prefixes_do_not_see_each_other(s3_bucket: str, client: object)
 def test_s3_list_treats_a_prefix_as_a_folder_like_the_local_store(
     s3_bucket: str, client: object, tmp_path: Path
 ) -> None:
-    from rotaflow.backups.storage import LocalStore
+    from rotaflow.storage import LocalStore
 
     local = LocalStore(tmp_path / "objects")
     remote = S3Store(bucket=s3_bucket, prefix="p", client=client)

@@ -14,9 +14,9 @@ from rotaflow.backups.config import (
     tier_location,
     work_dir,
 )
-from rotaflow.backups.storage import MB, LocalStore, S3Store
 from rotaflow.configs.settings import Settings, get_settings
 from rotaflow.errors import ConfigError
+from rotaflow.storage import MB, LocalStore, S3Store
 
 
 def test_the_shipped_file_declares_the_four_tiers() -> None:

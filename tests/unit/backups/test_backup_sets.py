@@ -14,11 +14,11 @@ from sqlalchemy.pool import NullPool
 from rotaflow.backups.config import BackupConfig, load_backup_config, open_tier_store
 from rotaflow.backups.manifest import CHECKSUM_FILE, Manifest, render_checksums, render_manifest_md, sha256_file
 from rotaflow.backups.sets import create_backup, fetch_backup, list_backups, read_manifest
-from rotaflow.backups.storage import LocalStore
 from rotaflow.backups.verify import alembic_problems, verify_backup
 from rotaflow.configs.settings import Settings
 from rotaflow.db.migrate import head_revision
 from rotaflow.errors import GateRefused, StorageError
+from rotaflow.storage import LocalStore
 from tests.backups_fixtures import content_hashes
 from tests.conftest import TINY
 

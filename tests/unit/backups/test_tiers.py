@@ -11,7 +11,6 @@ import pytest
 from rotaflow.backups.config import BackupConfig, load_backup_config, open_tier_store
 from rotaflow.backups.manifest import CHECKSUM_FILE
 from rotaflow.backups.sets import create_backup
-from rotaflow.backups.storage import LocalStore
 from rotaflow.backups.tiers import (
     find_backup,
     list_sacred,
@@ -24,6 +23,7 @@ from rotaflow.backups.tiers import (
 from rotaflow.configs.settings import Settings
 from rotaflow.db.migrate import head_revision
 from rotaflow.errors import GateRefused, StorageError
+from rotaflow.storage import LocalStore
 
 NOW = dt.datetime(2026, 11, 26, 10, 15, tzinfo=dt.UTC)
 

@@ -9,11 +9,11 @@ import pytest
 
 from rotaflow.backups.config import PostgresTools
 from rotaflow.backups.databases import pg_dump_command, pg_restore_command
-from rotaflow.backups.storage import LocalStore, split_s3_url
 from rotaflow.cli import main
 from rotaflow.configs.settings import mask_url
 from rotaflow.errors import GateRefused, InputError, Problem, StorageError
 from rotaflow.services.ingest import quarantine_bundle
+from rotaflow.storage import LocalStore, split_s3_url
 from rotaflow.validations.sources import read_bundle_files
 
 SECRET = "s3cr3t-Pw"

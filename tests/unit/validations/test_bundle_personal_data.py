@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rotaflow.backups.storage import LocalStore
 from rotaflow.errors import PERSONAL_DATA_HIDDEN, InputError, Problem
 from rotaflow.services.ingest import ingest_bundle, quarantine_bundle
+from rotaflow.storage import LocalStore
 from rotaflow.validations.bundle import parse_bundle, personal_values
 
 ONE_LINE = "text on one line, without control characters"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import rotaflow.backups.storage as storage
-from rotaflow.backups.storage import LocalStore, ObjectLock, TransferSettings
+import rotaflow.storage as storage
 from rotaflow.errors import StorageError
+from rotaflow.storage import LocalStore, ObjectLock, TransferSettings
 
 
 @pytest.fixture

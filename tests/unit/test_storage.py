@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-import rotaflow.backups.storage as storage
-from rotaflow.backups.storage import LocalStore, S3Store, open_store, split_s3_url
+import rotaflow.storage as storage
 from rotaflow.configs.settings import Settings
 from rotaflow.errors import StorageError
+from rotaflow.storage import LocalStore, S3Store, open_store, split_s3_url
 
 
 @pytest.fixture
