@@ -1,4 +1,4 @@
-"""The neighbourhood search of the Curtois benchmark: neighbourhood shapes, kind selection, reproducibility."""
+"""The large neighbourhood search, on Curtois benchmark instances: neighbourhood shapes, kind selection, reproducibility."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 from ortools.sat.python import cp_model
 
-from rotaflow.constraints.benchmark import (
+from rotaflow.constraints.benchmark import curtois_problem, roster_of, solve_curtois
+from rotaflow.constraints.curtois import evaluate, load_curtois
+from rotaflow.constraints.model import BuiltModel, build_model
+from rotaflow.constraints.search import (
     ALL_KINDS,
     LAG,
     _Companion,
@@ -23,13 +26,8 @@ from rotaflow.constraints.benchmark import (
     _search_on,
     _solve_whole,
     _value,
-    curtois_problem,
     neighbourhood_search,
-    roster_of,
-    solve_curtois,
 )
-from rotaflow.constraints.curtois import evaluate, load_curtois
-from rotaflow.constraints.model import BuiltModel, build_model
 
 SHARED = Path(__file__).resolve().parents[2] / "fixtures" / "curtois"
 """Instances 1, 2 and 5 of the benchmark, vendored so these tests run in any checkout."""
@@ -333,7 +331,7 @@ def test_one_worker_runs_no_companion(monkeypatch: pytest.MonkeyPatch) -> None:
             super().__init__(*args, **kwargs)  # type: ignore[arg-type]
             made.append(self)
 
-    monkeypatch.setattr("rotaflow.constraints.benchmark._Companion", Recorded)
+    monkeypatch.setattr("rotaflow.constraints.search._Companion", Recorded)
     built = build_model(*curtois_problem(load_curtois(SHARED / "Instance1.txt")))
     assert neighbourhood_search(built, time_limit=2, workers=1).objective is not None
     assert made == []
