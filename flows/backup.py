@@ -11,7 +11,7 @@ from prefect.states import Failed, State
 from rotaflow.backups.config import TIERS
 from rotaflow.backups.health import restore_test_plan, restore_test_skipped, stale_messages, summarize
 from rotaflow.backups.tiers import TierStatus
-from rotaflow.errors import StorageError
+from rotaflow.services.backup import backup_result, promotion_result, verify_failure
 from rotaflow.tasks.backup import (
     check_backup,
     check_sacred_tags,
@@ -56,18 +56,7 @@ def backup(
         resource={"prefect.resource.id": f"rotaflow.backup.{created.tier}"},
         payload={"backup_id": created.backup_id, "bytes": created.manifest.total_bytes},
     )
-    return {
-        "backup_id": created.backup_id,
-        "tier": created.tier,
-        "name": created.manifest.name,
-        "location": created.location,
-        "alembic_revision": created.manifest.alembic_revision,
-        "bytes": created.manifest.total_bytes,
-        "files": len(created.manifest.files),
-        "verified": report.ok,
-        "pruned": pruned.removed if pruned else [],
-        "restore_command": created.manifest.restore_command,
-    }
+    return backup_result(created, report, pruned)
 
 
 @flow(name="verify-backups", log_prints=False)
@@ -120,10 +109,8 @@ def verify_backups(config_path: str | None = None, restore_test: bool = True) ->
             payload={"backup_id": test["backup_id"], "problems": test["problems"][:5]},
         )
     publish_verify_report(summary)
-    problems = [f"{d['tier']}/{d['backup_id']}" for d in damaged]
-    problems += [f"{t['tier']}/{t['backup_id']} (restore test)" for t in summary["restore_failed"]]
-    if problems:
-        error = StorageError(f"{len(problems)} backup(s) damaged, incomplete or not restorable: " + ", ".join(problems))
+    error = verify_failure(summary)
+    if error is not None:
         error.summary = summary  # type: ignore[attr-defined]
         return Failed(message=str(error), data=error)
     return summary
@@ -134,10 +121,4 @@ def promote_immaculate_flow(backup_id: str, name: str | None = None, config_path
     """Make a quick or named backup a new immaculate baseline (scratch restore, checks, Object Lock)."""
     promoted = promote_to_immaculate(backup_id, name, config_path)
     publish_promotion(promoted)
-    return {
-        "backup_id": promoted.backup_id,
-        "promoted_from": promoted.promoted_from,
-        "location": promoted.location,
-        "retain_until": promoted.retain_until.isoformat(),
-        "notes": promoted.notes,
-    }
+    return promotion_result(promoted)

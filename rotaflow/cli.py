@@ -34,7 +34,7 @@ from sqlalchemy.exc import OperationalError
 
 from rotaflow.configs.settings import get_settings, mask_url
 from rotaflow.db.repositories import IngestResult
-from rotaflow.errors import GateRefused, InfeasibleError, InputError, Problem, RotaflowError, StorageError
+from rotaflow.errors import GateRefused, InfeasibleError, InputError, Problem, RotaflowError
 from rotaflow.events import observing
 from rotaflow.files import private_dir, private_file
 from rotaflow.progress import ENV_VAR, RichProgress, wanted
@@ -792,29 +792,11 @@ def _create(tier: str, name: str | None, *, flow: bool, config_path: str | None)
             dict[str, Any],
             _flow_outcome(backup(tier=tier, name=name, config_path=config_path, return_state=True)),  # type: ignore[arg-type]
         )
-    from rotaflow.backups.config import load_backup_config, open_tier_store
-    from rotaflow.backups.sets import create_backup
-    from rotaflow.backups.tiers import prune_quick
-    from rotaflow.backups.verify import verify_backup
+    from rotaflow.backups.config import load_backup_config
+    from rotaflow.services.backup import take_verified_backup
 
-    backup_config = load_backup_config(Path(config_path) if config_path else None)
-    created = create_backup(tier, name=name, config=backup_config)  # type: ignore[arg-type]
-    verify_backup(open_tier_store(created.tier, backup_config), created.backup_id).raise_for_problems(
-        "the check of the new backup"
-    )
-    pruned = prune_quick(config=backup_config).removed if tier == "quick" else []
-    return {
-        "backup_id": created.backup_id,
-        "tier": created.tier,
-        "name": created.manifest.name,
-        "location": created.location,
-        "alembic_revision": created.manifest.alembic_revision,
-        "bytes": created.manifest.total_bytes,
-        "files": len(created.manifest.files),
-        "verified": True,
-        "pruned": pruned,
-        "restore_command": created.manifest.restore_command,
-    }
+    config = load_backup_config(Path(config_path) if config_path else None)
+    return take_verified_backup(tier, name, config=config)  # type: ignore[arg-type]
 
 
 @backup_app.command("list")
@@ -892,14 +874,10 @@ def backup_verify(flow: FlowOption = True, config: ConfigOption = None, as_json:
     else:
         from rotaflow.backups.config import load_backup_config
         from rotaflow.backups.health import verify_all
+        from rotaflow.services.backup import verify_failure
 
         summary = verify_all(load_backup_config(Path(config_path) if config_path else None))
-        problems = [f"{d['tier']}/{d['backup_id']}" for d in summary["damaged"]]
-        problems += [f"{t['tier']}/{t['backup_id']} (restore test)" for t in summary["restore_failed"]]
-        if problems:
-            failure = StorageError(
-                f"{len(problems)} backup(s) damaged, incomplete or not restorable: " + ", ".join(problems)
-            )
+        failure = verify_failure(summary)
     from rotaflow.backups.health import stale_messages
 
     if as_json:
@@ -972,18 +950,9 @@ def _promotion(backup_id: str, name: str | None, *, flow: bool, config_path: str
             _flow_outcome(promote_immaculate_flow(backup_id, name=name, config_path=config_path, return_state=True)),
         )
     from rotaflow.backups.config import load_backup_config
-    from rotaflow.backups.tiers import promote_immaculate
+    from rotaflow.services.backup import promote
 
-    promoted = promote_immaculate(
-        backup_id, name=name, config=load_backup_config(Path(config_path) if config_path else None)
-    )
-    return {
-        "backup_id": promoted.backup_id,
-        "promoted_from": promoted.promoted_from,
-        "location": promoted.location,
-        "retain_until": promoted.retain_until.isoformat(),
-        "notes": promoted.notes,
-    }
+    return promote(backup_id, name, config=load_backup_config(Path(config_path) if config_path else None))
 
 
 backup_app.command("promote-immaculate")(_promote)

@@ -1,4 +1,4 @@
-"""Thin Prefect tasks of the backup flows: each calls one function of ``backups``."""
+"""Thin Prefect tasks of the backup flows: each calls one function of ``backups`` or of the backup service."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from rotaflow.backups import health
-from rotaflow.backups.config import BackupConfig, Tier, load_backup_config, open_tier_store
+from rotaflow.backups.config import BackupConfig, Tier, load_backup_config
 from rotaflow.backups.disk import human_bytes
-from rotaflow.backups.sets import CreatedBackup, create_backup
+from rotaflow.backups.sets import CreatedBackup
 from rotaflow.backups.tiers import Promoted, PruneResult, TierStatus, promote_immaculate, prune_quick, tier_status
-from rotaflow.backups.verify import VerifyReport, verify_backup
-from rotaflow.configs.settings import get_settings
+from rotaflow.backups.verify import VerifyReport
+from rotaflow.services import backup as service
 
 __all__ = [
     "check_backup",
@@ -40,20 +40,13 @@ def load_config(config_path: str | None) -> BackupConfig:
 @task(name="take-backup", cache_policy=NO_CACHE)
 def take_backup(tier: Tier, name: str | None, config_path: str | None, extras: dict[str, str] | None) -> CreatedBackup:
     """Dump the live database into a new self-describing set in the tier's store."""
-    return create_backup(
-        tier,
-        name=name,
-        config=load_config(config_path),
-        extras={label: Path(path) for label, path in (extras or {}).items()},
-    )
+    return service.take_backup(tier, name, config=load_config(config_path), extras=extras)
 
 
 @task(name="verify-backup", cache_policy=NO_CACHE)
 def check_backup(tier: Tier, backup_id: str, config_path: str | None) -> VerifyReport:
     """Check one set where it is stored (refuses when it does not verify)."""
-    report = verify_backup(open_tier_store(tier, load_config(config_path), get_settings()), backup_id)
-    report.raise_for_problems("the check of the new backup")
-    return report
+    return service.check_new_backup(tier, backup_id, config=load_config(config_path))
 
 
 @task(name="prune-quick", cache_policy=NO_CACHE)
