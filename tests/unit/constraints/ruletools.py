@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from rotaflow.constraints.instance import Cell, HistoryShift, Instance, PersonSpec, Schedule, ShiftSpec
@@ -12,7 +12,24 @@ from rotaflow.constraints.registry import Violation
 from rotaflow.constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
 from rotaflow.constraints.solve import SolveResult, solve
 
-__all__ = ["configured", "history", "instance", "solve_with", "violations", "DAY", "NIGHT", "CALL24"]
+__all__ = [
+    "configured",
+    "exactly",
+    "found",
+    "found_with_severity",
+    "history",
+    "instance",
+    "solve_with",
+    "status",
+    "violations",
+    "Cells",
+    "DAY",
+    "NIGHT",
+    "CALL24",
+]
+
+Cells = set[Cell]
+"""A schedule as its cells: (person, day, shift)."""
 
 DAY = ShiftSpec("DAY", start=dt.time(7), end=dt.time(19), kind="day")
 NIGHT = ShiftSpec("NIGHT", start=dt.time(19), end=dt.time(7), kind="night")
@@ -82,3 +99,26 @@ def solve_with(
 
 def violations(inst: Instance, rules: list[ConfiguredRule], cells: Iterable[Cell]) -> list[Violation]:
     return check_schedule(Schedule.of(inst, cells), rules)
+
+
+def exactly(inst: Instance, cells: Collection[Cell]) -> dict[Cell, bool]:
+    """Pins that make ``cells`` the whole schedule."""
+    return {c: c in cells for c in inst.cells}
+
+
+def found(inst: Instance, rules: list[ConfiguredRule], cells: Iterable[Cell]) -> list[tuple[Any, ...]]:
+    """The checker's findings on ``cells``: (rule, person, first day, last day, value, limit) each."""
+    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
+
+
+def found_with_severity(inst: Instance, rules: list[ConfiguredRule], cells: Iterable[Cell]) -> list[tuple[Any, ...]]:
+    """As :func:`found`, each finding with its severity last (a violation or a warning)."""
+    return [
+        (v.rule, v.person, v.first_day, v.last_day, v.value, v.limit, v.severity)
+        for v in violations(inst, rules, cells)
+    ]
+
+
+def status(inst: Instance, rules: list[ConfiguredRule], cells: Collection[Cell]) -> str:
+    """The solver's status with ``cells`` pinned as the whole schedule (5 seconds at most)."""
+    return solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5).status

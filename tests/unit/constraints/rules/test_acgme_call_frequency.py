@@ -7,8 +7,7 @@ import datetime as dt
 import pytest
 
 from rotaflow.constraints.instance import HistoryShift, Instance, PersonSpec, ShiftSpec
-from rotaflow.constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import Cells, configured, found, instance, solve_with, status
 
 RULE = "acgme_call_frequency"
 
@@ -16,21 +15,6 @@ CALL = ShiftSpec("CALL", start=dt.time(17), end=dt.time(23), kind="call", in_hou
 """A short in-house call, so no rest or duty-length rule could matter."""
 HOME = ShiftSpec("HOME", start=dt.time(17), end=dt.time(23), kind="home_call", home_call_hours=2.0)
 DAY = ShiftSpec("DAY", start=dt.time(7), end=dt.time(15))
-
-Cells = set[tuple[str, int, str]]
-
-
-def exactly(inst: Instance, cells: Cells) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
-
-
-def status(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> str:
-    return solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5).status
 
 
 def every_third(shift: str, first: int, last: int, person: str = "R1") -> Cells:

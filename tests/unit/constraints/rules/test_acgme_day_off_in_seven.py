@@ -7,8 +7,15 @@ import datetime as dt
 import pytest
 
 from rotaflow.constraints.instance import HistoryShift, Instance, PersonSpec, ShiftSpec
-from rotaflow.constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import (
+    DAY,
+    NIGHT,
+    Cells,
+    configured,
+    found,
+    instance,
+    status,
+)
 
 RULE = "acgme_day_off_in_seven"
 STRICT = {"variant": "strict_weekly"}
@@ -16,21 +23,6 @@ STRICT = {"variant": "strict_weekly"}
 LATE = ShiftSpec("LATE", start=dt.time(12), end=dt.time(0))
 """12:00 to midnight: the free time after it starts exactly at local midnight."""
 EARLY = ShiftSpec("EARLY", start=dt.time(0), end=dt.time(12))
-
-Cells = set[tuple[str, int, str]]
-
-
-def exactly(inst: Instance, cells: Cells) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
-
-
-def status(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> str:
-    return solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5).status
 
 
 def days_worked(shift: str, days: int, *free: int, person: str = "R1") -> Cells:

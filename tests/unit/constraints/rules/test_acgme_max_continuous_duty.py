@@ -7,8 +7,18 @@ import datetime as dt
 import pytest
 
 from rotaflow.constraints.instance import HistoryShift, Instance, PersonSpec, ShiftSpec
-from rotaflow.constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import CALL24, DAY, NIGHT, configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import (
+    CALL24,
+    DAY,
+    NIGHT,
+    Cells,
+    configured,
+    found,
+    instance,
+    solve_with,
+    status,
+    violations,
+)
 
 RULE = "acgme_max_continuous_duty"
 
@@ -19,21 +29,6 @@ LONG25 = ShiftSpec("LONG25", minutes=25 * 60)
 EVENING = ShiftSpec("EVENING", start=dt.time(9), end=dt.time(13))
 """09:00-13:00: starts inside a 24-hour call's transition (07:00-11:00)."""
 SHIFTS = (DAY, NIGHT, CALL24, CALL24_T5, LONG25, EVENING)
-
-Cells = set[tuple[str, int, str]]
-
-
-def exactly(inst: Instance, cells: Cells) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
-
-
-def status(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> str:
-    return solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5).status
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from rotaflow.constraints.instance import Instance, PersonSpec, ShiftSpec
-from rotaflow.constraints.ruleset import ConfiguredRule, RuleSetError
-from tests.unit.constraints.ruletools import DAY, configured, instance, solve_with, violations
+from rotaflow.constraints.instance import PersonSpec, ShiftSpec
+from rotaflow.constraints.ruleset import RuleSetError
+from tests.unit.constraints.ruletools import DAY, configured, found, instance, solve_with, status
 
 RULE = "acgme_pgy1_no_moonlighting"
 
@@ -21,21 +21,6 @@ SHIFTS = (DAY, MOONLIGHT, EXTRA, MOONLIGHT_CLINIC)
 
 INTERN = PersonSpec("R1", "resident", pgy=1)
 SENIOR = PersonSpec("R2", "resident", pgy=2)
-
-Cells = set[tuple[str, int, str]]
-
-
-def exactly(inst: Instance, cells: Cells) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
-
-
-def status(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> str:
-    return solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5).status
 
 
 def test_a_pgy1_resident_working_ordinary_shifts_is_admitted() -> None:

@@ -7,25 +7,19 @@ import datetime as dt
 import pytest
 
 from rotaflow.constraints.instance import HistoryShift, Instance, PersonSpec, ShiftSpec
-from rotaflow.constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import CALL24, DAY, configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import (
+    CALL24,
+    DAY,
+    configured,
+    exactly,
+    found,
+    instance,
+    solve_with,
+    status,
+    violations,
+)
 
 RULE = "acgme_rest_after_call"
-
-Cells = set[tuple[str, int, str]]
-
-
-def exactly(inst: Instance, cells: Cells) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
-
-
-def status(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> str:
-    return solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5).status
 
 
 def after_call(rest_hours: float) -> tuple[int, ShiftSpec]:

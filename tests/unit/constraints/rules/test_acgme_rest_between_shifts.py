@@ -6,27 +6,21 @@ import datetime as dt
 
 import pytest
 
-from rotaflow.constraints.instance import HistoryShift, Instance, PersonSpec, Schedule, ShiftSpec
+from rotaflow.constraints.instance import HistoryShift, PersonSpec, Schedule, ShiftSpec
 from rotaflow.constraints.rules.acgme_rest_between_shifts import Params, penalty
-from rotaflow.constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import (
+    DAY,
+    NIGHT,
+    configured,
+    exactly,
+    found_with_severity,
+    instance,
+    solve_with,
+    violations,
+)
 
 RULE = "acgme_rest_between_shifts"
 WEIGHT = 20
-
-Cells = set[tuple[str, int, str]]
-
-
-def exactly(inst: Instance, cells: Cells) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> list[tuple]:
-    return [
-        (v.rule, v.person, v.first_day, v.last_day, v.value, v.limit, v.severity)
-        for v in violations(inst, rules, cells)
-    ]
 
 
 def after_day_shift(gap_hours: float) -> tuple[int, ShiftSpec]:
@@ -58,7 +52,7 @@ def test_a_short_rest_costs_the_weight_times_the_missing_hours_rounded_up(gap_ho
     assert result.penalties.get(RULE, 0) == WEIGHT * missing
     assert penalty(Schedule.of(inst, cells)) == missing
     expected = [(RULE, "R1", day, day, gap_hours, 8.0, "warning")] if missing else []
-    assert found(inst, rules, cells) == expected
+    assert found_with_severity(inst, rules, cells) == expected
 
 
 def test_a_6_hour_gap_is_a_warning_not_a_violation() -> None:
@@ -76,7 +70,7 @@ def test_back_to_back_shifts_are_one_period_and_cost_nothing() -> None:
     rules = configured(RULE, weight=WEIGHT)
     result = solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5)
     assert (result.status, result.objective) == ("optimal", 0)
-    assert found(inst, rules, cells) == []
+    assert found_with_severity(inst, rules, cells) == []
 
 
 def test_the_solver_avoids_a_short_rest_when_it_can() -> None:
@@ -108,7 +102,7 @@ def test_a_program_may_ask_for_ten_hours() -> None:
     result = solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5)
     assert result.objective == WEIGHT * 2
     assert penalty(Schedule.of(inst, cells), Params(min_rest_hours=10)) == 2
-    assert found(inst, rules, cells) == [(RULE, "R1", day, day, 8.0, 10.0, "warning")]
+    assert found_with_severity(inst, rules, cells) == [(RULE, "R1", day, day, 8.0, 10.0, "warning")]
 
 
 def test_made_hard_a_short_rest_is_refused() -> None:
@@ -132,11 +126,11 @@ def test_faculty_are_not_charged_when_the_rule_applies_to_residents() -> None:
     faculty = {("F1", 0, "DAY"), ("F1", day, "NEXT")}
     result = solve_with(inst, rules, pins=exactly(inst, faculty), time_limit=5)
     assert (result.status, result.objective) == ("optimal", 0)
-    assert found(inst, rules, faculty) == []
+    assert found_with_severity(inst, rules, faculty) == []
     both = faculty | {("R1", 0, "DAY"), ("R1", day, "NEXT")}
     result = solve_with(inst, rules, pins=exactly(inst, both), time_limit=5)
     assert (result.status, result.objective) == ("optimal", WEIGHT * 2)
-    assert found(inst, rules, both) == [(RULE, "R1", day, day, 6.0, 8.0, "warning")]
+    assert found_with_severity(inst, rules, both) == [(RULE, "R1", day, day, 6.0, 8.0, "warning")]
 
 
 # ---------------------------------------------------------------------------- periods, not neighbours
@@ -150,7 +144,7 @@ def test_rest_counts_from_the_end_of_the_whole_period_not_from_the_shift_that_st
     inst = instance(shifts=(long, inside, afternoon), days=2)
     cells = {("R1", 0, "LONG"), ("R1", 0, "INSIDE"), ("R1", 1, "AFTERNOON")}
     rules = configured(RULE, weight=WEIGHT)
-    assert found(inst, rules, cells) == [(RULE, "R1", 1, 1, 4.0, 8.0, "warning")]
+    assert found_with_severity(inst, rules, cells) == [(RULE, "R1", 1, 1, 4.0, 8.0, "warning")]
     assert penalty(Schedule.of(inst, cells)) == 4
     result = solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5)
     assert (result.status, result.objective) == ("optimal", WEIGHT * 4)
@@ -162,7 +156,7 @@ def test_a_shift_that_joins_the_period_leaves_no_rest_to_charge() -> None:
     inst = instance(shifts=(DAY, NIGHT, nxt), days=2)
     cells = {("R1", 0, "DAY"), ("R1", 0, "NIGHT"), ("R1", day, "NEXT")}
     rules = configured(RULE, weight=WEIGHT)
-    assert found(inst, rules, cells) == []
+    assert found_with_severity(inst, rules, cells) == []
     assert penalty(Schedule.of(inst, cells)) == 0
     result = solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5)
     assert (result.status, result.objective) == ("optimal", 0)
@@ -178,13 +172,13 @@ def test_a_night_before_the_block_counts_for_the_rest_on_day_zero(start: dt.time
     cells = {("R1", 0, "AFTERNOON")}
     rules = configured(RULE, weight=WEIGHT)
     gap = 6.0 if missing else 8.0
-    assert found(inst, rules, cells) == ([(RULE, "R1", 0, 0, gap, 8.0, "warning")] if missing else [])
+    assert found_with_severity(inst, rules, cells) == ([(RULE, "R1", 0, 0, gap, 8.0, "warning")] if missing else [])
     assert penalty(Schedule.of(inst, cells)) == missing
     result = solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5)
     assert (result.status, result.objective) == ("optimal", WEIGHT * missing)
     # someone else's night is not R1's
     inst.history = (HistoryShift("R2", begin, begin + dt.timedelta(hours=12), 12 * 60, False, "night", 12 * 60),)
-    assert found(inst, rules, cells) == []
+    assert found_with_severity(inst, rules, cells) == []
 
 
 def test_a_shift_from_history_running_over_the_gap_closes_it() -> None:
@@ -195,6 +189,6 @@ def test_a_shift_from_history_running_over_the_gap_closes_it() -> None:
     inst.history = (HistoryShift("R1", start, start + dt.timedelta(hours=48), 48 * 60, False, "day", 48 * 60),)
     cells = {("R1", 0, "DAY"), ("R1", day, "NEXT")}
     rules = configured(RULE, weight=WEIGHT)
-    assert found(inst, rules, cells) == []
+    assert found_with_severity(inst, rules, cells) == []
     result = solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5)
     assert (result.status, result.objective) == ("optimal", 0)

@@ -7,8 +7,7 @@ import datetime as dt
 import pytest
 
 from rotaflow.constraints.instance import HistoryShift, Instance, PersonSpec, ShiftSpec
-from rotaflow.constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import Cells, configured, exactly, found, instance, solve_with, violations
 
 RULE = "acgme_weekly_hours"
 
@@ -18,17 +17,6 @@ D11 = ShiftSpec("D11", start=dt.time(7), end=dt.time(18))
 D13 = ShiftSpec("D13", start=dt.time(7), end=dt.time(20))
 N12 = ShiftSpec("N12", start=dt.time(19), end=dt.time(7), kind="night")
 SHIFTS = (D12, D10, D11, D13, N12)
-
-Cells = set[tuple[str, int, str]]
-
-
-def exactly(inst: Instance, cells: Cells) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
 
 
 def shifts(person: str, *runs: tuple[str, int], start: int = 0) -> Cells:

@@ -6,19 +6,10 @@ import pytest
 
 from rotaflow.constraints.instance import Instance
 from rotaflow.constraints.model import build_model
-from rotaflow.constraints.ruleset import ConfiguredRule, RuleSetError
-from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
+from rotaflow.constraints.ruleset import RuleSetError
+from tests.unit.constraints.ruletools import DAY, NIGHT, configured, exactly, found, instance, solve_with
 
 RULE = "blocking_absence"
-
-
-def exactly(inst: Instance, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: set[tuple[str, int, str]]) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
 
 
 def on_leave(**kwargs: object) -> Instance:

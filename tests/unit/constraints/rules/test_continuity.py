@@ -6,15 +6,10 @@ import pytest
 
 from rotaflow.constraints.instance import Instance, Schedule
 from rotaflow.constraints.rules import continuity
-from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import DAY, NIGHT, configured, exactly, instance, solve_with, violations
 
 RULE = "continuity"
 PUBLISHED = frozenset({("R1", 0, "DAY"), ("R1", 1, "NIGHT"), ("R2", 2, "DAY")})
-
-
-def exactly(inst: Instance, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
 
 
 def republished(**kwargs: object) -> Instance:

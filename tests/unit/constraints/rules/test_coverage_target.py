@@ -7,15 +7,10 @@ import pytest
 from rotaflow.constraints.instance import Demand, Instance, Schedule
 from rotaflow.constraints.rules import coverage_target
 from rotaflow.constraints.ruleset import RuleSetError
-from tests.unit.constraints.ruletools import DAY, configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import DAY, configured, exactly, instance, solve_with, violations
 
 RULE = "coverage_target"
 TEAM = frozenset({"R1", "R2", "R3", "R4"})
-
-
-def exactly(inst: Instance, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
 
 
 def ward(*demands: Demand) -> Instance:

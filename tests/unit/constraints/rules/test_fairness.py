@@ -9,7 +9,7 @@ import pytest
 from rotaflow.constraints.instance import Instance, PersonSpec, Schedule
 from rotaflow.constraints.rules import fairness
 from rotaflow.constraints.ruleset import RuleSetError
-from tests.unit.constraints.ruletools import CALL24, DAY, NIGHT, configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import CALL24, DAY, NIGHT, configured, exactly, instance, solve_with, violations
 
 RULE = "fairness"
 MONDAY = dt.date(2027, 7, 5)
@@ -21,11 +21,6 @@ PEOPLE = (
     PersonSpec("F1", role="faculty"),
     PersonSpec("S1", "resident", 3),  # alone in the PGY-3 class
 )
-
-
-def exactly(inst: Instance, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
 
 
 def program(**kwargs: object) -> Instance:

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from rotaflow.constraints.instance import Instance
-from rotaflow.constraints.ruleset import ConfiguredRule, RuleSetError
-from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
+from rotaflow.constraints.ruleset import RuleSetError
+from tests.unit.constraints.ruletools import DAY, NIGHT, configured, exactly, found, instance, solve_with
 
 RULE = "fixed_days_off"
 PARAMS = {"days": {"R1": [0, 6, 30], "NOBODY": [1]}}
 """R1 is off on Mondays (days 0 and 6 here; day 30 lies outside the block); NOBODY is not in it."""
-
-
-def exactly(inst: Instance, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: set[tuple[str, int, str]]) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
 
 
 def test_working_every_other_day_is_allowed() -> None:

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from rotaflow.constraints.instance import Instance
-from rotaflow.constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import DAY, NIGHT, configured, history, instance, solve_with, violations
+from tests.unit.constraints.ruletools import (
+    DAY,
+    NIGHT,
+    configured,
+    exactly,
+    found,
+    history,
+    instance,
+    solve_with,
+    violations,
+)
 
 RULE = "forbidden_successions"
 PARAMS = {"pairs": [["NIGHT", "DAY"], ["NIGHT", "MISSING"]]}
 """No day shift the day after a night shift (pairs naming unknown shifts are ignored)."""
-
-
-def exactly(inst: Instance, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: set[tuple[str, int, str]]) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
 
 
 @pytest.mark.parametrize(

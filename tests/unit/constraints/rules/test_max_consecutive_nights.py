@@ -6,26 +6,20 @@ import datetime as dt
 
 import pytest
 
-from rotaflow.constraints.instance import HistoryShift, Instance, PersonSpec
-from rotaflow.constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import CALL24, DAY, NIGHT, configured, instance, solve_with, violations
+from rotaflow.constraints.instance import HistoryShift, PersonSpec
+from tests.unit.constraints.ruletools import (
+    CALL24,
+    DAY,
+    NIGHT,
+    Cells,
+    configured,
+    found,
+    instance,
+    solve_with,
+    status,
+)
 
 RULE = "max_consecutive_nights"
-
-Cells = set[tuple[str, int, str]]
-
-
-def exactly(inst: Instance, cells: Cells) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
-
-
-def status(inst: Instance, rules: list[ConfiguredRule], cells: Cells) -> str:
-    return solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5).status
 
 
 def nights(*days: int, person: str = "R1", shift: str = "NIGHT") -> Cells:

@@ -6,22 +6,11 @@ import datetime as dt
 
 import pytest
 
-from rotaflow.constraints.instance import Instance
-from rotaflow.constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import DAY, configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import DAY, configured, exactly, found, instance, solve_with
 
 RULE = "max_weekends"
 MONDAY = dt.date(2027, 7, 5)
 SUNDAY = dt.date(2027, 7, 4)
-
-
-def exactly(inst: Instance, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: set[tuple[str, int, str]]) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
 
 
 def on(*days: int, person: str = "R1") -> set[tuple[str, int, str]]:

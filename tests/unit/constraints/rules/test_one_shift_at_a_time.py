@@ -7,22 +7,22 @@ import datetime as dt
 import pytest
 
 from rotaflow.constraints.instance import HistoryShift, Instance, ShiftSpec
-from rotaflow.constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import CALL24, DAY, NIGHT, configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import (
+    CALL24,
+    DAY,
+    NIGHT,
+    configured,
+    exactly,
+    found,
+    instance,
+    solve_with,
+    violations,
+)
 
 DAY06 = ShiftSpec("DAY06", start=dt.time(6), end=dt.time(18), kind="day")
 """A day shift that starts at 06:00, an hour before a night shift ends."""
 
 RULE = "one_shift_at_a_time"
-
-
-def exactly(inst: Instance, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: set[tuple[str, int, str]]) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
 
 
 def night_before_day_zero(inst: Instance, person: str = "R1") -> HistoryShift:

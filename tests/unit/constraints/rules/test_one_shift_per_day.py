@@ -6,21 +6,11 @@ import datetime as dt
 
 import pytest
 
-from rotaflow.constraints.instance import Instance, ShiftSpec
-from rotaflow.constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
+from rotaflow.constraints.instance import ShiftSpec
+from tests.unit.constraints.ruletools import DAY, NIGHT, configured, exactly, found, instance, solve_with, violations
 
 EVE = ShiftSpec("EVE", start=dt.time(15), end=dt.time(23))
 RULE = "one_shift_per_day"
-
-
-def exactly(inst: Instance, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: set[tuple[str, int, str]]) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
 
 
 def test_one_shift_on_each_day_is_allowed() -> None:

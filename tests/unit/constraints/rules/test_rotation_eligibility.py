@@ -5,21 +5,12 @@ from __future__ import annotations
 import pytest
 
 from rotaflow.constraints.instance import Instance, PersonSpec
-from rotaflow.constraints.ruleset import ConfiguredRule, RuleSetError
-from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
+from rotaflow.constraints.ruleset import RuleSetError
+from tests.unit.constraints.ruletools import DAY, NIGHT, configured, exactly, found, instance, solve_with, violations
 
 RULE = "rotation_eligibility"
 WARDS_DAYS_ONLY = {("R1", 0): frozenset({"DAY"}), ("R1", 1): frozenset({"DAY", "NIGHT"})}
 """R1 may work days on day 0, days or nights on day 1, and nothing on day 2 (no entry)."""
-
-
-def exactly(inst: Instance, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: set[tuple[str, int, str]]) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
 
 
 def wards(**kwargs: object) -> Instance:

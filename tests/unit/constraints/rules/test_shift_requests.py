@@ -7,14 +7,9 @@ import pytest
 from rotaflow.constraints.instance import Instance, RequestSpec, Schedule
 from rotaflow.constraints.rules import shift_requests
 from rotaflow.constraints.ruleset import RuleSetError
-from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
+from tests.unit.constraints.ruletools import DAY, NIGHT, configured, exactly, instance, solve_with, violations
 
 RULE = "shift_requests"
-
-
-def exactly(inst: Instance, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
 
 
 def with_requests(*requests: RequestSpec) -> Instance:

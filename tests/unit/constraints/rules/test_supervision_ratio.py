@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rotaflow.constraints.instance import Demand, Instance, PersonSpec
-from rotaflow.constraints.ruleset import ConfiguredRule, RuleSetError
-from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance, solve_with, violations
+from rotaflow.constraints.ruleset import RuleSetError
+from tests.unit.constraints.ruletools import DAY, NIGHT, configured, exactly, found, instance, solve_with, violations
 
 RULE = "supervision_ratio"
 FACULTY = ("F1", "F2", "F3")
@@ -19,15 +19,6 @@ PEOPLE = (
 )
 ATTENDING_ROW = Demand(0, "DAY", frozenset(FACULTY), min=1)
 """A faculty-only coverage row: it marks the day shift of day 0 as supervised."""
-
-
-def exactly(inst: Instance, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: set[tuple[str, int, str]]) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
 
 
 def team(faculty: int, interns: int, seniors: int, *, day: int = 0, shift: str = "DAY") -> set[tuple[str, int, str]]:

@@ -6,21 +6,21 @@ import datetime as dt
 
 import pytest
 
-from rotaflow.constraints.instance import Instance, ShiftSpec
-from rotaflow.constraints.ruleset import ConfiguredRule
-from tests.unit.constraints.ruletools import CALL24, DAY, NIGHT, configured, instance, solve_with, violations
+from rotaflow.constraints.instance import ShiftSpec
+from tests.unit.constraints.ruletools import (
+    CALL24,
+    DAY,
+    NIGHT,
+    configured,
+    exactly,
+    found,
+    instance,
+    solve_with,
+    violations,
+)
 
 RULE = "total_minutes"
 TWELVE_HOURS = 720
-
-
-def exactly(inst: Instance, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], bool]:
-    """Pins that make ``cells`` the whole schedule."""
-    return {c: c in cells for c in inst.cells}
-
-
-def found(inst: Instance, rules: list[ConfiguredRule], cells: set[tuple[str, int, str]]) -> list[tuple]:
-    return [(v.rule, v.person, v.first_day, v.last_day, v.value, v.limit) for v in violations(inst, rules, cells)]
 
 
 def days_worked(count: int, person: str = "R1", shift: str = "DAY") -> set[tuple[str, int, str]]:
