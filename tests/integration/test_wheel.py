@@ -115,6 +115,8 @@ def test_the_wheel_holds_one_package_with_its_data(wheel: Path) -> None:
         "rotaflow/flows/generate.py",
         "rotaflow/prefect.yaml",
         "rotaflow/py.typed",
+        "rotaflow/validations/report/report.css",
+        "rotaflow/validations/report/report.js",
     ):
         assert data in names, data
 

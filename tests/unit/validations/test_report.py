@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import runpy
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +25,11 @@ from rotaflow.validations.report import (
     render_report,
     utilisation_band,
 )
-from rotaflow.validations.report import (
-    _fmt as fmt,
-)
-from rotaflow.validations.report import (
-    _num as num,
-)
-from rotaflow.validations.report import (
-    _num_date as num_date,
-)
-from rotaflow.validations.report import (
-    _safe_href as safe_href,
-)
-from rotaflow.validations.report import (
-    _sorted_ids as sorted_ids,
-)
+from rotaflow.validations.report.common import _fmt as fmt
+from rotaflow.validations.report.common import _num as num
+from rotaflow.validations.report.common import _sorted_ids as sorted_ids
+from rotaflow.validations.report.sections import _num_date as num_date
+from rotaflow.validations.report.sections import _safe_href as safe_href
 
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_ATTR = '"><img src=x onerror=alert(2)>'
@@ -617,6 +608,16 @@ def test_example_data_scales() -> None:
     assert data.assignments["person_id"].nunique() == 36
     assert data.contingency is not None and len(data.contingency) == 36 * 37 // 2
     assert data.weekly_hours is not None and set(data.weekly_hours["week_start"]) == {"2027-07-01", "2027-07-08"}
+
+
+def test_the_preview_writes_the_example_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "preview.html"
+    monkeypatch.setattr("sys.argv", ["rotaflow.validations.report", str(target), "3", "7"])
+    runpy.run_module("rotaflow.validations.report", run_name="__main__")
+    assert capsys.readouterr().out == f"{target}\n"
+    assert target.read_text(encoding="utf-8") == render_report(example_data(3, 7))
 
 
 # --------------------------------------------------------------------------- a validated program's report

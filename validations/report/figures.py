@@ -1,0 +1,392 @@
+"""The plotly figures of the schedule's load: coverage, weekly hours and utilisation, and the renderer
+that embeds plotly.js inline with the first figure only.
+
+Every figure is a heatmap or a handful of bar traces, never one trace per resident, so large programs
+(300 residents x a year) stay usable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from rotaflow.validations.report.common import (
+    BAND_COLOURS,
+    BAND_THRESHOLDS,
+    COVERAGE_STATES,
+    PLOT_IDS,
+    PLOTLY_CONFIG,
+    _fmt,
+    _iso_dates,
+    _missing,
+    _num,
+    _plot_text,
+    _sorted_ids,
+    esc,
+    utilisation_band,
+)
+
+
+class _Figures:
+    """Renders plotly figures to HTML fragments, embedding plotly.js inline with the first one only."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def render(self, figure: Any, div_id: str, alt: str, caption: str, title: str) -> str:
+        import plotly.io as pio
+
+        height = int(figure.layout.height or 420)
+        fragment = pio.to_html(
+            figure,
+            include_plotlyjs=self.count == 0,  # inline (never a CDN) for the first figure only
+            full_html=False,
+            div_id=div_id,
+            config=PLOTLY_CONFIG,
+            default_width="100%",
+            default_height=f"{height}px",
+            validate=True,
+        )
+        self.count += 1
+        return (
+            f'<figure class="plot" aria-labelledby="{div_id}-caption">'
+            f'<div class="plot-frame" role="img" aria-label="{esc(alt)}" data-plot="{div_id}">{fragment}</div>'
+            f'<noscript><p class="note">{esc(alt)} (the interactive figure needs JavaScript)</p></noscript>'
+            f'<figcaption id="{div_id}-caption"><strong>{esc(title)}.</strong> {esc(caption)}</figcaption>'
+            "</figure>"
+        )
+
+
+def _layout(height: int, **extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "height": height,
+        "margin": {"l": 110, "r": 30, "t": 40, "b": 70},
+        "template": "plotly_white",
+        "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+        "hoverlabel": {"align": "left"},
+    }
+    base.update(extra)
+    return base
+
+
+def _coverage_state(row: Mapping[str, Any], assigned: float, low: float) -> int:
+    """The colour of one requirement on one day (COVERAGE_STATES), from the same numbers as its label."""
+    high, target = _num(row.get("max")), _num(row.get("target"))
+    status = row.get("status")
+    if not _missing(status):  # validate_coverage's own verdict on the row
+        if str(status) == "over":
+            return 3
+        if str(status) == "short":
+            return 0
+    elif high is not None and assigned > high:
+        return 3
+    met = row.get("met")
+    if assigned < low or (not _missing(met) and not bool(met)):
+        return 0
+    if target is not None and assigned < target:
+        return 1
+    return 2
+
+
+def _coverage_figure(coverage: pd.DataFrame, figures: _Figures) -> tuple[str, dict[str, int]]:
+    """One cell per coverage requirement and day (a shift with several requirements has a line for each)."""
+    import plotly.graph_objects as go
+
+    frame = coverage.copy()
+    frame["date"] = _iso_dates(frame["date"])
+    frame["shift_id"] = frame["shift_id"].astype(str)
+    if "requirement" not in frame:
+        frame["requirement"] = ""
+    frame["requirement"] = [("" if _missing(r) else str(r)) for r in frame["requirement"]]
+    dates = sorted(frame["date"].unique())
+    kinds = frame.drop_duplicates(["shift_id", "requirement"])
+    several = set(kinds["shift_id"][kinds["shift_id"].duplicated()])
+    lines: list[tuple[str, str]] = []  # (shift, requirement) in shift order, requirements as they come
+    for shift in _sorted_ids(frame["shift_id"]):
+        lines += [(shift, r) for r in kinds.loc[kinds["shift_id"] == shift, "requirement"]]
+    names = [f"{shift} · {req}" if shift in several and req else shift for shift, req in lines]
+    cells: dict[tuple[str, str, str], tuple[int, list[str], str]] = {}
+    for row in frame.to_dict("records"):
+        assigned = _num(row.get("assigned")) or 0.0
+        low = _num(row.get("min")) or 0.0
+        high = _num(row.get("max"))
+        target = _num(row.get("target"))
+        state = _coverage_state(row, assigned, low)
+        line = f"assigned {_fmt(assigned)} · min {_fmt(low)}"
+        line += f" · max {_fmt(high)}" if high is not None else ""
+        line += f" · target {_fmt(target)}" if target is not None else ""
+        line += f" (coverage.csv row {_fmt(row['row'])})" if not _missing(row.get("row")) else ""
+        label = f"{_fmt(assigned)}/{_fmt(low)}"
+        key = (row["date"], row["shift_id"], row["requirement"])
+        if key in cells:  # rows that cannot be told apart (no requirement given): both shown, worst state wins
+            old_state, old_lines, old_label = cells[key]
+            rank = {0: 0, 3: 1, 1: 2, 2: 3}
+            state = state if rank[state] < rank[old_state] else old_state
+            cells[key] = (state, [*old_lines, line], f"{old_label}+{label}")
+        else:
+            cells[key] = (state, [line], label)
+    z: list[list[int | None]] = []
+    hover: list[list[str]] = []
+    labels: list[list[str]] = []
+    for shift, req in lines:
+        z.append([cells[(d, shift, req)][0] if (d, shift, req) in cells else None for d in dates])
+        hover.append(["<br>".join(cells[(d, shift, req)][1]) if (d, shift, req) in cells else "" for d in dates])
+        labels.append([cells[(d, shift, req)][2] if (d, shift, req) in cells else "" for d in dates])
+    counts = {label: sum(1 for c in cells.values() if c[0] == value) for value, label, _ in COVERAGE_STATES}
+    scale: list[list[Any]] = []
+    for value, _, colour in COVERAGE_STATES:
+        scale += [[value / 4, colour], [(value + 1) / 4, colour]]
+    heatmap = go.Heatmap(
+        x=dates,
+        y=[_plot_text(n) for n in names],
+        z=z,
+        zmin=-0.5,
+        zmax=3.5,
+        colorscale=scale,
+        customdata=hover,
+        xgap=1,
+        ygap=1,
+        hovertemplate="%{x} · %{y}<br>%{customdata}<extra></extra>",
+        colorbar={
+            "title": {"text": "coverage"},
+            "tickvals": [v for v, _, _ in COVERAGE_STATES],
+            "ticktext": [label for _, label, _ in COVERAGE_STATES],
+        },
+    )
+    if len(dates) * len(lines) <= 800:
+        heatmap.update(text=labels, texttemplate="%{text}", textfont={"size": 9})
+    figure = go.Figure(
+        heatmap,
+        layout=_layout(
+            max(260, 90 + 34 * len(lines)),
+            xaxis={"type": "category", "title": {"text": "date"}, "tickangle": -60},
+            yaxis={"type": "category", "title": {"text": "shift · requirement"}, "autorange": "reversed"},
+            margin={"l": min(320, 40 + 7 * max(len(n) for n in names)), "r": 30, "t": 40, "b": 70},
+        ),
+    )
+    alt = (
+        f"Coverage heatmap of {len(dates)} days by {len(lines)} shift requirements: "
+        f"{counts['short of minimum']} cells short of the minimum, "
+        f"{counts['below target']} below target, {counts['met']} met, {counts['over maximum']} over the maximum."
+    )
+    caption = (
+        "Each cell is one coverage requirement on one day: a shift, and whom it counts when the shift has several "
+        "requirements (a line each). The label is the people that requirement counts / its minimum, and the colour "
+        "is the same requirement's verdict: red = short of the minimum, yellow = minimum met but below target, "
+        "green = met, purple = over the maximum. Hover for the maximum, the target and the coverage.csv row."
+    )
+    return figures.render(figure, PLOT_IDS["coverage"], alt, caption, "Coverage by day and requirement"), counts
+
+
+def _hours_figure(weekly: pd.DataFrame, figures: _Figures) -> tuple[str, dict[str, int]]:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    frame = weekly.copy()
+    frame["person_id"] = frame["person_id"].astype(str)
+    frame["week_start"] = _iso_dates(frame["week_start"])
+    people = _sorted_ids(frame["person_id"])
+    weeks = sorted(frame["week_start"].unique())
+    index = {(r["person_id"], r["week_start"]): r for r in frame.to_dict("records")}
+    top = 1.25  # the colour scale ends at 125 % of the limit
+    week_z: list[list[float | None]] = []
+    avg_z: list[list[float | None]] = []
+    custom: list[list[list[float | None]]] = []
+    over_week: list[tuple[str, str]] = []
+    over_avg: list[tuple[str, str]] = []
+    for person in people:
+        week_row: list[float | None] = []
+        avg_row: list[float | None] = []
+        custom_row: list[list[float | None]] = []
+        for week in weeks:
+            row = index.get((person, week))
+            hours = _num(row.get("hours")) if row else None
+            average = _num(row.get("average_4w")) if row else None
+            limit = (_num(row.get("limit")) if row else None) or 80.0
+            week_row.append(None if hours is None else round(min(hours / limit, top), 3))
+            avg_row.append(None if average is None else round(min(average / limit, top), 3))
+            custom_row.append([hours, average, limit])
+            if hours is not None and hours > limit:
+                over_week.append((_plot_text(person), week))
+            if average is not None and average > limit + 1e-9:
+                over_avg.append((_plot_text(person), week))
+        week_z.append(week_row)
+        avg_z.append(avg_row)
+        custom.append(custom_row)
+    b = 1 / top  # where the limit sits on the 0..1 colour scale
+    scale = [[0, "#f7fbff"], [0.5 * b, "#c6dbef"], [0.999 * b, "#2171b5"], [b, "#fdae61"], [1, "#a50026"]]
+    names = [_plot_text(p) for p in people]
+    colorbar = {
+        "title": {"text": "of limit"},
+        "tickvals": [0, 0.5, 0.75, 1, 1.25],
+        "ticktext": ["0 %", "50 %", "75 %", "100 % = limit", "≥ 125 %"],
+    }
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.03,
+        subplot_titles=("Each week's own total", "4-week average (the ACGME rule)"),
+    )
+    template = "%{y} · week of %{x}<br>week total %{customdata[0]:.1f} h<br>4-week average %{customdata[1]:.1f} h"
+    template += "<br>limit %{customdata[2]:.1f} h<extra></extra>"
+    for col, z in ((1, week_z), (2, avg_z)):
+        fig.add_trace(
+            go.Heatmap(
+                x=weeks,
+                y=names,
+                z=z,
+                zmin=0,
+                zmax=top,
+                colorscale=scale,
+                customdata=custom,
+                hovertemplate=template,
+                colorbar=colorbar,
+                showscale=col == 2,
+                xgap=1 if len(weeks) < 60 else 0,
+                ygap=1 if len(people) < 60 else 0,
+            ),
+            row=1,
+            col=col,
+        )
+        marks = over_week if col == 1 else over_avg
+        if marks:  # the limit highlighted: a cross on every cell above it
+            fig.add_trace(
+                go.Scatter(
+                    x=[m[1] for m in marks],
+                    y=[m[0] for m in marks],
+                    mode="markers",
+                    marker={"symbol": "x-thin", "size": 7, "line": {"width": 2, "color": "#000"}},
+                    name="above the limit",
+                    showlegend=col == 1,
+                    hoverinfo="skip",
+                ),
+                row=1,
+                col=col,
+            )
+    # fixed ranges: the cross markers must not pad the axes away from the heatmap cells
+    fig.update_xaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=weeks,
+        range=[-0.5, len(weeks) - 0.5],
+        tickangle=-60,
+        title_text="week starting",
+    )
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names, range=[len(people) - 0.5, -0.5])
+    fig.update_yaxes(title_text="resident", row=1, col=1)
+    fig.update_layout(_layout(max(320, min(1800, 150 + 16 * len(people))), showlegend=False))
+    counts = {"weeks_over": len(over_week), "averages_over": len(over_avg)}
+    alt = (
+        f"Heatmaps of weekly work hours for {len(people)} residents over {len(weeks)} weeks, as a share of each "
+        f"resident's limit: {counts['weeks_over']} resident-weeks whose own total exceeds the limit, "
+        f"{counts['averages_over']} whose 4-week average exceeds it."
+    )
+    caption = (
+        "Left: the hours worked in each week; right: the 4-week average the ACGME 80-hour rule is held against. "
+        "Blue shades stay under the limit, orange to dark red are above it; crosses mark cells above the limit. "
+        "The limit is per resident (leave can lower it); hover for hours."
+    )
+    return figures.render(fig, PLOT_IDS["hours"], alt, caption, "Work hours per resident and week"), counts
+
+
+def _utilisation_figure(utilisation: pd.DataFrame, figures: _Figures) -> tuple[str, dict[str, int]]:
+    import plotly.graph_objects as go
+
+    frame = utilisation.copy()
+    frame["date"] = _iso_dates(frame["date"])
+    frame = frame.sort_values("date")
+    values = [_num(v) for v in frame["utilisation"]]
+    given = frame["band"] if "band" in frame else pd.Series([None] * len(frame), index=frame.index)
+    bands = [
+        str(b).lower() if not _missing(b) and str(b).lower() in BAND_COLOURS else utilisation_band(v or 0.0)
+        for b, v in zip(given, values, strict=True)
+    ]
+    frame = frame.assign(_value=values, _band=bands)
+    figure = go.Figure()
+    counts: dict[str, int] = {}
+    for band, colour in BAND_COLOURS.items():
+        part = frame[frame["_band"] == band]
+        counts[band] = len(part)
+        if part.empty:
+            continue
+        figure.add_trace(
+            go.Bar(
+                x=list(part["date"]),
+                y=[None if v is None else round(100 * v, 2) for v in part["_value"]],
+                name=band,
+                marker={"color": colour, "line": {"width": 0}},
+                customdata=[
+                    [_num(r), _num(a)]
+                    for r, a in zip(
+                        part.get("required_hours", [None] * len(part)),
+                        part.get("available_hours", [None] * len(part)),
+                        strict=True,
+                    )
+                ],
+                hovertemplate=(
+                    "%{x}<br>utilisation %{y:.1f} %<br>required %{customdata[0]:.1f} h of "
+                    f"%{{customdata[1]:.1f}} h available<br>band {band}<extra></extra>"
+                ),
+            )
+        )
+    shapes = []
+    annotations = []
+    for _band, upper in BAND_THRESHOLDS:
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": "y",
+                "y0": 100 * upper,
+                "y1": 100 * upper,
+                "line": {"dash": "dash", "width": 1, "color": "#555"},
+            }
+        )
+        annotations.append(
+            {
+                "xref": "paper",
+                "x": 1,
+                "xanchor": "left",
+                "yref": "y",
+                "y": 100 * upper,
+                "text": f"{round(100 * upper)} %",
+                "showarrow": False,
+                "font": {"size": 10},
+            }
+        )
+    peak = max((v for v in values if v is not None), default=0.0)
+    figure.update_layout(
+        _layout(
+            380,
+            barmode="overlay",
+            bargap=0.1,
+            shapes=shapes,
+            annotations=annotations,
+            xaxis={
+                "type": "category",
+                "categoryorder": "array",
+                "categoryarray": list(frame["date"]),
+                "title": {"text": "date"},
+                "tickangle": -60,
+            },
+            yaxis={"title": {"text": "utilisation (% of available capacity)"}, "range": [0, max(105, 100 * peak + 5)]},
+            legend={"title": {"text": "band"}},
+            margin={"l": 85, "r": 50, "t": 30, "b": 80},
+        )
+    )
+    alt = (
+        f"Bar chart of daily utilisation over {len(frame)} days, peak {100 * peak:.0f} %: "
+        + ", ".join(f"{counts[b]} {b}" for b in BAND_COLOURS)
+        + " days."
+    )
+    caption = (
+        "Required hours as a share of available capacity, one bar per day, coloured by band: green < 70 %, "
+        "yellow 70–80 %, orange 80–90 %, red 90–95 %, black > 95 %. Dashed lines mark the band thresholds."
+    )
+    counts["peak_percent"] = round(100 * peak)
+    return figures.render(figure, PLOT_IDS["utilisation"], alt, caption, "Utilisation over time"), counts

@@ -1,0 +1,286 @@
+"""The HTML of the report's header and sections: key numbers, run summary, findings, schedule grid,
+rules and links. Every value from the data is escaped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+from rotaflow.validations.report.common import (
+    FINDING_COLUMNS,
+    PERSONAL_COLUMNS,
+    SEVERITY_ORDER,
+    SHIFT_PALETTE,
+    SUMMARY_ORDER,
+    ReportData,
+    _fmt,
+    _hard_violations,
+    _iso_dates,
+    _missing,
+    _num,
+    _sorted_ids,
+    _text,
+    _warning_count,
+    esc,
+    passed,
+)
+
+
+def _header(data: ReportData, facts: list[tuple[str, str]]) -> str:
+    summary = data.summary
+    ok = passed(data)
+    violations = _hard_violations(data)
+    warnings = _warning_count(data)
+    status = _fmt(summary.get("status", "unknown"))
+    if ok:
+        badge = '<span class="badge badge-pass" role="status">PASS</span>'
+        verdict = f"no hard violations, {warnings} warning{'s' if warnings != 1 else ''} (status {status})"
+    else:
+        badge = '<span class="badge badge-fail" role="status">FAIL</span>'
+        verdict = f"{violations} hard violation{'s' if violations != 1 else ''}, status {status}"
+    cards = "".join(
+        f'<div class="card"><div class="card-value">{esc(value)}</div><div class="card-label">{esc(label)}</div></div>'
+        for label, value in facts
+    )
+    program = _text(summary.get("program", ""))
+    block = _text(summary.get("block_id", ""))
+    return (
+        '<header class="top">'
+        f"<h1>Validation report — {program}{(' · block ' + block) if block else ''}</h1>"
+        f'<div class="verdict">{badge}<span class="verdict-text">{esc(verdict)}</span></div>'
+        f'<section aria-label="key numbers" class="cards">{cards}</section>'
+        "</header>"
+    )
+
+
+def _facts(data: ReportData) -> list[tuple[str, str]]:
+    """The key numbers shown as cards (label, value)."""
+    summary = data.summary
+    facts: list[tuple[str, str]] = [
+        ("status", _fmt(summary.get("status", "unknown"))),
+        ("hard violations", str(_hard_violations(data))),
+        ("warnings", str(_warning_count(data))),
+    ]
+    assignments = data.assignments
+    if "person_id" in assignments and "role" in assignments:  # faculty are not residents
+        residents = assignments.loc[assignments["role"].astype(str) == "resident", "person_id"]
+        facts.append(("residents scheduled", str(residents.nunique())))
+    elif "person_id" in assignments:  # roles unknown: say what is counted
+        facts.append(("people scheduled", str(assignments["person_id"].nunique())))
+    facts.append(("assignments", str(len(assignments))))
+    if "hours" in assignments:
+        facts.append(("hours scheduled", _fmt(round(float(pd.to_numeric(assignments["hours"]).sum()), 1))))
+    objective, bound = _num(summary.get("objective")), _num(summary.get("best_bound"))
+    if objective is not None:
+        facts.append(("objective", _fmt(objective)))
+    if objective is not None and bound is not None:
+        gap = abs(objective - bound) / max(abs(objective), 1e-9) if objective else 0.0
+        facts.append(("optimality gap", f"{100 * gap:.1f} %"))
+    seconds = _num(summary.get("solve_seconds"))
+    if seconds is not None:
+        facts.append(("solve time", f"{seconds:.1f} s"))
+    return facts
+
+
+def _summary_value(value: Any) -> str:
+    """A scalar as text; a list or mapping folded away as indented JSON."""
+    if isinstance(value, Mapping | list | tuple) and value:
+        text = json.dumps(value, default=_fmt, ensure_ascii=False, indent=2)
+        return f"<details><summary>{len(value)} entries</summary><pre>{esc(text)}</pre></details>"
+    return _text(value)
+
+
+def _summary_table(summary: Mapping[str, Any]) -> str:
+    keys = [k for k in SUMMARY_ORDER if k in summary]
+    keys += sorted(k for k in summary if k not in SUMMARY_ORDER and k not in {"diagnosis", "rules"})
+    keys = [k for k in keys if str(k).lower() not in PERSONAL_COLUMNS]
+    rows = "".join(f"<tr><th scope='row'>{esc(str(k))}</th><td>{_summary_value(summary[k])}</td></tr>" for k in keys)
+    out = f'<table class="facts"><caption>summary.json</caption><tbody>{rows}</tbody></table>'
+    diagnosis = summary.get("diagnosis")
+    if diagnosis:
+        items = diagnosis if isinstance(diagnosis, list | tuple) else [diagnosis]
+        lis = "".join(f"<li>{_text(item)}</li>" for item in items)
+        out += f'<div class="diagnosis"><h3>Why no schedule exists (diagnosis)</h3><ul>{lis}</ul></div>'
+    return out
+
+
+def _findings_section(findings: pd.DataFrame) -> str:
+    if findings.empty:
+        return '<p class="note">No findings: every rule holds.</p>'
+    frame = findings.copy()
+    columns = [c for c in FINDING_COLUMNS if c in frame.columns]
+    frame["_order"] = frame["severity"].map(SEVERITY_ORDER).fillna(9) if "severity" in frame else 9
+    sort_by = ["_order"] + [c for c in ("rule", "person_id", "window_start") if c in frame.columns]
+    frame = frame.sort_values(sort_by, kind="stable", key=lambda s: s.astype(str) if s.name != "_order" else s)
+    counts = ""
+    if {"rule", "severity"} <= set(frame.columns):
+        table = frame.groupby(["rule", "severity"]).size().unstack(fill_value=0)
+        severities = [s for s in SEVERITY_ORDER if s in table.columns]
+        head = "".join(f"<th scope='col'>{esc(s)}</th>" for s in severities)
+        body = "".join(
+            f"<tr><th scope='row'><code>{esc(str(rule))}</code></th>"
+            + "".join(f"<td class='num'>{int(table.loc[rule, s])}</td>" for s in severities)
+            + "</tr>"
+            for rule in table.index
+        )
+        counts = (
+            f'<table class="counts"><caption>findings per rule</caption><thead><tr><th scope="col">rule</th>'
+            f"{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
+    head = "".join(
+        f'<th scope="col"><button type="button" class="sort" data-col="{i}">{esc(c)}</button></th>'
+        for i, c in enumerate(columns)
+    )
+    rows = []
+    for record in frame.to_dict("records"):
+        cells = []
+        for column in columns:
+            value = record.get(column)
+            if column == "severity":
+                severity = str(value).lower()
+                css = severity if severity in SEVERITY_ORDER else "other"
+                badge = f'<span class="sev sev-{css}">{_text(value)}</span>'
+                cells.append(f'<td data-v="{SEVERITY_ORDER.get(severity, 9)}">{badge}</td>')
+            elif column in ("value", "limit"):
+                number = _num(value)
+                cells.append(f'<td class="num" data-v="{"" if number is None else number}">{_text(value)}</td>')
+            else:
+                cells.append(f"<td>{_text(value)}</td>")
+        severity = str(record.get("severity", "")).lower()
+        rows.append(f'<tr class="row-{severity if severity in SEVERITY_ORDER else "other"}">{"".join(cells)}</tr>')
+    return (
+        counts
+        + f'<div class="scroll"><table class="findings sortable" id="findings-table"><caption>{len(frame)} findings '
+        "(click a column heading to sort)</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _schedule_section(data: ReportData) -> str:
+    assignments = data.assignments
+    if assignments.empty or not {"person_id", "date", "shift_id"} <= set(assignments.columns):
+        return '<p class="note">No assignments to show.</p>'
+    frame = assignments[["person_id", "date", "shift_id"]].copy()
+    frame["person_id"] = frame["person_id"].astype(str)
+    frame["date"] = _iso_dates(frame["date"])
+    frame["shift_id"] = frame["shift_id"].astype(str)
+    parsed = pd.to_datetime(frame["date"], errors="coerce").dropna()
+    start = _num_date(data.summary.get("period_start")) or (parsed.min().date() if len(parsed) else None)
+    end = _num_date(data.summary.get("period_end")) or (parsed.max().date() if len(parsed) else None)
+    if start is not None and end is not None and end >= start and (end - start).days <= 800:
+        dates = [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+    else:
+        dates = sorted(frame["date"].unique())
+    extra = [
+        person_frame["person_id"]
+        for person_frame in (data.weekly_hours, data.burnout)
+        if person_frame is not None and "person_id" in person_frame
+    ]
+    people = _sorted_ids([*frame["person_id"], *(p for series in extra for p in series)])
+    info: dict[str, tuple[str, str]] = {}
+    if "role" in assignments or "pgy" in assignments:
+        for row in assignments.to_dict("records"):
+            info.setdefault(str(row["person_id"]), (_fmt(row.get("role")), _fmt(row.get("pgy"))))
+    grid: dict[tuple[str, str], list[str]] = {}
+    for person, date, shift in zip(frame["person_id"], frame["date"], frame["shift_id"], strict=True):
+        grid.setdefault((person, date), []).append(shift)
+    shifts = _sorted_ids(frame["shift_id"])
+    shift_class = {s: f"s{i % len(SHIFT_PALETTE)}" for i, s in enumerate(shifts)}
+    with_info = bool(info)
+    head = "<th scope='col' class='who'>person</th>" + (
+        "<th scope='col'>role</th><th scope='col'>PGY</th>" if with_info else ""
+    )
+    head += "".join(
+        f"<th scope='col' title='{esc(d)}'>{esc(d[5:])}<br><span class='dow'>{_weekday(d)}</span></th>" for d in dates
+    )
+    body = []
+    for person in people:
+        cells = [f"<th scope='row' class='who'>{esc(person)}</th>"]
+        if with_info:
+            role, pgy = info.get(person, ("", ""))
+            cells.append(f"<td>{esc(role)}</td><td>{esc(pgy)}</td>")
+        for date in dates:
+            worked = grid.get((person, date))
+            if worked:
+                css = shift_class[worked[0]]
+                cells.append(f"<td class='{css}'>{esc(' '.join(worked))}</td>")
+            else:
+                cells.append("<td></td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    legend = "".join(f"<span class='chip {shift_class[s]}'>{esc(s)}</span>" for s in shifts)
+    return (
+        f'<p class="legend">shifts: {legend}</p>'
+        f'<div class="scroll grid-wrap"><table class="grid" id="schedule-grid"><caption>{len(people)} people × '
+        f"{len(dates)} days</caption><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _num_date(value: Any) -> dt.date | None:
+    if _missing(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _weekday(iso: str) -> str:
+    try:
+        return dt.date.fromisoformat(iso).strftime("%a")[:2]
+    except ValueError:
+        return ""
+
+
+def _rules_section(data: ReportData) -> str:
+    rules = list(data.rules)
+    if not rules and isinstance(data.summary.get("rules"), list | tuple):
+        rules = [(str(name), "") for name in data.summary["rules"]]
+    if not rules:
+        return '<p class="note">No rule list was given.</p>'
+    tally: dict[tuple[str, str], int] = {}
+    if {"rule", "severity"} <= set(data.findings.columns):
+        for (rule, severity), count in data.findings.groupby(["rule", "severity"]).size().items():
+            tally[(str(rule), str(severity))] = int(count)
+    items = []
+    for name, summary in rules:
+        marks = "".join(
+            f' <span class="sev sev-{s}">{tally[(name, s)]} {esc(s)}{"s" if tally[(name, s)] != 1 else ""}</span>'
+            for s in SEVERITY_ORDER
+            if tally.get((name, s))
+        )
+        text = f": {esc(summary)}" if summary else ""
+        items.append(f"<li><code>{esc(name)}</code>{text}{marks}</li>")
+    return f'<ul class="rules">{"".join(items)}</ul>'
+
+
+def _safe_href(href: str) -> str | None:
+    """Relative links (and plain http/https); anything with another scheme (``javascript:``...) is dropped."""
+    text = str(href).strip()
+    if not text or any(ord(c) < 32 for c in text):
+        return None
+    scheme = urlsplit(text).scheme.lower()
+    if scheme and scheme not in {"http", "https"}:
+        return None
+    return text
+
+
+def _links_section(links: Mapping[str, str]) -> str:
+    items = []
+    for label, href in links.items():
+        safe = _safe_href(href)
+        if safe is None:
+            items.append(
+                f"<li>{esc(str(label))} <span class='note'>(link withheld: not a relative address)</span></li>"
+            )
+        else:
+            items.append(f'<li><a href="{esc(safe, quote=True)}" rel="noopener">{esc(str(label))}</a></li>')
+    return f'<ul class="links">{"".join(items)}</ul>'
