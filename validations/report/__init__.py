@@ -10,6 +10,11 @@ could carry personal data (names, e-mails, ...) are never read.
 
 Large programs (300 residents x a year) stay usable: every figure is a heatmap or a handful of
 bar traces, never one trace per resident.
+
+The parts: ``common`` (``ReportData``, colours, value helpers), ``figures`` (coverage, weekly hours,
+utilisation) and ``risk_figures`` (contingency, burnout), ``sections`` (header, tables, schedule
+grid, rules, links), ``page`` (``render_report`` with ``report.css`` and ``report.js`` inline) and
+``example`` (the demo run behind ``python -m rotaflow.validations.report``).
 """
 
 from rotaflow.validations.report.common import (
