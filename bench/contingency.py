@@ -38,9 +38,9 @@ TARGETS = {1: 60.0, 2: 600.0}
 
 def cached_schedule() -> Path:
     """The sample block's schedule as assignments.csv, solved once per bundle version (10-20 s)."""
-    from rotaflow.services.generate import load_solver_settings, rules_for, solve_block
-    from rotaflow.services.planning import block_instance
+    from rotaflow.services.generate import load_solver_settings, solve_block
     from rotaflow.validations.bundle import parse_bundle
+    from rotaflow.validations.instances import block_instance, rules_for
 
     files = {p.name: p.read_bytes() for p in sorted(SAMPLE.iterdir()) if p.is_file()}
     digest = hashlib.sha256(b"".join(n.encode() + b for n, b in files.items())).hexdigest()[:16]

@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def run_case(label: str, folder: Path, block: str, limit: float) -> dict[str, object]:
-    from rotaflow.services.generate import check, load_solver_settings, rules_for, solve_block
-    from rotaflow.services.planning import block_instance
+    from rotaflow.services.generate import check, load_solver_settings, solve_block
     from rotaflow.validations.bundle import parse_bundle
+    from rotaflow.validations.instances import block_instance, rules_for
 
     bundle = parse_bundle({p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()})
     started = time.perf_counter()

@@ -29,8 +29,8 @@ from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.solve import Progress, SolveResult
 from rotaflow.services import generate as service
 from rotaflow.services import ingest as ingest_service
-from rotaflow.services.planning import block_instance
 from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.instances import block_instance, rules_for
 
 __all__ = [
     "build_instance",
@@ -64,7 +64,7 @@ def build_instance(bundle: Bundle, block_id: str) -> tuple[Instance, list[Config
     instance = block_instance(bundle, block_id, history=history)
     # the validator must see the same past as the solver: keep the published history it was given
     instance.meta["database_history"] = [(p, d.isoformat(), s) for p, d, s in history]
-    return instance, service.rules_for(bundle)
+    return instance, rules_for(bundle)
 
 
 @task(name="preflight", cache_policy=NO_CACHE)

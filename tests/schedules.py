@@ -6,8 +6,8 @@ import csv
 from pathlib import Path
 
 from rotaflow.services import generate as service
-from rotaflow.services.planning import block_instance
 from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.instances import block_instance, rules_for
 
 ASSIGNMENT_COLUMNS = ["person_id", "date", "shift_id", "start", "end", "hours", "rotation_id", "source"]
 
@@ -34,7 +34,7 @@ def solved_schedule(bundle_dir: Path, block_id: str, out: Path, *, time_limit: f
     bundle = load(bundle_dir)
     instance = block_instance(bundle, block_id)
     settings = service.load_solver_settings(time_limit_seconds=time_limit)
-    result = service.solve_block(instance, service.rules_for(bundle), settings)
+    result = service.solve_block(instance, rules_for(bundle), settings)
     assert result.cells, f"no schedule for {block_id}: {result.status}"
     rows = service.assignment_rows(instance, result.cells)
     with out.open("w", newline="", encoding="utf-8") as handle:

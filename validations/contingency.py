@@ -88,6 +88,7 @@ from rotaflow.constraints.registry import Violation
 from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.errors import InfeasibleError, InputError, Problem
 from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.instances import block_instance, rules_for
 
 __all__ = [
     "DEFAULT_DETERMINISTIC_TIME",
@@ -428,9 +429,6 @@ def prepare_context(
     ``history``: shifts worked before the block beyond history.csv (the published previous block),
     which the rolling windows reach back into.
     """
-    from rotaflow.services.generate import rules_for
-    from rotaflow.services.planning import block_instance
-
     instance = block_instance(bundle, block_id, history=history)
     hard = [r for r in (rules if rules is not None else rules_for(bundle)) if r.kind == "hard"]
     published = _cells_in_block(instance, cells)

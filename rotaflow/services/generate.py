@@ -29,14 +29,13 @@ from rotaflow.configs.settings import CONFIG_DIR
 from rotaflow.constraints.instance import Cell, Instance, Schedule
 from rotaflow.constraints.model import build_model, check_schedule
 from rotaflow.constraints.registry import RULES, Violation
-from rotaflow.constraints.ruleset import ConfiguredRule, configure, load_ruleset, merge_overrides
+from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.solve import Progress, SolveResult, solve
 from rotaflow.db.models import Assignment, Block, Program, ScheduleRun, utcnow
 from rotaflow.db.repositories import AuditRepository
 from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import RotaflowError
 from rotaflow.files import private_dir, write_private
-from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.contracts import LINE_BREAKING
 
 __all__ = [
@@ -51,7 +50,6 @@ __all__ = [
     "load_solver_settings",
     "record_run_files",
     "publish_run",
-    "rules_for",
     "run_files",
     "solve_block",
     "write_outputs",
@@ -82,11 +80,6 @@ def load_solver_settings(path: Path = SOLVER_FILE, **overrides: Any) -> SolverSe
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
     data.update({k: v for k, v in overrides.items() if v is not None})
     return SolverSettings.model_validate(data)
-
-
-def rules_for(bundle: Bundle) -> list[ConfiguredRule]:
-    """The default rule set with the bundle's constraints.yaml applied."""
-    return configure(merge_overrides(load_ruleset(), bundle.constraints))
 
 
 def history_from_database(

@@ -30,11 +30,12 @@ from rotaflow.constraints.model import check_schedule
 from rotaflow.constraints.registry import RULES
 from rotaflow.errors import InputError, Problem, RotaflowError
 from rotaflow.files import private_dir, write_private
-from rotaflow.services.generate import findings_rows, rules_for
+from rotaflow.services.generate import findings_rows
 from rotaflow.validations.acgme import AcgmeReport, limits_for, validate_acgme
 from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.burnout import burnout_scores
 from rotaflow.validations.coverage import FINDING_COLUMNS, CoverageReport, validate_coverage
+from rotaflow.validations.instances import block_instance, rules_for
 
 __all__ = [
     "INDEPENDENT_RULES",
@@ -267,8 +268,6 @@ def _engine_findings(
     rules: list[Any],
 ) -> pd.DataFrame:
     """The engine's checkers for the program rules the independent validators do not cover."""
-    from rotaflow.services.planning import block_instance
-
     others = [r for r in rules if r.name not in INDEPENDENT_RULES]
     rows: list[dict[str, Any]] = []
     if not others:

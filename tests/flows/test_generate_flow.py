@@ -355,13 +355,11 @@ def test_calendar_events_keep_their_instants(tiny_dir: Path, tmp_path: Path) -> 
     from icalendar import Calendar
 
     from rotaflow.services.ingest import load_bundle
-    from rotaflow.services.planning import block_instance
+    from rotaflow.validations.instances import block_instance, rules_for
 
     bundle = load_bundle(str(make_solvable(tiny_dir)))
     instance = block_instance(bundle, "B1")
-    result = service.solve_block(
-        instance, service.rules_for(bundle), service.load_solver_settings(time_limit_seconds=5)
-    )
+    result = service.solve_block(instance, rules_for(bundle), service.load_solver_settings(time_limit_seconds=5))
     assert result.cells
     service.write_outputs(tmp_path / "out", instance=instance, cells=result.cells, findings=[], summary={})
     rows = _read_csv(tmp_path / "out" / "assignments.csv")[1]
@@ -595,11 +593,11 @@ def test_a_solve_leaves_no_api_connection_open(tiny_dir: Path) -> None:
     from prefect import flow
 
     from rotaflow.services.ingest import load_bundle
-    from rotaflow.services.planning import block_instance
     from rotaflow.tasks.generate import solve_schedule
+    from rotaflow.validations.instances import block_instance, rules_for
 
     bundle = load_bundle(str(make_solvable(tiny_dir)))
-    instance, rules = block_instance(bundle, "B1"), service.rules_for(bundle)
+    instance, rules = block_instance(bundle, "B1"), rules_for(bundle)
     settings = service.load_solver_settings(time_limit_seconds=5)
 
     @flow(name="solve-only")

@@ -26,11 +26,10 @@ from rotaflow.services.generate import (
     Published,
     load_solver_settings,
     publish_run,
-    rules_for,
     solve_block,
 )
 from rotaflow.services.ingest import ingest_bundle, load_bundle
-from rotaflow.services.planning import block_instance
+from rotaflow.validations.instances import block_instance, rules_for
 
 PROGRAM = "tiny-internal-medicine-residency"
 

@@ -29,9 +29,9 @@ from rotaflow.configs.settings import get_settings
 from rotaflow.constraints.solve import Progress
 from rotaflow.flows import generate as generate_flow
 from rotaflow.services import generate as service
-from rotaflow.services.planning import block_instance
 from rotaflow.validations import contingency
 from rotaflow.validations.contingency import RepairJob, ScenarioResult, analyse_contingency, repair_scenario
+from rotaflow.validations.instances import block_instance, rules_for
 from tests import backups_fixtures
 from tests.schedules import load, make_solvable
 
@@ -130,7 +130,7 @@ def _cells(schedule: Path) -> list[tuple[str, dt.date, str]]:
 def _solve(bundle_dir: Path, **kwargs: Any) -> Any:
     bundle = load(bundle_dir)
     settings = service.load_solver_settings(time_limit_seconds=10, workers=1)
-    return service.solve_block(block_instance(bundle, "B1"), service.rules_for(bundle), settings, **kwargs)
+    return service.solve_block(block_instance(bundle, "B1"), rules_for(bundle), settings, **kwargs)
 
 
 # --------------------------------------------------------------------------- the callbacks and observers

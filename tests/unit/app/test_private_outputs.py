@@ -36,7 +36,7 @@ def _private_tree(folder: Path) -> None:
 
 def _instance(tiny_dir: Path) -> object:
     from rotaflow.services.ingest import load_bundle
-    from rotaflow.services.planning import block_instance
+    from rotaflow.validations.instances import block_instance
 
     return block_instance(load_bundle(str(tiny_dir)), "B1")
 

@@ -18,8 +18,8 @@ from rotaflow.constraints.instance import Demand, Instance, PersonSpec, ShiftSpe
 from rotaflow.constraints.model import build_model
 from rotaflow.constraints.registry import RULES
 from rotaflow.constraints.ruleset import ConfiguredRule
-from rotaflow.services.planning import block_instance
 from rotaflow.validations.bundle import parse_bundle
+from rotaflow.validations.instances import block_instance
 from tests.unit.constraints.test_preflight import (
     DEFAULT,
     edit,

@@ -20,10 +20,10 @@ import yaml
 from rotaflow.constraints.instance import Cell
 from rotaflow.constraints.model import build_model
 from rotaflow.constraints.solve import solve
-from rotaflow.services.generate import check, rules_for
-from rotaflow.services.planning import block_instance
+from rotaflow.services.generate import check
 from rotaflow.validations.acgme import validate_acgme
 from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.instances import block_instance, rules_for
 from rotaflow.validations.schedule import load_schedule
 
 B0 = dt.date(2027, 6, 3)

@@ -17,9 +17,8 @@ from rotaflow.constraints.preflight import PreflightFailed, PreflightReport, Rea
 from rotaflow.constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure, load_ruleset
 from rotaflow.constraints.solve import solve
 from rotaflow.errors import InfeasibleError
-from rotaflow.services.generate import rules_for
-from rotaflow.services.planning import block_instance
 from rotaflow.validations.bundle import parse_bundle
+from rotaflow.validations.instances import block_instance, rules_for
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = ROOT / "tests" / "fixtures" / "tiny"

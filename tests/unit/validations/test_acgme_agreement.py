@@ -4,7 +4,7 @@ Random small programs are written as bundles (1-3 residents and maybe a faculty 
 shift types with random clock times, hand-offs and kinds, blocks starting near a daylight-saving
 change, leave rotations in the block and in the blocks before and after it, absences on both sides
 of the block, history before the block, and random overrides of the rule set). A random schedule
-of the second block is checked by both: the engine on the instance ``rotaflow.services.planning.block_instance``
+of the second block is checked by both: the engine on the instance ``rotaflow.validations.instances.block_instance``
 builds, the validator from the assignments alone. For every ACGME rule the set of (rule, person,
 window) of violation-severity findings is the same.
 """
@@ -19,10 +19,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rotaflow.services.generate import check, findings_rows, rules_for
-from rotaflow.services.planning import block_instance
+from rotaflow.services.generate import check, findings_rows
 from rotaflow.validations.acgme import RULE_NAMES, validate_acgme
 from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.instances import block_instance, rules_for
 from rotaflow.validations.schedule import load_schedule
 
 ACGME = set(RULE_NAMES.values())

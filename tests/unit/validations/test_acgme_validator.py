@@ -778,6 +778,8 @@ def test_the_validator_shares_no_code_with_the_rule_engine() -> None:
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         engine = {
-            m for m in imported if m.startswith("rotaflow.constraints") or m.startswith("rotaflow.services.planning")
+            m
+            for m in imported
+            if m.startswith("rotaflow.constraints") or m.startswith("rotaflow.validations.instances")
         }
         assert engine <= {"rotaflow.constraints.ruleset"}, (name, engine)

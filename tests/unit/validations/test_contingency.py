@@ -498,8 +498,8 @@ def test_a_solve_without_an_answer_in_the_limit_is_unknown(trio: Bundle, monkeyp
 
 def _random_program(folder: Path, seed: int) -> tuple[Bundle, list[tuple[str, int, str]]]:
     """Five ward residents, day and night cover, a cap per shift type; published by the solver."""
-    from rotaflow.services.generate import load_solver_settings, rules_for, solve_block
-    from rotaflow.services.planning import block_instance
+    from rotaflow.services.generate import load_solver_settings, solve_block
+    from rotaflow.validations.instances import block_instance, rules_for
 
     rng = random.Random(seed)
     day_cap, night_cap = rng.randint(2, 4), rng.randint(2, 4)

@@ -13,10 +13,10 @@ from typing import Any
 import pandas as pd
 from hypothesis import given
 
-from rotaflow.services.generate import check, findings_rows, rules_for
-from rotaflow.services.planning import block_instance
+from rotaflow.services.generate import check, findings_rows
 from rotaflow.validations.acgme import validate_acgme
 from rotaflow.validations.bundle import parse_bundle
+from rotaflow.validations.instances import block_instance, rules_for
 from rotaflow.validations.schedule import load_schedule
 from tests.unit.validations.test_acgme_agreement import SETTINGS, programs
 

@@ -11,8 +11,8 @@ import pytest
 from rotaflow.constraints.instance import Instance, ShiftSpec
 from rotaflow.errors import InputError
 from rotaflow.services.generate import assignment_rows
-from rotaflow.services.planning import block_instance
 from rotaflow.validations.bundle import Bundle, parse_bundle
+from rotaflow.validations.instances import block_instance
 from rotaflow.validations.schedule import INPUT_COLUMNS, SCHEDULE_COLUMNS, history_frame, load_schedule, local_midnights
 
 UTC = dt.UTC
