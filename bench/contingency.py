@@ -69,7 +69,7 @@ def _warm_up() -> None:
 
 
 def run_case(label: str, runner: Any, order: int, schedule: Path, limit: float) -> tuple[dict[str, Any], Any]:
-    import rotaflow.validations.contingency as service
+    import rotaflow.validations.contingency.repair as service
     from rotaflow.flows.contingency import contingency_analysis
 
     service._BASES.clear()  # every case builds its own model, as a fresh worker would

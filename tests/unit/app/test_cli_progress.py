@@ -29,8 +29,8 @@ from rotaflow.configs.settings import get_settings
 from rotaflow.constraints.solve import Progress
 from rotaflow.flows import generate as generate_flow
 from rotaflow.services import generate as service
-from rotaflow.validations import contingency
 from rotaflow.validations.contingency import RepairJob, ScenarioResult, analyse_contingency, repair_scenario
+from rotaflow.validations.contingency import repair as contingency_repair
 from rotaflow.validations.instances import block_instance, rules_for
 from tests import backups_fixtures
 from tests.schedules import load, make_solvable
@@ -173,7 +173,7 @@ def test_a_scenario_the_solver_settles_counts_as_done(
     solved: Solved, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pair = ScenarioResult(("R1", "R3"), 2, dt.date(2027, 7, 1), "covered", "solver", repair_size=2)
-    monkeypatch.setattr(contingency, "_repair", lambda context, job: pair)  # the CP-SAT part, tested elsewhere
+    monkeypatch.setattr(contingency_repair, "_repair", lambda context, job: pair)  # the CP-SAT part, tested elsewhere
     assert repair_scenario(SimpleNamespace(), RepairJob(("R1", "R3"), 0, frozenset())) is pair  # type: ignore[arg-type]
     assert recorder.events == [("scenarios_done", 2, 1)]
 

@@ -389,7 +389,7 @@ def test_a_pair_fatal_for_the_block_survives_from_a_later_date(trio: Bundle) -> 
 
 def test_days_before_the_date_are_kept_as_published(trio: Bundle) -> None:
     """The past has happened: the repair model holds every cell before the date, the removed people's too."""
-    from rotaflow.validations.contingency import _base, _scenario_model
+    from rotaflow.validations.contingency.repair import _base, _scenario_model
 
     context = prepare_context(trio, "B1", TRIO_CELLS, from_date=START + dt.timedelta(days=5))
     base = _base(context)
@@ -476,7 +476,7 @@ def test_repairs_are_deterministic_and_any_mapper_gives_the_same_frame(trio: Bun
 
 
 def test_a_solve_without_an_answer_in_the_limit_is_unknown(trio: Bundle, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rotaflow.validations.contingency as service
+    import rotaflow.validations.contingency.repair as service
 
     real = service._solver
 
@@ -571,7 +571,7 @@ def test_interns_count_double_for_supervision(tmp_path: Path) -> None:
 def test_compaction_keeps_the_solutions_and_drops_what_the_fixed_cells_make_always_true() -> None:
     from ortools.sat.python import cp_model
 
-    from rotaflow.validations.contingency import _compact
+    from rotaflow.validations.contingency.repair import _compact
 
     model = cp_model.CpModel()
     a, b, c = (model.new_bool_var(name) for name in "abc")
