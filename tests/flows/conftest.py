@@ -6,8 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.backups_fixtures import filled_postgres, filled_sqlite, postgres_template, sqlite_template  # noqa: F401
-
 
 @pytest.fixture(scope="session", autouse=True)
 def prefect_api() -> Iterator[None]:

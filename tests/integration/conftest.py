@@ -1,4 +1,5 @@
-"""Fixtures of the integration tests: filled databases, a SeaweedFS S3 server, a real Prefect server."""
+"""Fixtures of the integration tests: a real Prefect server (the filled databases and the SeaweedFS S3
+server come from the tests.backups_fixtures plugin)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,6 @@ from rotaflow.serve import (
     shut_down,
     start_server,
     wait_until_healthy,
-)
-from tests.backups_fixtures import (  # noqa: F401
-    filled_postgres,
-    filled_sqlite,
-    locked_bucket,
-    postgres_template,
-    seaweedfs,
-    sqlite_template,
 )
 
 

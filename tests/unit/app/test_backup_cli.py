@@ -22,12 +22,7 @@ from rotaflow.cli import main
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import GateRefused
 from rotaflow.flows import restore as restore_flow
-from tests import backups_fixtures
 from tests.backups_fixtures import content_hashes
-
-# the filled databases of the backup tests (tests/unit/backups/conftest.py does the same)
-filled_sqlite = backups_fixtures.filled_sqlite
-sqlite_template = backups_fixtures.sqlite_template
 
 NEW_COMMANDS = [
     ["backup"],

@@ -17,10 +17,6 @@ import typer
 
 from rotaflow.cli import app, main
 from rotaflow.configs.settings import get_settings
-from tests import backups_fixtures
-
-filled_sqlite = backups_fixtures.filled_sqlite
-sqlite_template = backups_fixtures.sqlite_template
 
 WITH_RESULTS = [
     ["ingest"],
