@@ -32,11 +32,7 @@ from rotaflow.services import generate as service
 from rotaflow.validations.contingency import RepairJob, ScenarioResult, analyse_contingency, repair_scenario
 from rotaflow.validations.contingency import repair as contingency_repair
 from rotaflow.validations.instances import block_instance, rules_for
-from tests import backups_fixtures
 from tests.schedules import load, make_solvable
-
-filled_sqlite = backups_fixtures.filled_sqlite
-sqlite_template = backups_fixtures.sqlite_template
 
 NAMES = ("Resident One", "Resident Two", "Resident Three", "Faculty One", "@example.org")
 
