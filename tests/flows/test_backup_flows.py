@@ -229,7 +229,7 @@ def test_restore_emergency_on_the_terminal_runs_the_whole_chain(
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM absences"))
     engine.dispose()
-    monkeypatch.setattr("rotaflow.cli._stdin_is_terminal", lambda: True)  # the operator types at a terminal
+    monkeypatch.setattr("rotaflow.cli.restore.stdin_is_terminal", lambda: True)  # the operator types at a terminal
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{made.backup_id}\ny\n"))
     assert main(["restore", "emergency", "--from", "quick", "--backup", made.backup_id]) == 0
     captured = capsys.readouterr()

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-import rotaflow.cli as cli
+import rotaflow.cli.backup as backup_cli
+import rotaflow.cli.restore as restore_cli
 from rotaflow.backups.config import load_backup_config, open_tier_store
 from rotaflow.backups.sets import create_backup
 from rotaflow.cli import main
@@ -165,7 +166,7 @@ def test_the_old_name_warns_waits_and_goes_on(
     live: str, backup_id: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waits: list[float] = []
-    monkeypatch.setattr(cli, "deprecation_wait", waits.append)
+    monkeypatch.setattr(backup_cli, "deprecation_wait", waits.append)
     # the immaculate tier is a local folder here, so the promotion itself refuses (exit 4)
     assert main(["backup", "promote", backup_id, "--no-flow"]) == 4
     err = capsys.readouterr().err
@@ -180,8 +181,8 @@ def test_the_old_name_warns_waits_and_goes_on(
 
 def test_the_real_wait_is_five_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr(cli.time, "sleep", slept.append)
-    cli.deprecation_wait(cli.DEPRECATION_WAIT_SECONDS)
+    monkeypatch.setattr(backup_cli.time, "sleep", slept.append)
+    backup_cli.deprecation_wait(backup_cli.DEPRECATION_WAIT_SECONDS)
     assert slept == [5.0]
 
 
@@ -197,9 +198,9 @@ def test_a_deprecated_alias_can_be_registered_for_any_command(
         calls.append(who)
 
     group.command("greet")(greet)
-    cli.deprecated_alias(group, "hello", "greet", greet, prefix="demo")
+    backup_cli.deprecated_alias(group, "hello", "greet", greet, prefix="demo")
     waits: list[float] = []
-    monkeypatch.setattr(cli, "deprecation_wait", waits.append)
+    monkeypatch.setattr(backup_cli, "deprecation_wait", waits.append)
     group(args=["hello", "--who", "ops"], standalone_mode=False)
     assert calls == ["ops"] and waits == [5.0]
     assert "`rotaflow demo hello` is now `rotaflow demo greet`" in capsys.readouterr().err
@@ -224,7 +225,7 @@ def fake_flow(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Standard input is a terminal: the operator types there."""
-    monkeypatch.setattr(cli, "_stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(restore_cli, "stdin_is_terminal", lambda: True)
 
 
 def test_the_terminal_asks_for_the_backup_id(

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from sqlalchemy import inspect
 
-import rotaflow.cli as cli
+import rotaflow.cli.db as db_cli
 from rotaflow.backups.config import load_backup_config, open_tier_store
 from rotaflow.backups.sets import list_backups
 from rotaflow.cli import main
@@ -62,7 +62,7 @@ def test_base_without_a_terminal_needs_confirm_base(
 def test_base_on_a_terminal_takes_base_or_the_database_name_then_a_named_backup(
     typed: str, migrated: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "_stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(db_cli, "stdin_is_terminal", lambda: True)
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{typed}\n"))
     assert main(["db", "downgrade", "base", "--json"]) == 0
     captured = capsys.readouterr()
@@ -76,7 +76,7 @@ def test_base_on_a_terminal_takes_base_or_the_database_name_then_a_named_backup(
 def test_a_wrong_answer_on_the_terminal_changes_nothing(
     migrated: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "_stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(db_cli, "stdin_is_terminal", lambda: True)
     monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
     tables = _tables(migrated)
     assert main(["db", "downgrade", "base"]) == 4

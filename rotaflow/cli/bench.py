@@ -1,0 +1,39 @@
+"""``rotaflow bench …``: benchmarks on rotaflow's rule engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rotaflow.cli import app, option_problem
+from rotaflow.errors import InputError
+
+bench_app = typer.Typer(help="Benchmarks on rotaflow's rule engine.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("curtois")
+def bench_curtois(
+    file: Annotated[Path, typer.Argument(help="a Curtois & Qu instance file (schedulingbenchmarks.org/nrp format)")],
+    time_limit: Annotated[float, typer.Option("--time-limit", help="seconds for the solver")] = 60.0,
+    workers: Annotated[int, typer.Option(help="solver workers")] = 2,
+    seed: Annotated[int, typer.Option(help="solver random seed")] = 0,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="accepted like every command's: the output is always one JSON line "
+            "{instance, status, objective (the official one), bound, seconds}",
+        ),
+    ] = False,
+) -> None:
+    """Solve one benchmark instance; print one JSON line with the official objective."""
+    from rotaflow.constraints.benchmark import solve_curtois
+
+    if time_limit <= 0:
+        raise InputError([option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
+    result = solve_curtois(file, time_limit=time_limit, workers=workers, seed=seed)
+    print(json.dumps(result, separators=(", ", ": ")))  # with or without --json: FORMATS.md's one JSON line

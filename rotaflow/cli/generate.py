@@ -1,0 +1,89 @@
+"""``rotaflow generate``: one block's schedule, from the bundle to the published outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+from rich.markup import escape
+
+from rotaflow.cli import (
+    ProgressOption,
+    app,
+    json_help,
+    option_problem,
+    out,
+    print_json,
+    progress_shown,
+    refuse_credentials,
+)
+from rotaflow.errors import InputError, RotaflowError
+
+
+@app.command()
+def generate(
+    program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
+    block: Annotated[
+        str,
+        typer.Option(
+            "--block", "-b", help='block id from blocks.csv, or "next" (the first block starting after today)'
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for assignments.csv, findings.csv, summary.json …")],
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="solver seconds (default: configs/solver.yaml)")
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help=json_help(
+                "summary.json {run_id, program, block_id, status, objective, best_bound, solve_seconds, "
+                "hard_violations, warnings, diagnosis (infeasible), validation, backup, out_dir …}, also when "
+                "the run ends with exit code 3"
+            ),
+        ),
+    ] = False,
+    show_progress: ProgressOption = None,
+) -> None:
+    """Ingest → preflight → solve → check → export → validate → publish + quick backup of one block's schedule."""
+    from rotaflow.flows.generate import generate_block
+    from rotaflow.services.generate import check_out_dir
+
+    refuse_credentials(program)
+    if time_limit is not None and not time_limit > 0:
+        raise InputError([option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
+    check_out_dir(out_dir)  # a file, someone else's folder, rotaflow's own data: refused before anything runs
+    with progress_shown(show_progress, as_json=as_json):
+        state = generate_block(program, block, out_dir=str(out_dir), time_limit_seconds=time_limit, return_state=True)
+    if state.is_cancelled():
+        raise RotaflowError(f"the run was cancelled: {state.message}")
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, InputError):
+        raise outcome
+    summary = getattr(outcome, "summary", outcome if isinstance(outcome, dict) else None)
+    if summary is None:
+        raise outcome if isinstance(outcome, BaseException) else RotaflowError(str(state.message))
+    if as_json:
+        print_json(summary)
+    else:
+        _print_summary(summary)
+    if isinstance(outcome, BaseException):
+        raise outcome
+
+
+def _print_summary(summary: dict[str, object]) -> None:
+    if summary.get("status") == "not-yet":  # block "next" starts later than the lead window
+        out.print(f"[bold]{summary['program']}[/bold]: {escape(str(summary['message']))}", soft_wrap=True)
+        return
+    out.print(
+        f"[bold]{summary['program']}[/bold] block {summary['block_id']}: {summary['status']}, objective "
+        f"{summary['objective']} (bound {summary['best_bound']}) in {summary['solve_seconds']} s; "
+        f"{summary['hard_violations']} hard violation(s), {summary['warnings']} warning(s)",
+        soft_wrap=True,
+    )
+    diagnosis = cast(list[dict[str, object]], summary.get("diagnosis") or [])
+    for item in diagnosis:
+        out.print(f"  - {escape(str(item.get('message')))}", soft_wrap=True)
+    out.print(f"outputs: {summary.get('out_dir')}", soft_wrap=True)
