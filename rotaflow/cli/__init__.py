@@ -14,7 +14,7 @@ backup copies) shows progress bars on standard error when it is a terminal (``--
 This package holds the application (``app``), the entry point (``main``) and what every command
 shares (the consoles, the ``--json`` and ``--progress`` helpers, the option problems); each command
 or group of commands is a module of its own (``ingest``, ``generate``, ``validate``, ``synth``,
-``sample``, ``serve``, ``db``, ``bench``, ``backup``, ``restore``), registered on ``app``
+``sample``, ``rules``, ``serve``, ``db``, ``bench``, ``backup``, ``restore``), registered on ``app``
 in the order ``rotaflow --help`` lists them.
 """
 
@@ -265,5 +265,5 @@ def main(argv: list[str] | None = None) -> int:
 
 # The commands, in the order `rotaflow --help` lists them (the groups after the single commands).
 # isort: off
-from rotaflow.cli import ingest, generate, validate, synth, sample, serve  # noqa: E402, F401
+from rotaflow.cli import ingest, generate, validate, synth, sample, rules, serve  # noqa: E402, F401
 from rotaflow.cli import db, bench, backup, restore  # noqa: E402, F401
