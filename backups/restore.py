@@ -19,6 +19,7 @@ import pandas as pd
 from rotaflow.backups.config import BackupConfig, load_backup_config
 from rotaflow.backups.databases import (
     Swap,
+    database_at,
     dialect_of,
     drop_database,
     restore_dump,
@@ -79,13 +80,7 @@ def restore_into(
 
 
 def _kept_name(live_url: str, label: str, now: dt.datetime | None) -> str:
-    url = sibling_url(live_url, f"{label}_{stamp(now)}")
-    from sqlalchemy.engine import make_url
-
-    database = make_url(url).database or ""
-    if dialect_of(live_url) == "sqlite":
-        return database.rsplit("/", 1)[-1]
-    return database
+    return database_at(sibling_url(live_url, f"{label}_{stamp(now)}")).name
 
 
 def swap_in(

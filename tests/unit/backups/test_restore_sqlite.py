@@ -252,14 +252,14 @@ def test_table_stats_and_existence(filled_sqlite: str) -> None:
 def test_a_filesystem_without_hard_links_still_restores_without_replacing(
     filled_sqlite: str, config: BackupConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rotaflow.backups.databases as databases
+    import rotaflow.backups.databases.sqlite as sqlite_database
 
     fetched = _fetched(filled_sqlite, config, tmp_path)
 
     def no_links(src: object, dst: object) -> None:
         raise PermissionError(1, "Operation not permitted")
 
-    monkeypatch.setattr(databases.os, "link", no_links)
+    monkeypatch.setattr(sqlite_database.os, "link", no_links)
     target = tmp_path / "restored.db"
     restore_into(fetched, f"sqlite:///{target}", config=config)
     assert verify_restored(f"sqlite:///{target}", fetched.manifest).ok
@@ -267,7 +267,7 @@ def test_a_filesystem_without_hard_links_still_restores_without_replacing(
     (tmp_path / "new").write_text("new")
     (tmp_path / "there").write_text("already there")
     with pytest.raises(FileExistsError):
-        databases._place_new(tmp_path / "new", tmp_path / "there")
+        sqlite_database._place_new(tmp_path / "new", tmp_path / "there")
     assert (tmp_path / "there").read_text() == "already there"
 
 

@@ -1,78 +1,59 @@
-"""Database adapters: dump, restore into a new database, fingerprint, swap by rename.
+"""PostgreSQL: ``pg_dump`` on an exported snapshot, ``pg_restore`` into a new database, swap by rename.
 
-PostgreSQL is dumped with ``pg_dump --format=custom`` on a snapshot exported by a
-read-only REPEATABLE READ transaction, and the row counts and fingerprints are taken in
-that same transaction, so they describe exactly what the dump holds. SQLite is copied
-with the online backup API and counted from the copy. A restore always goes into a new
-database; ``swap`` then makes it the live one by rename, keeping the previous one under
-a recoverable name.
-
-A table's fingerprint is the row count and the sum of a 64-bit hash of each row's text
-(``hashtextextended`` on the server for PostgreSQL, the first 60 bits of SHA-256 in
-Python for SQLite): equal data gives equal fingerprints on the same kind of database,
-whatever the row order. It detects a restore that went wrong, not a forger: the
-checksums of the files guard against tampering.
+A dump is taken with ``pg_dump --format=custom`` on a snapshot exported by a read-only
+REPEATABLE READ transaction, and the row counts and fingerprints are taken in that same
+transaction, so they describe exactly what the dump holds. A table's fingerprint is the row
+count and the sum of ``hashtextextended`` of each row's text, computed on the server. Every
+client tool gets its connection from ``libpq_connection``: no secret on a command line.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import hashlib
 import os
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from rotaflow.backups.config import PostgresTools
+from rotaflow.backups.databases.base import (
+    DUMP_FILES,
+    Database,
+    DumpResult,
+    RoomCheck,
+    Swap,
+    make_room,
+    unpooled_engine,
+)
+from rotaflow.backups.disk import existing_ancestor
 from rotaflow.backups.journal import checkpoint
 from rotaflow.backups.manifest import TableStat
 from rotaflow.configs.settings import mask_url
 from rotaflow.errors import GateRefused
-from rotaflow.files import private_dir, private_file
 
 __all__ = [
-    "Dialect",
-    "DumpResult",
-    "Swap",
-    "database_exists",
-    "database_size",
-    "dialect_of",
-    "drop_database",
-    "dump_database",
-    "ensure_connectable",
+    "PostgresDatabase",
     "libpq_connection",
     "pg_dump_command",
     "pg_restore_command",
-    "related_databases",
-    "restore_dump",
-    "sibling_url",
-    "stamp",
     "stop_orphaned_restore",
-    "swap_databases",
-    "table_stats",
     "tool_version",
-    "unpooled_engine",
 ]
 
-Dialect = Literal["postgresql", "sqlite"]
-
-DUMP_FILES: dict[str, str] = {"postgresql": "database.dump", "sqlite": "database.sqlite3"}
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,62}$")
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
 # what a row's text looks like while it is fingerprinted: the same whatever the server's defaults
@@ -87,51 +68,6 @@ _PG_FACTS = (
     "pg_database_size(d.oid), pg_encoding_to_char(d.encoding) FROM pg_database AS d "
     "WHERE d.datname = current_database()"
 )
-RoomCheck = Callable[[int], None]
-"""Called with the database's size before anything is written; raises to refuse the dump."""
-
-
-@dataclass(frozen=True)
-class DumpResult:
-    """A dump on disk and what it holds."""
-
-    path: Path
-    dialect: Dialect
-    dump_format: str
-    dump_tool: str
-    server_version: str | None
-    encoding: str | None
-    size_bytes: int
-    alembic_revision: str | None
-    tables: dict[str, TableStat]
-
-
-@dataclass(frozen=True)
-class Swap:
-    """A completed switch: ``live_url`` now holds the restore; the old one waits at ``previous_url``."""
-
-    live_url: str
-    previous_url: str | None
-    restored_from_url: str
-
-
-# --------------------------------------------------------------------------- URLs and names
-
-
-def dialect_of(url: str) -> Dialect:
-    backend = make_url(url).get_backend_name()
-    if backend == "postgresql":
-        return "postgresql"
-    if backend == "sqlite":
-        return "sqlite"
-    raise GateRefused(f"backups support PostgreSQL and SQLite, not {backend} ({mask_url(url)})")
-
-
-def _sqlite_path(url: str) -> Path:
-    database = make_url(url).database
-    if not database or database == ":memory:":
-        raise GateRefused(f"{url} is not a SQLite database file")
-    return Path(database)
 
 
 def _pg_name(url: str | URL) -> str:
@@ -147,34 +83,120 @@ def _quote(name: str) -> str:
     return '"' + name + '"'
 
 
-def sibling_url(url: str, label: str) -> str:
-    """A new database next to ``url``: ``<name>__<label>`` (PostgreSQL) or ``<file>.<label>`` (SQLite)."""
-    parsed = make_url(url)
-    if dialect_of(url) == "sqlite":
-        path = _sqlite_path(url)
-        return str(parsed.set(database=str(path.with_name(f"{path.name}.{label}"))).render_as_string(False))
-    base = _pg_name(parsed)
-    name = f"{base}__{label}"
-    if len(name) > 63:
-        digest = hashlib.sha256(base.encode()).hexdigest()[:6]
-        name = f"{base[: 63 - len(label) - 9]}_{digest}__{label}"
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
 def _maintenance(url: str, tools: PostgresTools) -> str:
     return make_url(url).set(database=tools.maintenance_database).render_as_string(hide_password=False)
 
 
-@functools.lru_cache(maxsize=64)
-def unpooled_engine(url: str, isolation_level: str | None = None) -> Engine:
-    """An engine that keeps no connection open (each ``connect`` opens one, closing it closes it).
+class PostgresDatabase(Database):
+    """A database on a PostgreSQL server; created, renamed and dropped through the maintenance database."""
 
-    Shared per URL within the process: a new engine per call would introduce itself to the
-    server and compile every statement again. Holding no connection, it never stands in the
-    way of dropping or renaming its database.
-    """
-    kwargs: dict[str, Any] = {"isolation_level": isolation_level} if isolation_level else {}
-    return create_engine(url, poolclass=NullPool, **kwargs)
+    dialect = "postgresql"
+
+    @property
+    def name(self) -> str:
+        return make_url(self.url).database or ""
+
+    def sibling(self, label: str) -> str:
+        """``<name>__<label>`` on the same server (shortened with a digest past 63 characters)."""
+        parsed = make_url(self.url)
+        base = _pg_name(parsed)
+        name = f"{base}__{label}"
+        if len(name) > 63:
+            digest = hashlib.sha256(base.encode()).hexdigest()[:6]
+            name = f"{base[: 63 - len(label) - 9]}_{digest}__{label}"
+        return parsed.set(database=name).render_as_string(hide_password=False)
+
+    def exists(self) -> bool:
+        with _engine(_maintenance(self.url, self.tools)) as engine, engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": _pg_name(self.url)}
+            ).first()
+            return found is not None
+
+    def size(self) -> int:
+        with _engine(self.url) as engine, engine.connect() as conn:
+            return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+
+    def drop(self) -> None:
+        admin = _maintenance(self.url, self.tools)
+        with _engine(admin, isolation_level="AUTOCOMMIT") as engine, engine.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {_quote(_pg_name(self.url))} WITH (FORCE)"))
+
+    def ensure_connectable(self) -> None:
+        admin = _maintenance(self.url, self.tools)
+        with _engine(admin, isolation_level="AUTOCOMMIT") as engine, engine.connect() as conn:
+            conn.execute(text(f"ALTER DATABASE {_quote(_pg_name(self.url))} WITH ALLOW_CONNECTIONS true"))
+
+    def related(self) -> list[str]:
+        parsed = make_url(self.url)
+        base = _pg_name(parsed)
+        pattern = base.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_\\_%"
+        with _engine(_maintenance(self.url, self.tools)) as engine, engine.connect() as conn:
+            names = conn.execute(
+                text("SELECT datname FROM pg_database WHERE datname LIKE :p ORDER BY datname"), {"p": pattern}
+            ).scalars()
+            return [parsed.set(database=n).render_as_string(hide_password=False) for n in names]
+
+    def table_stats(self) -> tuple[str | None, dict[str, TableStat]]:
+        with _engine(self.url) as engine, engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with conn.begin():
+                return _pg_table_stats(conn)
+
+    def dump(self, folder: Path, room: RoomCheck | None = None) -> DumpResult:
+        return _pg_dump(self.url, folder, self.tools, room)
+
+    def restore(
+        self,
+        dump: Path,
+        *,
+        encoding: str | None = None,
+        dump_tool: str | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> None:
+        """``pg_restore`` into a new database; ``on_start`` is told its process id once it runs."""
+        _pg_restore(dump, self.url, self.tools, encoding=encoding, dump_tool=dump_tool, on_start=on_start)
+
+    def swap_in(self, staged_url: str, keep_as: str, wait_seconds: float) -> Swap:
+        """Both renames in one transaction, new connections to both refused and the open ones ended."""
+        return _pg_swap(staged_url, self.url, keep_as, self.tools, wait_seconds)
+
+    def restore_folder(self) -> Path | None:
+        """The server's data folder, when the server runs on this machine and says where."""
+        host = make_url(self.url).host
+        if host not in (None, "", "localhost", "127.0.0.1", "::1") and not str(host).startswith("/"):
+            return None
+        engine = create_engine(self.url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                folder = Path(str(conn.execute(text("SHOW data_directory")).scalar_one()))
+        except Exception:
+            return None
+        finally:
+            engine.dispose()
+        return folder if existing_ancestor(folder) != Path(folder.anchor) else None
+
+    def set_aside(self, target_url: str) -> None:
+        admin = make_url(self.url).set(database=self.tools.maintenance_database).render_as_string(hide_password=False)
+        engine = create_engine(admin, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                live, new = self.name, PostgresDatabase(target_url, self.tools).name
+                conn.execute(text(f'ALTER DATABASE "{live}" WITH ALLOW_CONNECTIONS false'))
+                conn.execute(
+                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": live}
+                )
+                conn.execute(text(f'ALTER DATABASE "{live}" RENAME TO "{new}"'))
+                conn.execute(text(f'ALTER DATABASE "{new}" WITH ALLOW_CONNECTIONS true'))
+        finally:
+            engine.dispose()
+
+    def drop_leftovers(self) -> None:
+        """A half-made PostgreSQL database is the staging database itself: nothing else is left."""
+
+    def is_same(self, other_url: str) -> bool:
+        """Two names are two databases on a server."""
+        return False
 
 
 @contextlib.contextmanager
@@ -397,163 +419,7 @@ def _pg_revision(conn: Connection, tables: list[str]) -> str | None:
     return str(found[0]) if found else None
 
 
-def _sqlite_table_stats(db: sqlite3.Connection) -> dict[str, TableStat]:
-    names = [
-        row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-    ]
-    stats: dict[str, TableStat] = {}
-    for table in sorted(names):
-        quoted = '"' + table.replace('"', '""') + '"'
-        count = 0
-        total = 0
-        for row in db.execute(f"SELECT * FROM {quoted}"):  # noqa: S608 - a name read from sqlite_master
-            count += 1
-            total += int(hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:15], 16)
-        stats[table] = TableStat(rows=count, fingerprint=f"sqlite-sha256-60:{total}")
-    return stats
-
-
-def _read_only(path: Path) -> sqlite3.Connection:
-    """Open a SQLite file for reading only (a URI, so any file name works)."""
-    return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-
-
-def _sqlite_revision(db: sqlite3.Connection) -> str | None:
-    try:
-        row = db.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.DatabaseError:
-        return None
-    return str(row[0]) if row else None
-
-
-def table_stats(url: str) -> tuple[str | None, dict[str, TableStat]]:
-    """The Alembic revision and every table's row count and fingerprint, read in one transaction."""
-    if dialect_of(url) == "sqlite":
-        path = _sqlite_path(url)
-        if not path.is_file():
-            raise GateRefused(f"no SQLite database at {path}")
-        db = _read_only(path)
-        try:
-            return _sqlite_revision(db), _sqlite_table_stats(db)
-        finally:
-            db.close()
-    with _engine(url) as engine, engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        with conn.begin():
-            return _pg_table_stats(conn)
-
-
-# --------------------------------------------------------------------------- existence and size
-
-
-def database_exists(url: str, tools: PostgresTools | None = None) -> bool:
-    if dialect_of(url) == "sqlite":
-        return _sqlite_path(url).exists()
-    tools = tools or PostgresTools()
-    with _engine(_maintenance(url, tools)) as engine, engine.connect() as conn:
-        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": _pg_name(url)}).first()
-        return found is not None
-
-
-def database_size(url: str) -> int:
-    """Bytes the database occupies now (the basis of a restore's disk estimate)."""
-    if dialect_of(url) == "sqlite":
-        path = _sqlite_path(url)
-        return path.stat().st_size if path.exists() else 0
-    with _engine(url) as engine, engine.connect() as conn:
-        return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
-
-
-def drop_database(url: str, tools: PostgresTools | None = None) -> None:
-    """Drop a database rotaflow made (a scratch copy, a set-aside previous database)."""
-    if dialect_of(url) == "sqlite":
-        path = _sqlite_path(url)
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    tools = tools or PostgresTools()
-    with _engine(_maintenance(url, tools), isolation_level="AUTOCOMMIT") as engine, engine.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {_quote(_pg_name(url))} WITH (FORCE)"))
-
-
-def ensure_connectable(url: str, tools: PostgresTools | None = None) -> None:
-    """Let connections in again (a swap killed half-way may have left them refused)."""
-    if dialect_of(url) == "sqlite":
-        return
-    tools = tools or PostgresTools()
-    with _engine(_maintenance(url, tools), isolation_level="AUTOCOMMIT") as engine, engine.connect() as conn:
-        conn.execute(text(f"ALTER DATABASE {_quote(_pg_name(url))} WITH ALLOW_CONNECTIONS true"))
-
-
-def related_databases(url: str, tools: PostgresTools | None = None) -> list[str]:
-    """The URLs of the databases rotaflow made beside ``url`` (restores, scratch, set-aside), by name."""
-    parsed = make_url(url)
-    if dialect_of(url) == "sqlite":
-        path = _sqlite_path(url)
-        if not path.parent.is_dir():
-            return []
-        found = sorted(p for p in path.parent.iterdir() if p.name.startswith(f"{path.name}.") and p.is_file())
-        return [parsed.set(database=str(p)).render_as_string(hide_password=False) for p in found]
-    tools = tools or PostgresTools()
-    base = _pg_name(parsed)
-    pattern = base.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_\\_%"
-    with _engine(_maintenance(url, tools)) as engine, engine.connect() as conn:
-        names = conn.execute(
-            text("SELECT datname FROM pg_database WHERE datname LIKE :p ORDER BY datname"), {"p": pattern}
-        ).scalars()
-        return [parsed.set(database=n).render_as_string(hide_password=False) for n in names]
-
-
 # --------------------------------------------------------------------------- dump
-
-
-def dump_database(
-    url: str, folder: Path, tools: PostgresTools | None = None, *, room: RoomCheck | None = None
-) -> DumpResult:
-    """Dump the database at ``url`` into ``folder``, with its revision, row counts and fingerprints.
-
-    ``room``, when given, is called with the database's size before anything is written
-    (the disk check of the caller); it refuses by raising. ``folder`` is made then (mode 0700)
-    when it does not exist.
-    """
-    tools = tools or PostgresTools()
-    if dialect_of(url) == "sqlite":
-        return _sqlite_dump(url, folder, room)
-    return _pg_dump(url, folder, tools, room)
-
-
-def _make_room(folder: Path, room: RoomCheck | None, size: int) -> None:
-    if room is not None:
-        room(size)
-    folder.mkdir(mode=0o700, exist_ok=True)
-
-
-def _sqlite_dump(url: str, folder: Path, room: RoomCheck | None = None) -> DumpResult:
-    source = _sqlite_path(url)
-    if not source.is_file():
-        raise GateRefused(f"no SQLite database at {source}: nothing to back up")
-    _make_room(folder, room, source.stat().st_size)
-    target = folder / DUMP_FILES["sqlite"]
-    live = _read_only(source)
-    copy = sqlite3.connect(target)
-    try:
-        live.backup(copy)  # the online backup API: a consistent copy while others write
-        revision = _sqlite_revision(copy)
-        tables = _sqlite_table_stats(copy)
-    finally:
-        copy.close()
-        live.close()
-    return DumpResult(
-        path=target,
-        dialect="sqlite",
-        dump_format="sqlite3 database file (online backup API)",
-        dump_tool=f"sqlite3 {sqlite3.sqlite_version}",
-        server_version=sqlite3.sqlite_version,
-        encoding="UTF-8",
-        size_bytes=source.stat().st_size,
-        alembic_revision=revision,
-        tables=tables,
-    )
 
 
 def _pg_dump(url: str, folder: Path, tools: PostgresTools, room: RoomCheck | None = None) -> DumpResult:
@@ -565,7 +431,7 @@ def _pg_dump(url: str, folder: Path, tools: PostgresTools, room: RoomCheck | Non
     with _engine(url) as engine, engine.connect() as conn:
         server_num, server_version, size, encoding = conn.execute(text(_PG_FACTS)).one()
         conn.rollback()
-        _make_room(folder, room, int(size))
+        make_room(folder, room, int(size))
         _, tool_line = _require_tool_not_older(tools.pg_dump, int(server_num) // 10000, url, "dump it", probe)
         conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
@@ -598,72 +464,6 @@ def _pg_dump(url: str, folder: Path, tools: PostgresTools, room: RoomCheck | Non
 
 
 # --------------------------------------------------------------------------- restore into a new database
-
-
-def restore_dump(
-    dump: Path,
-    dialect: Dialect,
-    target_url: str,
-    *,
-    tools: PostgresTools | None = None,
-    encoding: str | None = None,
-    dump_tool: str | None = None,
-    on_start: Callable[[int], None] | None = None,
-) -> None:
-    """Create the database at ``target_url`` from ``dump``; it must not exist yet.
-
-    On failure the half-made database is dropped: nothing is left that looks restored.
-    PostgreSQL: ``on_start`` is told the process id of ``pg_restore`` once it runs (it leads
-    its own process group), so that a recovery can stop it if this process is killed.
-    """
-    tools = tools or PostgresTools()
-    target_dialect = dialect_of(target_url)
-    if target_dialect != dialect:
-        raise GateRefused(f"the backup holds a {dialect} database; {mask_url(target_url)} is {target_dialect}")
-    if dialect == "sqlite":
-        _sqlite_restore(dump, target_url)
-    else:
-        _pg_restore(dump, target_url, tools, encoding=encoding, dump_tool=dump_tool, on_start=on_start)
-
-
-def _sqlite_restore(dump: Path, target_url: str) -> None:
-    target = _sqlite_path(target_url)
-    if target.exists():
-        raise GateRefused(f"{target} already exists: a restore goes into a new database file")
-    private_dir(target.parent)
-    temporary = target.with_name(f".{target.name}.restoring")
-    temporary.unlink(missing_ok=True)
-    try:
-        source = _read_only(dump)
-        copy = sqlite3.connect(private_file(temporary))  # the live database to be: the owner's alone, like any
-        try:
-            source.backup(copy)
-            verdict = copy.execute("PRAGMA integrity_check").fetchone()
-        finally:
-            copy.close()
-            source.close()
-        if not verdict or verdict[0] != "ok":
-            raise GateRefused(f"the restored SQLite copy failed its integrity check: {verdict and verdict[0]}")
-        checkpoint("mid-restore")
-        _place_new(temporary, target)
-    except sqlite3.DatabaseError as exc:
-        raise GateRefused(f"the SQLite dump could not be restored: {exc}") from exc
-    except FileExistsError as exc:
-        raise GateRefused(f"{target} already exists: a restore goes into a new database file") from exc
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _place_new(source: Path, target: Path) -> None:
-    """Give ``source`` the name ``target``, never replacing a file that appeared meanwhile."""
-    try:
-        os.link(source, target)
-    except FileExistsError:
-        raise
-    except OSError:  # a filesystem without hard links: check, then rename
-        if target.exists():
-            raise FileExistsError(target) from None
-        os.replace(source, target)
 
 
 def _dump_major(dump_tool: str | None) -> int | None:
@@ -720,10 +520,10 @@ def _pg_restore(
         if process is not None:
             _kill_group(process.pid)
             process.wait()
-        drop_database(target_url, tools)
+        PostgresDatabase(target_url, tools).drop()
         raise
     if process.returncode != 0:
-        drop_database(target_url, tools)
+        PostgresDatabase(target_url, tools).drop()
         raise GateRefused(
             f"pg_restore into {name} failed (exit {process.returncode}); the new database was dropped: {_tail(errors)}"
         )
@@ -783,75 +583,6 @@ def stop_orphaned_restore(pid: int, database: str, *, wait_seconds: float = 15.0
 # --------------------------------------------------------------------------- swap by rename
 
 
-def swap_databases(
-    staged_url: str,
-    live_url: str,
-    *,
-    keep_as: str,
-    tools: PostgresTools | None = None,
-    wait_seconds: float = 15.0,
-) -> Swap:
-    """Make the database at ``staged_url`` the live one; the old live one becomes ``keep_as``.
-
-    PostgreSQL: new connections to both are refused, the open ones terminated, and both
-    renames run in one transaction, so the live name always names a whole database.
-    SQLite: the old file is kept under a hard link, then the new file is renamed over
-    the live one (an atomic rename).
-    """
-    tools = tools or PostgresTools()
-    if dialect_of(staged_url) != dialect_of(live_url):
-        raise GateRefused("a restore swaps in a database of the same kind only")
-    if dialect_of(live_url) == "sqlite":
-        return _sqlite_swap(staged_url, live_url, keep_as)
-    return _pg_swap(staged_url, live_url, keep_as, tools, wait_seconds)
-
-
-def _sqlite_settle(path: Path) -> None:
-    """Finish any transaction left in a journal or WAL, so the file alone holds the database."""
-    db = sqlite3.connect(path)
-    try:
-        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    finally:
-        db.close()
-    for suffix in ("-journal", "-wal"):
-        side = Path(f"{path}{suffix}")
-        if side.exists() and side.stat().st_size > 0:
-            raise GateRefused(f"{side} is in use: another process is writing to {path.name}; stop it and retry")
-
-
-def _sqlite_swap(staged_url: str, live_url: str, keep_as: str) -> Swap:
-    staged = _sqlite_path(staged_url)
-    live = _sqlite_path(live_url)
-    if not staged.is_file():
-        raise GateRefused(f"no restored database at {staged}")
-    previous = live.with_name(keep_as)
-    if previous.exists():
-        raise GateRefused(f"{previous} already exists: choose another name for the previous database")
-    if staged.parent.resolve() != live.parent.resolve():
-        moved = live.with_name(f".{live.name}.incoming")
-        shutil.copyfile(staged, moved)  # a rename is atomic only within one folder
-        staged.unlink()
-        staged = moved
-    kept: Path | None = None
-    if live.exists():
-        _sqlite_settle(live)
-        try:
-            os.link(live, previous)
-        except OSError:
-            shutil.copy2(live, previous)
-        kept = previous
-        for suffix in ("-shm", "-wal"):
-            Path(f"{live}{suffix}").unlink(missing_ok=True)
-    checkpoint("mid-swap")
-    os.replace(staged, live)
-    live_str = make_url(live_url).set(database=str(live)).render_as_string(hide_password=False)
-    previous_url = (
-        make_url(live_url).set(database=str(kept)).render_as_string(hide_password=False) if kept is not None else None
-    )
-    return Swap(live_url=live_str, previous_url=previous_url, restored_from_url=staged_url)
-
-
 def _pg_swap(staged_url: str, live_url: str, keep_as: str, tools: PostgresTools, wait_seconds: float) -> Swap:
     staged, live = _pg_name(staged_url), _pg_name(live_url)
     _quote(keep_as)
@@ -905,8 +636,3 @@ def _pg_swap(staged_url: str, live_url: str, keep_as: str, tools: PostgresTools,
         previous_url=parsed.set(database=keep_as).render_as_string(hide_password=False) if had_live else None,
         restored_from_url=staged_url,
     )
-
-
-def stamp(now: dt.datetime | None = None) -> str:
-    """A compact UTC time for database names: ``20261126t101500``."""
-    return (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y%m%dt%H%M%S")
