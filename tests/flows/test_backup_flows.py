@@ -241,7 +241,7 @@ def test_restore_emergency_on_the_terminal_runs_the_whole_chain(
     step = next(s for s in run["steps"] if s["step"] == "confirmation")
     assert (step["how"], step["typed"]) == ("typed at the terminal", made.backup_id)
     # a gate that refuses exits 4 with the live database as it was
-    monkeypatch.setattr("rotaflow.backups.emergency.DISK_USAGE", lambda path: type("U", (), {"free": 1024})())
+    monkeypatch.setattr("rotaflow.backups.emergency.gates.DISK_USAGE", lambda path: type("U", (), {"free": 1024})())
     assert (
         main(["restore", "emergency", "--from", "quick", "--backup", made.backup_id, "--confirm-id", made.backup_id])
         == 4

@@ -33,9 +33,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-import rotaflow.backups.emergency as emergency
 from rotaflow.backups.config import BackupConfig, load_backup_config, open_tier_store, work_dir
 from rotaflow.backups.databases import related_databases
+from rotaflow.backups.emergency import chain, gates, recovery, rollback
 from rotaflow.backups.journal import history, journal_folder
 from rotaflow.backups.manifest import Manifest
 from rotaflow.backups.restore import verify_restored
@@ -58,6 +58,12 @@ pytestmark = pytest.mark.flow
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _fake_verification(monkeypatch: pytest.MonkeyPatch, fake: Any) -> None:
+    """Every step that verifies a restored database (gate 6, the rollback, the recovery) asks ``fake``."""
+    for step in (chain, rollback, recovery):
+        monkeypatch.setattr(step, "verify_restored", fake)
 
 
 def _execute(url: str, *statements: str) -> None:
@@ -287,7 +293,7 @@ def test_the_disk_gate_refuses_when_the_disk_is_full(
         seen.append(Path(path))
         return SimpleNamespace(free=300 * 1024 * 1024, total=10**12, used=10**12)
 
-    monkeypatch.setattr(emergency, "DISK_USAGE", nearly_full)
+    monkeypatch.setattr(gates, "DISK_USAGE", nearly_full)
     before = _inventory(config)
     state = emergency_restore_confirmed(
         "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
@@ -426,14 +432,14 @@ def test_no_answer_before_the_timeout_leaves_everything_untouched(scene: SimpleN
 def test_a_failed_verification_rolls_back_to_the_previous_database(
     scene: SimpleNamespace, config: BackupConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = emergency.verify_restored
+    real = verify_restored
 
     def failing(url: str, manifest: Manifest, **kwargs: Any) -> Any:
         report = real(url, manifest, **kwargs)
         report.problems.append("simulated: a contract check failed")
         return report
 
-    monkeypatch.setattr(emergency, "verify_restored", failing)
+    _fake_verification(monkeypatch, failing)
     before = _inventory(config)
     state = emergency_restore_confirmed(
         "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
@@ -461,14 +467,14 @@ def test_a_failed_verification_rolls_back_on_postgresql(
     created = create_backup("quick", database_url=live, config=config)
     _execute(live, "DELETE FROM absences")
     changed = content_hashes(live)
-    real = emergency.verify_restored
+    real = verify_restored
 
     def failing(url: str, manifest: Manifest, **kwargs: Any) -> Any:
         report = real(url, manifest, **kwargs)
         report.problems.append("simulated: a contract check failed")
         return report
 
-    monkeypatch.setattr(emergency, "verify_restored", failing)
+    _fake_verification(monkeypatch, failing)
     state = emergency_restore_confirmed(
         "quick", created.backup_id, confirmation=typed(created.backup_id), return_state=True
     )
@@ -484,7 +490,7 @@ def test_when_the_switch_cannot_be_undone_the_pre_snapshot_is_restored(
     def no_undo(*args: Any, **kwargs: Any) -> Any:
         raise OSError("simulated: the set-aside database cannot be renamed back")
 
-    real = emergency.verify_restored
+    real = verify_restored
     calls: list[str] = []
 
     def failing_once(url: str, manifest: Manifest, **kwargs: Any) -> Any:
@@ -494,8 +500,8 @@ def test_when_the_switch_cannot_be_undone_the_pre_snapshot_is_restored(
             report.problems.append("simulated: the restored rows are wrong")
         return report
 
-    monkeypatch.setattr(emergency, "undo_swap", no_undo)
-    monkeypatch.setattr(emergency, "verify_restored", failing_once)
+    monkeypatch.setattr(rollback, "undo_swap", no_undo)
+    _fake_verification(monkeypatch, failing_once)
     state = emergency_restore_confirmed(
         "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
     )
@@ -513,7 +519,7 @@ def test_a_rollback_that_fails_is_left_for_the_recovery(
 ) -> None:
     from rotaflow.cli import main
 
-    real_verify, real_undo = emergency.verify_restored, emergency.undo_swap
+    real_verify, real_undo = verify_restored, rollback.undo_swap
 
     def failing(url: str, manifest: Manifest, **kwargs: Any) -> Any:
         report = real_verify(url, manifest, **kwargs)
@@ -523,9 +529,9 @@ def test_a_rollback_that_fails_is_left_for_the_recovery(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise OSError("simulated: cannot rename")
 
-    monkeypatch.setattr(emergency, "verify_restored", failing)
-    monkeypatch.setattr(emergency, "undo_swap", broken)
-    monkeypatch.setattr(emergency, "_restore_snapshot", broken)
+    _fake_verification(monkeypatch, failing)
+    monkeypatch.setattr(rollback, "undo_swap", broken)
+    monkeypatch.setattr(rollback, "_restore_snapshot", broken)
     state = emergency_restore_confirmed(
         "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
     )
@@ -534,7 +540,7 @@ def test_a_rollback_that_fails_is_left_for_the_recovery(
     assert _journals() == []  # the journal stays current, unresolved
     assert content_hashes(scene.live) == scene.backed_up  # the unverified restore is live for now
 
-    monkeypatch.setattr(emergency, "undo_swap", real_undo)  # the cause is fixed; the operator recovers
+    monkeypatch.setattr(rollback, "undo_swap", real_undo)  # the cause is fixed; the operator recovers
     assert main(["restore", "recover"]) == 0
     assert content_hashes(scene.live) == scene.changed
     [journal] = _journals()
@@ -544,14 +550,14 @@ def test_a_rollback_that_fails_is_left_for_the_recovery(
 def test_a_restore_that_fails_drops_its_staging_database(
     scene: SimpleNamespace, config: BackupConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = emergency.restore_into
+    real = chain.restore_into
 
     def half(fetched: Any, target: str, **kwargs: Any) -> str:
         real(fetched, target, **kwargs)
         assert related_databases(scene.live)  # the staging database exists
         raise GateRefused("simulated: pg_restore failed half-way")
 
-    monkeypatch.setattr(emergency, "restore_into", half)
+    monkeypatch.setattr(chain, "restore_into", half)
     state = emergency_restore_confirmed(
         "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
     )
@@ -568,7 +574,7 @@ def test_a_switch_that_fails_is_rolled_back_by_the_prefect_transaction(
     def cannot_switch(*args: Any, **kwargs: Any) -> Any:
         raise GateRefused("simulated: could not switch the restore in: the database is being accessed")
 
-    monkeypatch.setattr(emergency, "swap_in", cannot_switch)
+    monkeypatch.setattr(chain, "swap_in", cannot_switch)
     state = emergency_restore_confirmed(
         "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
     )
@@ -598,14 +604,14 @@ def test_a_refused_restore_into_a_missing_live_database_is_moved_aside(
     scene: SimpleNamespace, config: BackupConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     Path(make_url(scene.live).database or "").unlink()
-    real = emergency.verify_restored
+    real = verify_restored
 
     def failing(url: str, manifest: Manifest, **kwargs: Any) -> Any:
         report = real(url, manifest, **kwargs)
         report.problems.append("simulated: wrong rows")
         return report
 
-    monkeypatch.setattr(emergency, "verify_restored", failing)
+    _fake_verification(monkeypatch, failing)
     state = emergency_restore_confirmed(
         "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
     )

@@ -34,6 +34,7 @@ from sqlalchemy.pool import NullPool
 import rotaflow.backups.emergency as emergency
 from rotaflow.backups.config import load_backup_config, open_tier_store, work_dir
 from rotaflow.backups.databases import related_databases
+from rotaflow.backups.emergency import chain, gates
 from rotaflow.backups.journal import RestoreJournal, history, journal_folder
 from rotaflow.backups.sets import create_backup, list_backups
 from rotaflow.backups.verify import verify_backup
@@ -448,13 +449,13 @@ def test_the_endpoint_going_down_mid_upload_of_the_pre_snapshot_is_refused(
     created = create_backup("named", name="before the merge", database_url=filled_sqlite, config=config)
     _execute(filled_sqlite, "DELETE FROM requests")
     changed = content_hashes(filled_sqlite)
-    real = emergency.create_backup
+    real = gates.create_backup
 
     def upload_then_fail(*args: Any, **kwargs: Any) -> Any:
         endpoint.proxy.go_down_after("up", 60_000)  # inside the dump, a third of the way through
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(emergency, "create_backup", upload_then_fail)
+    monkeypatch.setattr(gates, "create_backup", upload_then_fail)
     state = emergency_restore_confirmed(
         "named",
         created.backup_id,
@@ -493,13 +494,13 @@ def test_the_endpoint_going_down_mid_download_is_refused_untouched(
     created = create_backup("quick", database_url=filled_sqlite, config=config)
     _execute(filled_sqlite, "DELETE FROM requests")
     changed = content_hashes(filled_sqlite)
-    real = emergency.fetch_backup
+    real = chain.fetch_backup
 
     def download_then_fail(*args: Any, **kwargs: Any) -> Any:
         endpoint.proxy.go_down_after("down", 60_000)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(emergency, "fetch_backup", download_then_fail)
+    monkeypatch.setattr(chain, "fetch_backup", download_then_fail)
     state = emergency_restore_confirmed(
         "quick",
         created.backup_id,
