@@ -23,12 +23,12 @@ from rich.console import Console
 from rotaflow import events, progress
 from rotaflow.backups.config import load_backup_config, open_tier_store
 from rotaflow.backups.sets import create_backup, fetch_backup
-from rotaflow.backups.storage import LocalStore
 from rotaflow.cli import main
 from rotaflow.configs.settings import get_settings
 from rotaflow.constraints.solve import Progress
 from rotaflow.flows import generate as generate_flow
 from rotaflow.services import generate as service
+from rotaflow.storage import LocalStore
 from rotaflow.validations.contingency import RepairJob, ScenarioResult, analyse_contingency, repair_scenario
 from rotaflow.validations.contingency import repair as contingency_repair
 from rotaflow.validations.instances import block_instance, rules_for
