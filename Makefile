@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 SAMPLE := configs/programs/sample
 
 # Prefect's settings (home under var/, no telemetry, quiet logs, a longer start for its temporary server)
-# are the CLI's own defaults (rotaflow/cli.py, prefect_defaults), and the tests' (tests/conftest.py):
+# are the CLI's own defaults (rotaflow/cli/__init__.py, prefect_defaults), and the tests' (tests/conftest.py):
 # `make` sets none, so a command behaves the same with or without it.
 
 .PHONY: run test lint format clean bench serve

@@ -29,7 +29,7 @@ for _name in ("ROTAFLOW_DATABASE_URL", "ROTAFLOW_OBJECT_STORE", "ROTAFLOW_SECRET
 from rotaflow.cli import prefect_defaults  # noqa: E402  (imports no Prefect)
 from rotaflow.configs.settings import Settings, get_settings  # noqa: E402
 
-# The rest of the CLI's Prefect defaults (one place: rotaflow/cli.py), e.g. the temporary server's start timeout.
+# The rest of the CLI's Prefect defaults (one place: rotaflow/cli/__init__.py), e.g. the temporary server's start timeout.
 os.environ.update(prefect_defaults(os.environ, _SESSION_TMP / "var"))
 
 ROOT = Path(__file__).resolve().parent.parent
