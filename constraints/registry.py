@@ -311,6 +311,12 @@ class Rule:
     default_kind: ClassVar[RuleKind] = "hard"
     kinds: ClassVar[frozenset[RuleKind]] = frozenset({"hard", "soft"})
     unit: ClassVar[str] = ""
+    personal: ClassVar[bool] = False
+    """Its checker reports only on the people it is given, from their own shifts: a schedule can be
+    checked one person at a time (the contingency analysis re-checks only the people it changes)."""
+    independently_checked: ClassVar[bool] = False
+    """The independent validators (``rotaflow.validations.acgme``, ``coverage``) recompute it, so a
+    validation leaves it out of the engine's checkers."""
 
     Params: ClassVar[type[BaseModel]] = NoParams
 

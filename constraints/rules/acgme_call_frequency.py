@@ -31,6 +31,8 @@ class AcgmeCallFrequency(Rule):
     summary = "in-house call at most every third night"
     unit = "calls"
     Params = Params
+    personal = True
+    independently_checked = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance

@@ -78,6 +78,8 @@ class AcgmeDayOffInSeven(Rule):
     summary = "one day in seven free of clinical work"
     unit = "days_off"
     Params = Params
+    personal = True
+    independently_checked = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         """Each candidate period is free only if no shift touches it; chosen free periods

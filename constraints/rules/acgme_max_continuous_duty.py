@@ -143,6 +143,8 @@ class AcgmeMaxContinuousDuty(Rule):
     summary = "24 + 4 hours of continuous duty at most"
     unit = "hours"
     Params = Params
+    personal = True
+    independently_checked = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance

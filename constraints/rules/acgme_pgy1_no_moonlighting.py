@@ -34,6 +34,8 @@ class AcgmePgy1NoMoonlighting(Rule):
     kinds = frozenset({"hard"})
     unit = "shifts"
     Params = Params
+    personal = True
+    independently_checked = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance

@@ -64,6 +64,8 @@ class AcgmeRestAfterCall(Rule):
     summary = "14 hours free after 24-hour call"
     unit = "hours"
     Params = Params
+    personal = True
+    independently_checked = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance

@@ -53,6 +53,8 @@ class AcgmeRestBetweenShifts(Rule):
     default_kind = "soft"
     unit = "hours"
     Params = Params
+    personal = True
+    independently_checked = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance

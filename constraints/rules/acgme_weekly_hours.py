@@ -70,6 +70,8 @@ class AcgmeWeeklyHours(Rule):
     summary = "80 hours a week averaged over 4 weeks"
     unit = "hours_per_week"
     Params = Params
+    personal = True
+    independently_checked = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance

@@ -27,6 +27,8 @@ class BlockingAbsence(Rule):
     summary = "no shifts during blocking absences"
     kinds = frozenset({"hard"})
     unit = "shifts"
+    personal = True
+    independently_checked = True
 
     def build(self, ctx: BuildContext, params: Any) -> None:
         inst = ctx.instance

@@ -29,6 +29,7 @@ class ConsecutiveDaysOff(Rule):
     summary = "minimum days off in a row"
     unit = "days"
     Params = Params
+    personal = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         horizon = ctx.instance.days

@@ -38,6 +38,7 @@ class ConsecutiveWorkingDays(Rule):
     summary = "min and max working days in a row"
     unit = "days"
     Params = Params
+    personal = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance

@@ -16,6 +16,7 @@ class Coverage(Rule):
     name = "coverage"
     summary = "coverage min and max head-counts"
     unit = "people"
+    independently_checked = True
 
     def build(self, ctx: BuildContext, params: Any) -> None:
         inst = ctx.instance

@@ -18,6 +18,7 @@ class CoverageTarget(Rule):
     default_kind = "soft"
     kinds = frozenset({"soft"})
     unit = "people"
+    independently_checked = True
 
     def build(self, ctx: BuildContext, params: Any) -> None:
         inst = ctx.instance

@@ -17,6 +17,7 @@ class FixedDaysOff(Rule):
     summary = "no shifts on fixed days off"
     kinds = frozenset({"hard"})
     unit = "shifts"
+    personal = True
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -29,6 +29,7 @@ class ForbiddenSuccessions(Rule):
     summary = "forbidden shift sequences on consecutive days"
     unit = "shifts"
     Params = Params
+    personal = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance

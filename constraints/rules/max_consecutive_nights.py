@@ -26,6 +26,7 @@ class MaxConsecutiveNights(Rule):
     summary = "cap on nights in a row"
     unit = "nights"
     Params = Params
+    personal = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance

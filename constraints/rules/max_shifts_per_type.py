@@ -28,6 +28,7 @@ class MaxShiftsPerType(Rule):
     summary = "cap per shift type"
     unit = "shifts"
     Params = Params
+    personal = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance

@@ -36,6 +36,7 @@ class MaxWeekends(Rule):
     summary = "cap on weekends worked"
     unit = "weekends"
     Params = Params
+    personal = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance

@@ -17,6 +17,8 @@ class OneShiftAtATime(Rule):
     name = "one_shift_at_a_time"
     summary = "no two shifts of one person overlap in time"
     unit = "shifts"
+    personal = True
+    independently_checked = True
 
     def build(self, ctx: BuildContext, params: Any) -> None:
         inst = ctx.instance

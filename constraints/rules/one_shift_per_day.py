@@ -16,6 +16,7 @@ class OneShiftPerDay(Rule):
     name = "one_shift_per_day"
     summary = "at most one shift a day per person"
     unit = "shifts"
+    personal = True
 
     def build(self, ctx: BuildContext, params: Any) -> None:
         for person in ctx.people:

@@ -17,6 +17,8 @@ class RotationEligibility(Rule):
     summary = "shifts only from the person's rotation"
     kinds = frozenset({"hard"})
     unit = "shifts"
+    personal = True
+    independently_checked = True
 
     def build(self, ctx: BuildContext, params: Any) -> None:
         inst = ctx.instance

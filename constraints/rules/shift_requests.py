@@ -23,6 +23,7 @@ class ShiftRequests(Rule):
     default_kind = "soft"
     kinds = frozenset({"soft"})
     unit = "requests"
+    personal = True
 
     def build(self, ctx: BuildContext, params: Any) -> None:
         inst = ctx.instance

@@ -23,6 +23,7 @@ class SupervisionRatio(Rule):
     name = "supervision_ratio"
     summary = "faculty supervision ratio on supervised shifts"
     unit = "people"
+    independently_checked = True
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")

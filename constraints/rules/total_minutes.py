@@ -27,6 +27,7 @@ class TotalMinutes(Rule):
     summary = "minimum and maximum total work time"
     unit = "minutes"
     Params = Params
+    personal = True
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance

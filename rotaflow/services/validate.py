@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+import rotaflow.constraints.rules  # noqa: F401  (registers every rule)
 from rotaflow.constraints.instance import Schedule
 from rotaflow.constraints.model import check_schedule
 from rotaflow.constraints.registry import RULES
@@ -47,23 +48,7 @@ __all__ = [
 
 ContingencyOrder = Literal["none", "n1", "n2"]
 
-INDEPENDENT_RULES = frozenset(
-    {
-        "acgme_weekly_hours",
-        "acgme_day_off_in_seven",
-        "acgme_max_continuous_duty",
-        "acgme_rest_after_call",
-        "acgme_rest_between_shifts",
-        "acgme_call_frequency",
-        "acgme_pgy1_no_moonlighting",
-        "coverage",
-        "coverage_target",
-        "rotation_eligibility",
-        "blocking_absence",
-        "one_shift_at_a_time",
-        "supervision_ratio",
-    }
-)
+INDEPENDENT_RULES = frozenset(name for name, rule in RULES.items() if rule.independently_checked)
 """Rules the independent validators recompute; the engine's checkers cover the rest."""
 
 SEVERITY_ORDER = {"violation": 0, "warning": 1, "info": 2}

@@ -11,8 +11,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import rotaflow.constraints.rules  # noqa: F401  (registers every rule)
 from rotaflow.constraints.instance import Cell, Demand, Instance, Schedule
-from rotaflow.constraints.registry import Violation
+from rotaflow.constraints.registry import RULES, Violation
 from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.errors import InfeasibleError, InputError, Problem
 from rotaflow.validations.bundle import Bundle
@@ -31,33 +32,10 @@ DEFAULT_DETERMINISTIC_TIME = 1.5
 MIN_DETERMINISTIC_TIME = 1e-3
 """Below this CP-SAT 9.15 can abort the process (a failed check when the limit strikes before its search starts)."""
 
-# Rules whose checker reports only on the people it is given, from their own shifts: checked per
-# person as the greedy repair adds shifts. ``coverage`` and ``supervision_ratio`` are computed
-# here from the demands; any other rule is re-checked over the whole schedule.
-_PERSONAL = frozenset(
-    {
-        "one_shift_at_a_time",
-        "one_shift_per_day",
-        "rotation_eligibility",
-        "blocking_absence",
-        "fixed_days_off",
-        "acgme_weekly_hours",
-        "acgme_day_off_in_seven",
-        "acgme_max_continuous_duty",
-        "acgme_rest_after_call",
-        "acgme_rest_between_shifts",
-        "acgme_call_frequency",
-        "acgme_pgy1_no_moonlighting",
-        "max_consecutive_nights",
-        "consecutive_days_off",
-        "consecutive_working_days",
-        "forbidden_successions",
-        "max_shifts_per_type",
-        "max_weekends",
-        "total_minutes",
-        "shift_requests",
-    }
-)
+# Rules whose checker reports only on the people it is given, from their own shifts (``Rule.personal``):
+# checked per person as the greedy repair adds shifts. ``coverage`` and ``supervision_ratio`` are
+# computed here from the demands; any other rule is re-checked over the whole schedule.
+_PERSONAL = frozenset(name for name, rule in RULES.items() if rule.personal)
 # cheap checkers first: a candidate is usually refused by one of them
 _CHECK_ORDER = {
     "rotation_eligibility": 0,
