@@ -61,6 +61,11 @@ covered N-1 repair (the most distinct people any single loss called in), filled 
 who stood in most often across all covered repairs, plus one cross-cover slot per critical person
 — nobody on the current rotations can take over their shift, so that backup must come from
 outside them (a moonlighter, faculty, a resident moved from another rotation).
+
+The modules: ``context`` (the block's instance, hard rules and published schedule; the hard-rule
+checks), ``screens`` (demand arithmetic, the supply and hours screens), ``scenarios`` (steps 1-4
+for each scenario of an order), ``repair`` (step 5, CP-SAT), ``results`` (a scenario's row, the
+frame and the pool) and ``analysis`` (the driver, and the frame assembled from the rows).
 """
 
 from __future__ import annotations
