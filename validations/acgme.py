@@ -35,6 +35,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.contracts import FINDING_COLUMNS
 from rotaflow.validations.schedule import (
     SCHEDULE_COLUMNS,
     empty_schedule,
@@ -44,7 +45,6 @@ from rotaflow.validations.schedule import (
 )
 
 __all__ = [
-    "FINDING_COLUMNS",
     "RULE_NAMES",
     "AcgmeLimits",
     "AcgmeReport",
@@ -60,7 +60,6 @@ __all__ = [
     "validate_acgme",
 ]
 
-FINDING_COLUMNS = ["rule", "severity", "person_id", "window_start", "window_end", "value", "limit", "unit", "message"]
 DAY = 86_400
 HOUR = 3_600
 HISTORY_DAYS = 40

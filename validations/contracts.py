@@ -18,6 +18,7 @@ from pandera.typing import Series
 __all__ = [
     "ABSENCE_TYPES",
     "APPLIES_ON_PATTERN",
+    "ASSIGNMENT_COLUMNS",
     "AbsencesModel",
     "AssignmentsModel",
     "BlocksModel",
@@ -25,6 +26,7 @@ __all__ = [
     "CoverageModel",
     "DATASETS",
     "Dataset",
+    "FINDING_COLUMNS",
     "FindingsModel",
     "OUTPUTS",
     "HistoryModel",
@@ -306,6 +308,12 @@ class FindingsModel(pa.DataFrameModel):
     @pa.dataframe_check(description="window_end: a date on or after window_start")
     def end_on_or_after_start(cls, df: pd.DataFrame) -> pd.Series:
         return (df["window_end"] >= df["window_start"]) | df["window_end"].isna()
+
+
+ASSIGNMENT_COLUMNS: list[str] = list(AssignmentsModel.to_schema().columns)
+"""assignments.csv's columns, in file order."""
+FINDING_COLUMNS: list[str] = list(FindingsModel.to_schema().columns)
+"""findings.csv's columns, in file order (every findings frame has exactly these)."""
 
 
 @dataclass(frozen=True)

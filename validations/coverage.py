@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.contracts import FINDING_COLUMNS
 from rotaflow.validations.schedule import ShiftTable, slot_instants
 
 __all__ = [
@@ -49,7 +50,6 @@ BANDS: tuple[tuple[str, float], ...] = (
 )
 """(band, bound) in order: green < 0.70 ≤ yellow < 0.80 ≤ orange < 0.90 ≤ red ≤ 0.95 < black (ACGME.md)."""
 
-FINDING_COLUMNS = ["rule", "severity", "person_id", "window_start", "window_end", "value", "limit", "unit", "message"]
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

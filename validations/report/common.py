@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from rotaflow.validations import contracts
 from rotaflow.validations.coverage import band_of
 
 esc = html.escape
@@ -47,7 +48,7 @@ BURNOUT_COLOURS = {
     "very_high": "#c62828",
 }
 SEVERITY_ORDER = {"violation": 0, "warning": 1, "info": 2}
-FINDING_COLUMNS = ("rule", "severity", "person_id", "window_start", "window_end", "value", "limit", "unit", "message")
+FINDING_COLUMNS = tuple(contracts.FINDING_COLUMNS)
 FAILED_STATUSES = {"infeasible", "timeout", "invalid_input", "error", "failed"}
 #: columns that may hold personal data: never rendered, whatever frame they come in
 PERSONAL_COLUMNS = {"name", "display_name", "first_name", "last_name", "full_name", "email", "e_mail", "phone"}

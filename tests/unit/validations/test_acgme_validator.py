@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from rotaflow.validations.acgme import (
-    FINDING_COLUMNS,
     AcgmeLimits,
     AcgmeReport,
     RuleScope,
@@ -20,7 +19,7 @@ from rotaflow.validations.acgme import (
     validate_acgme,
 )
 from rotaflow.validations.bundle import Bundle, parse_bundle
-from rotaflow.validations.contracts import FindingsModel
+from rotaflow.validations.contracts import FINDING_COLUMNS, FindingsModel
 from rotaflow.validations.schedule import load_schedule
 
 JULY = dt.date(2027, 7, 1)
