@@ -23,6 +23,7 @@ from rotaflow.db.models import (
     Request,
     Rotation,
     RotationAssignment,
+    ScheduleRun,
     ShiftType,
     utcnow,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "AuditRepository",
     "IngestResult",
     "ProgramRepository",
+    "ScheduleRepository",
     "TableSpec",
     "store_bundle_frames",
 ]
@@ -257,6 +259,86 @@ class ProgramRepository:
             .execution_options(synchronize_session=False)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+class ScheduleRepository:
+    """Schedule runs and the assignments they publish: the queries of publishing and withdrawing a block."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def program(self, key: str) -> Program:
+        """The program ``key`` (``NoResultFound`` when it was never ingested)."""
+        return self.session.scalars(select(Program).where(Program.key == key)).one()
+
+    def find_program(self, key: str) -> Program | None:
+        return self.session.scalars(select(Program).where(Program.key == key)).one_or_none()
+
+    def lock_block(self, program_id: int, block_id: str, *, write_lock: bool = False) -> Block:
+        """The block's row, locked for this transaction (``SELECT … FOR UPDATE`` on PostgreSQL). SQLite has no
+        row locks: with ``write_lock`` it takes the database's write lock now, through a no-op write."""
+        block = self.session.scalars(
+            select(Block).where(Block.program_id == program_id, Block.block_id == block_id).with_for_update()
+        ).one()
+        if write_lock and self.session.get_bind().dialect.name == "sqlite":
+            self.session.execute(update(Block).where(Block.id == block.id).values(version=Block.version))
+        return block
+
+    def published_after(self, program_id: int, block_id: str, after: dt.datetime) -> ScheduleRun | None:
+        """A run that published the block after ``after`` (another run finished first), if any."""
+        return self.session.scalars(
+            select(ScheduleRun).where(
+                ScheduleRun.program_id == program_id,
+                ScheduleRun.block_id == block_id,
+                ScheduleRun.status == "published",
+                ScheduleRun.finished_at > after,
+            )
+        ).first()
+
+    def run(self, run_id: str) -> ScheduleRun | None:
+        return self.session.get(ScheduleRun, run_id)
+
+    def published_between(self, program_id: int, first: dt.date, last: dt.date) -> Sequence[Assignment]:
+        """Live assignments some run published on the days ``first`` to ``last`` (inclusive)."""
+        return self.session.scalars(
+            select(Assignment).where(
+                Assignment.program_id == program_id,
+                Assignment.run_id.is_not(None),
+                Assignment.date >= first,
+                Assignment.date <= last,
+            )
+        ).all()
+
+    def published_history(self, program_id: int, since: dt.date, before: dt.date) -> list[tuple[str, dt.date, str]]:
+        """(person, date, shift) of the live published assignments from ``since`` up to the day before ``before``."""
+        rows = self.session.execute(
+            select(Assignment.person_id, Assignment.date, Assignment.shift_id).where(
+                Assignment.program_id == program_id,
+                Assignment.run_id.is_not(None),
+                Assignment.date >= since,
+                Assignment.date < before,
+            )
+        ).all()
+        return [(r.person_id, r.date, r.shift_id) for r in rows]
+
+    def live_of_run(self, run_id: str) -> Sequence[Assignment]:
+        """The run's assignments that are still live."""
+        return self.session.scalars(
+            select(Assignment).where(Assignment.run_id == run_id, Assignment.deleted_at.is_(None))
+        ).all()
+
+    def deleted_by(self, program_id: int, by: str, first: dt.date, last: dt.date) -> Sequence[Assignment]:
+        """Assignments of the days ``first`` to ``last`` that ``by`` soft-deleted (deleted rows included)."""
+        return self.session.scalars(
+            select(Assignment)
+            .where(
+                Assignment.program_id == program_id,
+                Assignment.deleted_by == by,
+                Assignment.date >= first,
+                Assignment.date <= last,
+            )
+            .execution_options(include_deleted=True)  # soft-deleted rows are hidden unless asked for
+        ).all()
 
 
 def store_bundle_frames(
