@@ -111,7 +111,7 @@ def verify_backups(config_path: str | None = None, restore_test: bool = True) ->
     publish_verify_report(summary)
     error = verify_failure(summary)
     if error is not None:
-        error.summary = summary  # type: ignore[attr-defined]
+        error.summary = summary
         return Failed(message=str(error), data=error)
     return summary
 

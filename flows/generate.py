@@ -13,13 +13,12 @@ from prefect.states import Cancelled, Failed, State
 from prefect.transactions import transaction
 
 from rotaflow.configs.settings import get_settings
-from rotaflow.constraints.registry import RULES
 from rotaflow.db.repositories import IngestResult
-from rotaflow.errors import InfeasibleError, StorageError
+from rotaflow.errors import InfeasibleError, RotaflowError, StorageError
 from rotaflow.flows.ingest import ingest_program
 from rotaflow.flows.validate import validate_schedule
 from rotaflow.services import generate as service
-from rotaflow.services.planning import program_today
+from rotaflow.services.results import GenerateResult, NotYet
 from rotaflow.tasks.generate import (
     build_instance,
     explain_infeasibility,
@@ -32,27 +31,10 @@ from rotaflow.tasks.generate import (
     write_summary,
 )
 
-__all__ = ["NEXT_BLOCK", "generate_block", "next_block"]
+__all__ = ["NEXT_BLOCK", "generate_block"]
 
 NEXT_BLOCK = "next"
 """``block_id="next"``: the first block that starts after today in the program's timezone."""
-
-
-def next_block(bundle: Any, today: dt.date | None = None) -> str | None:
-    """The id of the first block of ``bundle`` starting after ``today`` (default: today in the program's timezone)."""
-    found = _next_block(bundle, today)
-    return None if found is None else found[0]
-
-
-def _next_block(bundle: Any, today: dt.date | None = None) -> tuple[str, int] | None:
-    """The first block starting after ``today`` and how many days away it starts."""
-    day = today or program_today(bundle.program.timezone)
-    blocks = bundle.frames["blocks"].sort_values("start_date")
-    later = blocks[blocks["start_date"].dt.date > day]
-    if later.empty:
-        return None
-    first = later.iloc[0]
-    return str(first["block_id"]), (first["start_date"].date() - day).days
 
 
 @flow(name="generate-block", log_prints=False)
@@ -86,6 +68,10 @@ def generate_block(
         backup: Take a quick-tier backup once a valid schedule is published.
         next_within_days: With block_id "next", generate only when that block starts within this many days;
             otherwise the run ends Completed with nothing generated (a schedule that fires early does no harm).
+
+    Returns:
+        The run's ``GenerateResult`` in its JSON form (summary.json); a failed run's error carries it as
+        ``summary``. Before the lead window of block "next": ``NotYet``'s JSON form.
     """
     started_at = dt.datetime.now(dt.UTC)
     run_id = str(uuid.uuid4())
@@ -99,7 +85,7 @@ def generate_block(
     stored = cast(IngestResult, ingested.result())
     bundle = load_for_generation(program)
     if block_id == NEXT_BLOCK:
-        found = _next_block(bundle)
+        found = service.next_block_and_days(bundle)
         if found is None:
             message = f"{bundle.program.key} has no block starting after today; add the next year's blocks.csv"
             _emit_failed(bundle.program.key, block_id, "no block starts after today")
@@ -111,53 +97,36 @@ def generate_block(
                 "nothing generated yet"
             )
             get_run_logger().info("%s", message)
-            return {"program": bundle.program.key, "block_id": block_id, "status": "not-yet", "message": message}
+            return NotYet.of(bundle.program.key, block_id, message).as_dict()
     instance, rules = build_instance(bundle, block_id)
     settings = service.load_solver_settings(time_limit_seconds=time_limit_seconds)
     out = out_dir or str(get_settings().var_dir / "runs" / f"{bundle.program.key}-{block_id}-{run_id[:8]}")
     service.claim_out_dir(out)  # marked as rotaflow's; an earlier run's files in it are replaced
-    summary: dict[str, Any] = {
-        "run_id": run_id,
-        "program": bundle.program.key,
-        "program_version": stored.version,
-        "block_id": block_id,
-        "status": "infeasible",
-        "objective": None,
-        "best_bound": None,
-        "solve_seconds": 0.0,
-        "hard_violations": 0,
-        "warnings": 0,
-        "rules": sorted({r.name for r in rules} & set(RULES)),
-        "time_limit_seconds": settings.time_limit_seconds,
-    }
+    summary = GenerateResult.start(
+        run_id=run_id,
+        program=bundle.program.key,
+        program_version=stored.version,
+        block_id=block_id,
+        rules=[r.name for r in rules],
+        time_limit_seconds=settings.time_limit_seconds,
+    )
     report = run_preflight(instance, rules)
-    summary["preflight"] = [r.as_dict() for r in report.reasons]
+    summary = summary.screened(report)
     if not report.ok:
-        summary["diagnosis"] = [r.as_dict() for r in report.errors]
         return _stop(out, instance, bundle, summary, "the preflight screens refused the block")
     result = solve_schedule(instance, rules, settings)
-    summary.update(
-        status=result.status,
-        objective=result.objective,
-        best_bound=result.best_bound,
-        solve_seconds=round(result.seconds, 3),
-        penalties=result.penalties,
-    )
+    summary = summary.solved(result)
     if result.status == "infeasible":
-        conflicts = explain_infeasibility(instance, rules, settings)
-        summary["diagnosis"] = [c.as_dict() for c in conflicts]
+        summary = summary.diagnosed(explain_infeasibility(instance, rules, settings))
         return _stop(out, instance, bundle, summary, "the hard rules conflict")
     if result.status == "cancelled":  # the kill switch: nothing is checked, published or exported
         return Cancelled(message=f"the run was cancelled after {result.seconds:.1f} s of solving")
     if not result.cells:
         return _stop(out, instance, bundle, summary, f"no schedule was found ({result.status})")
     findings = validate_schedule_rules(instance, rules, result)
-    engine_violations = sum(1 for f in findings if f["severity"] == "violation")
-    summary["hard_violations"] = engine_violations
-    summary["warnings"] = sum(1 for f in findings if f["severity"] == "warning")
-    summary["published"] = False
-    export_outputs(out, instance, bundle, result, findings, summary)
-    summary["out_dir"] = str(Path(out).resolve())
+    summary = summary.checked(findings)
+    export_outputs(out, instance, bundle, result.cells, findings, summary)
+    summary = summary.written_to(out)
     checked = validate_schedule(
         program,
         str(Path(out) / "assignments.csv"),
@@ -165,52 +134,48 @@ def generate_block(
         block_id=block_id,
         contingency=contingency,
         history=instance.meta.get("database_history") or None,
-        extra={k: summary[k] for k in ("run_id", "status", "objective", "best_bound", "solve_seconds")},
+        extra=summary.run_facts(),
         return_state=True,
     )
-    outcome = checked.result(raise_on_failure=False)
-    validation = getattr(outcome, "summary", outcome if isinstance(outcome, dict) else None)
-    if validation is None:  # the validation itself broke: the run cannot be trusted
-        raise outcome if isinstance(outcome, BaseException) else RuntimeError(str(checked.message))
+    summary = summary.validated(_validation(checked))
     service.record_run_files(Path(out), [p for p in (Path(out) / "validation.json",) if p.is_file()])
-    summary["engine_check_violations"] = engine_violations
-    summary["hard_violations"] = max(engine_violations, int(validation["hard_violations"]))
-    summary["warnings"] = int(validation["warnings"])
-    summary["validation"] = {k: v for k, v in validation.items() if k not in summary}
-    if summary["hard_violations"]:  # recorded, never published
+    if summary.hard_violations:  # recorded, never published
         publish(bundle.program.key, stored.version, instance, result, summary, started_at)
         write_summary(out, summary)
-        error = InfeasibleError(f"{summary['hard_violations']} hard violation(s) found; see {out}/findings.csv")
-        error.summary = summary  # type: ignore[attr-defined]
+        message = f"{summary.hard_violations} hard violation(s) found; see {out}/findings.csv"
         _emit_failed(
-            summary["program"],
-            block_id,
-            "hard violations",
-            status=summary["status"],
-            violations=summary["hard_violations"],
+            summary.program, block_id, "hard violations", status=summary.status, violations=summary.hard_violations
         )
-        return Failed(message=str(error), data=error)
+        return Failed(message=message, data=InfeasibleError(message, summary=summary.as_dict()))
     if not backup:
         published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
-        summary["published"] = published.inserted > 0
+        summary = summary.published_as(published.inserted > 0)
         write_summary(out, summary)
-        return summary
+        return summary.as_dict()
     try:
         with transaction():  # publish + backup: a backup that fails withdraws the schedule again
             published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
-            summary["published"] = published.inserted > 0
-            summary["backup"] = _back_up(out)
+            summary = summary.published_as(published.inserted > 0)
+            summary = summary.backed_up(_back_up(out))
     except BackupFailed as exc:
-        summary["published"] = False
-        summary["backup"] = {"error": str(exc)}
+        summary = summary.published_as(False).backed_up({"error": str(exc)})
         write_summary(out, summary)
         message = f"the backup after publishing failed, so the schedule was withdrawn again: {exc}"
-        _emit_failed(summary["program"], block_id, "backup failed; publish rolled back", status=summary["status"])
-        failure = StorageError(message)
-        failure.summary = summary  # type: ignore[attr-defined]
-        return Failed(message=message, data=failure)
+        _emit_failed(summary.program, block_id, "backup failed; publish rolled back", status=summary.status)
+        return Failed(message=message, data=StorageError(message, summary=summary.as_dict()))
     write_summary(out, summary)
-    return summary
+    return summary.as_dict()
+
+
+def _validation(checked: State) -> dict[str, Any]:
+    """The validation flow's result, also when it failed on hard violations; raises when the validation
+    itself broke (the run cannot be trusted then)."""
+    outcome = checked.result(raise_on_failure=False)
+    if isinstance(outcome, dict):
+        return outcome
+    if isinstance(outcome, RotaflowError) and outcome.summary is not None:
+        return outcome.summary
+    raise outcome if isinstance(outcome, BaseException) else RuntimeError(str(checked.message))
 
 
 class BackupFailed(RuntimeError):
@@ -226,38 +191,21 @@ def _emit_failed(program_key: str, block_id: str, reason: str, **details: Any) -
     )
 
 
-def _stop(out: str, instance: Any, bundle: Any, summary: dict[str, Any], why: str) -> State:
-    from rotaflow.constraints.solve import SolveResult
-
-    empty = SolveResult(summary["status"], None, None, summary.get("solve_seconds", 0.0), frozenset())
-    export_outputs(out, instance, bundle, empty, [], summary)
-    summary["out_dir"] = str(Path(out).resolve())
-    error = InfeasibleError(f"{why}; see {Path(out).resolve() / 'summary.json'}")
-    error.summary = summary  # type: ignore[attr-defined]
-    _emit_failed(summary["program"], summary["block_id"], why, status=summary["status"])
-    return Failed(message=str(error), data=error)
+def _stop(out: str, instance: Any, bundle: Any, summary: GenerateResult, why: str) -> State:
+    """A run that ends without a schedule: its summary (and empty outputs) written, the run failed."""
+    export_outputs(out, instance, bundle, frozenset(), [], summary)
+    summary = summary.written_to(out)
+    message = f"{why}; see {Path(out).resolve() / 'summary.json'}"
+    _emit_failed(summary.program, summary.block_id, why, status=summary.status)
+    return Failed(message=message, data=InfeasibleError(message, summary=summary.as_dict()))
 
 
 def _back_up(out: str) -> dict[str, Any]:
-    """A quick backup after publishing, carrying the run's own output files (the list in the folder's
-    marker: regular files, never a symlink, nothing else the folder holds); raises ``BackupFailed``."""
-    import shutil
-    import tempfile
-
-    from rotaflow.files import private_dir
+    """A quick backup after publishing, carrying the run's own output files; raises ``BackupFailed``."""
     from rotaflow.flows.backup import backup as backup_flow
 
-    folder = Path(out)
-    files = service.run_files(folder)
-    staging = Path(tempfile.mkdtemp(prefix="run-", dir=private_dir(get_settings().var_dir / "tmp")))
-    try:
-        for path in files:
-            target = staging / path.relative_to(folder)
-            private_dir(target.parent)
-            shutil.copyfile(path, target, follow_symlinks=False)
+    with service.staged_run_files(Path(out), get_settings().var_dir / "tmp") as staging:
         state = backup_flow(tier="quick", extras={"run": str(staging)}, return_state=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     if not state.is_completed():
         raise BackupFailed(str(state.message))
     result = cast(dict[str, Any], state.result())

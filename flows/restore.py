@@ -296,8 +296,7 @@ def _after_failure(
         else:
             summary["journal"] = str(journal.finish(status, message))
     summary.update(status=status, rolled_back=status == "rolled-back", message=message)
-    final = GateRefused(message)
-    final.summary = summary  # type: ignore[attr-defined]
+    final = GateRefused(message, summary=summary)
     final.__cause__ = cause
     publish_restore_report(summary)
     _emit_refused(summary)
@@ -306,7 +305,7 @@ def _after_failure(
 
 def _refused(summary: dict[str, Any], error: GateRefused) -> State:
     summary.update(status="refused", message=str(error))
-    error.summary = summary  # type: ignore[attr-defined]
+    error.summary = summary
     publish_restore_report(summary)
     _emit_refused(summary)
     return Failed(message=str(error), data=error)

@@ -16,6 +16,7 @@ from prefect.states import Failed, State
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InfeasibleError
 from rotaflow.services.generate import check_out_dir
+from rotaflow.services.validate import validation_facts, validation_result
 from rotaflow.tasks.validate import load_program, publish_validation, read_schedule, run_validation, write_report
 
 __all__ = ["validate_schedule"]
@@ -35,7 +36,9 @@ def validate_schedule(
     """Validate a schedule (assignments.csv of any origin) against a program's rules.
 
     ``history`` lists (person id, ISO date, shift id) worked before the schedule, beyond the
-    bundle's history.csv. The run ends Failed with the summary when a hard violation is found.
+    bundle's history.csv. ``extra``: the generation run's facts (``GenerateResult.run_facts``). Returns the
+    ``ValidateResult`` in its JSON form; the run ends Failed with it (the error's ``summary``) when a hard
+    violation is found.
     """
     if out_dir is not None:  # a file or rotaflow's own data (object store, backups, var/) is bad input
         check_out_dir(out_dir, any_folder=True)
@@ -64,16 +67,13 @@ def validate_schedule(
     out = out_dir or str(
         get_settings().var_dir / "validations" / f"{bundle.program.key}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     )
-    summary = {"program": bundle.program.key, "schedule": Path(schedule).name, **(extra or {})}
-    if block_id is not None:
-        summary["block_id"] = block_id
-    written = write_report(out, validation, bundle, summary, data_docs)
+    facts = validation_facts(bundle.program.key, Path(schedule).name, block_id, extra)
+    written = write_report(out, validation, bundle, facts, data_docs)
     title = f"`{bundle.program.key}`" + (f" block {block_id}" if block_id else "")
     publish_validation(validation, written, title)
-    result = {**summary, **validation.summary(), "out_dir": str(Path(out).resolve())}
+    result = validation_result(validation, facts, out)
     if validation.hard_violations:
-        error = InfeasibleError(f"{validation.hard_violations} hard violation(s) found; see {out}/findings.csv")
-        error.summary = result  # type: ignore[attr-defined]
+        message = f"{validation.hard_violations} hard violation(s) found; see {out}/findings.csv"
         emit_event(  # what the operator sees in the Prefect UI's event feed (counts only, no personal data)
             "rotaflow.validation.violations",
             resource={"prefect.resource.id": f"rotaflow.program.{bundle.program.key}"},
@@ -83,5 +83,5 @@ def validate_schedule(
                 "out_dir": str(Path(out).resolve()),
             },
         )
-        return Failed(message=str(error), data=error)
-    return result
+        return Failed(message=message, data=InfeasibleError(message, summary=result.as_dict()))
+    return result.as_dict()

@@ -7,7 +7,9 @@
     ├── GateRefused        a backup/restore safety gate refused to go on (CLI exit 4)
     └── StorageError       the object store could not be read or written
 
-Messages name the subject (files, rows, columns, ids), never personal data.
+Messages name the subject (files, rows, columns, ids), never personal data. An error that ends a
+run with a result (a generation's summary.json, a validation's, a backup check's) carries that
+result's JSON form as ``summary``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 __all__ = [
     "PERSONAL_DATA_HIDDEN",
@@ -38,6 +41,13 @@ class RotaflowError(Exception):
     """Base of every error rotaflow raises on purpose."""
 
     exit_code: int = 1
+    summary: dict[str, Any] | None = None
+    """The result of the run this error ends (summary.json's form), when it has one."""
+
+    def __init__(self, *args: object, summary: dict[str, Any] | None = None) -> None:
+        super().__init__(*args)
+        if summary is not None:
+            self.summary = summary
 
 
 class ConfigError(RotaflowError):

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
@@ -23,12 +24,13 @@ from prefect.transactions import Transaction, get_transaction
 
 from rotaflow.configs.settings import get_settings
 from rotaflow.constraints.explain import Conflict, diagnose
-from rotaflow.constraints.instance import Instance
+from rotaflow.constraints.instance import Cell, Instance
 from rotaflow.constraints.preflight import PreflightReport, preflight
 from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.solve import Progress, SolveResult
 from rotaflow.services import generate as service
 from rotaflow.services import ingest as ingest_service
+from rotaflow.services.results import GenerateResult
 from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.instances import block_instance, rules_for
 
@@ -155,7 +157,7 @@ def publish(
     version: int,
     instance: Instance,
     result: SolveResult,
-    summary: dict[str, Any],
+    summary: GenerateResult,
     started_at: dt.datetime,
 ) -> service.Published:
     """Record the run and publish its schedule under a row lock on the block.
@@ -193,21 +195,21 @@ def export_outputs(
     out_dir: str,
     instance: Instance,
     bundle: Bundle,
-    result: SolveResult,
+    cells: Iterable[Cell],
     findings: list[dict[str, Any]],
-    summary: dict[str, Any],
+    summary: GenerateResult,
 ) -> list[str]:
-    """assignments.csv, findings.csv, summary.json, report.html and the calendars; artifacts."""
+    """assignments.csv, findings.csv, summary.json, report.html and the calendars of ``cells``; artifacts."""
     people = bundle.frames["people"]
     names = dict(zip(people["person_id"], people["name"], strict=True))
     outputs = service.write_outputs(
-        Path(out_dir), instance=instance, cells=result.cells, findings=findings, summary=summary, names=names
+        Path(out_dir), instance=instance, cells=cells, findings=findings, summary=summary, names=names
     )
     lines = [
-        f"# Block {summary['block_id']} of `{summary['program']}`: **{summary['status']}**",
+        f"# Block {summary.block_id} of `{summary.program}`: **{summary.status}**",
         "",
-        f"- objective {summary['objective']} (bound {summary['best_bound']}), {summary['solve_seconds']} s",
-        f"- hard violations: {summary['hard_violations']}, warnings: {summary['warnings']}",
+        f"- objective {summary.objective} (bound {summary.best_bound}), {summary.solve_seconds} s",
+        f"- hard violations: {summary.hard_violations}, warnings: {summary.warnings}",
         f"- outputs: `{Path(out_dir).resolve()}`",
     ]
     create_markdown_artifact(key="generation-summary", markdown="\n".join(lines), description="Block generation")
@@ -217,11 +219,6 @@ def export_outputs(
 
 
 @task(name="write-summary", cache_policy=NO_CACHE)
-def write_summary(out_dir: str, summary: dict[str, Any]) -> str:
+def write_summary(out_dir: str, summary: GenerateResult) -> str:
     """summary.json once validation has added its verdict."""
-    import json
-
-    from rotaflow.files import write_private
-
-    path = write_private(Path(out_dir) / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
-    return str(path)
+    return str(service.write_summary(Path(out_dir), summary))

@@ -1,8 +1,10 @@
 """Block generation service: rule set, history, solving, publishing and the output files.
 
 The Prefect flow ``generate_block`` calls these one task at a time; nothing here imports
-Prefect. Publishing locks the block's row (``SELECT … FOR UPDATE`` on PostgreSQL) so two
-runs for one block cannot both publish.
+Prefect. The run's result is a ``GenerateResult`` (``rotaflow.services.results``), written as
+summary.json under its contract. Publishing locks the block's row (``SELECT … FOR UPDATE`` on
+PostgreSQL) so two runs for one block cannot both publish; the queries are
+``rotaflow.db.repositories.ScheduleRepository``'s.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import datetime as dt
 import io
 import json
 import re
+import shutil
+import tempfile
 import threading
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,7 @@ from typing import Any
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
 from rotaflow import events
 from rotaflow.configs.settings import CONFIG_DIR
@@ -31,12 +35,15 @@ from rotaflow.constraints.model import build_model, check_schedule
 from rotaflow.constraints.registry import RULES, Violation
 from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.solve import Progress, SolveResult, solve
-from rotaflow.db.models import Assignment, Block, Program, ScheduleRun, utcnow
-from rotaflow.db.repositories import AuditRepository
+from rotaflow.db.models import Assignment, ScheduleRun, utcnow
+from rotaflow.db.repositories import AuditRepository, ScheduleRepository
 from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import RotaflowError
 from rotaflow.files import private_dir, write_private
-from rotaflow.validations.contracts import LINE_BREAKING
+from rotaflow.services.planning import program_today
+from rotaflow.services.results import GenerateResult, check_csv, summary_json
+from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.contracts import ASSIGNMENT_COLUMNS, FINDING_COLUMNS, LINE_BREAKING
 
 __all__ = [
     "PublishConflict",
@@ -48,11 +55,15 @@ __all__ = [
     "claim_out_dir",
     "history_from_database",
     "load_solver_settings",
+    "next_block",
+    "next_block_and_days",
     "record_run_files",
     "publish_run",
     "run_files",
     "solve_block",
+    "staged_run_files",
     "write_outputs",
+    "write_summary",
 ]
 
 SOLVER_FILE = CONFIG_DIR / "solver.yaml"
@@ -82,24 +93,35 @@ def load_solver_settings(path: Path = SOLVER_FILE, **overrides: Any) -> SolverSe
     return SolverSettings.model_validate(data)
 
 
+def next_block_and_days(bundle: Bundle, today: dt.date | None = None) -> tuple[str, int] | None:
+    """The first block of ``bundle`` starting after ``today`` (default: today in the program's timezone) and
+    how many days away it starts."""
+    day = today or program_today(bundle.program.timezone)
+    blocks = bundle.frames["blocks"].sort_values("start_date")
+    later = blocks[blocks["start_date"].dt.date > day]
+    if later.empty:
+        return None
+    first = later.iloc[0]
+    return str(first["block_id"]), (first["start_date"].date() - day).days
+
+
+def next_block(bundle: Bundle, today: dt.date | None = None) -> str | None:
+    """The id of the first block of ``bundle`` starting after ``today`` (default: today in the program's timezone)."""
+    found = next_block_and_days(bundle, today)
+    return None if found is None else found[0]
+
+
 def history_from_database(
     engine: Engine, program_key: str, before: dt.date, days: int = 40
 ) -> list[tuple[str, dt.date, str]]:
     """Published assignments of the days before a block (rolling windows reach back into them)."""
     since = before - dt.timedelta(days=days)
     with UnitOfWork(engine) as uow:
-        program = uow.s.scalars(select(Program).where(Program.key == program_key)).one_or_none()
+        repository = ScheduleRepository(uow.s)
+        program = repository.find_program(program_key)
         if program is None:
             return []
-        rows = uow.s.execute(
-            select(Assignment.person_id, Assignment.date, Assignment.shift_id).where(
-                Assignment.program_id == program.id,
-                Assignment.run_id.is_not(None),
-                Assignment.date >= since,
-                Assignment.date < before,
-            )
-        ).all()
-    return [(r.person_id, r.date, r.shift_id) for r in rows]
+        return repository.published_history(program.id, since, before)
 
 
 def solve_block(
@@ -201,7 +223,7 @@ def publish_run(
     version: int,
     instance: Instance,
     result: SolveResult,
-    summary: dict[str, Any],
+    summary: GenerateResult,
     started_at: dt.datetime,
     actor: str = "rotaflow generate",
 ) -> Published:
@@ -211,25 +233,15 @@ def publish_run(
     started, nothing is written and :class:`PublishConflict` says so.
     """
     block_id = str(instance.meta["block_id"])
-    run_id = str(summary.get("run_id") or uuid.uuid4())
+    run_id = summary.run_id
     with UnitOfWork(engine) as uow:
         s = uow.s
-        program = s.scalars(select(Program).where(Program.key == program_key)).one()
-        block = s.scalars(
-            select(Block).where(Block.program_id == program.id, Block.block_id == block_id).with_for_update()
-        ).one()
-        if engine.dialect.name == "sqlite":  # no row locks: a no-op write takes the database's write lock now
-            s.execute(update(Block).where(Block.id == block.id).values(version=Block.version))
-        publishes = bool(result.cells) and summary.get("hard_violations", 0) == 0
+        runs = ScheduleRepository(s)
+        program = runs.program(program_key)
+        block = runs.lock_block(program.id, block_id, write_lock=True)
+        publishes = bool(result.cells) and summary.hard_violations == 0
         if publishes:
-            newer = s.scalars(
-                select(ScheduleRun).where(
-                    ScheduleRun.program_id == program.id,
-                    ScheduleRun.block_id == block_id,
-                    ScheduleRun.status == "published",
-                    ScheduleRun.finished_at > started_at,
-                )
-            ).first()
+            newer = runs.published_after(program.id, block_id, started_at)
             if newer is not None:
                 raise PublishConflict(
                     f"block {block_id} was published by run {newer.id} at {newer.finished_at:%Y-%m-%d %H:%M:%S} "
@@ -241,11 +253,11 @@ def publish_run(
             program_id=program.id,
             version=version,
             block_id=block_id,
-            status="published" if publishes else str(summary.get("status", result.status)),
+            status="published" if publishes else summary.status,
             objective=result.objective,
             best_bound=result.best_bound,
             solve_seconds=result.seconds,
-            summary=json.loads(json.dumps(summary, default=str)),
+            summary=json.loads(json.dumps(summary.as_dict(), default=str)),
             created_at=started_at,
             finished_at=utcnow(),
         )
@@ -253,14 +265,7 @@ def publish_run(
         s.flush()
         replaced = inserted = 0
         if publishes:
-            old = s.scalars(
-                select(Assignment).where(
-                    Assignment.program_id == program.id,
-                    Assignment.run_id.is_not(None),
-                    Assignment.date >= block.start_date,
-                    Assignment.date <= block.end_date,
-                )
-            ).all()
+            old = runs.published_between(program.id, block.start_date, block.end_date)
             now = utcnow()
             for row in old:
                 row.deleted_at, row.deleted_by = now, f"{actor} (run {run_id})"
@@ -302,28 +307,16 @@ def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rot
     live again, the run is marked ``rolled_back`` and the audit log says why. Returns the rows put back."""
     with UnitOfWork(engine) as uow:
         s = uow.s
-        run = s.get(ScheduleRun, run_id)
+        runs = ScheduleRepository(s)
+        run = runs.run(run_id)
         if run is None or run.status != "published":
             return 0
-        block = s.scalars(
-            select(Block).where(Block.program_id == run.program_id, Block.block_id == run.block_id).with_for_update()
-        ).one()
+        block = runs.lock_block(run.program_id, run.block_id)
         now = utcnow()
-        withdrawn = s.scalars(
-            select(Assignment).where(Assignment.run_id == run_id, Assignment.deleted_at.is_(None))
-        ).all()
+        withdrawn = runs.live_of_run(run_id)
         for row in withdrawn:
             row.deleted_at, row.deleted_by = now, f"{actor} (rollback of run {run_id})"
-        restored = s.scalars(
-            select(Assignment)
-            .where(
-                Assignment.program_id == run.program_id,
-                Assignment.deleted_by == f"{actor} (run {run_id})",
-                Assignment.date >= block.start_date,
-                Assignment.date <= block.end_date,
-            )
-            .execution_options(include_deleted=True)  # soft-deleted rows are hidden unless asked for
-        ).all()
+        restored = runs.deleted_by(run.program_id, f"{actor} (run {run_id})", block.start_date, block.end_date)
         for row in restored:
             row.deleted_at, row.deleted_by = None, None
         run.status = "rolled_back"
@@ -352,10 +345,6 @@ def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rot
 class Outputs:
     folder: Path
     files: list[Path] = field(default_factory=list)
-
-
-ASSIGNMENT_COLUMNS = ["person_id", "date", "shift_id", "start", "end", "hours", "rotation_id", "source"]
-FINDING_COLUMNS = ["rule", "severity", "person_id", "window_start", "window_end", "value", "limit", "unit", "message"]
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -464,6 +453,22 @@ def record_run_files(folder: Path, files: Iterable[Path]) -> None:
     write_private(folder / RUN_MARKER, json.dumps({"written_by": "rotaflow", "files": listed}, indent=2) + "\n")
 
 
+@contextmanager
+def staged_run_files(folder: Path, tmp_dir: Path) -> Iterator[Path]:
+    """A private copy of the run's own output files (the list in the folder's marker: regular files, never a
+    symlink, nothing else the folder holds) in a new folder under ``tmp_dir``, removed afterwards."""
+    files = run_files(folder)
+    staging = Path(tempfile.mkdtemp(prefix="run-", dir=private_dir(tmp_dir)))
+    try:
+        for path in files:
+            target = staging / path.relative_to(folder)
+            private_dir(target.parent)
+            shutil.copyfile(path, target, follow_symlinks=False)
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def run_files(folder: Path) -> list[Path]:
     """The files the run wrote into ``folder`` (from its marker): regular files only, never a symlink."""
     found = []
@@ -474,25 +479,35 @@ def run_files(folder: Path) -> list[Path]:
     return found
 
 
+def write_summary(folder: Path, summary: GenerateResult) -> Path:
+    """summary.json again, once the run has gone further (validated, published, backed up)."""
+    return write_private(folder / "summary.json", summary_json(summary))
+
+
 def write_outputs(
     folder: Path,
     *,
     instance: Instance,
     cells: Iterable[Cell],
     findings: list[dict[str, Any]],
-    summary: dict[str, Any],
+    summary: GenerateResult,
     names: dict[str, str] | None = None,
 ) -> Outputs:
-    """assignments.csv, findings.csv, summary.json, report.html and one .ics per person (0600, folders 0700)."""
-    private_dir(folder)
+    """assignments.csv, findings.csv, summary.json, report.html and one .ics per person (0600, folders 0700);
+    the CSV and JSON files are held to their contracts before anything is written (``BrokenOutput``)."""
     cells = sorted(cells)
     out = Outputs(folder)
     rows = assignment_rows(instance, cells)
+    assignments, found = _csv(rows, ASSIGNMENT_COLUMNS), _csv(findings, FINDING_COLUMNS)
+    check_csv("assignments", assignments)
+    check_csv("findings", found)
+    facts = summary_json(summary)
+    private_dir(folder)
     for name, text in (
-        ("assignments.csv", _csv(rows, ASSIGNMENT_COLUMNS)),
-        ("findings.csv", _csv(findings, FINDING_COLUMNS)),
-        ("summary.json", json.dumps(summary, indent=2, default=str) + "\n"),
-        ("report.html", _report_html(rows, findings, summary)),
+        ("assignments.csv", assignments),
+        ("findings.csv", found),
+        ("summary.json", facts),
+        ("report.html", _report_html(rows, findings, summary.as_dict())),
     ):
         path = write_private(folder / name, text)
         out.files.append(path)

@@ -18,7 +18,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,13 +29,15 @@ import rotaflow.constraints.rules  # noqa: F401  (registers every rule)
 from rotaflow.constraints.instance import Schedule
 from rotaflow.constraints.model import check_schedule
 from rotaflow.constraints.registry import RULES
-from rotaflow.errors import InputError, Problem, RotaflowError
+from rotaflow.errors import InputError, Problem
 from rotaflow.files import private_dir, write_private
 from rotaflow.services.generate import findings_rows
+from rotaflow.services.results import BrokenOutput, ValidateResult, check_csv, check_json
 from rotaflow.validations.acgme import AcgmeReport, limits_for, validate_acgme
 from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.burnout import burnout_scores
-from rotaflow.validations.coverage import FINDING_COLUMNS, CoverageReport, validate_coverage
+from rotaflow.validations.contracts import FINDING_COLUMNS
+from rotaflow.validations.coverage import CoverageReport, validate_coverage
 from rotaflow.validations.instances import block_instance, rules_for
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "Validation",
     "blocks_in",
     "validate",
+    "validation_facts",
+    "validation_result",
     "write_validation",
 ]
 
@@ -320,6 +324,22 @@ def findings_csv(findings: pd.DataFrame) -> str:
     return _csv(findings, FINDING_COLUMNS)
 
 
+def validation_facts(
+    program: str, schedule: str, block_id: str | None, run: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What validation.json says of what was validated: the program, the schedule file, the generation run
+    that made it (``run``: ``GenerateResult.run_facts``) and the block."""
+    facts = {"program": program, "schedule": schedule, **(run or {})}
+    if block_id is not None:
+        facts["block_id"] = block_id
+    return facts
+
+
+def validation_result(validation: Validation, facts: Mapping[str, Any], out: str | Path) -> ValidateResult:
+    """The result of a validation written to ``out``: ``facts`` (``validation_facts``), then the verdict."""
+    return ValidateResult.model_validate({**facts, **validation.summary(), "out_dir": str(Path(out).resolve())})
+
+
 @dataclass
 class Written:
     folder: Path
@@ -343,12 +363,17 @@ def write_validation(
     facts = {**(summary or {}), **validation.summary()}
     facts.setdefault("program", bundle.program.key)
     facts.setdefault("timezone", bundle.program.timezone)
+    check_json(ValidateResult, facts, "validation.json")  # the outputs hold to their contracts before any is written
     files = []
+    assignments = None
     if not (folder / "assignments.csv").exists():  # what was validated, with every derived column
-        path = write_private(folder / "assignments.csv", assignments_csv(validation.schedule, bundle.program.timezone))
-        files.append(path)
-    path = write_private(folder / "findings.csv", findings_csv(validation.findings))
-    files.append(path)
+        assignments = assignments_csv(validation.schedule, bundle.program.timezone)
+        check_csv("assignments", assignments)
+    findings = findings_csv(validation.findings)
+    check_csv("findings", findings)
+    if assignments is not None:
+        files.append(write_private(folder / "assignments.csv", assignments))
+    files.append(write_private(folder / "findings.csv", findings))
     docs = None
     if data_docs:
         docs = _data_docs(folder, validation, gx_dir)
@@ -394,7 +419,7 @@ def _data_docs(folder: Path, validation: Validation, gx_dir: Path | None) -> Pat
     frames = read_outputs(texts)
     report = run_expectations(frames, gx_dir=gx_dir or get_settings().var_dir / "gx", steward=[], datasets=OUTPUTS)
     if not report.success:  # rotaflow's own output broke its contract: a defect, not bad input
-        raise RotaflowError(f"the run's outputs break their contract: {report.problems[:5]}")
+        raise BrokenOutput(f"the run's outputs break their contract: {report.problems[:5]}")
     return report.docs_index
 
 

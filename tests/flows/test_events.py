@@ -20,9 +20,10 @@ from prefect.events.worker import EventsWorker
 
 from rotaflow.configs.settings import get_settings
 from rotaflow.flows.backup import verify_backups
-from rotaflow.flows.generate import generate_block, next_block
+from rotaflow.flows.generate import generate_block
 from rotaflow.flows.restore import emergency_restore
 from rotaflow.flows.validate import validate_schedule
+from rotaflow.services.generate import next_block, next_block_and_days
 from tests.flows.test_generate_flow import _append, fast_ingest  # noqa: F401
 from tests.schedules import make_solvable, solved_schedule
 
@@ -169,13 +170,11 @@ def test_a_scheduled_run_before_the_lead_window_generates_nothing(
     tmp_path: Path,
     fast_ingest: None,  # noqa: F811
 ) -> None:
-    from rotaflow.flows.generate import _next_block
-
     make_solvable(tiny_dir)
     state = generate_block(str(tiny_dir), "next", out_dir=str(tmp_path / "out"), next_within_days=35, return_state=True)
     assert state.is_completed(), state.message
     result = state.result()
-    expected = _next_block(types.SimpleNamespace(frames={"blocks": _tiny_blocks(tiny_dir)}, program=_tz()))
+    expected = next_block_and_days(types.SimpleNamespace(frames={"blocks": _tiny_blocks(tiny_dir)}, program=_tz()))
     assert expected is not None and expected[1] > 35  # the tiny program's first block is months away
     assert result["status"] == "not-yet" and result["block_id"] == expected[0] == "B1"
     assert f"starts in {expected[1]} days" in result["message"]

@@ -38,6 +38,7 @@ from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import InfeasibleError, InputError
 from rotaflow.flows.generate import generate_block
 from rotaflow.services.ingest import database_engine
+from rotaflow.services.results import GenerateResult
 
 ASSIGNMENT_COLUMNS = ["person_id", "date", "shift_id", "start", "end", "hours", "rotation_id", "source"]
 FINDING_COLUMNS = ["rule", "severity", "person_id", "window_start", "window_end", "value", "limit", "unit", "message"]
@@ -361,7 +362,10 @@ def test_calendar_events_keep_their_instants(tiny_dir: Path, tmp_path: Path) -> 
     instance = block_instance(bundle, "B1")
     result = service.solve_block(instance, rules_for(bundle), service.load_solver_settings(time_limit_seconds=5))
     assert result.cells
-    service.write_outputs(tmp_path / "out", instance=instance, cells=result.cells, findings=[], summary={})
+    summary = GenerateResult.start(
+        run_id="run-1", program=PROGRAM, program_version=1, block_id="B1", rules=[], time_limit_seconds=5.0
+    )
+    service.write_outputs(tmp_path / "out", instance=instance, cells=result.cells, findings=[], summary=summary)
     rows = _read_csv(tmp_path / "out" / "assignments.csv")[1]
     person = rows[0]["person_id"]
     calendar = Calendar.from_ical((tmp_path / "out" / "calendars" / f"{person}.ics").read_bytes())
@@ -387,7 +391,8 @@ def test_preflight_refusal_fails_with_the_diagnosis(tiny_dir: Path, tmp_path: Pa
     assert state.is_failed()
     with pytest.raises(InfeasibleError) as info:
         state.result()
-    summary = info.value.summary  # type: ignore[attr-defined]
+    summary = info.value.summary
+    assert summary is not None
     assert summary["status"] == "infeasible" and summary["block_id"] == "B1"
     assert summary["diagnosis"], summary
     assert any(d["screen"] == "coverage_supply" and "2027-07-05" in d["dates"] for d in summary["diagnosis"])
@@ -410,7 +415,8 @@ def test_solver_infeasibility_fails_with_the_conflicting_rules(
     assert state.is_failed()
     with pytest.raises(InfeasibleError) as info:
         state.result()
-    summary = info.value.summary  # type: ignore[attr-defined]
+    summary = info.value.summary
+    assert summary is not None
     assert summary["status"] == "infeasible"
     assert summary["preflight"] == []  # the screens saw nothing
     rules = {d["rule"] for d in summary["diagnosis"]}

@@ -62,7 +62,7 @@ def test_a_violation_fails_the_run_with_its_summary(program: Path, schedule: Pat
     assert state.is_failed()
     error = state.result(raise_on_failure=False)
     assert isinstance(error, InfeasibleError)
-    assert error.summary["hard_violations"] >= 1  # type: ignore[attr-defined]
+    assert error.summary is not None and error.summary["hard_violations"] >= 1
     assert header.startswith("person_id")
 
 

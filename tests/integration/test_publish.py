@@ -29,6 +29,7 @@ from rotaflow.services.generate import (
     solve_block,
 )
 from rotaflow.services.ingest import ingest_bundle, load_bundle
+from rotaflow.services.results import GenerateResult
 from rotaflow.validations.instances import block_instance, rules_for
 
 PROGRAM = "tiny-internal-medicine-residency"
@@ -74,14 +75,9 @@ def _now() -> dt.datetime:
 
 
 def _publish(engine: Engine, solved: Solved, run_id: str, started_at: dt.datetime, actor: str = "test") -> Published:
-    summary: dict[str, Any] = {
-        "run_id": run_id,
-        "program": PROGRAM,
-        "block_id": "B1",
-        "status": solved.result.status,
-        "hard_violations": 0,
-        "warnings": 0,
-    }
+    summary = GenerateResult.start(
+        run_id=run_id, program=PROGRAM, program_version=solved.version, block_id="B1", rules=[], time_limit_seconds=5
+    ).solved(solved.result)
     return publish_run(
         engine,
         program_key=PROGRAM,

@@ -13,6 +13,7 @@ import rotaflow.services.generate as service
 from rotaflow.cli import main
 from rotaflow.db.session import make_engine
 from rotaflow.files import private_dir, write_private
+from rotaflow.services.results import GenerateResult
 from tests.schedules import make_solvable, solved_schedule
 
 
@@ -42,12 +43,15 @@ def _instance(tiny_dir: Path) -> object:
 
 
 CELLS = [("R1", 0, "DAY"), ("R2", 1, "NIGHT"), ("R3", 2, "DAY")]
+SUMMARY = GenerateResult.start(
+    run_id="run-1", program="tiny", program_version=1, block_id="B1", rules=[], time_limit_seconds=5.0
+)
 
 
 def test_run_outputs_and_calendars_are_private(tiny_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs" / "one"
     written = service.write_outputs(
-        out, instance=_instance(tiny_dir), cells=CELLS, findings=[], summary={"status": "feasible"}
+        out, instance=_instance(tiny_dir), cells=CELLS, findings=[], summary=SUMMARY.with_(status="feasible")
     )
     assert {p.name for p in written.files} >= {"assignments.csv", "summary.json", "report.html", "R1.ics"}
     _private_tree(out)
@@ -59,7 +63,7 @@ def test_an_existing_output_file_becomes_private_when_rewritten(tiny_dir: Path, 
     out.mkdir()
     (out / "summary.json").write_text("{}")
     os.chmod(out / "summary.json", 0o644)
-    service.write_outputs(out, instance=_instance(tiny_dir), cells=CELLS, findings=[], summary={})
+    service.write_outputs(out, instance=_instance(tiny_dir), cells=CELLS, findings=[], summary=SUMMARY)
     assert _mode(out / "summary.json") == 0o600
     assert _mode(out) == 0o755  # a folder the user made is left as it is
 
@@ -81,7 +85,7 @@ def test_the_summary_rewritten_by_the_flow_is_private(tmp_path: Path) -> None:
     from rotaflow.tasks.generate import write_summary
 
     private_dir(tmp_path / "run")
-    path = Path(write_summary.fn(str(tmp_path / "run"), {"status": "optimal"}))
+    path = Path(write_summary.fn(str(tmp_path / "run"), SUMMARY.with_(status="optimal")))
     assert _mode(path) == 0o600 and path.read_text().startswith("{")
 
 
@@ -137,7 +141,9 @@ def test_a_calendar_escapes_and_folds_the_name(tiny_dir: Path, tmp_path: Path, n
     from icalendar import Calendar
 
     out = tmp_path / "out"
-    service.write_outputs(out, instance=_instance(tiny_dir), cells=CELLS, findings=[], summary={}, names={"R1": name})
+    service.write_outputs(
+        out, instance=_instance(tiny_dir), cells=CELLS, findings=[], summary=SUMMARY, names={"R1": name}
+    )
     raw = (out / "calendars" / "R1.ics").read_bytes()
     lines = _unfold(raw)
     calname = next(line for line in lines if line.startswith("X-WR-CALNAME:"))

@@ -1,0 +1,245 @@
+"""What a run hands back, typed: the result of generating a block and of validating a schedule.
+
+A result is built in one place (these models and the services), never filled in as a dict across a
+flow. Its JSON form (``as_dict``) is what summary.json, validation.json and ``--json`` hold: the
+fields given so far, in the order below, so a run that stopped early shows only what it reached.
+
+The files a run writes are held to their contracts where they are written (``check_csv``,
+``check_json``): a file that breaks its contract is a defect of rotaflow, ``BrokenOutput``, never
+bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from rotaflow.constraints.explain import Conflict
+from rotaflow.constraints.preflight import PreflightReport
+from rotaflow.constraints.registry import RULES
+from rotaflow.constraints.solve import SolveResult
+from rotaflow.errors import RotaflowError
+
+__all__ = [
+    "BrokenOutput",
+    "GenerateResult",
+    "NotYet",
+    "ValidateResult",
+    "check_csv",
+    "check_json",
+    "summary_json",
+]
+
+RUN_FACTS = ("run_id", "status", "objective", "best_bound", "solve_seconds")
+"""What a generation run tells the validation of its schedule about itself."""
+
+
+class BrokenOutput(RotaflowError):
+    """A file rotaflow wrote broke its own contract: a defect in rotaflow, not in the user's data."""
+
+    exit_code = 1
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON-able form: the fields given so far, in field order (held to the model where it is
+        written: ``check_json``)."""
+        return self.model_dump(exclude_unset=True, warnings=False)
+
+    def with_(self, **changes: Any) -> Self:
+        return self.model_copy(update=changes)
+
+
+class GenerateResult(_Result):
+    """summary.json of one block-generation run (``rotaflow generate --json``)."""
+
+    run_id: str
+    program: str
+    program_version: int
+    block_id: str
+    status: str
+    objective: int | float | None
+    best_bound: int | float | None
+    solve_seconds: int | float
+    hard_violations: int
+    warnings: int
+    rules: list[str]
+    time_limit_seconds: int | float
+    preflight: list[dict[str, Any]] = []
+    penalties: dict[str, Any] = {}
+    diagnosis: list[dict[str, Any]] = []
+    published: bool = False
+    out_dir: str = ""
+    engine_check_violations: int = 0
+    validation: dict[str, Any] = {}
+    backup: dict[str, Any] = {}
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        run_id: str,
+        program: str,
+        program_version: int,
+        block_id: str,
+        rules: Iterable[str],
+        time_limit_seconds: float,
+    ) -> GenerateResult:
+        """A run that has not solved yet: infeasible until the solver says otherwise. ``rules``: the names of
+        the rule set's rules (the registered ones are listed)."""
+        return cls(
+            run_id=run_id,
+            program=program,
+            program_version=program_version,
+            block_id=block_id,
+            status="infeasible",
+            objective=None,
+            best_bound=None,
+            solve_seconds=0.0,
+            hard_violations=0,
+            warnings=0,
+            rules=sorted(set(rules) & set(RULES)),
+            time_limit_seconds=time_limit_seconds,
+        )
+
+    def screened(self, report: PreflightReport) -> GenerateResult:
+        """The preflight screens' reasons; when they refuse the block, their errors are the diagnosis."""
+        reasons = [r.as_dict() for r in report.reasons]
+        if report.ok:
+            return self.with_(preflight=reasons)
+        return self.with_(preflight=reasons, diagnosis=[r.as_dict() for r in report.errors])
+
+    def solved(self, result: SolveResult) -> GenerateResult:
+        return self.with_(
+            status=result.status,
+            objective=result.objective,
+            best_bound=result.best_bound,
+            solve_seconds=round(result.seconds, 3),
+            penalties=result.penalties,
+        )
+
+    def diagnosed(self, conflicts: list[Conflict]) -> GenerateResult:
+        return self.with_(diagnosis=[c.as_dict() for c in conflicts])
+
+    def checked(self, findings: list[dict[str, Any]]) -> GenerateResult:
+        """The engine's own checkers' findings counted; nothing is published yet."""
+        return self.with_(
+            hard_violations=sum(1 for f in findings if f["severity"] == "violation"),
+            warnings=sum(1 for f in findings if f["severity"] == "warning"),
+            published=False,
+        )
+
+    def written_to(self, out: str | Path) -> GenerateResult:
+        return self.with_(out_dir=str(Path(out).resolve()))
+
+    def run_facts(self) -> dict[str, Any]:
+        """What the validation of this run's schedule repeats about the run."""
+        facts = self.as_dict()
+        return {k: facts[k] for k in RUN_FACTS}
+
+    def validated(self, validation: Mapping[str, Any]) -> GenerateResult:
+        """The independent validation's verdict: the run's hard violations are the engine's or the
+        validation's, whichever are more; what the validation found beyond that goes under ``validation``."""
+        engine = self.hard_violations
+        known = self.as_dict().keys() | {"engine_check_violations"}
+        return self.with_(
+            engine_check_violations=engine,
+            hard_violations=max(engine, int(validation["hard_violations"])),
+            warnings=int(validation["warnings"]),
+            validation={k: v for k, v in validation.items() if k not in known},
+        )
+
+    def published_as(self, published: bool) -> GenerateResult:
+        return self.with_(published=published)
+
+    def backed_up(self, backup: Mapping[str, Any]) -> GenerateResult:
+        return self.with_(backup=dict(backup))
+
+
+class NotYet(_Result):
+    """``--block next`` when the next block starts later than the lead window: nothing generated."""
+
+    program: str
+    block_id: str
+    status: Literal["not-yet"]
+    message: str
+
+    @classmethod
+    def of(cls, program: str, block_id: str, message: str) -> NotYet:
+        return cls(program=program, block_id=block_id, status="not-yet", message=message)
+
+
+class ValidateResult(_Result):
+    """validation.json and the result of validating a schedule (``rotaflow validate --json``).
+
+    ``timezone`` and ``data_docs`` are in validation.json only; ``out_dir`` is in the result only.
+    """
+
+    program: str
+    schedule: str | None = None
+    run_id: str | None = None
+    status: str | None = None
+    objective: int | float | None = None
+    best_bound: int | float | None = None
+    solve_seconds: int | float | None = None
+    block_id: str | None = None
+    verdict: Literal["passed", "failed"]
+    period_start: str
+    period_end: str
+    blocks: list[str]
+    assignments: int
+    hard_violations: int
+    warnings: int
+    infos: int
+    findings_by_rule: list[dict[str, Any]]
+    utilisation_by_block: list[dict[str, Any]]
+    burnout_bands: dict[str, Any]
+    seconds: dict[str, Any]
+    contingency: dict[str, Any] | None = None
+    timezone: str | None = None
+    data_docs: str | None = None
+    out_dir: str | None = None
+
+
+def summary_json(result: GenerateResult) -> str:
+    """summary.json's text, held to its contract first."""
+    data = result.as_dict()
+    check_json(GenerateResult, data, "summary.json")
+    return json.dumps(data, indent=2, default=str) + "\n"
+
+
+def check_json(model: type[BaseModel], data: Mapping[str, Any], file: str) -> None:
+    """``BrokenOutput`` unless ``data`` holds to ``model`` (the contract of the JSON file ``file``)."""
+    try:
+        model.model_validate(dict(data))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or file}: {e['msg']}" for e in exc.errors()[:5])
+        raise BrokenOutput(f"rotaflow wrote a {file} that breaks its contract: {problems}") from None
+
+
+def check_csv(name: Literal["assignments", "findings"], text: str) -> None:
+    """``BrokenOutput`` unless ``text`` reads back under its dataset's contract (``OUTPUTS[name]``): exactly
+    its columns, in order, and every row within the Pandera model."""
+    from rotaflow.validations.bundle import contract_problems, parse_csv
+    from rotaflow.validations.contracts import OUTPUTS
+    from rotaflow.validations.limits import LIMITS
+
+    dataset = OUTPUTS[name]
+    header = text.split("\n", 1)[0].split(",")
+    problems: list[str] = []
+    if header != dataset.columns:
+        problems.append(f"{dataset.file}: expected the columns {', '.join(dataset.columns)}")
+    else:
+        frame, found = parse_csv(dataset, text.encode("utf-8"), limits=LIMITS.for_schedule())
+        if frame is not None:  # the cells that parsed, held to the Pandera model
+            unparsed = {(p.row, p.column) for p in found if p.row is not None and p.column is not None}
+            found += contract_problems(dataset, frame, unparsed)
+        problems = [str(p) for p in found]
+    if problems:
+        raise BrokenOutput(f"rotaflow wrote a {dataset.file} that breaks its contract: {'; '.join(problems[:5])}")
