@@ -12,7 +12,7 @@ from rotaflow.constraints.rules._common import date_label
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
     shifts: list[str] | None = Field(
-        default=None, description="moonlighting shifts; default: admin shifts whose id or name says moonlight"
+        default=None, description="moonlighting shifts; default: admin shifts whose id says moonlight"
     )
 
 
