@@ -16,7 +16,7 @@ from prefect.states import Failed, State
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InfeasibleError
 from rotaflow.services.generate import check_out_dir
-from rotaflow.services.validate import validation_facts, validation_result
+from rotaflow.services.validate import check_run_facts, validation_facts, validation_result
 from rotaflow.tasks.validate import load_program, publish_validation, read_schedule, run_validation, write_report
 
 __all__ = ["validate_schedule"]
@@ -42,6 +42,7 @@ def validate_schedule(
     """
     if out_dir is not None:  # a file or rotaflow's own data (object store, backups, var/) is bad input
         check_out_dir(out_dir, any_folder=True)
+    check_run_facts(extra)  # a key that is not a generation run's fact is bad input
     loaded = load_program(program, return_state=True)
     if loaded.is_failed():
         return Failed(message=loaded.message, data=loaded.result(raise_on_failure=False))

@@ -85,9 +85,9 @@ def validate(
         frame = load_schedule(bundle, read_schedule_file(schedule), file=schedule.name)
         with progress_shown(show_progress if contingency != "none" else False, as_json=as_json):
             result = service.validate(bundle, frame, block_id=block, contingency=contingency)  # type: ignore[arg-type]
-        facts = {"program": bundle.program.key, "schedule": schedule.name} | ({"block_id": block} if block else {})
+        facts = service.validation_facts(bundle.program.key, schedule.name, block)
         service.write_validation(out_dir, result, bundle, summary=facts, data_docs=data_docs)
-        summary = {**facts, **result.summary(), "out_dir": str(out_dir.resolve())}
+        summary = service.validation_result(result, facts, out_dir).as_dict()
         outcome = summary
     if as_json:
         print_json(summary)

@@ -32,11 +32,11 @@ from rotaflow.constraints.registry import RULES
 from rotaflow.errors import InputError, Problem
 from rotaflow.files import private_dir, write_private
 from rotaflow.services.generate import findings_rows
-from rotaflow.services.results import BrokenOutput, ValidateResult, check_csv, check_json
+from rotaflow.services.results import RUN_FACTS, BrokenOutput, ValidateResult, check_csv, check_json
 from rotaflow.validations.acgme import AcgmeReport, limits_for, validate_acgme
 from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.burnout import burnout_scores
-from rotaflow.validations.contracts import FINDING_COLUMNS
+from rotaflow.validations.contracts import ASSIGNMENT_COLUMNS, FINDING_COLUMNS
 from rotaflow.validations.coverage import CoverageReport, validate_coverage
 from rotaflow.validations.instances import block_instance, rules_for
 
@@ -44,6 +44,7 @@ __all__ = [
     "INDEPENDENT_RULES",
     "Validation",
     "blocks_in",
+    "check_run_facts",
     "validate",
     "validation_facts",
     "validation_result",
@@ -306,9 +307,6 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-ASSIGNMENT_COLUMNS = ["person_id", "date", "shift_id", "start", "end", "hours", "rotation_id", "source"]
-
-
 def assignments_csv(schedule: pd.DataFrame, timezone: str) -> str:
     """assignments.csv text (FORMATS.md) of a loaded schedule: local instants with offsets."""
     frame = schedule.sort_values(["person_id", "start"]).copy()
@@ -329,15 +327,28 @@ def validation_facts(
 ) -> dict[str, Any]:
     """What validation.json says of what was validated: the program, the schedule file, the generation run
     that made it (``run``: ``GenerateResult.run_facts``) and the block."""
+    check_run_facts(run)
     facts = {"program": program, "schedule": schedule, **(run or {})}
     if block_id is not None:
         facts["block_id"] = block_id
     return facts
 
 
+def check_run_facts(run: Mapping[str, Any] | None) -> None:
+    """``InputError`` when the generation run's facts handed to a validation (the flow's ``extra``) hold a
+    key that is not a run fact (``RUN_FACTS``): caller input, refused before anything runs."""
+    unknown = sorted(set(run or {}) - set(RUN_FACTS))
+    if unknown:
+        expected = f"the generation run's facts (keys among {', '.join(RUN_FACTS)})"
+        raise InputError([Problem("flow parameters", None, "extra", expected, ", ".join(map(str, unknown)))])
+
+
 def validation_result(validation: Validation, facts: Mapping[str, Any], out: str | Path) -> ValidateResult:
-    """The result of a validation written to ``out``: ``facts`` (``validation_facts``), then the verdict."""
-    return ValidateResult.model_validate({**facts, **validation.summary(), "out_dir": str(Path(out).resolve())})
+    """The result of a validation written to ``out``: ``facts`` (``validation_facts``), then the verdict;
+    ``BrokenOutput`` when it breaks its contract (``ValidateResult``)."""
+    data = {**facts, **validation.summary(), "out_dir": str(Path(out).resolve())}
+    check_json(ValidateResult, data, "validation result")
+    return ValidateResult.model_validate(data)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pytest
 
 import rotaflow.services.generate as service
 from rotaflow.constraints.solve import SolveResult
-from rotaflow.errors import InfeasibleError, RotaflowError, StorageError
+from rotaflow.errors import InfeasibleError, InputError, RotaflowError, StorageError
 from rotaflow.services import validate as validation_service
 from rotaflow.services.ingest import load_bundle
 from rotaflow.services.results import BrokenOutput, GenerateResult, NotYet, ValidateResult, check_csv
@@ -221,6 +221,24 @@ def test_validation_json_holds_to_its_contract(
             data_docs=False,  # type: ignore[arg-type]
         )
     assert not (tmp_path / "bad" / "validation.json").exists()
+    with pytest.raises(BrokenOutput, match="validation result that breaks its contract: surprise"):
+        validation_service.validation_result(validation, {**facts, "surprise": 1}, tmp_path / "ok")
+
+
+def test_a_generation_runs_facts_are_repeated_by_its_validation() -> None:
+    run = START.solved(_solved()).run_facts()
+    facts = validation_service.validation_facts("tiny", "assignments.csv", None, run)
+    assert facts == {"program": "tiny", "schedule": "assignments.csv", **run}
+
+
+def test_a_run_fact_the_validation_does_not_know_is_bad_input_naming_the_parameter() -> None:
+    run = {"run_id": "run-1", "surprise": 1, "another": 2}
+    with pytest.raises(InputError) as refused:
+        validation_service.validation_facts("tiny", "assignments.csv", "B1", run)
+    (problem,) = refused.value.problems
+    assert problem.column == "extra" and problem.got == "another, surprise"
+    assert "run_id, status, objective, best_bound, solve_seconds" in problem.expected
+    assert refused.value.exit_code == 2
 
 
 def test_a_broken_output_is_an_internal_error_not_bad_input() -> None:
