@@ -9,10 +9,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rotaflow.cli import app, err, json_help, option_problem, out, print_json
+from rotaflow.cli import app, err, json_help, out, print_json, refuse_credentials
 from rotaflow.configs.settings import get_settings, mask_url
 from rotaflow.db.repositories import IngestResult
-from rotaflow.errors import InputError
 
 
 @app.command()
@@ -70,14 +69,6 @@ def ingest(
             table.add_row(name, str(result.inserted[name]), str(result.deleted.get(name, 0)))
         out.print(table)
     out.print(f"Data Docs: {docs}")
-
-
-def refuse_credentials(program: str) -> None:
-    """An ``s3://`` bundle address with credentials in it is refused before a flow run records it
-    (Prefect stores a run's parameters) or anything prints it."""
-    if program[:5].lower() == "s3://" and mask_url(program) != program:
-        expected = "an s3://bucket/prefix without credentials (keys: ROTAFLOW_S3_ACCESS_KEY_ID / _SECRET_ACCESS_KEY)"
-        raise InputError([option_problem("--program", expected, mask_url(program))])
 
 
 def docs_path() -> Path:

@@ -531,7 +531,7 @@ def run_ingest(folder: Path, var: Path) -> tuple[int, str]:
     get_settings.cache_clear()
     console = Console(file=io.StringIO(), width=400, color_system=None)
     try:
-        with mock.patch("rotaflow.cli.err", console):
+        with mock.patch("rotaflow.cli.err", console), mock.patch("rotaflow.cli.ingest.err", console):
             code = rotaflow.cli.main(["ingest", "--program", str(folder), "--no-flow"])
     finally:
         dispose_engines()
