@@ -125,7 +125,7 @@ class Bundle:
     constraints: dict[str, Any] | None = None
     files: dict[str, bytes] = field(default_factory=dict, repr=False)
     notes: list[str] = field(default_factory=list)
-    """What was accepted but not read: extra files and columns (FORMATS.md allows them)."""
+    """What was accepted but not read: extra files and columns (docs/formats.md allows them)."""
 
     @property
     def content_hash(self) -> str:
@@ -224,7 +224,7 @@ def header_problems(
     required: Iterable[str],
     personal: frozenset[str] = frozenset(),
 ) -> tuple[list[Problem], list[str]]:
-    """Problems of a CSV header, and the extra columns it may carry (FORMATS.md allows added columns).
+    """Problems of a CSV header, and the extra columns it may carry (docs/formats.md allows added columns).
 
     An extra column is ignored, unless its name looks like a misspelling of a known column the file
     lacks (``pgy_level`` for ``pgy``… no; ``transtion_minutes`` for ``transition_minutes``: yes) —
@@ -574,7 +574,7 @@ def parse_bundle(files: Mapping[str, bytes], *, source: str = "", limits: Bundle
                 )
             )
         else:
-            notes.append(f"{name}: not a bundle file of FORMATS.md; kept, not read")
+            notes.append(f"{name}: not a bundle file of docs/formats.md; kept, not read")
     program: ProgramConfig | None = None
     if PROGRAM_FILE in files:
         program, found = parse_program(files[PROGRAM_FILE], limits)

@@ -358,4 +358,4 @@ OUTPUTS: dict[str, Dataset] = {
         Dataset("findings", "findings.csv", FindingsModel, False),
     )
 }
-"""What a run hands back (FORMATS.md §2), held to the same kind of contract."""
+"""What a run hands back (docs/formats.md, “The schedule”), held to the same kind of contract."""

@@ -16,7 +16,7 @@ a schedule frame (``rotaflow.validations.schedule.load_schedule``) and shares no
   Σ ``min`` × the shift's work hours over the coverage rows of the day. Available hours are, for
   every person eligible for at least one shift demanded that day and not on a blocking absence,
   ``fte`` × the weekly limit ÷ 7 (80 h ÷ 7 ≈ 11.4 h a day: the most a full-time resident may
-  average). Bands as in ACGME.md: green < 70 %, yellow 70–80 %, orange 80–90 %, red 90–95 %,
+  average). Bands as in docs/acgme.md: green < 70 %, yellow 70–80 %, orange 80–90 %, red 90–95 %,
   black > 95 %.
 """
 
@@ -48,13 +48,13 @@ BANDS: tuple[tuple[str, float], ...] = (
     ("orange", 0.90),
     ("red", 0.95),
 )
-"""(band, bound) in order: green < 0.70 ≤ yellow < 0.80 ≤ orange < 0.90 ≤ red ≤ 0.95 < black (ACGME.md)."""
+"""(band, bound) in order: green < 0.70 ≤ yellow < 0.80 ≤ orange < 0.90 ≤ red ≤ 0.95 < black (docs/acgme.md)."""
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def band_of(utilisation: float) -> str:
-    """The ACGME.md utilisation band of a ratio (0.72 → yellow; exactly 0.95 is still red)."""
+    """The docs/acgme.md utilisation band of a ratio (0.72 → yellow; exactly 0.95 is still red)."""
     for band, upper in BANDS[:3]:
         if utilisation < upper:
             return band
@@ -73,7 +73,7 @@ class CoverageReport:
     blocks: pd.DataFrame
     """Per block: block_id, required_hours, available_hours, utilisation, band."""
     findings: pd.DataFrame
-    """findings.csv rows (FORMATS.md)."""
+    """findings.csv rows (docs/formats.md)."""
 
 
 def _none(value: Any) -> bool:

@@ -1,6 +1,6 @@
 """Read a schedule of any origin and pin every row to real instants of the program's timezone.
 
-A schedule needs only ``person_id``, ``date`` and ``shift_id`` (FORMATS.md §2). ``start``,
+A schedule needs only ``person_id``, ``date`` and ``shift_id`` (docs/formats.md, “The schedule”). ``start``,
 ``end``, ``hours``, ``rotation_id`` and ``source`` are derived from the bundle when absent and
 checked when present: ``start``/``end`` must be the bundle's localised instants of that shift on
 that date, ``hours`` within 0.01 of its work hours. Every problem comes back at once, located by
@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 INPUT_COLUMNS: list[str] = list(HistoryModel.to_schema().columns)
-"""Columns a schedule file may have (assignments.csv of FORMATS.md §2)."""
+"""Columns a schedule file may have (assignments.csv of docs/formats.md)."""
 REQUIRED_COLUMNS = ["person_id", "date", "shift_id"]
 SCHEDULE_COLUMNS = [
     "person_id",
@@ -341,7 +341,7 @@ def _read_simple(file: str, lines: list[str], personal: frozenset[str]) -> tuple
 def _header_problems(
     file: str, header: list[str], *, allowed: Iterable[str], personal: frozenset[str] = frozenset()
 ) -> list[Problem]:
-    """The header's problems; extra columns are allowed (FORMATS.md) and dropped by the readers."""
+    """The header's problems; extra columns are allowed (docs/formats.md) and dropped by the readers."""
     problems, _ = header_problems(file, header, known=list(allowed), required=REQUIRED_COLUMNS, personal=personal)
     return problems
 

@@ -1,4 +1,4 @@
-"""The ``rotaflow`` command line (FORMATS.md section 3).
+"""The ``rotaflow`` command line (docs/formats.md, “The command line”).
 
 Exit codes: 0 done; 1 configuration or unexpected error; 2 bad input; 3 infeasible or
 violations; 4 a safety gate refused.

@@ -308,7 +308,7 @@ def _cell(value: Any) -> str:
 
 
 def assignments_csv(schedule: pd.DataFrame, timezone: str) -> str:
-    """assignments.csv text (FORMATS.md) of a loaded schedule: local instants with offsets."""
+    """assignments.csv text (docs/formats.md) of a loaded schedule: local instants with offsets."""
     frame = schedule.sort_values(["person_id", "start"]).copy()
     frame["date"] = pd.to_datetime(frame["date"]).dt.date.map(dt.date.isoformat)
     for column in ("start", "end"):
@@ -318,7 +318,7 @@ def assignments_csv(schedule: pd.DataFrame, timezone: str) -> str:
 
 
 def findings_csv(findings: pd.DataFrame) -> str:
-    """findings.csv text (FORMATS.md)."""
+    """findings.csv text (docs/formats.md)."""
     return _csv(findings, FINDING_COLUMNS)
 
 

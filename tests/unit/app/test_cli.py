@@ -37,7 +37,7 @@ def test_ingest_notes_added_files_and_columns_it_does_not_read(
     assert main(["ingest", "--program", str(tiny_dir), "--no-flow", "--json"]) == 0
     captured = capsys.readouterr()
     notes = [
-        "README.txt: not a bundle file of FORMATS.md; kept, not read",
+        "README.txt: not a bundle file of docs/formats.md; kept, not read",
         "blocks.csv: column academic_year is not read by rotaflow; ignored",
     ]
     assert json.loads(captured.out)["notes"] == notes

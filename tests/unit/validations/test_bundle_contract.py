@@ -1,4 +1,4 @@
-"""Every check of the bundle contract (FORMATS.md), each with a broken input and its exact message."""
+"""Every check of the bundle contract (docs/formats.md), each with a broken input and its exact message."""
 
 from __future__ import annotations
 
@@ -324,8 +324,8 @@ def test_optional_files_may_be_absent(tiny_files: dict[str, bytes]) -> None:
 def test_extra_files_are_kept_and_noted_not_read(tiny_files: dict[str, bytes]) -> None:
     bundle = parse_bundle({**tiny_files, "notes.txt": b"hello", "README.md": b"# ours"})
     assert bundle.notes == [
-        "README.md: not a bundle file of FORMATS.md; kept, not read",
-        "notes.txt: not a bundle file of FORMATS.md; kept, not read",
+        "README.md: not a bundle file of docs/formats.md; kept, not read",
+        "notes.txt: not a bundle file of docs/formats.md; kept, not read",
     ]
     assert bundle.content_hash == parse_bundle(tiny_files).content_hash  # the meaning is unchanged
 

@@ -4,7 +4,7 @@ Each example copies the tiny valid bundle, applies one to three corruptions that
 guaranteed to break the contract (a value that no parser or check of its column accepts,
 an id no file lists, a repeated key, a missing file ...), optionally dresses the files in
 spreadsheet artefacts that must not matter (byte-order mark, CRLF, padded cells), and runs
-``rotaflow ingest --no-flow`` on the result. Properties (FORMATS.md, last line):
+``rotaflow ingest --no-flow`` on the result. Properties (docs/formats.md, last line):
 
 * ``main`` returns 2 and no exception escapes;
 * every problem printed names a bundle file and says what was expected;
@@ -624,7 +624,7 @@ _COLUMN_NAMES = sorted({c for d in DATASETS.values() for c in d.columns})
 @FUZZ
 @given(data=st.data())
 def test_added_columns_never_change_the_bundle(data: st.DataObject) -> None:
-    """FORMATS.md: a program may add columns. One that is not a near-miss of a column the file
+    """docs/formats.md: a program may add columns. One that is not a near-miss of a column the file
     lacks is ignored (and noted); the bundle means exactly what it meant without it."""
     import difflib
 
