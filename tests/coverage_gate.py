@@ -1,4 +1,4 @@
-"""Fail when a critical package's line coverage is under its floor (after `pytest --cov`)."""
+"""Fail when a critical package's line coverage is under its floor, or was not measured (after `pytest --cov`)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def main(path: str) -> int:
             if parts[:2] == ("rotaflow", package) or parts[0] == package:
                 covered += data["summary"]["covered_lines"]
                 statements += data["summary"]["num_statements"]
-        if statements == 0:
-            print(f"coverage rotaflow/{package}/: no statements yet")
+        if statements == 0:  # a package the run did not measure cannot pass its floor
+            print(f"coverage rotaflow/{package}/: not measured (no file of it in {path}) BELOW FLOOR")
+            failed = True
             continue
         percent = 100.0 * covered / statements
         status = "ok" if percent >= floor else "BELOW FLOOR"
