@@ -16,11 +16,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import rotaflow.constraints.rules  # noqa: F401  (registers every rule)
+from rotaflow.configs.settings import CONFIG_DIR
 from rotaflow.constraints.registry import RULES, Rule, RuleKind, Selector
 
 __all__ = ["ConfiguredRule", "RuleEntry", "RuleSet", "RuleSetError", "configure", "load_ruleset", "merge_overrides"]
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "configs" / "constraints"
+DEFAULT_DIR = CONFIG_DIR / "constraints"
 
 
 class RuleSetError(ValueError):

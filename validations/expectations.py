@@ -21,6 +21,7 @@ import pandera.pandas as pa
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from rotaflow.configs.settings import CONFIG_DIR
 from rotaflow.errors import Problem
 from rotaflow.validations.contracts import DATASETS, Dataset
 
@@ -33,7 +34,7 @@ __all__ = [
     "suite_specs_from_model",
 ]
 
-STEWARD_FILE = Path(__file__).resolve().parent.parent / "configs" / "expectations.yaml"
+STEWARD_FILE = CONFIG_DIR / "expectations.yaml"
 log = logging.getLogger(__name__)
 
 
