@@ -21,6 +21,7 @@ in the order ``rotaflow --help`` lists them.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -222,10 +223,17 @@ def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 
 
+def _version_only(args: list[str]) -> bool:
+    """Whether the options before any command ask for the version (which prints and exits)."""
+    return "--version" in itertools.takewhile(lambda arg: arg.startswith("-"), args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI, turning rotaflow's errors into their exit codes."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        _prefect_environment()
+        if not _version_only(args):  # `rotaflow --version` reads no settings and makes no folder
+            _prefect_environment()
         app(args=argv, standalone_mode=False)
     except InputError as exc:
         err.print(f"[red]rejected[/red] {escape(exc.source or '')}".rstrip(), highlight=False, soft_wrap=True)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from rotaflow import __version__
 from rotaflow.cli import main
+from rotaflow.configs.settings import get_settings
 
 COMMANDS = [[], ["ingest"], ["synth"], ["db"], ["db", "upgrade"], ["db", "downgrade"], ["db", "current"]]
 
@@ -125,3 +127,15 @@ def test_db_upgrade_current_and_downgrade(capsys: pytest.CaptureFixture[str]) ->
     assert main(["db", "downgrade", "base", "--confirm", "base"]) == 0
     assert main(["db", "current"]) == 0
     assert "database: none" in capsys.readouterr().out
+
+
+def test_version_prints_without_touching_var_or_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    var = tmp_path / "fresh-var"
+    monkeypatch.setenv("ROTAFLOW_VAR_DIR", str(var))
+    monkeypatch.delenv("PREFECT_HOME", raising=False)  # else Prefect's home is made where it says
+    get_settings.cache_clear()
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"rotaflow {__version__}\n"
+    assert not var.exists() and get_settings.cache_info().currsize == 0  # settings never read
