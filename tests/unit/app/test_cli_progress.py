@@ -331,8 +331,23 @@ def test_validate_shows_the_contingency_scenarios(
     def checks(bundle: Any, frame: Any, *, block_id: str | None, contingency: str) -> Any:
         cells = list(zip(frame["person_id"], frame["date"].dt.date, frame["shift_id"], strict=True))
         analysis = analyse_contingency(bundle, "B1", cells) if contingency != "none" else None
-        facts = {"period_start": "2027-07-01", "period_end": "2027-07-28", "hard_violations": 0, "warnings": 0}
-        return SimpleNamespace(summary=lambda: facts | {"scenarios": analysis and len(analysis.scenarios)})
+        facts = {
+            "verdict": "passed",
+            "period_start": "2027-07-01",
+            "period_end": "2027-07-28",
+            "blocks": ["B1"],
+            "assignments": len(cells),
+            "hard_violations": 0,
+            "warnings": 0,
+            "infos": 0,
+            "findings_by_rule": [],
+            "utilisation_by_block": [],
+            "burnout_bands": {},
+            "seconds": {},
+        }  # a summary that holds to validation.json's contract
+        if analysis is not None:
+            facts["contingency"] = {"scenarios": len(analysis.scenarios)}
+        return SimpleNamespace(summary=lambda: facts)
 
     monkeypatch.setattr(rotaflow.services.validate, "validate", checks)
     monkeypatch.setattr(rotaflow.services.validate, "write_validation", lambda *args, **kwargs: None)
@@ -344,7 +359,7 @@ def test_validate_shows_the_contingency_scenarios(
     assert not any(name in captured.err for name in NAMES) and "passed" in captured.out
     assert main([*args, "--block", "B1", "--contingency", "n1", "--json"]) == 0
     captured = capsys.readouterr()
-    assert json.loads(captured.out)["scenarios"] == 4 and "N-1 scenarios" not in captured.err
+    assert json.loads(captured.out)["contingency"]["scenarios"] == 4 and "N-1 scenarios" not in captured.err
 
 
 def test_generate_shows_the_solver_while_the_flow_runs(
