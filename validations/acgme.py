@@ -4,7 +4,7 @@ This is the "second opinion" on a schedule. It shares no code with the rule engi
 (``constraints/``): it reads only the assignments, the bundle (people, blocks, rotations,
 absences, history) and the configured limits, and computes on timezone-aware instants with
 numpy — per-person day × minute matrices with cumulative sums for the rolling windows, sorted
-interval arrays for continuous duty, rest and free days. See ACGME.md for the rules.
+interval arrays for continuous duty, rest and free days. See docs/acgme.md for the rules.
 
 Conventions, the same as the engine's checkers so the two can be compared:
 
@@ -74,7 +74,7 @@ RULE_NAMES = {
     "call_frequency": "acgme_call_frequency",
     "pgy1_no_moonlighting": "acgme_pgy1_no_moonlighting",
 }
-"""Field of :class:`AcgmeLimits` → rule name (ACGME.md)."""
+"""Field of :class:`AcgmeLimits` → rule name (docs/acgme.md)."""
 _SEVERITY_ORDER = {"violation": 0, "warning": 1, "info": 2}
 
 
@@ -152,7 +152,7 @@ class Pgy1NoMoonlighting(RuleScope):
 
 
 class AcgmeLimits(BaseModel):
-    """Every ACGME parameter the checker uses, with the defaults of ACGME.md."""
+    """Every ACGME parameter the checker uses, with the defaults of docs/acgme.md."""
 
     model_config = ConfigDict(extra="forbid")
 

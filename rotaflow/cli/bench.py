@@ -36,4 +36,4 @@ def bench_curtois(
     if time_limit <= 0:
         raise InputError([option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
     result = solve_curtois(file, time_limit=time_limit, workers=workers, seed=seed)
-    print(json.dumps(result, separators=(", ", ": ")))  # with or without --json: FORMATS.md's one JSON line
+    print(json.dumps(result, separators=(", ", ": ")))  # with or without --json: docs/formats.md's one JSON line

@@ -164,7 +164,7 @@ def solve_block(
 
 
 def assignment_rows(instance: Instance, cells: Iterable[Cell]) -> list[dict[str, Any]]:
-    """assignments.csv rows (FORMATS.md): localised instants with offsets, hours, rotation, source."""
+    """assignments.csv rows (docs/formats.md): localised instants with offsets, hours, rotation, source."""
     rows = []
     for person, day, shift in sorted(cells, key=lambda c: (c[0], c[1], instance.slot(c[1], c[2]).start)):
         slot = instance.slot(day, shift)
@@ -185,7 +185,7 @@ def assignment_rows(instance: Instance, cells: Iterable[Cell]) -> list[dict[str,
 
 
 def findings_rows(instance: Instance, violations: list[Violation]) -> list[dict[str, Any]]:
-    """findings.csv rows (FORMATS.md); a soft rule's findings are warnings."""
+    """findings.csv rows (docs/formats.md); a soft rule's findings are warnings."""
     return [
         {
             "rule": v.rule,

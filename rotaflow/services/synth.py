@@ -1,4 +1,4 @@
-"""Deterministic generator of synthetic program bundles (FORMATS.md section 1).
+"""Deterministic generator of synthetic program bundles (docs/formats.md).
 
 ``build_bundle`` returns the text of every file of a valid, schedulable program bundle:
 ``program.yaml``, ``people.csv``, ``blocks.csv``, ``shifts.csv``, ``rotations.csv``,

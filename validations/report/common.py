@@ -27,7 +27,7 @@ PLOT_IDS = {
     "burnout": "plot-burnout",
 }
 
-#: utilisation bands (ACGME.md): upper bound of the band (exclusive for green/yellow/orange), colour
+#: utilisation bands (docs/acgme.md): upper bound of the band (exclusive for green/yellow/orange), colour
 BAND_THRESHOLDS: tuple[tuple[str, float], ...] = (
     ("green", 0.70),
     ("yellow", 0.80),
@@ -195,7 +195,7 @@ def _safe_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def utilisation_band(utilisation: float) -> str:
-    """The ACGME.md band of a fraction: green < 0.70 <= yellow < 0.80 <= orange < 0.90 <= red <= 0.95 < black."""
+    """The docs/acgme.md band of a fraction: green < 0.70 <= yellow < 0.80 <= orange < 0.90 <= red <= 0.95 < black."""
     return band_of(utilisation)
 
 

@@ -1,6 +1,6 @@
 """Leave on the far side of a block boundary: builder, checker and validator read it the same way.
 
-The weekly-hours limit of a 28-day window is 80 h × non-leave days ÷ 7 (ACGME.md, with
+The weekly-hours limit of a 28-day window is 80 h × non-leave days ÷ 7 (docs/acgme.md, with
 ``leave_excluded_from_average``). The windows of a block reach 27 days into the block before it
 and 27 days past its end, so leave there (a leave rotation of another block, a blocking absence
 outside the block) lowers their limits. In the program below R1 is on a leave rotation for the
