@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Literal, cast
 
 import typer
 from rich.markup import escape
@@ -45,6 +45,13 @@ def generate(
             ),
         ),
     ] = False,
+    contingency: Annotated[
+        str,
+        typer.Option(
+            "--contingency",
+            help="after validation: n1 (lose any one person, the default), n2 (any two) or none (skip it)",
+        ),
+    ] = "n1",
     show_progress: ProgressOption = None,
 ) -> None:
     """Ingest → preflight → solve → check → export → validate → publish + quick backup of one block's schedule."""
@@ -54,9 +61,18 @@ def generate(
     refuse_credentials(program)
     if time_limit is not None and not time_limit > 0:
         raise InputError([option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
+    if contingency not in ("none", "n1", "n2"):
+        raise InputError([option_problem("--contingency", "none, n1 or n2", contingency)])
     check_out_dir(out_dir)  # a file, someone else's folder, rotaflow's own data: refused before anything runs
     with progress_shown(show_progress, as_json=as_json):
-        state = generate_block(program, block, out_dir=str(out_dir), time_limit_seconds=time_limit, return_state=True)
+        state = generate_block(
+            program,
+            block,
+            out_dir=str(out_dir),
+            time_limit_seconds=time_limit,
+            contingency=cast(Literal["none", "n1", "n2"], contingency),
+            return_state=True,
+        )
     if state.is_cancelled():
         raise RotaflowError(f"the run was cancelled: {state.message}")
     outcome = state.result(raise_on_failure=False)

@@ -54,7 +54,7 @@ def test_the_sample_programs_first_four_blocks_publish_in_turn(tmp_path: Path) -
     for block_id in BLOCKS:
         out = tmp_path / block_id
         state = generate_block(
-            str(SAMPLE), block_id, out_dir=str(out), time_limit_seconds=30, contingency="none", return_state=True
+            str(SAMPLE), block_id, out_dir=str(out), time_limit_seconds=20, contingency="none", return_state=True
         )
         findings = (out / "findings.csv").read_text(encoding="utf-8") if (out / "findings.csv").exists() else ""
         assert state.is_completed(), (block_id, state.message, [r for r in findings.splitlines() if ",violation," in r])

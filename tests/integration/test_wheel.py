@@ -146,13 +146,27 @@ def test_the_installed_wheel_generates_the_packaged_sample_program(installed: Pa
     assert done.returncode == 0, done.stderr[-3000:]
     done = _run(
         installed,
-        ["generate", "--program", "program", "--block", "2027-B01", "--out", "run", "--time-limit", "20", "--json"],
+        [
+            "generate",
+            "--program",
+            "program",
+            "--block",
+            "2027-B01",
+            "--out",
+            "run",
+            "--time-limit",
+            "10",
+            "--contingency",
+            "none",
+            "--json",
+        ],
         env,
         work,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert summary["status"] in {"optimal", "feasible"}, summary
+    assert summary["published"] is True and summary["validation"].get("contingency") is None  # --contingency none
     assert (work / "run" / "assignments.csv").stat().st_size > 0
 
     # all writable state under ROTAFLOW_VAR_DIR: the database, Prefect's home; nothing in the

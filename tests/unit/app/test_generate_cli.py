@@ -26,10 +26,21 @@ def test_generate_refuses_a_time_limit_that_is_not_positive(
     assert not out.exists()
 
 
+def test_generate_refuses_an_unknown_contingency(
+    tiny_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code = main(["generate", "--program", str(tiny_dir), "--block", "B1", "--out", str(out), "--contingency", "n3"])
+    assert code == 2
+    assert "command line, column --contingency: expected none, n1 or n2, got n3" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_generate_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate", "--help"]) == 0
     text = capsys.readouterr().out
     assert "--program" in text and "--block" in text and "--time-limit" in text and "--json" in text
+    assert "--contingency" in text
 
 
 @pytest.mark.skipif(not (CURTOIS / "Instance1.txt").is_file(), reason="the Curtois benchmark files are not here")
