@@ -48,27 +48,23 @@ def _assert_quiet(done: subprocess.CompletedProcess[str]) -> dict[str, object]:
     return payload
 
 
-def test_a_flow_run_from_the_cli_prints_only_rotaflows_lines(tmp_path: Path) -> None:
-    """No telemetry errors, no Prefect log lines, no temporary server's traceback; Prefect's home under var/."""
-    var_dir = tmp_path / "var"
-    done = _ingest(_clean_env(var_dir))
-    payload = _assert_quiet(done)
-    assert payload["program"] and payload["new_version"] is True
-    assert (var_dir / "prefect" / "prefect.db").is_file()  # PREFECT_HOME defaults under rotaflow's var dir
-
-
 def _mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
 
-def test_prefects_home_and_database_are_the_owners_alone(tmp_path: Path) -> None:
-    """Prefect's database holds the runs' parameters and artifacts: var/ and its home 0700, prefect.db 0600,
-    whatever the umask, made so by the CLI before the temporary server creates the database."""
+def test_a_flow_run_from_the_cli_prints_only_rotaflows_lines_and_keeps_prefects_home_private(tmp_path: Path) -> None:
+    """No telemetry errors, no Prefect log lines, no temporary server's traceback. Prefect's home is under
+    var/; its database holds the runs' parameters and artifacts, so var/ and the home are 0700 and
+    prefect.db 0600 whatever the umask, made so by the CLI before the temporary server creates the
+    database. (One CLI run for both: each starts a temporary Prefect server.)"""
     var_dir = tmp_path / "var"
-    env = _clean_env(var_dir)
     command = [str(Path(sys.executable).parent / "rotaflow"), "ingest", "--program", str(TINY), "--json"]
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600, umask=0o022)
-    _assert_quiet(done)
+    done = subprocess.run(
+        command, env=_clean_env(var_dir), cwd=ROOT, capture_output=True, text=True, timeout=600, umask=0o022
+    )
+    payload = _assert_quiet(done)
+    assert payload["program"] and payload["new_version"] is True
+    assert (var_dir / "prefect" / "prefect.db").is_file()  # PREFECT_HOME defaults under rotaflow's var dir
     assert (_mode(var_dir), _mode(var_dir / "prefect")) == (0o700, 0o700)
     assert _mode(var_dir / "prefect" / "prefect.db") == 0o600
     assert [p.name for p in (var_dir / "prefect").glob("prefect.db*") if _mode(p) & 0o077] == []
