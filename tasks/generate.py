@@ -98,6 +98,9 @@ def solve_schedule(instance: Instance, rules: list[ConfiguredRule], settings: se
         result = service.solve_block(instance, rules, settings, stop=stop, on_progress=on_progress)
     finally:
         stop.set()
+        # the watcher may be halfway through moving the artifact: let it finish first, or its
+        # late update would land after the final 100 % below
+        watcher.join(timeout=15.0)
     update_progress_artifact(artifact, 100.0, description=f"{result.status}: objective {result.objective}")
     logger.info(
         "solver finished: %s, objective %s, bound %s, %.1f s",

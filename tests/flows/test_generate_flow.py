@@ -619,3 +619,41 @@ def test_a_solve_leaves_no_api_connection_open(tiny_dir: Path) -> None:
     assert state.result().progress, "no progress point was reported"
     leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning) and "socket" in str(w.message)]
     assert leaked == []
+
+
+def test_the_final_progress_is_written_after_the_watchers_last_move(
+    tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A progress move the watcher has in flight when the solve ends must not land after the final 100 %."""
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactUpdate
+
+    import rotaflow.tasks.generate as generate_tasks
+    from rotaflow.services.ingest import load_bundle
+    from rotaflow.validations.instances import block_instance, rules_for
+
+    real_watch = generate_tasks._watch_cancellation
+    late_update_done = threading.Event()
+
+    def slow_watch(stop: threading.Event, run_id: Any, artifact: Any, *args: Any, **kwargs: Any) -> None:
+        real_watch(stop, run_id, artifact, *args, **kwargs)
+        time.sleep(0.5)  # an update that was still on the wire when the solve ended
+        with get_client(sync_client=True) as client:
+            client.update_artifact(artifact, ArtifactUpdate(data=42.0))
+        late_update_done.set()
+
+    monkeypatch.setattr(generate_tasks, "_watch_cancellation", slow_watch)
+    bundle = load_bundle(str(make_solvable(tiny_dir)))
+    instance, rules = block_instance(bundle, "B1"), rules_for(bundle)
+    settings = service.load_solver_settings(time_limit_seconds=5)
+
+    @flow(name="solve-only")
+    def solve_only() -> Any:
+        return generate_tasks.solve_schedule(instance, rules, settings)
+
+    state = solve_only(return_state=True)
+    assert state.is_completed(), state.message
+    assert late_update_done.wait(15)
+    progress = _artifacts("solve-progress", state.state_details.flow_run_id)
+    assert len(progress) == 1 and float(progress[0].data) == pytest.approx(100.0)
