@@ -22,7 +22,9 @@ __all__ = [
     "AbsencesModel",
     "AssignmentsModel",
     "BlocksModel",
+    "CHANGE_COLUMNS",
     "CLOCK_PATTERN",
+    "ChangesModel",
     "CoverageModel",
     "DATASETS",
     "Dataset",
@@ -58,6 +60,8 @@ ABSENCE_TYPES = [
 REQUEST_KINDS = ["on", "off"]
 SOURCES = ["solver", "pinned", "history", "manual"]
 SEVERITIES = ["violation", "warning", "info"]
+CHANGE_KINDS = ["added", "removed"]
+CHANGE_REASONS = ["generate", "repair", "swap", "manual"]
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
 ID_TEXT = "an id of letters, digits, '_', '-', '.' or ':' (at most 64 characters)"
 CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -310,10 +314,37 @@ class FindingsModel(pa.DataFrameModel):
         return (df["window_end"] >= df["window_start"]) | df["window_end"].isna()
 
 
+class ChangesModel(pa.DataFrameModel):
+    """changes.csv: one assignment gained or lost between two versions of a block's published schedule."""
+
+    change: Series[str] = pa.Field(isin=CHANGE_KINDS, description="added or removed")
+    person_id: Series[str] = _id()
+    date: Series[pd.Timestamp] = pa.Field(description="a date (YYYY-MM-DD)")
+    shift_id: Series[str] = _id()
+    from_version: Series[pd.Int64Dtype] = pa.Field(ge=0, description="a whole number 0 or more")
+    to_version: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1, description="a whole number 1 or more")
+    reason: Series[str] = pa.Field(isin=CHANGE_REASONS, description="one of " + ", ".join(CHANGE_REASONS))
+    reference: Series[str] = pa.Field(
+        nullable=True,
+        str_length={"max_value": 200},
+        str_matches=ONE_LINE_PATTERN,
+        description="a swap id or an absence, on one line",
+    )
+
+    class Config(_Strict):
+        unique = ["change", "person_id", "date", "shift_id"]
+
+    @pa.dataframe_check(description="to_version: a version after from_version")
+    def to_after_from(cls, df: pd.DataFrame) -> pd.Series:
+        return df["to_version"].isna() | (df["to_version"] > df["from_version"]).fillna(True)
+
+
 ASSIGNMENT_COLUMNS: list[str] = list(AssignmentsModel.to_schema().columns)
 """assignments.csv's columns, in file order."""
 FINDING_COLUMNS: list[str] = list(FindingsModel.to_schema().columns)
 """findings.csv's columns, in file order (every findings frame has exactly these)."""
+CHANGE_COLUMNS: list[str] = list(ChangesModel.to_schema().columns)
+"""changes.csv's columns, in file order."""
 
 
 @dataclass(frozen=True)
@@ -356,6 +387,7 @@ OUTPUTS: dict[str, Dataset] = {
     for d in (
         Dataset("assignments", "assignments.csv", AssignmentsModel, False),
         Dataset("findings", "findings.csv", FindingsModel, False),
+        Dataset("changes", "changes.csv", ChangesModel, False),
     )
 }
 """What a run hands back (docs/formats.md, “The schedule”), held to the same kind of contract."""

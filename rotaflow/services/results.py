@@ -223,7 +223,7 @@ def check_json(model: type[BaseModel], data: Mapping[str, Any], file: str) -> No
         raise BrokenOutput(f"rotaflow wrote a {file} that breaks its contract: {problems}") from None
 
 
-def check_csv(name: Literal["assignments", "findings"], text: str) -> None:
+def check_csv(name: Literal["assignments", "findings", "changes"], text: str) -> None:
     """``BrokenOutput`` unless ``text`` reads back under its dataset's contract (``OUTPUTS[name]``): exactly
     its columns, in order, and every row within the Pandera model."""
     from rotaflow.validations.bundle import contract_problems, parse_csv
