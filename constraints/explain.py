@@ -90,7 +90,12 @@ def _describe(instance: Instance, guard: Guard) -> Conflict:
         dates.append(instance.date(int(detail["day"])).isoformat())
     if "first" in detail and "last" in detail:
         dates += [instance.date(int(detail["first"])).isoformat(), instance.date(int(detail["last"])).isoformat()]
-    summary = RULES[guard.rule].summary if guard.rule in RULES else "a pinned assignment"
+    if guard.rule in RULES:
+        summary = RULES[guard.rule].summary
+    elif guard.rule == "frozen":
+        summary = "a day before the repair date, kept exactly as published"
+    else:
+        summary = "a pinned assignment"
     if guard.rule == "coverage" and "people" in detail:
         summary = f"coverage needs at least {detail['min']} of the {detail['people']} people who count for it"
         if detail.get("row"):

@@ -162,6 +162,9 @@ class Instance:
     history: tuple[HistoryShift, ...] = ()
     pins: dict[Cell, bool] = field(default_factory=dict)
     previous: frozenset[Cell] = frozenset()
+    frozen_days: int = 0
+    """Days ``0 .. frozen_days - 1`` are held exactly to ``previous`` (a repair keeps the days before
+    its date as published): each cell on those days is assigned iff it is in ``previous``."""
     meta: dict[str, object] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ lookups

@@ -33,6 +33,12 @@ class BuiltModel:
 
 
 def build_model(instance: Instance, rules: list[ConfiguredRule], *, enforce: bool = True) -> BuiltModel:
+    """The model of ``instance`` under ``rules``: each rule's groups, then the pins and the frozen days.
+
+    Every pin is a guard of its own (rule ``pinned``); every frozen day (``instance.frozen_days``)
+    is one guard (rule ``frozen``, subject ``date=…``) holding that day's cells exactly as in
+    ``instance.previous``, so a diagnosis can name the published day a repair may not touch.
+    """
     model = cp_model.CpModel()
     built = BuiltModel(model, Variables(model, instance), instance, rules)
     for configured in rules:
@@ -53,6 +59,16 @@ def build_model(instance: Instance, rules: list[ConfiguredRule], *, enforce: boo
         literal = model.new_bool_var(f"guard:pinned({subject})")
         model.add(built.x.is_assigned(person, day, shift) == int(value)).only_enforce_if(literal)
         built.guards[f"pinned({subject})"] = Guard("pinned", subject, literal, {"person": person, "day": day})
+    for day in range(max(0, min(instance.frozen_days, instance.days))):
+        subject = f"date={instance.date(day).isoformat()}"
+        literal = model.new_bool_var(f"guard:frozen({subject})")
+        kept = []  # each cell of the day as published: assigned iff in previous
+        for person in instance.person_ids:
+            for shift in instance.shift_ids:
+                var = built.x.is_assigned(person, day, shift)
+                kept.append(var if (person, day, shift) in instance.previous else ~var)
+        model.add_bool_and(kept).only_enforce_if(literal)
+        built.guards[f"frozen({subject})"] = Guard("frozen", subject, literal, {"day": day})
     objective = penalty_objective(built.penalties)
     if objective is not None:
         model.minimize(objective)

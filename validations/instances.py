@@ -62,8 +62,12 @@ def block_instance(
     history: Iterable[tuple[str, dt.date, str]] = (),
     previous: Iterable[tuple[str, dt.date, str]] = (),
     pins: dict[tuple[str, dt.date, str], bool] | None = None,
+    frozen_before: dt.date | None = None,
 ) -> Instance:
-    """The instance of one block: eligibility, absences, coverage demands, requests, history."""
+    """The instance of one block: eligibility, absences, coverage demands, requests, history.
+
+    ``frozen_before`` (a repair's date) holds the block's days before it exactly as ``previous``.
+    """
     frames = bundle.frames
     blocks = frames["blocks"].set_index("block_id")
     if block_id not in blocks.index:
@@ -208,6 +212,8 @@ def block_instance(
     instance.pins = {
         (p, (d - first).days, s): v for (p, d, s), v in (pins or {}).items() if 0 <= (d - first).days < days
     }
+    if frozen_before is not None:
+        instance.frozen_days = min(max((frozen_before - first).days, 0), days)
     return instance
 
 
