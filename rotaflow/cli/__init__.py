@@ -273,5 +273,5 @@ def main(argv: list[str] | None = None) -> int:
 
 # The commands, in the order `rotaflow --help` lists them (the groups after the single commands).
 # isort: off
-from rotaflow.cli import ingest, generate, validate, synth, sample, rules, serve  # noqa: E402, F401
-from rotaflow.cli import db, bench, backup, restore  # noqa: E402, F401
+from rotaflow.cli import ingest, generate, repair, validate, synth, sample, rules, serve, history, diff  # noqa: E402, F401
+from rotaflow.cli import db, bench, backup, restore, absence  # noqa: E402, F401
