@@ -94,17 +94,18 @@ def record_absence(
             was = "blocking" if recorded else "not blocking"
             problem = Problem(ABSENCES_FILE, None, "blocking", "an absence not recorded yet", f"recorded as {was}")
             raise InputError([problem], source=str(folder), personal=personal)
-        old = path.read_bytes() if path.is_file() else None
+        target = path.resolve() if path.is_symlink() else path  # a link (inside the bundle) stays a link
+        old = target.read_bytes() if target.is_file() else None
         new = _appended(old, person_id=person_id, start=start, end=end, type_=type, blocking=blocking)
-        mode = stat.S_IMODE(path.stat().st_mode) if old is not None else _new_file_mode(folder)
-        _replace(path, new, mode)
+        mode = stat.S_IMODE(target.stat().st_mode) if old is not None else _new_file_mode(folder)
+        _replace(target, new, mode)
         try:
             load_bundle(str(folder), settings=settings)
         except BaseException:
             if old is None:
-                path.unlink(missing_ok=True)
+                target.unlink(missing_ok=True)
             else:
-                _replace(path, old, mode)
+                _replace(target, old, mode)
             raise
     return AbsenceAdded(path, written=True)
 

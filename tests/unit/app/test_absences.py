@@ -138,6 +138,16 @@ def test_the_file_keeps_its_own_columns(tiny_dir: Path) -> None:
         )
 
 
+def test_a_linked_absences_file_stays_a_link(tiny_dir: Path) -> None:
+    shared = tiny_dir / "shared"
+    shared.mkdir()
+    (tiny_dir / "absences.csv").rename(shared / "absences.csv")
+    (tiny_dir / "absences.csv").symlink_to(Path("shared") / "absences.csv")
+    add_absence(str(tiny_dir), person_id="R2", start=dt.date(2027, 7, 4), end=dt.date(2027, 7, 5), type="sick")
+    assert (tiny_dir / "absences.csv").is_symlink()
+    assert (shared / "absences.csv").read_bytes() == TINY_ABSENCES + b"R2,2027-07-04,2027-07-05,sick,true\n"
+
+
 def test_a_bundle_without_absences_gets_the_file(tiny_dir: Path) -> None:
     (tiny_dir / "absences.csv").unlink()
     os.chmod(tiny_dir / "people.csv", 0o640)
