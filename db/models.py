@@ -35,6 +35,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Block",
+    "BlockVersion",
     "CoverageRequirement",
     "Person",
     "Program",
@@ -268,6 +269,38 @@ class Assignment(_ProgramData, Base):
     hours: Mapped[float | None] = mapped_column(Float)
     rotation_id: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(16))
+    uid: Mapped[str | None] = mapped_column(String(300), default=None, comment="iCalendar UID of the shift's event")
+    sequence: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", comment="iCalendar SEQUENCE: raised each time the event changes"
+    )
+
+
+class BlockVersion(Base):
+    """One published version of a block's schedule: what made it (generate, repair, swap, manual), who, and why.
+
+    Version numbers count up per block and are never reused; the version's assignments are the rows
+    its run published (``Assignment.run_id``), kept (soft-deleted) after a later version replaced them,
+    so any two versions can be compared. A version whose publish was rolled back is ``withdrawn``.
+    """
+
+    __tablename__ = "block_versions"
+    __table_args__ = (UniqueConstraint("program_id", "block_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    block_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str] = mapped_column(ForeignKey("schedule_runs.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(120))
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    reference: Mapped[str | None] = mapped_column(String(300), default=None)
+    based_on: Mapped[int | None] = mapped_column(Integer, default=None, comment="the version it was made from")
+    program_version: Mapped[int] = mapped_column(Integer)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="published")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class AuditEntry(Base):

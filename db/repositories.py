@@ -16,6 +16,7 @@ from rotaflow.db.models import (
     Assignment,
     AuditEntry,
     Block,
+    BlockVersion,
     CoverageRequirement,
     Person,
     Program,
@@ -35,6 +36,7 @@ __all__ = [
     "ProgramRepository",
     "ScheduleRepository",
     "TableSpec",
+    "VersionRepository",
     "store_bundle_frames",
 ]
 
@@ -327,17 +329,91 @@ class ScheduleRepository:
             select(Assignment).where(Assignment.run_id == run_id, Assignment.deleted_at.is_(None))
         ).all()
 
-    def deleted_by(self, program_id: int, by: str, first: dt.date, last: dt.date) -> Sequence[Assignment]:
-        """Assignments of the days ``first`` to ``last`` that ``by`` soft-deleted (deleted rows included)."""
+    def replaced_by_run(self, program_id: int, run_id: str, first: dt.date, last: dt.date) -> Sequence[Assignment]:
+        """Assignments of the days ``first`` to ``last`` that the publish of ``run_id`` soft-deleted, whoever ran it
+        (``deleted_by`` ends in ``(run <id>)``)."""
         return self.session.scalars(
             select(Assignment)
             .where(
                 Assignment.program_id == program_id,
-                Assignment.deleted_by == by,
+                Assignment.deleted_by.endswith(f"(run {run_id})"),
                 Assignment.date >= first,
                 Assignment.date <= last,
             )
             .execution_options(include_deleted=True)  # soft-deleted rows are hidden unless asked for
+        ).all()
+
+
+class VersionRepository:
+    """The numbered versions of a block's published schedule and the rows each one published."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def latest(self, program_id: int, block_id: str) -> BlockVersion | None:
+        """The block's current version: the highest one still published."""
+        return self.session.scalars(
+            select(BlockVersion)
+            .where(
+                BlockVersion.program_id == program_id,
+                BlockVersion.block_id == block_id,
+                BlockVersion.status == "published",
+            )
+            .order_by(BlockVersion.version.desc())
+            .limit(1)
+        ).first()
+
+    def all(self, program_id: int, block_id: str) -> Sequence[BlockVersion]:
+        return self.session.scalars(
+            select(BlockVersion)
+            .where(BlockVersion.program_id == program_id, BlockVersion.block_id == block_id)
+            .order_by(BlockVersion.version)
+        ).all()
+
+    def get(self, program_id: int, block_id: str, version: int) -> BlockVersion | None:
+        return self.session.scalars(
+            select(BlockVersion).where(
+                BlockVersion.program_id == program_id,
+                BlockVersion.block_id == block_id,
+                BlockVersion.version == version,
+            )
+        ).one_or_none()
+
+    def of_run(self, run_id: str) -> BlockVersion | None:
+        return self.session.scalars(select(BlockVersion).where(BlockVersion.run_id == run_id)).one_or_none()
+
+    def next_number(self, program_id: int, block_id: str) -> int:
+        """The number the block's next version gets (numbers are never reused, withdrawn ones included)."""
+        highest = self.session.scalar(
+            select(func.max(BlockVersion.version)).where(
+                BlockVersion.program_id == program_id, BlockVersion.block_id == block_id
+            )
+        )
+        return int(highest or 0) + 1
+
+    def uids_between(self, program_id: int, first: dt.date, last: dt.date) -> set[str]:
+        """Every calendar UID a published row of the days ``first`` to ``last`` has had (replaced rows included)."""
+        found = self.session.scalars(
+            select(Assignment.uid)
+            .where(
+                Assignment.program_id == program_id,
+                Assignment.run_id.is_not(None),
+                Assignment.uid.is_not(None),
+                Assignment.date >= first,
+                Assignment.date <= last,
+            )
+            .distinct()
+            .execution_options(include_deleted=True)
+        ).all()
+        return {uid for uid in found if uid}
+
+    def rows(self, run_id: str) -> Sequence[Assignment]:
+        """Every assignment the run published, also those a later version replaced (soft-deleted)."""
+        return self.session.scalars(
+            select(Assignment)
+            .where(Assignment.run_id == run_id)
+            .order_by(Assignment.person_id, Assignment.date, Assignment.shift_id)
+            .execution_options(include_deleted=True)
         ).all()
 
 

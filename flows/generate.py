@@ -18,6 +18,7 @@ from rotaflow.errors import InfeasibleError, RotaflowError, StorageError
 from rotaflow.flows.ingest import ingest_program
 from rotaflow.flows.validate import validate_schedule
 from rotaflow.services import generate as service
+from rotaflow.services import versions
 from rotaflow.services.results import GenerateResult, NotYet
 from rotaflow.tasks.generate import (
     build_instance,
@@ -110,6 +111,9 @@ def generate_block(
         rules=[r.name for r in rules],
         time_limit_seconds=settings.time_limit_seconds,
     )
+    base = versions.base_of(instance)
+    if base is not None:  # the block is published already: the run starts from that version
+        summary = summary.with_(based_on_version=base.number)
     report = run_preflight(instance, rules)
     summary = summary.screened(report)
     if not report.ok:
@@ -149,13 +153,13 @@ def generate_block(
         return Failed(message=message, data=InfeasibleError(message, summary=summary.as_dict()))
     if not backup:
         published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
-        summary = summary.published_as(published.inserted > 0)
+        summary = summary.published_as(published.inserted > 0, published.block_version)
         write_summary(out, summary)
         return summary.as_dict()
     try:
         with transaction():  # publish + backup: a backup that fails withdraws the schedule again
             published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
-            summary = summary.published_as(published.inserted > 0)
+            summary = summary.published_as(published.inserted > 0, published.block_version)
             summary = summary.backed_up(_back_up(out))
     except BackupFailed as exc:
         summary = summary.published_as(False).backed_up({"error": str(exc)})
@@ -191,12 +195,14 @@ def _emit_failed(program_key: str, block_id: str, reason: str, **details: Any) -
     )
 
 
-def _stop(out: str, instance: Any, bundle: Any, summary: GenerateResult, why: str) -> State:
-    """A run that ends without a schedule: its summary (and empty outputs) written, the run failed."""
+def _stop(out: str, instance: Any, bundle: Any, summary: GenerateResult, why: str, *, emit: bool = True) -> State:
+    """A run that ends without a schedule: its summary (and empty outputs) written, the run failed (and
+    ``rotaflow.generation.failed`` emitted, unless ``emit`` is false: the caller says it its own way)."""
     export_outputs(out, instance, bundle, frozenset(), [], summary)
     summary = summary.written_to(out)
     message = f"{why}; see {Path(out).resolve() / 'summary.json'}"
-    _emit_failed(summary.program, summary.block_id, why, status=summary.status)
+    if emit:
+        _emit_failed(summary.program, summary.block_id, why, status=summary.status)
     return Failed(message=message, data=InfeasibleError(message, summary=summary.as_dict()))
 
 

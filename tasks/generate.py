@@ -6,9 +6,9 @@ import contextlib
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from prefect import get_run_logger, task
@@ -30,9 +30,12 @@ from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.solve import Progress, SolveResult
 from rotaflow.services import generate as service
 from rotaflow.services import ingest as ingest_service
+from rotaflow.services import versions
 from rotaflow.services.results import GenerateResult
 from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.instances import block_instance, rules_for
+
+T = TypeVar("T")
 
 __all__ = [
     "build_instance",
@@ -43,6 +46,7 @@ __all__ = [
     "run_preflight",
     "solve_schedule",
     "validate_schedule_rules",
+    "watched_solve",
     "write_summary",
 ]
 
@@ -60,10 +64,14 @@ def build_instance(bundle: Bundle, block_id: str) -> tuple[Instance, list[Config
     engine = ingest_service.database_engine(settings)
     blocks = bundle.frames["blocks"].set_index("block_id")
     history: list[tuple[str, dt.date, str]] = []
+    base = None
     if block_id in blocks.index:
         first = blocks.at[block_id, "start_date"].date()
         history = service.history_from_database(engine, bundle.program.key, first)
-    instance = block_instance(bundle, block_id, history=history)
+        base = versions.published_version(engine, bundle.program.key, block_id)
+    # a block already published starts from that version: the solver's hint, and continuity counts changes
+    instance = block_instance(bundle, block_id, history=history, previous=base.cells if base else ())
+    versions.start_from(instance, base, versions.next_version(engine, bundle.program.key, block_id))
     # the validator must see the same past as the solver: keep the published history it was given
     instance.meta["database_history"] = [(p, d.isoformat(), s) for p, d, s in history]
     return instance, rules_for(bundle)
@@ -78,6 +86,22 @@ def run_preflight(instance: Instance, rules: list[ConfiguredRule]) -> PreflightR
 @task(name="solve", cache_policy=NO_CACHE)
 def solve_schedule(instance: Instance, rules: list[ConfiguredRule], settings: service.SolverSettings) -> SolveResult:
     """CP-SAT within the time limit; progress to the log and an artifact; stops when the run is cancelled."""
+    result = watched_solve(
+        settings,
+        lambda stop, on_progress: service.solve_block(instance, rules, settings, stop=stop, on_progress=on_progress),
+        lambda result: result,
+    )
+    return result
+
+
+def watched_solve(
+    settings: service.SolverSettings,
+    run: Callable[[threading.Event, Callable[[Progress], None]], T],
+    solved: Callable[[T], SolveResult],
+) -> T:
+    """``run(stop, on_progress)`` (a solve) inside a task: a progress artifact that moves with the time, the
+    log hears each improving solution, and a cancelled flow run sets ``stop``. ``solved`` reads the final
+    ``SolveResult`` out of what ``run`` returns."""
     logger = get_run_logger()
     stop = threading.Event()
     artifact = cast(UUID, create_progress_artifact(progress=0.0, key="solve-progress", description="Solver progress"))
@@ -95,12 +119,13 @@ def solve_schedule(instance: Instance, rules: list[ConfiguredRule], settings: se
     )
     watcher.start()
     try:
-        result = service.solve_block(instance, rules, settings, stop=stop, on_progress=on_progress)
+        outcome = run(stop, on_progress)
     finally:
         stop.set()
         # the watcher may be halfway through moving the artifact: let it finish first, or its
         # late update would land after the final 100 % below
         watcher.join(timeout=15.0)
+    result = solved(outcome)
     update_progress_artifact(artifact, 100.0, description=f"{result.status}: objective {result.objective}")
     logger.info(
         "solver finished: %s, objective %s, bound %s, %.1f s",
@@ -109,7 +134,7 @@ def solve_schedule(instance: Instance, rules: list[ConfiguredRule], settings: se
         result.best_bound,
         result.seconds,
     )
-    return result
+    return outcome
 
 
 def _watch_cancellation(
@@ -169,6 +194,11 @@ def publish(
     back the one it replaced.
     """
     engine = ingest_service.database_engine(get_settings())
+    reason = str(instance.meta.get("reason", "generate"))
+    base = versions.base_of(instance)
+    made_from: dict[str, Any] = {}
+    if reason != "generate":  # a repair or a swap publishes only over the version it was made from
+        made_from["based_on"] = base.number if base else None
     published = service.publish_run(
         engine,
         program_key=program_key,
@@ -177,11 +207,23 @@ def publish(
         result=result,
         summary=summary,
         started_at=started_at,
+        actor=str(instance.meta.get("actor", "rotaflow generate")),
+        reason=reason,
+        note=_text(instance.meta.get("note")),
+        reference=_text(instance.meta.get("reference")),
+        **made_from,
     )
+    if base is not None and published.block_version is not None and summary.out_dir:
+        folder = Path(summary.out_dir)  # changes.csv now names the version it made
+        service.record_run_files(folder, service.rewrite_changes(folder, instance, base, published.block_version))
     txn = get_transaction()
     if txn is not None:
         txn.set("published_run", published.run_id)
     return published
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
 
 
 @publish.on_rollback
@@ -206,7 +248,13 @@ def export_outputs(
     people = bundle.frames["people"]
     names = dict(zip(people["person_id"], people["name"], strict=True))
     outputs = service.write_outputs(
-        Path(out_dir), instance=instance, cells=cells, findings=findings, summary=summary, names=names
+        Path(out_dir),
+        instance=instance,
+        cells=cells,
+        findings=findings,
+        summary=summary,
+        names=names,
+        base=versions.base_of(instance),
     )
     lines = [
         f"# Block {summary.block_id} of `{summary.program}`: **{summary.status}**",

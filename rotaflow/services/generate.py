@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import io
 import json
-import re
 import shutil
 import tempfile
 import threading
@@ -35,18 +34,22 @@ from rotaflow.constraints.model import build_model, check_schedule
 from rotaflow.constraints.registry import RULES, Violation
 from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.solve import Progress, SolveResult, solve
-from rotaflow.db.models import Assignment, ScheduleRun, utcnow
-from rotaflow.db.repositories import AuditRepository, ScheduleRepository
+from rotaflow.db.models import Assignment, BlockVersion, ScheduleRun, utcnow
+from rotaflow.db.repositories import AuditRepository, ScheduleRepository, VersionRepository
 from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import RotaflowError
 from rotaflow.files import private_dir, write_private
+from rotaflow.services.calendars import calendar_files, calendar_identities, default_uid
+from rotaflow.services.changes import change_rows, write_changes
 from rotaflow.services.planning import program_today
 from rotaflow.services.results import GenerateResult, check_csv, summary_json
+from rotaflow.services.versions import PublishedVersion
 from rotaflow.validations.bundle import Bundle
-from rotaflow.validations.contracts import ASSIGNMENT_COLUMNS, FINDING_COLUMNS, LINE_BREAKING
+from rotaflow.validations.contracts import ASSIGNMENT_COLUMNS, FINDING_COLUMNS
 
 __all__ = [
     "PublishConflict",
+    "RepairSettings",
     "SolverSettings",
     "assignment_rows",
     "findings_rows",
@@ -75,6 +78,18 @@ class PublishConflict(RotaflowError):
     exit_code = 3
 
 
+class RepairSettings(BaseModel):
+    """configs/solver.yaml ``repair:``: the churn guard's limits (``rotaflow repair`` refuses a repair that
+    changes more of the remaining schedule than this, unless ``--allow-churn``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    churn_total_share: float = Field(default=0.2, gt=0, le=1)
+    """Of the remaining published assignments (those the absence does not take away)."""
+    churn_person_share: float = Field(default=0.5, gt=0, le=1)
+    """Of one person's remaining shifts."""
+
+
 class SolverSettings(BaseModel):
     """configs/solver.yaml: every solve has a time limit."""
 
@@ -85,6 +100,7 @@ class SolverSettings(BaseModel):
     seed: int = 0
     relative_gap: float = Field(default=0.0, ge=0, lt=1)
     diagnosis_time_limit_seconds: float = Field(default=30.0, gt=0, le=3600)
+    repair: RepairSettings = RepairSettings()
 
 
 def load_solver_settings(path: Path = SOLVER_FILE, **overrides: Any) -> SolverSettings:
@@ -165,10 +181,12 @@ def solve_block(
 
 def assignment_rows(instance: Instance, cells: Iterable[Cell]) -> list[dict[str, Any]]:
     """assignments.csv rows (docs/formats.md): localised instants with offsets, hours, rotation, source."""
+    kept = instance.meta.get("previous_sources") or {}
+    worked_before = int(str(instance.meta.get("worked_before_day", 0)))
     rows = []
     for person, day, shift in sorted(cells, key=lambda c: (c[0], c[1], instance.slot(c[1], c[2]).start)):
         slot = instance.slot(day, shift)
-        source = "pinned" if instance.pins.get((person, day, shift)) else "solver"
+        source = _source(instance, (person, day, shift), kept, worked_before)
         rows.append(
             {
                 "person_id": person,
@@ -182,6 +200,19 @@ def assignment_rows(instance: Instance, cells: Iterable[Cell]) -> list[dict[str,
             }
         )
     return rows
+
+
+def _source(instance: Instance, cell: Cell, kept: Any, worked_before: int) -> str:
+    """``history`` for a day already worked and kept as published, ``pinned`` for a pinned cell or a frozen day
+    still ahead, ``manual`` for a hand-made assignment the schedule keeps, else ``solver``."""
+    day = cell[1]
+    if day < instance.frozen_days:
+        return "history" if day < worked_before else "pinned"
+    if instance.pins.get(cell):
+        return "pinned"
+    if cell in instance.previous and kept.get(cell) == "manual":
+        return "manual"
+    return "solver"
 
 
 def findings_rows(instance: Instance, violations: list[Violation]) -> list[dict[str, Any]]:
@@ -214,6 +245,12 @@ class Published:
     run_id: str
     replaced: int
     inserted: int
+    block_version: int | None = None
+    """The block's new version number (None when nothing was published)."""
+
+
+_SINCE_START = object()
+"""``publish_run(based_on=…)`` default: refuse when another run published the block after this run started."""
 
 
 def publish_run(
@@ -226,21 +263,30 @@ def publish_run(
     summary: GenerateResult,
     started_at: dt.datetime,
     actor: str = "rotaflow generate",
+    reason: str = "generate",
+    note: str | None = None,
+    reference: str | None = None,
+    based_on: int | None | object = _SINCE_START,
 ) -> Published:
-    """Record the run and, if it has a schedule, make it the block's published schedule.
+    """Record the run and, if it has a schedule, make it the block's published schedule: its next version.
 
-    The block's row is locked first; if another run published this block after this one
-    started, nothing is written and :class:`PublishConflict` says so.
+    The block's row is locked first. ``based_on`` is the version the schedule was made from (a repair's or a
+    swap's): when the block's current version is another one by then, nothing is written and
+    :class:`PublishConflict` says which. By default (a generation) the same happens when another run
+    published the block after this one started. Each published row carries its calendar identity, carried
+    on from the version it replaces (``rotaflow.services.calendars.calendar_identities``).
     """
     block_id = str(instance.meta["block_id"])
     run_id = summary.run_id
     with UnitOfWork(engine) as uow:
         s = uow.s
         runs = ScheduleRepository(s)
+        versions = VersionRepository(s)
         program = runs.program(program_key)
         block = runs.lock_block(program.id, block_id, write_lock=True)
         publishes = bool(result.cells) and summary.hard_violations == 0
-        if publishes:
+        current = versions.latest(program.id, block_id)
+        if publishes and based_on is _SINCE_START:
             newer = runs.published_after(program.id, block_id, started_at)
             if newer is not None:
                 raise PublishConflict(
@@ -248,6 +294,12 @@ def publish_run(
                     "while this run was solving; this run's schedule was not published (run it again to "
                     "replace that schedule)"
                 )
+        elif publishes and (current.version if current else None) != based_on:
+            now_at = f"version {current.version}" if current else "no published version"
+            raise PublishConflict(
+                f"block {block_id} is at {now_at} now, and this schedule was made from version {based_on}: "
+                f"nothing was published; run it again on the block's current version"
+            )
         run = ScheduleRun(
             id=run_id,
             program_id=program.id,
@@ -264,31 +316,61 @@ def publish_run(
         s.add(run)
         s.flush()
         replaced = inserted = 0
+        number = None
         if publishes:
             old = runs.published_between(program.id, block.start_date, block.end_date)
+            previous = {}  # a row published before identities were kept has the UID its calendar was given then
+            for a in old:
+                cell = (a.person_id, a.date, a.shift_id)
+                previous[cell] = (a.uid or default_uid(program_key, cell), a.sequence)
             now = utcnow()
             for row in old:
                 row.deleted_at, row.deleted_by = now, f"{actor} (run {run_id})"
             replaced = len(old)
-            for item in assignment_rows(instance, result.cells):
-                slot_start = dt.datetime.fromisoformat(item["start"]).astimezone(dt.UTC)
-                slot_end = dt.datetime.fromisoformat(item["end"]).astimezone(dt.UTC)
+            number = versions.next_number(program.id, block_id)
+            rows = assignment_rows(instance, result.cells)
+            new_cells = {(r["person_id"], dt.date.fromisoformat(r["date"]), r["shift_id"]) for r in rows}
+            used = versions.uids_between(program.id, block.start_date, block.end_date)
+            identities, _ = calendar_identities(program_key, number, previous, new_cells, retired=used)
+            for item in rows:
+                cell = (item["person_id"], dt.date.fromisoformat(item["date"]), item["shift_id"])
+                uid, sequence = identities[cell]
                 s.add(
                     Assignment(
                         program_id=program.id,
                         version=version,
                         run_id=run_id,
                         person_id=item["person_id"],
-                        date=dt.date.fromisoformat(item["date"]),
+                        date=cell[1],
                         shift_id=item["shift_id"],
-                        start=slot_start,
-                        end=slot_end,
+                        start=dt.datetime.fromisoformat(item["start"]).astimezone(dt.UTC),
+                        end=dt.datetime.fromisoformat(item["end"]).astimezone(dt.UTC),
                         hours=item["hours"],
                         rotation_id=item["rotation_id"] or None,
                         source=item["source"],
+                        uid=uid,
+                        sequence=sequence,
                     )
                 )
             inserted = len(result.cells)
+            old_cells = {(a.person_id, a.date, a.shift_id) for a in old}
+            s.add(
+                BlockVersion(
+                    program_id=program.id,
+                    block_id=block_id,
+                    version=number,
+                    run_id=run_id,
+                    reason=reason,
+                    actor=actor[:120],
+                    note=note,
+                    reference=(reference or None) and reference[:300],
+                    based_on=current.version if current else None,
+                    program_version=version,
+                    added=len(new_cells - old_cells),
+                    removed=len(old_cells - new_cells),
+                    status="published",
+                )
+            )
         AuditRepository(s).record(
             actor=actor,
             action="publish" if publishes else "record_run",
@@ -296,10 +378,17 @@ def publish_run(
             entity_key=run_id,
             program_id=program.id,
             version=version,
-            details={"block_id": block_id, "replaced": replaced, "inserted": inserted, "status": run.status},
+            details={
+                "block_id": block_id,
+                "replaced": replaced,
+                "inserted": inserted,
+                "status": run.status,
+                "block_version": number,
+                "reason": reason,
+            },
         )
         uow.commit()
-    return Published(run_id, replaced, inserted)
+    return Published(run_id, replaced, inserted, number)
 
 
 def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rotaflow generate") -> int:
@@ -316,10 +405,13 @@ def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rot
         withdrawn = runs.live_of_run(run_id)
         for row in withdrawn:
             row.deleted_at, row.deleted_by = now, f"{actor} (rollback of run {run_id})"
-        restored = runs.deleted_by(run.program_id, f"{actor} (run {run_id})", block.start_date, block.end_date)
+        restored = runs.replaced_by_run(run.program_id, run_id, block.start_date, block.end_date)
         for row in restored:
             row.deleted_at, row.deleted_by = None, None
         run.status = "rolled_back"
+        withdrawn_version = VersionRepository(s).of_run(run_id)
+        if withdrawn_version is not None:
+            withdrawn_version.status = "withdrawn"
         AuditRepository(s).record(
             actor=actor,
             action="unpublish",
@@ -492,9 +584,16 @@ def write_outputs(
     findings: list[dict[str, Any]],
     summary: GenerateResult,
     names: dict[str, str] | None = None,
+    base: PublishedVersion | None = None,
+    dtstamp: dt.datetime | None = None,
 ) -> Outputs:
     """assignments.csv, findings.csv, summary.json, report.html and one .ics per person (0600, folders 0700);
-    the CSV and JSON files are held to their contracts before anything is written (``BrokenOutput``)."""
+    the CSV and JSON files are held to their contracts before anything is written (``BrokenOutput``).
+
+    With ``base``, the block's published version the schedule replaces, the calendars follow it (an event
+    keeps its UID and gets a higher SEQUENCE when it changes, a removed one is written as cancelled, and
+    a person left with no shifts still gets a file) and changes.csv / changes.html say what changed.
+    """
     cells = sorted(cells)
     out = Outputs(folder)
     rows = assignment_rows(instance, cells)
@@ -502,6 +601,18 @@ def write_outputs(
     check_csv("assignments", assignments)
     check_csv("findings", found)
     facts = summary_json(summary)
+    to_version = int(str(instance.meta.get("next_version") or (base.number + 1 if base else 1)))
+    new_rows = {(r["person_id"], dt.date.fromisoformat(r["date"]), r["shift_id"]) for r in rows}
+    changes: list[dict[str, Any]] = []
+    if base is not None:
+        changes = change_rows(
+            base.cells,
+            new_rows,
+            from_version=base.number,
+            to_version=None,
+            reason=str(instance.meta.get("reason", "generate")),
+            reference=str(instance.meta.get("reference") or ""),
+        )
     private_dir(folder)
     for name, text in (
         ("assignments.csv", assignments),
@@ -511,53 +622,75 @@ def write_outputs(
     ):
         path = write_private(folder / name, text)
         out.files.append(path)
-    calendars = private_dir(folder / "calendars")
-    by_person: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_person.setdefault(row["person_id"], []).append(row)
-    for person, person_rows in sorted(by_person.items()):
-        path = write_private(
-            calendars / f"{person}.ics", _calendar(instance, person, person_rows, (names or {}).get(person))
-        )
-        out.files.append(path)
+    if base is not None:
+        out.files += write_changes(folder, changes, **_change_facts(instance, base.number, None))
+    out.files += _write_calendars(folder, instance, rows, base, to_version, names, dtstamp or utcnow())
     record_run_files(folder, out.files)
     return out
 
 
-def _calendar(instance: Instance, person: str, rows: list[dict[str, Any]], name: str | None) -> bytes:
-    """An iCalendar file of one person's shifts (for that person: it may carry their name).
-
-    Text values are escaped as RFC 5545 requires (backslash, comma, semicolon, newline) and long
-    lines folded at 75 octets; a name is one line (a line break or control character stored
-    before the contract refused them becomes a space).
-    """
-    from icalendar import Calendar, Event, vText
-
-    calendar = Calendar()
-    calendar.add("prodid", "-//rotaflow//schedule//EN")
-    calendar.add("version", "2.0")
-    # an X- property is written as it is unless typed: vText escapes it
-    calendar.add("x-wr-calname", vText(f"{_one_line(name or person)} — {instance.meta.get('block_id', '')}"))
-    calendar.add("x-wr-timezone", instance.timezone)
-    for row in rows:
-        event = Event()
-        event.add(
-            "uid", f"{instance.meta.get('program', 'rotaflow')}-{person}-{row['date']}-{row['shift_id']}@rotaflow"
-        )
-        event.add("summary", f"{row['shift_id']}" + (f" ({row['rotation_id']})" if row["rotation_id"] else ""))
-        event.add("dtstart", dt.datetime.fromisoformat(row["start"]).astimezone(instance.zone))
-        event.add("dtend", dt.datetime.fromisoformat(row["end"]).astimezone(instance.zone))
-        event.add("dtstamp", dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
-        calendar.add_component(event)
-    calendar.add_missing_timezones()  # a VTIMEZONE for the program's zone, so instants read back exactly
-    return bytes(calendar.to_ical())
+def _change_facts(instance: Instance, from_version: int, to_version: int | None) -> dict[str, Any]:
+    return {
+        "program": str(instance.meta.get("program", "")),
+        "block_id": str(instance.meta.get("block_id", "")),
+        "from_version": from_version,
+        "to_version": to_version,
+        "reason": str(instance.meta.get("reason", "generate")),
+        "reference": str(instance.meta.get("reference") or ""),
+    }
 
 
-_BREAKS = re.compile(f"[{LINE_BREAKING}]+")
+def rewrite_changes(folder: Path, instance: Instance, base: PublishedVersion, to_version: int) -> list[Path]:
+    """changes.csv and changes.html again once the schedule is published as version ``to_version``."""
+    rows = _read_rows(folder / "assignments.csv")
+    changes = change_rows(
+        base.cells,
+        rows,
+        from_version=base.number,
+        to_version=to_version,
+        reason=str(instance.meta.get("reason", "generate")),
+        reference=str(instance.meta.get("reference") or ""),
+    )
+    return write_changes(folder, changes, **_change_facts(instance, base.number, to_version))
 
 
-def _one_line(text: str) -> str:
-    return " ".join(_BREAKS.sub(" ", text).split())
+def _read_rows(path: Path) -> set[tuple[str, dt.date, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {(r["person_id"], dt.date.fromisoformat(r["date"]), r["shift_id"]) for r in csv.DictReader(handle)}
+
+
+def _write_calendars(
+    folder: Path,
+    instance: Instance,
+    rows: list[dict[str, Any]],
+    base: PublishedVersion | None,
+    to_version: int,
+    names: dict[str, str] | None,
+    dtstamp: dt.datetime,
+) -> list[Path]:
+    """One .ics per person with shifts, and per person whose shifts ``base`` had and this schedule drops."""
+    program = str(instance.meta.get("program", "rotaflow"))
+    old = base.identities(program) if base is not None else {}
+    by_cell = {(r["person_id"], dt.date.fromisoformat(r["date"]), r["shift_id"]): r for r in rows}
+    retired = base.retired if base is not None else frozenset()
+    identities, cancelled = calendar_identities(program, to_version, old, by_cell, retired=retired)
+    events = [{**row, "uid": identities[cell][0], "sequence": identities[cell][1]} for cell, row in by_cell.items()]
+    gone = []
+    for (person, date, shift), (uid, sequence) in cancelled.items():
+        day = (date - instance.start).days
+        if 0 <= day < instance.days and shift in instance.shift:
+            (row,) = assignment_rows(instance, [(person, day, shift)])
+            gone.append({**row, "uid": uid, "sequence": sequence})
+    files = calendar_files(
+        events,
+        gone,
+        timezone=instance.timezone,
+        block_id=str(instance.meta.get("block_id", "")),
+        names=names,
+        dtstamp=dtstamp,
+    )
+    calendars = private_dir(folder / "calendars")
+    return [write_private(calendars / f"{person}.ics", text) for person, text in sorted(files.items())]
 
 
 def _report_html(rows: list[dict[str, Any]], findings: list[dict[str, Any]], summary: dict[str, Any]) -> str:

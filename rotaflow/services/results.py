@@ -79,6 +79,12 @@ class GenerateResult(_Result):
     engine_check_violations: int = 0
     validation: dict[str, Any] = {}
     backup: dict[str, Any] = {}
+    based_on_version: int | None = None
+    """The block's published version the run started from (its hint; a repair's frozen past)."""
+    version: int | None = None
+    """The block's version the run published."""
+    repair: dict[str, Any] = {}
+    """A repair's facts: from which date, the changes made against the minimum proved, the churn guard."""
 
     @classmethod
     def start(
@@ -155,7 +161,9 @@ class GenerateResult(_Result):
             validation={k: v for k, v in validation.items() if k not in known},
         )
 
-    def published_as(self, published: bool) -> GenerateResult:
+    def published_as(self, published: bool, version: int | None = None) -> GenerateResult:
+        if published and version is not None:
+            return self.with_(published=True, version=version)
         return self.with_(published=published)
 
     def backed_up(self, backup: Mapping[str, Any]) -> GenerateResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from rotaflow.db.migrate import current_revision, downgrade, head_revision, upgrade
 from rotaflow.db.models import Base
@@ -23,6 +23,7 @@ TABLES = {
     "schedule_runs",
     "assignments",
     "audit_log",
+    "block_versions",
 }
 
 
@@ -51,4 +52,44 @@ def test_models_and_migrations_agree(database_url: str) -> None:
             diff = compare_metadata(context, Base.metadata)
         assert diff == []
     finally:
+        engine.dispose()
+
+
+def test_runs_published_before_versions_become_the_blocks_first_versions(database_url: str) -> None:
+    """0002 numbers each block's earlier publishes in the order they finished; a rolled-back one is withdrawn."""
+    engine = create_engine(database_url)
+    try:
+        upgrade(database_url, "0001")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO programs (id, key, name, timezone, current_version, created_at) "
+                    "VALUES (1, 'p', 'P', 'UTC', 1, '2027-01-01T00:00:00+00:00')"
+                )
+            )
+            for run, block, status, finished in (
+                ("r2", "B1", "published", "2027-01-03T00:00:00+00:00"),
+                ("r1", "B1", "rolled_back", "2027-01-02T00:00:00+00:00"),
+                ("r3", "B2", "published", "2027-01-04T00:00:00+00:00"),
+                ("r4", "B2", "infeasible", "2027-01-05T00:00:00+00:00"),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO schedule_runs (id, program_id, version, block_id, status, summary, created_at, "
+                        "finished_at) VALUES (:id, 1, 1, :block, :status, '{}', :at, :at)"
+                    ),
+                    {"id": run, "block": block, "status": status, "at": finished},
+                )
+        upgrade(database_url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT block_id, version, run_id, status, reason FROM block_versions ORDER BY block_id, version")
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("B1", 1, "r1", "withdrawn", "generate"),
+            ("B1", 2, "r2", "published", "generate"),
+            ("B2", 1, "r3", "published", "generate"),
+        ]
+    finally:
+        downgrade(database_url, "base")
         engine.dispose()

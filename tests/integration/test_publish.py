@@ -27,9 +27,11 @@ from rotaflow.services.generate import (
     load_solver_settings,
     publish_run,
     solve_block,
+    unpublish_run,
 )
 from rotaflow.services.ingest import ingest_bundle, load_bundle
 from rotaflow.services.results import GenerateResult
+from rotaflow.services.versions import block_versions, published_version, version_pair
 from rotaflow.validations.instances import block_instance, rules_for
 
 PROGRAM = "tiny-internal-medicine-residency"
@@ -74,7 +76,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _publish(engine: Engine, solved: Solved, run_id: str, started_at: dt.datetime, actor: str = "test") -> Published:
+def _publish(
+    engine: Engine, solved: Solved, run_id: str, started_at: dt.datetime, actor: str = "test", **made: Any
+) -> Published:
     summary = GenerateResult.start(
         run_id=run_id, program=PROGRAM, program_version=solved.version, block_id="B1", rules=[], time_limit_seconds=5
     ).solved(solved.result)
@@ -87,6 +91,7 @@ def _publish(engine: Engine, solved: Solved, run_id: str, started_at: dt.datetim
         summary=summary,
         started_at=started_at,
         actor=actor,
+        **made,
     )
 
 
@@ -133,8 +138,66 @@ def test_a_second_publish_replaces_the_first(solved: tuple[Engine, Solved]) -> N
 
     audit = _audit(engine)
     assert [(a, k) for a, k, _ in audit] == [("publish", first), ("publish", second)]
-    assert audit[0][2] == {"block_id": "B1", "replaced": 0, "inserted": cells, "status": "published"}
-    assert audit[1][2] == {"block_id": "B1", "replaced": cells, "inserted": cells, "status": "published"}
+    assert audit[0][2] == {
+        "block_id": "B1",
+        "replaced": 0,
+        "inserted": cells,
+        "status": "published",
+        "block_version": 1,
+        "reason": "generate",
+    }
+    assert audit[1][2] == {
+        "block_id": "B1",
+        "replaced": cells,
+        "inserted": cells,
+        "status": "published",
+        "block_version": 2,
+        "reason": "generate",
+    }
+
+    # each publish is a numbered version; the second says it was made over the first, with nothing changed
+    history = block_versions(engine, PROGRAM, "B1").versions
+    assert [(v.version, v.run_id, v.status, v.based_on, v.added, v.removed) for v in history] == [
+        (1, first, "published", None, cells, 0),
+        (2, second, "published", 1, 0, 0),
+    ]
+    # unchanged events keep their calendar identity, and both versions' rows can still be read
+    one_rows, two_rows = version_pair(engine, PROGRAM, "B1")
+    assert (one_rows.number, two_rows.number) == (1, 2)
+    assert one_rows.identities(PROGRAM) == two_rows.identities(PROGRAM)
+    assert len(two_rows.rows) == cells and all(r.sequence == 0 and r.uid for r in two_rows.rows.values())
+
+
+def test_a_withdrawn_publish_is_a_withdrawn_version_and_the_next_number_is_not_reused(
+    solved: tuple[Engine, Solved],
+) -> None:
+    engine, s = solved
+    first, second, third = (str(uuid.uuid4()) for _ in range(3))
+    _publish(engine, s, first, _now())
+    _publish(engine, s, second, _now())
+    assert unpublish_run(engine, run_id=second, reason="the backup failed") == len(s.result.cells)
+    current = published_version(engine, PROGRAM, "B1")
+    assert current is not None and (current.number, current.run_id) == (1, first)
+    made = _publish(engine, s, third, _now(), reason="repair", based_on=1, reference="absence R1")
+    assert made.block_version == 3
+    history = block_versions(engine, PROGRAM, "B1")
+    assert [(v.version, v.status, v.reason, v.based_on) for v in history.versions] == [
+        (1, "published", "generate", None),
+        (2, "withdrawn", "generate", 1),
+        (3, "published", "repair", 1),
+    ]
+    assert history.current is not None and history.current.reference == "absence R1"
+
+
+def test_a_repair_made_from_an_older_version_is_refused(solved: tuple[Engine, Solved]) -> None:
+    engine, s = solved
+    _publish(engine, s, str(uuid.uuid4()), _now())
+    _publish(engine, s, str(uuid.uuid4()), _now(), reason="repair", based_on=1)
+    late = str(uuid.uuid4())
+    with pytest.raises(PublishConflict) as info:
+        _publish(engine, s, late, _now(), reason="repair", based_on=1)
+    assert "block B1 is at version 2 now, and this schedule was made from version 1" in str(info.value)
+    assert late not in _runs(engine)
 
 
 def test_a_run_started_before_the_latest_publish_is_refused(solved: tuple[Engine, Solved]) -> None:
