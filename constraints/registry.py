@@ -240,10 +240,10 @@ class BuildContext:
         if high <= bound:
             return  # can never be broken
         if self.kind == "hard":
-            self.model.add(sum(c * v for c, v in terms) <= bound).only_enforce_if(self.guard(subject, **detail))
+            self.model.add(_weighted(terms) <= bound).only_enforce_if(self.guard(subject, **detail))
             return
         excess = self.model.new_int_var(0, high - bound, f"excess:{self.rule}:{name}")
-        self.model.add(sum(c * v for c, v in terms) - bound <= excess)
+        self.model.add(_weighted(terms) - bound <= excess)
         self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, excess)]))
 
     def at_least(
@@ -255,10 +255,10 @@ class BuildContext:
         if bound <= low:
             return
         if self.kind == "hard":
-            self.model.add(sum(c * v for c, v in terms) >= bound).only_enforce_if(self.guard(subject, **detail))
+            self.model.add(_weighted(terms) >= bound).only_enforce_if(self.guard(subject, **detail))
             return
         shortfall = self.model.new_int_var(0, bound - low, f"short:{self.rule}:{name}")
-        self.model.add(bound - sum(c * v for c, v in terms) <= shortfall)
+        self.model.add(bound - _weighted(terms) <= shortfall)
         self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, shortfall)]))
 
     def not_all(
@@ -286,12 +286,20 @@ class BuildContext:
             self._penalties.append(Penalty(self.rule, name, self.weight * scale, list(terms), constant))
 
 
+def _weighted(terms: Sequence[Term]) -> Any:
+    """``Σ c·v`` as one linear expression (built in C++, not term by term)."""
+    return cp_model.LinearExpr.weighted_sum([v for _, v in terms], [c for c, _ in terms])
+
+
 def _range(terms: Sequence[Term]) -> tuple[int, int]:
     """The least and greatest value ``Σ c·v`` can take, from each variable's domain."""
     low = high = 0
     for coefficient, var in terms:
-        domain = list(var.proto.domain) if hasattr(var, "proto") else [0, 1]  # (no negative indexes on it)
-        lo, hi = (domain[0], domain[-1]) if domain else (0, 1)
+        if getattr(var, "is_boolean", True):  # a Boolean variable or its negation: 0 or 1 (no proto to read)
+            lo, hi = 0, 1
+        else:
+            domain = list(var.proto.domain)
+            lo, hi = (domain[0], domain[-1]) if domain else (0, 1)
         low += min(coefficient * lo, coefficient * hi)
         high += max(coefficient * lo, coefficient * hi)
     return low, high
