@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict
@@ -298,7 +298,7 @@ def _range(terms: Sequence[Term]) -> tuple[int, int]:
         if getattr(var, "is_boolean", True):  # a Boolean variable or its negation: 0 or 1 (no proto to read)
             lo, hi = 0, 1
         else:
-            domain = list(var.proto.domain)
+            domain = list(cast(cp_model.IntVar, var).proto.domain)
             lo, hi = (domain[0], domain[-1]) if domain else (0, 1)
         low += min(coefficient * lo, coefficient * hi)
         high += max(coefficient * lo, coefficient * hi)
