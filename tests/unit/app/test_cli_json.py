@@ -21,7 +21,10 @@ from rotaflow.configs.settings import get_settings
 WITH_RESULTS = [
     ["ingest"],
     ["generate"],
+    ["repair"],
     ["validate"],
+    ["history"],
+    ["diff"],
     ["synth"],
     ["db", "upgrade"],
     ["db", "downgrade"],
@@ -37,7 +40,7 @@ WITH_RESULTS = [
     ["restore", "recover"],
     ["restore", "history"],
 ]
-LONG = [["generate"], ["validate"], ["backup", "create"], ["backup", "promote-immaculate"], ["restore", "emergency"]]
+LONG = [["generate"], ["repair"], ["validate"], ["backup", "create"], ["backup", "promote-immaculate"], ["restore", "emergency"]]
 
 
 def _command(path: list[str]) -> Any:
