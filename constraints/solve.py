@@ -14,7 +14,7 @@ from ortools.sat.python import cp_model
 from rotaflow.constraints.instance import Cell
 from rotaflow.constraints.model import BuiltModel
 
-__all__ = ["Progress", "SolveResult", "penalty_totals", "solve"]
+__all__ = ["Progress", "SolveResult", "Status", "penalty_totals", "solve"]
 
 Status = Literal["optimal", "feasible", "infeasible", "timeout", "cancelled", "invalid_model"]
 
