@@ -61,6 +61,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/curtois.py
 	$(BIN)/python bench/cli_flow.py
+	$(BIN)/python bench/repair.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache htmlcov .coverage
