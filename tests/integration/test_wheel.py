@@ -112,6 +112,7 @@ def test_the_wheel_holds_one_package_with_its_data(wheel: Path) -> None:
         "rotaflow/configs/programs/sample/people.csv",
         "rotaflow/db/migrations/script.py.mako",
         "rotaflow/db/migrations/versions/0001_initial_schema.py",
+        "rotaflow/db/migrations/versions/0002_block_versions.py",
         "rotaflow/flows/generate.py",
         "rotaflow/prefect.yaml",
         "rotaflow/py.typed",

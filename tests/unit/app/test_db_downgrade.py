@@ -105,9 +105,12 @@ def test_another_target_takes_a_named_backup_and_its_confirm_must_match(
     assert _named() == []
     assert main(["db", "downgrade", "--", "-1"]) == 0
     assert "downgraded to -1" in capsys.readouterr().out
-    assert len(_named()) == 1 and _tables(migrated) <= {"alembic_version"}
+    tables = _tables(migrated)
+    assert len(_named()) == 1 and "block_versions" not in tables and "programs" in tables  # one revision down
+    assert main(["db", "downgrade", "base", "--confirm", "base"]) == 0  # data left: a second backup first
+    assert len(_named()) == 2 and _tables(migrated) <= {"alembic_version"}
     assert main(["db", "downgrade", "base", "--confirm", "base"]) == 0  # nothing left: no backup needed
-    assert len(_named()) == 1
+    assert len(_named()) == 2
 
 
 def test_on_a_real_terminal_the_target_is_typed(tmp_path: Path) -> None:
