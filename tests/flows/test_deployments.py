@@ -45,6 +45,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "nightly-backup": {"entrypoint": "rotaflow.flows.backup:backup", "schedules": [CronSchedule]},
     "weekly-verify": {"entrypoint": "rotaflow.flows.backup:verify_backups", "schedules": [CronSchedule]},
     "emergency-restore": {"entrypoint": "rotaflow.flows.restore:emergency_restore", "schedules": []},
+    "absence-repair": {"entrypoint": "rotaflow.flows.absence_repair:absence_repair", "schedules": []},
 }
 
 
@@ -103,6 +104,36 @@ def test_emergency_restore_is_manual_and_one_at_a_time() -> None:
     assert not deployment.get("schedules")
     assert deployment["concurrency_limit"] == 1
     assert "parameters" not in deployment  # the operator fills the form: nothing preset
+
+
+def test_absence_repair_is_run_from_its_form() -> None:
+    deployment = _deployments()["absence-repair"]
+    assert not deployment.get("schedules")  # someone fills the form in when an absence arrives
+    assert deployment["parameters"] == {"program": "configs/programs/sample"}
+    assert deployment["tags"] == ["rotaflow", "repair"]
+    schema = _schema(deployment)
+    assert schema["required"] == ["program", "block_id", "person_id", "start_date", "end_date"]
+    props = schema["properties"]
+    assert list(props) == [
+        "program",
+        "block_id",
+        "person_id",
+        "start_date",
+        "end_date",
+        "absence_type",
+        "from_date",
+        "allow_churn",
+        "time_limit_seconds",
+        "approval_timeout_hours",
+    ]
+    assert all(p.get("description") for p in props.values())  # each form field says what it is
+    assert (props["start_date"]["format"], props["end_date"]["format"]) == ("date", "date")
+    assert props["absence_type"]["default"] == "sick" and props["allow_churn"]["default"] is False
+    assert props["approval_timeout_hours"]["default"] == 72
+    assert "people.csv" in props["person_id"]["description"]
+    assert "rejects" in props["approval_timeout_hours"]["description"]
+    # the form never publishes on the approver's behalf: the run always pauses before publishing
+    assert not {"publish", "approve", "backup"} & set(props)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
