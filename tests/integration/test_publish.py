@@ -340,3 +340,98 @@ def test_two_concurrent_publishes_for_one_block_on_sqlite(sqlite_url: str, tiny_
         assert list(_runs(check).values()) == ["published"]
     finally:
         check.dispose()
+
+
+def test_two_concurrent_repairs_of_one_version_on_postgresql(
+    postgres_url: str, tiny_dir: Path, settings: Settings
+) -> None:
+    """Two repairs made from version 1 publish at once: one becomes version 2, the other is told to run again."""
+    engine, s = _prepare(postgres_url, tiny_dir, settings)
+    first = str(uuid.uuid4())
+    _publish(engine, s, first, _now())
+    engine.dispose()
+    barrier = threading.Barrier(2, timeout=20)
+    ids = [str(uuid.uuid4()), str(uuid.uuid4())]
+    outcomes: dict[str, Any] = {}
+    locked: dict[str, float] = {}
+
+    def contender(run_id: str) -> None:
+        own = make_engine(postgres_url)
+
+        @event.listens_for(own, "before_cursor_execute")
+        def _meet(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if "FOR UPDATE" in statement:
+                barrier.wait()  # both repairs reach the block's row lock together
+
+        @event.listens_for(own, "after_cursor_execute")
+        def _hold(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if "FOR UPDATE" in statement:
+                locked[run_id] = time.monotonic()
+                time.sleep(0.5)
+
+        try:
+            outcomes[run_id] = _publish(
+                own, s, run_id, _now(), actor="rotaflow repair", reason="repair", based_on=1, reference="absence R1"
+            )
+        except Exception as exc:  # noqa: BLE001 - the assertions below look at it
+            outcomes[run_id] = exc
+        finally:
+            own.dispose()
+
+    monitor = make_engine(postgres_url)
+    threads = [threading.Thread(target=contender, args=(run_id,), name=f"repair-{i}") for i, run_id in enumerate(ids)]
+    for thread in threads:
+        thread.start()
+    waiting = 0
+    with monitor.connect() as conn:
+        while any(t.is_alive() for t in threads):
+            waiting = max(
+                waiting,
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                ).scalar_one(),
+            )
+            conn.rollback()
+            time.sleep(0.05)
+    for thread in threads:
+        thread.join(timeout=30)
+    monitor.dispose()
+
+    assert waiting >= 1, "neither repair ever waited for the block's row lock"
+    won = [run_id for run_id, o in outcomes.items() if isinstance(o, Published)]
+    lost = [run_id for run_id, o in outcomes.items() if isinstance(o, PublishConflict)]
+    assert len(won) == 1 and len(lost) == 1, outcomes
+    winner, loser = won[0], lost[0]
+    assert outcomes[winner].block_version == 2
+    assert locked[loser] >= locked[winner] + 0.4, "the loser got the lock while the winner still held it"
+    assert str(outcomes[loser]) == (
+        "block B1 is at version 2 now, and this schedule was made from version 1: nothing was published; "
+        "run it again on the block's current version"
+    )
+    assert outcomes[loser].exit_code == 3
+
+    check = make_engine(postgres_url)
+    try:
+        # nothing lost: version 1 still readable, version 2 (the winner's) live, nothing of the loser
+        history = block_versions(check, PROGRAM, "B1").versions
+        assert [(v.version, v.run_id, v.status, v.reason, v.based_on) for v in history] == [
+            (1, first, "published", "generate", None),
+            (2, winner, "published", "repair", 1),
+        ]
+        one, two = version_pair(check, PROGRAM, "B1", 1, 2)
+        cells = {(p, s.instance.date(d), shift) for p, d, shift in s.result.cells}
+        assert set(one.rows) == set(two.rows) == cells
+        current = published_version(check, PROGRAM, "B1")
+        assert current is not None and (current.number, current.run_id) == (2, winner)
+        assert two.identities(PROGRAM) == one.identities(PROGRAM)
+        rows = _assignments(check)
+        assert {r[0] for r in rows} == {first, winner}
+        assert all(live for run_id, _, live, _ in rows if run_id == winner)
+        assert not any(live for run_id, _, live, _ in rows if run_id == first)
+        assert _runs(check) == {first: "published", winner: "published"}
+        assert [(a, k) for a, k, _ in _audit(check)] == [("publish", first), ("publish", winner)]
+    finally:
+        check.dispose()
