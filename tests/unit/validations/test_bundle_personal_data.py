@@ -70,7 +70,7 @@ def test_reports_break_lines_exactly_where_the_contract_refuses_text() -> None:
     """The report writer's one-line text and the contract's one-line check use one character class."""
     import re
 
-    from rotaflow.services.generate import _one_line
+    from rotaflow.services.calendars import one_line as _one_line
     from rotaflow.validations.contracts import LINE_BREAKING, ONE_LINE_PATTERN
 
     breaking = re.compile(f"[{LINE_BREAKING}]")
