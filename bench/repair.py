@@ -14,10 +14,12 @@ For the sample program's block 2027-B01 and a synthetic program's first block (`
 4. re-solve the block from scratch with the absence (no previous schedule, no frozen days) and count
    its changes against the published schedule, from the repair date on and before it.
 
-Every phase gets the same time limit. Each program runs in its own process (the 150-resident model is
-large). Prints a table and writes bench/results/repair.json. Targets: the sample's repair ≤ 10 s and
-proved minimal, the 150-resident repair ≤ 60 s. Exits 1 when a repair touches a frozen day or breaks a
-hard rule (a correctness failure; times are reported, never asserted).
+Every phase gets the same time limit. The published schedule is whatever CP-SAT (several workers, a time
+limit) finds, so it, the sick resident and the counts may differ from one run to the next. Each program
+runs in its own process (the 150-resident model is large). Prints a table and writes
+bench/results/repair.json. Targets: the sample's repair ≤ 10 s and proved minimal, the 150-resident
+repair ≤ 60 s. Exits 1 when a repair touches a frozen day or breaks a hard rule (a correctness failure;
+times are reported, never asserted).
 """
 
 from __future__ import annotations
@@ -169,7 +171,8 @@ def _case(label: str, kind: str, folder: Path, block: str, limit: float, seed: i
         "repair_s": round(repair_s, 2),
         "repair_instance_s": round(instance_s, 2),
         "repair_model_s": round(build_s, 2),
-        # the repair's wall time less the instance and the two solves: the model build, the changes objective
+        # the repair's wall time less the instance and the two solves: in a profile, the model build inside the
+        # repair (the changes objective, the hints and the counts take a few milliseconds)
         "repair_other_s": round(repair_s - instance_s - phase1_s - phase2_s, 2),
         "repair_phase1_s": round(phase1_s, 2),
         "repair_phase2_s": round(phase2_s, 2),
@@ -256,8 +259,8 @@ def main() -> int:
         [
             ("program", "program", "<24", ""),
             ("repair_instance_s", "instance s", ">10", ".2f"),
-            ("repair_model_s", "model s", ">7", ".2f"),
-            ("repair_other_s", "other s", ">7", ".2f"),
+            ("repair_other_s", "build in repair s", ">17", ".2f"),
+            ("repair_model_s", "build again s", ">13", ".2f"),
             ("repair_phase1_s", "phase 1 s", ">9", ".2f"),
             ("repair_phase2_s", "phase 2 s", ">9", ".2f"),
             ("target_s", "target s", ">8", ".0f"),
