@@ -2,9 +2,9 @@
 
 When a resident falls out of a published schedule (a new absence), the days before the repair
 date stay exactly as published (``Instance.frozen_days``) and the rest is solved again under
-every hard rule, lexicographically: first as few changed assignments as possible (phase 1, whose
-bound is the proved minimum we report), then the usual objective among the schedules with no
-more changes than phase 1 found (phase 2).
+every hard rule, lexicographically: first as few changed assignments as possible (the solver's
+bound proves the minimum we report), then the usual objective among the schedules with that few.
+Both levels are one weighted objective, so the model is built and presolved once.
 
 A change is one assignment gained or lost on a day at or after the repair date (one row of
 changes.csv): a shift moved from one person to another counts two.
@@ -24,13 +24,11 @@ from ortools.sat.python import cp_model
 
 from rotaflow.constraints.instance import Cell, Instance
 from rotaflow.constraints.model import BuiltModel, build_model, penalty_objective
+from rotaflow.constraints.registry import _range
 from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.solve import Progress, SolveResult, Status, solve
 
 __all__ = ["RepairResult", "changes_expression", "count_changes", "forced_removals", "repair_solve"]
-
-_PHASE_ONE_SHARE = 0.5
-"""The share of the time limit phase 1 may use (it ends early when it proves its minimum)."""
 
 
 @dataclass
@@ -38,15 +36,15 @@ class RepairResult:
     """A repaired schedule and how far its number of changes is proved minimal."""
 
     result: SolveResult
-    """The final schedule: its status, the usual objective and phase 2's bound on it."""
+    """The final schedule: its status, the usual objective (the soft rules' penalties) and its bound."""
     changes: int | None
     """Changed assignments of the final schedule (counted from its cells), None without one."""
     min_changes_bound: int | None
-    """The lower bound phase 1 proved on the number of changes (None when it proved nothing)."""
+    """The lower bound the solver proved on the number of changes (None when it proved nothing)."""
     proved_minimal: bool
     """The final schedule has no more changes than the proved lower bound."""
-    phase_seconds: tuple[float, float]
-    """Seconds spent in phase 1 (fewest changes) and phase 2 (usual objective)."""
+    build_seconds: float
+    """Seconds spent building the model (the rest of ``result.seconds`` is the solver's)."""
 
     @property
     def status(self) -> Status:
@@ -97,6 +95,17 @@ def forced_removals(instance: Instance) -> frozenset[Cell]:
     )
 
 
+def usual_range(built: BuiltModel) -> tuple[int, int]:
+    """The least and greatest value the usual objective (the soft rules' weighted penalties) can take."""
+    low = high = 0
+    for penalty in built.penalties:
+        if penalty.weight:
+            terms_low, terms_high = _range(penalty.terms)
+            low += penalty.weight * (terms_low + penalty.constant)
+            high += penalty.weight * (terms_high + penalty.constant)
+    return min(low, high), max(low, high)
+
+
 def repair_solve(
     instance: Instance,
     rules: list[ConfiguredRule],
@@ -107,63 +116,72 @@ def repair_solve(
     stop: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RepairResult:
-    """Fewest changes first, then the usual objective, within ``time_limit`` seconds in all.
+    """Fewest changes first, then the usual objective, in one solve within ``time_limit`` seconds in all.
 
-    An infeasible repair comes back with status ``infeasible`` (the caller explains it with
-    :func:`rotaflow.constraints.explain.diagnose`); no schedule within the time gives ``timeout``;
-    ``stop`` set gives ``cancelled`` (with the best schedule found so far, if any). The result's
-    progress is phase 2's; ``on_progress`` hears both phases (phase 1's objective is the changes).
+    The objective is ``W × changes + usual`` with ``W`` one more than the usual objective's whole range, so
+    one change more always costs more than any usual penalty saved: lexicographic, with one presolve of the
+    model instead of two. The solver's bound ``B`` proves ``changes ≥ ⌈(B − U) / W⌉`` (``U`` the usual
+    objective's greatest value): the proved minimum, equal to the changes when the solve is optimal.
+
+    The search starts from the published schedule without what the absences take away (a near-feasible hint
+    CP-SAT repairs). An infeasible repair comes back with status ``infeasible`` (the caller explains it with
+    :func:`rotaflow.constraints.explain.diagnose`); no schedule within the time gives ``timeout``; ``stop`` set
+    gives ``cancelled`` (with the best schedule found so far, if any). ``on_progress`` hears each improving
+    schedule as its changes (``objective``) and the proved minimum so far (``bound``).
     """
     if not isinstance(time_limit, int | float) or not math.isfinite(time_limit) or time_limit <= 0:
         raise ValueError("a positive time limit is required (finite, in seconds)")
     started = time.monotonic()
     built = build_model(instance, rules)
     expression, constant = changes_expression(built)
+    usual = penalty_objective(built.penalties)
+    low, high = usual_range(built)
+    weight = high - low + 1
     built.model.clear_objective()
-    built.model.minimize(expression + constant)
-    common: dict[str, Any] = {"workers": workers, "seed": seed, "stop": stop, "on_progress": on_progress}
+    built.model.minimize(weight * (expression + constant) + (usual if usual is not None else 0))
+    build_seconds = time.monotonic() - started
 
-    first = solve(built, time_limit=time_limit * _PHASE_ONE_SHARE, hint=instance.previous, **common)
-    if first.objective is None:  # infeasible, timeout, cancelled or invalid: nothing to repair with
-        return RepairResult(dataclasses.replace(first, best_bound=None), None, None, False, (first.seconds, 0.0))
-    found = int(round(first.objective))
-    bound = math.ceil(first.best_bound - 1e-6) if first.best_bound is not None else None
-    if first.status == "cancelled":
-        return _finish(instance, first, first, bound, (first.seconds, 0.0), started, "cancelled")
+    def proved(bound: float) -> int:
+        """The fewest changes the combined bound proves (at least 0)."""
+        whole = math.ceil(bound - 1e-6)
+        return max(0, -((high - whole) // weight))  # ⌈(whole − high) / weight⌉ in integers
 
-    # phase 2: the usual objective among schedules with no more changes than phase 1 found
-    built.model.add(expression + constant <= found)
-    built.model.clear_objective()
-    objective = penalty_objective(built.penalties)
-    if objective is not None:
-        built.model.minimize(objective)
-    remaining = max(time_limit - (time.monotonic() - started), 0.05)
-    second = solve(built, time_limit=remaining, hint=first.cells, **common)
-    seconds = (first.seconds, second.seconds)
-    if second.objective is None:  # nothing found in time (or stopped): phase 1's schedule stands
-        status: Status = "cancelled" if second.status == "cancelled" else "feasible"
-        return _finish(instance, first, first, bound, seconds, started, status)
-    if second.status == "cancelled":
-        status = "cancelled"
-    elif first.status == "optimal" and second.status == "optimal":
-        status = "optimal"
-    else:
-        status = "feasible"
-    return _finish(instance, second, first, bound, seconds, started, status)
+    def as_changes(point: Progress) -> Progress:
+        """A point of the combined objective as the repair's: its changes, and the fewest proved so far."""
+        changes = (int(round(point.objective)) - low) // weight
+        return Progress(point.seconds, float(changes), float(proved(point.bound)))
 
+    def heard(point: Progress) -> None:
+        if on_progress is not None:
+            on_progress(as_changes(point))
 
-def _finish(
-    instance: Instance,
-    final: SolveResult,
-    first: SolveResult,
-    bound: int | None,
-    seconds: tuple[float, float],
-    started: float,
-    status: Status,
-) -> RepairResult:
-    """The repair's result from the schedule kept (``final``) and phase 1's proof."""
-    if final is first:  # phase 1's schedule: its objective and bound are changes, not the usual terms
-        final = dataclasses.replace(first, objective=None, best_bound=None, penalties={}, progress=[])
-    result = dataclasses.replace(final, status=status, seconds=time.monotonic() - started)
-    changes = count_changes(instance, result.cells)
-    return RepairResult(result, changes, bound, bound is not None and changes == bound, seconds)
+    found = solve(
+        built,
+        time_limit=max(time_limit - build_seconds, 0.1),
+        hint=instance.previous - forced_removals(instance),
+        parameters={"repair_hint": True},
+        workers=workers,
+        seed=seed,
+        stop=stop,
+        on_progress=heard,
+    )
+    seconds = time.monotonic() - started
+    if not found.cells and found.objective is None:  # infeasible, timeout, cancelled or invalid
+        result = dataclasses.replace(found, best_bound=None, progress=[], seconds=seconds)
+        return RepairResult(result, None, None, False, build_seconds)
+    changes = count_changes(instance, found.cells)
+    bound = proved(found.best_bound) if found.best_bound is not None else None
+    objective = sum(found.penalties.values())  # the usual objective of the schedule found
+    usual_bound = None
+    if found.status == "optimal":
+        usual_bound = objective
+    elif bound is not None and bound == changes and found.best_bound is not None:
+        usual_bound = max(low, math.ceil(found.best_bound - 1e-6) - weight * changes)
+    result = dataclasses.replace(
+        found,
+        objective=objective,
+        best_bound=usual_bound,
+        seconds=seconds,
+        progress=[as_changes(p) for p in found.progress],
+    )
+    return RepairResult(result, changes, bound, bound is not None and changes <= bound, build_seconds)

@@ -205,7 +205,7 @@ def repair_facts(instance: Instance, repaired: RepairResult, guard: Churn | None
         "changes": repaired.changes,
         "min_changes_bound": repaired.min_changes_bound,
         "proved_minimal": repaired.proved_minimal,
-        "phase_seconds": [round(s, 3) for s in repaired.phase_seconds],
+        "build_seconds": round(repaired.build_seconds, 3),
     }
     if guard is not None:
         facts["churn"] = guard.as_dict()

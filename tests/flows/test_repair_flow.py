@@ -44,7 +44,7 @@ SICK = (dt.date(2027, 7, 14), dt.date(2027, 7, 16))
 FROM = dt.date(2027, 7, 10)
 """The repair date: a few days before the leave."""
 REPAIR_SECONDS = 40
-"""Solver seconds of the sample's repair (phase 1, fewest changes, gets half: enough on a busy two-core machine)."""
+"""Seconds the sample's repair may use (it ends as soon as it proves its optimum; a busy two-core machine is slow)."""
 
 pytestmark = [pytest.mark.flow, pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")]
 

@@ -59,11 +59,10 @@ def test_r1_falling_out_on_days_3_and_4_costs_four_changes_proved() -> None:
     assert {c for c in cells if c[1] in (3, 4)} <= {(p, d, "DAY") for p in ("R2", "R3") for d in (3, 4)}
     assert {c for c in cells if c[1] >= 5} == {("R2", 5, "DAY"), ("R3", 6, "DAY")}
     assert not violations(inst, RULES, cells)
-    assert repaired.phase_seconds[0] > 0 and repaired.phase_seconds[1] > 0
-    assert repaired.result.seconds >= sum(repaired.phase_seconds)
+    assert 0 < repaired.build_seconds <= repaired.result.seconds
 
 
-def test_phase_two_picks_among_the_fewest_changes_and_never_adds_any() -> None:
+def test_the_usual_objective_picks_among_the_fewest_changes_and_never_adds_any() -> None:
     # R3 asks for day 3 (a free choice between R2 and R3) and for day 5, which R2 holds: granting
     # day 5 too would cost 2 more changes, so only the day-3 request is granted
     requests = (RequestSpec("R3", 3, "DAY", "on", 5), RequestSpec("R3", 5, "DAY", "on", 10))
@@ -157,15 +156,13 @@ def test_a_stop_set_before_cancels() -> None:
     assert repaired.changes is None and not repaired.proved_minimal
 
 
-def test_a_stop_during_phase_one_keeps_its_schedule_and_cancels() -> None:
+def test_a_stop_after_the_first_schedule_keeps_it_and_cancels() -> None:
     stop = threading.Event()
     inst = week(blocked_days={"R1": frozenset({3, 4})}, frozen_days=2)
     repaired = repair_solve(inst, RULES, time_limit=5, workers=1, stop=stop, on_progress=lambda _: stop.set())
-    assert repaired.status == "cancelled"
-    assert repaired.result.objective is None and repaired.result.penalties == {}  # phase 1's terms are changes
+    assert repaired.status in {"cancelled", "optimal"}  # a tiny search may prove its optimum before it stops
     assert repaired.changes == count_changes(inst, repaired.result.cells) >= 4
     assert not violations(inst, RULES, repaired.result.cells)
-    assert repaired.phase_seconds[1] == 0.0  # phase 2 never searched
 
 
 def test_a_positive_time_limit_is_required() -> None:
@@ -173,8 +170,8 @@ def test_a_positive_time_limit_is_required() -> None:
         repair_solve(week(), RULES, time_limit=0)
 
 
-def test_progress_is_heard_from_both_phases() -> None:
-    heard: list[float] = []
+def test_progress_is_heard_as_changes_and_the_fewest_proved() -> None:
+    heard: list[tuple[float, float]] = []
     requests = (RequestSpec("R3", 3, "DAY", "on", 5),)
     inst = week(blocked_days={"R1": frozenset({3, 4})}, frozen_days=2, requests=requests)
     repaired = repair_solve(
@@ -182,10 +179,12 @@ def test_progress_is_heard_from_both_phases() -> None:
         RULES + configured("shift_requests"),
         time_limit=5,
         workers=1,
-        on_progress=lambda p: heard.append(p.objective),
+        on_progress=lambda p: heard.append((p.objective, p.bound)),
     )
-    assert 4 in heard  # phase 1's objective: the changes
-    assert repaired.result.progress and repaired.result.progress[-1].objective == repaired.result.objective == 0
+    assert heard and all(changes >= bound >= 0 for changes, bound in heard)
+    assert heard[-1][0] == repaired.changes == 4  # the objective heard is the changes, not the weighted sum
+    assert repaired.result.progress[-1].objective == 4
+    assert repaired.result.objective == 0 == repaired.result.best_bound  # the request is granted
 
 
 # --------------------------------------------------------------------------- the minimum by brute force
