@@ -91,7 +91,8 @@ def absence_repair(
         end_date: The absence's last day (the same as start_date for one day).
         absence_type: The absence type, as in absences.csv: sick, vacation, conference, parental, bereavement,
             medical, deployment or other.
-        from_date: The first day the repair may change (default: tomorrow, or the block's first day when later).
+        from_date: The first day the repair may change (default: today when the absence has begun, else
+            tomorrow, or the block's first day when later).
         allow_churn: Accept a repair that changes more than the churn guard allows (configs/solver.yaml, repair:).
         time_limit_seconds: Seconds the solver may use (default: configs/solver.yaml).
         approval_timeout_hours: How long the run waits for a decision; no decision by then rejects the repair.
@@ -100,6 +101,7 @@ def absence_repair(
         summary.json's JSON form: published with ``version``, or with ``repair.rejected`` (the reason).
     """
     try:
+        from_date = check_the_block(program, block_id, start_date, from_date)
         added = record_the_absence(program, person_id, start_date, end_date, absence_type)
     except InputError as exc:
         return Failed(message=str(exc), data=exc)
@@ -121,6 +123,31 @@ def absence_repair(
         approve=RepairApproval(approval_timeout_hours),
         actor=ACTOR,
     )
+
+
+@task(name="check-block")
+def check_the_block(program: str, block_id: str, start_date: dt.date, from_date: dt.date | None) -> dt.date | None:
+    """Before anything is recorded: the block exists and has a published version (``InputError`` naming
+    ``block_id``). Returns the repair date: the one given, else today when the absence has begun (today's
+    shifts may still change: someone called in sick this morning), else None (the repair's default)."""
+    from rotaflow.configs.settings import get_settings
+    from rotaflow.errors import Problem
+    from rotaflow.services.ingest import database_engine, load_bundle
+    from rotaflow.services.planning import program_today
+    from rotaflow.services.versions import published_version
+
+    bundle = load_bundle(program, settings=get_settings())
+    known = list(bundle.frames["blocks"]["block_id"])
+    if block_id not in known:
+        expected = f"a block id of blocks.csv ({', '.join(map(str, known))})"
+        raise InputError([Problem("form", None, "block_id", expected, block_id)])
+    if published_version(database_engine(get_settings()), bundle.program.key, block_id) is None:
+        expected = "a block with a published schedule (generate it first)"
+        raise InputError([Problem("form", None, "block_id", expected, f"{block_id} has no published version")])
+    today = program_today(bundle.program.timezone)
+    if from_date is None and start_date <= today:
+        return today
+    return from_date
 
 
 @task(name="record-absence")

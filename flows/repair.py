@@ -20,12 +20,13 @@ from prefect.transactions import transaction
 
 from rotaflow.configs.settings import get_settings
 from rotaflow.db.repositories import IngestResult
-from rotaflow.errors import InfeasibleError, StorageError
+from rotaflow.errors import InfeasibleError, RotaflowError, StorageError
 from rotaflow.flows.generate import BackupFailed, _back_up, _stop, _validation
 from rotaflow.flows.ingest import ingest_program
 from rotaflow.flows.validate import validate_schedule
 from rotaflow.services import generate as service
 from rotaflow.services import repair as repairs
+from rotaflow.services.generate import PublishConflict
 from rotaflow.services.results import GenerateResult
 from rotaflow.tasks.generate import (
     explain_infeasibility,
@@ -117,7 +118,11 @@ def repair(
         return Failed(message=ingested.message, data=ingested.result(raise_on_failure=False))
     stored = cast(IngestResult, ingested.result())
     bundle = load_for_generation(program)
-    instance, rules = build_repair_instance(bundle, block_id, from_date)
+    try:
+        instance, rules = build_repair_instance(bundle, block_id, from_date)
+    except RotaflowError as exc:  # no published version, a --from outside the days that may change …
+        emit_repair_event("failed", bundle.program.key, block_id, reason=type(exc).__name__)
+        return Failed(message=str(exc), data=exc)
     if actor:
         instance.meta["actor"] = actor
     settings = service.load_solver_settings(time_limit_seconds=time_limit_seconds)
@@ -190,10 +195,19 @@ def repair(
             write_summary(out, summary)
             get_run_logger().info("the repair was rejected: %s", rejected)
             return Completed(message=f"the repair was rejected: {rejected}", data=summary.as_dict())
+        late = repairs.started_too_late(instance)
+        if late is not None:  # approved after its first re-solved day had passed: those days were worked
+            emit_repair_event("failed", summary.program, block_id, reason="approved too late")
+            error = PublishConflict(f"{late}; nothing was published")
+            return Failed(message=str(error), data=error)
     elif not publish:
         write_summary(out, summary)
         return summary.as_dict()
-    return _publish(out, bundle.program.key, stored.version, instance, result, summary, started_at, backup=backup)
+    try:
+        return _publish(out, bundle.program.key, stored.version, instance, result, summary, started_at, backup=backup)
+    except RotaflowError as exc:  # another version was published meanwhile (PublishConflict), …
+        emit_repair_event("failed", summary.program, block_id, reason=type(exc).__name__)
+        return Failed(message=str(exc), data=exc)
 
 
 def _publish(

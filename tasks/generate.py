@@ -213,12 +213,14 @@ def publish(
         reference=_text(instance.meta.get("reference")),
         **made_from,
     )
-    if base is not None and published.block_version is not None and summary.out_dir:
-        folder = Path(summary.out_dir)  # changes.csv now names the version it made
+    folder = Path(summary.out_dir) if summary.out_dir else None
+    if base is not None and published.block_version is not None and folder is not None:
+        # changes.csv now names the version it made
         service.record_run_files(folder, service.rewrite_changes(folder, instance, base, published.block_version))
     txn = get_transaction()
     if txn is not None:
         txn.set("published_run", published.run_id)
+        txn.set("changes", (folder, instance, base) if base is not None and folder is not None else None)
     return published
 
 
@@ -232,6 +234,10 @@ def _withdraw(txn: Transaction) -> None:
     if run_id is not None:
         engine = ingest_service.database_engine(get_settings())
         put_back = service.unpublish_run(engine, run_id=run_id, reason="the backup after publishing failed")
+        changes = txn.get("changes", None)
+        if changes is not None:  # the version was withdrawn: changes.csv is a preview again
+            folder, instance, base = changes
+            service.rewrite_changes(folder, instance, base, None)
         get_run_logger().warning("run %s withdrawn; %d previously published assignment(s) put back", run_id, put_back)
 
 

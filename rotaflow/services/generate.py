@@ -328,6 +328,12 @@ def publish_run(
                 row.deleted_at, row.deleted_by = now, f"{actor} (run {run_id})"
             replaced = len(old)
             number = versions.next_number(program.id, block_id)
+            expected = instance.meta.get("next_version")
+            if expected is not None and number != expected:  # its calendars name the number it expected
+                raise PublishConflict(
+                    f"block {block_id} had a version published and withdrawn while this schedule was made: "
+                    f"it would be version {number}, not {expected}; nothing was published (run it again)"
+                )
             rows = assignment_rows(instance, result.cells)
             new_cells = {(r["person_id"], dt.date.fromisoformat(r["date"]), r["shift_id"]) for r in rows}
             used = versions.uids_between(program.id, block.start_date, block.end_date)
@@ -595,6 +601,8 @@ def write_outputs(
     a person left with no shifts still gets a file) and changes.csv / changes.html say what changed.
     """
     cells = sorted(cells)
+    if not cells:  # no schedule (infeasible, refused, out of time): nothing replaces the published version
+        base = None
     out = Outputs(folder)
     rows = assignment_rows(instance, cells)
     assignments, found = _csv(rows, ASSIGNMENT_COLUMNS), _csv(findings, FINDING_COLUMNS)
@@ -640,8 +648,9 @@ def _change_facts(instance: Instance, from_version: int, to_version: int | None)
     }
 
 
-def rewrite_changes(folder: Path, instance: Instance, base: PublishedVersion, to_version: int) -> list[Path]:
-    """changes.csv and changes.html again once the schedule is published as version ``to_version``."""
+def rewrite_changes(folder: Path, instance: Instance, base: PublishedVersion, to_version: int | None) -> list[Path]:
+    """changes.csv and changes.html again once the schedule is published as version ``to_version`` (None: the
+    publish was withdrawn, a preview again)."""
     rows = _read_rows(folder / "assignments.csv")
     changes = change_rows(
         base.cells,

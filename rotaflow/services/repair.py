@@ -24,7 +24,16 @@ from rotaflow.services.versions import PublishedVersion, start_from
 from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.instances import block_instance
 
-__all__ = ["Churn", "ChurnLimits", "NoPublishedVersion", "repair_facts", "repair_from", "repair_instance", "churn"]
+__all__ = [
+    "Churn",
+    "ChurnLimits",
+    "NoPublishedVersion",
+    "churn",
+    "repair_facts",
+    "repair_from",
+    "repair_instance",
+    "started_too_late",
+]
 
 ACTOR = "rotaflow repair"
 
@@ -48,8 +57,10 @@ class Churn:
     ``remaining``: the published assignments on the days from the repair date on that the person can
     still work; ``forced``: those they can no longer work (absent, or no longer eligible): losing them is
     the repair's reason, not churn; ``changed``: remaining assignments the repair takes away or moves
-    (to another person, day or shift); ``added``: assignments it adds (the cover). A person's share is
-    their changed shifts over their remaining ones.
+    (to another person, day or shift); ``added``: assignments it adds (the cover). A person's changed
+    shifts are the more of those they lose and those they gain (one lost and one gained: one shift
+    moved), and their share is that over their remaining shifts; someone with no remaining shift has
+    none that could change (what they take on is held by the work-hour rules).
     """
 
     remaining: int
@@ -100,11 +111,23 @@ class Churn:
 
 def repair_from(bundle: Bundle, block_id: str, given: dt.date | None, today: dt.date | None = None) -> dt.date:
     """The repair date: ``given``, or tomorrow in the program's timezone (the block's first day when that is
-    later). ``InputError`` naming ``--from`` when it falls after the block's last day."""
+    later). ``InputError`` naming ``--from`` when it falls after the block's last day, or before today."""
     blocks = bundle.frames["blocks"].set_index("block_id")
     first = blocks.at[block_id, "start_date"].date()
     last = blocks.at[block_id, "end_date"].date()
     day = today or program_today(bundle.program.timezone)
+    if given is not None and given < day:  # the days already worked are never re-solved
+        raise InputError(
+            [
+                Problem(
+                    "command line",
+                    None,
+                    "--from",
+                    f"today ({day}) or a later date: days already worked are kept as they were",
+                    given.isoformat(),
+                )
+            ]
+        )
     chosen = given or max(day + dt.timedelta(days=1), first)
     if chosen > last:
         got = chosen.isoformat() + ("" if given else " (tomorrow: the block is over)")
@@ -179,12 +202,21 @@ def churn(instance: Instance, cells: frozenset[Cell], limits: ChurnLimits) -> Ch
     lost: dict[str, int] = {}
     for person, _, _ in changed:
         lost[person] = lost.get(person, 0) + 1
+    gained: dict[str, int] = {}
+    for person, _, _ in new - after:
+        gained[person] = gained.get(person, 0) + 1
     people = []
-    for person, count in sorted(lost.items()):
+    for person in sorted(remaining.keys() & (lost.keys() | gained.keys())):
+        count = max(lost.get(person, 0), gained.get(person, 0))  # a shift lost and one gained: one moved
         share = count / remaining[person]
         if share > limits.person_share:
             people.append(
-                {"person_id": person, "remaining": remaining[person], "changed": count, "share": round(share, 4)}
+                {
+                    "person_id": person,
+                    "remaining": remaining[person],
+                    "changed": count,
+                    "share": round(share, 4),
+                }
             )
     return Churn(
         remaining=len(keepable),
@@ -210,3 +242,13 @@ def repair_facts(instance: Instance, repaired: RepairResult, guard: Churn | None
     if guard is not None:
         facts["churn"] = guard.as_dict()
     return facts
+
+
+def started_too_late(instance: Instance, today: dt.date | None = None) -> str | None:
+    """Why a repair may no longer be published (its first re-solved day has passed while it waited for
+    approval: those days were worked as published), or None."""
+    first = instance.meta.get("repair_from")
+    day = today or program_today(instance.timezone)
+    if first is None or day <= dt.date.fromisoformat(str(first)):
+        return None
+    return f"the repair re-solved the days from {first}, and today is {day}: run it again from today"

@@ -52,6 +52,15 @@ START, END = dt.date(2027, 7, 15), dt.date(2027, 7, 16)
 pytestmark = pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
 
 
+TODAY = dt.date(2027, 6, 1)
+"""The day the tests run on, in the program's timezone: before the blocks, so every repair date is ahead."""
+
+
+@pytest.fixture(autouse=True)
+def _today(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rotaflow.services.repair.program_today", lambda timezone, **_: TODAY)
+
+
 @pytest.fixture(autouse=True)
 def _collect_leaked_clients() -> Any:
     yield
@@ -254,15 +263,25 @@ def test_no_decision_before_the_timeout_rejects_the_repair(published: Path) -> N
 # --------------------------------------------------------------------------- a bad absence
 
 
-def test_an_unknown_person_fails_the_run_before_anything_is_written(tiny_dir: Path) -> None:
-    before = (tiny_dir / "absences.csv").read_bytes()
-    state = absence_repair(str(tiny_dir), "B1", "NOBODY", START, END, return_state=True)
+def test_an_unknown_person_fails_the_run_before_anything_is_written(published: Path) -> None:
+    before = (published / "absences.csv").read_bytes()
+    state = absence_repair(str(published), "B1", "NOBODY", START, END, return_state=True)
     assert state.is_failed()
     error = state.result(raise_on_failure=False)
     assert isinstance(error, InputError)
     assert "person_id" in str(error) and "NOBODY" in str(error)
-    assert (tiny_dir / "absences.csv").read_bytes() == before
+    assert (published / "absences.csv").read_bytes() == before
     assert not (get_settings().var_dir / "runs").exists() or not list((get_settings().var_dir / "runs").iterdir())
+
+
+def test_a_block_with_nothing_published_fails_the_run_before_the_absence_is_recorded(tiny_dir: Path) -> None:
+    before = (tiny_dir / "absences.csv").read_bytes()
+    for block, got in (("B1", "B1 has no published version"), ("B9", "B9")):
+        state = absence_repair(str(tiny_dir), block, "R1", START, END, return_state=True)
+        assert state.is_failed()
+        error = state.result(raise_on_failure=False)
+        assert isinstance(error, InputError) and "block_id" in str(error) and got in str(error)
+    assert (tiny_dir / "absences.csv").read_bytes() == before
 
 
 # --------------------------------------------------------------------------- the decision

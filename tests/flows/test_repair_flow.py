@@ -49,6 +49,15 @@ REPAIR_SECONDS = 40
 pytestmark = [pytest.mark.flow, pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")]
 
 
+TODAY = dt.date(2027, 6, 1)
+"""The day the tests run on, in the program's timezone: before the blocks, so every repair date is ahead."""
+
+
+@pytest.fixture(autouse=True)
+def _today(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rotaflow.services.repair.program_today", lambda timezone, **_: TODAY)
+
+
 @pytest.fixture(autouse=True)
 def _collect_leaked_clients() -> Iterator[None]:
     yield
@@ -393,6 +402,8 @@ def _diagnosed(tiny: Published, out: Path, capsys: pytest.CaptureFixture[str], *
     written = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert written["diagnosis"] == summary["diagnosis"] and summary["diagnosis"]
     assert tiny.current().number == 1 and _database_counts()[1] == 1
+    # no schedule replaces the published one: no changes.csv, no calendar cancelling its events
+    assert not (out / "changes.csv").exists() and not list((out / "calendars").glob("*.ics"))
     return list(summary["diagnosis"])
 
 
@@ -460,6 +471,9 @@ def test_bad_input_exits_2_naming_the_option_and_writes_nothing(
     assert "--from" in err and "2027-07-29" in err and "2027-07-28" in err
     assert main([*late[:-1], "29 July"]) == 2
     assert "--from" in capsys.readouterr().err
+    assert main([*late[:-1], "2027-05-31"]) == 2  # the day before today: days already worked never change
+    err = capsys.readouterr().err
+    assert "--from" in err and "2027-05-31" in err and "today (2027-06-01)" in err
     assert not out.exists()
     assert _database_counts() == counts and tiny.current().number == 1
 

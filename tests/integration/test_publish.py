@@ -435,3 +435,18 @@ def test_two_concurrent_repairs_of_one_version_on_postgresql(
         assert [(a, k) for a, k, _ in _audit(check)] == [("publish", first), ("publish", winner)]
     finally:
         check.dispose()
+
+
+def test_a_schedule_made_for_another_version_number_is_refused(solved: tuple[Engine, Solved]) -> None:
+    """Its calendars carry the UIDs of the number it expected: a publish and a withdrawal in between refuse it."""
+    engine, s = solved
+    s.instance.meta["next_version"] = 2
+    try:
+        with pytest.raises(PublishConflict) as info:
+            _publish(engine, s, str(uuid.uuid4()), _now())
+        assert "it would be version 1, not 2" in str(info.value)
+        assert _runs(engine) == {}
+        s.instance.meta["next_version"] = 1
+        assert _publish(engine, s, str(uuid.uuid4()), _now()).block_version == 1
+    finally:
+        del s.instance.meta["next_version"]

@@ -40,7 +40,14 @@ WITH_RESULTS = [
     ["restore", "recover"],
     ["restore", "history"],
 ]
-LONG = [["generate"], ["repair"], ["validate"], ["backup", "create"], ["backup", "promote-immaculate"], ["restore", "emergency"]]
+LONG = [
+    ["generate"],
+    ["repair"],
+    ["validate"],
+    ["backup", "create"],
+    ["backup", "promote-immaculate"],
+    ["restore", "emergency"],
+]
 
 
 def _command(path: list[str]) -> Any:

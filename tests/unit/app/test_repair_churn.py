@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from rotaflow.constraints.instance import Cell, Instance
 from rotaflow.services.repair import Churn, ChurnLimits, churn
 from tests.unit.constraints.ruletools import instance
@@ -90,3 +92,31 @@ def test_nothing_remaining_is_no_churn() -> None:
         0.0,
         False,
     )
+
+
+def test_shifts_a_person_gains_count_against_their_share_and_a_move_counts_once() -> None:
+    # A keeps days 0..3 and 8..9 after losing days 4..7 to an absence (forced): 6 remaining; B gains
+    inst = published(blocked_days={"A": frozenset(range(4, 8))})
+    forced = {("A", d, "DAY") for d in range(4, 8)}
+    limits = ChurnLimits(total_share=LOOSE, person_share=0.5)
+    # F had nothing: taking all four is not a share of anything (the work-hour rules hold them)
+    covered = churn(inst, without(inst, forced, {("F", d, "DAY") for d in range(4, 8)}), limits)
+    assert covered.people == [] and covered.added == 4
+    # B, with 10 remaining, moves one shift (loses day 0's DAY, gains its NIGHT): one change, 10 %
+    moved = churn(inst, without(inst, forced | {("B", 0, "DAY")}, {("B", 0, "NIGHT")}), limits)
+    assert moved.people == [] and moved.changed == 1
+    # C gains six NIGHTs on top of their ten: 6 of 10, over the limit
+    piled = churn(inst, without(inst, forced, {("C", d, "NIGHT") for d in range(6)}), limits)
+    assert piled.refused and piled.people == [{"person_id": "C", "remaining": 10, "changed": 6, "share": 0.6}]
+
+
+def test_a_repair_approved_after_its_first_day_has_passed_may_not_be_published() -> None:
+    from rotaflow.services.repair import started_too_late
+
+    inst = published()
+    inst.meta["repair_from"] = "2027-07-10"
+    assert started_too_late(inst, today=dt.date(2027, 7, 9)) is None
+    assert started_too_late(inst, today=dt.date(2027, 7, 10)) is None  # its first day is today: still ahead
+    late = started_too_late(inst, today=dt.date(2027, 7, 11))
+    assert late is not None and "from 2027-07-10" in late and "today is 2027-07-11" in late
+    assert started_too_late(published(), today=dt.date(2030, 1, 1)) is None  # not a repair
