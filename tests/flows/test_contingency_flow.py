@@ -51,11 +51,13 @@ def thread_pool(workers: int = 2) -> Any:
 
 
 def _artifacts(key: str) -> list[Any]:
+    """The artifacts of ``key``, oldest first (the API's order is not the order they were made in)."""
+
     async def run() -> Any:
         async with get_client() as client:
             return await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
 
-    return list(asyncio.run(run()))
+    return sorted(asyncio.run(run()), key=lambda artifact: artifact.created)
 
 
 def test_thread_pool_and_dask_runners_give_identical_frames(trio_program: tuple[str, str]) -> None:
