@@ -70,6 +70,15 @@ class AcgmeSettings(BaseModel):
     leave_excluded_from_average: bool = True
 
 
+class SwapSettings(BaseModel):
+    """The optional ``swaps:`` section of program.yaml: who approves a shift swap, how long an undo stays possible."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approval: Literal["coordinator", "none"] = "coordinator"
+    undo_hours: float = Field(default=24.0, ge=0, le=24 * 366)
+
+
 class ProgramConfig(BaseModel):
     """program.yaml: program settings."""
 
@@ -79,6 +88,7 @@ class ProgramConfig(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     timezone: str
     acgme: AcgmeSettings = Field(default_factory=AcgmeSettings)
+    swaps: SwapSettings = Field(default_factory=SwapSettings)
 
     @field_validator("name")
     @classmethod
@@ -490,6 +500,10 @@ def _parse_yaml(file: str, raw: bytes, limits: BundleLimits = LIMITS) -> tuple[A
         return None, [Problem(file, None, None, "valid YAML values", _short(str(exc)))]
 
 
+_SECTIONS: dict[str, type[BaseModel]] = {"acgme": AcgmeSettings, "swaps": SwapSettings}
+"""program.yaml's sections, by key: an unknown key inside one is told the section's own keys."""
+
+
 def parse_program(raw: bytes, limits: BundleLimits = LIMITS) -> tuple[ProgramConfig | None, list[Problem]]:
     data, problems = _parse_yaml(PROGRAM_FILE, raw, limits)
     if problems:
@@ -505,7 +519,8 @@ def parse_program(raw: bytes, limits: BundleLimits = LIMITS) -> tuple[ProgramCon
             if err["type"] == "missing":
                 expected, got = "a value", "nothing"
             elif err["type"] == "extra_forbidden":
-                expected, got = "only the keys id, name, timezone, acgme", "an unknown key"
+                section = _SECTIONS.get(str(err["loc"][0]) if len(err["loc"]) > 1 else "", ProgramConfig)
+                expected, got = "only the keys " + ", ".join(section.model_fields), "an unknown key"
             else:
                 expected = err["msg"].removeprefix("Value error, ")
                 given = str(err.get("input"))

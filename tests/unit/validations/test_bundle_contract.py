@@ -59,7 +59,25 @@ CASES = [
         "program.yaml",
         "timezone:",
         "colour: blue\ntimezone:",
-        "program.yaml, column colour: expected only the keys id, name, timezone, acgme, got an unknown key",
+        "program.yaml, column colour: expected only the keys id, name, timezone, acgme, swaps, got an unknown key",
+    ),
+    (
+        "program.yaml",
+        "timezone:",
+        "swaps: {approval: none, undo: 2}\ntimezone:",
+        "program.yaml, column swaps.undo: expected only the keys approval, undo_hours, got an unknown key",
+    ),
+    (
+        "program.yaml",
+        "timezone:",
+        "swaps: {approval: chief}\ntimezone:",
+        "program.yaml, column swaps.approval: expected Input should be 'coordinator' or 'none', got 'chief'",
+    ),
+    (
+        "program.yaml",
+        "timezone:",
+        "swaps: {undo_hours: -1}\ntimezone:",
+        "program.yaml, column swaps.undo_hours: expected Input should be greater than or equal to 0, got '-1'",
     ),
     # people.csv
     (
@@ -606,3 +624,13 @@ def test_names_without_ascii_letters_get_distinct_keys(tiny_files: dict[str, byt
 def test_program_id_keeps_identity_across_renames(tiny_files: dict[str, bytes]) -> None:
     files = _replace(tiny_files, "program.yaml", "name: Tiny", "id: tiny-im\nname: Renamed Tiny")
     assert parse_bundle(files).program.key == "tiny-im"
+
+
+def test_the_swaps_section_is_optional_and_takes_what_a_plain_yaml_parser_reads(
+    tiny_files: dict[str, bytes],
+) -> None:
+    default = parse_bundle(tiny_files).program.swaps
+    assert (default.approval, default.undo_hours) == ("coordinator", 24.0)
+    given = _replace(tiny_files, "program.yaml", "timezone:", "swaps:\n  approval: none\n  undo_hours: -0\ntimezone:")
+    swaps = parse_bundle(given).program.swaps
+    assert (swaps.approval, swaps.undo_hours) == ("none", 0.0)
