@@ -46,6 +46,7 @@ __all__ = [
     "ScheduleRun",
     "ShiftType",
     "SoftDeleteMixin",
+    "SwapRequest",
     "utcnow",
 ]
 
@@ -301,6 +302,42 @@ class BlockVersion(Base):
     removed: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="published")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SwapRequest(Base):
+    """A shift swap: a trade, a give-away or an open offer, and where it is in its life.
+
+    ``requested`` → (``accepted``) → (``approved``) → ``executed`` → (``undone``), or ``refused`` /
+    ``rejected`` / ``cancelled`` / ``expired``. Executing publishes a new version of the block
+    (``version``); undoing publishes another (``undo_version``).
+    """
+
+    __tablename__ = "swap_requests"
+    __table_args__ = (Index("ix_swap_requests_program_state", "program_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    block_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), comment="trade | giveaway | offer")
+    state: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[str] = mapped_column(String(64))
+    date: Mapped[dt.date] = mapped_column(Date)
+    shift_id: Mapped[str] = mapped_column(String(64))
+    with_person_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    take_date: Mapped[dt.date | None] = mapped_column(Date, default=None)
+    take_shift_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None, comment="why it was refused, rejected or failed")
+    based_on: Mapped[int | None] = mapped_column(Integer, default=None, comment="the block version it was checked on")
+    version: Mapped[int | None] = mapped_column(Integer, default=None, comment="the block version its execution made")
+    undo_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    accepted_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    approved_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    executed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(default=None, comment="refused, rejected, cancelled, …")
+    undone_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class AuditEntry(Base):

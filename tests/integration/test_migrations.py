@@ -24,6 +24,7 @@ TABLES = {
     "assignments",
     "audit_log",
     "block_versions",
+    "swap_requests",
 }
 
 
