@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from rotaflow import events
 from rotaflow.configs.settings import CONFIG_DIR
@@ -34,7 +35,7 @@ from rotaflow.constraints.model import build_model, check_schedule
 from rotaflow.constraints.registry import RULES, Violation
 from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.solve import Progress, SolveResult, solve
-from rotaflow.db.models import Assignment, BlockVersion, ScheduleRun, utcnow
+from rotaflow.db.models import Assignment, Block, BlockVersion, ScheduleRun, utcnow
 from rotaflow.db.repositories import AuditRepository, ScheduleRepository, VersionRepository
 from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import RotaflowError
@@ -61,6 +62,7 @@ __all__ = [
     "next_block",
     "next_block_and_days",
     "record_run_files",
+    "publish_cells",
     "publish_run",
     "run_files",
     "solve_block",
@@ -318,64 +320,20 @@ def publish_run(
         replaced = inserted = 0
         number = None
         if publishes:
-            old = runs.published_between(program.id, block.start_date, block.end_date)
-            previous = {}  # a row published before identities were kept has the UID its calendar was given then
-            for a in old:
-                cell = (a.person_id, a.date, a.shift_id)
-                previous[cell] = (a.uid or default_uid(program_key, cell), a.sequence)
-            now = utcnow()
-            for row in old:
-                row.deleted_at, row.deleted_by = now, f"{actor} (run {run_id})"
-            replaced = len(old)
-            number = versions.next_number(program.id, block_id)
-            expected = instance.meta.get("next_version")
-            if expected is not None and number != expected:  # its calendars name the number it expected
-                raise PublishConflict(
-                    f"block {block_id} had a version published and withdrawn while this schedule was made: "
-                    f"it would be version {number}, not {expected}; nothing was published (run it again)"
-                )
-            rows = assignment_rows(instance, result.cells)
-            new_cells = {(r["person_id"], dt.date.fromisoformat(r["date"]), r["shift_id"]) for r in rows}
-            used = versions.uids_between(program.id, block.start_date, block.end_date)
-            identities, _ = calendar_identities(program_key, number, previous, new_cells, retired=used)
-            for item in rows:
-                cell = (item["person_id"], dt.date.fromisoformat(item["date"]), item["shift_id"])
-                uid, sequence = identities[cell]
-                s.add(
-                    Assignment(
-                        program_id=program.id,
-                        version=version,
-                        run_id=run_id,
-                        person_id=item["person_id"],
-                        date=cell[1],
-                        shift_id=item["shift_id"],
-                        start=dt.datetime.fromisoformat(item["start"]).astimezone(dt.UTC),
-                        end=dt.datetime.fromisoformat(item["end"]).astimezone(dt.UTC),
-                        hours=item["hours"],
-                        rotation_id=item["rotation_id"] or None,
-                        source=item["source"],
-                        uid=uid,
-                        sequence=sequence,
-                    )
-                )
-            inserted = len(result.cells)
-            old_cells = {(a.person_id, a.date, a.shift_id) for a in old}
-            s.add(
-                BlockVersion(
-                    program_id=program.id,
-                    block_id=block_id,
-                    version=number,
-                    run_id=run_id,
-                    reason=reason,
-                    actor=actor[:120],
-                    note=note,
-                    reference=(reference or None) and reference[:300],
-                    based_on=current.version if current else None,
-                    program_version=version,
-                    added=len(new_cells - old_cells),
-                    removed=len(old_cells - new_cells),
-                    status="published",
-                )
+            replaced, inserted, number = publish_cells(
+                s,
+                program_key=program_key,
+                program_id=program.id,
+                block=block,
+                instance=instance,
+                cells=result.cells,
+                run_id=run_id,
+                program_version=version,
+                actor=actor,
+                reason=reason,
+                note=note,
+                reference=reference,
+                current=current,
             )
         AuditRepository(s).record(
             actor=actor,
@@ -395,6 +353,89 @@ def publish_run(
         )
         uow.commit()
     return Published(run_id, replaced, inserted, number)
+
+
+def publish_cells(
+    s: Session,
+    *,
+    program_key: str,
+    program_id: int,
+    block: Block,
+    instance: Instance,
+    cells: Iterable[Cell],
+    run_id: str,
+    program_version: int,
+    actor: str,
+    reason: str,
+    note: str | None,
+    reference: str | None,
+    current: BlockVersion | None,
+) -> tuple[int, int, int]:
+    """Inside a transaction that holds the block's lock: ``cells`` become the block's next version, made by
+    the run ``run_id`` (recorded already). The rows they replace are soft-deleted; each new row carries its
+    calendar identity, carried on from the rows it replaces. Returns (rows replaced, rows inserted, version)."""
+    runs = ScheduleRepository(s)
+    versions = VersionRepository(s)
+    block_id = block.block_id
+    old = runs.published_between(program_id, block.start_date, block.end_date)
+    previous = {}  # a row published before identities were kept has the UID its calendar was given then
+    for a in old:
+        cell = (a.person_id, a.date, a.shift_id)
+        previous[cell] = (a.uid or default_uid(program_key, cell), a.sequence)
+    now = utcnow()
+    for row in old:
+        row.deleted_at, row.deleted_by = now, f"{actor} (run {run_id})"
+    number = versions.next_number(program_id, block_id)
+    expected = instance.meta.get("next_version")
+    if expected is not None and number != expected:  # its calendars name the number it expected
+        raise PublishConflict(
+            f"block {block_id} had a version published and withdrawn while this schedule was made: "
+            f"it would be version {number}, not {expected}; nothing was published (run it again)"
+        )
+    rows = assignment_rows(instance, cells)
+    new_cells = {(r["person_id"], dt.date.fromisoformat(r["date"]), r["shift_id"]) for r in rows}
+    used = versions.uids_between(program_id, block.start_date, block.end_date)
+    identities, _ = calendar_identities(program_key, number, previous, new_cells, retired=used)
+    for item in rows:
+        cell = (item["person_id"], dt.date.fromisoformat(item["date"]), item["shift_id"])
+        uid, sequence = identities[cell]
+        s.add(
+            Assignment(
+                program_id=program_id,
+                version=program_version,
+                run_id=run_id,
+                person_id=item["person_id"],
+                date=cell[1],
+                shift_id=item["shift_id"],
+                start=dt.datetime.fromisoformat(item["start"]).astimezone(dt.UTC),
+                end=dt.datetime.fromisoformat(item["end"]).astimezone(dt.UTC),
+                hours=item["hours"],
+                rotation_id=item["rotation_id"] or None,
+                source=item["source"],
+                uid=uid,
+                sequence=sequence,
+            )
+        )
+    old_cells = {(a.person_id, a.date, a.shift_id) for a in old}
+    s.add(
+        BlockVersion(
+            program_id=program_id,
+            block_id=block_id,
+            version=number,
+            run_id=run_id,
+            reason=reason,
+            actor=actor[:120],
+            note=note,
+            reference=(reference or None) and reference[:300],
+            based_on=current.version if current else None,
+            program_version=program_version,
+            added=len(new_cells - old_cells),
+            removed=len(old_cells - new_cells),
+            status="published",
+        )
+    )
+    s.flush()
+    return len(old), len(rows), number
 
 
 def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rotaflow generate") -> int:
