@@ -1,0 +1,551 @@
+"""Shift swaps: whether one is legal, and who could take a shift. Nothing here writes to the database.
+
+A swap changes at most four cells of a block's published schedule: person P gives shift S on date D to a
+taker (a give-away, or an open offer someone accepts), and in a one-for-one trade takes the taker's shift S2
+on D2 back. It is legal when it adds no hard-rule finding to the published schedule: every hard rule of the
+program's rule set, history included, over every window the change touches. A finding the published
+schedule already had is not the swap's.
+
+Checking is fast because a swap touches little: a rule that is ``personal`` (its checker reports only on
+the people it is given, from their own shifts) is checked for P and the taker alone, on their own shifts;
+coverage and supervision only on the (date, shift) slots the swap changes; any other hard rule over the
+whole schedule. What the published schedule gives (each person's findings, each slot's) is computed once
+per context and remembered, so ``candidates`` tries everyone and their trade-backs in well under a second
+on a large program.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import rotaflow.constraints.rules  # noqa: F401  (registers every rule)
+from rotaflow.constraints.instance import Cell, Instance, Schedule
+from rotaflow.constraints.registry import Violation
+from rotaflow.constraints.ruleset import ConfiguredRule
+from rotaflow.errors import InputError, Problem
+from rotaflow.services.generate import findings_rows, history_from_database
+from rotaflow.services.planning import program_today
+from rotaflow.services.versions import published_version
+from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.instances import block_instance, rules_for
+
+__all__ = [
+    "Candidate",
+    "Candidates",
+    "Excluded",
+    "Row",
+    "SwapContext",
+    "SwapSpec",
+    "block_of",
+    "candidates",
+    "check_swap",
+    "context_from",
+    "explain",
+    "swap_context",
+    "swapped",
+]
+
+Row = tuple[str, dt.date, str]
+"""One assignment: (person_id, date, shift_id)."""
+
+# Rules whose findings are about one (date, shift) slot, computed from the people on it alone: a swap
+# changes their findings only on the slots it changes.
+_SLOT_RULES = frozenset({"coverage", "supervision_ratio"})
+# cheap checkers first when only legality matters (a taker is usually refused by one of them)
+_CHEAP_FIRST = {
+    "rotation_eligibility": 0,
+    "blocking_absence": 0,
+    "fixed_days_off": 0,
+    "one_shift_at_a_time": 1,
+    "one_shift_per_day": 1,
+    "coverage": 1,
+    "supervision_ratio": 1,
+    "acgme_rest_after_call": 2,
+    "acgme_rest_between_shifts": 2,
+    "max_consecutive_nights": 2,
+    "acgme_max_continuous_duty": 3,
+    "acgme_day_off_in_seven": 4,
+    "acgme_call_frequency": 4,
+    "acgme_weekly_hours": 5,
+}
+_CALL_KINDS = frozenset({"call", "home_call", "in_house_call"})
+
+Key = tuple[Hashable, ...]
+"""What makes a finding the same before and after a swap: rule, person, window (and slot)."""
+
+
+@dataclass(frozen=True)
+class SwapSpec:
+    """A swap as requested: P's shift, and for a give-away or trade the partner and the shift taken back."""
+
+    person_id: str
+    date: dt.date
+    shift_id: str
+    with_person_id: str | None = None
+    take_date: dt.date | None = None
+    take_shift_id: str | None = None
+
+    @property
+    def kind(self) -> Literal["trade", "giveaway", "offer"]:
+        if self.with_person_id is None:
+            return "offer"
+        if self.take_date is not None or self.take_shift_id is not None:
+            return "trade"
+        return "giveaway"
+
+
+@dataclass
+class SwapContext:
+    """One block's published version, ready to check swaps against.
+
+    ``rules`` are the program's hard rules (soft ones never make a swap illegal). The private caches
+    remember what the published schedule gives, so many checks against one context stay cheap.
+    """
+
+    bundle: Bundle
+    block_id: str
+    version: int
+    cells: frozenset[Row]
+    instance: Instance
+    rules: list[ConfiguredRule]
+    _cache: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def _derived(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    @property
+    def _day_cells(self) -> frozenset[Cell]:
+        """The published cells inside the block, by day index."""
+
+        def make() -> frozenset[Cell]:
+            inst = self.instance
+            out = set()
+            for person, date, shift in self.cells:
+                day = inst.day_index(date)
+                if 0 <= day < inst.days and person in inst.person and shift in inst.shift:
+                    out.add((person, day, shift))
+            return frozenset(out)
+
+        return self._derived("day_cells", make)  # type: ignore[no-any-return]
+
+    @property
+    def _mine(self) -> dict[str, frozenset[Cell]]:
+        """Each person's published cells."""
+
+        def make() -> dict[str, frozenset[Cell]]:
+            out: dict[str, set[Cell]] = {p: set() for p in self.instance.person_ids}
+            for cell in self._day_cells:
+                out[cell[0]].add(cell)
+            return {p: frozenset(c) for p, c in out.items()}
+
+        return self._derived("mine", make)  # type: ignore[no-any-return]
+
+    @property
+    def _on_slot(self) -> dict[tuple[int, str], frozenset[Cell]]:
+        """The published cells of each (day, shift) slot."""
+
+        def make() -> dict[tuple[int, str], frozenset[Cell]]:
+            out: dict[tuple[int, str], set[Cell]] = {}
+            for cell in self._day_cells:
+                out.setdefault((cell[1], cell[2]), set()).add(cell)
+            return {slot: frozenset(c) for slot, c in out.items()}
+
+        return self._derived("on_slot", make)  # type: ignore[no-any-return]
+
+    def _people(self, index: int) -> list[str]:
+        """The people rule ``index`` binds (its ``applies_to``)."""
+        rule = self.rules[index]
+        inst = self.instance
+        return self._derived(  # type: ignore[no-any-return]
+            ("people", index), lambda: [p for p in inst.person_ids if rule.selector.person_matches(inst, p)]
+        )
+
+    def _slot_instance(self, slot: tuple[int, str]) -> Instance:
+        """The instance with only the slot's demands (its slot rules then look at that slot alone)."""
+
+        def make() -> Instance:
+            narrow = copy.copy(self.instance)  # keeps the computed slots, people and shifts
+            narrow.demands = tuple(d for d in self.instance.demands if (d.day, d.shift) == slot)
+            return narrow
+
+        return self._derived(("slot_instance", slot), make)  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- building a context
+
+
+def block_of(bundle: Bundle, date: dt.date, option: str = "--date") -> str:
+    """The block of blocks.csv that holds ``date``; ``InputError`` naming ``option`` when none does."""
+    blocks = bundle.frames["blocks"]
+    for row in blocks.itertuples():
+        if row.start_date.date() <= date <= row.end_date.date():
+            return str(row.block_id)
+    first = min(blocks["start_date"]).date() if len(blocks) else None
+    last = max(blocks["end_date"]).date() if len(blocks) else None
+    span = f" ({first} to {last})" if first and last else ""
+    raise InputError([Problem("command line", None, option, f"a date inside a block of blocks.csv{span}", str(date))])
+
+
+def context_from(
+    bundle: Bundle, block_id: str, version: int, cells: Iterable[Row], history: Iterable[Row]
+) -> SwapContext:
+    """The context of a block's schedule ``cells`` (its version ``version``), with ``history`` the published
+    shifts before the block; no database is read."""
+    rows = frozenset((str(p), d, str(s)) for p, d, s in cells)
+    instance = block_instance(bundle, block_id, history=history, previous=rows)
+    hard = [r for r in rules_for(bundle) if r.kind == "hard"]
+    return SwapContext(bundle, block_id, version, rows, instance, hard)
+
+
+def swap_context(engine: Any, bundle: Bundle, block_id: str) -> SwapContext:
+    """The context of the block's current published version; ``InputError`` when nothing of it is published."""
+    blocks = bundle.frames["blocks"].set_index("block_id")
+    if block_id not in blocks.index:
+        block_instance(bundle, block_id)  # the usual error for an unknown block
+    published = published_version(engine, bundle.program.key, block_id)
+    if published is None:
+        raise InputError(
+            [
+                Problem(
+                    "command line",
+                    None,
+                    "--date",
+                    "a date in a block with a published schedule",
+                    f"block {block_id} has no published version",
+                )
+            ]
+        )
+    first = blocks.at[block_id, "start_date"].date()
+    history = history_from_database(engine, bundle.program.key, first)
+    return context_from(bundle, block_id, published.number, published.cells, history)
+
+
+# --------------------------------------------------------------------------- the swap itself
+
+
+def _refuse(option: str, expected: str, got: str) -> InputError:
+    return InputError([Problem("command line", None, option, expected, got)])
+
+
+def _taker_option(spec: SwapSpec, taker: str) -> str:
+    return "--with" if taker == spec.with_person_id else "--by"
+
+
+def _changes(cells: frozenset[Row], spec: SwapSpec, taker: str) -> tuple[frozenset[Row], frozenset[Row]]:
+    """The rows a swap removes and adds, after checking it can be made on ``cells``."""
+    given = (spec.person_id, spec.date, spec.shift_id)
+    if given not in cells:
+        raise _refuse(
+            "--person/--date/--shift",
+            "a shift the person works in the published schedule",
+            f"{spec.person_id} does not work {spec.shift_id} on {spec.date}",
+        )
+    option = _taker_option(spec, taker)
+    if taker == spec.person_id:
+        raise _refuse(option, f"someone other than {spec.person_id}", taker)
+    if (taker, spec.date, spec.shift_id) in cells:
+        raise _refuse(option, f"someone who does not work {spec.shift_id} on {spec.date}", taker)
+    removed, added = {given}, {(taker, spec.date, spec.shift_id)}
+    if spec.take_date is not None or spec.take_shift_id is not None:
+        if spec.with_person_id is None or spec.take_date is None or spec.take_shift_id is None:
+            raise _refuse(
+                "--take-date/--take-shift",
+                "both --take-date and --take-shift, with --with (a one-for-one trade)",
+                f"--take-date {spec.take_date or ''} --take-shift {spec.take_shift_id or ''}",
+            )
+        taken = (taker, spec.take_date, spec.take_shift_id)
+        if taken not in cells:
+            raise _refuse(
+                "--take-date/--take-shift",
+                f"a shift {taker} works in the published schedule",
+                f"{taker} does not work {spec.take_shift_id} on {spec.take_date}",
+            )
+        back = (spec.person_id, spec.take_date, spec.take_shift_id)
+        if back in cells:
+            raise _refuse(
+                "--take-date/--take-shift",
+                f"a shift {spec.person_id} does not already work",
+                f"{spec.person_id} works {spec.take_shift_id} on {spec.take_date}",
+            )
+        removed.add(taken)
+        added.add(back)
+    return frozenset(removed), frozenset(added)
+
+
+def swapped(cells: Iterable[Row], spec: SwapSpec, taker: str) -> frozenset[Row]:
+    """The schedule ``cells`` after the swap: P's (date, shift) goes to ``taker``; a trade also moves the
+    taker's (take_date, take_shift) to P. ``InputError`` naming the option when the swap cannot be made:
+    P does not work that shift, the taker does not work the one taken back, the taker is P, or the taker
+    already works that shift."""
+    rows = frozenset(cells)
+    removed, added = _changes(rows, spec, taker)
+    return (rows - removed) | added
+
+
+# --------------------------------------------------------------------------- checking
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A swap in day-index cells: who it touches, their shifts after it, the slots it changes."""
+
+    people: tuple[str, ...]
+    after: dict[str, frozenset[Cell]]
+    removed: frozenset[Cell]
+    added: frozenset[Cell]
+    slots: tuple[tuple[int, str], ...]
+
+
+def _change(context: SwapContext, spec: SwapSpec, taker: str) -> _Change:
+    inst = context.instance
+    if taker not in inst.person:
+        raise _refuse(_taker_option(spec, taker), "a person of people.csv", taker)
+    removed_rows, added_rows = _changes(context.cells, spec, taker)
+    removed = frozenset((p, inst.day_index(d), s) for p, d, s in removed_rows)
+    added = frozenset((p, inst.day_index(d), s) for p, d, s in added_rows)
+    outside = [c for c in removed | added if not 0 <= c[1] < inst.days]
+    if outside:
+        raise _refuse("--take-date", f"a date inside block {context.block_id}", str(inst.date(outside[0][1])))
+    people = (spec.person_id, taker)
+    mine = context._mine
+    after = {p: (mine[p] - removed) | {c for c in added if c[0] == p} for p in people}
+    slots = tuple(sorted({(c[1], c[2]) for c in removed | added}))
+    return _Change(people, after, removed, added, slots)
+
+
+def _personal(context: SwapContext, index: int, person: str, cells: frozenset[Cell]) -> dict[Key, Violation]:
+    """Rule ``index``'s hard findings about ``person`` working ``cells`` (their own shifts only)."""
+
+    def make() -> dict[Key, Violation]:
+        rule = context.rules[index]
+        schedule = Schedule.of(context.instance, cells)
+        out: dict[Key, Violation] = {}
+        for v in rule.rule.check(schedule, rule.params, [person], rule.selector):
+            if v.severity == "violation" and v.person == person:
+                out.setdefault((v.rule, v.person, v.first_day, v.last_day), v)
+        return out
+
+    return context._derived(("personal", index, person, cells), make)  # type: ignore[no-any-return]
+
+
+def _on_slot(context: SwapContext, index: int, slot: tuple[int, str], cells: frozenset[Cell]) -> dict[Key, Violation]:
+    """Rule ``index``'s hard findings on one (day, shift) slot worked by ``cells``."""
+
+    def make() -> dict[Key, Violation]:
+        rule = context.rules[index]
+        schedule = Schedule.of(context._slot_instance(slot), cells)
+        out: dict[Key, Violation] = {}
+        for v in rule.rule.check(schedule, rule.params, context._people(index), rule.selector):
+            if v.severity == "violation" and v.first_day == slot[0]:
+                out.setdefault((v.rule, v.person, v.first_day, v.last_day, slot[1]), v)
+        return out
+
+    return context._derived(("slot", index, slot, cells), make)  # type: ignore[no-any-return]
+
+
+def _whole(context: SwapContext, index: int, cells: frozenset[Cell]) -> dict[Key, Violation]:
+    """Rule ``index``'s hard findings over the whole schedule ``cells``."""
+    rule = context.rules[index]
+    out: dict[Key, Violation] = {}
+    for v in rule.rule.check(Schedule.of(context.instance, cells), rule.params, context._people(index), rule.selector):
+        if v.severity == "violation":
+            out.setdefault((v.rule, v.person, v.first_day, v.last_day), v)
+    return out
+
+
+def _rule_added(context: SwapContext, index: int, change: _Change) -> list[Violation]:
+    """The findings of rule ``index`` the swap adds."""
+    rule = context.rules[index]
+    inst = context.instance
+    added: list[Violation] = []
+    if rule.rule.personal:
+        for person in change.people:
+            if not rule.selector.person_matches(inst, person):
+                continue
+            before = _personal(context, index, person, context._mine[person])
+            after = _personal(context, index, person, change.after[person])
+            added += [v for key, v in after.items() if key not in before]
+    elif rule.name in _SLOT_RULES:
+        for slot in change.slots:
+            published = context._on_slot.get(slot, frozenset())
+            now = (published - change.removed) | {c for c in change.added if (c[1], c[2]) == slot}
+            before = _on_slot(context, index, slot, published)
+            after = _on_slot(context, index, slot, now)
+            added += [v for key, v in after.items() if key not in before]
+    else:
+        before = context._derived(("whole", index), lambda: _whole(context, index, context._day_cells))
+        now = (context._day_cells - change.removed) | change.added
+        added += [v for key, v in _whole(context, index, now).items() if key not in before]
+    return added
+
+
+def _order(context: SwapContext, kind: Literal["report", "cheap"]) -> list[list[int]]:
+    """The rules as groups checked in turn: by name (the order of findings.csv), or cheap ones first."""
+
+    def make() -> list[list[int]]:
+        groups: dict[str, list[int]] = {}
+        for index, rule in enumerate(context.rules):
+            groups.setdefault(rule.name, []).append(index)
+        names = sorted(groups) if kind == "report" else sorted(groups, key=lambda n: (_CHEAP_FIRST.get(n, 6), n))
+        return [groups[n] for n in names]
+
+    return context._derived(("order", kind), make)  # type: ignore[no-any-return]
+
+
+def _added(
+    context: SwapContext, change: _Change, *, first_only: bool = False, kind: Literal["report", "cheap"] = "report"
+) -> list[Violation]:
+    """The hard findings the swap adds; with ``first_only``, stop after the first rule that has some."""
+    out: list[Violation] = []
+    for group in _order(context, kind):
+        for index in group:
+            out += _rule_added(context, index, change)
+        if out and first_only:
+            break
+    return out
+
+
+def check_swap(context: SwapContext, spec: SwapSpec, taker: str) -> list[dict[str, Any]]:
+    """The findings.csv rows (hard: severity ``violation``) the swap adds to the published schedule; ``[]``
+    means it is legal. ``InputError`` naming the option when it cannot be made at all (``swapped``)."""
+    return findings_rows(context.instance, _added(context, _change(context, spec, taker)))
+
+
+def _legal(context: SwapContext, spec: SwapSpec, taker: str) -> bool:
+    return not _added(context, _change(context, spec, taker), first_only=True, kind="cheap")
+
+
+def explain(findings: list[dict[str, Any]]) -> str:
+    """The findings in plain words, one a line: the rule, the person (by id) and the window."""
+    lines = []
+    for f in findings:
+        who = f" for {f['person_id']}" if f.get("person_id") else ""
+        start, end = f["window_start"], f["window_end"]
+        window = f"on {start}" if start == end else f"from {start} to {end}"
+        lines.append(f"{f['rule']}{who} {window}: {f['message']}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- partners
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Someone who could legally take the shift, with their load so far and the shifts P could take back."""
+
+    person_id: str
+    rank: int
+    calls: int
+    nights: int
+    weekends: int
+    request: str | None
+    """Their request for that date and shift: ``on``, ``off`` or none."""
+    trade_backs: list[tuple[dt.date, str]]
+    """Their shifts (from today on) that P could legally take in a one-for-one trade."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "person_id": self.person_id,
+            "rank": self.rank,
+            "calls": self.calls,
+            "nights": self.nights,
+            "weekends": self.weekends,
+            "request": self.request,
+            "trade_backs": [{"date": d.isoformat(), "shift_id": s} for d, s in self.trade_backs],
+        }
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """Someone who could not take the shift, and the first rule that says why."""
+
+    person_id: str
+    rule: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"person_id": self.person_id, "rule": self.rule, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Everyone but P: the legal takers, ranked, and the others with their reason."""
+
+    takers: list[Candidate]
+    excluded: list[Excluded]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"takers": [c.as_dict() for c in self.takers], "excluded": [e.as_dict() for e in self.excluded]}
+
+
+ALREADY_ASSIGNED = "already_assigned"
+"""The ``rule`` of an excluded person who already works the shift offered."""
+
+
+def _load(instance: Instance, cells: Iterable[Cell]) -> tuple[int, int, int]:
+    """Calls, nights and weekend shifts among ``cells``."""
+    calls = nights = weekends = 0
+    for _, day, shift in cells:
+        spec = instance.shift[shift]
+        calls += spec.in_house_call or spec.kind in _CALL_KINDS
+        nights += spec.kind == "night"
+        weekends += instance.weekday(day) >= 5
+    return calls, nights, weekends
+
+
+def _request(instance: Instance, person: str, day: int, shift: str) -> str | None:
+    kinds = {r.kind for r in instance.requests if r.person == person and r.day == day and r.shift in (None, shift)}
+    return "on" if "on" in kinds else "off" if "off" in kinds else None
+
+
+def candidates(
+    context: SwapContext, person_id: str, date: dt.date, shift_id: str, *, today: dt.date | None = None
+) -> Candidates:
+    """Who could legally take P's shift as a give-away, ranked: fewest calls, nights and weekends in the
+    published block first (their sum, then each), then an ``on`` request for that shift first and an ``off``
+    one last, then person_id. Each taker's ``trade_backs`` are their shifts from ``today`` on (default: today
+    where the program works) that P could take back in a one-for-one trade. Everyone else is excluded with
+    the first finding that forbids it (``check_swap``'s first row). ``InputError`` when P does not work
+    that shift."""
+    inst = context.instance
+    offered = SwapSpec(person_id, date, shift_id)
+    _changes(context.cells, offered, "")  # P must hold the shift
+    day = inst.day_index(date)
+    first_day = inst.day_index(today or program_today(inst.timezone))
+    ranked: list[tuple[tuple[Any, ...], Candidate]] = []
+    excluded: list[Excluded] = []
+    for other in inst.person_ids:
+        if other == person_id:
+            continue
+        if (other, day, shift_id) in context._day_cells:
+            excluded.append(Excluded(other, ALREADY_ASSIGNED, f"{other} already works {shift_id} on {date}"))
+            continue
+        spec = SwapSpec(person_id, date, shift_id, with_person_id=other)
+        found = _added(context, _change(context, spec, other), first_only=True)
+        if found:
+            first = findings_rows(inst, found)[0]
+            excluded.append(Excluded(other, first["rule"], first["message"]))
+            continue
+        backs = []
+        for _, back_day, back_shift in sorted(context._mine[other], key=lambda c: (c[1], c[2])):
+            if back_day < first_day or (person_id, back_day, back_shift) in context._day_cells:
+                continue
+            trade = SwapSpec(person_id, date, shift_id, other, inst.date(back_day), back_shift)
+            if _legal(context, trade, other):
+                backs.append((inst.date(back_day), back_shift))
+        calls, nights, weekends = _load(inst, context._mine[other])
+        request = _request(inst, other, day, shift_id)
+        order = (calls + nights + weekends, calls, nights, weekends, {"on": 0, None: 1, "off": 2}[request], other)
+        ranked.append((order, Candidate(other, 0, calls, nights, weekends, request, backs)))
+    ranked.sort(key=lambda item: item[0])
+    takers = [
+        Candidate(c.person_id, n, c.calls, c.nights, c.weekends, c.request, c.trade_backs)
+        for n, (_, c) in enumerate(ranked, start=1)
+    ]
+    return Candidates(takers, sorted(excluded, key=lambda e: e.person_id))
