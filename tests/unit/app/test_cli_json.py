@@ -39,6 +39,14 @@ WITH_RESULTS = [
     ["restore", "emergency"],
     ["restore", "recover"],
     ["restore", "history"],
+    ["swap", "request"],
+    ["swap", "candidates"],
+    ["swap", "accept"],
+    ["swap", "approve"],
+    ["swap", "reject"],
+    ["swap", "cancel"],
+    ["swap", "undo"],
+    ["swap", "list"],
 ]
 LONG = [
     ["generate"],
