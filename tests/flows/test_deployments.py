@@ -46,6 +46,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "weekly-verify": {"entrypoint": "rotaflow.flows.backup:verify_backups", "schedules": [CronSchedule]},
     "emergency-restore": {"entrypoint": "rotaflow.flows.restore:emergency_restore", "schedules": []},
     "absence-repair": {"entrypoint": "rotaflow.flows.absence_repair:absence_repair", "schedules": []},
+    "shift-swap": {"entrypoint": "rotaflow.flows.swap:shift_swap", "schedules": []},
 }
 
 
@@ -134,6 +135,41 @@ def test_absence_repair_is_run_from_its_form() -> None:
     assert "rejects" in props["approval_timeout_hours"]["description"]
     # the form never publishes on the approver's behalf: the run always pauses before publishing
     assert not {"publish", "approve", "backup"} & set(props)
+
+
+def test_shift_swap_is_run_from_its_form() -> None:
+    deployment = _deployments()["shift-swap"]
+    assert not deployment.get("schedules")  # someone fills the form in when they want to swap
+    assert deployment["parameters"] == {"program": "configs/programs/sample"}
+    assert deployment["tags"] == ["rotaflow", "swaps"]
+    schema = _schema(deployment)
+    assert schema["required"] == ["program", "person_id", "date", "shift_id"]
+    props = schema["properties"]
+    assert list(props) == [
+        "program",
+        "person_id",
+        "date",
+        "shift_id",
+        "with_person_id",
+        "take_date",
+        "take_shift_id",
+        "note",
+        "accepted_by",
+        "swap_id",
+        "approval_timeout_hours",
+    ]
+    assert all(p.get("description") for p in props.values())  # each form field says what it is
+    assert props["date"]["format"] == "date"
+    assert {"type": "string", "format": "date"} in props["take_date"]["anyOf"]
+    assert {"type": "integer"} in props["swap_id"]["anyOf"]
+    for optional in ("with_person_id", "take_date", "take_shift_id", "note", "accepted_by", "swap_id"):
+        assert props[optional]["default"] is None
+    assert props["approval_timeout_hours"]["default"] == 72
+    assert "people.csv" in props["person_id"]["description"]
+    assert "open offer" in props["with_person_id"]["description"]
+    assert "rejects" in props["approval_timeout_hours"]["description"]
+    # the form never approves on the coordinator's behalf: approval is the paused run's Resume dialog
+    assert not {"approve", "approved", "publish"} & set(props)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -28,18 +28,25 @@ EMITTED_EVENTS = {
 }
 REPAIR_EVENTS = {"needs-approval", "refused", "failed"}
 """``rotaflow.repair.<what>``, emitted through ``emit_repair_event(what, …)`` (flows/repair.py)."""
+SWAP_EVENTS = {"needs-approval", "approved", "rejected", "failed"}
+"""``rotaflow.swap.<what>``, emitted through ``emit_swap_event(what, …)`` (flows/swap.py); ``executed`` (a swap
+without approval) has no automation: it is the ordinary case."""
 
 
 def test_every_event_the_flows_emit_has_an_automation() -> None:
     specs = load_automations()
     expected = {event for spec in specs for event in spec.expect}
     assert expected >= EMITTED_EVENTS | {f"rotaflow.repair.{what}" for what in REPAIR_EVENTS}
+    assert expected >= {f"rotaflow.swap.{what}" for what in SWAP_EVENTS}
     sources = "\n".join(p.read_text() for p in (Path(__file__).resolve().parents[2] / "flows").glob("*.py"))
     for event in EMITTED_EVENTS:
         assert f'"{event}"' in sources, f"no flow emits {event}"
     assert 'f"rotaflow.repair.{what}"' in sources
     for what in REPAIR_EVENTS:
         assert re.search(rf'emit_repair_event\(\s*"{what}"', sources), f"no flow emits rotaflow.repair.{what}"
+    assert 'f"rotaflow.swap.{what}"' in sources
+    for what in SWAP_EVENTS:
+        assert re.search(rf'emit_swap_event\(\s*"{what}"', sources), f"no flow emits rotaflow.swap.{what}"
     [proactive] = [s for s in specs if s.posture == "Proactive"]
     assert proactive.body(None)["trigger"]["for_each"] == ["prefect.resource.id"]
     assert proactive.within_seconds == 26 * 3600
