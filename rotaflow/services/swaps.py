@@ -22,6 +22,8 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sqlalchemy import Engine
+
 import rotaflow.constraints.rules  # noqa: F401  (registers every rule)
 from rotaflow.constraints.instance import Cell, Instance, Schedule
 from rotaflow.constraints.registry import Violation
@@ -37,6 +39,7 @@ __all__ = [
     "Candidate",
     "Candidates",
     "Excluded",
+    "PRECEDENCE",
     "Row",
     "SwapContext",
     "SwapSpec",
@@ -55,23 +58,32 @@ Row = tuple[str, dt.date, str]
 # Rules whose findings are about one (date, shift) slot, computed from the people on it alone: a swap
 # changes their findings only on the slots it changes.
 _SLOT_RULES = frozenset({"coverage", "supervision_ratio"})
-# cheap checkers first when only legality matters (a taker is usually refused by one of them)
-_CHEAP_FIRST = {
-    "rotation_eligibility": 0,
-    "blocking_absence": 0,
-    "fixed_days_off": 0,
-    "one_shift_at_a_time": 1,
-    "one_shift_per_day": 1,
-    "coverage": 1,
-    "supervision_ratio": 1,
-    "acgme_rest_after_call": 2,
-    "acgme_rest_between_shifts": 2,
-    "max_consecutive_nights": 2,
-    "acgme_max_continuous_duty": 3,
-    "acgme_day_off_in_seven": 4,
-    "acgme_call_frequency": 4,
-    "acgme_weekly_hours": 5,
-}
+# The order rules are tried in when only the first reason matters (an excluded taker, a trade-back): the most
+# basic reasons first (not on a rotation that works the shift, absent, already busy), which are also the
+# cheapest to check, then the rest, the work-hour rules over long windows last; any other rule by name.
+PRECEDENCE = (
+    "rotation_eligibility",
+    "blocking_absence",
+    "fixed_days_off",
+    "one_shift_at_a_time",
+    "one_shift_per_day",
+    "coverage",
+    "supervision_ratio",
+    "acgme_pgy1_no_moonlighting",
+    "acgme_rest_after_call",
+    "acgme_rest_between_shifts",
+    "forbidden_successions",
+    "max_consecutive_nights",
+    "acgme_max_continuous_duty",
+    "consecutive_working_days",
+    "consecutive_days_off",
+    "acgme_day_off_in_seven",
+    "acgme_call_frequency",
+    "max_shifts_per_type",
+    "max_weekends",
+    "total_minutes",
+    "acgme_weekly_hours",
+)
 _CALL_KINDS = frozenset({"call", "home_call", "in_house_call"})
 
 Key = tuple[Hashable, ...]
@@ -203,7 +215,7 @@ def context_from(
     return SwapContext(bundle, block_id, version, rows, instance, hard)
 
 
-def swap_context(engine: Any, bundle: Bundle, block_id: str) -> SwapContext:
+def swap_context(engine: Engine, bundle: Bundle, block_id: str) -> SwapContext:
     """The context of the block's current published version; ``InputError`` when nothing of it is published."""
     blocks = bundle.frames["blocks"].set_index("block_id")
     if block_id not in blocks.index:
@@ -385,25 +397,24 @@ def _rule_added(context: SwapContext, index: int, change: _Change) -> list[Viola
     return added
 
 
-def _order(context: SwapContext, kind: Literal["report", "cheap"]) -> list[list[int]]:
-    """The rules as groups checked in turn: by name (the order of findings.csv), or cheap ones first."""
+def _order(context: SwapContext) -> list[list[int]]:
+    """The rules as groups (one per rule name) in the order of ``PRECEDENCE``, any other by name after them."""
 
     def make() -> list[list[int]]:
         groups: dict[str, list[int]] = {}
         for index, rule in enumerate(context.rules):
             groups.setdefault(rule.name, []).append(index)
-        names = sorted(groups) if kind == "report" else sorted(groups, key=lambda n: (_CHEAP_FIRST.get(n, 6), n))
-        return [groups[n] for n in names]
+        rank = {name: n for n, name in enumerate(PRECEDENCE)}
+        return [groups[n] for n in sorted(groups, key=lambda n: (rank.get(n, len(rank)), n))]
 
-    return context._derived(("order", kind), make)  # type: ignore[no-any-return]
+    return context._derived("order", make)  # type: ignore[no-any-return]
 
 
-def _added(
-    context: SwapContext, change: _Change, *, first_only: bool = False, kind: Literal["report", "cheap"] = "report"
-) -> list[Violation]:
-    """The hard findings the swap adds; with ``first_only``, stop after the first rule that has some."""
+def _added(context: SwapContext, change: _Change, *, first_only: bool = False) -> list[Violation]:
+    """The hard findings the swap adds; with ``first_only``, only those of the first rule (in the order of
+    ``PRECEDENCE``) that has some."""
     out: list[Violation] = []
-    for group in _order(context, kind):
+    for group in _order(context):
         for index in group:
             out += _rule_added(context, index, change)
         if out and first_only:
@@ -418,7 +429,7 @@ def check_swap(context: SwapContext, spec: SwapSpec, taker: str) -> list[dict[st
 
 
 def _legal(context: SwapContext, spec: SwapSpec, taker: str) -> bool:
-    return not _added(context, _change(context, spec, taker), first_only=True, kind="cheap")
+    return not _added(context, _change(context, spec, taker), first_only=True)
 
 
 def explain(findings: list[dict[str, Any]]) -> str:
@@ -463,7 +474,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Excluded:
-    """Someone who could not take the shift, and the first rule that says why."""
+    """Someone who could not take the shift, and the first rule (``PRECEDENCE``) that says why."""
 
     person_id: str
     rule: str
@@ -511,8 +522,8 @@ def candidates(
     published block first (their sum, then each), then an ``on`` request for that shift first and an ``off``
     one last, then person_id. Each taker's ``trade_backs`` are their shifts from ``today`` on (default: today
     where the program works) that P could take back in a one-for-one trade. Everyone else is excluded with
-    the first finding that forbids it (``check_swap``'s first row). ``InputError`` when P does not work
-    that shift."""
+    the first rule that forbids it (in the order of ``PRECEDENCE``) and that rule's first finding; someone
+    who already works the shift with ``ALREADY_ASSIGNED``. ``InputError`` when P does not work that shift."""
     inst = context.instance
     offered = SwapSpec(person_id, date, shift_id)
     _changes(context.cells, offered, "")  # P must hold the shift
