@@ -14,9 +14,12 @@ States (FORMATS, “Swaps”): ``requested`` → (``accepted``) → (``approved`
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import threading
 import uuid
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +45,13 @@ from rotaflow.errors import InfeasibleError, InputError, Problem
 from rotaflow.files import private_dir, write_private
 from rotaflow.services.calendars import calendar_files, calendar_identities
 from rotaflow.services.changes import change_rows, write_changes
-from rotaflow.services.generate import assignment_rows, claim_out_dir, publish_cells, record_run_files
+from rotaflow.services.generate import (
+    assignment_rows,
+    claim_out_dir,
+    history_from_database,
+    publish_cells,
+    record_run_files,
+)
 from rotaflow.services.planning import program_today
 from rotaflow.services.swaps import (
     SwapContext,
@@ -54,7 +63,7 @@ from rotaflow.services.swaps import (
     swap_context,
     swapped,
 )
-from rotaflow.services.versions import PublishedVersion, Row, StoredRow, start_from
+from rotaflow.services.versions import PublishedVersion, Row, StoredRow, published_version, start_from
 from rotaflow.validations.bundle import Bundle
 
 __all__ = [
@@ -81,6 +90,30 @@ OPEN_STATES = ("requested", "accepted", "approved")
 
 HISTORY_DAYS = 40
 """Days of published history before the block the re-check reads (as ``history_from_database``)."""
+
+_CONTEXTS: OrderedDict[tuple[Hashable, ...], tuple[Bundle, SwapContext]] = OrderedDict()
+_CONTEXTS_LOCK = threading.Lock()
+_CONTEXTS_KEPT = 8
+
+
+def _context(
+    bundle: Bundle, block_id: str, run_id: str, number: int, cells: Iterable[Row], history: list[Row]
+) -> SwapContext:
+    """The swap context of the block's version ``number`` (made by run ``run_id``) with ``history``, shared by the
+    checks of this process while that version is current: building one is most of a check's time, and the
+    re-check of an execution runs under the block's lock. The bundle is kept with it, so its id stays its own."""
+    key = (id(bundle), block_id, run_id, frozenset(history))
+    with _CONTEXTS_LOCK:
+        kept = _CONTEXTS.get(key)
+        if kept is not None:
+            _CONTEXTS.move_to_end(key)
+            return kept[1]
+    context = context_from(bundle, block_id, number, cells, history)
+    with _CONTEXTS_LOCK:
+        _CONTEXTS[key] = (bundle, context)
+        while len(_CONTEXTS) > _CONTEXTS_KEPT:
+            _CONTEXTS.popitem(last=False)
+    return context
 
 
 class SwapRefused(InfeasibleError):
@@ -323,7 +356,13 @@ def request_swap(
     if spec.date < program_today(bundle.program.timezone, now=now):
         got = f"{spec.date.isoformat()} has passed"
         raise InputError([Problem("command line", None, "--date", "a day that has not passed", got)])
-    context = swap_context(engine, bundle, block_id)
+    published = published_version(engine, bundle.program.key, block_id)
+    if published is None:
+        swap_context(engine, bundle, block_id)  # says that nothing of the block is published
+        raise AssertionError("unreachable: swap_context refuses a block with no published version")
+    first = bundle.frames["blocks"].set_index("block_id").at[block_id, "start_date"].date()
+    history = history_from_database(engine, bundle.program.key, first, HISTORY_DAYS)
+    context = _context(bundle, block_id, published.run_id, published.number, published.cells, history)
     findings: list[dict[str, Any]] = []
     if spec.kind == "offer":
         if (spec.person_id, spec.date, spec.shift_id) not in context.cells:
@@ -474,7 +513,7 @@ def _check(
     _lock_rows(s, program.id, latest.run_id, _moved(spec, taker))
     since = block.start_date - dt.timedelta(days=HISTORY_DAYS)
     history = ScheduleRepository(s).published_history(program.id, since, block.start_date)
-    context = context_from(bundle, block.block_id, base.number, base.cells, history)
+    context = _context(bundle, block.block_id, base.run_id, base.number, base.cells, history)
     try:
         cells = swapped(context.cells, spec, taker)
     except InputError as error:
@@ -497,7 +536,8 @@ def _publish(
     swap_id: int,
 ) -> _Made:
     """Inside the block's lock: a schedule run and the checked cells as the block's next version (reason swap)."""
-    instance = checked.context.instance
+    instance = copy.copy(checked.context.instance)  # the context may be shared: its instance stays as it is
+    instance.meta = dict(instance.meta)
     number = VersionRepository(s).next_number(program.id, block.block_id)
     start_from(instance, checked.base, number)
     instance.meta.update(reason="swap", reference=reference)
