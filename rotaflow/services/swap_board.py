@@ -269,7 +269,8 @@ def _close(s: Session, row: SwapRequest, state: str, reason: str | None, now: dt
     row.state, row.closed_at = state, now
     if reason is not None:
         row.reason = reason
-    _audit(s, row, f"swap_{'refuse' if state == 'refused' else state.removesuffix('ed')}", actor)
+    action = {"refused": "swap_refuse", "rejected": "swap_reject", "cancelled": "swap_cancel", "expired": "swap_expire"}
+    _audit(s, row, action[state], actor)
 
 
 def _expire_if_passed(s: Session, row: SwapRequest, timezone: str, now: dt.datetime) -> bool:
