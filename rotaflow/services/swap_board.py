@@ -557,6 +557,8 @@ def _publish(
     )
     s.flush()
     cells = [(p, (d - instance.start).days, sh) for p, d, sh in sorted(checked.cells)]
+    before = checked.base.cells if checked.base is not None else set()
+    instance.meta["manual_cells"] = {(p, (d - instance.start).days, sh) for p, d, sh in set(checked.cells) - before}
     _, _, number = publish_cells(
         s,
         program_key=program.key,

@@ -191,6 +191,9 @@ def test_a_giveaway_accepted_by_its_partner_executes_at_once_and_is_listed(board
     after = board.cells()
     assert after == (hand_made() - {("R1", day(4), "DAY")}) | {("R2", day(4), "DAY")}
     assert _hard(bundle, after) == []
+    stored = published_version(board.engine, PROGRAM, "B1")
+    assert stored is not None and stored.rows[("R2", day(4), "DAY")].source == "manual"  # placed by hand
+    assert {r.source for cell, r in stored.rows.items() if cell != ("R2", day(4), "DAY")} <= {"solver", "pinned"}
     folder = Path(str(done.out_dir))
     assert (folder / "changes.csv").read_text().splitlines()[1:] == [
         f"removed,R1,{day(4)},DAY,1,2,swap,swap {filed.id}",
