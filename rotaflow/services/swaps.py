@@ -371,13 +371,15 @@ def _whole(context: SwapContext, index: int, cells: frozenset[Cell]) -> dict[Key
     return out
 
 
-def _rule_added(context: SwapContext, index: int, change: _Change) -> list[Violation]:
-    """The findings of rule ``index`` the swap adds."""
+def _rule_added(
+    context: SwapContext, index: int, change: _Change, people: tuple[str, ...] | None = None
+) -> list[Violation]:
+    """The findings of rule ``index`` the swap adds (a personal rule's: of ``people`` only, when given)."""
     rule = context.rules[index]
     inst = context.instance
     added: list[Violation] = []
     if rule.rule.personal:
-        for person in change.people:
+        for person in change.people if people is None else people:
             if not rule.selector.person_matches(inst, person):
                 continue
             before = _personal(context, index, person, context._mine[person])
@@ -429,7 +431,14 @@ def check_swap(context: SwapContext, spec: SwapSpec, taker: str) -> list[dict[st
 
 
 def _legal(context: SwapContext, spec: SwapSpec, taker: str) -> bool:
-    return not _added(context, _change(context, spec, taker), first_only=True)
+    """Whether the swap adds no finding, P's own rules tried first: what P may take back is the same for
+    every taker who works that shift, so it is checked once."""
+    change = _change(context, spec, taker)
+    for group in _order(context):
+        for index in group:
+            if context.rules[index].rule.personal and _rule_added(context, index, change, (spec.person_id,)):
+                return False
+    return not _added(context, change, first_only=True)
 
 
 def explain(findings: list[dict[str, Any]]) -> str:
