@@ -761,13 +761,19 @@ def undo_swap(engine: Engine, bundle: Bundle, swap_id: int, *, now: dt.datetime 
         row, program, block = _open(s, bundle, swap_id)
         if row.state != "executed" or row.executed_at is None or row.accepted_by is None:
             raise _wrong_state(row, "undone", ("executed",))
+        spec, taker = _spec(row), row.accepted_by
+        today = program_today(bundle.program.timezone, now=now)
+        first = min(d for d in (spec.date, spec.take_date) if d is not None)
+        if first < today:  # a day already worked is never changed
+            expected = "a swap whose shifts are all still ahead"
+            got = f"swap {row.id} moved a shift on {first.isoformat()}, before today ({today.isoformat()})"
+            raise InputError([Problem("command line", None, "ID", expected, got)])
         hours = bundle.program.swaps.undo_hours
         executed = _aware(row.executed_at)
         if now - executed > dt.timedelta(hours=hours):
             expected = f"a swap executed within the last {hours:g} hour(s) (swaps.undo_hours)"
             got = f"swap {row.id} was executed at {executed.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
             raise InputError([Problem("command line", None, "ID", expected, got)])
-        spec, taker = _spec(row), row.accepted_by
         found = _published(s, program, block)
         current = found[1].cells if found else set()
         changed = sorted((_given(spec, taker) - current) | (_moved(spec, taker) & current))

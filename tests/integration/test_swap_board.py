@@ -364,6 +364,9 @@ def test_undo_is_refused_after_a_later_change_to_its_rows_or_after_the_window(bo
     with pytest.raises(InputError, match="within the last 24 hour"):
         undo_swap(board.engine, bundle, unrelated.id, now=BEFORE + dt.timedelta(hours=25))
     # an undo that only later, unrelated changes followed is allowed
+    # within the window but after the swapped day: a day already worked is never changed
+    with pytest.raises(InputError, match="before today"):
+        undo_swap(board.engine, bundle, unrelated.id, now=dt.datetime.combine(day(10), dt.time(12), tzinfo=dt.UTC))
     undone = undo_swap(board.engine, bundle, unrelated.id, now=BEFORE + dt.timedelta(hours=1))
     assert undone.state == "undone" and board.cells() == hand_made()
     assert _current(board)[0] == 5
