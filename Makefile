@@ -62,6 +62,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/curtois.py
 	$(BIN)/python bench/cli_flow.py
 	$(BIN)/python bench/repair.py
+	$(BIN)/python bench/swaps.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache htmlcov .coverage
