@@ -15,7 +15,9 @@ States (FORMATS, “Swaps”): ``requested`` → (``accepted``) → (``approved`
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
+import logging
 import threading
 import uuid
 from collections import OrderedDict
@@ -41,7 +43,7 @@ from rotaflow.db.models import (
 )
 from rotaflow.db.repositories import AuditRepository, ScheduleRepository, VersionRepository
 from rotaflow.db.session import UnitOfWork
-from rotaflow.errors import InfeasibleError, InputError, Problem
+from rotaflow.errors import InfeasibleError, InputError, Problem, RotaflowError
 from rotaflow.files import private_dir, write_private
 from rotaflow.services.calendars import calendar_files, calendar_identities
 from rotaflow.services.changes import change_rows, write_changes
@@ -90,6 +92,8 @@ OPEN_STATES = ("requested", "accepted", "approved")
 
 HISTORY_DAYS = 40
 """Days of published history before the block the re-check reads (as ``history_from_database``)."""
+
+_log = logging.getLogger(__name__)
 
 _CONTEXTS: OrderedDict[tuple[Hashable, ...], tuple[Bundle, SwapContext]] = OrderedDict()
 _CONTEXTS_LOCK = threading.Lock()
@@ -252,6 +256,40 @@ def _has_passed(row: SwapRequest, timezone: str, now: dt.datetime) -> bool:
     return first < program_today(timezone, now=now)
 
 
+def _started(instance: Instance, spec: SwapSpec, now: dt.datetime) -> tuple[str, dt.date, str, dt.datetime] | None:
+    """The first shift the swap moves that has started by ``now`` (its slot's start at or before it), as (option,
+    date, shift, start), or None: a shift that has begun is never moved, even on a day that is still today."""
+    moved = [("--date", spec.date, spec.shift_id)]
+    if spec.take_date is not None and spec.take_shift_id is not None:
+        moved.append(("--take-date", spec.take_date, spec.take_shift_id))
+    for option, date, shift in moved:
+        if shift not in instance.shift:  # an unknown shift is refused by the checks, not here
+            continue
+        start = instance.slot(instance.day_index(date), shift).start
+        if start <= now:
+            return option, date, shift, start
+    return None
+
+
+def _started_text(found: tuple[str, dt.date, str, dt.datetime]) -> str:
+    _, date, shift, start = found
+    return f"{shift} on {date.isoformat()} started at {start.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _expire_started(uow: UnitOfWork, row: SwapRequest, instance: Instance, now: dt.datetime) -> InputError | None:
+    """An open request one of whose shifts has started is marked expired (committed); the error naming ID that
+    says so, or None when every shift it moves is still ahead."""
+    found = _started(instance, _spec(row), now)
+    if found is None:
+        return None
+    _close(uow.s, row, "expired", f"{_started_text(found)} before the swap ran", now, "rotaflow swap")
+    uow.commit()
+    expected = "a swap whose shifts have not started"
+    return InputError(
+        [Problem("command line", None, "ID", expected, f"swap {row.id} is expired: {_started_text(found)}")]
+    )
+
+
 def _audit(s: Session, row: SwapRequest, action: str, actor: str, version: int | None = None, **details: Any) -> None:
     """An audit entry of the request (ids and counts only)."""
     AuditRepository(s).record(
@@ -354,9 +392,11 @@ def request_swap(
     """
     now = now or utcnow()
     block_id = block_of(bundle, spec.date)
-    if spec.date < program_today(bundle.program.timezone, now=now):
-        got = f"{spec.date.isoformat()} has passed"
-        raise InputError([Problem("command line", None, "--date", "a day that has not passed", got)])
+    today = program_today(bundle.program.timezone, now=now)
+    for option, date in (("--date", spec.date), ("--take-date", spec.take_date)):
+        if date is not None and date < today:
+            got = f"{date.isoformat()} has passed"
+            raise InputError([Problem("command line", None, option, "a day that has not passed", got)])
     published = published_version(engine, bundle.program.key, block_id)
     if published is None:
         swap_context(engine, bundle, block_id)  # says that nothing of the block is published
@@ -374,6 +414,11 @@ def request_swap(
         taker = str(spec.with_person_id)
         swapped(context.cells, spec, taker)  # InputError when the swap cannot be made at all
         findings = check_swap(context, spec, taker)
+    started = _started(context.instance, spec, now)
+    if started is not None:
+        option = started[0]
+        got = _started_text(started)
+        raise InputError([Problem("command line", None, option, "a shift that has not started", got)])
     with UnitOfWork(engine) as uow:
         s = uow.s
         program = ScheduleRepository(s).program(bundle.program.key)
@@ -502,6 +547,13 @@ def _given(spec: SwapSpec, taker: str) -> set[Row]:
     return rows
 
 
+def _block_context(s: Session, bundle: Bundle, program: Program, block: Block, base: PublishedVersion) -> SwapContext:
+    """The (shared) swap context of the block's version ``base``, with the published history before the block."""
+    since = block.start_date - dt.timedelta(days=HISTORY_DAYS)
+    history = ScheduleRepository(s).published_history(program.id, since, block.start_date)
+    return _context(bundle, block.block_id, base.run_id, base.number, base.cells, history)
+
+
 def _check(
     s: Session, bundle: Bundle, program: Program, block: Block, spec: SwapSpec, taker: str
 ) -> _Checked | _Refusal:
@@ -512,9 +564,7 @@ def _check(
         return _Refusal([], f"block {block.block_id} has no published version")
     latest, base = found
     _lock_rows(s, program.id, latest.run_id, _moved(spec, taker))
-    since = block.start_date - dt.timedelta(days=HISTORY_DAYS)
-    history = ScheduleRepository(s).published_history(program.id, since, block.start_date)
-    context = _context(bundle, block.block_id, base.run_id, base.number, base.cells, history)
+    context = _block_context(s, bundle, program, block, base)
     try:
         cells = swapped(context.cells, spec, taker)
     except InputError as error:
@@ -643,6 +693,9 @@ def _execute(
         checked = _check(s, bundle, program, block, _spec(row), str(row.accepted_by))
     if isinstance(checked, _Refusal):
         raise _refuse(uow, row, checked, now)
+    expired = _expire_started(uow, row, checked.context.instance, now)
+    if expired is not None:
+        raise expired
     reference = f"swap {row.id}"
     actor = f"rotaflow swap ({who})"
     made = _publish(s, program, block, checked, actor=actor, reference=reference, kind=row.kind, swap_id=row.id)
@@ -655,8 +708,23 @@ def _execute(
 
 
 def _after(bundle: Bundle, view: SwapView, made: _Made, now: dt.datetime, *, undo: bool = False) -> SwapView:
+    """The files of a committed swap (or undo). The swap has run whatever happens here: a folder that cannot be
+    written is logged (ids only) and the view says so with ``out_dir`` None, rather than failing the command."""
     touched = {view.person_id} | ({view.accepted_by} if view.accepted_by else set())
-    _write_files(bundle, made, _out_dir(made.program_key, made.block_id, view.id, undo=undo), touched, now)
+    try:
+        _write_files(bundle, made, _out_dir(made.program_key, made.block_id, view.id, undo=undo), touched, now)
+    except (OSError, RotaflowError) as error:
+        what = "undo of swap" if undo else "swap"
+        _log.warning(
+            "%s %s of %s block %s is version %s, but its files were not written (%s)",
+            what,
+            view.id,
+            made.program_key,
+            made.block_id,
+            made.number,
+            type(error).__name__,
+        )
+        return dataclasses.replace(view, out_dir=None)
     return view
 
 
@@ -698,6 +766,9 @@ def accept_swap(engine: Engine, bundle: Bundle, swap_id: int, by: str, *, now: d
         else:
             if isinstance(checked, _Refusal):
                 raise _refuse(uow, row, checked, now)
+            expired = _expire_started(uow, row, checked.context.instance, now)
+            if expired is not None:
+                raise expired
             row.state = "accepted"
             _audit(s, row, "swap_accept", f"rotaflow swap ({by})")
             uow.commit()
@@ -768,20 +839,28 @@ def undo_swap(engine: Engine, bundle: Bundle, swap_id: int, *, now: dt.datetime 
             expected = "a swap whose shifts are all still ahead"
             got = f"swap {row.id} moved a shift on {first.isoformat()}, before today ({today.isoformat()})"
             raise InputError([Problem("command line", None, "ID", expected, got)])
+        found = _published(s, program, block)
+        if found is not None:  # the context the re-check below reads too (shared): its instance has the slots
+            started = _started(_block_context(s, bundle, program, block, found[1]).instance, spec, now)
+            if started is not None:
+                expected = "a swap whose shifts have not started"
+                got = f"swap {row.id} moved {_started_text(started)}"
+                raise InputError([Problem("command line", None, "ID", expected, got)])
         hours = bundle.program.swaps.undo_hours
         executed = _aware(row.executed_at)
         if now - executed > dt.timedelta(hours=hours):
             expected = f"a swap executed within the last {hours:g} hour(s) (swaps.undo_hours)"
             got = f"swap {row.id} was executed at {executed.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
             raise InputError([Problem("command line", None, "ID", expected, got)])
-        found = _published(s, program, block)
         current = found[1].cells if found else set()
         changed = sorted((_given(spec, taker) - current) | (_moved(spec, taker) & current))
         if changed:
             at = found[1].number if found else "none"
             shown = ", ".join(f"{p} {d.isoformat()} {sh}" for p, d, sh in changed)
             raise SwapRefused(
-                [], f"a later version ({at}) changed the rows swap {row.id} moved ({shown}); undo it by hand"
+                [],
+                f"a later version ({at}) changed the rows swap {row.id} moved ({shown}); undo it by hand",
+                swap_id=row.id,
             )
         inverse = SwapSpec(
             person_id=taker,

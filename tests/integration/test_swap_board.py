@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from rotaflow.configs.settings import Settings
+from rotaflow.configs.settings import Settings, get_settings
 from rotaflow.constraints.instance import Cell, Schedule
 from rotaflow.constraints.model import check_schedule
 from rotaflow.constraints.solve import SolveResult
@@ -330,6 +330,62 @@ def test_illegal_swaps_are_refused_with_their_rule_when_filed_or_at_execution(bo
         accept_swap(board.engine, bundle, filed.id, "R2", now=BEFORE)
 
 
+def _start(bundle: Bundle, index: int, shift: str = "DAY") -> dt.datetime:
+    """The instant (UTC) shift ``shift`` of the block's day ``index`` starts."""
+    return block_instance(bundle, "B1").slot(index, shift).start
+
+
+def test_a_shift_that_has_started_today_is_never_moved(board: Board) -> None:
+    bundle = board.with_approval("none", undo_hours=24)
+    minute = dt.timedelta(minutes=1)
+    # filing: the day is today, but the shift has begun (at its start instant already)
+    with pytest.raises(InputError, match="--date.*started"):
+        request_swap(board.engine, bundle, SwapSpec("R1", day(4), "DAY", "R2"), now=_start(bundle, 4))
+    trade = SwapSpec("R1", day(6), "DAY", "R2", take_date=day(5), take_shift_id="DAY")
+    with pytest.raises(InputError, match="--take-date.*started"):
+        request_swap(board.engine, bundle, trade, now=_start(bundle, 5) + minute)
+    with pytest.raises(InputError, match="--take-date.*has passed"):  # a take-date on a day before today
+        request_swap(board.engine, bundle, trade, now=_start(bundle, 6) - dt.timedelta(hours=6))
+    assert list_swaps(board.engine, PROGRAM) == [], "a refused filing was recorded"
+    filed = request_swap(board.engine, bundle, trade, now=_start(bundle, 5) - minute)  # a minute before: fine
+    assert filed.state == "requested"
+
+    # execution: filed in time, accepted once the taken shift has started: it expires, nothing is published
+    with pytest.raises(InputError, match=f"swap {filed.id} is expired: DAY on {day(5)} started"):
+        accept_swap(board.engine, bundle, filed.id, "R2", now=_start(bundle, 5))
+    assert get_swap(board.engine, filed.id).state == "expired"
+    assert _current(board)[0] == 1 and board.cells() == hand_made()
+
+    # undo: executed before the shift, undone (within the window) after it started
+    give = request_swap(board.engine, bundle, SwapSpec("R1", day(8), "DAY", "R2"), now=BEFORE)
+    done = accept_swap(board.engine, bundle, give.id, "R2", now=_start(bundle, 8) - dt.timedelta(hours=2))
+    assert done.state == "executed"
+    with pytest.raises(InputError, match=f"swap {give.id} moved DAY on {day(8)} started"):
+        undo_swap(board.engine, bundle, give.id, now=_start(bundle, 8) + minute)
+    assert get_swap(board.engine, give.id).state == "executed" and _current(board)[0] == 2
+    undone = undo_swap(board.engine, bundle, give.id, now=_start(bundle, 8) - minute)
+    assert undone.state == "undone" and board.cells() == hand_made()
+
+
+def test_a_swap_whose_files_cannot_be_written_still_executes(board: Board, caplog: pytest.LogCaptureFixture) -> None:
+    bundle = board.with_approval("none")
+    runs = Path(get_settings().var_dir) / "runs"
+    if runs.is_dir():
+        shutil.rmtree(runs)
+    runs.parent.mkdir(parents=True, exist_ok=True)
+    runs.write_text("not a folder\n")  # the runs folder cannot be made
+    filed = request_swap(board.engine, bundle, SwapSpec("R1", day(4), "DAY", "R2"), now=BEFORE)
+    with caplog.at_level("WARNING", logger="rotaflow.services.swap_board"):
+        done = accept_swap(board.engine, bundle, filed.id, "R2", now=BEFORE)
+    assert (done.state, done.version, done.out_dir) == ("executed", 2, None)
+    assert _current(board) == (2, "swap", f"swap {filed.id}")
+    assert ("R2", day(4), "DAY") in board.cells()
+    assert any(f"swap {filed.id} of {PROGRAM} block B1 is version 2" in r.getMessage() for r in caplog.records)
+    assert get_swap(board.engine, filed.id).state == "executed"
+    undone = undo_swap(board.engine, bundle, filed.id, now=BEFORE)  # the undo, likewise
+    assert (undone.state, undone.out_dir) == ("undone", None) and board.cells() == hand_made()
+
+
 # --------------------------------------------------------------------------- undo
 
 
@@ -358,8 +414,9 @@ def test_undo_is_refused_after_a_later_change_to_its_rows_or_after_the_window(bo
     back = request_swap(board.engine, bundle, SwapSpec("R2", day(2), "DAY", "R1"), now=BEFORE)
     accept_swap(board.engine, bundle, back.id, "R1", now=BEFORE)  # moves the row the first swap added
 
-    with pytest.raises(SwapRefused, match=f"a later version \\(4\\) changed the rows swap {first.id} moved"):
+    with pytest.raises(SwapRefused, match=f"a later version \\(4\\) changed the rows swap {first.id} moved") as later:
         undo_swap(board.engine, bundle, first.id, now=BEFORE)
+    assert later.value.swap_id == first.id
     assert get_swap(board.engine, first.id).state == "executed"
     with pytest.raises(InputError, match="within the last 24 hour"):
         undo_swap(board.engine, bundle, unrelated.id, now=BEFORE + dt.timedelta(hours=25))
