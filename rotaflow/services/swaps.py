@@ -87,7 +87,8 @@ PRECEDENCE = (
 _CALL_KINDS = frozenset({"call", "home_call", "in_house_call"})
 
 Key = tuple[Hashable, ...]
-"""What makes a finding the same before and after a swap: rule, person, window (and slot)."""
+"""What makes a finding the same before and after a swap: rule, person, window (and slot, demand row and
+side of the limit)."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,16 @@ class SwapContext:
             return narrow
 
         return self._derived(("slot_instance", slot), make)  # type: ignore[no-any-return]
+
+    def _row_instance(self, slot: tuple[int, str], row: int) -> Instance:
+        """The instance with only the slot's ``row``-th demand (coverage then reports on that row alone)."""
+
+        def make() -> Instance:
+            narrow = copy.copy(self._slot_instance(slot))
+            narrow.demands = (narrow.demands[row],)
+            return narrow
+
+        return self._derived(("row_instance", slot, row), make)  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- building a context
@@ -331,50 +342,92 @@ def _change(context: SwapContext, spec: SwapSpec, taker: str) -> _Change:
     return _Change(people, after, removed, added, slots)
 
 
-def _personal(context: SwapContext, index: int, person: str, cells: frozenset[Cell]) -> dict[Key, Violation]:
+Found = dict[Key, list[Violation]]
+"""A rule's hard findings by key; two findings that share a key are both kept (neither hides the other)."""
+
+
+def _found(violations: Iterable[Violation], key: Callable[[Violation], Key]) -> Found:
+    out: Found = {}
+    for v in violations:
+        if v.severity == "violation":
+            out.setdefault(key(v), []).append(v)
+    return out
+
+
+def _excess(v: Violation) -> float:
+    """How far a finding is past its limit (more hours, more shifts, fewer people: further either way)."""
+    return abs(v.value - v.limit)
+
+
+def _swaps(before: Found, after: Found) -> list[Violation]:
+    """The findings of ``after`` that are the swap's: under a key ``before`` did not have, or under one it
+    had but now more of them or one further past its limit (a week already over its hours that the swap
+    adds hours to, a third shift on a day that had two). What the published schedule had, unchanged or
+    improved, is not the swap's."""
+    out: list[Violation] = []
+    for key, now in after.items():
+        was = before.get(key, [])
+        if not was:
+            out += now
+            continue
+        old = {(v.value, v.limit, v.message) for v in was}
+        fresh = [v for v in now if (v.value, v.limit, v.message) not in old]
+        worst = max(now, key=_excess)
+        if len(now) > len(was) or _excess(worst) > max(_excess(v) for v in was) + 1e-9:
+            out += fresh or [worst]
+    return out
+
+
+def _personal(context: SwapContext, index: int, person: str, cells: frozenset[Cell]) -> Found:
     """Rule ``index``'s hard findings about ``person`` working ``cells`` (their own shifts only)."""
 
-    def make() -> dict[Key, Violation]:
+    def make() -> Found:
         rule = context.rules[index]
         schedule = Schedule.of(context.instance, cells)
-        out: dict[Key, Violation] = {}
-        for v in rule.rule.check(schedule, rule.params, [person], rule.selector):
-            if v.severity == "violation" and v.person == person:
-                out.setdefault((v.rule, v.person, v.first_day, v.last_day), v)
-        return out
+        found = rule.rule.check(schedule, rule.params, [person], rule.selector)
+        return _found((v for v in found if v.person == person), lambda v: (v.rule, v.person, v.first_day, v.last_day))
 
     return context._derived(("personal", index, person, cells), make)  # type: ignore[no-any-return]
 
 
-def _on_slot(context: SwapContext, index: int, slot: tuple[int, str], cells: frozenset[Cell]) -> dict[Key, Violation]:
-    """Rule ``index``'s hard findings on one (day, shift) slot worked by ``cells``."""
+def _on_slot(context: SwapContext, index: int, slot: tuple[int, str], cells: frozenset[Cell]) -> Found:
+    """Rule ``index``'s hard findings on one (day, shift) slot worked by ``cells``. Coverage is checked one
+    demand row at a time and its findings keyed by the row (a slot has a row per role, PGY or skill), so a
+    row the published schedule already left short never excuses another row the swap breaks; a minimum
+    missed and a maximum passed are told apart by the side of the limit the value is on."""
 
-    def make() -> dict[Key, Violation]:
+    def make() -> Found:
         rule = context.rules[index]
-        schedule = Schedule.of(context._slot_instance(slot), cells)
-        out: dict[Key, Violation] = {}
-        for v in rule.rule.check(schedule, rule.params, context._people(index), rule.selector):
-            if v.severity == "violation" and v.first_day == slot[0]:
-                out.setdefault((v.rule, v.person, v.first_day, v.last_day, slot[1]), v)
+        people = context._people(index)
+        out: Found = {}
+        rows: list[tuple[int | None, Instance]]
+        if rule.name == "coverage":
+            rows = [(n, context._row_instance(slot, n)) for n in range(len(context._slot_instance(slot).demands))]
+        else:
+            rows = [(None, context._slot_instance(slot))]
+        for row, inst in rows:
+            found = rule.rule.check(Schedule.of(inst, cells), rule.params, people, rule.selector)
+            for v in found:
+                if v.severity == "violation" and v.first_day == slot[0]:
+                    key = (v.rule, v.person, v.first_day, v.last_day, slot[1], row, v.value < v.limit)
+                    out.setdefault(key, []).append(v)
         return out
 
     return context._derived(("slot", index, slot, cells), make)  # type: ignore[no-any-return]
 
 
-def _whole(context: SwapContext, index: int, cells: frozenset[Cell]) -> dict[Key, Violation]:
+def _whole(context: SwapContext, index: int, cells: frozenset[Cell]) -> Found:
     """Rule ``index``'s hard findings over the whole schedule ``cells``."""
     rule = context.rules[index]
-    out: dict[Key, Violation] = {}
-    for v in rule.rule.check(Schedule.of(context.instance, cells), rule.params, context._people(index), rule.selector):
-        if v.severity == "violation":
-            out.setdefault((v.rule, v.person, v.first_day, v.last_day), v)
-    return out
+    found = rule.rule.check(Schedule.of(context.instance, cells), rule.params, context._people(index), rule.selector)
+    return _found(found, lambda v: (v.rule, v.person, v.first_day, v.last_day))
 
 
 def _rule_added(
     context: SwapContext, index: int, change: _Change, people: tuple[str, ...] | None = None
 ) -> list[Violation]:
-    """The findings of rule ``index`` the swap adds (a personal rule's: of ``people`` only, when given)."""
+    """The findings of rule ``index`` the swap adds or makes worse (a personal rule's: of ``people`` only,
+    when given)."""
     rule = context.rules[index]
     inst = context.instance
     added: list[Violation] = []
@@ -384,18 +437,18 @@ def _rule_added(
                 continue
             before = _personal(context, index, person, context._mine[person])
             after = _personal(context, index, person, change.after[person])
-            added += [v for key, v in after.items() if key not in before]
+            added += _swaps(before, after)
     elif rule.name in _SLOT_RULES:
         for slot in change.slots:
             published = context._on_slot.get(slot, frozenset())
             now = (published - change.removed) | {c for c in change.added if (c[1], c[2]) == slot}
             before = _on_slot(context, index, slot, published)
             after = _on_slot(context, index, slot, now)
-            added += [v for key, v in after.items() if key not in before]
+            added += _swaps(before, after)
     else:
         before = context._derived(("whole", index), lambda: _whole(context, index, context._day_cells))
         now = (context._day_cells - change.removed) | change.added
-        added += [v for key, v in _whole(context, index, now).items() if key not in before]
+        added += _swaps(before, _whole(context, index, now))
     return added
 
 

@@ -216,6 +216,74 @@ def test_a_finding_the_published_schedule_had_is_not_the_swaps(solved: Solved) -
         }
 
 
+def test_a_short_coverage_row_does_not_excuse_another_row_of_the_slot(solved: Solved) -> None:
+    """A weekday DAY published without its faculty (coverage.csv row 3 short): giving its only ward resident's
+    shift to R3 (night float, not on row 1) leaves row 1 short too, and that finding is the swap's."""
+    rows = solved.rows
+    day, resident = next(
+        (d, p)
+        for p, d, s in sorted(rows)
+        if s == "DAY"
+        and p in {"R1", "R2"}
+        and d.weekday() < 5
+        and ("F1", d, "DAY") in rows
+        and sum(1 for q in ("R1", "R2") if (q, d, "DAY") in rows) == 1
+        and ("R3", d, "DAY") not in rows
+    )
+    broken = rows - {("F1", day, "DAY")}
+    context = context_from(solved.bundle, "B1", 1, broken, [])
+    published = [f for f in _hard(context, broken) if f["rule"] == "coverage"]
+    assert [f["window_start"] for f in published] == [day.isoformat()]
+    assert "(coverage.csv row 3)" in published[0]["message"]
+    findings = [f for f in check_swap(context, SwapSpec(resident, day, "DAY", with_person_id="R3"), "R3")]
+    coverage = [f for f in findings if f["rule"] == "coverage"]
+    assert len(coverage) == 1 and coverage[0]["window_start"] == day.isoformat()
+    assert "0 of the 1 people it needs (coverage.csv row 1)" in coverage[0]["message"]
+    assert "coverage" in explain(findings)
+
+
+def test_a_finding_the_swap_makes_worse_is_the_swaps(solved: Solved) -> None:
+    """R2 published over 80 h a week (24-hour calls on the days they were off but one, F): taking R1's DAY on F
+    adds hours to windows already over, and that is the swap's; giving one of R2's calls away is not."""
+    rows = solved.rows
+    inst = solved.instance
+    days = [inst.date(d) for d in range(inst.days)]
+    busy = {d for p, d, _ in rows if p == "R2"}
+    free = next(d for d in days if d not in busy and ("R1", d, "DAY") in rows and d > FIRST + dt.timedelta(days=2))
+    broken = rows | {("R2", d, "CALL24") for d in days if d not in busy and d != free}
+    context = context_from(solved.bundle, "B1", 1, broken, [])
+    before = {
+        (f["window_start"], f["window_end"]): float(f["value"])
+        for f in _hard(context, broken)
+        if f["rule"] == "acgme_weekly_hours" and f["person_id"] == "R2"
+    }
+    take = SwapSpec("R1", free, "DAY", with_person_id="R2")
+    worse = [
+        (f["window_start"], f["window_end"], float(f["value"]))
+        for f in check_swap(context, take, "R2")
+        if f["rule"] == "acgme_weekly_hours" and f["person_id"] == "R2"
+    ]
+    grown = [(start, end, value) for start, end, value in worse if (start, end) in before]
+    assert grown and all(value > before[(start, end)] for start, end, value in grown)  # already over, now more
+    # one_shift_at_a_time: a day with two overlapping shifts, given a third that overlaps as well
+    call = next(d for d in days if ("R2", d, "CALL24") in broken and ("R1", d, "DAY") in broken)
+    doubled = broken | {("R2", call, "DAY")}
+    context = context_from(solved.bundle, "B1", 1, doubled, [])
+    assert "one_shift_at_a_time" in {
+        f["rule"] for f in _hard(context, doubled) if f["window_start"] == call.isoformat()
+    }
+    night = SwapSpec("R3", call, "NIGHT", with_person_id="R2") if ("R3", call, "NIGHT") in doubled else None
+    assert night is not None
+    assert ("one_shift_at_a_time", "R2", call.isoformat()) in {
+        (f["rule"], f["person_id"], f["window_start"]) for f in check_swap(context, night, "R2")
+    }
+    # a swap that only takes hours away from R2 adds nothing of R2's weekly hours
+    give = SwapSpec("R2", next(d for d in days if ("R2", d, "CALL24") in broken), "CALL24", with_person_id="R3")
+    assert not [
+        f for f in check_swap(context, give, "R3") if f["rule"] == "acgme_weekly_hours" and f["person_id"] == "R2"
+    ]
+
+
 # --------------------------------------------------------------------------- refused outright
 
 
