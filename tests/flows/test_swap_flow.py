@@ -33,6 +33,9 @@ from prefect.flow_runs import resume_flow_run
 from prefect.input.actions import read_flow_run_input
 
 import rotaflow.flows.swap as swap_flow
+import rotaflow.services.planning as planning
+import rotaflow.services.swap_board as swap_board
+import rotaflow.services.swaps as swaps
 from rotaflow.configs.settings import Settings
 from rotaflow.constraints.instance import Instance
 from rotaflow.constraints.solve import SolveResult
@@ -50,6 +53,24 @@ from tests.schedules import load, make_solvable
 
 PROGRAM = "tiny-internal-medicine-residency"
 RESIDENTS = ("R1", "R2", "R3")
+
+
+PINNED = dt.datetime(2027, 6, 1, 12, tzinfo=dt.UTC)
+"""The instant these tests run at, whatever the real clock says: before the tiny bundle's block (July 2027), so
+every one of its days is still ahead."""
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The board's clock (``utcnow``) and every "today" of the swap services read the pinned instant."""
+
+    def today(timezone: str, *, now: dt.datetime | None = None) -> dt.date:
+        return planning.program_today(timezone, now=now or PINNED)
+
+    monkeypatch.setattr(swap_board, "utcnow", lambda: PINNED)
+    monkeypatch.setattr(swap_board, "program_today", today)
+    monkeypatch.setattr(swaps, "program_today", today)
+
 
 # CP-SAT progress points reported from the solver's threads leave a Prefect client unclosed (see
 # tests/flows/test_generate_flow.py): silence that warning here and collect them before the test ends.

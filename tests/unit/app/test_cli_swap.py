@@ -16,6 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+import rotaflow.services.planning as planning
+import rotaflow.services.swap_board as swap_board
+import rotaflow.services.swaps as swaps
 from rotaflow.cli import main
 from rotaflow.configs.settings import Settings
 from rotaflow.constraints.instance import Cell, Instance
@@ -34,6 +37,23 @@ VIEW_KEYS = [
     "created_at", "executed_at", "version", "reason",
 ]  # fmt: skip
 """The keys FORMATS gives a request, in its order (the extra ones follow)."""
+
+
+PINNED = dt.datetime(2027, 6, 1, 12, tzinfo=dt.UTC)
+"""The instant these tests run at, whatever the real clock says: before the tiny bundle's block (July 2027), so
+every one of its days is still ahead."""
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The board's clock (``utcnow``) and every "today" of the swap services read the pinned instant."""
+
+    def today(timezone: str, *, now: dt.datetime | None = None) -> dt.date:
+        return planning.program_today(timezone, now=now or PINNED)
+
+    monkeypatch.setattr(swap_board, "utcnow", lambda: PINNED)
+    monkeypatch.setattr(swap_board, "program_today", today)
+    monkeypatch.setattr(swaps, "program_today", today)
 
 
 @dataclass(frozen=True)
