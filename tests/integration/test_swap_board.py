@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
+import rotaflow.services.swap_board as swap_board
 from rotaflow.configs.settings import Settings, get_settings
 from rotaflow.constraints.instance import Cell, Schedule
 from rotaflow.constraints.model import check_schedule
@@ -56,6 +57,12 @@ PROGRAM = "tiny-internal-medicine-residency"
 START = dt.date(2027, 7, 1)
 BEFORE = dt.datetime(2027, 6, 1, 12, tzinfo=dt.UTC)
 """An instant before the block: every request is for a day still ahead."""
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The board's own clock (``list_swaps`` reads it to expire requests) at ``BEFORE``, whatever the real date."""
+    monkeypatch.setattr(swap_board, "utcnow", lambda: BEFORE)
 
 
 def day(index: int) -> dt.date:
