@@ -10,24 +10,21 @@ A pause nobody answers within ``approval_timeout_hours`` counts as a rejection: 
 
 from __future__ import annotations
 
-import contextvars
 import csv
 import datetime as dt
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, pause_flow_run, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.context import FlowRunContext
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import resume_flow_run
 from prefect.input import RunInput
 from prefect.states import Failed, State
 from pydantic import Field
 
 from rotaflow.errors import InputError
+from rotaflow.flows.decision import PAUSE_GRACE_SECONDS, ask_decision
 from rotaflow.flows.repair import emit_repair_event, repair
 from rotaflow.services.absences import AbsenceAdded, record_absence
 from rotaflow.services.results import GenerateResult
@@ -50,8 +47,6 @@ ACTOR = "rotaflow absence-repair"
 APPROVAL_POLL_SECONDS = 10
 """How often the paused run checks for the decision."""
 
-PAUSE_GRACE_SECONDS = 60
-"""How long past the approval timeout the server keeps the pause open (the run ends it first, as a rejection)."""
 
 NO_REASON = "rejected without a reason"
 DESCRIPTION_ROWS = 20
@@ -181,41 +176,14 @@ class RepairApproval:
         return rejection(decision)
 
     def _ask(self, description: str, *, key: str) -> RepairDecision | None:
-        """Pause for the decision; None when none came within the timeout.
-
-        The server fails a run whose pause expired (the run could not end as rejected), so the pause is
-        given a grace period and, at the timeout, a timer resumes the run with "no decision".
-        """
-        context = FlowRunContext.get()
-        assert context is not None and context.flow_run is not None
-        flow_run_id = context.flow_run.id
-        timeout = max(1, round(self.timeout_hours * 3600))
-        expired = threading.Event()
-        settings = contextvars.copy_context()
-
-        def expire() -> None:
-            expired.set()
-            try:
-                settings.run(resume_flow_run, flow_run_id, run_input={"approve": False, "reason": ""})
-            except Exception:  # someone decided first: theirs counts
-                expired.clear()
-
-        timer = threading.Timer(timeout, expire)
-        timer.daemon = True
-        timer.start()
-        try:
-            decision = pause_flow_run(
-                wait_for_input=RepairDecision.with_initial_data(description=description, approve=False, reason=""),
-                timeout=timeout + PAUSE_GRACE_SECONDS,
-                poll_interval=max(1, min(APPROVAL_POLL_SECONDS, timeout)),
-                key=key,
-            )
-        except FlowPauseTimeout:
-            return None
-        finally:
-            timer.cancel()
-            timer.join(30)
-        return None if expired.is_set() else decision
+        """Pause for the decision; None when none came within the timeout."""
+        return ask_decision(
+            RepairDecision,
+            description,
+            key=key,
+            timeout_hours=self.timeout_hours,
+            poll_seconds=APPROVAL_POLL_SECONDS,
+        )
 
 
 def rejection(decision: RepairDecision) -> str | None:

@@ -13,18 +13,14 @@ A pause nobody answers within ``approval_timeout_hours`` rejects the swap. Event
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
-import threading
 from typing import Any
 
-from prefect import flow, get_run_logger, pause_flow_run, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.events import emit_event
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import resume_flow_run
 from prefect.input import RunInput
 from prefect.states import Failed, State
 from pydantic import Field
@@ -32,7 +28,8 @@ from sqlalchemy.engine import Engine
 
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InputError, Problem
-from rotaflow.flows.absence_repair import PAUSE_GRACE_SECONDS, duration
+from rotaflow.flows.absence_repair import duration
+from rotaflow.flows.decision import ask_decision
 from rotaflow.services.ingest import database_engine, load_bundle
 from rotaflow.services.swap_board import (
     SwapRefused,
@@ -247,41 +244,10 @@ def rejection(decision: SwapDecision) -> str | None:
 
 
 def ask(description: str, *, key: str, timeout_hours: float) -> SwapDecision | None:
-    """Pause for the coordinator's decision; None when none came within the timeout.
-
-    The server fails a run whose pause expired (the run could not end as rejected), so the pause is given a
-    grace period and, at the timeout, a timer resumes the run with "no decision" (as the absence-repair flow).
-    """
-    context = FlowRunContext.get()
-    assert context is not None and context.flow_run is not None
-    flow_run_id = context.flow_run.id
-    timeout = max(1, round(timeout_hours * 3600))
-    expired = threading.Event()
-    settings = contextvars.copy_context()
-
-    def expire() -> None:
-        expired.set()
-        try:
-            settings.run(resume_flow_run, flow_run_id, run_input={"approve": False, "reason": ""})
-        except Exception:  # someone decided first: theirs counts
-            expired.clear()
-
-    timer = threading.Timer(timeout, expire)
-    timer.daemon = True
-    timer.start()
-    try:
-        decision = pause_flow_run(
-            wait_for_input=SwapDecision.with_initial_data(description=description, approve=False, reason=""),
-            timeout=timeout + PAUSE_GRACE_SECONDS,
-            poll_interval=max(1, min(APPROVAL_POLL_SECONDS, timeout)),
-            key=key,
-        )
-    except FlowPauseTimeout:
-        return None
-    finally:
-        timer.cancel()
-        timer.join(30)
-    return None if expired.is_set() else decision
+    """Pause for the coordinator's decision; None when none came within the timeout."""
+    return ask_decision(
+        SwapDecision, description, key=key, timeout_hours=timeout_hours, poll_seconds=APPROVAL_POLL_SECONDS
+    )
 
 
 # --------------------------------------------------------------------------- events
