@@ -219,6 +219,21 @@ def flow_outcome(state: Any) -> Any:
     return outcome
 
 
+def run_summary(state: Any, what: str) -> tuple[dict[str, Any], BaseException | None]:
+    """The summary a generate or repair run hands back (also a failed one's, which its error carries) and
+    that error, to raise once the summary is shown; a cancelled run, bad input or a run with no summary
+    raises at once."""
+    if state.is_cancelled():
+        raise RotaflowError(f"the {what} was cancelled: {state.message}")
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, InputError):
+        raise outcome
+    summary = getattr(outcome, "summary", outcome if isinstance(outcome, dict) else None)
+    if summary is None:
+        raise outcome if isinstance(outcome, BaseException) else RotaflowError(str(state.message))
+    return summary, outcome if isinstance(outcome, BaseException) else None
+
+
 def stdin_is_terminal() -> bool:
     """Whether an operator sits at standard input (the backup id can be typed there)."""
     return sys.stdin.isatty()

@@ -18,8 +18,9 @@ from rotaflow.cli import (
     print_json,
     progress_shown,
     refuse_credentials,
+    run_summary,
 )
-from rotaflow.errors import InputError, RotaflowError
+from rotaflow.errors import InputError
 
 
 def _date(option: str, value: str | None) -> dt.date | None:
@@ -93,20 +94,13 @@ def repair(
             contingency=cast(Literal["none", "n1", "n2"], contingency),
             return_state=True,
         )
-    if state.is_cancelled():
-        raise RotaflowError(f"the repair was cancelled: {state.message}")
-    outcome = state.result(raise_on_failure=False)
-    if isinstance(outcome, InputError):
-        raise outcome
-    summary = getattr(outcome, "summary", outcome if isinstance(outcome, dict) else None)
-    if summary is None:
-        raise outcome if isinstance(outcome, BaseException) else RotaflowError(str(state.message))
+    summary, error = run_summary(state, "repair")
     if as_json:
         print_json(summary)
     else:
         _print_summary(summary)
-    if isinstance(outcome, BaseException):
-        raise outcome
+    if error is not None:
+        raise error
 
 
 def _print_summary(summary: dict[str, object]) -> None:
