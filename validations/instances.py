@@ -13,7 +13,10 @@ from rotaflow.constraints.ruleset import ConfiguredRule, configure, load_ruleset
 from rotaflow.errors import InputError, Problem
 from rotaflow.validations.bundle import Bundle
 
-__all__ = ["block_instance", "coverage_rows_for_day", "rules_for"]
+__all__ = ["HISTORY_DAYS", "block_instance", "coverage_rows_for_day", "history_shifts", "rules_for"]
+
+HISTORY_DAYS = 40
+"""How far back before a block its history reaches: the longest rolling window (28 days) with room to spare."""
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -205,7 +208,7 @@ def block_instance(
         meta={"acgme": bundle.program.acgme.model_dump(), "block_id": block_id, "program": bundle.program.key},
     )
     past = list(history) + [(row.person_id, row.date.date(), row.shift_id) for row in frames["history"].itertuples()]
-    instance.history = tuple(_history(instance, past, first))
+    instance.history = tuple(history_shifts(instance, past))
     instance.previous = frozenset(
         (p, (d - first).days, s) for p, d, s in previous if 0 <= (d - first).days < days and s in instance.shift
     )
@@ -217,12 +220,14 @@ def block_instance(
     return instance
 
 
-def _history(instance: Instance, rows: list[tuple[str, dt.date, str]], first: dt.date) -> list[HistoryShift]:
+def history_shifts(instance: Instance, rows: Iterable[tuple[str, dt.date, str]]) -> list[HistoryShift]:
+    """The shifts ``rows`` (person, date, shift) as the instance's history: those of the ``HISTORY_DAYS`` days
+    before its first day, each once, of shift types it knows."""
     out = []
     seen = set()
     for person, date, shift in rows:
-        offset = (date - first).days
-        if offset >= 0 or offset < -40 or (person, date, shift) in seen or shift not in instance.shift:
+        offset = (date - instance.start).days
+        if offset >= 0 or offset < -HISTORY_DAYS or (person, date, shift) in seen or shift not in instance.shift:
             continue
         seen.add((person, date, shift))
         slot = instance.make_slot(offset, shift)

@@ -50,7 +50,6 @@ from rotaflow.services.changes import change_rows, write_changes
 from rotaflow.services.generate import (
     assignment_rows,
     claim_out_dir,
-    history_from_database,
     publish_cells,
     record_run_files,
 )
@@ -62,11 +61,13 @@ from rotaflow.services.swaps import (
     check_swap,
     context_from,
     explain,
+    following_blocks,
     swap_context,
     swapped,
 )
-from rotaflow.services.versions import PublishedVersion, Row, StoredRow, published_version, start_from
+from rotaflow.services.versions import PublishedVersion, Row, StoredRow, start_from
 from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.instances import HISTORY_DAYS
 
 __all__ = [
     "OPEN_STATES",
@@ -90,8 +91,6 @@ STATES = ("requested", "accepted", "approved", "executed", "undone", "refused", 
 OPEN_STATES = ("requested", "accepted", "approved")
 """States of a request that has not run yet: it expires once its date has passed."""
 
-HISTORY_DAYS = 40
-"""Days of published history before the block the re-check reads (as ``history_from_database``)."""
 
 _log = logging.getLogger(__name__)
 
@@ -100,19 +99,38 @@ _CONTEXTS_LOCK = threading.Lock()
 _CONTEXTS_KEPT = 8
 
 
+_Later = tuple[str, str, int, frozenset[Row], list[Row]]
+"""A later published block whose history reaches back into the swap's: (block_id, the run of its current
+version, that version's number, its cells, the published shifts of the days before it)."""
+
+
 def _context(
-    bundle: Bundle, block_id: str, run_id: str, number: int, cells: Iterable[Row], history: list[Row]
+    bundle: Bundle,
+    block_id: str,
+    run_id: str,
+    number: int,
+    cells: Iterable[Row],
+    history: list[Row],
+    following: Iterable[_Later] = (),
 ) -> SwapContext:
-    """The swap context of the block's version ``number`` (made by run ``run_id``) with ``history``, shared by the
-    checks of this process while that version is current: building one is most of a check's time, and the
-    re-check of an execution runs under the block's lock. The bundle is kept with it, so its id stays its own."""
-    key = (id(bundle), block_id, run_id, frozenset(history))
+    """The swap context of the block's version ``number`` (made by run ``run_id``) with ``history`` and the
+    ``following`` blocks, shared by the checks of this process while those versions are current: building one
+    is most of a check's time, and the re-check of an execution runs under the block's lock. The bundle is kept
+    with it, so its id stays its own."""
+    later = tuple(following)
+    key = (
+        id(bundle),
+        block_id,
+        run_id,
+        frozenset(history),
+        tuple((b, r, frozenset(h)) for b, r, _, _, h in later),
+    )
     with _CONTEXTS_LOCK:
         kept = _CONTEXTS.get(key)
         if kept is not None:
             _CONTEXTS.move_to_end(key)
             return kept[1]
-    context = context_from(bundle, block_id, number, cells, history)
+    context = context_from(bundle, block_id, number, cells, history, [(b, n, c, h) for b, _, n, c, h in later])
     with _CONTEXTS_LOCK:
         _CONTEXTS[key] = (bundle, context)
         while len(_CONTEXTS) > _CONTEXTS_KEPT:
@@ -397,13 +415,14 @@ def request_swap(
         if date is not None and date < today:
             got = f"{date.isoformat()} has passed"
             raise InputError([Problem("command line", None, option, "a day that has not passed", got)])
-    published = published_version(engine, bundle.program.key, block_id)
-    if published is None:
-        swap_context(engine, bundle, block_id)  # says that nothing of the block is published
-        raise AssertionError("unreachable: swap_context refuses a block with no published version")
-    first = bundle.frames["blocks"].set_index("block_id").at[block_id, "start_date"].date()
-    history = history_from_database(engine, bundle.program.key, first, HISTORY_DAYS)
-    context = _context(bundle, block_id, published.run_id, published.number, published.cells, history)
+    with UnitOfWork(engine) as uow:
+        program = ScheduleRepository(uow.s).find_program(bundle.program.key)
+        block = None if program is None else _block_row(uow.s, program.id, block_id)
+        found = None if program is None or block is None else _published(uow.s, program, block)
+        if program is None or block is None or found is None:
+            swap_context(engine, bundle, block_id)  # says that nothing of the block is published
+            raise AssertionError("unreachable: swap_context refuses a block with no published version")
+        context = _block_context(uow.s, bundle, program, block, found[1])
     findings: list[dict[str, Any]] = []
     if spec.kind == "offer":
         if (spec.person_id, spec.date, spec.shift_id) not in context.cells:
@@ -547,11 +566,39 @@ def _given(spec: SwapSpec, taker: str) -> set[Row]:
     return rows
 
 
-def _block_context(s: Session, bundle: Bundle, program: Program, block: Block, base: PublishedVersion) -> SwapContext:
-    """The (shared) swap context of the block's version ``base``, with the published history before the block."""
+def _block_row(s: Session, program_id: int, block_id: str, *, lock: bool = False) -> Block | None:
+    """The block's row (``SELECT … FOR UPDATE`` with ``lock``), or None when the database has no such block."""
+    query = select(Block).where(Block.program_id == program_id, Block.block_id == block_id)
+    return s.scalars(query.with_for_update() if lock else query).one_or_none()
+
+
+def _following(s: Session, bundle: Bundle, program: Program, block: Block, *, lock: bool) -> list[_Later]:
+    """The later published blocks whose history reaches back into ``block`` (``following_blocks``), each with
+    its current version and the published shifts before it. With ``lock`` their rows are locked too, after the
+    block's own, in date order (as every execution takes them, so two never wait on each other in a circle): a
+    swap in one of them, or in this block, waits for the other to end."""
+    repository = ScheduleRepository(s)
+    out: list[_Later] = []
+    for later_id in following_blocks(bundle, block.block_id):
+        later = _block_row(s, program.id, later_id, lock=lock)
+        found = None if later is None else _published(s, program, later)
+        if later is None or found is None:
+            continue
+        since = later.start_date - dt.timedelta(days=HISTORY_DAYS)
+        history = repository.published_history(program.id, since, later.start_date)
+        out.append((later_id, found[0].run_id, found[1].number, frozenset(found[1].cells), history))
+    return out
+
+
+def _block_context(
+    s: Session, bundle: Bundle, program: Program, block: Block, base: PublishedVersion, *, lock: bool = False
+) -> SwapContext:
+    """The (shared) swap context of the block's version ``base``, with the published history before the block
+    and the later published blocks whose windows reach back into it (locked with ``lock``)."""
     since = block.start_date - dt.timedelta(days=HISTORY_DAYS)
     history = ScheduleRepository(s).published_history(program.id, since, block.start_date)
-    return _context(bundle, block.block_id, base.run_id, base.number, base.cells, history)
+    following = _following(s, bundle, program, block, lock=lock)
+    return _context(bundle, block.block_id, base.run_id, base.number, base.cells, history, following)
 
 
 def _check(
@@ -564,7 +611,7 @@ def _check(
         return _Refusal([], f"block {block.block_id} has no published version")
     latest, base = found
     _lock_rows(s, program.id, latest.run_id, _moved(spec, taker))
-    context = _block_context(s, bundle, program, block, base)
+    context = _block_context(s, bundle, program, block, base, lock=True)
     try:
         cells = swapped(context.cells, spec, taker)
     except InputError as error:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine
 
 import rotaflow.constraints.rules  # noqa: F401  (registers every rule)
-from rotaflow.constraints.instance import Cell, Instance, Schedule
+from rotaflow.constraints.instance import Cell, HistoryShift, Instance, Schedule
 from rotaflow.constraints.registry import Violation
 from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.errors import InputError, Problem
@@ -33,12 +33,13 @@ from rotaflow.services.generate import findings_rows, history_from_database
 from rotaflow.services.planning import program_today
 from rotaflow.services.versions import published_version
 from rotaflow.validations.bundle import Bundle
-from rotaflow.validations.instances import block_instance, rules_for
+from rotaflow.validations.instances import HISTORY_DAYS, block_instance, history_shifts, rules_for
 
 __all__ = [
     "Candidate",
     "Candidates",
     "Excluded",
+    "Following",
     "PRECEDENCE",
     "Row",
     "SwapContext",
@@ -48,6 +49,7 @@ __all__ = [
     "check_swap",
     "context_from",
     "explain",
+    "following_blocks",
     "swap_context",
     "swapped",
 ]
@@ -112,6 +114,26 @@ class SwapSpec:
 
 
 @dataclass
+class Following:
+    """A later block whose history reaches back into the swap's block: its published version, read with the
+    published shifts before it (the swap's block's current version among them). A swap on the days its
+    rolling windows look back on (rest after the last shift, the 7- and 28-day windows) is checked on it too.
+    """
+
+    block_id: str
+    version: int
+    instance: Instance
+    cells: frozenset[Cell]
+    """Its published cells, by its own day index."""
+
+    @property
+    def reach(self) -> tuple[dt.date, dt.date]:
+        """The days before it whose shifts its rules read: ``[first, last)``."""
+        start = self.instance.start
+        return start - dt.timedelta(days=HISTORY_DAYS), start
+
+
+@dataclass
 class SwapContext:
     """One block's published version, ready to check swaps against.
 
@@ -125,6 +147,8 @@ class SwapContext:
     cells: frozenset[Row]
     instance: Instance
     rules: list[ConfiguredRule]
+    following: tuple[Following, ...] = ()
+    """The later published blocks whose windows reach back into this one."""
     _cache: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def _derived(self, key: Hashable, make: Callable[[], Any]) -> Any:
@@ -215,15 +239,44 @@ def block_of(bundle: Bundle, date: dt.date, option: str = "--date") -> str:
     raise InputError([Problem("command line", None, option, f"a date inside a block of blocks.csv{span}", str(date))])
 
 
+def following_blocks(bundle: Bundle, block_id: str) -> list[str]:
+    """The blocks after ``block_id`` whose history reaches back into it (they start within ``HISTORY_DAYS``
+    days of its last day), in order."""
+    blocks = bundle.frames["blocks"].sort_values("start_date")
+    row = blocks.loc[blocks["block_id"] == block_id]
+    if row.empty:
+        return []
+    start, end = row["start_date"].iloc[0], row["end_date"].iloc[0]
+    reach = end + dt.timedelta(days=HISTORY_DAYS)
+    later = blocks[(blocks["start_date"] > start) & (blocks["start_date"] > end) & (blocks["start_date"] <= reach)]
+    return [str(b) for b in later["block_id"]]
+
+
+LaterBlock = tuple[str, int, Iterable[Row], Iterable[Row]]
+"""A later published block as read from the database: (block_id, version, its cells, the published shifts
+of the days before it)."""
+
+
 def context_from(
-    bundle: Bundle, block_id: str, version: int, cells: Iterable[Row], history: Iterable[Row]
+    bundle: Bundle,
+    block_id: str,
+    version: int,
+    cells: Iterable[Row],
+    history: Iterable[Row],
+    following: Iterable[LaterBlock] = (),
 ) -> SwapContext:
     """The context of a block's schedule ``cells`` (its version ``version``), with ``history`` the published
-    shifts before the block; no database is read."""
+    shifts before the block and ``following`` the later published blocks whose windows reach back into it
+    (``following_blocks``; each with its own history); no database is read."""
     rows = frozenset((str(p), d, str(s)) for p, d, s in cells)
     instance = block_instance(bundle, block_id, history=history, previous=rows)
     hard = [r for r in rules_for(bundle) if r.kind == "hard"]
-    return SwapContext(bundle, block_id, version, rows, instance, hard)
+    later = []
+    for later_id, later_version, later_cells, later_history in following:
+        later_rows = frozenset((str(p), d, str(s)) for p, d, s in later_cells)
+        inst = block_instance(bundle, later_id, history=later_history, previous=later_rows)
+        later.append(Following(later_id, later_version, inst, inst.previous))
+    return SwapContext(bundle, block_id, version, rows, instance, hard, tuple(later))
 
 
 def swap_context(engine: Engine, bundle: Bundle, block_id: str) -> SwapContext:
@@ -246,7 +299,15 @@ def swap_context(engine: Engine, bundle: Bundle, block_id: str) -> SwapContext:
         )
     first = blocks.at[block_id, "start_date"].date()
     history = history_from_database(engine, bundle.program.key, first)
-    return context_from(bundle, block_id, published.number, published.cells, history)
+    following = []
+    for later_id in following_blocks(bundle, block_id):
+        later = published_version(engine, bundle.program.key, later_id)
+        if later is not None:
+            start = blocks.at[later_id, "start_date"].date()
+            following.append(
+                (later_id, later.number, later.cells, history_from_database(engine, bundle.program.key, start))
+            )
+    return context_from(bundle, block_id, published.number, published.cells, history, following)
 
 
 # --------------------------------------------------------------------------- the swap itself
@@ -323,6 +384,8 @@ class _Change:
     removed: frozenset[Cell]
     added: frozenset[Cell]
     slots: tuple[tuple[int, str], ...]
+    removed_rows: frozenset[Row]
+    added_rows: frozenset[Row]
 
 
 def _change(context: SwapContext, spec: SwapSpec, taker: str) -> _Change:
@@ -339,7 +402,7 @@ def _change(context: SwapContext, spec: SwapSpec, taker: str) -> _Change:
     mine = context._mine
     after = {p: (mine[p] - removed) | {c for c in added if c[0] == p} for p in people}
     slots = tuple(sorted({(c[1], c[2]) for c in removed | added}))
-    return _Change(people, after, removed, added, slots)
+    return _Change(people, after, removed, added, slots, removed_rows, added_rows)
 
 
 Found = dict[Key, list[Violation]]
@@ -477,10 +540,87 @@ def _added(context: SwapContext, change: _Change, *, first_only: bool = False) -
     return out
 
 
+def _history_of(context: SwapContext, later: Following, person: str) -> frozenset[HistoryShift]:
+    """``person``'s shifts in the history of the later block."""
+    return context._derived(  # type: ignore[no-any-return]
+        ("history", later.block_id, person),
+        lambda: frozenset(h for h in later.instance.history if h.person == person),
+    )
+
+
+def _later_found(
+    context: SwapContext, later: Following, index: int, person: str | None, history: frozenset[HistoryShift]
+) -> Found:
+    """Rule ``index``'s hard findings on the later block's published schedule read with ``history`` before it:
+    about ``person`` alone from their own shifts (a personal rule), or over the whole block (``person`` None)."""
+
+    def make() -> Found:
+        rule = context.rules[index]
+        inst = copy.copy(later.instance)  # shares its slots; only the history differs
+        inst.history = tuple(sorted(history, key=lambda h: (h.start, h.person, h.shift)))
+        if person is None:
+            people = [p for p in inst.person_ids if rule.selector.person_matches(inst, p)]
+            cells: Iterable[Cell] = later.cells
+        else:
+            people = [person]
+            cells = [c for c in later.cells if c[0] == person]
+        found = rule.rule.check(Schedule.of(inst, cells), rule.params, people, rule.selector)
+        mine = (v for v in found if person is None or v.person == person)
+        return _found(mine, lambda v: (v.rule, v.person, v.first_day, v.last_day))
+
+    return context._derived(("later", later.block_id, index, person, history), make)  # type: ignore[no-any-return]
+
+
+def _later_added(context: SwapContext, change: _Change, *, first_only: bool = False) -> list[dict[str, Any]]:
+    """The findings.csv rows the swap adds to the later published blocks, whose windows read the days it
+    changes as their history (rest after a block's last shift, the weeks that straddle two blocks). Coverage
+    and supervision are about a block's own days and never change there. With ``first_only``, only those of
+    the first rule (``PRECEDENCE``) and block that has some."""
+    out: list[dict[str, Any]] = []
+    for later in context.following:
+        first, last = later.reach
+        gone = set(history_shifts(later.instance, [r for r in change.removed_rows if first <= r[1] < last]))
+        new = history_shifts(later.instance, [r for r in change.added_rows if first <= r[1] < last])
+        if not gone and not new:
+            continue
+        whole = frozenset(later.instance.history)
+        found: list[Violation] = []
+        for group in _order(context):
+            for index in group:
+                rule = context.rules[index]
+                if rule.name in _SLOT_RULES:
+                    continue
+                if not rule.rule.personal:
+                    after = (whole - gone) | set(new)
+                    found += _swaps(
+                        _later_found(context, later, index, None, whole),
+                        _later_found(context, later, index, None, after),
+                    )
+                    continue
+                for person in change.people:
+                    if not rule.selector.person_matches(later.instance, person):
+                        continue
+                    before = _history_of(context, later, person)
+                    after = (before - gone) | {h for h in new if h.person == person}
+                    if after != before:
+                        found += _swaps(
+                            _later_found(context, later, index, person, before),
+                            _later_found(context, later, index, person, after),
+                        )
+            if found and first_only:
+                break
+        out += findings_rows(later.instance, found)
+        if out and first_only:
+            break
+    return out
+
+
 def check_swap(context: SwapContext, spec: SwapSpec, taker: str) -> list[dict[str, Any]]:
-    """The findings.csv rows (hard: severity ``violation``) the swap adds to the published schedule; ``[]``
-    means it is legal. ``InputError`` naming the option when it cannot be made at all (``swapped``)."""
-    return findings_rows(context.instance, _added(context, _change(context, spec, taker)))
+    """The findings.csv rows (hard: severity ``violation``) the swap adds to the published schedule (its block's,
+    and the later published blocks' whose windows reach back into the days it changes); ``[]`` means it is
+    legal. ``InputError`` naming the option when it cannot be made at all (``swapped``)."""
+    change = _change(context, spec, taker)
+    return findings_rows(context.instance, _added(context, change)) + _later_added(context, change)
 
 
 def _legal(context: SwapContext, spec: SwapSpec, taker: str) -> bool:
@@ -491,7 +631,7 @@ def _legal(context: SwapContext, spec: SwapSpec, taker: str) -> bool:
         for index in group:
             if context.rules[index].rule.personal and _rule_added(context, index, change, (spec.person_id,)):
                 return False
-    return not _added(context, change, first_only=True)
+    return not _added(context, change, first_only=True) and not _later_added(context, change, first_only=True)
 
 
 def explain(findings: list[dict[str, Any]]) -> str:
@@ -600,10 +740,12 @@ def candidates(
             excluded.append(Excluded(other, ALREADY_ASSIGNED, f"{other} already works {shift_id} on {date}"))
             continue
         spec = SwapSpec(person_id, date, shift_id, with_person_id=other)
-        found = _added(context, _change(context, spec, other), first_only=True)
+        change = _change(context, spec, other)
+        found = findings_rows(inst, _added(context, change, first_only=True))
+        if not found:
+            found = _later_added(context, change, first_only=True)
         if found:
-            first = findings_rows(inst, found)[0]
-            excluded.append(Excluded(other, first["rule"], first["message"]))
+            excluded.append(Excluded(other, found[0]["rule"], found[0]["message"]))
             continue
         backs = []
         for _, back_day, back_shift in sorted(context._mine[other], key=lambda c: (c[1], c[2])):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 import rotaflow.services.swap_board as swap_board
 from rotaflow.configs.settings import Settings, get_settings
@@ -106,14 +106,21 @@ class Board:
         assert published is not None
         return published.cells
 
-    def publish(self, rows: set[Row], reason: str = "generate", based_on: int | None = None) -> int:
+    def publish(
+        self, rows: set[Row], reason: str = "generate", based_on: int | None = None, block_id: str = "B1"
+    ) -> int:
         """``rows`` as the block's next version (made from version ``based_on``), through the ordinary publish."""
-        instance = block_instance(self.bundle, "B1")
-        cells: frozenset[Cell] = frozenset((p, (d - START).days, s) for p, d, s in rows)
+        instance = block_instance(self.bundle, block_id)
+        cells: frozenset[Cell] = frozenset((p, instance.day_index(d), s) for p, d, s in rows)
         result = SolveResult("feasible", 0.0, 0.0, 0.0, cells)
         run_id = str(uuid.uuid4())
         summary = GenerateResult.start(
-            run_id=run_id, program=PROGRAM, program_version=self.version, block_id="B1", rules=[], time_limit_seconds=1
+            run_id=run_id,
+            program=PROGRAM,
+            program_version=self.version,
+            block_id=block_id,
+            rules=[],
+            time_limit_seconds=1,
         ).solved(result)
         made_from: dict[str, Any] = {} if based_on is None else {"based_on": based_on}  # default: a generation's check
         published = publish_run(
@@ -335,6 +342,78 @@ def test_illegal_swaps_are_refused_with_their_rule_when_filed_or_at_execution(bo
     assert _current(board)[:2] == (2, "manual"), "a refused execution published a version"
     with pytest.raises(InputError, match=f"swap {filed.id} is refused"):
         accept_swap(board.engine, bundle, filed.id, "R2", now=BEFORE)
+
+
+B2_START = dt.date(2027, 7, 29)
+
+
+def b2_rows() -> set[Row]:
+    """Block B2 (R2 on the ward every day of its first 22, 6 days off at its end; R3 covers them), F1 on
+    weekdays. With R2 on B1's odd days, every 28-day window that reaches back into B1 leaves R2 4 days off;
+    one more shift on B1's day 26 leaves 3 in the windows from day 19 to day 24."""
+    rows: set[Row] = set()
+    for d in range(28):
+        date = B2_START + dt.timedelta(days=d)
+        rows.add(("R2" if d < 22 else "R3", date, "DAY"))
+        if date.weekday() < 5:
+            rows.add(("F1", date, "DAY"))
+    return rows
+
+
+def test_a_swap_is_checked_on_the_next_published_block_when_filed_and_at_execution(board: Board) -> None:
+    """B2's 28-day windows read B1's last days: R1's DAY on day 26 given to R2 is legal within B1 but leaves R2
+    3 days off in a window of B2. Filed before B2 is published it passes; its execution after B2 is refused."""
+    bundle = board.with_approval("none")
+    spec = SwapSpec("R1", day(26), "DAY", with_person_id="R2")
+    assert _hard(bundle, set(swapped(hand_made(), spec, "R2"))) == []  # nothing within B1 forbids it
+    filed = request_swap(board.engine, bundle, spec, now=BEFORE)
+    assert board.publish(b2_rows(), block_id="B2") == 1
+
+    with pytest.raises(SwapRefused, match="acgme_day_off_in_seven") as refused:
+        accept_swap(board.engine, bundle, filed.id, "R2", now=BEFORE)
+    found = {(f["rule"], f["person_id"], f["window_start"], f["window_end"]) for f in refused.value.findings}
+    assert ("acgme_day_off_in_seven", "R2", day(24).isoformat(), "2027-08-21") in found
+    assert get_swap(board.engine, filed.id).state == "refused" and board.cells() == hand_made()
+    with pytest.raises(SwapRefused, match="acgme_day_off_in_seven for R2 from 2027-07-25 to 2027-08-21"):
+        request_swap(board.engine, bundle, spec, now=BEFORE)
+
+    # a swap whose days B2 does not mind runs, and B2 stays as it was
+    ok = request_swap(board.engine, bundle, SwapSpec("R2", day(25), "DAY", with_person_id="R1"), now=BEFORE)
+    assert accept_swap(board.engine, bundle, ok.id, "R1", now=BEFORE).state == "executed"
+    b2 = published_version(board.engine, PROGRAM, "B2")
+    assert b2 is not None and b2.number == 1 and b2.cells == b2_rows()
+
+
+def test_an_execution_waits_for_the_next_blocks_lock_on_postgresql(
+    postgres_url: str, tiny_dir: Path, settings: Settings
+) -> None:
+    """The next block's row is locked with the swap's own: a swap of B1 waits while B2 is being published."""
+    board = _board(postgres_url, tiny_dir, settings)
+    bundle = board.with_approval("none")
+    assert board.publish(b2_rows(), block_id="B2") == 1
+    filed = request_swap(board.engine, bundle, SwapSpec("R2", day(25), "DAY", with_person_id="R1"), now=BEFORE)
+    done: list[str] = []
+    holder = make_engine(postgres_url, pool_size=1, max_overflow=0)
+    try:
+        with holder.connect() as connection, connection.begin() as transaction:
+            locked = connection.execute(
+                text(
+                    "SELECT b.id FROM blocks b JOIN programs p ON p.id = b.program_id WHERE b.block_id = 'B2' FOR UPDATE"
+                )
+            ).all()
+            assert len(locked) == 1
+            worker = threading.Thread(
+                target=lambda: done.append(accept_swap(board.engine, bundle, filed.id, "R1", now=BEFORE).state)
+            )
+            worker.start()
+            worker.join(timeout=2)
+            assert worker.is_alive() and not done, "the swap did not wait for the next block's lock"
+            transaction.rollback()
+        worker.join(timeout=30)
+        assert done == ["executed"]
+    finally:
+        holder.dispose()
+        board.engine.dispose()
 
 
 def _start(bundle: Bundle, index: int, shift: str = "DAY") -> dt.datetime:

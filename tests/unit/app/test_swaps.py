@@ -38,6 +38,7 @@ from rotaflow.services.swaps import (
     check_swap,
     context_from,
     explain,
+    following_blocks,
     swap_context,
     swapped,
 )
@@ -487,3 +488,111 @@ def test_swap_context_reads_the_published_version(published: tuple[Engine, Bundl
     with pytest.raises(InputError) as refused:
         swap_context(engine, bundle, "B2")
     assert "no published version" in str(refused.value)
+
+
+# --------------------------------------------------------------------------- the block after
+
+
+@dataclass(frozen=True)
+class Next:
+    """B1 with B2 published after it: B2 solved with B1's published schedule as its history."""
+
+    context: SwapContext
+    """B1's context, B2 among its following blocks."""
+    alone: SwapContext
+    """B1's context without B2 (as if B2 were not published)."""
+    rows: frozenset[Row]
+    """B2's published schedule."""
+
+
+@pytest.fixture(scope="module")
+def with_next(solved: Solved, tmp_path_factory: pytest.TempPathFactory) -> Next:
+    """R4 to R7 join the ward in both blocks (nothing of theirs in B1); B2 is solved with R5 working DAY on its
+    first 24 days (4 days off in its 28), B1's schedule as its history."""
+    folder = Path(shutil.copytree(solved.folder, tmp_path_factory.mktemp("next") / "tiny"))
+    extra = ("R4", "R5", "R6", "R7")
+    with (folder / "people.csv").open("a") as people:
+        people.writelines(f"{p},Resident {p[1]}x,{p.lower()}@example.org,resident,2,1,\n" for p in extra)
+    with (folder / "rotation_assignments.csv").open("a") as assignments:
+        assignments.writelines(f"{p},{b},WARD\n" for p in extra for b in ("B1", "B2"))
+    bundle = load(folder)
+    pins = {("R5", B2_FIRST + dt.timedelta(days=k), "DAY"): True for k in range(24)}
+    b2 = block_instance(bundle, "B2", history=solved.rows, pins=pins)
+    result = solve_block(b2, rules_for(bundle), load_solver_settings(time_limit_seconds=10))
+    assert result.status in {"optimal", "feasible"} and result.cells
+    rows = frozenset((p, b2.date(d), s) for p, d, s in result.cells)
+    context = context_from(bundle, "B1", 1, solved.rows, [], [("B2", 3, rows, solved.rows)])
+    return Next(context, context_from(bundle, "B1", 1, solved.rows, []), rows)
+
+
+B2_FIRST = dt.date(2027, 7, 29)
+
+
+def _b2_hard(bundle: Bundle, b2: Iterable[Row], b1: Iterable[Row]) -> list[dict[str, Any]]:
+    """The hard findings of B2's schedule ``b2`` read with ``b1`` as the shifts before it (full rule set)."""
+    inst = block_instance(bundle, "B2", history=b1)
+    cells = [(p, inst.day_index(d), s) for p, d, s in b2]
+    violations = check_schedule(Schedule.of(inst, cells), _rules(bundle))
+    return [f for f in findings_rows(inst, violations) if f["severity"] == "violation"]
+
+
+def _key(findings: Iterable[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
+    return {(f["rule"], f["person_id"], f["window_start"], f["window_end"]) for f in findings}
+
+
+def test_following_blocks_are_those_whose_history_reaches_back(solved: Solved) -> None:
+    assert following_blocks(solved.bundle, "B1") == ["B2"]
+    assert following_blocks(solved.bundle, "B2") == []
+    assert following_blocks(solved.bundle, "B9") == []
+
+
+def test_a_swap_is_checked_on_the_next_published_block_as_brute_force_says(with_next: Next) -> None:
+    """Every give-away and trade of B1's last five days, checked against the full rule set over B1 after the swap
+    and over B2 read with B1-after as its history: legal exactly when both are clean, and B2's findings named
+    with their rule, person and window. Some swaps legal within B1 break a rule only B2 sees: R5 taking a
+    shift at B1's end leaves 3 days off in B2's 28-day windows that reach back to it."""
+    context, bundle = with_next.context, with_next.context.bundle
+    assert _hard(context, context.cells) == [] and _b2_hard(bundle, with_next.rows, context.cells) == []
+    last = FIRST + dt.timedelta(days=27)
+    swaps = [
+        (s, t)
+        for s, t in [*_giveaways(context), *_trades(context)]
+        if s.date > last - dt.timedelta(days=5) and (s.take_date is None or s.take_date > last - dt.timedelta(days=5))
+    ]
+    assert len(swaps) > 20
+    only_b2 = 0
+    for spec, taker in swaps:
+        after = swapped(context.cells, spec, taker)
+        own = _hard(context, after)
+        later = _b2_hard(bundle, with_next.rows, after)
+        found = check_swap(context, spec, taker)
+        assert (found == []) == (own == [] and later == []), (spec, taker)
+        if not own:
+            assert _key(found) == _key(later), (spec, taker)
+            assert all(f["window_end"] >= B2_FIRST.isoformat() for f in later)
+        if later and not own:
+            only_b2 += 1
+            assert check_swap(with_next.alone, spec, taker) == []  # without B2 it would have passed
+    assert only_b2 >= 1
+
+
+def test_candidates_exclude_a_taker_for_the_next_blocks_rule(with_next: Next) -> None:
+    """A taker whom only B2's rules exclude is excluded with that rule and its message."""
+    context, bundle = with_next.context, with_next.context.bundle
+    last = B2_FIRST - dt.timedelta(days=1)
+    taker = "R5"
+    resident = ("R1", "R2")
+    spec = next(
+        s
+        for s, t in _giveaways(context)
+        if t == taker and s.date == last and s.person_id in resident and s.shift_id == "DAY"
+    )
+    after = swapped(context.cells, spec, taker)
+    later = _b2_hard(bundle, with_next.rows, after)
+    assert later and not _hard(context, after)
+    found = candidates(context, spec.person_id, spec.date, spec.shift_id, today=BEFORE)
+    excluded = {e.person_id: e for e in found.excluded}
+    assert taker in excluded and taker not in {c.person_id for c in found.takers}
+    assert (excluded[taker].rule, excluded[taker].message) in {(f["rule"], f["message"]) for f in later}
+    alone = candidates(with_next.alone, spec.person_id, spec.date, spec.shift_id, today=BEFORE)
+    assert taker in {c.person_id for c in alone.takers}
