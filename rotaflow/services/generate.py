@@ -206,11 +206,15 @@ def assignment_rows(instance: Instance, cells: Iterable[Cell]) -> list[dict[str,
 
 def _source(instance: Instance, cell: Cell, kept: Any, worked_before: int) -> str:
     """``history`` for a day already worked and kept as published, ``pinned`` for a pinned cell or a frozen day
-    still ahead, ``manual`` for an assignment placed by hand (``meta["manual_cells"]``: a swap's) or one the
-    schedule keeps from such a placement, else ``solver``."""
+    still ahead, the source it had before for a row an undo puts back (``meta["restored_sources"]``), ``manual``
+    for an assignment placed by hand (``meta["manual_cells"]``: a swap's) or one the schedule keeps from such a
+    placement, else ``solver``."""
     day = cell[1]
     if day < instance.frozen_days:
         return "history" if day < worked_before else "pinned"
+    restored = instance.meta.get("restored_sources") or {}
+    if cell in restored:  # type: ignore[operator]
+        return str(restored[cell])  # type: ignore[index]  # put back by an undo, as it was before
     if instance.pins.get(cell):
         return "pinned"
     if cell in instance.meta.get("manual_cells", ()):  # type: ignore[operator]

@@ -632,8 +632,11 @@ def _publish(
     reference: str,
     kind: str,
     swap_id: int,
+    restored: dict[Row, str] | None = None,
 ) -> _Made:
-    """Inside the block's lock: a schedule run and the checked cells as the block's next version (reason swap)."""
+    """Inside the block's lock: a schedule run and the checked cells as the block's next version (reason swap).
+    The rows it adds are ``manual`` (placed by hand), but those an undo puts back (``restored``) keep the source
+    they had before the swap."""
     instance = copy.copy(checked.context.instance)  # the context may be shared: its instance stays as it is
     instance.meta = dict(instance.meta)
     number = VersionRepository(s).next_number(program.id, block.block_id)
@@ -655,7 +658,10 @@ def _publish(
     s.flush()
     cells = [(p, (d - instance.start).days, sh) for p, d, sh in sorted(checked.cells)]
     before = checked.base.cells if checked.base is not None else set()
-    instance.meta["manual_cells"] = {(p, (d - instance.start).days, sh) for p, d, sh in set(checked.cells) - before}
+    back = {(p, (d - instance.start).days, sh): source for (p, d, sh), source in (restored or {}).items()}
+    added = {(p, (d - instance.start).days, sh) for p, d, sh in set(checked.cells) - before}
+    instance.meta["manual_cells"] = added - set(back)
+    instance.meta["restored_sources"] = back
     _, _, number = publish_cells(
         s,
         program_key=program.key,
@@ -866,6 +872,16 @@ def cancel_swap(engine: Engine, swap_id: int, *, now: dt.datetime | None = None)
     return _close_by_hand(engine, swap_id, "cancelled", None, now)
 
 
+def _sources_before(s: Session, program: Program, block: Block, row: SwapRequest, rows: set[Row]) -> dict[Row, str]:
+    """The sources ``rows`` had in the version the swap was made from (``based_on``): an undo puts them back as
+    they were (``solver``, ``pinned``, ``manual``), not as placed by hand."""
+    before = VersionRepository(s).get(program.id, block.block_id, row.based_on) if row.based_on else None
+    if before is None:
+        return {}
+    stored = {(a.person_id, a.date, a.shift_id): a.source for a in VersionRepository(s).rows(before.run_id)}
+    return {cell: stored[cell] for cell in rows if cell in stored}
+
+
 def undo_swap(engine: Engine, bundle: Bundle, swap_id: int, *, now: dt.datetime | None = None) -> SwapView:
     """Publish the inverse of an executed swap as the block's next version (reference ``undo of swap <id>``).
 
@@ -922,7 +938,18 @@ def undo_swap(engine: Engine, bundle: Bundle, swap_id: int, *, now: dt.datetime 
             raise SwapRefused(checked.findings, f"undo of swap {row.id} refused: {checked.reason}", swap_id=row.id)
         actor = "rotaflow swap (undo)"
         reference = f"undo of swap {row.id}"
-        made = _publish(s, program, block, checked, actor=actor, reference=reference, kind=row.kind, swap_id=row.id)
+        restored = _sources_before(s, program, block, row, _moved(spec, taker))
+        made = _publish(
+            s,
+            program,
+            block,
+            checked,
+            actor=actor,
+            reference=reference,
+            kind=row.kind,
+            swap_id=row.id,
+            restored=restored,
+        )
         row.state, row.undo_version, row.undone_at = "undone", made.number, now
         _audit(s, row, "swap_undo", actor, made.number, from_version=made.base.number)
         uow.commit()

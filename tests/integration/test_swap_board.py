@@ -478,14 +478,21 @@ def test_a_swap_whose_files_cannot_be_written_still_executes(board: Board, caplo
 def test_undo_restores_the_previous_version_exactly(board: Board) -> None:
     bundle = board.with_approval("none", undo_hours=24)
     spec = SwapSpec("R1", day(2), "DAY", with_person_id="R2", take_date=day(5), take_shift_id="DAY")
+    first = published_version(board.engine, PROGRAM, "B1")
+    assert first is not None
     filed = request_swap(board.engine, bundle, spec, now=BEFORE)
     done = accept_swap(board.engine, bundle, filed.id, "R2", now=BEFORE)
     assert board.cells() != hand_made()
+    swapped_in = published_version(board.engine, PROGRAM, "B1")
+    assert swapped_in is not None and swapped_in.rows[("R2", day(2), "DAY")].source == "manual"
 
     undone = undo_swap(board.engine, bundle, filed.id, now=BEFORE + dt.timedelta(hours=23))
     assert (undone.state, undone.version, undone.undo_version) == ("undone", done.version, 3)
     assert board.cells() == hand_made()
     assert _current(board) == (3, "swap", f"undo of swap {filed.id}")
+    restored = published_version(board.engine, PROGRAM, "B1")
+    assert restored is not None  # every row with the source it had in version 1, the two put back included
+    assert {c: r.source for c, r in restored.rows.items()} == {c: r.source for c, r in first.rows.items()}
     assert (Path(str(undone.out_dir)) / "changes.csv").is_file()
     with pytest.raises(InputError, match=f"swap {filed.id} is undone"):
         undo_swap(board.engine, bundle, filed.id, now=BEFORE)
