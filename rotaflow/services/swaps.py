@@ -17,6 +17,7 @@ on a large program.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -661,11 +662,15 @@ class Candidate:
     """Their request for that date and shift: ``on``, ``off`` or none."""
     trade_backs: list[tuple[dt.date, str]]
     """Their shifts (from today on) that P could legally take in a one-for-one trade."""
+    giveaway: bool = True
+    """Whether they could take it as a give-away; False: only in a trade, for one of ``trade_backs`` (say, the
+    night they work that day, which P takes instead)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "person_id": self.person_id,
             "rank": self.rank,
+            "giveaway": self.giveaway,
             "calls": self.calls,
             "nights": self.nights,
             "weekends": self.weekends,
@@ -700,6 +705,9 @@ class Candidates:
 ALREADY_ASSIGNED = "already_assigned"
 """The ``rule`` of an excluded person who already works the shift offered."""
 
+_CELL_RULES = frozenset({"rotation_eligibility", "blocking_absence", "fixed_days_off", "acgme_pgy1_no_moonlighting"})
+"""Rules about the taker holding that shift on that day at all: no trade-back can lift them."""
+
 
 def _load(instance: Instance, cells: Iterable[Cell]) -> tuple[int, int, int]:
     """Calls, nights and weekend shifts among ``cells``."""
@@ -720,12 +728,14 @@ def _request(instance: Instance, person: str, day: int, shift: str) -> str | Non
 def candidates(
     context: SwapContext, person_id: str, date: dt.date, shift_id: str, *, today: dt.date | None = None
 ) -> Candidates:
-    """Who could legally take P's shift as a give-away, ranked: fewest calls, nights and weekends in the
-    published block first (their sum, then each), then an ``on`` request for that shift first and an ``off``
-    one last, then person_id. Each taker's ``trade_backs`` are their shifts from ``today`` on (default: today
-    where the program works) that P could take back in a one-for-one trade. Everyone else is excluded with
-    the first rule that forbids it (in the order of ``PRECEDENCE``) and that rule's first finding; someone
-    who already works the shift with ``ALREADY_ASSIGNED``. ``InputError`` when P does not work that shift."""
+    """Who could legally take P's shift, as a give-away or in a one-for-one trade, ranked: fewest calls,
+    nights and weekends in the published block first (their sum, then each), then an ``on`` request for that
+    shift first and an ``off`` one last, then person_id. Each taker's ``trade_backs`` are their shifts from
+    ``today`` on (default: today where the program works) that P could take back in a one-for-one trade;
+    ``giveaway`` says whether they could also take it outright (someone who works another shift that day may
+    take it only for that one). Everyone else is excluded with the first rule that forbids the give-away (in
+    the order of ``PRECEDENCE``) and that rule's first finding; someone who already works the shift with
+    ``ALREADY_ASSIGNED``. ``InputError`` when P does not work that shift."""
     inst = context.instance
     offered = SwapSpec(person_id, date, shift_id)
     _changes(context.cells, offered, "")  # P must hold the shift
@@ -744,7 +754,7 @@ def candidates(
         found = findings_rows(inst, _added(context, change, first_only=True))
         if not found:
             found = _later_added(context, change, first_only=True)
-        if found:
+        if found and found[0]["rule"] in _CELL_RULES:
             excluded.append(Excluded(other, found[0]["rule"], found[0]["message"]))
             continue
         backs = []
@@ -754,13 +764,13 @@ def candidates(
             trade = SwapSpec(person_id, date, shift_id, other, inst.date(back_day), back_shift)
             if _legal(context, trade, other):
                 backs.append((inst.date(back_day), back_shift))
+        if found and not backs:  # neither a give-away nor any trade: the give-away's first reason
+            excluded.append(Excluded(other, found[0]["rule"], found[0]["message"]))
+            continue
         calls, nights, weekends = _load(inst, context._mine[other])
         request = _request(inst, other, day, shift_id)
         order = (calls + nights + weekends, calls, nights, weekends, {"on": 0, None: 1, "off": 2}[request], other)
-        ranked.append((order, Candidate(other, 0, calls, nights, weekends, request, backs)))
+        ranked.append((order, Candidate(other, 0, calls, nights, weekends, request, backs, giveaway=not found)))
     ranked.sort(key=lambda item: item[0])
-    takers = [
-        Candidate(c.person_id, n, c.calls, c.nights, c.weekends, c.request, c.trade_backs)
-        for n, (_, c) in enumerate(ranked, start=1)
-    ]
+    takers = [dataclasses.replace(c, rank=n) for n, (_, c) in enumerate(ranked, start=1)]
     return Candidates(takers, sorted(excluded, key=lambda e: e.person_id))

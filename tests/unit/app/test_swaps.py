@@ -329,14 +329,14 @@ def test_block_of_names_the_block_or_the_option(context: SwapContext) -> None:
 # --------------------------------------------------------------------------- partners
 
 
-def _agrees_with_brute_force(context: SwapContext, person: str, date: dt.date, shift: str) -> tuple[int, int]:
+def _agrees_with_brute_force(context: SwapContext, person: str, date: dt.date, shift: str) -> tuple[int, int, int]:
     """``candidates`` for the shift against the brute force (every person: execute, validate in full; every
-    legal taker's every shift traded back likewise); how many takers and trade-backs it found."""
+    shift of theirs traded back likewise); how many takers, trade-backs and takers only in a trade it found."""
     found = candidates(context, person, date, shift, today=BEFORE)
     takers = {c.person_id: c for c in found.takers}
     excluded = {e.person_id: e for e in found.excluded}
     assert sorted([*takers, *excluded]) == sorted(p for p in context.instance.person_ids if p != person)
-    backs_seen = 0
+    backs_seen = trade_only = 0
     for other in context.instance.person_ids:
         if other == person:
             continue
@@ -344,23 +344,29 @@ def _agrees_with_brute_force(context: SwapContext, person: str, date: dt.date, s
             assert excluded[other].rule == ALREADY_ASSIGNED
             continue
         after = _hard(context, swapped(context.cells, SwapSpec(person, date, shift, other), other))
-        if after:
+        # someone who may not hold that shift that day at all (rotation, absence) holds it in no trade either
+        barred = any(f["rule"] in ("rotation_eligibility", "blocking_absence") for f in after)
+        backs = [
+            (d, s)
+            for p, d, s in sorted(context.cells)
+            if p == other
+            and not barred
+            and (person, d, s) not in context.cells
+            and not _hard(context, swapped(context.cells, SwapSpec(person, date, shift, other, d, s), other))
+        ]
+        if after and not backs:
             # the reason given is the first rule (PRECEDENCE) the full check names, with one of its findings
             assert other in excluded
             first = min({f["rule"] for f in after}, key=lambda r: (RANK.get(r, len(RANK)), r))
             reasons = {(f["rule"], f["message"]) for f in after if f["rule"] == first}
             assert (excluded[other].rule, excluded[other].message) in reasons
             continue
-        backs = [
-            (d, s)
-            for p, d, s in sorted(context.cells)
-            if p == other
-            and (person, d, s) not in context.cells
-            and not _hard(context, swapped(context.cells, SwapSpec(person, date, shift, other, d, s), other))
-        ]
+        # a taker outright, or only in a trade for one of their shifts
+        assert other in takers and takers[other].giveaway == (not after)
         assert takers[other].trade_backs == backs
         backs_seen += len(backs)
-    return len(takers), backs_seen
+        trade_only += bool(after)
+    return len(takers), backs_seen, trade_only
 
 
 def test_candidates_agree_with_brute_force(clean: SwapContext) -> None:
@@ -373,8 +379,26 @@ def test_candidates_agree_with_brute_force(clean: SwapContext) -> None:
 
 def test_candidates_agree_with_brute_force_on_trade_backs(crowded: SwapContext) -> None:
     assert _hard(crowded, crowded.cells) == []
-    takers, backs = _agrees_with_brute_force(crowded, "R1", FIRST, "DAY")
+    takers, backs, _ = _agrees_with_brute_force(crowded, "R1", FIRST, "DAY")
     assert takers >= 4 and backs >= 1  # R4's weekday DAY can come back to R1
+
+
+def test_someone_busy_that_day_takes_the_shift_in_a_trade_only(crowded: SwapContext) -> None:
+    """R6 is on home call the evening of one of R1's DAYs (the two overlap): not a give-away, but R1 can take
+    the home call back for it (a day R1 is off the next morning, so the home call runs into nothing)."""
+    works = {(p, d) for p, d, _ in crowded.cells}
+    day = next(
+        d
+        for p, d, s in sorted(crowded.cells)
+        if p == "R1" and s == "DAY" and d > FIRST and ("R1", d + dt.timedelta(days=1)) not in works
+    )
+    context = context_from(crowded.bundle, "B1", 1, crowded.cells | {("R6", day, "HOME")}, [])
+    assert _hard(context, context.cells) == []
+    takers, _, trade_only = _agrees_with_brute_force(context, "R1", day, "DAY")
+    assert takers >= 2 and trade_only >= 1
+    found = {c.person_id: c for c in candidates(context, "R1", day, "DAY", today=BEFORE).takers}
+    assert found["R6"].giveaway is False and (day, "HOME") in found["R6"].trade_backs
+    assert found["R6"].as_dict()["giveaway"] is False
 
 
 def test_trade_backs_start_today(clean: SwapContext) -> None:
