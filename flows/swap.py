@@ -7,7 +7,10 @@ artifact (``swap-request``), the event ``rotaflow.swap.needs-approval`` goes out
 coordinator approves (the swap executes: the rules are checked again on the schedule as it is then) or rejects
 it in the Resume dialog. Without ``accepted_by`` the run ends with the request waiting for its partner.
 
-A pause nobody answers within ``approval_timeout_hours`` rejects the swap. Events (``rotaflow.swap.<what>`` on
+A pause nobody answers within ``approval_timeout_hours`` rejects the swap. A request decided elsewhere while
+the run waits (approved, rejected or cancelled from the command line, or expired) ends the run Completed with
+the request as it is then, with no approved or rejected event. The bundle at ``program`` must be the one last
+ingested (``require_ingested``): an edited copy fails the run. Events (``rotaflow.swap.<what>`` on
 ``rotaflow.program.<key>``, ids and rule names only): needs-approval, approved, executed, rejected, failed.
 """
 
@@ -30,7 +33,7 @@ from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InputError, Problem
 from rotaflow.flows.absence_repair import duration
 from rotaflow.flows.decision import ask_decision
-from rotaflow.services.ingest import database_engine, load_bundle
+from rotaflow.services.ingest import database_engine, load_bundle, require_ingested
 from rotaflow.services.swap_board import (
     SwapRefused,
     SwapView,
@@ -90,8 +93,8 @@ def shift_swap(
     is accepted: switch *approve* on to execute it, or leave it off and give a reason to reject it.
 
     Args:
-        program: The program bundle: a folder, a .zip or an s3://bucket/prefix (ingested, with the block of
-            ``date`` published).
+        program: The program bundle: a folder, a .zip or an s3://bucket/prefix (ingested as it is now, with
+            the block of ``date`` published).
         person_id: Who gives the shift away: a person_id of people.csv.
         date: The day of the shift given away.
         shift_id: The shift given away, as in shifts.csv.
@@ -121,6 +124,7 @@ def shift_swap(
     logger = get_run_logger()
     view: SwapView | None = None
     try:
+        require_ingested(engine, bundle, program, file="form", column="program")
         if swap_id is None:
             view = file_request(engine, bundle, spec, note)
             logger.info("swap request %s filed (%s, block %s): %s", view.id, view.kind, view.block_id, view.state)
@@ -191,21 +195,41 @@ def _decide(engine: Engine, bundle: Bundle, view: SwapView, timeout_hours: float
     emit_swap_event("needs-approval", key, **_ids(view), flow_run_id=_flow_run_id())
     decision = ask(description + _DIALOG, key=f"approve-swap-{view.id}", timeout_hours=timeout_hours)
     logger = get_run_logger()
+    # the request may have been decided elsewhere while the run waited (`rotaflow swap approve/reject/cancel`)
+    handled = _handled_elsewhere(engine, view.id)
+    if handled is not None:
+        return handled
     reason: str | None
     if decision is None:
         reason = f"no decision within {duration(timeout_hours)}"
         logger.warning("swap request %s was not approved in time: %s", view.id, reason)
     else:
         reason = rejection(decision)
+    try:
+        done = reject_swap(engine, view.id, reason) if reason is not None else approve_swap(engine, bundle, view.id)
+    except InputError:
+        # decided meanwhile, or expired (its shift started, or its day passed): the board has said so
+        handled = _handled_elsewhere(engine, view.id)
+        if handled is None:
+            raise
+        return handled
     if reason is not None:
-        rejected = reject_swap(engine, view.id, reason)
-        emit_swap_event("rejected", key, **_ids(rejected), timed_out=decision is None)
+        emit_swap_event("rejected", key, **_ids(done), timed_out=decision is None)
         logger.info("swap request %s rejected", view.id)
-        return rejected
-    executed = approve_swap(engine, bundle, view.id)
-    emit_swap_event("approved", key, **_ids(executed))
-    logger.info("swap request %s approved: version %s of block %s", view.id, executed.version, executed.block_id)
-    return executed
+    else:
+        emit_swap_event("approved", key, **_ids(done))
+        logger.info("swap request %s approved: version %s of block %s", view.id, done.version, done.block_id)
+    return done
+
+
+def _handled_elsewhere(engine: Engine, swap_id: int) -> SwapView | None:
+    """The request as it is now when it no longer waits for this run's decision (cancelled, rejected, approved
+    or executed from the command line, or expired), logged by id and state; None while it is still accepted."""
+    now = get_swap(engine, swap_id)
+    if now.state == "accepted":
+        return None
+    get_run_logger().info("swap request %s is %s: decided while this run waited; nothing done here", swap_id, now.state)
+    return now
 
 
 _DIALOG = (

@@ -2,7 +2,8 @@
 
 A request is checked at once against every hard rule as if executed; an illegal one is recorded as
 refused and the command exits 3 with the findings in words on standard error. ``accept``, ``approve`` and
-``undo`` re-check the rules against the schedule as it is then and publish a new version of the block.
+``undo`` re-check the rules against the schedule as it is then and publish a new version of the block. The
+bundle they read must be the one the program was last ingested from, unchanged since (exit 2 otherwise).
 Output names people by their person_id only, never by name or email.
 """
 
@@ -72,6 +73,14 @@ def _engine() -> Engine:
     return database_engine(get_settings())
 
 
+def _ingested(engine: Engine, bundle: Bundle, program: str) -> None:
+    """``InputError`` naming ``--program`` when the bundle at ``program`` differs from the program's current
+    ingested version: a swap runs under the rules (and swaps policy) the published schedule was made under."""
+    from rotaflow.services.ingest import require_ingested
+
+    require_ingested(engine, bundle, program)
+
+
 def _person(bundle: Bundle, option: str, value: str) -> str:
     """``value`` stripped, or ``InputError`` naming ``option`` when it is no person_id of people.csv."""
     value = value.strip()
@@ -100,6 +109,7 @@ def _swap_bundle(engine: Engine, swap_id: int, program: str | None) -> Bundle:
         bundle = _bundle(program)
         if bundle.program.key != key:
             raise InputError([option_problem("--program", f"the bundle of program {key} (swap {swap_id})", program)])
+    _ingested(engine, bundle, source if program is None else program)
     return bundle
 
 
@@ -193,6 +203,7 @@ def swap_request(
     )
     engine = _engine()
     try:
+        _ingested(engine, bundle, program)
         with _refusal_shown(engine, as_json=as_json):
             view = request_swap(engine, bundle, spec, note=note)
     finally:
@@ -224,6 +235,7 @@ def swap_candidates(
     block_id = block_of(bundle, day, "--date")
     engine = _engine()
     try:
+        _ingested(engine, bundle, program)
         context = swap_context(engine, bundle, block_id)
     finally:
         engine.dispose()

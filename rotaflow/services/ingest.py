@@ -17,14 +17,15 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from rotaflow.configs.settings import Settings, get_settings, mask_url
 from rotaflow.db.migrate import current_revision, head_revision, upgrade
+from rotaflow.db.models import Program, ProgramVersion
 from rotaflow.db.repositories import IngestResult, store_bundle_frames
 from rotaflow.db.session import UnitOfWork, engine_for
-from rotaflow.errors import ConfigError, InputError, StorageError
+from rotaflow.errors import ConfigError, InputError, Problem, StorageError
 from rotaflow.storage import ObjectStore, open_store
 from rotaflow.validations.bundle import Bundle, parse_bundle, personal_values
 from rotaflow.validations.expectations import ExpectationReport, run_expectations
@@ -39,6 +40,7 @@ __all__ = [
     "ingest_bundle",
     "load_bundle",
     "quarantine_bundle",
+    "require_ingested",
     "save_bundle",
 ]
 
@@ -77,6 +79,34 @@ def load_bundle(source: str, *, settings: Settings | None = None) -> Bundle:
     return parse_bundle(files, source=source)
 
 
+def require_ingested(
+    engine: Engine, bundle: Bundle, source: str, *, file: str = "command line", column: str = "--program"
+) -> None:
+    """Refuse a bundle that differs from its program's current ingested version (its ``content_hash``): the
+    program's rules and swap policy come from the bundle, and the published schedule was made and checked
+    under the version ingested. ``InputError`` naming ``column`` of ``file`` (the option, or a form's field)
+    when it differs; nothing when the program was never ingested (the callers' own errors say so)."""
+    with UnitOfWork(engine) as uow:
+        program = uow.s.scalars(select(Program).where(Program.key == bundle.program.key)).one_or_none()
+        if program is None:
+            return
+        ingested = uow.s.scalars(
+            select(ProgramVersion.content_hash).where(
+                ProgramVersion.program_id == program.id, ProgramVersion.version == program.current_version
+            )
+        ).one_or_none()
+        version = program.current_version
+    if ingested is None or ingested == bundle.content_hash:
+        return
+    shown = mask_url(source) if source.startswith("s3://") else source
+    expected = f"the bundle as last ingested (version {version})"
+    got = (
+        f"{shown} differs from it: run `rotaflow ingest --program {shown}` first "
+        "(`rotaflow generate` and `rotaflow repair` ingest it too)"
+    )
+    raise InputError([Problem(file, None, column, expected, got)])
+
+
 def check_expectations(bundle: Bundle, *, settings: Settings | None = None) -> ExpectationReport:
     """Run the GX suites and steward expectations; raise InputError on an error-level failure."""
     settings = settings or get_settings()
@@ -99,6 +129,8 @@ def save_bundle(bundle: Bundle, *, source: str, engine: Engine, actor: str = "ro
                     settings={
                         "acgme": bundle.program.acgme.model_dump(),
                         "constraints": bundle.constraints or {},
+                        # a changed swap policy is a new version: swaps check the bundle against it
+                        "swaps": bundle.program.swaps.model_dump(),
                     },
                     frames=bundle.frames,
                     content_hash=bundle.content_hash,

@@ -44,7 +44,7 @@ from rotaflow.flows.swap import SwapDecision, describe, rejection, shift_swap
 from rotaflow.services.generate import load_solver_settings, publish_run, solve_block
 from rotaflow.services.ingest import database_engine, ingest_bundle, load_bundle
 from rotaflow.services.results import GenerateResult
-from rotaflow.services.swap_board import SwapRefused, SwapView, get_swap, list_swaps
+from rotaflow.services.swap_board import SwapRefused, SwapView, cancel_swap, get_swap, list_swaps
 from rotaflow.services.swaps import SwapSpec, check_swap, swap_context
 from rotaflow.services.versions import block_versions, published_version
 from rotaflow.validations.instances import block_instance, rules_for
@@ -370,6 +370,91 @@ def test_no_decision_before_the_timeout_rejects_the_swap(published: Published, s
     assert (result["state"], result["reason"]) == ("rejected", "no decision within 2 seconds")
     assert time.monotonic() - started < 50
     assert _versions(settings) == [(1, "published", "generate")]
+
+
+def _only_request(settings: Settings) -> SwapView:
+    engine = database_engine(settings)
+    try:
+        [view] = list_swaps(engine, PROGRAM)
+    finally:
+        engine.dispose()
+    return view
+
+
+def test_a_request_cancelled_while_the_run_waits_completes_the_run_as_cancelled(
+    published: Published, settings: Settings, events: Captured
+) -> None:
+    _, taker = published.legal
+    before = _rows(settings)
+    thread, box = _in_background(**_form(published, accepted_by=taker))
+    run = _wait_paused(published, box, settings)
+    waiting = _only_request(settings)
+    engine = database_engine(settings)
+    try:
+        assert cancel_swap(engine, waiting.id).state == "cancelled"  # `rotaflow swap cancel` meanwhile
+    finally:
+        engine.dispose()
+
+    resume_flow_run(run.id, run_input={"approve": True, "reason": ""})
+    thread.join(120)
+    state = box["state"]
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert (result["id"], result["state"], result["version"]) == (waiting.id, "cancelled", None)
+    assert _versions(settings) == [(1, "published", "generate")] and _rows(settings) == before
+    assert events.swaps() == ["rotaflow.swap.needs-approval"]  # neither approved nor rejected by this run
+
+
+def test_a_request_whose_shift_started_while_the_run_waits_ends_expired(
+    published: Published,
+    settings: Settings,
+    events: Captured,
+    solved_b1: tuple[Instance, SolveResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec, taker = published.legal
+    assert spec.take_date is not None and spec.take_shift_id is not None
+    before = _rows(settings)
+    thread, box = _in_background(**_form(published, accepted_by=taker))
+    run = _wait_paused(published, box, settings)
+    instance = solved_b1[0]
+    first = min(
+        instance.slot(instance.day_index(date), shift).start
+        for date, shift in ((spec.date, spec.shift_id), (spec.take_date, spec.take_shift_id))
+    )
+    monkeypatch.setattr(swap_board, "utcnow", lambda: first + dt.timedelta(minutes=1))  # the shift has begun
+
+    resume_flow_run(run.id, run_input={"approve": True, "reason": ""})
+    thread.join(120)
+    state = box["state"]
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert (result["state"], result["version"]) == ("expired", None)
+    assert "started" in (result["reason"] or "")
+    assert _only_request(settings).state == "expired"
+    assert _versions(settings) == [(1, "published", "generate")] and _rows(settings) == before
+    assert events.swaps() == ["rotaflow.swap.needs-approval"]
+
+
+def test_a_bundle_edited_since_its_ingest_fails_the_run_and_records_nothing(
+    published: Published, settings: Settings, events: Captured
+) -> None:
+    _, taker = published.legal
+    with (published.bundle / "program.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("swaps:\n  approval: none\n")  # the policy changed, not ingested
+    state = shift_swap(**_form(published, accepted_by=taker), return_state=True)
+    assert state.is_failed()
+    error = state.result(raise_on_failure=False)
+    assert isinstance(error, InputError)
+    assert "form, column program: expected the bundle as last ingested (version 1)" in str(state.message)
+    assert f"rotaflow ingest --program {published.bundle}" in str(error)
+    engine = database_engine(settings)
+    try:
+        assert list_swaps(engine, PROGRAM) == []
+    finally:
+        engine.dispose()
+    assert _versions(settings) == [(1, "published", "generate")]
+    assert events.swaps() == []
 
 
 # --------------------------------------------------------------------------- an illegal swap

@@ -374,3 +374,42 @@ def test_reject_cancel_and_list_by_state(approved_board: Board, capsys: pytest.C
     assert code == 2 and "--status" in err
     code, _, err = _run(capsys, "accept", "999", "--by", "R1")
     assert code == 2 and "999" in err
+
+
+# --------------------------------------------------------------------------- the bundle as ingested
+
+
+def test_a_bundle_edited_since_its_ingest_is_refused_until_ingested(
+    approved_board: Board, capsys: pytest.CaptureFixture[str]
+) -> None:
+    board = approved_board
+    offer = _offer(board, capsys, legal=True)
+    assert offer.taker is not None
+    taker = offer.taker["person_id"]
+    swap = _request(board, capsys, offer, "--with", taker)["id"]  # filed under the ingested bundle
+    with (board.bundle / "program.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("swaps:\n  approval: none\n")  # the copy now says: no coordinator
+
+    expected = (
+        "command line, column --program: expected the bundle as last ingested (version 1), got "
+        f"{board.bundle} differs from it: run `rotaflow ingest --program {board.bundle}` first"
+    )
+    code, printed, err = _run(capsys, "request", *offer.options(board), "--with", taker)
+    assert (code, printed) == (2, "") and expected in err.replace("\n", " "), err
+    code, printed, err = _run(capsys, "candidates", *offer.options(board))
+    assert (code, printed) == (2, "") and expected in err.replace("\n", " "), err
+    for args in (["accept", str(swap), "--by", taker], ["approve", str(swap)], ["undo", str(swap)]):
+        code, printed, err = _run(capsys, *args)  # the bundle of the last ingest: the copy edited since
+        assert (code, printed) == (2, "") and "as last ingested (version 1)" in err, (args, err)
+    assert [(v["id"], v["state"]) for v in _listed(capsys)] == [(swap, "requested")]  # nothing else recorded
+    assert published_version(board.engine, PROGRAM, "B1").number == 1
+
+    assert main(["ingest", "--program", str(board.bundle), "--no-flow", "--json"]) == 0
+    ingested = json.loads(capsys.readouterr().out)
+    assert (ingested["version"], ingested["new_version"]) == (2, True)  # the swap policy makes a version
+
+    again = _request(board, capsys, offer, "--with", taker)  # the same copy, now the one ingested
+    assert (again["id"], again["state"]) == (swap + 1, "requested")
+    code, printed, err = _run(capsys, "accept", str(again["id"]), "--by", taker)
+    assert code == 0, err
+    assert f"swap {again['id']} (giveaway, block B1) executed: published as version 2" in printed  # approval none
