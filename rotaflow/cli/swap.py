@@ -212,7 +212,7 @@ def swap_request(
 
 
 CANDIDATES_SHAPE = (
-    "{takers: [{person_id, rank, calls, nights, weekends, request, trade_backs: [{date, shift_id}]}], "
+    "{takers: [{person_id, rank, giveaway, calls, nights, weekends, request, trade_backs: [{date, shift_id}]}], "
     "excluded: [{person_id, rule, message}]}"
 )
 
@@ -226,7 +226,8 @@ def swap_candidates(
     as_json: Annotated[bool, typer.Option("--json", help=json_help(CANDIDATES_SHAPE))] = False,
 ) -> None:
     """List who could legally take a shift, ranked by fairness (calls, nights, weekends so far) and requests,
-    with the shifts of theirs the giver could take back; and why the others cannot (their first rule)."""
+    with the shifts of theirs the giver could take back (someone busy that day may take it in a trade only);
+    and why the others cannot (their first rule)."""
     from rotaflow.services.swaps import block_of, candidates, swap_context
 
     day = _date("--date", date)
@@ -252,7 +253,7 @@ def _print_candidates(title: str, found: Candidates) -> None:
         out.print(f"{escape(title)}: nobody can take it legally", highlight=False, soft_wrap=True)
     else:
         table = Table(title=escape(title), box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-        for name in ("rank", "person", "calls", "nights", "weekends", "request"):
+        for name in ("rank", "person", "give-away", "calls", "nights", "weekends", "request"):
             table.add_column(name, no_wrap=True)
         table.add_column("trade-backs", overflow="fold")
         for taker in found.takers:
@@ -260,6 +261,7 @@ def _print_candidates(title: str, found: Candidates) -> None:
             table.add_row(
                 str(taker.rank),
                 escape(taker.person_id),
+                "yes" if taker.giveaway else "trade only",
                 str(taker.calls),
                 str(taker.nights),
                 str(taker.weekends),

@@ -170,8 +170,9 @@ def _offer(board: Board, capsys: pytest.CaptureFixture[str], *, legal: bool) -> 
         found = _candidates(board, capsys, cell)
         person, day, shift = cell
         blocked = [e for e in found["excluded"] if (e["person_id"], day, shift) not in board.cells]
-        if (legal and found["takers"]) or (not legal and blocked):
-            taker, excluded = (found["takers"][0], None) if legal else (None, blocked[0])
+        outright = [t for t in found["takers"] if t["giveaway"]]  # not only in a trade
+        if (legal and outright) or (not legal and blocked):
+            taker, excluded = (outright[0], None) if legal else (None, blocked[0])
             offer = _OFFERS[board.cells, legal] = Offer(
                 person, board.instance.date(day).isoformat(), shift, taker, excluded
             )
@@ -276,7 +277,8 @@ def test_candidates_json_and_table(board: Board, capsys: pytest.CaptureFixture[s
     takers = [t["person_id"] for t in found["takers"]]
     assert [t["rank"] for t in found["takers"]] == list(range(1, len(takers) + 1))
     for taker in found["takers"]:
-        assert set(taker) == {"person_id", "rank", "calls", "nights", "weekends", "request", "trade_backs"}
+        assert set(taker) == {"person_id", "rank", "giveaway", "calls", "nights", "weekends", "request", "trade_backs"}
+        assert taker["giveaway"] or taker["trade_backs"]  # a taker only in a trade has something to trade
         for back in taker["trade_backs"]:
             assert (taker["person_id"], dt.date.fromisoformat(back["date"]), back["shift_id"]) in board.rows()
     for excluded in found["excluded"]:
@@ -284,6 +286,7 @@ def test_candidates_json_and_table(board: Board, capsys: pytest.CaptureFixture[s
     assert offer.person not in takers and set(takers) | {e["person_id"] for e in found["excluded"]} <= people
     code, printed, _ = _run(capsys, "candidates", *offer.options(board))
     assert code == 0 and "rank" in printed and takers[0] in printed and "trade-backs" in printed
+    assert "give-away" in printed
 
 
 # --------------------------------------------------------------------------- a swap's life
