@@ -446,8 +446,15 @@ def store_bundle_frames(
     by = f"{actor} (version {next_version})"
     result = IngestResult(program_key=key, version=program.current_version, created_version=False)
     plan: list[tuple[str, list[Any], list[dict[str, Any]]]] = []
+    latest = _latest_version(session, program.id)
+    # A bundle whose hash differs from the current version's is a new version even when every stored row and
+    # setting is equal (its rows reordered, say): what runs under it (a swap) is checked against that hash.
     settings_changed = (
-        program.name != name or program.timezone != timezone or _latest_settings(session, program.id) != settings
+        program.name != name
+        or program.timezone != timezone
+        or latest is None
+        or latest.settings != settings
+        or latest.content_hash != content_hash
     )
     for dataset, spec in DATASET_TABLES.items():
         new_records = frame_records(dataset, frames[dataset])
@@ -535,11 +542,6 @@ def _row_dict(spec: TableSpec, row: Any) -> dict[str, Any]:
     return {c: getattr(row, c) for c in spec.columns}
 
 
-def _latest_settings(session: Session, program_id: int) -> dict[str, Any] | None:
-    stmt = (
-        select(ProgramVersion.settings)
-        .where(ProgramVersion.program_id == program_id)
-        .order_by(ProgramVersion.version.desc())
-        .limit(1)
-    )
-    return session.scalars(stmt).first()
+def _latest_version(session: Session, program_id: int) -> ProgramVersion | None:
+    stmt = select(ProgramVersion).where(ProgramVersion.program_id == program_id).order_by(ProgramVersion.version.desc())
+    return session.scalars(stmt.limit(1)).first()

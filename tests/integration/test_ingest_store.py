@@ -25,7 +25,7 @@ from rotaflow.db.models import (
 from rotaflow.db.repositories import ProgramRepository
 from rotaflow.db.session import UnitOfWork, make_engine
 from rotaflow.errors import InputError
-from rotaflow.services.ingest import ingest_bundle
+from rotaflow.services.ingest import ingest_bundle, load_bundle, require_ingested
 from rotaflow.storage import LocalStore
 
 
@@ -214,6 +214,26 @@ def test_unit_of_work_rolls_back_on_error(engine: Engine) -> None:
         uow.s.flush()
         raise RuntimeError("boom")
     assert _count(engine, Program) == 0
+
+
+def test_a_bundle_with_its_rows_reordered_is_a_new_version_of_the_same_rows(
+    tiny_dir: Path, settings: Settings, engine: Engine
+) -> None:
+    """Its hash differs (what runs under the bundle, a swap, is held to the current version's hash), so it is
+    recorded as a version of its own, with every row kept as it was."""
+    first = _ingest(tiny_dir, settings, engine)
+    people = tiny_dir / "people.csv"
+    header, *rows = people.read_text().splitlines()
+    people.write_text("\n".join([header, *reversed(rows)]) + "\n")
+    again = _ingest(tiny_dir, settings, engine)
+    assert again.result.created_version and again.result.version == 2
+    assert sum(again.result.inserted.values()) == 0 and sum(again.result.deleted.values()) == 0
+    assert _count(engine, Person, include_deleted=True) == 4
+    with UnitOfWork(engine) as uow:
+        hashes = uow.s.scalars(select(ProgramVersion.content_hash).order_by(ProgramVersion.version)).all()
+    assert len(hashes) == 2 and hashes[0] != hashes[1] and first.result.version == 1
+    require_ingested(engine, load_bundle(str(tiny_dir), settings=settings), str(tiny_dir))  # accepted now
+    assert not _ingest(tiny_dir, settings, engine).result.created_version
 
 
 def test_history_with_instants_and_sources_reingests_unchanged(
