@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sqlalchemy import func, insert, select, update
@@ -263,6 +263,16 @@ class ProgramRepository:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+class PublishedIdentity(NamedTuple):
+    """A live published assignment's cell and its calendar identity."""
+
+    person_id: str
+    date: dt.date
+    shift_id: str
+    uid: str | None
+    sequence: int
+
+
 class ScheduleRepository:
     """Schedule runs and the assignments they publish: the queries of publishing and withdrawing a block."""
 
@@ -310,6 +320,41 @@ class ScheduleRepository:
                 Assignment.date <= last,
             )
         ).all()
+
+    def _published_in(self, program_id: int, first: dt.date, last: dt.date) -> tuple[Any, ...]:
+        return (
+            Assignment.program_id == program_id,
+            Assignment.run_id.is_not(None),
+            Assignment.date >= first,
+            Assignment.date <= last,
+            Assignment.deleted_at.is_(None),
+        )
+
+    def published_identities(self, program_id: int, first: dt.date, last: dt.date) -> list[PublishedIdentity]:
+        """(person, date, shift, calendar UID, sequence) of the live published assignments of the days ``first``
+        to ``last``: what a publish replaces, read without loading the rows."""
+        rows = self.session.execute(
+            select(Assignment.person_id, Assignment.date, Assignment.shift_id, Assignment.uid, Assignment.sequence)
+            .where(*self._published_in(program_id, first, last))
+            .execution_options(include_deleted=True)  # the condition says which rows are live
+        ).all()
+        return [PublishedIdentity(r.person_id, r.date, r.shift_id, r.uid, r.sequence) for r in rows]
+
+    def retire_published(self, program_id: int, first: dt.date, last: dt.date, *, at: dt.datetime, by: str) -> int:
+        """Soft-delete the live published assignments of the days ``first`` to ``last`` in one statement."""
+        result = self.session.execute(
+            update(Assignment)
+            .where(*self._published_in(program_id, first, last))
+            .values(deleted_at=at, deleted_by=by)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def add_assignments(self, rows: list[dict[str, Any]]) -> None:
+        """Insert assignment rows (column values) in one executemany: a block's thousands of rows without
+        building an object for each."""
+        if rows:
+            self.session.execute(insert(Assignment), rows)
 
     def published_history(self, program_id: int, since: dt.date, before: dt.date) -> list[tuple[str, dt.date, str]]:
         """(person, date, shift) of the live published assignments from ``since`` up to the day before ``before``."""

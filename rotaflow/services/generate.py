@@ -35,7 +35,7 @@ from rotaflow.constraints.model import build_model, check_schedule
 from rotaflow.constraints.registry import RULES, Violation
 from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.solve import Progress, SolveResult, solve
-from rotaflow.db.models import Assignment, Block, BlockVersion, ScheduleRun, utcnow
+from rotaflow.db.models import Block, BlockVersion, ScheduleRun, utcnow
 from rotaflow.db.repositories import AuditRepository, ScheduleRepository, VersionRepository
 from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import RotaflowError
@@ -384,14 +384,14 @@ def publish_cells(
     runs = ScheduleRepository(s)
     versions = VersionRepository(s)
     block_id = block.block_id
-    old = runs.published_between(program_id, block.start_date, block.end_date)
+    old = runs.published_identities(program_id, block.start_date, block.end_date)
     previous = {}  # a row published before identities were kept has the UID its calendar was given then
     for a in old:
         cell = (a.person_id, a.date, a.shift_id)
         previous[cell] = (a.uid or default_uid(program_key, cell), a.sequence)
     now = utcnow()
-    for row in old:
-        row.deleted_at, row.deleted_by = now, f"{actor} (run {run_id})"
+    retired = runs.retire_published(program_id, block.start_date, block.end_date, at=now, by=f"{actor} (run {run_id})")
+    assert retired == len(old), "the block's rows changed under its lock"
     number = versions.next_number(program_id, block_id)
     expected = instance.meta.get("next_version")
     if expected is not None and number != expected:  # its calendars name the number it expected
@@ -403,26 +403,29 @@ def publish_cells(
     new_cells = {(r["person_id"], dt.date.fromisoformat(r["date"]), r["shift_id"]) for r in rows}
     used = versions.uids_between(program_id, block.start_date, block.end_date)
     identities, _ = calendar_identities(program_key, number, previous, new_cells, retired=used)
+    inserted = []
     for item in rows:
         cell = (item["person_id"], dt.date.fromisoformat(item["date"]), item["shift_id"])
         uid, sequence = identities[cell]
-        s.add(
-            Assignment(
-                program_id=program_id,
-                version=program_version,
-                run_id=run_id,
-                person_id=item["person_id"],
-                date=cell[1],
-                shift_id=item["shift_id"],
-                start=dt.datetime.fromisoformat(item["start"]).astimezone(dt.UTC),
-                end=dt.datetime.fromisoformat(item["end"]).astimezone(dt.UTC),
-                hours=item["hours"],
-                rotation_id=item["rotation_id"] or None,
-                source=item["source"],
-                uid=uid,
-                sequence=sequence,
-            )
+        inserted.append(
+            {
+                "program_id": program_id,
+                "version": program_version,
+                "run_id": run_id,
+                "person_id": item["person_id"],
+                "date": cell[1],
+                "shift_id": item["shift_id"],
+                "start": dt.datetime.fromisoformat(item["start"]).astimezone(dt.UTC),
+                "end": dt.datetime.fromisoformat(item["end"]).astimezone(dt.UTC),
+                "hours": item["hours"],
+                "rotation_id": item["rotation_id"] or None,
+                "source": item["source"],
+                "uid": uid,
+                "sequence": sequence,
+                "created_at": now,
+            }
         )
+    runs.add_assignments(inserted)
     old_cells = {(a.person_id, a.date, a.shift_id) for a in old}
     s.add(
         BlockVersion(
