@@ -13,6 +13,9 @@ from prefect.states import Cancelled, Failed, State
 from prefect.transactions import transaction
 
 from rotaflow.configs.settings import get_settings
+from rotaflow.constraints.instance import Instance
+from rotaflow.constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.solve import SolveResult
 from rotaflow.db.repositories import IngestResult
 from rotaflow.errors import InfeasibleError, RotaflowError, StorageError
 from rotaflow.flows.ingest import ingest_program
@@ -31,6 +34,7 @@ from rotaflow.tasks.generate import (
     validate_schedule_rules,
     write_summary,
 )
+from rotaflow.validations.bundle import Bundle
 
 __all__ = ["NEXT_BLOCK", "generate_block"]
 
@@ -127,22 +131,7 @@ def generate_block(
         return Cancelled(message=f"the run was cancelled after {result.seconds:.1f} s of solving")
     if not result.cells:
         return _stop(out, instance, bundle, summary, f"no schedule was found ({result.status})")
-    findings = validate_schedule_rules(instance, rules, result)
-    summary = summary.checked(findings)
-    export_outputs(out, instance, bundle, result.cells, findings, summary)
-    summary = summary.written_to(out)
-    checked = validate_schedule(
-        program,
-        str(Path(out) / "assignments.csv"),
-        out_dir=out,
-        block_id=block_id,
-        contingency=contingency,
-        history=instance.meta.get("database_history") or None,
-        extra=summary.run_facts(),
-        return_state=True,
-    )
-    summary = summary.validated(_validation(checked))
-    service.record_run_files(Path(out), [p for p in (Path(out) / "validation.json",) if p.is_file()])
+    summary = _check_export_validate(program, out, instance, bundle, rules, result, summary, contingency)
     if summary.hard_violations:  # recorded, never published
         publish(bundle.program.key, stored.version, instance, result, summary, started_at)
         write_summary(out, summary)
@@ -169,6 +158,43 @@ def generate_block(
         return Failed(message=message, data=StorageError(message, summary=summary.as_dict()))
     write_summary(out, summary)
     return summary.as_dict()
+
+
+def _check_export_validate(
+    program: str,
+    out: str,
+    instance: Instance,
+    bundle: Bundle,
+    rules: list[ConfiguredRule],
+    result: SolveResult,
+    summary: GenerateResult,
+    contingency: Literal["none", "n1", "n2"],
+) -> GenerateResult:
+    """The steps after a solve that found a schedule (flows ``generate_block`` and ``repair_block``): the
+    engine's checkers, the outputs exported to ``out``, then the independent validation (flow
+    ``validate_schedule``) over the exported assignments, its validation.json recorded among the run's files.
+
+    Returns:
+        ``summary`` with the findings, the outputs folder and the validation; raises when the validation
+        itself broke.
+    """
+    findings = validate_schedule_rules(instance, rules, result)
+    summary = summary.checked(findings)
+    export_outputs(out, instance, bundle, result.cells, findings, summary)
+    summary = summary.written_to(out)
+    checked = validate_schedule(
+        program,
+        str(Path(out) / "assignments.csv"),
+        out_dir=out,
+        block_id=summary.block_id,
+        contingency=contingency,
+        history=instance.meta.get("database_history") or None,
+        extra=summary.run_facts(),
+        return_state=True,
+    )
+    summary = summary.validated(_validation(checked))
+    service.record_run_files(Path(out), [p for p in (Path(out) / "validation.json",) if p.is_file()])
+    return summary
 
 
 def _validation(checked: State) -> dict[str, Any]:

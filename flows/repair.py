@@ -21,20 +21,17 @@ from prefect.transactions import transaction
 from rotaflow.configs.settings import get_settings
 from rotaflow.db.repositories import IngestResult
 from rotaflow.errors import InfeasibleError, RotaflowError, StorageError
-from rotaflow.flows.generate import BackupFailed, _back_up, _stop, _validation
+from rotaflow.flows.generate import BackupFailed, _back_up, _check_export_validate, _stop
 from rotaflow.flows.ingest import ingest_program
-from rotaflow.flows.validate import validate_schedule
 from rotaflow.services import generate as service
 from rotaflow.services import repair as repairs
 from rotaflow.services.generate import PublishConflict
 from rotaflow.services.results import GenerateResult
 from rotaflow.tasks.generate import (
     explain_infeasibility,
-    export_outputs,
     load_for_generation,
     publish,
     run_preflight,
-    validate_schedule_rules,
     write_summary,
 )
 from rotaflow.tasks.repair import build_repair_instance, solve_repair
@@ -157,22 +154,7 @@ def repair(
     limits = repairs.ChurnLimits(settings.repair.churn_total_share, settings.repair.churn_person_share)
     guard = repairs.churn(instance, result.cells, limits)
     summary = summary.with_(repair=repairs.repair_facts(instance, repaired, guard))
-    findings = validate_schedule_rules(instance, rules, result)
-    summary = summary.checked(findings)
-    export_outputs(out, instance, bundle, result.cells, findings, summary)
-    summary = summary.written_to(out)
-    checked = validate_schedule(
-        program,
-        str(Path(out) / "assignments.csv"),
-        out_dir=out,
-        block_id=block_id,
-        contingency=contingency,
-        history=instance.meta.get("database_history") or None,
-        extra=summary.run_facts(),
-        return_state=True,
-    )
-    summary = summary.validated(_validation(checked))
-    service.record_run_files(Path(out), [p for p in (Path(out) / "validation.json",) if p.is_file()])
+    summary = _check_export_validate(program, out, instance, bundle, rules, result, summary, contingency)
     if summary.hard_violations:
         write_summary(out, summary)
         message = f"{summary.hard_violations} hard violation(s) found; see {out}/findings.csv"

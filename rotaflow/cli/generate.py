@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import typer
 from rich.markup import escape
@@ -59,11 +60,7 @@ def generate(
     from rotaflow.flows.generate import generate_block
     from rotaflow.services.generate import check_out_dir
 
-    refuse_credentials(program)
-    if time_limit is not None and not time_limit > 0:
-        raise InputError([option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
-    if contingency not in ("none", "n1", "n2"):
-        raise InputError([option_problem("--contingency", "none, n1 or n2", contingency)])
+    survive = solve_options(program, time_limit, contingency)
     check_out_dir(out_dir)  # a file, someone else's folder, rotaflow's own data: refused before anything runs
     with progress_shown(show_progress, as_json=as_json):
         state = generate_block(
@@ -71,14 +68,31 @@ def generate(
             block,
             out_dir=str(out_dir),
             time_limit_seconds=time_limit,
-            contingency=cast(Literal["none", "n1", "n2"], contingency),
+            contingency=survive,
             return_state=True,
         )
-    summary, error = run_summary(state, "run")
+    show_run(state, "run", as_json=as_json, show=_print_summary)
+
+
+def solve_options(program: str, time_limit: float | None, contingency: str) -> Literal["none", "n1", "n2"]:
+    """The options generate and repair share, checked before anything runs: no credentials in the bundle's
+    address, a positive --time-limit, a known --contingency (returned as the flows take it)."""
+    refuse_credentials(program)
+    if time_limit is not None and not time_limit > 0:
+        raise InputError([option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
+    if contingency not in ("none", "n1", "n2"):
+        raise InputError([option_problem("--contingency", "none, n1 or n2", contingency)])
+    return cast(Literal["none", "n1", "n2"], contingency)
+
+
+def show_run(state: Any, what: str, *, as_json: bool, show: Callable[[dict[str, object]], None]) -> None:
+    """A generate or repair run's summary printed (as JSON, or by ``show``), also a failed run's; then that
+    run's error raised (its exit code)."""
+    summary, error = run_summary(state, what)
     if as_json:
         print_json(summary)
     else:
-        _print_summary(summary)
+        show(summary)
     if error is not None:
         raise error
 

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import Annotated, cast
 
 import typer
 from rich.markup import escape
 
-from rotaflow.cli import (
-    ProgressOption,
-    app,
-    json_help,
-    option_problem,
-    out,
-    print_json,
-    progress_shown,
-    refuse_credentials,
-    run_summary,
-)
+from rotaflow.cli import ProgressOption, app, json_help, option_problem, out, progress_shown
+from rotaflow.cli.generate import show_run, solve_options
 from rotaflow.errors import InputError
 
 
@@ -75,11 +66,7 @@ def repair(
     from rotaflow.flows.repair import repair_block
     from rotaflow.services.generate import check_out_dir
 
-    refuse_credentials(program)
-    if time_limit is not None and not time_limit > 0:
-        raise InputError([option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
-    if contingency not in ("none", "n1", "n2"):
-        raise InputError([option_problem("--contingency", "none, n1 or n2", contingency)])
+    survive = solve_options(program, time_limit, contingency)
     day = _date("--from", from_date)
     check_out_dir(out_dir)
     with progress_shown(show_progress, as_json=as_json):
@@ -91,16 +78,10 @@ def repair(
             publish=publish,
             allow_churn=allow_churn,
             time_limit_seconds=time_limit,
-            contingency=cast(Literal["none", "n1", "n2"], contingency),
+            contingency=survive,
             return_state=True,
         )
-    summary, error = run_summary(state, "repair")
-    if as_json:
-        print_json(summary)
-    else:
-        _print_summary(summary)
-    if error is not None:
-        raise error
+    show_run(state, "repair", as_json=as_json, show=_print_summary)
 
 
 def _print_summary(summary: dict[str, object]) -> None:
