@@ -47,6 +47,8 @@ __all__ = [
     "ShiftType",
     "SoftDeleteMixin",
     "SwapRequest",
+    "YearPlan",
+    "YearPlanRow",
     "utcnow",
 ]
 
@@ -338,6 +340,46 @@ class SwapRequest(Base):
     executed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     closed_at: Mapped[dt.datetime | None] = mapped_column(default=None, comment="refused, rejected, cancelled, …")
     undone_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class YearPlan(Base):
+    """A published plan of the academic year's rotations (``rotaflow plan-year --publish``), numbered per program.
+
+    Generation reads the current one (the highest ``published``) for a block the bundle's
+    rotation_assignments.csv has no row for; a later publish supersedes it.
+    """
+
+    __tablename__ = "year_plans"
+    __table_args__ = (UniqueConstraint("program_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    program_version: Mapped[int] = mapped_column(Integer, comment="the program version it was planned from")
+    status: Mapped[str] = mapped_column(String(16), comment="published | superseded")
+    solve_status: Mapped[str] = mapped_column(String(16), comment="optimal | feasible")
+    objective: Mapped[float | None] = mapped_column(Float, default=None)
+    best_bound: Mapped[float | None] = mapped_column(Float, default=None)
+    actor: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    rows: Mapped[list[YearPlanRow]] = relationship(back_populates="plan", order_by="YearPlanRow.id")
+
+
+class YearPlanRow(Base):
+    """One resident's (or faculty member's) rotation in one block of a published year plan."""
+
+    __tablename__ = "year_plan_rows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("year_plans.id"), index=True)
+    person_id: Mapped[str] = mapped_column(String(64))
+    block_id: Mapped[str] = mapped_column(String(64))
+    rotation_id: Mapped[str] = mapped_column(String(64))
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(16), comment="planned | locked | manual")
+
+    plan: Mapped[YearPlan] = relationship(back_populates="rows")
 
 
 class AuditEntry(Base):

@@ -25,6 +25,8 @@ TABLES = {
     "audit_log",
     "block_versions",
     "swap_requests",
+    "year_plans",
+    "year_plan_rows",
 }
 
 

@@ -114,6 +114,7 @@ def test_the_wheel_holds_one_package_with_its_data(wheel: Path) -> None:
         "rotaflow/db/migrations/versions/0001_initial_schema.py",
         "rotaflow/db/migrations/versions/0002_block_versions.py",
         "rotaflow/db/migrations/versions/0003_swap_requests.py",
+        "rotaflow/db/migrations/versions/0004_year_plans.py",
         "rotaflow/flows/generate.py",
         "rotaflow/prefect.yaml",
         "rotaflow/py.typed",

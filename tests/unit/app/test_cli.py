@@ -123,7 +123,7 @@ def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 def test_db_upgrade_current_and_downgrade(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "upgrade"]) == 0
     assert main(["db", "current"]) == 0
-    assert "database: 0003; code: 0003" in capsys.readouterr().out
+    assert "database: 0004; code: 0004" in capsys.readouterr().out
     assert main(["db", "downgrade", "base", "--confirm", "base"]) == 0
     assert main(["db", "current"]) == 0
     assert "database: none" in capsys.readouterr().out

@@ -116,15 +116,15 @@ def test_synth_json(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
 def test_db_json(capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "current", "--json"]) == 0
     before = _one_document(capfd.readouterr())
-    assert before["current"] is None and before["head"] == "0003" and before["database"].startswith("sqlite:///")
+    assert before["current"] is None and before["head"] == "0004" and before["database"].startswith("sqlite:///")
     assert main(["db", "upgrade", "--json"]) == 0
     assert _one_document(capfd.readouterr()) | {"database": None} == {
         "database": None,
         "revision": "head",
-        "current": "0003",
+        "current": "0004",
     }
     assert main(["db", "current", "--json"]) == 0
-    assert _one_document(capfd.readouterr())["current"] == "0003"
+    assert _one_document(capfd.readouterr())["current"] == "0004"
     assert main(["db", "downgrade", "base", "--confirm", "base", "--json"]) == 0
     downgraded = _one_document(capfd.readouterr())
     assert downgraded["current"] is None and downgraded["backup_id"]
