@@ -176,7 +176,7 @@ def _frame(dataset: Any, rows: list[Any]) -> pd.DataFrame:
     columns: dict[str, pd.Series] = {}
     for name, column in schema.columns.items():
         dtype = str(column.dtype)
-        values = [_cell(getattr(row, name)) for row in rows]
+        values = [_cell(getattr(row, name, None)) for row in rows]  # a column the tables do not keep: empty
         if dtype.startswith("datetime64"):
             stamps = [pd.NaT if v is pd.NA else pd.Timestamp(v) for v in values]
             columns[name] = pd.Series(stamps, index=index, dtype="datetime64[ns]")

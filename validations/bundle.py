@@ -56,6 +56,14 @@ _MAX_CELL = 2000
 _MAX_ABSENCE_DAYS = 365
 _HOST_ZONES = frozenset({"localtime", "Factory"})
 _LIST_COLUMNS = {("people.csv", "skills"), ("rotations.csv", "eligible_shifts"), ("coverage.csv", "applies_on")}
+_DATASETS_ADDED = ("rotation_requirements", "rotation_capacity", "rotation_requests")
+"""Datasets of year planning, added to the contract after bundles were first hashed."""
+_HASHED_WHEN_GIVEN: dict[str, tuple[str, ...]] = {
+    **{name: () for name in _DATASETS_ADDED},
+    "rotations": ("min_residents", "max_residents", "max_consecutive_blocks", "leave_allowed"),
+    "rotation_assignments": ("locked", "source"),
+}
+"""Datasets and columns that count in ``Bundle.content_hash`` only when the bundle gives them."""
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _ONE_LINE = re.compile(ONE_LINE_PATTERN)
 _NOT_ONE_LINE = "a line break or other control character (the value is not shown)"
@@ -139,12 +147,22 @@ class Bundle:
 
     @property
     def content_hash(self) -> str:
-        """Hash of the bundle's meaning: equal for byte-different but equal content."""
+        """Hash of the bundle's meaning: equal for byte-different but equal content.
+
+        What the contract gained later (``_HASHED_WHEN_GIVEN``) counts only when a bundle gives it: an
+        empty file or column means what its absence means, and a bundle that does not use them keeps
+        the hash it was ingested with.
+        """
         digest = hashlib.sha256()
         digest.update(self.program.model_dump_json().encode())
         digest.update(json.dumps(self.constraints or {}, sort_keys=True).encode())
         for name in sorted(self.frames):
             frame = self.frames[name]
+            if name in _HASHED_WHEN_GIVEN:
+                if name in _DATASETS_ADDED and frame.empty:
+                    continue
+                unused = [c for c in _HASHED_WHEN_GIVEN[name] if c in frame.columns and frame[c].isna().all()]
+                frame = frame.drop(columns=unused)
             digest.update(name.encode())
             digest.update(frame.to_csv(index=False, date_format="%Y-%m-%d").encode())
         return digest.hexdigest()
@@ -704,6 +722,12 @@ def cross_file_problems(
         ("history", "person_id", "people", "people.csv"),
         ("history", "shift_id", "shifts", "shifts.csv"),
         ("history", "rotation_id", "rotations", "rotations.csv"),
+        ("rotation_requirements", "rotation_id", "rotations", "rotations.csv"),
+        ("rotation_capacity", "block_id", "blocks", "blocks.csv"),
+        ("rotation_capacity", "rotation_id", "rotations", "rotations.csv"),
+        ("rotation_requests", "person_id", "people", "people.csv"),
+        ("rotation_requests", "block_id", "blocks", "blocks.csv"),
+        ("rotation_requests", "rotation_id", "rotations", "rotations.csv"),
     ]
     for name, column, target, target_file in refs:
         known = ids[target]
@@ -727,12 +751,20 @@ def cross_file_problems(
                             _short(shift),
                         )
                     )
+    people_ids = ids["people"]
+    if "rotation_requests" in good and people_ids is not None:
+        people = frames["people"]
+        residents = set(people.loc[people["role"] == "resident", "person_id"].dropna())
+        for row, value in good["rotation_requests"]["person_id"].dropna().items():
+            if value in people_ids and value not in residents:  # an unknown id is reported above
+                problems.append(
+                    Problem("rotation_requests.csv", int(row), "person_id", "a resident of people.csv", _short(value))
+                )
     problems += _block_problems(good)
     if "blocks" in clean:
         problems += _absence_problems(good)
-        if "people" in clean and "rotation_assignments" in frames:
-            # any row for the pair counts: a repeated or mistyped row is reported where it is
-            problems += _rotation_coverage_problems({**good, "rotation_assignments": frames["rotation_assignments"]})
+    # rotation_assignments.csv may leave blocks (or residents) out: the year plan fills them in, and a
+    # block's instance (validations/instances.py) refuses a block whose residents have no rotation.
     problems += _date_problems(good)
     return problems
 
@@ -782,32 +814,6 @@ def _absence_problems(frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
                     f"{absence['start_date'].date()} to {absence['end_date'].date()}",
                 )
             )
-    return problems
-
-
-def _rotation_coverage_problems(frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
-    """Every resident has a rotation in every block."""
-    if not {"people", "blocks", "rotation_assignments"} <= frames.keys():
-        return []
-    people, blocks = frames["people"], frames["blocks"]
-    residents = sorted(set(people.loc[people["role"] == "resident", "person_id"].dropna()))
-    block_ids = list(blocks.dropna(subset=["start_date"]).sort_values("start_date")["block_id"].dropna())
-    have = set(
-        zip(frames["rotation_assignments"]["person_id"], frames["rotation_assignments"]["block_id"], strict=True)
-    )
-    problems = []
-    for person in residents:
-        for block in block_ids:
-            if (person, block) not in have:
-                problems.append(
-                    Problem(
-                        "rotation_assignments.csv",
-                        None,
-                        "rotation_id",
-                        f"a rotation for resident {person} in block {block}",
-                        "no row",
-                    )
-                )
     return problems
 
 

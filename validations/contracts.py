@@ -38,10 +38,15 @@ __all__ = [
     "PERSONAL_COLUMNS",
     "PeopleModel",
     "RequestsModel",
+    "ROTATION_ASSIGNMENT_SOURCES",
     "RotationAssignmentsModel",
+    "RotationCapacityModel",
+    "RotationRequestsModel",
+    "RotationRequirementsModel",
     "RotationsModel",
     "SHIFT_KINDS",
     "ShiftsModel",
+    "leave_allowed",
 ]
 
 ROLES = ["resident", "faculty"]
@@ -58,6 +63,9 @@ ABSENCE_TYPES = [
     "other",
 ]
 REQUEST_KINDS = ["on", "off"]
+ROTATION_ASSIGNMENT_SOURCES = ["manual", "planned", "locked"]
+LEAVE_ALLOWED_SETTINGS = frozenset({"outpatient", "elective", "leave"})
+"""Settings whose rotations allow leave when rotations.csv leaves ``leave_allowed`` empty."""
 SOURCES = ["solver", "pinned", "history", "manual"]
 SEVERITIES = ["violation", "warning", "info"]
 CHANGE_KINDS = ["added", "removed"]
@@ -181,9 +189,35 @@ class RotationsModel(pa.DataFrameModel):
         str_matches=r"^[^;]+(;[^;]+)*$",
         description="shift ids separated by ';'",
     )
+    min_residents: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, description="a whole number 0 or more")
+    max_residents: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, description="a whole number 0 or more")
+    max_consecutive_blocks: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, ge=1, description="a whole number 1 or more"
+    )
+    leave_allowed: Series[pd.BooleanDtype] = pa.Field(nullable=True, description="true or false")
 
     class Config(_Strict):
         pass
+
+    @pa.dataframe_check(description="max_residents: a number at least min_residents")
+    def max_residents_at_least_min(cls, df: pd.DataFrame) -> pd.Series:
+        return (df["max_residents"] >= df["min_residents"]).fillna(True)
+
+
+def leave_allowed(rotations: pd.DataFrame) -> dict[str, bool]:
+    """Whether each rotation of rotations.csv allows leave: its ``leave_allowed``, or the default of its setting.
+
+    The default (true for outpatient, elective and leave; false for inpatient and night_float) is not
+    written into the frame, so a bundle's content stays what its files say.
+    """
+    out: dict[str, bool] = {}
+    for rotation_id, setting, given in zip(
+        rotations["rotation_id"], rotations["setting"], rotations["leave_allowed"], strict=True
+    ):
+        if pd.isna(rotation_id):
+            continue
+        out[str(rotation_id)] = bool(given) if not pd.isna(given) else setting in LEAVE_ALLOWED_SETTINGS
+    return out
 
 
 class RotationAssignmentsModel(pa.DataFrameModel):
@@ -192,9 +226,60 @@ class RotationAssignmentsModel(pa.DataFrameModel):
     person_id: Series[str] = _id()
     block_id: Series[str] = _id()
     rotation_id: Series[str] = _id()
+    locked: Series[pd.BooleanDtype] = pa.Field(nullable=True, description="true or false")
+    source: Series[str] = pa.Field(
+        nullable=True,
+        isin=ROTATION_ASSIGNMENT_SOURCES,
+        description="one of " + ", ".join(ROTATION_ASSIGNMENT_SOURCES),
+    )
 
     class Config(_Strict):
         unique = ["person_id", "block_id"]
+
+
+class RotationRequirementsModel(pa.DataFrameModel):
+    """rotation_requirements.csv: how many blocks of a rotation each resident of a PGY does in the year."""
+
+    pgy: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 1, "max_value": 8}, description="a whole number 1-8")
+    rotation_id: Series[str] = _id()
+    min_blocks: Series[pd.Int64Dtype] = pa.Field(ge=0, description="a whole number 0 or more")
+    max_blocks: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, description="a whole number 0 or more")
+
+    class Config(_Strict):
+        unique = ["pgy", "rotation_id"]
+
+    @pa.dataframe_check(description="max_blocks: a number at least min_blocks")
+    def max_at_least_min(cls, df: pd.DataFrame) -> pd.Series:
+        return (df["max_blocks"] >= df["min_blocks"]).fillna(True)
+
+
+class RotationCapacityModel(pa.DataFrameModel):
+    """rotation_capacity.csv: how many residents a rotation takes in one block (overrides rotations.csv)."""
+
+    block_id: Series[str] = _id()
+    rotation_id: Series[str] = _id()
+    min_residents: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, description="a whole number 0 or more")
+    max_residents: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, description="a whole number 0 or more")
+
+    class Config(_Strict):
+        unique = ["block_id", "rotation_id"]
+
+    @pa.dataframe_check(description="max_residents: a number at least min_residents")
+    def max_residents_at_least_min(cls, df: pd.DataFrame) -> pd.Series:
+        return (df["max_residents"] >= df["min_residents"]).fillna(True)
+
+
+class RotationRequestsModel(pa.DataFrameModel):
+    """rotation_requests.csv: a resident's wish to be on (on) or off (off) a rotation in a block."""
+
+    person_id: Series[str] = _id()
+    block_id: Series[str] = _id()
+    rotation_id: Series[str] = _id()
+    kind: Series[str] = pa.Field(isin=REQUEST_KINDS, description="on or off")
+    weight: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1, description="a whole number 1 or more")
+
+    class Config(_Strict):
+        unique = ["person_id", "block_id", "rotation_id"]
 
 
 class CoverageModel(pa.DataFrameModel):
@@ -373,11 +458,14 @@ DATASETS: dict[str, Dataset] = {
         Dataset("blocks", "blocks.csv", BlocksModel, True, 1),
         Dataset("shifts", "shifts.csv", ShiftsModel, True, 1),
         Dataset("rotations", "rotations.csv", RotationsModel, True, 1),
-        Dataset("rotation_assignments", "rotation_assignments.csv", RotationAssignmentsModel, True),
+        Dataset("rotation_assignments", "rotation_assignments.csv", RotationAssignmentsModel, False),
         Dataset("coverage", "coverage.csv", CoverageModel, True, 1),
         Dataset("absences", "absences.csv", AbsencesModel, False),
         Dataset("requests", "requests.csv", RequestsModel, False),
         Dataset("history", "history.csv", HistoryModel, False),
+        Dataset("rotation_requirements", "rotation_requirements.csv", RotationRequirementsModel, False),
+        Dataset("rotation_capacity", "rotation_capacity.csv", RotationCapacityModel, False),
+        Dataset("rotation_requests", "rotation_requests.csv", RotationRequestsModel, False),
     )
 }
 """Bundle datasets in load order (``assignments`` and ``findings`` are outputs)."""

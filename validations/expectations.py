@@ -116,11 +116,17 @@ def _check_to_spec(column: str, check: str, stats: dict[str, Any], meta: dict[st
 
 
 def _resident_block_rotations(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per resident and block: how many rotations the bundle gives them."""
+    """One row per resident and block that rotation_assignments.csv names: how many rotations it gives them.
+
+    A resident or block without a row is no row here: rotation_assignments.csv may be partial or absent
+    (the year plan fills it in; docs/formats.md), and the instance of a block refuses a block that
+    misses a resident (validations/instances.py).
+    """
     people, blocks, ra = frames["people"], frames["blocks"], frames["rotation_assignments"]
     residents = people.loc[people["role"] == "resident", "person_id"]
     grid = pd.MultiIndex.from_product([residents, blocks["block_id"]], names=["person_id", "block_id"])
     counts = ra.groupby(["person_id", "block_id"]).size().reindex(grid, fill_value=0)
+    counts = counts[counts > 0]
     view = counts.rename("rotations").reset_index()
     view.index = pd.Index(view["person_id"] + " in block " + view["block_id"], name="subject")
     return view

@@ -76,6 +76,7 @@ def block_instance(
     if block_id not in blocks.index:
         known = ", ".join(blocks.index)
         raise InputError([Problem("command line", None, "--block", f"a block id from blocks.csv ({known})", block_id)])
+    _require_rotations(frames, block_id)
     first = blocks.at[block_id, "start_date"].date()
     last = blocks.at[block_id, "end_date"].date()
     days = (last - first).days + 1
@@ -218,6 +219,40 @@ def block_instance(
     if frozen_before is not None:
         instance.frozen_days = min(max((frozen_before - first).days, 0), days)
     return instance
+
+
+def _require_rotations(frames: dict[str, pd.DataFrame], block_id: str) -> None:
+    """Every resident has a rotation in the block: rotation_assignments.csv may leave a block out (a year
+    still to plan), but a block's schedule is made for the rotations its residents are on."""
+    people, ra = frames["people"], frames["rotation_assignments"]
+    residents = sorted(set(people.loc[people["role"] == "resident", "person_id"].dropna()))
+    have = set(ra.loc[ra["block_id"] == block_id, "person_id"].dropna())
+    if residents and not have.intersection(residents):
+        raise InputError(
+            [
+                Problem(
+                    "rotation_assignments.csv",
+                    None,
+                    "block_id",
+                    f"a row for each resident in block {block_id} (or plan the year: rotaflow plan-year)",
+                    f"no row for block {block_id}",
+                )
+            ]
+        )
+    missing = [person for person in residents if person not in have]
+    if missing:
+        raise InputError(
+            [
+                Problem(
+                    "rotation_assignments.csv",
+                    None,
+                    "rotation_id",
+                    f"a rotation for resident {person} in block {block_id}",
+                    "no row",
+                )
+                for person in missing
+            ]
+        )
 
 
 def history_shifts(instance: Instance, rows: Iterable[tuple[str, dt.date, str]]) -> list[HistoryShift]:

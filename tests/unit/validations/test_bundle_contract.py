@@ -6,6 +6,7 @@ import pytest
 
 from rotaflow.errors import InputError
 from rotaflow.validations.bundle import parse_bundle
+from rotaflow.validations.instances import block_instance
 
 
 def _replace(files: dict[str, bytes], name: str, old: str, new: str) -> dict[str, bytes]:
@@ -308,22 +309,58 @@ def test_duplicate_person_id_names_both_rows(tiny_files: dict[str, bytes]) -> No
     ]
 
 
+def _block_messages(files: dict[str, bytes], block_id: str) -> list[str]:
+    """What the instance of a block says of a bundle that passed its contract (rotation_assignments.csv
+    may leave residents or blocks out; the block made from it may not)."""
+    bundle = parse_bundle(files)
+    with pytest.raises(InputError) as caught:
+        block_instance(bundle, block_id)
+    assert caught.value.exit_code == 2
+    return [str(p) for p in caught.value.problems]
+
+
 def test_unknown_person_in_rotation_also_leaves_the_real_one_without_a_rotation(
     tiny_files: dict[str, bytes],
 ) -> None:
     files = _replace(tiny_files, "rotation_assignments.csv", "R3,B2,WARD", "R9,B2,WARD")
     assert _messages(files) == [
-        "rotation_assignments.csv, column rotation_id: expected a rotation for resident R3 in block B2, got no row",
         "rotation_assignments.csv, row 6, column person_id: expected an id listed in people.csv, got 'R9'",
+    ]
+    fixed = _replace(files, "rotation_assignments.csv", "R9,B2,WARD\n", "")
+    assert _block_messages(fixed, "B2") == [
+        "rotation_assignments.csv, column rotation_id: expected a rotation for resident R3 in block B2, got no row",
     ]
 
 
 def test_unknown_block_in_rotation(tiny_files: dict[str, bytes]) -> None:
     files = _replace(tiny_files, "rotation_assignments.csv", "R1,B2,NF", "R1,B3,NF")
     assert _messages(files) == [
-        "rotation_assignments.csv, column rotation_id: expected a rotation for resident R1 in block B2, got no row",
         "rotation_assignments.csv, row 4, column block_id: expected an id listed in blocks.csv, got 'B3'",
     ]
+    fixed = _replace(files, "rotation_assignments.csv", "R1,B3,NF\n", "")
+    assert _block_messages(fixed, "B2") == [
+        "rotation_assignments.csv, column rotation_id: expected a rotation for resident R1 in block B2, got no row",
+    ]
+    block_instance(parse_bundle(fixed), "B1")  # the other block is whole
+
+
+def test_rotation_assignments_may_be_absent(tiny_files: dict[str, bytes]) -> None:
+    """Optional once a year plan is published (docs/formats.md): the bundle parses, a block refuses."""
+    files = {k: v for k, v in tiny_files.items() if k != "rotation_assignments.csv"}
+    bundle = parse_bundle(files)
+    assert bundle.frames["rotation_assignments"].empty
+    assert list(bundle.frames["rotation_assignments"].columns) == [
+        "person_id",
+        "block_id",
+        "rotation_id",
+        "locked",
+        "source",
+    ]
+    for block in ("B1", "B2"):
+        assert _block_messages(files, block) == [
+            f"rotation_assignments.csv, column block_id: expected a row for each resident in block {block} "
+            f"(or plan the year: rotaflow plan-year), got no row for block {block}"
+        ]
 
 
 def test_missing_required_file_is_named(tiny_files: dict[str, bytes]) -> None:
@@ -423,9 +460,21 @@ def test_binary_junk_with_nul_bytes(tiny_files: dict[str, bytes]) -> None:
 
 def test_resident_without_rotation_in_a_block(tiny_files: dict[str, bytes]) -> None:
     files = _replace(tiny_files, "rotation_assignments.csv", "R3,B2,WARD\n", "")
-    assert _messages(files) == [
+    assert parse_bundle(files).frames["rotation_assignments"]["block_id"].tolist().count("B2") == 2  # partial: read
+    assert _block_messages(files, "B2") == [
         "rotation_assignments.csv, column rotation_id: expected a rotation for resident R3 in block B2, got no row"
     ]
+
+
+def test_a_block_without_any_rotation_row(tiny_files: dict[str, bytes]) -> None:
+    text = tiny_files["rotation_assignments.csv"].decode()
+    kept = "".join(line for line in text.splitlines(keepends=True) if ",B2," not in line)
+    files = {**tiny_files, "rotation_assignments.csv": kept.encode()}
+    assert _block_messages(files, "B2") == [
+        "rotation_assignments.csv, column block_id: expected a row for each resident in block B2 "
+        "(or plan the year: rotaflow plan-year), got no row for block B2"
+    ]
+    block_instance(parse_bundle(files), "B1")  # a planned block is built as before
 
 
 def test_duplicate_rotation_row(tiny_files: dict[str, bytes]) -> None:

@@ -362,10 +362,13 @@ def gx_runs(tmp_path_factory: pytest.TempPathFactory) -> GxRuns:
 
     bundle = parse_bundle(_long_absence_files())  # passes the Pandera contract
     frames = dict(bundle.frames)
-    # frames handed straight to GX (not through parse_bundle): one missing rotation and one
-    # repeated coverage row, to see how the steward view and the compound check report them
+    # frames handed straight to GX (not through parse_bundle): one missing rotation (no problem: the file
+    # may be partial), a second rotation for R2 in B1 and one repeated coverage row, to see how the
+    # steward view and the compound checks report them
     ra = frames["rotation_assignments"]
-    frames["rotation_assignments"] = ra.loc[~((ra["person_id"] == "R1") & (ra["block_id"] == "B2"))]
+    ra = ra.loc[~((ra["person_id"] == "R1") & (ra["block_id"] == "B2"))]
+    second = ra.loc[[2]].assign(rotation_id="NF").set_axis(pd.Index([7], name="row"))
+    frames["rotation_assignments"] = pd.concat([ra, second])
     coverage = frames["coverage"]
     frames["coverage"] = pd.concat([coverage, coverage.loc[[1]].set_axis(pd.Index([5], name="row"))])
     bad = run_expectations(frames, gx_dir=tmp_path_factory.mktemp("gx-bad") / "gx")
@@ -422,28 +425,45 @@ def test_a_failed_warning_expectation_is_no_problem(gx_runs: GxRuns) -> None:
     assert gx_runs.bad_bundle.frames["people"]["fte"].tolist() == [0.1] * 4
 
 
-def test_the_missing_rotation_is_reported(gx_runs: GxRuns) -> None:
-    problems = [p for p in gx_runs.bad.problems if p.file == "rotation_assignments.csv"]
+def test_a_second_rotation_is_reported_and_a_missing_one_is_not(gx_runs: GxRuns) -> None:
+    problems = [p for p in gx_runs.bad.problems if p.column == "rotations"]
     assert len(problems) == 1
     problem = problems[0]
-    assert (problem.row, problem.column, problem.got) == (None, "rotations", "0")
+    assert (problem.file, problem.row, problem.column, problem.got) == (
+        "rotation_assignments.csv",
+        None,
+        "rotations",
+        "2",
+    )
     assert problem.expected.startswith("exactly one rotation for every resident in every block")
-    # failed = absence + missing rotation + the warning + the repeated coverage row
-    assert gx_runs.bad.failed == 4
+    # R1 has no row in B2: rotation_assignments.csv may be partial (the year plan fills it); the
+    # block's instance refuses the block (tests/unit/validations/test_instances.py)
+    assert not [p for p in gx_runs.bad.problems if "R1" in p.expected]
+    # the generated compound check sees the repeated (person_id, block_id) too, at its rows
+    repeated = [p for p in gx_runs.bad.problems if p.file == "rotation_assignments.csv" and p.column is None]
+    assert {p.row for p in repeated} == {2, 7}
+    # failed = absence + second rotation (steward) + repeated pair (contract) + the warning + repeated coverage row
+    assert gx_runs.bad.failed == 5
     assert gx_runs.bad.evaluated == gx_runs.clean.evaluated
 
 
-def test_the_missing_rotation_names_its_subject(gx_runs: GxRuns) -> None:
-    problems = [p for p in gx_runs.bad.problems if p.file == "rotation_assignments.csv"]
+def test_the_second_rotation_names_its_subject(gx_runs: GxRuns) -> None:
+    problems = [p for p in gx_runs.bad.problems if p.column == "rotations"]
     assert problems == [
         Problem(
             "rotation_assignments.csv",
             None,
             "rotations",
-            "exactly one rotation for every resident in every block (R1 in block B2)",
-            "0",
+            "exactly one rotation for every resident in every block (R2 in block B1)",
+            "2",
         )
     ]
+
+
+def test_a_bundle_without_rotation_assignments_meets_the_steward_view(tiny_files: dict[str, bytes]) -> None:
+    files = {k: v for k, v in tiny_files.items() if k != "rotation_assignments.csv"}
+    view = VIEWS["resident_block_rotations"](parse_bundle(files).frames)
+    assert view.empty and list(view.columns) == ["person_id", "block_id", "rotations"]
 
 
 def test_the_generated_compound_unique_check_agrees_with_pandera(gx_runs: GxRuns) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from rotaflow.constraints.instance import Demand, Instance, PersonSpec, RequestSpec
@@ -151,14 +152,38 @@ def test_faculty_with_a_rotation_follow_it(tiny_files: dict[str, bytes]) -> None
     assert inst.rotation[("F1", 0)] == "NF"
 
 
-def test_a_resident_without_a_rotation_row_may_work_nothing(tiny: Bundle) -> None:
-    # the contract requires a row per resident and block; the instance still copes without one
+def test_a_resident_without_a_rotation_row_is_refused_in_that_block(tiny: Bundle) -> None:
+    # rotation_assignments.csv may be partial (a year still to plan); the block's instance may not
     ra = tiny.frames["rotation_assignments"]
     tiny.frames["rotation_assignments"] = ra[~((ra["person_id"] == "R2") & (ra["block_id"] == "B1"))]
-    inst = block_instance(tiny, "B1")
-    assert inst.allowed is not None
-    assert inst.allowed[("R2", 0)] == frozenset() and inst.rotation[("R2", 0)] is None
-    assert all("R2" not in d.people for d in inst.demands if d.label == "coverage.csv row 1")
+    with pytest.raises(InputError) as caught:
+        block_instance(tiny, "B1")
+    assert [str(p) for p in caught.value.problems] == [
+        "rotation_assignments.csv, column rotation_id: expected a rotation for resident R2 in block B1, got no row"
+    ]
+    inst = block_instance(tiny, "B2")  # the other block has its rows
+    assert inst.rotation[("R2", 0)] == "WARD"
+
+
+def test_a_block_without_rotation_rows_names_the_file_and_plan_year(tiny: Bundle) -> None:
+    ra = tiny.frames["rotation_assignments"]
+    tiny.frames["rotation_assignments"] = ra[ra["block_id"] != "B1"]
+    with pytest.raises(InputError) as caught:
+        block_instance(tiny, "B1")
+    assert caught.value.exit_code == 2
+    assert [str(p) for p in caught.value.problems] == [
+        "rotation_assignments.csv, column block_id: expected a row for each resident in block B1 "
+        "(or plan the year: rotaflow plan-year), got no row for block B1"
+    ]
+
+
+def test_a_faculty_only_row_does_not_plan_the_block(tiny: Bundle) -> None:
+    ra = tiny.frames["rotation_assignments"]
+    kept = ra[ra["block_id"] != "B1"]
+    extra = kept.iloc[:1].assign(person_id="F1", block_id="B1", rotation_id="NF")
+    tiny.frames["rotation_assignments"] = pd.concat([kept, extra])
+    with pytest.raises(InputError, match="no row for block B1"):
+        block_instance(tiny, "B1")
 
 
 def test_a_leave_rotation_makes_every_day_leave_and_allows_no_shift(tiny_files: dict[str, bytes]) -> None:
