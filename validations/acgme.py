@@ -350,7 +350,7 @@ class _Data:
     def rotation_days(self, rotations: Iterable[str]) -> np.ndarray:
         """people × days: on one of ``rotations`` (only days of the span)."""
         frames = self.bundle.frames
-        ra = frames["rotation_assignments"]
+        ra = self.bundle.rotation_assignments()
         ra = ra[ra["rotation_id"].isin(list(rotations))].merge(frames["blocks"], on="block_id")
         marks = self.spans(ra, "start_date", "end_date", upto=self.l)
         marks[:, : self.f] = False
@@ -363,7 +363,7 @@ class _Data:
         blocking = absences[absences["blocking"].astype("boolean").fillna(True).astype(bool)]
         rotations = frames["rotations"]
         leave = rotations.loc[rotations["setting"] == "leave", "rotation_id"]
-        ra = frames["rotation_assignments"]
+        ra = self.bundle.rotation_assignments()
         on_leave = ra[ra["rotation_id"].isin(leave)].merge(frames["blocks"], on="block_id")
         return self.spans(blocking, "start_date", "end_date") | self.spans(on_leave, "start_date", "end_date")
 

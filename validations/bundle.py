@@ -144,6 +144,29 @@ class Bundle:
     files: dict[str, bytes] = field(default_factory=dict, repr=False)
     notes: list[str] = field(default_factory=list)
     """What was accepted but not read: extra files and columns (docs/formats.md allows them)."""
+    plan: pd.DataFrame | None = field(default=None, repr=False)
+    """The program's published year plan (rotation_assignments.csv's columns), from the database: a block
+    whose residents have no row in the bundle's rotation_assignments.csv takes their rotations from it. Not
+    part of the bundle's content (``content_hash``)."""
+
+    def unplanned_blocks(self) -> list[str]:
+        """The blocks of blocks.csv none of whose residents has a row in rotation_assignments.csv."""
+        rows, people = self.frames["rotation_assignments"], self.frames["people"]
+        residents = set(people.loc[people["role"] == "resident", "person_id"])
+        given = set(rows.loc[rows["person_id"].isin(residents), "block_id"])
+        return [str(b) for b in self.frames["blocks"]["block_id"] if b not in given] if residents else []
+
+    def rotation_assignments(self) -> pd.DataFrame:
+        """rotation_assignments.csv as the schedule reads it: the bundle's rows, and for each block none of whose
+        residents has a row there, the published year plan's rows of that block."""
+        rows = self.frames["rotation_assignments"]
+        if self.plan is None or self.plan.empty:
+            return rows
+        planned = self.plan[self.plan["block_id"].isin(self.unplanned_blocks())]
+        if planned.empty:
+            return rows
+        planned = planned.reindex(columns=rows.columns).astype(rows.dtypes.to_dict())
+        return pd.concat([rows, planned], ignore_index=True)
 
     @property
     def content_hash(self) -> str:

@@ -118,7 +118,7 @@ def person_days(bundle: Bundle, first: dt.date, last: dt.date) -> pd.DataFrame:
     dates = pd.DataFrame({"date": _dates(first, last)})
     dates["block_id"] = _block_of(frames["blocks"].reset_index(), dates["date"])
     grid = people[["person_id", "role", "pgy", "fte", "skills"]].merge(dates, how="cross")
-    ra = frames["rotation_assignments"].reset_index()[["person_id", "block_id", "rotation_id"]]
+    ra = bundle.rotation_assignments().reset_index()[["person_id", "block_id", "rotation_id"]]
     grid = grid.merge(ra, on=["person_id", "block_id"], how="left")
     rotations = frames["rotations"].reset_index()
     eligible = {

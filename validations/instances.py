@@ -76,7 +76,8 @@ def block_instance(
     if block_id not in blocks.index:
         known = ", ".join(blocks.index)
         raise InputError([Problem("command line", None, "--block", f"a block id from blocks.csv ({known})", block_id)])
-    _require_rotations(frames, block_id)
+    assignments = bundle.rotation_assignments()
+    _require_rotations(frames["people"], assignments, block_id)
     first = blocks.at[block_id, "start_date"].date()
     last = blocks.at[block_id, "end_date"].date()
     days = (last - first).days + 1
@@ -110,7 +111,7 @@ def block_instance(
         for rid, cell in rotations["eligible_shifts"].items()
     }
     settings = {rid: rotations.at[rid, "setting"] for rid in rotations.index}
-    ra = frames["rotation_assignments"]
+    ra = assignments
     on_rotation = dict(
         zip(
             ra.loc[ra["block_id"] == block_id, "person_id"],
@@ -221,10 +222,9 @@ def block_instance(
     return instance
 
 
-def _require_rotations(frames: dict[str, pd.DataFrame], block_id: str) -> None:
+def _require_rotations(people: pd.DataFrame, ra: pd.DataFrame, block_id: str) -> None:
     """Every resident has a rotation in the block: rotation_assignments.csv may leave a block out (a year
     still to plan), but a block's schedule is made for the rotations its residents are on."""
-    people, ra = frames["people"], frames["rotation_assignments"]
     residents = sorted(set(people.loc[people["role"] == "resident", "person_id"].dropna()))
     have = set(ra.loc[ra["block_id"] == block_id, "person_id"].dropna())
     if residents and not have.intersection(residents):

@@ -634,7 +634,7 @@ def _rotation_on(bundle: Bundle, person: pd.Series, dates: pd.Series) -> pd.Seri
     position = np.searchsorted(starts, dates.to_numpy(dtype="datetime64[ns]"), side="right") - 1
     inside = (position >= 0) & (dates.to_numpy(dtype="datetime64[ns]") <= ends[np.clip(position, 0, None)])
     block_ids = np.where(inside, blocks["block_id"].to_numpy(dtype=object)[np.clip(position, 0, None)], None)
-    assignments = bundle.frames["rotation_assignments"]
+    assignments = bundle.rotation_assignments()
     lookup = dict(
         zip(
             zip(assignments["person_id"].astype(str), assignments["block_id"].astype(str), strict=True),

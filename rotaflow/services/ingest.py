@@ -9,6 +9,7 @@ nothing is written to the database.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -74,9 +75,22 @@ def database_engine(settings: Settings) -> Engine:
 
 
 def load_bundle(source: str, *, settings: Settings | None = None) -> Bundle:
-    """Read the bundle at ``source`` and hold every file to its contract."""
-    files = read_bundle_files(source, settings=settings or get_settings())
-    return parse_bundle(files, source=source)
+    """Read the bundle at ``source`` and hold every file to its contract. When some block has no resident in
+    its rotation_assignments.csv, the program's published year plan (if any) comes with it (``Bundle.plan``):
+    those blocks take their rotations from the plan."""
+    settings = settings or get_settings()
+    files = read_bundle_files(source, settings=settings)
+    bundle = parse_bundle(files, source=source)
+    if not bundle.unplanned_blocks():
+        return bundle
+    from rotaflow.services.year import published_plan
+
+    engine = database_engine(settings)
+    try:
+        plan = published_plan(engine, bundle.program.key)
+    finally:
+        engine.dispose()
+    return bundle if plan is None else dataclasses.replace(bundle, plan=plan.frame())
 
 
 def require_ingested(
