@@ -538,9 +538,12 @@ def _unmet(problem: YearProblem, plan: Mapping[Cell, str]) -> list[Unmet]:
             for r in leave_rotations
             if (bound := problem.bounds(item.block, r)[1]) is not None and head.get((item.block, r), 0) >= bound
         ]
-        why = f"on {got}, which does not allow leave"
-        if full:
-            why += f"; {', '.join(full)} (which allow it) are full in block {item.block}"
+        if (item.person, item.block) in problem.locked:
+            why = f"locked to {got}, which does not allow leave"
+        else:
+            why = f"on {got}, which does not allow leave"
+            if full:
+                why += f"; full in block {item.block} of those that allow it: {', '.join(full)}"
         out.append(
             Unmet(
                 "leave", item.person, item.block, got, f"{_plural(item.days, 'day')} of {item.kind} not granted: {why}"
@@ -569,5 +572,6 @@ def _wish_reason(
     for q in problem.requirements:
         mine = q.pgy == pgy[wish.person] and q.rotation == wish.rotation
         if mine and q.max_blocks is not None and done.get((wish.person, wish.rotation), 0) >= q.max_blocks:
-            return f"the year's {_plural(q.max_blocks, 'block')} of {wish.rotation} (at most) are placed elsewhere"
+            most = _plural(q.max_blocks, "block")
+            return f"PGY-{q.pgy} residents do at most {most} of {wish.rotation}, placed in other blocks"
     return f"on {got}: the requirements, capacities and other wishes fit better that way"

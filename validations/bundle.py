@@ -145,24 +145,27 @@ class Bundle:
     notes: list[str] = field(default_factory=list)
     """What was accepted but not read: extra files and columns (docs/formats.md allows them)."""
     plan: pd.DataFrame | None = field(default=None, repr=False)
-    """The program's published year plan (rotation_assignments.csv's columns), from the database: a block
-    whose residents have no row in the bundle's rotation_assignments.csv takes their rotations from it. Not
+    """The program's published year plan (rotation_assignments.csv's columns), from the database: a resident
+    without a row for a block in the bundle's rotation_assignments.csv takes that block's rotation from it. Not
     part of the bundle's content (``content_hash``)."""
 
-    def unplanned_blocks(self) -> list[str]:
-        """The blocks of blocks.csv none of whose residents has a row in rotation_assignments.csv."""
+    def unassigned(self) -> set[tuple[str, str]]:
+        """The (resident, block) pairs of people.csv × blocks.csv without a row in rotation_assignments.csv."""
         rows, people = self.frames["rotation_assignments"], self.frames["people"]
-        residents = set(people.loc[people["role"] == "resident", "person_id"])
-        given = set(rows.loc[rows["person_id"].isin(residents), "block_id"])
-        return [str(b) for b in self.frames["blocks"]["block_id"] if b not in given] if residents else []
+        residents = people.loc[people["role"] == "resident", "person_id"]
+        given = set(zip(rows["person_id"], rows["block_id"], strict=True))
+        return {(str(p), str(b)) for p in residents for b in self.frames["blocks"]["block_id"] if (p, b) not in given}
 
     def rotation_assignments(self) -> pd.DataFrame:
-        """rotation_assignments.csv as the schedule reads it: the bundle's rows, and for each block none of whose
-        residents has a row there, the published year plan's rows of that block."""
+        """rotation_assignments.csv as the schedule reads it: the bundle's rows, and for each resident and block
+        it has no row for, the published year plan's row (a partial file, say the locked rows only, completed by
+        the plan)."""
         rows = self.frames["rotation_assignments"]
         if self.plan is None or self.plan.empty:
             return rows
-        planned = self.plan[self.plan["block_id"].isin(self.unplanned_blocks())]
+        missing = self.unassigned()
+        keys = list(zip(self.plan["person_id"].astype(str), self.plan["block_id"].astype(str), strict=True))
+        planned = self.plan[[key in missing for key in keys]]
         if planned.empty:
             return rows
         planned = planned.reindex(columns=rows.columns).astype(rows.dtypes.to_dict())

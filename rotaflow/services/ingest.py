@@ -75,13 +75,13 @@ def database_engine(settings: Settings) -> Engine:
 
 
 def load_bundle(source: str, *, settings: Settings | None = None) -> Bundle:
-    """Read the bundle at ``source`` and hold every file to its contract. When some block has no resident in
-    its rotation_assignments.csv, the program's published year plan (if any) comes with it (``Bundle.plan``):
-    those blocks take their rotations from the plan."""
+    """Read the bundle at ``source`` and hold every file to its contract. When its rotation_assignments.csv
+    leaves a resident without a row for some block, the program's published year plan (if any) comes with it
+    (``Bundle.plan``): the rows it leaves out are taken from the plan."""
     settings = settings or get_settings()
     files = read_bundle_files(source, settings=settings)
     bundle = parse_bundle(files, source=source)
-    if not bundle.unplanned_blocks():
+    if not bundle.unassigned():
         return bundle
     from rotaflow.services.year import published_plan
 

@@ -3,6 +3,7 @@ here by plain counting, not by the model), soft goals are served, impossible pla
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import Counter
 
@@ -144,7 +145,7 @@ def test_soft_leave_is_granted_where_it_can_be_and_reported_where_not() -> None:
     refused = plan_year(p, time_limit=10)
     assert refused.status == "optimal" and violations(p, refused) == []
     assert [(u.kind, u.person_id, u.block_id, u.rotation_id) for u in refused.unmet] == [("leave", "R1", "B04", "WARD")]
-    assert "7 days of vacation not granted: on WARD, which does not allow leave" in refused.unmet[0].reason
+    assert refused.unmet[0].reason == "7 days of vacation not granted: locked to WARD, which does not allow leave"
     assert refused.penalties["leave"] == Weights().leave_week
 
 
@@ -202,3 +203,41 @@ def test_the_time_limit_and_the_kill_switch() -> None:
     stop.set()
     result = plan_year(problem(), time_limit=10, stop=stop)
     assert result.status in {"cancelled", "optimal"}  # a tiny year may be solved before the stop is seen
+
+
+def test_each_wish_not_granted_says_why() -> None:
+    roomy = tuple(dataclasses.replace(r, max_residents=3) if r.id == "ICU" else r for r in rotations())
+    spec = roomy + (Rotation("ELEC", "elective", True),)
+    wishes = (
+        Wish("R1", "B01", "ICU", "off", 1),  # R1 is locked to ICU there
+        Wish("R2", "B02", "ELEC", "on", 1),  # no PGY-1 requirement names ELEC
+        Wish("R2", "B03", "WARD", "on", 1),  # R2 is locked to CLINIC there
+        Wish("R3", "B02", "ICU", "on", 5),
+        Wish("R3", "B05", "ICU", "on", 1),  # PGY-1 does one block of ICU: the heavier wish gets it
+    )
+    p = problem(rotations=spec, wishes=wishes, locked={("R1", "B01"): "ICU", ("R2", "B03"): "CLINIC"})
+    result = plan_year(p, time_limit=10)
+    assert result.status == "optimal" and violations(p, result) == []
+    reasons = {(u.person_id, u.block_id): u.reason for u in result.unmet}
+    assert reasons == {
+        ("R1", "B01"): "on ICU after all: the requirements and capacities need them there",
+        ("R2", "B02"): "ELEC is not among the rotations of PGY-1's requirements",
+        ("R2", "B03"): "the block is locked to CLINIC",
+        ("R3", "B05"): "PGY-1 residents do at most 1 block of ICU, placed in other blocks",
+    }
+    assert result.plan["R3", "B02"] == "ICU"
+    assert all(u.as_dict()["kind"] == "wish" for u in result.unmet)
+
+
+def test_soft_leave_names_the_full_rotations_that_allow_it() -> None:
+    spec = (
+        Rotation("WARD", "inpatient", False),
+        Rotation("VAC", "leave", True, max_residents=1),
+    )
+    away = (Leave("R1", "B02", 7, "vacation", soft=True), Leave("R2", "B02", 7, "vacation", soft=True))
+    p = problem(rotations=spec, requirements=(), leave=away)
+    result = plan_year(p, time_limit=10)
+    assert result.status == "optimal" and len(result.unmet) == 1
+    assert result.unmet[0].reason.endswith(
+        "on WARD, which does not allow leave; full in block B02 of those that allow it: VAC"
+    )
