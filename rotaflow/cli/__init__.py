@@ -15,7 +15,7 @@ This package holds the application (``app``), the entry point (``main``) and wha
 shares (the consoles, the ``--json`` and ``--progress`` helpers, the option problems); each command
 or group of commands is a module of its own (``ingest``, ``generate``, ``repair``, ``year``, ``validate``, ``synth``,
 ``sample``, ``rules``, ``serve``, ``history``, ``diff``, ``db``, ``bench``, ``backup``, ``restore``,
-``absence``, ``swap``), registered on ``app``
+``absence``, ``swap``, ``report``), registered on ``app``
 in the order ``rotaflow --help`` lists them.
 """
 
@@ -290,4 +290,4 @@ def main(argv: list[str] | None = None) -> int:
 # The commands, in the order `rotaflow --help` lists them (the groups after the single commands).
 # isort: off
 from rotaflow.cli import ingest, generate, repair, year, validate, synth, sample, rules, serve, history, diff  # noqa: E402, F401
-from rotaflow.cli import db, bench, backup, restore, absence, swap  # noqa: E402, F401
+from rotaflow.cli import db, bench, backup, restore, absence, swap, report  # noqa: E402, F401
