@@ -47,6 +47,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "emergency-restore": {"entrypoint": "rotaflow.flows.restore:emergency_restore", "schedules": []},
     "absence-repair": {"entrypoint": "rotaflow.flows.absence_repair:absence_repair", "schedules": []},
     "shift-swap": {"entrypoint": "rotaflow.flows.swap:shift_swap", "schedules": []},
+    "year-planning": {"entrypoint": "rotaflow.flows.year:year_planning", "schedules": []},
 }
 
 
@@ -170,6 +171,26 @@ def test_shift_swap_is_run_from_its_form() -> None:
     assert "rejects" in props["approval_timeout_hours"]["description"]
     # the form never approves on the coordinator's behalf: approval is the paused run's Resume dialog
     assert not {"approve", "approved", "publish"} & set(props)
+
+
+def test_year_planning_is_run_from_its_form() -> None:
+    deployment = _deployments()["year-planning"]
+    assert not deployment.get("schedules")  # the year is planned when a coordinator asks for it
+    assert deployment["parameters"] == {"program": "configs/programs/sample"}
+    assert deployment["tags"] == ["rotaflow", "planning"]
+    schema = _schema(deployment)
+    assert schema["required"] == ["program"]
+    props = schema["properties"]
+    assert list(props) == ["program", "time_limit_seconds", "vacation", "publish"]
+    assert all(p.get("description") for p in props.values())  # each form field says what it is
+    assert props["time_limit_seconds"]["type"] == "number" and props["time_limit_seconds"]["default"] == 60
+    assert props["vacation"]["enum"] == ["hard", "soft"] and props["vacation"]["default"] == "hard"
+    assert props["publish"]["type"] == "boolean" and props["publish"]["default"] is False  # publishing is asked for
+    assert "rotation_requirements.csv" in props["program"]["description"]
+    assert "leave" in props["vacation"]["description"]
+    assert "year plan" in props["publish"]["description"]
+    assert is_valid({"program": "configs/programs/sample", "vacation": "soft"}, schema)
+    assert not is_valid({"program": "configs/programs/sample", "vacation": "sometimes"}, schema)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
