@@ -20,6 +20,7 @@ __all__ = [
     "HistoryShift",
     "Instance",
     "PersonSpec",
+    "PriorLoad",
     "RequestSpec",
     "Schedule",
     "ShiftSpec",
@@ -138,6 +139,17 @@ def local_midnight(zone: ZoneInfo, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0, 0), tzinfo=zone).astimezone(UTC)
 
 
+@dataclass(frozen=True)
+class PriorLoad:
+    """A resident's academic year before the horizon: calls, nights and weekend shifts worked, and the days
+    they were available (the year's days so far less leave). Year-scope fairness balances the horizon against it."""
+
+    calls: int = 0
+    nights: int = 0
+    weekends: int = 0
+    available_days: int = 0
+
+
 @dataclass
 class Instance:
     """A block (or any horizon) to schedule."""
@@ -160,6 +172,8 @@ class Instance:
     demands: tuple[Demand, ...] = ()
     requests: tuple[RequestSpec, ...] = ()
     history: tuple[HistoryShift, ...] = ()
+    prior: dict[str, PriorLoad] = field(default_factory=dict)
+    """Each resident's year so far before day 0 (none: the year starts with the horizon)."""
     pins: dict[Cell, bool] = field(default_factory=dict)
     previous: frozenset[Cell] = frozenset()
     frozen_days: int = 0

@@ -143,15 +143,14 @@ class YearProblem:
             high = override[1] if override[1] is not None else high
         return low, high
 
-    def allowed(self, resident: Resident) -> list[str]:
-        """The rotations ``resident`` may do: those their PGY's requirements name (every rotation when none do),
-        with any rotation a locked row gives them."""
+    def allowed(self, resident: Resident, block: str) -> list[str]:
+        """The rotations ``resident`` may do in ``block``: those their PGY's requirements name (every rotation when
+        none do), and the rotation a locked row gives them there."""
         named = [q.rotation for q in self.requirements if q.pgy == resident.pgy]
         ids = [r.id for r in self.rotations if not named or r.id in named]
-        for block in self.blocks:
-            locked = self.locked.get((resident.id, block))
-            if locked is not None and locked not in ids:
-                ids.append(locked)
+        locked = self.locked.get((resident.id, block))
+        if locked is not None and locked not in ids:
+            ids.append(locked)
         return ids
 
 
@@ -229,10 +228,9 @@ def _build(problem: YearProblem) -> _Built:
     blocks = problem.blocks
     rotations = problem.rotation
     x: dict[tuple[str, str, str], cp_model.IntVar] = {}
-    allowed = {p.id: problem.allowed(p) for p in problem.residents}
     for p in problem.residents:
         for b in blocks:
-            options = [r for r in allowed[p.id] if r in rotations]
+            options = [r for r in problem.allowed(p, b) if r in rotations]
             for r in options:
                 x[p.id, b, r] = model.new_bool_var(f"x[{p.id},{b},{r}]")
             model.add_exactly_one(x[p.id, b, r] for r in options)
@@ -560,12 +558,13 @@ def _wish_reason(
     done: Mapping[tuple[str, str], int],
     pgy: Mapping[str, int],
 ) -> str:
-    if wish.kind == "off":
-        return f"on {wish.rotation} after all: the requirements and capacities need them there"
-    if wish.rotation not in problem.allowed(next(p for p in problem.residents if p.id == wish.person)):
-        return f"{wish.rotation} is not among the rotations of PGY-{pgy[wish.person]}'s requirements"
     if (wish.person, wish.block) in problem.locked:
         return f"the block is locked to {problem.locked[wish.person, wish.block]}"
+    if wish.kind == "off":
+        return f"on {wish.rotation} after all: the requirements and capacities need them there"
+    resident = next(p for p in problem.residents if p.id == wish.person)
+    if wish.rotation not in problem.allowed(resident, wish.block):
+        return f"{wish.rotation} is not among the rotations of PGY-{pgy[wish.person]}'s requirements"
     high = problem.bounds(wish.block, wish.rotation)[1]
     if high is not None and head.get((wish.block, wish.rotation), 0) >= high:
         return f"{wish.rotation} is full in block {wish.block} ({high} of {high})"

@@ -346,7 +346,7 @@ class ScheduleRepository:
             update(Assignment)
             .where(*self._published_in(program_id, first, last))
             .values(deleted_at=at, deleted_by=by)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session="fetch")  # rows loaded in this session see it too
         )
         return int(getattr(result, "rowcount", 0) or 0)
 

@@ -145,7 +145,7 @@ def year_planning(
 @task(name="load-program", cache_policy=NO_CACHE)
 def load_program(program: str) -> Bundle:
     """Read the bundle and hold every file to its contract (``InputError``, located, when it breaks it)."""
-    return load_bundle(program, settings=get_settings())
+    return load_bundle(program, settings=get_settings(), year_plan=False)
 
 
 @task(name="plan-year", cache_policy=NO_CACHE)

@@ -32,6 +32,7 @@ from rotaflow.services import generate as service
 from rotaflow.services import ingest as ingest_service
 from rotaflow.services import versions
 from rotaflow.services.results import GenerateResult
+from rotaflow.services.year_report import prior_loads
 from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.instances import block_instance, rules_for
 
@@ -71,6 +72,7 @@ def build_instance(bundle: Bundle, block_id: str) -> tuple[Instance, list[Config
         base = versions.published_version(engine, bundle.program.key, block_id)
     # a block already published starts from that version: the solver's hint, and continuity counts changes
     instance = block_instance(bundle, block_id, history=history, previous=base.cells if base else ())
+    instance.prior = prior_loads(engine, bundle, block_id)  # the year so far, for year-scope fairness
     versions.start_from(instance, base, versions.next_version(engine, bundle.program.key, block_id))
     # the validator must see the same past as the solver: keep the published history it was given
     instance.meta["database_history"] = [(p, d.isoformat(), s) for p, d, s in history]

@@ -15,6 +15,7 @@ from rotaflow.services import generate as service
 from rotaflow.services import ingest as ingest_service
 from rotaflow.services import repair as repairs
 from rotaflow.services import versions
+from rotaflow.services.year_report import prior_loads
 from rotaflow.tasks.generate import watched_solve
 from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.instances import rules_for
@@ -46,6 +47,7 @@ def build_repair_instance(
         from_date=chosen,
         next_number=versions.next_version(engine, bundle.program.key, block_id),
     )
+    instance.prior = prior_loads(engine, bundle, block_id)  # the year so far, for year-scope fairness
     # the validator must see the same past as the solver: keep the published history it was given
     instance.meta["database_history"] = [(p, d.isoformat(), s) for p, d, s in history]
     get_run_logger().info(

@@ -62,7 +62,7 @@ def plan_year(
         raise InputError([option_problem("--vacation", "hard or soft", vacation)])
     check_out_dir(out_dir)  # refused before anything is read
     settings = get_settings()
-    bundle = load_bundle(program, settings=settings)
+    bundle = load_bundle(program, settings=settings, year_plan=False)
     plan = run_plan(bundle, time_limit=time_limit, vacation=cast(Any, vacation))
     folder = claim_out_dir(out_dir)
     files = write_plan(bundle, plan, folder)

@@ -391,7 +391,11 @@ def publish_cells(
         previous[cell] = (a.uid or default_uid(program_key, cell), a.sequence)
     now = utcnow()
     retired = runs.retire_published(program_id, block.start_date, block.end_date, at=now, by=f"{actor} (run {run_id})")
-    assert retired == len(old), "the block's rows changed under its lock"
+    if retired != len(old):  # the block's lock is held: nothing else may change its rows meanwhile
+        raise PublishConflict(
+            f"block {block.block_id}'s published rows changed while this version was published "
+            f"({len(old)} read, {retired} replaced); nothing was published (run it again)"
+        )
     number = versions.next_number(program_id, block_id)
     expected = instance.meta.get("next_version")
     if expected is not None and number != expected:  # its calendars name the number it expected

@@ -74,23 +74,24 @@ def database_engine(settings: Settings) -> Engine:
     return engine
 
 
-def load_bundle(source: str, *, settings: Settings | None = None) -> Bundle:
+def load_bundle(source: str, *, settings: Settings | None = None, year_plan: bool = True) -> Bundle:
     """Read the bundle at ``source`` and hold every file to its contract. When its rotation_assignments.csv
     leaves a resident without a row for some block, the program's published year plan (if any) comes with it
-    (``Bundle.plan``): the rows it leaves out are taken from the plan."""
+    (``Bundle.plan``): the rows it leaves out are taken from the plan. ``year_plan=False`` reads the files alone
+    (planning the year needs no database)."""
     settings = settings or get_settings()
     files = read_bundle_files(source, settings=settings)
     bundle = parse_bundle(files, source=source)
-    if not bundle.unassigned():
+    if not year_plan or not bundle.unassigned():
         return bundle
-    from rotaflow.services.year import published_plan
+    from rotaflow.services.year import checked_plan, published_plan
 
     engine = database_engine(settings)
     try:
         plan = published_plan(engine, bundle.program.key)
     finally:
         engine.dispose()
-    return bundle if plan is None else dataclasses.replace(bundle, plan=plan.frame())
+    return bundle if plan is None else dataclasses.replace(bundle, plan=checked_plan(bundle, plan))
 
 
 def require_ingested(

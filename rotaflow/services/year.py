@@ -52,6 +52,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "PublishedPlan",
     "YearPlan",
+    "checked_plan",
     "publish_plan",
     "published_plan",
     "plan_rows",
@@ -553,3 +554,28 @@ def published_plan(engine: Engine, program_key: str) -> PublishedPlan | None:
             return None
         rows = tuple((r.person_id, r.block_id, r.rotation_id, r.locked, r.source) for r in stored.rows)
         return PublishedPlan(stored.number, stored.program_version, rows)
+
+
+def checked_plan(bundle: Bundle, plan: PublishedPlan) -> pd.DataFrame:
+    """The published plan's rows as rotation_assignments.csv's frame, refused (``InputError`` naming the plan,
+    its row and column) when a row no longer fits the bundle: a rotation rotations.csv no longer has, a block
+    blocks.csv no longer has. Rows of people who are no longer residents are left out."""
+    people = bundle.frames["people"]
+    residents = set(people.loc[people["role"] == "resident", "person_id"].astype(str))
+    rotations = set(bundle.frames["rotations"]["rotation_id"].astype(str))
+    blocks = set(bundle.frames["blocks"]["block_id"].astype(str))
+    where = f"year plan {plan.number}"
+    problems = []
+    for n, (person, block, rotation, _, _) in enumerate(plan.rows, start=1):
+        if person not in residents:
+            continue
+        if rotation not in rotations:
+            problems.append(
+                Problem(where, n, "rotation_id", "a rotation of rotations.csv (plan the year again)", rotation)
+            )
+        elif block not in blocks:
+            problems.append(Problem(where, n, "block_id", "a block of blocks.csv (plan the year again)", block))
+    if problems:
+        raise InputError(problems[:20])
+    frame = plan.frame()
+    return frame[frame["person_id"].isin(residents)].reset_index(drop=True)

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from rotaflow.constraints.instance import PriorLoad
 from rotaflow.db.models import Assignment, Program
 from rotaflow.db.session import UnitOfWork
 from rotaflow.files import write_private
@@ -78,6 +79,11 @@ class YearReport:
     until: dt.date
     """The last day counted."""
     residents: list[ResidentYear]
+
+    def spread(self, pgy: int, category: str) -> float | None:
+        """Most − fewest of ``category`` per 28 available days at full time among the PGY's residents."""
+        rates = [x for x in (r.rate(category) for r in self.residents if r.pgy == pgy) if x is not None]
+        return round(max(rates) - min(rates), 3) if len(rates) > 1 else None
 
     def cohort_mean(self, pgy: int, category: str) -> float | None:
         rates = [r.rate(category) for r in self.residents if r.pgy == pgy]
@@ -350,3 +356,17 @@ def write_year_report(report: YearReport, folder: Path) -> list[Path]:
         write_private(folder / "year_report.json", json.dumps(summary, indent=2) + "\n"),
         write_private(folder / "year_report.html", year_report_html(report)),
     ]
+
+
+def prior_loads(engine: Engine, bundle: Bundle, block_id: str) -> dict[str, PriorLoad]:
+    """Each resident's year before ``block_id`` (its calls, nights, weekend shifts and days available), for the
+    fairness rule's year scope; empty for the year's first block."""
+    blocks = bundle.frames["blocks"].set_index("block_id")
+    if block_id not in blocks.index:
+        return {}
+    start = blocks.at[block_id, "start_date"].date()
+    first = bundle.frames["blocks"]["start_date"].min().date()
+    if start <= first:
+        return {}
+    report = year_report(engine, bundle, until=start - dt.timedelta(days=1))
+    return {r.person_id: PriorLoad(r.calls, r.nights, r.weekends, r.available_days) for r in report.residents}

@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import json
 import shutil
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ from typing import Any
 import pytest
 
 from rotaflow.cli import main
-from rotaflow.configs.settings import Settings
+from rotaflow.configs.settings import Settings, get_settings
+from rotaflow.errors import InputError
 from rotaflow.services.ingest import database_engine, load_bundle
-from rotaflow.services.year import published_plan
+from rotaflow.services.year import PublishedPlan, checked_plan, published_plan
 from rotaflow.validations.instances import block_instance
 from tests.conftest import TINY
 
@@ -291,3 +293,42 @@ def test_a_published_plan_completes_the_rotations_a_bundle_leaves_out(
     # publishing again supersedes the first plan
     code, printed, _ = _run(capsys, "--program", str(year), "--out", str(tmp_path / "again"), "--publish", "--json")
     assert code == 0 and json.loads(printed)["published"] == 2
+
+
+def test_planning_reads_no_database(
+    year: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rotation_assignments.csv holds two rows only: planning needs nothing from the database (here one that
+    cannot be reached); --publish does."""
+    monkeypatch.setenv("ROTAFLOW_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=1")
+    monkeypatch.setenv("ROTAFLOW_SECRET_KEY", "Vq3" + uuid.uuid4().hex + uuid.uuid4().hex)
+    get_settings.cache_clear()
+    try:
+        code, _, err = _run(capsys, "--program", str(year), "--out", str(tmp_path / "plan"), "--time-limit", "20")
+        assert code == 0, err
+        code, _, err = _run(capsys, "--program", str(year), "--out", str(tmp_path / "again"), "--publish")
+        assert code == 1 and "cannot be used" in err
+    finally:
+        get_settings.cache_clear()
+
+
+def test_a_published_plan_that_no_longer_fits_the_bundle_is_refused_where_it_is_wrong(year: Path) -> None:
+    bundle = load_bundle(str(year), year_plan=False)
+    plan = PublishedPlan(
+        3,
+        1,
+        (
+            ("R1", "B1", "WARD", False, "planned"),
+            ("R1", "B2", "GONE", False, "planned"),
+            ("R2", "B9", "WARD", False, "planned"),
+            ("X9", "B1", "GONE", False, "planned"),  # no longer a resident: left out
+        ),
+    )
+    with pytest.raises(InputError) as refused:
+        checked_plan(bundle, plan)
+    assert [(p.file, p.row, p.column, p.got) for p in refused.value.problems] == [
+        ("year plan 3", 2, "rotation_id", "GONE"),
+        ("year plan 3", 3, "block_id", "B9"),
+    ]
+    fine = PublishedPlan(3, 1, (("R1", "B1", "WARD", False, "planned"), ("X9", "B1", "WARD", False, "planned")))
+    assert checked_plan(bundle, fine)["person_id"].tolist() == ["R1"]

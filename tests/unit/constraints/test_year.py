@@ -220,7 +220,7 @@ def test_each_wish_not_granted_says_why() -> None:
     assert result.status == "optimal" and violations(p, result) == []
     reasons = {(u.person_id, u.block_id): u.reason for u in result.unmet}
     assert reasons == {
-        ("R1", "B01"): "on ICU after all: the requirements and capacities need them there",
+        ("R1", "B01"): "the block is locked to ICU",
         ("R2", "B02"): "ELEC is not among the rotations of PGY-1's requirements",
         ("R2", "B03"): "the block is locked to CLINIC",
         ("R3", "B05"): "PGY-1 residents do at most 1 block of ICU, placed in other blocks",
@@ -241,3 +241,14 @@ def test_soft_leave_names_the_full_rotations_that_allow_it() -> None:
     assert result.unmet[0].reason.endswith(
         "on WARD, which does not allow leave; full in block B02 of those that allow it: VAC"
     )
+
+
+def test_a_locked_rotation_outside_the_pgys_is_allowed_in_its_own_block_only() -> None:
+    """R1 (PGY-1) is locked to ELEC in B01, which no PGY-1 requirement names, and wishes for ELEC in B03: the
+    wish cannot be granted, ELEC stays in B01 alone."""
+    spec = rotations() + (Rotation("ELEC", "elective", True),)
+    p = problem(rotations=spec, locked={("R1", "B01"): "ELEC"}, wishes=(Wish("R1", "B03", "ELEC", "on", 9),))
+    result = plan_year(p, time_limit=10)
+    assert result.status == "optimal" and result.plan["R1", "B01"] == "ELEC"
+    assert [b for b in BLOCKS if result.plan["R1", b] == "ELEC"] == ["B01"]
+    assert [u.reason for u in result.unmet] == ["ELEC is not among the rotations of PGY-1's requirements"]

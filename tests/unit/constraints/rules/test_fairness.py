@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
 
-from rotaflow.constraints.instance import Instance, PersonSpec, Schedule
+from rotaflow.constraints.instance import Instance, PersonSpec, PriorLoad, Schedule
 from rotaflow.constraints.rules import fairness
 from rotaflow.constraints.ruleset import RuleSetError
 from tests.unit.constraints.ruletools import CALL24, DAY, NIGHT, configured, exactly, instance, solve_with, violations
@@ -163,3 +164,97 @@ def test_residents_on_different_rotations_are_not_compared() -> None:
     assert solve_with(inst, rules, pins=exactly(inst, cells)).objective == 0
     together = configured(RULE, params={"categories": ["nights"], "tolerance": 0, "by_rotation": False})
     assert solve_with(inst, together, pins=exactly(inst, cells)).objective == 4
+
+
+# --------------------------------------------------------------------------- the year so far
+
+
+def year_program(**kwargs: object) -> Instance:
+    """PGY-2: R1 has had three calls in the 28 days before the week, R2 none, R3 one at half time."""
+    people = (
+        PersonSpec("R1", "resident", 2),
+        PersonSpec("R2", "resident", 2),
+        PersonSpec("R3", "resident", 2, fte=0.5),
+    )
+    prior = {"R1": PriorLoad(calls=3, available_days=28), "R2": PriorLoad(available_days=28)}
+    prior["R3"] = PriorLoad(calls=1, available_days=28)
+    return instance(people=people, shifts=(DAY, NIGHT, CALL24), days=7, start=MONDAY, prior=prior, **kwargs)
+
+
+YEAR = {"scope": "year", "categories": ["calls"], "tolerance": 0}
+
+
+def _rates(inst: Instance, calls: dict[str, int]) -> list[float]:
+    """calls per 28 available days at full time, by hand: (before + now) × 28 / (FTE × (28 + 7))."""
+    fte = {p.id: p.fte for p in inst.people}
+    return [(inst.prior[p].calls + n) * 28 / (fte[p] * 35) for p, n in calls.items()]
+
+
+@pytest.mark.parametrize(
+    ("cells", "calls"),
+    [
+        (set(), {"R1": 0, "R2": 0, "R3": 0}),
+        (shifts("R2", "CALL24", 0, 2, 4), {"R1": 0, "R2": 3, "R3": 0}),  # R2 catches up with R1
+        (shifts("R1", "CALL24", 0, 2), {"R1": 2, "R2": 0, "R3": 0}),  # R1 pulls further ahead
+        (shifts("R2", "CALL24", 0) | shifts("R3", "CALL24", 3), {"R1": 0, "R2": 1, "R3": 1}),
+    ],
+)
+def test_year_scope_weighs_the_year_so_far_per_fte_and_day_available(cells: set, calls: dict[str, int]) -> None:
+    inst = year_program()
+    rates = _rates(inst, calls)
+    expected = max(0, math.ceil(round(max(rates) - min(rates), 6) - 1e-9))  # whole shifts per 28 days, rounded up
+    rules = configured(RULE, params=YEAR)
+    result = solve_with(inst, rules, pins=exactly(inst, cells))
+    assert (result.status, result.objective) == ("optimal", expected)
+    assert fairness.penalty(Schedule.of(inst, cells), fairness.Params(**YEAR)) == expected
+
+
+def test_year_scope_gives_the_calls_to_whoever_is_behind() -> None:
+    """The week's three calls (Monday, Wednesday, Friday) all to one resident: year scope costs least when they go
+    to R2, who has had none; most when they go to R3, whose one call so far at half time already weighs 1.6 per
+    28 days (three more: 6.4, against R1's 2.4)."""
+    inst = year_program()
+    cost = {
+        giver: solve_with(
+            inst, configured(RULE, params=YEAR), pins=exactly(inst, shifts(giver, "CALL24", 0, 2, 4))
+        ).objective
+        for giver in ("R1", "R2", "R3")
+    }
+    assert cost["R2"] < cost["R1"] < cost["R3"]
+    block = {"categories": ["calls"], "tolerance": 0}
+    same = {
+        giver: solve_with(
+            inst, configured(RULE, params=block), pins=exactly(inst, shifts(giver, "CALL24", 0, 2, 4))
+        ).objective
+        for giver in ("R1", "R2", "R3")
+    }
+    assert len(set(same.values())) == 1  # block scope sees only the week: any of them is the same
+
+
+def test_year_scope_compares_across_rotations_and_warns_with_rates() -> None:
+    inst = year_program()
+    inst.rotation = {(p, d): ("ICU" if p == "R1" else "WARD") for p in inst.person_ids for d in range(7)}
+    cells = shifts("R1", "CALL24", 0, 2)
+    rules = configured(RULE, params={"scope": "year", "categories": ["calls"]})
+    (warning,) = violations(inst, rules, cells)
+    rates = _rates(inst, {"R1": 2, "R2": 0, "R3": 0})
+    assert warning.severity == "warning" and warning.limit == 1
+    assert warning.message == (
+        f"PGY-2 residents' calls per 28 available days over the year so far range from {min(rates):.2f} to "
+        f"{max(rates):.2f}"
+    )
+    assert warning.value == pytest.approx(max(rates) - min(rates), abs=0.05)
+    block = configured(RULE, params={"categories": ["calls"], "tolerance": 0})
+    assert solve_with(inst, block, pins=exactly(inst, cells)).objective == 0  # block scope: R1 alone on ICU
+
+
+def test_leave_shortens_the_days_a_resident_was_available() -> None:
+    inst = year_program(blocked_days={"R2": frozenset(range(7))})
+    assert fairness.available_days(inst, "R2") == 28 and fairness.available_days(inst, "R1") == 35
+    assert fairness.multiplier(inst, "R3") == round(28 * fairness.SCALE / (0.5 * 35))
+    # R2 on leave all week cannot work calls: not compared
+    cells = shifts("R1", "CALL24", 0)
+    rules = configured(RULE, params=YEAR)
+    rates = _rates(inst, {"R1": 1, "R3": 0})
+    expected = math.ceil(round(max(rates) - min(rates), 6))
+    assert solve_with(inst, rules, pins=exactly(inst, cells)).objective == expected
