@@ -307,6 +307,24 @@ class ScheduleRepository:
             )
         ).first()
 
+    def history_changed_after(
+        self, program_id: int, first: dt.date, before: dt.date, after: dt.datetime
+    ) -> BlockVersion | None:
+        """A version of another block holding days from ``first`` up to the day before ``before`` (a block's
+        history window) published after ``after``, if any."""
+        return self.session.scalars(
+            select(BlockVersion)
+            .join(Block, (Block.program_id == BlockVersion.program_id) & (Block.block_id == BlockVersion.block_id))
+            .where(
+                BlockVersion.program_id == program_id,
+                BlockVersion.created_at > after,
+                Block.start_date < before,
+                Block.end_date >= first,
+            )
+            .order_by(BlockVersion.created_at)
+            .limit(1)
+        ).first()
+
     def run(self, run_id: str) -> ScheduleRun | None:
         return self.session.get(ScheduleRun, run_id)
 

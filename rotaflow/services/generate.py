@@ -47,6 +47,7 @@ from rotaflow.services.results import GenerateResult, check_csv, summary_json
 from rotaflow.services.versions import PublishedVersion
 from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.contracts import ASSIGNMENT_COLUMNS, FINDING_COLUMNS
+from rotaflow.validations.instances import HISTORY_DAYS
 
 __all__ = [
     "PublishConflict",
@@ -309,6 +310,14 @@ def publish_run(
                 f"block {block_id} is at {now_at} now, and this schedule was made from version {based_on}: "
                 f"nothing was published; run it again on the block's current version"
             )
+        if publishes:  # the published days before the block, which its rules read as history, as solved
+            since = block.start_date - dt.timedelta(days=HISTORY_DAYS)
+            moved = runs.history_changed_after(program.id, since, block.start_date, started_at)
+            if moved is not None:
+                raise PublishConflict(
+                    f"block {moved.block_id}, whose days this block's rules read as history, got version "
+                    f"{moved.version} while this schedule was made; nothing was published (run it again)"
+                )
         run = ScheduleRun(
             id=run_id,
             program_id=program.id,

@@ -225,6 +225,44 @@ def test_a_run_started_before_the_latest_publish_is_refused(solved: tuple[Engine
     assert again.replaced == len(s.result.cells)
 
 
+def test_a_block_whose_history_changed_while_it_was_solved_is_refused(
+    solved: tuple[Engine, Solved], tiny_dir: Path, settings: Settings
+) -> None:
+    """B2's rules read B1's last days as history: a B2 run that started before B1 got a new version (a swap, a
+    repair) was solved on the old days and is refused; one started afterwards goes through."""
+    engine, s = solved
+    bundle = load_bundle(str(tiny_dir), settings=settings)
+    b2 = block_instance(bundle, "B2")
+    empty = SolveResult("feasible", 0.0, 0.0, 0.0, frozenset({("R2", 0, "DAY")}))
+
+    def publish_b2(started_at: dt.datetime) -> Published:
+        summary = GenerateResult.start(
+            run_id=str(uuid.uuid4()),
+            program=PROGRAM,
+            program_version=s.version,
+            block_id="B2",
+            rules=[],
+            time_limit_seconds=5,
+        ).solved(empty)
+        return publish_run(
+            engine,
+            program_key=PROGRAM,
+            version=s.version,
+            instance=b2,
+            result=empty,
+            summary=summary,
+            started_at=started_at,
+        )
+
+    b2_started = _now()
+    time.sleep(0.01)
+    _publish(engine, s, str(uuid.uuid4()), _now())  # B1 published while B2 was solving
+    with pytest.raises(PublishConflict, match="block B1, whose days this block's rules read as history, got version 1"):
+        publish_b2(b2_started)
+    assert set(_runs(engine).values()) == {"published"} and len(_runs(engine)) == 1
+    assert publish_b2(_now()).block_version == 1
+
+
 # --------------------------------------------------------------------------- a real race
 
 
