@@ -2,9 +2,11 @@
 
 ``build_bundle`` returns the text of every file of a valid, schedulable program bundle:
 ``program.yaml``, ``people.csv``, ``blocks.csv``, ``shifts.csv``, ``rotations.csv``,
-``rotation_assignments.csv``, ``coverage.csv``, ``absences.csv`` and ``requests.csv``.
-The same arguments always give the same text (byte for byte), so the sample program in
-``configs/programs/sample/`` is regenerated from :func:`sample_bundle`.
+``rotation_assignments.csv``, ``coverage.csv``, ``absences.csv`` and ``requests.csv``, and the
+year-planning inputs of ``rotaflow plan-year``: ``rotation_requirements.csv``, ``rotation_capacity.csv`` and
+``rotation_requests.csv`` (with the capacity, run and leave columns of ``rotations.csv`` and the ``locked`` and
+``source`` columns of ``rotation_assignments.csv``).  The same arguments always give the same text (byte for
+byte), so the sample program in ``configs/programs/sample/`` is regenerated from :func:`sample_bundle`.
 
 Design, so that every block can be scheduled within the ACGME rules on its own:
 
@@ -19,6 +21,17 @@ Design, so that every block can be scheduled within the ACGME rules on its own:
 * Blocking absences go to residents on clinic/elective rotations (sick days also elsewhere when
   the rotation has spare people) and never take more people away on one day than the rotation's
   spare head-count, so every coverage minimum keeps enough eligible people every day.
+* The year-planning inputs are derived from that rotation cycle, so the generated rotation assignments are
+  themselves (nearly) a plan: each PGY's requirements span floor(0.8 x) .. ceil(1.2 x) + 1 blocks of a
+  rotation, x the blocks the cycle gives that PGY's residents on average (widened to what every one of them
+  does), and only the rotations the PGY does; each rotation's head-count bounds are the cycle's head-count
+  with slack (less below for inpatient and night-float rotations, none below for electives and vacation);
+  ``max_consecutive_blocks`` is the cycle's longest run for every rotation but clinic and electives.  Three
+  per-block overrides, a few residents' rows locked (residents whose blocking absences already fall on
+  rotations that allow leave) and a handful of rotation wishes come from a second generator seeded from
+  ``seed``, so every other file stays what it was before these inputs existed.  The cycle itself can break
+  two rules the planner must then repair: an override below a block's head-count, and a sick day on a
+  rotation that does not allow leave.
 
 Only the standard library and PyYAML are used; nothing else from rotaflow is imported.
 """
@@ -32,6 +45,7 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -69,6 +83,9 @@ BUNDLE_FILES: tuple[str, ...] = (
     "coverage.csv",
     "absences.csv",
     "requests.csv",
+    "rotation_requirements.csv",
+    "rotation_capacity.csv",
+    "rotation_requests.csv",
 )
 
 #: Arguments of :func:`sample_bundle` (the program in ``configs/programs/sample/``).
@@ -779,6 +796,132 @@ def _make_requests(
     return requests
 
 
+# --------------------------------------------------------------------------- year planning inputs
+
+#: Settings whose rotations allow leave when rotations.csv leaves ``leave_allowed`` empty (docs/formats.md).
+_LEAVE_SETTINGS = frozenset({"outpatient", "elective", "leave"})
+
+
+@dataclass
+class _Year:
+    """What ``rotaflow plan-year`` reads besides the rest of the bundle."""
+
+    requirements: list[tuple[int, str, int, int]]  # pgy, rotation, min_blocks, max_blocks
+    bounds: dict[str, tuple[int | None, int | None, int | None]]  # rotation -> min, max, max consecutive
+    capacity: list[tuple[str, str, int | None, int | None]]  # block, rotation, min, max
+    wishes: list[tuple[str, str, str, str, int]]  # person, block, rotation, kind, weight
+    locked: set[str]  # residents whose rows are locked
+
+
+def _longest_run(sequence: list[str], rotation_id: str) -> int:
+    best = run = 0
+    for value in sequence:
+        run = run + 1 if value == rotation_id else 0
+        best = max(best, run)
+    return best
+
+
+def _year_inputs(
+    seed: int,
+    residents: list[_Person],
+    counts: dict[str, int],
+    plan: list[dict[str, str]],
+    block_ids: list[str],
+    block_starts: list[date],
+    absences: list[_Absence],
+) -> _Year:
+    rng = random.Random(f"rotaflow-year-{seed}")  # its own stream: the other files do not move
+    blocks = len(plan)
+    rows = {p.person_id: [plan[b][p.person_id] for b in range(blocks)] for p in residents}
+
+    # requirements: per PGY and rotation it does, around the cycle's average, wide enough for every resident
+    requirements: list[tuple[int, str, int, int]] = []
+    allowed: dict[int, list[str]] = {}
+    for pgy in sorted({p.pgy or 0 for p in residents}):
+        members = [p for p in residents if p.pgy == pgy]
+        for rotation_id in ROTATION_WEIGHTS:
+            done = [rows[p.person_id].count(rotation_id) for p in members]
+            if not any(done):
+                continue
+            share = Fraction(sum(done), len(done))
+            # at least once when every resident of the PGY does it at least once
+            low = min(max(1, math.floor(share * Fraction(4, 5))), min(done))
+            high = min(blocks, max(math.ceil(share * Fraction(6, 5)) + 1, max(done)))
+            requirements.append((pgy, rotation_id, low, high))
+            allowed.setdefault(pgy, []).append(rotation_id)
+
+    # head-count bounds and runs from the cycle's head-counts
+    bounds: dict[str, tuple[int | None, int | None, int | None]] = {}
+    for rotation in _ROTATIONS:
+        count = counts[rotation.rotation_id]
+        floor: int | None
+        if rotation.setting in ("inpatient", "night_float"):
+            floor, ceiling = count - math.ceil(count / 10), count + math.ceil(count / 10)
+        elif rotation.setting == "outpatient":
+            floor, ceiling = count - math.ceil(count / 5), count + math.ceil(count / 10)
+        elif rotation.setting == "elective":
+            floor, ceiling = None, count + math.ceil(count / 5)
+        else:
+            floor, ceiling = None, count + math.ceil(count / 2)
+        run: int | None = None
+        if rotation.setting not in ("outpatient", "elective"):
+            run = max(1, max(_longest_run(r, rotation.rotation_id) for r in rows.values()))
+        bounds[rotation.rotation_id] = (floor or None, ceiling, run)
+
+    # blocks in which each resident has a blocking absence
+    away: set[tuple[str, int]] = set()
+    for absence in absences:
+        if not absence.blocking:
+            continue
+        for b, first in enumerate(block_starts):
+            if absence.start <= first + timedelta(days=BLOCK_DAYS - 1) and first <= absence.end:
+                away.add((absence.person_id, b))
+    leave_ok = {r.rotation_id for r in _ROTATIONS if r.setting in _LEAVE_SETTINGS}
+
+    # locked: a few residents whose rows already give every absence a rotation that allows leave
+    fits = [
+        p.person_id
+        for p in residents
+        if all(rows[p.person_id][b] in leave_ok for b in range(blocks) if (p.person_id, b) in away)
+    ]
+    locked = set(rng.sample(fits, min(len(fits), 3 if len(residents) >= 18 else 2 if len(residents) >= 12 else 1)))
+
+    def locked_on(b: int, rotation_id: str) -> int:
+        return sum(1 for pid in locked if rows[pid][b] == rotation_id)
+
+    # per-block overrides: fewer electives in one block, fewer on vacation in another, a full ICU in a third
+    capacity: list[tuple[str, str, int | None, int | None]] = []
+    chosen = rng.sample(range(blocks), 3) if blocks >= 3 else [rng.randrange(blocks) for _ in range(3)]
+    elec, vac, icu = counts["ELEC"], counts["VAC"], counts["ICU"]
+    if elec >= 2:
+        capacity.append(
+            (block_ids[chosen[0]], "ELEC", None, max(locked_on(chosen[0], "ELEC"), elec - math.ceil(elec / 3)))
+        )
+    if vac >= 1:
+        capacity.append((block_ids[chosen[1]], "VAC", None, max(locked_on(chosen[1], "VAC"), vac - 1)))
+    if icu >= 2:
+        capacity.append((block_ids[chosen[2]], "ICU", icu, None))
+    capacity.sort(key=lambda row: (block_ids.index(row[0]), row[1]))
+
+    # wishes: on or off a rotation the resident's PGY does, at most one a resident and block
+    wishes: dict[tuple[str, str], tuple[str, str, str, str, int]] = {}
+    free = [p for p in residents if p.person_id not in locked]
+    wanted = min(60, max(2, round(0.4 * len(residents))))
+    for _ in range(wanted * 4):
+        if len(wishes) >= wanted or not free:
+            break
+        person = rng.choice(free)
+        b = rng.randrange(blocks)
+        rotation_id = rng.choice(allowed[person.pgy or 0])
+        kind = "on" if rng.random() < 0.6 else "off"
+        weight = rng.randint(1, 3)
+        key = (person.person_id, block_ids[b])
+        if key in wishes or (kind == "on" and (person.person_id, b) in away and rotation_id not in leave_ok):
+            continue
+        wishes[key] = (person.person_id, block_ids[b], rotation_id, kind, weight)
+    return _Year(requirements, bounds, capacity, sorted(wishes.values()), locked)
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -839,6 +982,7 @@ def build_bundle(
         key=lambda s: [x.shift_id for x in _SHIFTS].index(s),
     )
     requests = _make_requests(rng, people, block_starts, plan, absences, faculty_shifts)
+    year = _year_inputs(seed, resident_people, counts, plan, block_ids, block_starts, absences)
 
     files: dict[str, str] = {}
     program = {
@@ -888,12 +1032,42 @@ def build_bundle(
         ),
     )
     files["rotations.csv"] = _csv_text(
-        ("rotation_id", "name", "setting", "eligible_shifts"),
-        ((r.rotation_id, r.name, r.setting, ";".join(r.eligible_shifts)) for r in _ROTATIONS),
+        (
+            "rotation_id",
+            "name",
+            "setting",
+            "eligible_shifts",
+            "min_residents",
+            "max_residents",
+            "max_consecutive_blocks",
+            "leave_allowed",
+        ),
+        (
+            (
+                r.rotation_id,
+                r.name,
+                r.setting,
+                ";".join(r.eligible_shifts),
+                *year.bounds[r.rotation_id],
+                # the setting's default everywhere; the vacation block says it explicitly
+                _bool(True) if r.setting == "leave" else None,
+            )
+            for r in _ROTATIONS
+        ),
     )
     files["rotation_assignments.csv"] = _csv_text(
-        ("person_id", "block_id", "rotation_id"),
-        ((p.person_id, block_ids[b], plan[b][p.person_id]) for p in resident_people for b in range(blocks)),
+        ("person_id", "block_id", "rotation_id", "locked", "source"),
+        (
+            (
+                p.person_id,
+                block_ids[b],
+                plan[b][p.person_id],
+                _bool(p.person_id in year.locked),
+                "manual" if p.person_id in year.locked else None,
+            )
+            for p in resident_people
+            for b in range(blocks)
+        ),
     )
     coverage_rows: list[tuple[object, ...]] = []
     for row in design.rows:
@@ -927,6 +1101,13 @@ def build_bundle(
         ("person_id", "date", "shift_id", "kind", "weight"),
         ((r.person_id, r.day.isoformat(), r.shift_id, r.kind, r.weight) for r in requests),
     )
+    files["rotation_requirements.csv"] = _csv_text(
+        ("pgy", "rotation_id", "min_blocks", "max_blocks"), year.requirements
+    )
+    files["rotation_capacity.csv"] = _csv_text(
+        ("block_id", "rotation_id", "min_residents", "max_residents"), year.capacity
+    )
+    files["rotation_requests.csv"] = _csv_text(("person_id", "block_id", "rotation_id", "kind", "weight"), year.wishes)
     return {filename: files[filename] for filename in BUNDLE_FILES}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
@@ -11,13 +12,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rotaflow.constraints.year import plan_year
 from rotaflow.services.synth import (
     BUNDLE_FILES,
     MAX_RESIDENTS,
+    ROTATION_WEIGHTS,
     build_bundle,
     sample_bundle,
     write_bundle,
 )
+from rotaflow.services.year import run_plan, year_problem
+from rotaflow.validations.bundle import parse_bundle
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "configs" / "programs" / "sample"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -96,6 +101,9 @@ def test_file_set() -> None:
         "coverage.csv",
         "absences.csv",
         "requests.csv",
+        "rotation_requirements.csv",
+        "rotation_capacity.csv",
+        "rotation_requests.csv",
     }
     assert all(text.endswith("\n") and "\r" not in text for text in bundle.values())
 
@@ -419,3 +427,157 @@ def test_average_resident_load_is_comfortable(key: str) -> None:
                 if _applies(row["applies_on"], day):
                     demand += int(row["min"]) * hours(row["shift_id"])
         assert demand / working / 4 <= 50, block["block_id"]
+
+
+# --------------------------------------------------------------------------- year planning inputs
+
+
+def _year_cells(bundle: dict[str, str]) -> dict[tuple[str, str], str]:
+    return {(a["person_id"], a["block_id"]): a["rotation_id"] for a in _rows(bundle["rotation_assignments.csv"])}
+
+
+def test_sample_year_inputs() -> None:
+    bundle = _sample()
+    rotations = {r["rotation_id"]: r for r in _rows(bundle["rotations.csv"])}
+    assert list(_rows(bundle["rotations.csv"])[0])[4:] == [
+        "min_residents",
+        "max_residents",
+        "max_consecutive_blocks",
+        "leave_allowed",
+    ]
+    assert {k: (r["min_residents"], r["max_residents"], r["max_consecutive_blocks"]) for k, r in rotations.items()} == {
+        "INPT": ("7", "9", "3"),
+        "ICU": ("3", "5", "2"),
+        "NF": ("3", "5", "2"),
+        "OB": ("3", "5", "2"),
+        "CLINIC": ("6", "9", ""),
+        "ELEC": ("", "8", ""),
+        "VAC": ("", "3", "1"),
+    }
+    # the setting's default everywhere, one explicit value
+    assert {k: r["leave_allowed"] for k, r in rotations.items() if r["leave_allowed"]} == {"VAC": "true"}
+    requirements = _rows(bundle["rotation_requirements.csv"])
+    assert {r["pgy"] for r in requirements} == {"1", "2", "3"}
+    # the sample's PGY-1 residents never take the vacation block in the rotation cycle, so they may not
+    assert ("1", "VAC") not in {(r["pgy"], r["rotation_id"]) for r in requirements}
+    assert len(_rows(bundle["rotation_capacity.csv"])) == 3
+    wishes = _rows(bundle["rotation_requests.csv"])
+    assert len(wishes) == 14 and {w["kind"] for w in wishes} == {"on", "off"}
+    assignments = _rows(bundle["rotation_assignments.csv"])
+    locked = [a for a in assignments if a["locked"] == "true"]
+    assert len({a["person_id"] for a in locked}) == 3 and len(locked) == 3 * 13
+    assert all(a["source"] == "manual" for a in locked)
+    assert all(a["locked"] == "false" and a["source"] == "" for a in assignments if a not in locked)
+
+
+def test_year_inputs_are_deterministic_from_the_seed() -> None:
+    names = ("rotation_requirements.csv", "rotation_capacity.csv", "rotation_requests.csv")
+    first, again, other = (build_bundle(residents=40, seed=seed) for seed in (7, 7, 8))
+    assert [first[n] for n in names] == [again[n] for n in names]
+    assert first["rotation_requests.csv"] != other["rotation_requests.csv"]
+    assert _locked(first) != _locked(other)
+
+
+@pytest.mark.parametrize("key", BUNDLE_IDS)
+def test_year_inputs_are_consistent_with_the_rotation_cycle(key: str) -> None:
+    """Counted here without the planner: the generated rotation rows meet every requirement and run limit, every
+    rotation's head-count stays within its own bounds, the locked rows also meet the per-block overrides and give
+    every blocking absence a rotation that allows leave, and wishes name a rotation the resident's PGY may do."""
+    bundle = _get(key)
+    pgy = {p["person_id"]: int(p["pgy"]) for p in _rows(bundle["people.csv"]) if p["role"] == "resident"}
+    blocks = _rows(bundle["blocks.csv"])
+    block_ids = [b["block_id"] for b in blocks]
+    rotations = {r["rotation_id"]: r for r in _rows(bundle["rotations.csv"])}
+    cells = _year_cells(bundle)
+    requirements = {(int(r["pgy"]), r["rotation_id"]): r for r in _rows(bundle["rotation_requirements.csv"])}
+    assert {g for g, _ in requirements} == set(pgy.values())
+    for (_, rotation_id), row in requirements.items():
+        assert rotation_id in rotations and 0 <= int(row["min_blocks"]) <= int(row["max_blocks"]) <= len(blocks)
+    for g in set(pgy.values()):
+        named = [r for r in requirements.values() if r["pgy"] == str(g)]
+        assert sum(int(r["min_blocks"]) for r in named) <= len(blocks) <= sum(int(r["max_blocks"]) for r in named)
+    for person, g in pgy.items():
+        year = [cells[person, b] for b in block_ids]
+        for rotation_id in set(year):
+            row = requirements[g, rotation_id]  # only rotations the PGY's requirements name
+            assert int(row["min_blocks"]) <= year.count(rotation_id) <= int(row["max_blocks"])
+        for (h, rotation_id), row in requirements.items():
+            if h == g and rotation_id not in year:
+                assert row["min_blocks"] == "0"
+        for rotation_id, spec in rotations.items():
+            if spec["max_consecutive_blocks"]:
+                limit = int(spec["max_consecutive_blocks"])
+                runs = [year[i : i + limit + 1] for i in range(len(year) - limit)]
+                assert [rotation_id] * (limit + 1) not in runs, (person, rotation_id)
+    heads = Counter((block, r) for (_, block), r in cells.items())
+    for b in block_ids:
+        for rotation_id, spec in rotations.items():
+            count = heads[b, rotation_id]
+            assert int(spec["min_residents"] or 0) <= count <= int(spec["max_residents"]), (b, rotation_id)
+    locked = {(a["person_id"], a["block_id"]): a["rotation_id"] for a in _locked(bundle)}
+    assert locked
+    for override in _rows(bundle["rotation_capacity.csv"]):
+        assert override["block_id"] in block_ids and override["rotation_id"] in rotations
+        on = sum(1 for (_, b), r in locked.items() if b == override["block_id"] and r == override["rotation_id"])
+        assert not override["max_residents"] or on <= int(override["max_residents"])
+    leave_ok = {
+        k
+        for k, r in rotations.items()
+        if _is_true(r["leave_allowed"])
+        or (not r["leave_allowed"] and r["setting"] in ("outpatient", "elective", "leave"))
+    }
+    for absence in _rows(bundle["absences.csv"]):
+        if not _is_true(absence["blocking"]) or absence["person_id"] not in {p for p, _ in locked}:
+            continue
+        for block in blocks:
+            if absence["start_date"] <= block["end_date"] and block["start_date"] <= absence["end_date"]:
+                assert locked[absence["person_id"], block["block_id"]] in leave_ok
+    wishes = _rows(bundle["rotation_requests.csv"])
+    assert wishes
+    for wish in wishes:
+        assert (pgy[wish["person_id"]], wish["rotation_id"]) in requirements
+        assert wish["block_id"] in block_ids and wish["kind"] in ("on", "off") and 1 <= int(wish["weight"]) <= 3
+        assert wish["person_id"] not in {p for p, _ in locked}
+    assert len({(w["person_id"], w["block_id"]) for w in wishes}) == len(wishes)
+
+
+def _locked(bundle: dict[str, str]) -> list[dict[str, str]]:
+    return [a for a in _rows(bundle["rotation_assignments.csv"]) if a["locked"] == "true"]
+
+
+def test_requirements_follow_the_rotation_mix() -> None:
+    """min = floor(0.8 x) (at least 1 when everyone does it), max = ceil(1.2 x) + 1, x the PGY's average."""
+    bundle = _bundle(150, seed=150)
+    pgy = {p["person_id"]: p["pgy"] for p in _rows(bundle["people.csv"]) if p["role"] == "resident"}
+    cells = _year_cells(bundle)
+    for row in _rows(bundle["rotation_requirements.csv"]):
+        done = [
+            sum(1 for (p, _), r in cells.items() if p == person and r == row["rotation_id"])
+            for person, g in pgy.items()
+            if g == row["pgy"]
+        ]
+        share = sum(done) / len(done)
+        assert int(row["min_blocks"]) == min(max(1, int(share * 0.8)), min(done))
+        assert int(row["max_blocks"]) == max(-int(-share * 1.2 // 1) + 1, max(done))
+    assert {r["rotation_id"] for r in _rows(bundle["rotation_requirements.csv"])} == set(ROTATION_WEIGHTS)
+
+
+def test_a_small_synthetic_year_parses_and_is_planned() -> None:
+    bundle = parse_bundle({name: text.encode("utf-8") for name, text in build_bundle(residents=12, seed=4).items()})
+    for name in ("rotation_requirements", "rotation_capacity", "rotation_requests"):
+        assert len(bundle.frames[name]) > 0, name
+    assert bundle.frames["rotations"]["max_consecutive_blocks"].notna().any()
+    assert bundle.frames["rotation_assignments"]["locked"].fillna(False).astype(bool).sum() == 2 * 13
+    plan = run_plan(bundle, time_limit=5)
+    assert plan.result.status in ("optimal", "feasible"), plan.result.diagnosis
+    problem = plan.problem
+    assert len(problem.residents) == 12 and len(problem.blocks) == 13 and len(problem.locked) == 2 * 13
+    assert all(plan.result.plan[cell] == rotation for cell, rotation in problem.locked.items())
+    assert problem.wishes and problem.capacity and problem.requirements
+
+
+def test_the_sample_year_is_planned() -> None:
+    bundle = parse_bundle({name: text.encode("utf-8") for name, text in _sample().items()})
+    result = plan_year(year_problem(bundle), time_limit=30)
+    assert result.status in ("optimal", "feasible"), result.diagnosis
+    assert len(result.plan) == 36 * 13
