@@ -85,7 +85,7 @@ def year_bundle(folder: Path) -> Path:
     )
     _write(
         folder / "rotation_assignments.csv",
-        "person_id,block_id,rotation_id,locked,source\nR2,B4,VAC,true,manual\nR5,B1,WARD,true,manual\n",
+        "person_id,block_id,rotation_id,locked,source\nR2,B4,VAC,true,manual\nR5,B1,WARD,true,manual\nF1,B1,WARD,,\n",
     )
     _write(
         folder / "absences.csv",
@@ -104,52 +104,72 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _block_of(day: dt.date) -> str:
-    return BLOCKS[(day - FIRST).days // 28]
-
-
 def broken_rules(bundle: Path, plan: Path) -> list[str]:
-    """Every rule of the year counted from the files alone."""
+    """Every rule of the year counted from the files alone (csv module, no rotaflow code): each resident once per
+    block, the PGY's requirements (and only its rotations, locked rows apart), runs, head-counts with the
+    block overrides, locked rows kept, blocking absences on rotations that allow leave."""
+    people = {r["person_id"]: int(r["pgy"]) for r in _rows(bundle / "people.csv") if r["role"] == "resident"}
+    blocks = sorted(_rows(bundle / "blocks.csv"), key=lambda r: r["start_date"])
+    order = [b["block_id"] for b in blocks]
     rotations = {r["rotation_id"]: r for r in _rows(bundle / "rotations.csv")}
-    capacity = {(r["block_id"], r["rotation_id"]): r for r in _rows(bundle / "rotation_capacity.csv")}
-    requirements = _rows(bundle / "rotation_requirements.csv")
+    names = ("rotation_capacity.csv", "rotation_requirements.csv", "rotation_assignments.csv", "absences.csv")
+    optional = {name: _rows(bundle / name) if (bundle / name).exists() else [] for name in names}
+    capacity = {(r["block_id"], r["rotation_id"]): r for r in optional["rotation_capacity.csv"]}
+    requirements = optional["rotation_requirements.csv"]
     rows = _rows(plan)
-    on = {(r["person_id"], r["block_id"]): r["rotation_id"] for r in rows}
-    found = [f"{p} has no row for {b}" for p in RESIDENTS for b in BLOCKS if (p, b) not in on]
-    found += [f"{len(rows)} rows for {len(on)} resident-blocks"] if len(rows) != len(on) else []
-    for person, pgy in RESIDENTS.items():
-        count = Counter(on.get((person, b)) for b in BLOCKS)
+    on = {(r["person_id"], r["block_id"]): r["rotation_id"] for r in rows if r["person_id"] in people}
+    found = [f"{p} has no row for {b}" for p in people for b in order if (p, b) not in on]
+    resident_rows = [r for r in rows if r["person_id"] in people]
+    found += [f"{len(resident_rows)} rows for {len(on)} resident-blocks"] if len(resident_rows) != len(on) else []
+    locked = {
+        (r["person_id"], r["block_id"]): r["rotation_id"]
+        for r in optional["rotation_assignments.csv"]
+        if (r.get("locked") or "").strip().lower() in ("true", "1", "yes") and r["person_id"] in people
+    }
+    found += [f"locked {cell} moved" for cell, rotation in locked.items() if on.get(cell) != rotation]
+    for person, pgy in people.items():
+        count = Counter(on.get((person, b)) for b in order)
         mine = [q for q in requirements if int(q["pgy"]) == pgy]
         named = {q["rotation_id"] for q in mine}
-        found += [f"{person} on {r}, not a PGY-{pgy} rotation" for r in count if r not in named]
+        for (who, block), rotation in on.items():
+            if who == person and named and rotation not in named and locked.get((who, block)) != rotation:
+                found.append(f"{person} on {rotation} in {block}, not a PGY-{pgy} rotation")
         for q in mine:
             n = count[q["rotation_id"]]
             if n < int(q["min_blocks"]) or (q["max_blocks"] and n > int(q["max_blocks"])):
                 found.append(f"{person} does {n} blocks of {q['rotation_id']}")
         for rotation, spec in rotations.items():
-            limit = int(spec["max_consecutive_blocks"]) if spec["max_consecutive_blocks"] else None
+            limit = int(spec["max_consecutive_blocks"]) if spec.get("max_consecutive_blocks") else None
             run = 0
-            for block in BLOCKS:
+            for block in order:
                 run = run + 1 if on.get((person, block)) == rotation else 0
                 if limit is not None and run > limit:
                     found.append(f"{person} does {run} blocks of {rotation} in a row")
-    for block in BLOCKS:
+    for block in order:
         head = Counter(r for (_, b), r in on.items() if b == block)
         for rotation, spec in rotations.items():
             override = capacity.get((block, rotation), {})
-            low = override.get("min_residents") or spec["min_residents"]
-            high = override.get("max_residents") or spec["max_residents"]
+            low = override.get("min_residents") or spec.get("min_residents")
+            high = override.get("max_residents") or spec.get("max_residents")
             if (low and head[rotation] < int(low)) or (high and head[rotation] > int(high)):
                 found.append(f"{rotation} has {head[rotation]} in {block} ({low}-{high})")
-    leave = {"CLINIC", "VAC"}  # outpatient and leave settings; inpatient and night float do not allow it
-    for absence in _rows(bundle / "absences.csv"):
-        if absence["blocking"] != "true":
+    given = {r: (spec.get("leave_allowed") or "").strip().lower() for r, spec in rotations.items()}
+    leave = {
+        r
+        for r, spec in rotations.items()
+        if given[r] in ("true", "1", "yes") or (not given[r] and spec["setting"] in ("outpatient", "elective", "leave"))
+    }
+    for absence in optional["absences.csv"]:
+        blocking = (absence.get("blocking") or "true").strip().lower() not in ("false", "0", "no")
+        if absence["person_id"] not in people or not blocking:
             continue
         start, end = dt.date.fromisoformat(absence["start_date"]), dt.date.fromisoformat(absence["end_date"])
-        for block in {_block_of(start), _block_of(end)}:
-            if on.get((absence["person_id"], block)) not in leave:
-                found.append(f"{absence['person_id']} away in {block} on {on.get((absence['person_id'], block))}")
-    return found
+        for b in blocks:
+            if dt.date.fromisoformat(b["start_date"]) <= end and start <= dt.date.fromisoformat(b["end_date"]):
+                got = on.get((absence["person_id"], b["block_id"]))
+                if got not in leave:
+                    found.append(f"{absence['person_id']} away in {b['block_id']} on {got}")
+    return sorted(set(found))
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -179,7 +199,10 @@ def test_a_plan_meets_every_requirement_capacity_run_and_leave(
     locked = {(r["person_id"], r["block_id"], r["rotation_id"]) for r in rows if r["locked"] == "true"}
     assert locked == {("R2", "B4", "VAC"), ("R5", "B1", "WARD")}
     assert {r["source"] for r in rows if r["locked"] == "true"} == {"locked"}
-    assert {r["source"] for r in rows if r["locked"] == "false"} == {"planned"}
+    assert {r["source"] for r in rows if r["locked"] == "false" and r["person_id"] != "F1"} == {"planned"}
+    assert [r for r in rows if r["person_id"] == "F1"] == [  # faculty are not planned: copied as they were
+        {"person_id": "F1", "block_id": "B1", "rotation_id": "WARD", "locked": "false", "source": "manual"}
+    ]
     stored = json.loads((out / "plan_summary.json").read_text())
     assert {k: stored[k] for k in ("status", "objective", "best_bound", "unmet")} == {
         k: summary[k] for k in ("status", "objective", "best_bound", "unmet")
@@ -280,7 +303,7 @@ def test_a_published_plan_completes_the_rotations_a_bundle_leaves_out(
         stored = published_plan(engine, PROGRAM)
     finally:
         engine.dispose()
-    assert stored is not None and stored.number == 1 and len(stored.rows) == 9 * 6
+    assert stored is not None and stored.number == 1 and len(stored.rows) == 9 * 6 + 1  # and F1's row
     planned = {(r["person_id"], r["block_id"]): r["rotation_id"] for r in _rows(out / "rotation_assignments.csv")}
     bundle = load_bundle(str(year), settings=settings)
     assert bundle.plan is not None
@@ -332,3 +355,16 @@ def test_a_published_plan_that_no_longer_fits_the_bundle_is_refused_where_it_is_
     ]
     fine = PublishedPlan(3, 1, (("R1", "B1", "WARD", False, "planned"), ("X9", "B1", "WARD", False, "planned")))
     assert checked_plan(bundle, fine)["person_id"].tolist() == ["R1"]
+
+
+def test_the_sample_year_is_planned_within_every_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The sample program as shipped (its requirements, capacities, overrides, locked rows, absences and wishes)."""
+    sample = Path(__file__).resolve().parents[3] / "configs" / "programs" / "sample"
+    out = tmp_path / "plan"
+    code, printed, err = _run(capsys, "--program", str(sample), "--out", str(out), "--time-limit", "30", "--json")
+    assert code == 0, err
+    summary = json.loads(printed)
+    assert summary["status"] == "optimal" and summary["residents"] == 36 and summary["blocks"] == 13
+    assert broken_rules(sample, out / "rotation_assignments.csv") == []
+    locked = [r for r in _rows(out / "rotation_assignments.csv") if r["locked"] == "true"]
+    assert locked and all(r["source"] == "locked" for r in locked)  # the sample locks a few residents' rows
