@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from _table import Column, print_table, write_results  # noqa: E402  (bench/ is the script's folder)
 
 SAMPLE = ROOT / "configs" / "programs" / "sample"
-CATEGORIES = ("calls", "nights", "weekends")
+CATEGORIES = ("calls", "nights", "weekends")  # the sample and synthetic programs have no holidays
 
 
 def generate_in_turn(folder: Path, var: Path, scope: str, blocks: int, time_limit: float, seed: int) -> dict[str, Any]:

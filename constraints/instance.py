@@ -148,6 +148,8 @@ class PriorLoad:
     nights: int = 0
     weekends: int = 0
     available_days: int = 0
+    holidays: int = 0
+    """Shifts on the program's public holidays."""
 
 
 @dataclass
@@ -173,6 +175,8 @@ class Instance:
     requests: tuple[RequestSpec, ...] = ()
     history: tuple[HistoryShift, ...] = ()
     prior: dict[str, PriorLoad] = field(default_factory=dict)
+    holidays: frozenset[int] = frozenset()
+    """Days of the horizon that are public holidays (program.yaml's ``holidays``)."""
     """Each resident's year so far before day 0 (none: the year starts with the horizon)."""
     pins: dict[Cell, bool] = field(default_factory=dict)
     previous: frozenset[Cell] = frozenset()

@@ -97,6 +97,8 @@ class ProgramConfig(BaseModel):
     timezone: str
     acgme: AcgmeSettings = Field(default_factory=AcgmeSettings)
     swaps: SwapSettings = Field(default_factory=SwapSettings)
+    holidays: list[dt.date] = Field(default_factory=list, max_length=400)
+    """Public holidays of the program's calendar: the fairness rule and `report year` count the shifts on them."""
 
     @field_validator("name")
     @classmethod
@@ -180,7 +182,9 @@ class Bundle:
         the hash it was ingested with.
         """
         digest = hashlib.sha256()
-        digest.update(self.program.model_dump_json().encode())
+        # holidays count only when given: a program.yaml without them keeps the hash it was ingested with
+        absent = {"holidays"} if not self.program.holidays else None
+        digest.update(self.program.model_dump_json(exclude=absent).encode())
         digest.update(json.dumps(self.constraints or {}, sort_keys=True).encode())
         for name in sorted(self.frames):
             frame = self.frames[name]

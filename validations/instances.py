@@ -217,6 +217,7 @@ def block_instance(
     instance.pins = {
         (p, (d - first).days, s): v for (p, d, s), v in (pins or {}).items() if 0 <= (d - first).days < days
     }
+    instance.holidays = frozenset((d - first).days for d in bundle.program.holidays if 0 <= (d - first).days < days)
     if frozen_before is not None:
         instance.frozen_days = min(max((frozen_before - first).days, 0), days)
     return instance

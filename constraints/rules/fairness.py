@@ -1,4 +1,5 @@
-"""fairness: calls, weekends and nights shared evenly within each PGY class (soft), in the block or over the year.
+"""fairness: calls, weekends, nights and holidays shared evenly within each PGY class (soft), in the block or over
+the year.
 
 ``scope: block`` compares each resident's count in the block with the others of their PGY (on the same rotation,
 ``by_rotation``). ``scope: year`` compares the academic year so far: the count before the block
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rotaflow.constraints.instance import Instance, Schedule
 from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
 
-Category = Literal["calls", "weekends", "nights"]
+Category = Literal["calls", "weekends", "nights", "holidays"]
 SCALE = 100
 """Year scope works in hundredths of a shift per 28 available days."""
 
@@ -41,6 +42,8 @@ def counts(inst: Instance, category: Category) -> Callable[[int, str], bool]:
         return lambda day, shift: inst.shift[shift].in_house_call
     if category == "nights":
         return lambda day, shift: inst.shift[shift].kind == "night"
+    if category == "holidays":
+        return lambda day, shift: day in inst.holidays
     return lambda day, shift: inst.weekday(day) >= 5
 
 

@@ -80,7 +80,7 @@ def report_year(
         pad_edge=False,
         collapse_padding=True,
     )
-    for name in ("person", "PGY", "FTE", "leave days", "hours/week", "calls", "nights", "weekends"):
+    for name in ("person", "PGY", "FTE", "leave days", "hours/week", "calls", "nights", "weekends", "holidays"):
         table.add_column(name, no_wrap=True)
     for r in report.residents:
         weeks = max(1, -(-r.days // 7))
@@ -92,7 +92,7 @@ def report_year(
             f"{r.hours / weeks:.1f}",
             *(
                 f"{getattr(r, c)} ({_vs(r.rate(c), report.cohort_mean(r.pgy, c))})"
-                for c in ("calls", "nights", "weekends")
+                for c in ("calls", "nights", "weekends", "holidays")
             ),
         )
     out.print(table, highlight=False)

@@ -38,8 +38,9 @@ __all__ = [
     "write_year_report",
 ]
 
-CATEGORIES = ("calls", "nights", "weekends")
-"""What is counted and balanced: in-house calls (and 24-hour calls), night shifts, shifts on Saturday or Sunday."""
+CATEGORIES = ("calls", "nights", "weekends", "holidays")
+"""What is counted and balanced: in-house calls (and 24-hour calls), night shifts, shifts on Saturday or Sunday,
+shifts on the public holidays of program.yaml."""
 _CALL_KINDS = frozenset({"call", "in_house_call"})
 Row = tuple[str, dt.date, str]
 
@@ -56,6 +57,7 @@ class ResidentYear:
     calls: int = 0
     nights: int = 0
     weekends: int = 0
+    holidays: int = 0
     leave_days: int = 0
     days: int = 0
     """Days of the year so far."""
@@ -132,6 +134,7 @@ def year_report(engine: Engine, bundle: Bundle, *, until: dt.date | None = None)
         if r.role == "resident" and r.pgy == r.pgy and r.pgy is not None
     }
     span = max(0, (end - first).days + 1)
+    holidays = set(bundle.program.holidays)
     for each in residents.values():
         each.days = span
     for person, day, shift in sorted(set(published) | set(history)):
@@ -146,6 +149,7 @@ def year_report(engine: Engine, bundle: Bundle, *, until: dt.date | None = None)
         resident.calls += bool(spec.in_house_call) or spec.kind in _CALL_KINDS
         resident.nights += spec.kind == "night"
         resident.weekends += day.weekday() >= 5
+        resident.holidays += day in holidays
         week = (day - first).days // 7 + 1
         resident.weekly_hours[week] = round(resident.weekly_hours.get(week, 0.0) + hours, 2)
     for person, leave in _leave_days(bundle, first, end).items():
@@ -369,4 +373,6 @@ def prior_loads(engine: Engine, bundle: Bundle, block_id: str) -> dict[str, Prio
     if start <= first:
         return {}
     report = year_report(engine, bundle, until=start - dt.timedelta(days=1))
-    return {r.person_id: PriorLoad(r.calls, r.nights, r.weekends, r.available_days) for r in report.residents}
+    return {
+        r.person_id: PriorLoad(r.calls, r.nights, r.weekends, r.available_days, r.holidays) for r in report.residents
+    }

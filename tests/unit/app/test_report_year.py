@@ -31,6 +31,8 @@ def _published(folder: Path, settings: Settings) -> None:
         handle.write("R2,2027-08-01,NIGHT\n")
     with (folder / "absences.csv").open("a", encoding="utf-8") as handle:
         handle.write("R3,2027-07-20,2027-07-21,sick,true\n")
+    with (folder / "program.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("holidays: [2027-07-05, 2027-08-02]\n")  # Independence Day observed; a Monday in B2
     engine = database_engine(settings)
     try:
         version = ingest_bundle(str(folder), settings=settings, engine=engine, expectations=False).result.version
@@ -84,6 +86,8 @@ def test_the_year_so_far_per_resident_against_the_cohort(
     r2 = rows["R2"]
     assert (r2["calls"], r2["nights"], r2["weekends"], r2["hours"]) == ("1", "1", "2", "40.0")
     assert r2["calls_per_28"] == str(round(1 * 28 / 36, 3)) == r2["calls_cohort_per_28"]
+    # the holiday of 5 July: R1's day shift; R2's and R3's Monday is free
+    assert {p: r["holidays"] for p, r in rows.items()} == {"R1": "1", "R2": "0", "R3": "0"}
     # R3: four nights, two on the weekend, per 28 of its 34 available days
     assert (rows["R3"]["nights"], rows["R3"]["nights_per_28"]) == ("4", str(round(4 * 28 / 34, 3)))
     page = (out / "year_report.html").read_text()

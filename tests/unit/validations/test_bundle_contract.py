@@ -60,7 +60,7 @@ CASES = [
         "program.yaml",
         "timezone:",
         "colour: blue\ntimezone:",
-        "program.yaml, column colour: expected only the keys id, name, timezone, acgme, swaps, got an unknown key",
+        "program.yaml, column colour: expected only the keys id, name, timezone, acgme, swaps, holidays, got an unknown key",
     ),
     (
         "program.yaml",

@@ -367,7 +367,7 @@ def _hash_as_before_year_planning(bundle: Bundle) -> str:
         "history": None,
     }
     digest = hashlib.sha256()
-    digest.update(bundle.program.model_dump_json().encode())
+    digest.update(bundle.program.model_dump_json(exclude={"holidays"}).encode())  # program.yaml had none then
     digest.update(json.dumps(bundle.constraints or {}, sort_keys=True).encode())
     for name in sorted(before):
         frame = bundle.frames[name]

@@ -141,7 +141,7 @@ def test_only_people_the_rule_applies_to_are_compared() -> None:
 
 def test_an_unknown_category_is_refused() -> None:
     with pytest.raises(RuleSetError, match="params.categories.0"):
-        configured(RULE, params={"tolerance": 0, "categories": ["holidays"]})
+        configured(RULE, params={"tolerance": 0, "categories": ["birthdays"]})
 
 
 def test_a_spread_within_the_tolerance_is_fair_and_costs_nothing() -> None:
@@ -258,3 +258,16 @@ def test_leave_shortens_the_days_a_resident_was_available() -> None:
     rates = _rates(inst, {"R1": 1, "R3": 0})
     expected = math.ceil(round(max(rates) - min(rates), 6))
     assert solve_with(inst, rules, pins=exactly(inst, cells)).objective == expected
+
+
+def test_shifts_on_public_holidays_are_a_category_of_their_own() -> None:
+    """Wednesday is a holiday: R1's two shifts on it count, R2's Tuesday does not."""
+    inst = program(holidays=frozenset({2}))
+    cells = shifts("R1", "DAY", 2) | shifts("R1", "NIGHT", 2) | shifts("R2", "DAY", 1)
+    params = {"tolerance": 0, "categories": ["holidays"]}
+    assert solve_with(inst, configured(RULE, params=params), pins=exactly(inst, cells)).objective == 2
+    assert fairness.penalty(Schedule.of(inst, cells), fairness.Params(tolerance=0, categories=["holidays"])) == 2
+    assert [v.message for v in violations(inst, configured(RULE, params=params), cells)] == [
+        "PGY-2 residents' holidays range from 0 to 2"
+    ]
+    assert solve_with(program(), configured(RULE, params=params), pins=exactly(program(), cells)).objective == 0
