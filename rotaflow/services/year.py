@@ -350,22 +350,22 @@ ul.unmet li,ul.diagnosis li{margin:.2rem 0}
 footer{margin-top:2rem;font-size:.8rem;color:#59636e}
 """
 _PALETTE = (
-    "#cfe2ff",
-    "#d1e7dd",
-    "#fff3cd",
-    "#f8d7da",
-    "#e2d9f3",
-    "#d2f4ea",
-    "#fde2c4",
-    "#e9ecef",
-    "#b6d4fe",
-    "#a3cfbb",
-    "#ffe69c",
-    "#f1aeb5",
-    "#c5b3e6",
-    "#a6e9d5",
-    "#fecba1",
-    "#ced4da",
+    "#cfe2ff",  # blue
+    "#d1e7dd",  # green
+    "#fff3cd",  # yellow
+    "#f8d7da",  # red
+    "#e2d9f3",  # purple
+    "#fde2c4",  # orange
+    "#cff4fc",  # cyan
+    "#e9ecef",  # grey
+    "#f7d6e6",  # pink
+    "#dcedc1",  # lime
+    "#ffe69c",  # amber
+    "#c5b3e6",  # violet
+    "#a6e9d5",  # teal
+    "#fecba1",  # peach
+    "#b6d4fe",  # sky
+    "#ced4da",  # slate
 )
 
 
