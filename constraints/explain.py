@@ -19,7 +19,7 @@ from rotaflow.constraints.model import build_model
 from rotaflow.constraints.registry import RULES, Guard
 from rotaflow.constraints.ruleset import ConfiguredRule
 
-__all__ = ["Conflict", "diagnose"]
+__all__ = ["Conflict", "diagnose", "minimal_conflict"]
 
 
 @dataclass(frozen=True)
@@ -53,33 +53,41 @@ def _solve(
     return solver.solve(model), solver
 
 
+def minimal_conflict(
+    model: cp_model.CpModel, literals: list[cp_model.IntVar], *, time_limit: float
+) -> list[cp_model.IntVar] | None:
+    """With every one of ``literals`` (enforcement literals of the model's groups) as an assumption: None when
+    the model is not proved infeasible in time; else CP-SAT's sufficient assumptions shrunk by a deletion filter
+    (each literal whose removal leaves the rest still infeasible is dropped), a minimal conflict within the time
+    allowed ([] when no assumption is needed: the model cannot hold at all)."""
+    started = time.monotonic()
+    by_index = {literal.index: literal for literal in literals}
+    status, solver = _solve(model, list(literals), time_limit / 2)
+    if status != cp_model.INFEASIBLE:
+        return None
+    kept = [by_index[i] for i in solver.sufficient_assumptions_for_infeasibility() if i in by_index]
+    for literal in list(kept):
+        remaining = time_limit - (time.monotonic() - started)
+        if remaining <= 0.2:
+            break
+        trial = [other for other in kept if other is not literal]
+        if not trial:
+            continue
+        status, _ = _solve(model, trial, min(remaining, max(1.0, time_limit / 10)))
+        if status == cp_model.INFEASIBLE:
+            kept = trial
+    return kept
+
+
 def diagnose(instance: Instance, rules: list[ConfiguredRule], *, time_limit: float = 30.0) -> list[Conflict]:
     """Return a minimal set of hard rule groups that cannot all hold (empty if none is found)."""
-    started = time.monotonic()
     hard = [r for r in rules if r.kind == "hard"]
     built = build_model(instance, hard, enforce=False)
     built.model.clear_objective()
     guards = list(built.guards.values())
     by_literal = {g.literal.index: g for g in guards}
-    status, solver = _solve(built.model, [g.literal for g in guards], time_limit / 2)
-    if status != cp_model.INFEASIBLE:
-        return []
-    core = [by_literal[i] for i in solver.sufficient_assumptions_for_infeasibility() if i in by_literal]
-    if not core:
-        return []
-    # deletion filter: drop each group whose removal leaves the rest still infeasible
-    kept = list(core)
-    for guard in list(core):
-        remaining = time_limit - (time.monotonic() - started)
-        if remaining <= 0.2:
-            break
-        trial = [g for g in kept if g is not guard]
-        if not trial:
-            continue
-        status, _ = _solve(built.model, [g.literal for g in trial], min(remaining, max(1.0, time_limit / 10)))
-        if status == cp_model.INFEASIBLE:
-            kept = trial
-    return [_describe(instance, g) for g in kept]
+    kept = minimal_conflict(built.model, [g.literal for g in guards], time_limit=time_limit)
+    return [_describe(instance, by_literal[literal.index]) for literal in kept or []]
 
 
 def _describe(instance: Instance, guard: Guard) -> Conflict:

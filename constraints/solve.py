@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -14,7 +15,7 @@ from ortools.sat.python import cp_model
 from rotaflow.constraints.instance import Cell
 from rotaflow.constraints.model import BuiltModel
 
-__all__ = ["Progress", "SolveResult", "Status", "penalty_totals", "solve"]
+__all__ = ["Progress", "SolveResult", "Status", "kill_switch", "penalty_totals", "solve", "status_of"]
 
 Status = Literal["optimal", "feasible", "infeasible", "timeout", "cancelled", "invalid_model"]
 
@@ -101,8 +102,26 @@ def solve(
     callback = _Callback(started, on_progress)
     if stop is not None and stop.is_set():
         return SolveResult("cancelled", None, None, 0.0, frozenset())
-    finished = threading.Event()
+    with kill_switch(solver, stop) as cancelled:
+        code = solver.solve(model, callback)
+    seconds = time.monotonic() - started
+    has_solution = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    status = status_of(code, cancelled.is_set())
+    cells = built.x.extract(solver.value) if has_solution else frozenset()
+    penalties = penalty_totals(built, solver.value) if has_solution else {}
+    objective = solver.objective_value if has_solution else None
+    bound = solver.best_objective_bound if has_solution or code == cp_model.UNKNOWN else None
+    return SolveResult(status, objective, bound, seconds, cells, penalties, callback.progress)
+
+
+@contextlib.contextmanager
+def kill_switch(
+    solver: cp_model.CpSolver, stop: threading.Event | None, name: str = "cp-sat-kill-switch"
+) -> Iterator[threading.Event]:
+    """While the ``with`` block solves, setting ``stop`` ends ``solver``'s search within moments; the event it
+    yields says whether it did."""
     cancelled = threading.Event()
+    finished = threading.Event()
     watcher = None
     if stop is not None:
 
@@ -114,34 +133,29 @@ def solve(
                         solver.stop_search()
                     return
 
-        watcher = threading.Thread(target=watch, name="cp-sat-kill-switch", daemon=True)
+        watcher = threading.Thread(target=watch, name=name, daemon=True)
         watcher.start()
     try:
-        code = solver.solve(model, callback)
+        yield cancelled
     finally:
         finished.set()
         if watcher is not None:
             watcher.join(timeout=1)
-    seconds = time.monotonic() - started
-    has_solution = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    status: Status
+
+
+def status_of(code: Any, cancelled: bool) -> Status:
+    """The status of a CP-SAT ``code``, ``cancelled`` when the kill switch ended a search without a proof."""
     if code == cp_model.OPTIMAL:
-        status = "optimal"
-    elif code == cp_model.INFEASIBLE:
-        status = "infeasible"
-    elif code == cp_model.MODEL_INVALID:
-        status = "invalid_model"
-    elif cancelled.is_set():
-        status = "cancelled"
-    elif code == cp_model.FEASIBLE:
-        status = "feasible"
-    else:
-        status = "timeout"
-    cells = built.x.extract(solver.value) if has_solution else frozenset()
-    penalties = penalty_totals(built, solver.value) if has_solution else {}
-    objective = solver.objective_value if has_solution else None
-    bound = solver.best_objective_bound if has_solution or code == cp_model.UNKNOWN else None
-    return SolveResult(status, objective, bound, seconds, cells, penalties, callback.progress)
+        return "optimal"
+    if code == cp_model.INFEASIBLE:
+        return "infeasible"
+    if code == cp_model.MODEL_INVALID:
+        return "invalid_model"
+    if cancelled:
+        return "cancelled"
+    if code == cp_model.FEASIBLE:
+        return "feasible"
+    return "timeout"
 
 
 def penalty_totals(built: BuiltModel, value: Callable[[Any], int]) -> dict[str, int]:

@@ -25,6 +25,9 @@ from typing import Any, Literal
 
 from ortools.sat.python import cp_model
 
+from rotaflow.constraints.explain import minimal_conflict
+from rotaflow.constraints.solve import Status, kill_switch, status_of
+
 __all__ = [
     "Leave",
     "PlanResult",
@@ -38,7 +41,6 @@ __all__ = [
     "plan_year",
 ]
 
-Status = Literal["optimal", "feasible", "infeasible", "timeout", "cancelled", "invalid_model"]
 WORKERS = 8
 """CP-SAT search workers, whatever the machine's cores: the year's bound (the spread of a rotation's load) is
 proved by workers of the portfolio that CP-SAT only runs with six or more (the sample year: optimal in 2-4 s
@@ -388,20 +390,6 @@ def _side(bounds: tuple[int | None, int | None], side: str) -> int | None:
 # --------------------------------------------------------------------------- solving
 
 
-def _status(code: Any, cancelled: bool) -> Status:
-    if code == cp_model.OPTIMAL:
-        return "optimal"
-    if code == cp_model.INFEASIBLE:
-        return "infeasible"
-    if code == cp_model.MODEL_INVALID:
-        return "invalid_model"
-    if cancelled:
-        return "cancelled"
-    if code == cp_model.FEASIBLE:
-        return "feasible"
-    return "timeout"
-
-
 def plan_year(
     problem: YearProblem,
     *,
@@ -434,29 +422,10 @@ def plan_year(
                 on_solution(time.monotonic() - started, self.objective_value, self.best_objective_bound)
 
     started = time.monotonic()
-    cancelled = threading.Event()
-    finished = threading.Event()
-    watcher = None
-    if stop is not None:
-
-        def watch() -> None:
-            while not finished.is_set():
-                if stop.wait(0.1):
-                    cancelled.set()
-                    while not finished.wait(0.05):
-                        solver.stop_search()
-                    return
-
-        watcher = threading.Thread(target=watch, name="year-plan-kill-switch", daemon=True)
-        watcher.start()
-    try:
+    with kill_switch(solver, stop, "year-plan-kill-switch") as cancelled:
         code = solver.solve(model, _Progress())
-    finally:
-        finished.set()
-        if watcher is not None:
-            watcher.join(timeout=1)
     seconds = time.monotonic() - started
-    status = _status(code, cancelled.is_set())
+    status = status_of(code, cancelled.is_set())
     if status == "infeasible":
         return PlanResult(status, None, None, seconds, {}, diagnosis=diagnose(problem, time_limit=diagnosis_seconds))
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -470,38 +439,15 @@ def plan_year(
 
 def diagnose(problem: YearProblem, *, time_limit: float = 30.0) -> list[Group]:
     """A minimal set of hard groups that cannot all hold (empty when none is found in time)."""
-    started = time.monotonic()
     built = _build(problem)
-    model = built.model
-    model.clear_objective()
+    built.model.clear_objective()
     by_index = {literal.index: group for literal, group in built.groups}
-    literals = {group: literal for literal, group in built.groups}
-
-    def infeasible(kept: list[Group], seconds: float) -> tuple[bool, list[int]]:
-        model.clear_assumptions()
-        model.add_assumptions([literals[g] for g in kept])
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(seconds, 0.1)
-        solver.parameters.num_workers = 1  # core extraction needs a single worker
-        code = solver.solve(model)
-        if code != cp_model.INFEASIBLE:
-            return False, []
-        return True, list(solver.sufficient_assumptions_for_infeasibility())
-
-    ok, core = infeasible([g for _, g in built.groups], time_limit / 2)
-    if not ok:
+    kept = minimal_conflict(built.model, [literal for literal, _ in built.groups], time_limit=time_limit)
+    if kept is None:
         return []
-    kept = [by_index[i] for i in core if i in by_index]
     if not kept:  # the structure alone (one rotation a block) cannot hold: no resident may do any rotation
         return [Group("structure", "rotations", "a resident has no rotation they may do in some block")]
-    for group in list(kept):
-        remaining = time_limit - (time.monotonic() - started)
-        if remaining <= 0.2:
-            break
-        trial = [g for g in kept if g is not group]
-        if trial and infeasible(trial, min(remaining, max(1.0, time_limit / 10)))[0]:
-            kept = trial
-    return kept
+    return [by_index[literal.index] for literal in kept]
 
 
 # --------------------------------------------------------------------------- what was not granted
