@@ -13,7 +13,14 @@ from rotaflow.constraints.ruleset import ConfiguredRule, configure, load_ruleset
 from rotaflow.errors import InputError, Problem
 from rotaflow.validations.bundle import Bundle
 
-__all__ = ["HISTORY_DAYS", "block_instance", "coverage_rows_for_day", "history_shifts", "rules_for"]
+__all__ = [
+    "HISTORY_DAYS",
+    "block_instance",
+    "coverage_rows_for_day",
+    "history_shifts",
+    "rules_for",
+    "shift_specs",
+]
 
 HISTORY_DAYS = 40
 """How far back before a block its history reaches: the longest rolling window (28 days) with room to spare."""
@@ -92,19 +99,7 @@ def block_instance(
         )
         for row in frames["people"].itertuples()
     )
-    shifts = tuple(
-        ShiftSpec(
-            id=row.shift_id,
-            start=_clock(row.start),
-            end=_clock(row.end),
-            transition_minutes=0 if pd.isna(row.transition_minutes) else int(row.transition_minutes),
-            kind=row.kind,
-            in_house_call=bool(row.in_house_call),
-            counts_as_work=True if pd.isna(row.counts_as_work) else bool(row.counts_as_work),
-            home_call_hours=None if pd.isna(row.home_call_hours) else float(row.home_call_hours),
-        )
-        for row in frames["shifts"].itertuples()
-    )
+    shifts = shift_specs(bundle)
     rotations = frames["rotations"].set_index("rotation_id")
     eligible = {
         rid: frozenset(str(cell).split(";")) if _none(cell) else frozenset()
@@ -221,6 +216,23 @@ def block_instance(
     if frozen_before is not None:
         instance.frozen_days = min(max((frozen_before - first).days, 0), days)
     return instance
+
+
+def shift_specs(bundle: Bundle) -> tuple[ShiftSpec, ...]:
+    """shifts.csv's shift types, as an instance reads them."""
+    return tuple(
+        ShiftSpec(
+            id=row.shift_id,
+            start=_clock(row.start),
+            end=_clock(row.end),
+            transition_minutes=0 if pd.isna(row.transition_minutes) else int(row.transition_minutes),
+            kind=row.kind,
+            in_house_call=bool(row.in_house_call),
+            counts_as_work=True if pd.isna(row.counts_as_work) else bool(row.counts_as_work),
+            home_call_hours=None if pd.isna(row.home_call_hours) else float(row.home_call_hours),
+        )
+        for row in bundle.frames["shifts"].itertuples()
+    )
 
 
 def _require_rotations(people: pd.DataFrame, ra: pd.DataFrame, block_id: str) -> None:

@@ -22,11 +22,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from rotaflow.constraints.instance import PriorLoad
+from rotaflow.constraints.instance import Instance, PriorLoad
 from rotaflow.db.models import Assignment, Program
 from rotaflow.db.session import UnitOfWork
 from rotaflow.files import write_private
 from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.instances import shift_specs
 
 __all__ = [
     "CATEGORIES",
@@ -39,9 +40,8 @@ __all__ = [
 ]
 
 CATEGORIES = ("calls", "nights", "weekends", "holidays")
-"""What is counted and balanced: in-house calls (and 24-hour calls), night shifts, shifts on Saturday or Sunday,
-shifts on the public holidays of program.yaml."""
-_CALL_KINDS = frozenset({"call", "in_house_call"})
+"""What is counted and balanced: in-house calls (shifts.csv's in_house_call), night shifts, shifts on Saturday or
+Sunday, shifts on the public holidays of program.yaml."""
 Row = tuple[str, dt.date, str]
 
 
@@ -124,7 +124,11 @@ def year_report(engine: Engine, bundle: Bundle, *, until: dt.date | None = None)
         for r in frames["history"].itertuples()
         if first <= r.date.date() <= end and r.date.date() not in days_published
     ]
-    shifts = {str(r.shift_id): r for r in frames["shifts"].itertuples()}
+    # a shift's hours as the schedule counts them: elapsed local time (daylight saving included), transition,
+    # home call's expected hours
+    clock = Instance(
+        name="year", start=first, days=1, people=(), shifts=shift_specs(bundle), timezone=bundle.program.timezone
+    )
     people = frames["people"]
     residents = {
         str(r.person_id): ResidentYear(
@@ -139,14 +143,14 @@ def year_report(engine: Engine, bundle: Bundle, *, until: dt.date | None = None)
         each.days = span
     for person, day, shift in sorted(set(published) | set(history)):
         found = residents.get(person)
-        spec = shifts.get(shift)
+        spec = clock.shift.get(shift)
         if found is None or spec is None or day > end:
             continue
         resident = found
-        hours = _hours(spec)
+        hours = clock.make_slot((day - first).days, shift).work_minutes / 60
         resident.shifts += 1
         resident.hours += hours
-        resident.calls += bool(spec.in_house_call) or spec.kind in _CALL_KINDS
+        resident.calls += spec.in_house_call  # as the fairness rule and the call-frequency rule count them
         resident.nights += spec.kind == "night"
         resident.weekends += day.weekday() >= 5
         resident.holidays += day in holidays
@@ -158,21 +162,6 @@ def year_report(engine: Engine, bundle: Bundle, *, until: dt.date | None = None)
     for each in residents.values():
         each.hours = round(each.hours, 2)
     return YearReport(bundle.program.key, first, end, sorted(residents.values(), key=lambda r: (r.pgy, r.person_id)))
-
-
-def _hours(spec: Any) -> float:
-    """A shift's hours by its clock times and transition (home call: its ``home_call_hours``)."""
-    if spec.counts_as_work is False:
-        return 0.0
-    if spec.kind == "home_call":
-        return 0.0 if spec.home_call_hours != spec.home_call_hours else float(spec.home_call_hours or 0)
-    start_h, start_m = (int(x) for x in str(spec.start).split(":"))
-    end_h, end_m = (int(x) for x in str(spec.end).split(":"))
-    minutes = (end_h * 60 + end_m) - (start_h * 60 + start_m)
-    if minutes <= 0:
-        minutes += 24 * 60
-    transition = 0 if spec.transition_minutes != spec.transition_minutes else int(spec.transition_minutes or 0)
-    return (minutes + transition) / 60
 
 
 def _leave_days(bundle: Bundle, first: dt.date, end: dt.date) -> dict[str, set[dt.date]]:
