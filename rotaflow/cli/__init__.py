@@ -22,6 +22,7 @@ in the order ``rotaflow --help`` lists them.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import itertools
 import json
 import os
@@ -35,6 +36,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import OperationalError
+from typer.core import TyperGroup
 
 from rotaflow.configs.settings import get_settings, mask_url
 from rotaflow.errors import InputError, Problem, RotaflowError
@@ -45,9 +47,11 @@ from rotaflow.progress import ENV_VAR, RichProgress, wanted
 __all__ = [
     "ConfigOption",
     "ProgressOption",
+    "RotaflowGroup",
     "app",
     "backup_config_path",
     "err",
+    "examples",
     "flow_outcome",
     "json_help",
     "main",
@@ -61,12 +65,47 @@ __all__ = [
     "stdin_is_terminal",
 ]
 
+
+def examples(*lines: str) -> str:
+    """A command's help epilog: an "Examples" part, one command line a line (never rewrapped)."""
+    return "Examples:\n\n\b\n" + "\n".join("  " + line for line in lines)
+
+
+def _first_paragraph(text: str) -> str:
+    return " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
+
+
+class RotaflowGroup(TyperGroup):
+    """The ``rotaflow`` group: a group's list of commands shows each command's whole first paragraph, wrapped,
+    instead of click's 45-character cut ending in "..." (set on every command below, once the tree is built)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        pending: list[Any] = [self]
+        while pending:
+            command = pending.pop()
+            for sub in getattr(command, "commands", {}).values():
+                if sub.short_help is None and sub.help:
+                    sub.short_help = _first_paragraph(sub.help)
+                pending.append(sub)
+
+
+# Help is click's plain formatter (rich_markup_mode=None), set here for every command and group: rich's help
+# panels read "[...]" in help texts as markup (and drop it), show a "<bool>" type for every flag, and cut
+# long words at the terminal's width with "…"; click's formatter shows the texts as written, flags without a
+# type, wraps at word boundaries (never cuts), and keeps the examples' lines ("\b" paragraphs) as they are.
 app = typer.Typer(
     name="rotaflow",
     help="Generate, check and safeguard medical-residency schedules.",
+    epilog=examples(
+        "rotaflow generate --program configs/programs/sample --block next --out out/",
+        "rotaflow backup list --tier quick",
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    cls=RotaflowGroup,
 )
 
 out = Console()
@@ -82,7 +121,8 @@ ProgressOption = Annotated[
     ),
 ]
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="a backup configuration instead of configs/backup.yaml")
+    Path | None,
+    typer.Option("--config", "--config-path", help="a backup configuration instead of configs/backup.yaml"),
 ]
 
 
@@ -289,5 +329,5 @@ def main(argv: list[str] | None = None) -> int:
 
 # The commands, in the order `rotaflow --help` lists them (the groups after the single commands).
 # isort: off
-from rotaflow.cli import ingest, generate, repair, year, validate, synth, sample, rules, serve, history, diff  # noqa: E402, F401
+from rotaflow.cli import ingest, generate, repair, year, validate, synth, sample, rules, serve, history, diff, explain  # noqa: E402, F401
 from rotaflow.cli import db, bench, backup, restore, absence, swap, report  # noqa: E402, F401

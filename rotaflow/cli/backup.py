@@ -6,7 +6,7 @@ import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 import typer
 from rich.markup import escape
@@ -18,18 +18,24 @@ from rotaflow.cli import (
     app,
     backup_config_path,
     err,
+    examples,
     flow_outcome,
     json_help,
-    option_problem,
     out,
     print_json,
     progress_shown,
 )
-from rotaflow.errors import InputError, RotaflowError
+from rotaflow.errors import RotaflowError
 
 backup_app = typer.Typer(
-    help="Take, list, check, promote and tag backups (tiers in configs/backup.yaml).", no_args_is_help=True
+    help="Take, list, check, promote and tag backups (tiers in configs/backup.yaml).",
+    epilog=examples("rotaflow backup create --tier named --name before-upgrade", "rotaflow backup list"),
+    no_args_is_help=True,
 )
+Tier = Literal["quick", "named", "immaculate", "sacred"]
+"""The backup tiers (``rotaflow.backups.config.TIERS``), as ``backup list --tier`` takes them."""
+TakenTier = Literal["quick", "named"]
+"""The tiers ``backup create`` takes (the backup flow's ``tier``)."""
 app.add_typer(backup_app, name="backup")
 
 FlowOption = Annotated[bool, typer.Option("--flow/--no-flow", help="run as a Prefect flow (default)")]
@@ -103,7 +109,9 @@ def deprecated_alias(group: typer.Typer, old: str, new: str, command: Callable[.
         deprecation_wait(DEPRECATION_WAIT_SECONDS)
         return command(*args, **kwargs)
 
-    group.command(old, hidden=True, help=f"Deprecated name of `{new}`.")(alias)
+    group.command(
+        old, hidden=True, help=f"Deprecated name of `{new}`.", epilog=examples(f"rotaflow {prefix} {new} --help")
+    )(alias)
 
 
 def _age_text(taken: Any) -> str:
@@ -115,10 +123,16 @@ def _age_text(taken: Any) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
 
 
-@backup_app.command("create")
+@backup_app.command(
+    "create",
+    epilog=examples(
+        "rotaflow backup create",
+        "rotaflow backup create --tier named --name before-upgrade --json",
+    ),
+)
 def backup_create(
     tier: Annotated[
-        str, typer.Option("--tier", help="quick (automatic) or named (before a risky operation)")
+        TakenTier, typer.Option("--tier", help="quick (automatic) or named (before a risky operation)")
     ] = "quick",
     name: Annotated[str | None, typer.Option("--name", help="what the named backup comes before")] = None,
     flow: FlowOption = True,
@@ -127,8 +141,6 @@ def backup_create(
     show_progress: ProgressOption = None,
 ) -> None:
     """Take a backup of the database, verify it where it is stored, prune the quick tier."""
-    if tier not in ("quick", "named"):
-        raise InputError([option_problem("--tier", "quick or named", tier)])
     config_path = backup_config_path(config)
     with progress_shown(show_progress, as_json=as_json):
         payload = _create(tier, name, flow=flow, config_path=config_path)
@@ -143,36 +155,35 @@ def backup_create(
     out.print(f"restore: {payload['restore_command']}", soft_wrap=True, highlight=False)
 
 
-def _create(tier: str, name: str | None, *, flow: bool, config_path: str | None) -> dict[str, Any]:
+def _create(tier: TakenTier, name: str | None, *, flow: bool, config_path: str | None) -> dict[str, Any]:
     if flow:
         from rotaflow.flows.backup import backup
 
         return cast(
-            dict[str, Any],
-            flow_outcome(backup(tier=tier, name=name, config_path=config_path, return_state=True)),  # type: ignore[arg-type]
+            dict[str, Any], flow_outcome(backup(tier=tier, name=name, config_path=config_path, return_state=True))
         )
     from rotaflow.backups.config import load_backup_config
     from rotaflow.services.backup import take_verified_backup
 
     config = load_backup_config(Path(config_path) if config_path else None)
-    return take_verified_backup(tier, name, config=config)  # type: ignore[arg-type]
+    return take_verified_backup(tier, name, config=config)
 
 
-@backup_app.command("list")
+@backup_app.command(
+    "list",
+    epilog=examples("rotaflow backup list", "rotaflow backup list --tier sacred --json"),
+)
 def backup_list(
-    tier: Annotated[
-        str | None, typer.Option("--tier", help="quick, named, immaculate or sacred (default: all)")
-    ] = None,
+    tier: Annotated[Tier | None, typer.Option("--tier", help="one tier only (default: all)")] = None,
     config: ConfigOption = None,
     as_json: ListJson = False,
 ) -> None:
-    """Every backup of every tier (or one tier), newest last; sacred tags with what they point at."""
+    """Every backup of every tier (or one tier), newest last; sacred tags with what they point at. Each id
+    comes first on its line, never wrapped or cut (copy it from there)."""
     from rotaflow.backups.config import TIERS, load_backup_config, open_tier_store
     from rotaflow.backups.sets import list_backups
     from rotaflow.backups.tiers import list_sacred
 
-    if tier is not None and tier not in TIERS:
-        raise InputError([option_problem("--tier", ", ".join(TIERS), tier)])
     backup_config = load_backup_config(Path(p) if (p := backup_config_path(config)) else None)
     backups: list[dict[str, Any]] = []
     tags: list[dict[str, Any]] = []
@@ -180,7 +191,7 @@ def backup_list(
         if name == "sacred":
             tags = [t.__dict__ for t in list_sacred(config=backup_config)]
             continue
-        for info in list_backups(open_tier_store(name, backup_config)):  # type: ignore[arg-type]
+        for info in list_backups(open_tier_store(name, backup_config)):
             manifest = info.manifest
             backups.append(
                 {
@@ -197,34 +208,59 @@ def backup_list(
     if as_json:
         print_json({"backups": backups, "sacred": tags})
         return
-    table = Table("tier", "age", "size", "revision")
-    table.add_column("backup", overflow="fold")
-    table.add_column("name / state", overflow="fold")
+    rows = []
     for item in backups:
         size = "?" if item["bytes"] is None else f"{item['bytes'] / 1024:.0f} KB"
-        state = item["name"] or ""
-        if not item["complete"]:
-            state = "[red]INCOMPLETE[/red] " + state
-        table.add_row(item["tier"], item["age"], size, item["alembic_revision"] or "-", item["backup_id"], state)
-    out.print(table)
+        state = ("INCOMPLETE " if not item["complete"] else "") + (item["name"] or "")
+        rows.append([item["backup_id"], item["tier"], item["age"], size, item["alembic_revision"] or "-", state])
+    if rows:
+        _print_columns(["backup", "tier", "age", "size", "revision", "name / state"], rows)
     if tags:
-        sacred = Table("sacred tag", "points at", "tier", "revision", "tagged at")
-        for tag in tags:
-            sacred.add_row(tag["name"], tag["backup_id"], tag["tier"], tag["alembic_revision"] or "-", tag["tagged_at"])
-        out.print(sacred)
+        if rows:
+            out.print()
+        _print_columns(
+            ["points at", "sacred tag", "tier", "revision", "tagged at"],
+            [[t["backup_id"], t["name"], t["tier"], t["alembic_revision"] or "-", str(t["tagged_at"])] for t in tags],
+        )
     if not backups and not tags:
         out.print("no backups")
 
 
-@backup_app.command("verify")
-def backup_verify(flow: FlowOption = True, config: ConfigOption = None, as_json: VerifyJson = False) -> None:
+def _print_columns(header: list[str], rows: list[list[str]]) -> None:
+    """Aligned columns, one line per row, never wrapped or cut by the console (the first column, a backup id,
+    stays whole on its line at any width: a terminal narrower than the line wraps its end only)."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    for line in [header, *rows]:
+        text = "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@backup_app.command(
+    "verify",
+    epilog=examples("rotaflow backup verify", "rotaflow backup verify --no-flow --json"),
+)
+def backup_verify(
+    flow: FlowOption = True,
+    restore_test: Annotated[
+        bool,
+        typer.Option(
+            "--restore-test/--no-restore-test",
+            help="restore the newest backup of each tier of configs/backup.yaml's restore_test into a scratch "
+            "database and check it (the default); --no-restore-test checks the checksums only",
+        ),
+    ] = True,
+    config: ConfigOption = None,
+    as_json: VerifyJson = False,
+) -> None:
     """Re-verify every backup of every tier and say how old each tier's newest backup is."""
     config_path = backup_config_path(config)
     failure: BaseException | None = None
     if flow:
         from rotaflow.flows.backup import verify_backups
 
-        outcome = verify_backups(config_path=config_path, return_state=True).result(raise_on_failure=False)
+        outcome = verify_backups(config_path=config_path, restore_test=restore_test, return_state=True).result(
+            raise_on_failure=False
+        )
         summary = getattr(outcome, "summary", outcome)
         if isinstance(outcome, BaseException):
             failure = outcome
@@ -235,7 +271,7 @@ def backup_verify(flow: FlowOption = True, config: ConfigOption = None, as_json:
         from rotaflow.backups.health import verify_all
         from rotaflow.services.backup import verify_failure
 
-        summary = verify_all(load_backup_config(Path(config_path) if config_path else None))
+        summary = verify_all(load_backup_config(Path(config_path) if config_path else None), restore=restore_test)
         failure = verify_failure(summary)
     from rotaflow.backups.health import stale_messages
 
@@ -314,11 +350,23 @@ def _promotion(backup_id: str, name: str | None, *, flow: bool, config_path: str
     return promote(backup_id, name, config=load_backup_config(Path(config_path) if config_path else None))
 
 
-backup_app.command("promote-immaculate")(_promote)
+backup_app.command(
+    "promote-immaculate",
+    epilog=examples(
+        "rotaflow backup promote-immaculate 20261126T101500Z-quick-3fa2c1",
+        "rotaflow backup promote-immaculate ID --name 2027-go-live --json",
+    ),
+)(_promote)
 deprecated_alias(backup_app, "promote", "promote-immaculate", _promote, prefix="backup")
 
 
-@backup_app.command("tag")
+@backup_app.command(
+    "tag",
+    epilog=examples(
+        "rotaflow backup tag 20261126T101500Z-named-go-live-3fa2c1 go-live-2027",
+        'rotaflow backup tag ID year-end --note "academic year closed"',
+    ),
+)
 def backup_tag(
     backup_id: Annotated[str, typer.Argument(help="the backup the milestone points at")],
     name: Annotated[str, typer.Argument(help="the milestone's name: lowercase letters, digits, . _ -")],

@@ -8,14 +8,23 @@ from typing import Annotated
 
 import typer
 
-from rotaflow.cli import app, option_problem
+from rotaflow.cli import app, examples, option_problem
 from rotaflow.errors import InputError
 
-bench_app = typer.Typer(help="Benchmarks on rotaflow's rule engine.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks on rotaflow's rule engine.",
+    epilog=examples("rotaflow bench curtois Instance1.txt --time-limit 10"),
+    no_args_is_help=True,
+)
 app.add_typer(bench_app, name="bench")
 
 
-@bench_app.command("curtois")
+@bench_app.command(
+    "curtois",
+    epilog=examples(
+        "rotaflow bench curtois Instance1.txt", "rotaflow bench curtois Instance5.txt --time-limit 30 --workers 4"
+    ),
+)
 def bench_curtois(
     file: Annotated[Path, typer.Argument(help="a Curtois & Qu instance file (schedulingbenchmarks.org/nrp format)")],
     time_limit: Annotated[float, typer.Option("--time-limit", help="seconds for the solver")] = 60.0,

@@ -7,11 +7,15 @@ from typing import Annotated
 
 import typer
 
-from rotaflow.cli import app, backup_config_path, err, json_help, out, print_json, stdin_is_terminal
+from rotaflow.cli import app, backup_config_path, err, examples, json_help, out, print_json, stdin_is_terminal
 from rotaflow.configs.settings import get_settings, mask_url
 from rotaflow.errors import GateRefused
 
-db_app = typer.Typer(help="Create and migrate rotaflow's database (Alembic).", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Create and migrate rotaflow's database (Alembic).",
+    epilog=examples("rotaflow db upgrade", "rotaflow db current"),
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
 
 DbJsonOption = Annotated[
@@ -30,7 +34,7 @@ def _current_revision(url: str) -> str | None:
     return current_revision(engine_for(url))
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", epilog=examples("rotaflow db upgrade", "rotaflow db upgrade head --json"))
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="target revision")] = "head", as_json: DbJsonOption = False
 ) -> None:
@@ -45,7 +49,7 @@ def db_upgrade(
     out.print(f"database {mask_url(url)} upgraded to {revision}")
 
 
-@db_app.command("downgrade")
+@db_app.command("downgrade", epilog=examples("rotaflow db downgrade -1", "rotaflow db downgrade base --confirm base"))
 def db_downgrade(
     revision: Annotated[
         str,
@@ -123,7 +127,7 @@ def db_downgrade(
     out.print(f"database {mask_url(url)} downgraded to {revision}", soft_wrap=True)
 
 
-@db_app.command("current")
+@db_app.command("current", epilog=examples("rotaflow db current", "rotaflow db current --json"))
 def db_current(
     as_json: Annotated[
         bool,

@@ -8,15 +8,20 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from rotaflow.cli import app, json_help, out, print_json
+from rotaflow.cli import app, examples, json_help, out, print_json
 from rotaflow.cli.history import block_bundle
 from rotaflow.configs.settings import get_settings
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "rotaflow diff -p configs/programs/sample -b B1 --out out/diff",
+        "rotaflow diff -p bundle/ -b B1 --out diff/ --from-version 1 --to-version 3",
+    )
+)
 def diff(
     program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
-    block: Annotated[str, typer.Option("--block", "-b", help="block id from blocks.csv")],
+    block: Annotated[str, typer.Option("--block", "-b", "--block-id", help="block id from blocks.csv")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for changes.csv and changes.html")],
     from_version: Annotated[
         int | None, typer.Option("--from-version", help="the earlier version (default: the one before --to-version)")

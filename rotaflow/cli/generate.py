@@ -12,6 +12,7 @@ from rich.markup import escape
 from rotaflow.cli import (
     ProgressOption,
     app,
+    examples,
     json_help,
     option_problem,
     out,
@@ -22,19 +23,33 @@ from rotaflow.cli import (
 )
 from rotaflow.errors import InputError
 
+Contingency = Literal["none", "n1", "n2"]
+"""The contingency analysis after validation (the flows' ``contingency``): the command line refuses others."""
 
-@app.command()
+
+@app.command(
+    epilog=examples(
+        "rotaflow generate --program configs/programs/sample --block B1 --out out/b1",
+        "rotaflow generate -p s3://bucket/prog --block next --out out/ --no-backup",
+    )
+)
 def generate(
     program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
     block: Annotated[
         str,
         typer.Option(
-            "--block", "-b", help='block id from blocks.csv, or "next" (the first block starting after today)'
+            "--block",
+            "-b",
+            "--block-id",
+            help='block id from blocks.csv, or "next" (the first block starting after today)',
         ),
     ],
-    out_dir: Annotated[Path, typer.Option("--out", help="folder for assignments.csv, findings.csv, summary.json …")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", "--out-dir", help="folder for assignments.csv, findings.csv, summary.json …")
+    ],
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", help="solver seconds (default: configs/solver.yaml)")
+        float | None,
+        typer.Option("--time-limit", "--time-limit-seconds", help="solver seconds (default: configs/solver.yaml)"),
     ] = None,
     as_json: Annotated[
         bool,
@@ -48,12 +63,20 @@ def generate(
         ),
     ] = False,
     contingency: Annotated[
-        str,
+        Contingency,
         typer.Option(
             "--contingency",
             help="after validation: n1 (lose any one person, the default), n2 (any two) or none (skip it)",
         ),
     ] = "n1",
+    backup: Annotated[
+        bool,
+        typer.Option(
+            "--backup/--no-backup",
+            help="a quick backup after publishing, carrying the run's outputs (the default); --no-backup "
+            "publishes without one (summary.json's backup stays empty)",
+        ),
+    ] = True,
     show_progress: ProgressOption = None,
 ) -> None:
     """Ingest → preflight → solve → check → export → validate → publish + quick backup of one block's schedule."""
@@ -69,20 +92,19 @@ def generate(
             out_dir=str(out_dir),
             time_limit_seconds=time_limit,
             contingency=survive,
+            backup=backup,
             return_state=True,
         )
     show_run(state, "run", as_json=as_json, show=_print_summary)
 
 
-def solve_options(program: str, time_limit: float | None, contingency: str) -> Literal["none", "n1", "n2"]:
+def solve_options(program: str, time_limit: float | None, contingency: Contingency) -> Contingency:
     """The options generate and repair share, checked before anything runs: no credentials in the bundle's
-    address, a positive --time-limit, a known --contingency (returned as the flows take it)."""
+    address, a positive --time-limit (--contingency is one of its choices already)."""
     refuse_credentials(program)
     if time_limit is not None and not time_limit > 0:
         raise InputError([option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
-    if contingency not in ("none", "n1", "n2"):
-        raise InputError([option_problem("--contingency", "none, n1 or n2", contingency)])
-    return cast(Literal["none", "n1", "n2"], contingency)
+    return contingency
 
 
 def show_run(state: Any, what: str, *, as_json: bool, show: Callable[[dict[str, object]], None]) -> None:
@@ -110,4 +132,6 @@ def _print_summary(summary: dict[str, object]) -> None:
     diagnosis = cast(list[dict[str, object]], summary.get("diagnosis") or [])
     for item in diagnosis:
         out.print(f"  - {escape(str(item.get('message')))}", soft_wrap=True)
+    if summary.get("published") and not summary.get("backup"):
+        out.print("published without a backup (--no-backup)", soft_wrap=True)
     out.print(f"outputs: {summary.get('out_dir')}", soft_wrap=True)

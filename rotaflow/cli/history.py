@@ -10,7 +10,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from rotaflow.cli import app, json_help, option_problem, out, print_json, refuse_credentials
+from rotaflow.cli import app, examples, json_help, option_problem, out, print_json, refuse_credentials
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InputError
 
@@ -32,10 +32,12 @@ def block_bundle(program: str, block: str) -> Bundle:
     return bundle
 
 
-@app.command()
+@app.command(
+    epilog=examples("rotaflow history -p configs/programs/sample -b B1", "rotaflow history -p bundle/ -b B1 --json")
+)
 def history(
     program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
-    block: Annotated[str, typer.Option("--block", "-b", help="block id from blocks.csv")],
+    block: Annotated[str, typer.Option("--block", "-b", "--block-id", help="block id from blocks.csv")],
     as_json: Annotated[
         bool,
         typer.Option(

@@ -9,12 +9,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rotaflow.cli import app, err, json_help, out, print_json, refuse_credentials
+from rotaflow.cli import app, err, examples, json_help, out, print_json, refuse_credentials
 from rotaflow.configs.settings import get_settings, mask_url
 from rotaflow.db.repositories import IngestResult
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "rotaflow ingest --program configs/programs/sample", "rotaflow ingest -p bundle.zip --no-flow --json"
+    )
+)
 def ingest(
     program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
     flow: Annotated[bool, typer.Option("--flow/--no-flow", help="run as a Prefect flow (default)")] = True,

@@ -9,8 +9,8 @@ from typing import Annotated, cast
 import typer
 from rich.markup import escape
 
-from rotaflow.cli import ProgressOption, app, json_help, option_problem, out, progress_shown
-from rotaflow.cli.generate import show_run, solve_options
+from rotaflow.cli import ProgressOption, app, examples, json_help, option_problem, out, progress_shown
+from rotaflow.cli.generate import Contingency, show_run, solve_options
 from rotaflow.errors import InputError
 
 
@@ -23,17 +23,26 @@ def _date(option: str, value: str | None) -> dt.date | None:
         raise InputError([option_problem(option, "a date (YYYY-MM-DD)", value)]) from None
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "rotaflow repair -p configs/programs/sample -b B1 --out out/r1",
+        "rotaflow repair -p bundle/ -b B3 --out out/r3 --from 2027-09-02 --publish",
+    )
+)
 def repair(
     program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
-    block: Annotated[str, typer.Option("--block", "-b", help="block id from blocks.csv (with a published version)")],
+    block: Annotated[
+        str, typer.Option("--block", "-b", "--block-id", help="block id from blocks.csv (with a published version)")
+    ],
     out_dir: Annotated[
-        Path, typer.Option("--out", help="folder for what generate writes plus changes.csv and changes.html")
+        Path,
+        typer.Option("--out", "--out-dir", help="folder for what generate writes plus changes.csv and changes.html"),
     ],
     from_date: Annotated[
         str | None,
         typer.Option(
             "--from",
+            "--from-date",
             help="first day that may change, YYYY-MM-DD (default: tomorrow, or the block's first day if later)",
         ),
     ] = None,
@@ -44,10 +53,11 @@ def repair(
         bool, typer.Option("--allow-churn", help="accept a repair the churn guard refuses (configs/solver.yaml)")
     ] = False,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", help="solver seconds (default: configs/solver.yaml)")
+        float | None,
+        typer.Option("--time-limit", "--time-limit-seconds", help="solver seconds (default: configs/solver.yaml)"),
     ] = None,
     contingency: Annotated[
-        str, typer.Option("--contingency", help="after validation: n1 (the default), n2 or none")
+        Contingency, typer.Option("--contingency", help="after validation: n1 (the default), n2 or none")
     ] = "n1",
     as_json: Annotated[
         bool,
@@ -59,6 +69,13 @@ def repair(
             ),
         ),
     ] = False,
+    backup: Annotated[
+        bool,
+        typer.Option(
+            "--backup/--no-backup",
+            help="with --publish: a quick backup after publishing (the default); --no-backup publishes without one",
+        ),
+    ] = True,
     show_progress: ProgressOption = None,
 ) -> None:
     """Repair a published block after an absence: days before --from stay as published, the rest changes as
@@ -79,6 +96,7 @@ def repair(
             allow_churn=allow_churn,
             time_limit_seconds=time_limit,
             contingency=survive,
+            backup=backup,
             return_state=True,
         )
     show_run(state, "repair", as_json=as_json, show=_print_summary)

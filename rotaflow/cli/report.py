@@ -11,15 +11,25 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from rotaflow.cli import app, json_help, option_problem, out, print_json, refuse_credentials
+from rotaflow.cli import app, examples, json_help, option_problem, out, print_json, refuse_credentials
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InputError
 
-report_app = typer.Typer(help="Reports over a program's published schedules.", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Reports over a program's published schedules.",
+    epilog=examples("rotaflow report year -p configs/programs/sample --out out/year-report"),
+    no_args_is_help=True,
+)
 app.add_typer(report_app, name="report")
 
 
-@report_app.command("year")
+@report_app.command(
+    "year",
+    epilog=examples(
+        "rotaflow report year -p configs/programs/sample --out out/year-report",
+        "rotaflow report year -p bundle/ --out out/yr --until 2027-12-31 --json",
+    ),
+)
 def report_year(
     program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for year.csv, year_report.json, year_report.html")],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -15,6 +15,7 @@ from rotaflow.cli import (
     app,
     backup_config_path,
     err,
+    examples,
     flow_outcome,
     json_help,
     option_problem,
@@ -27,8 +28,16 @@ from rotaflow.configs.settings import get_settings
 from rotaflow.errors import GateRefused, InputError
 
 restore_app = typer.Typer(
-    help="Bring the database back from a backup, through every safety gate.", no_args_is_help=True
+    help="Bring the database back from a backup, through every safety gate.",
+    epilog=examples(
+        "rotaflow restore emergency --source quick \\",
+        "  --backup-id 20261126T101500Z-quick-3fa2c1",
+        "rotaflow restore history --last 3",
+    ),
+    no_args_is_help=True,
 )
+Source = Literal["quick", "named", "immaculate", "sacred"]
+"""Where an emergency restore takes its backup from (the emergency-restore flow's ``source``)."""
 app.add_typer(restore_app, name="restore")
 
 EmergencyJson = Annotated[
@@ -60,10 +69,19 @@ HistoryJson = Annotated[
 ]
 
 
-@restore_app.command("emergency")
+@restore_app.command(
+    "emergency",
+    epilog=examples(
+        "rotaflow restore emergency --source quick \\",
+        "  --backup-id 20261126T101500Z-quick-3fa2c1",
+        "rotaflow restore emergency --from sacred --backup go-live --confirm-id ID",
+    ),
+)
 def restore_emergency(
-    source: Annotated[str, typer.Option("--from", help="quick, named, immaculate or sacred")],
-    backup_id: Annotated[str, typer.Option("--backup", help="the backup id (for sacred: the tag name)")],
+    source: Annotated[
+        Source, typer.Option("--source", "--from", help="the tier (or the sacred tags) the backup is in")
+    ],
+    backup_id: Annotated[str, typer.Option("--backup-id", "--backup", help="the backup id (for sacred: the tag name)")],
     confirm_id: Annotated[
         str | None,
         typer.Option(
@@ -86,14 +104,12 @@ def restore_emergency(
     """
     from rich.markdown import Markdown
 
-    from rotaflow.backups.emergency import SOURCES, preview_text
+    from rotaflow.backups.emergency import preview_text
     from rotaflow.flows.restore import OperatorConfirmation, emergency_restore_confirmed
 
     if legacy_confirm:
         expected = "--confirm-id <the backup id> (--confirm no longer skips the question)"
         raise InputError([option_problem("--confirm", expected, "--confirm")])
-    if source not in SOURCES:
-        raise InputError([option_problem("--from", ", ".join(SOURCES), source)])
     config_path = backup_config_path(config)
     plan, summary = preview_text(source, backup_id, config_path=config_path)
     err.print(Markdown(summary))
@@ -115,7 +131,7 @@ def restore_emergency(
         confirmation = OperatorConfirmation(typed, "typed")
     with progress_shown(show_progress, as_json=as_json):
         state = emergency_restore_confirmed(
-            source,  # type: ignore[arg-type]
+            source,
             backup_id,
             confirmation,
             keep_previous=keep_previous,
@@ -132,7 +148,9 @@ def restore_emergency(
         out.print(f"recovered an interrupted restore first: {escape(result['recovered']['message'])}", soft_wrap=True)
 
 
-@restore_app.command("recover")
+@restore_app.command(
+    "recover", epilog=examples("rotaflow restore recover", "rotaflow restore recover --config backup.yaml --json")
+)
 def restore_recover(config: ConfigOption = None, as_json: RecoverJson = False) -> None:
     """Recover a restore that was interrupted (killed): make the live database whole, say what was done."""
     from rotaflow.backups.config import load_backup_config, work_dir
@@ -154,7 +172,7 @@ def restore_recover(config: ConfigOption = None, as_json: RecoverJson = False) -
         out.print(f"journal: {recovery.journal_file}", soft_wrap=True)
 
 
-@restore_app.command("history")
+@restore_app.command("history", epilog=examples("rotaflow restore history", "rotaflow restore history --last 3 --json"))
 def restore_history(
     last: Annotated[int, typer.Option("--last", help="how many runs to show")] = 10,
     config: ConfigOption = None,

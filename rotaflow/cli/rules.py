@@ -11,7 +11,7 @@ from pydantic_core import to_jsonable_python
 from rich.markup import escape
 from rich.table import Table
 
-from rotaflow.cli import app, json_help, out, print_json
+from rotaflow.cli import app, examples, json_help, out, print_json
 
 BOUNDS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}
 """The bounds a parameter's ``Field`` may set (``Field(ge=0)``), by name, and their signs."""
@@ -76,7 +76,7 @@ def _parameter_text(item: dict[str, Any]) -> str:
     return text
 
 
-@app.command()
+@app.command(epilog=examples("rotaflow rules", "rotaflow rules --json"))
 def rules(
     as_json: Annotated[
         bool,

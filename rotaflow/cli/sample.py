@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from rotaflow.cli import app, json_help, out, print_json
+from rotaflow.cli import app, examples, json_help, out, print_json
 
 
-@app.command()
+@app.command(epilog=examples("rotaflow sample --out my-program", "rotaflow sample --out my-program --json"))
 def sample(
     out_dir: Annotated[
         Path, typer.Option("--out", help="a new or empty folder to write the bundle into, or sample's earlier one")

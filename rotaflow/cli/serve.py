@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from rotaflow.cli import app, out
+from rotaflow.cli import app, examples, out
 
 
-@app.command()
+@app.command(epilog=examples("rotaflow serve", "rotaflow serve --port 4300 --no-worker"))
 def serve(
     host: Annotated[str, typer.Option(help="address the Prefect server binds to (loopback unless told otherwise)")] = (
         "127.0.0.1"

@@ -19,7 +19,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from rotaflow.cli import app, json_help, option_problem, out, print_json, refuse_credentials
+from rotaflow.cli import app, examples, json_help, option_problem, out, print_json, refuse_credentials
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InputError
 
@@ -30,7 +30,14 @@ if TYPE_CHECKING:
     from rotaflow.services.swaps import Candidates
     from rotaflow.validations.bundle import Bundle
 
-swap_app = typer.Typer(help="Shift swaps: request, find partners, accept, approve, undo.", no_args_is_help=True)
+swap_app = typer.Typer(
+    help="Shift swaps: request, find partners, accept, approve, undo.",
+    epilog=examples(
+        "rotaflow swap request -p bundle/ --person R1 --date 2027-07-09 --shift NIGHT",
+        "rotaflow swap list --status requested",
+    ),
+    no_args_is_help=True,
+)
 app.add_typer(swap_app, name="swap")
 
 VIEW_SHAPE = (
@@ -39,6 +46,10 @@ VIEW_SHAPE = (
 )
 """The JSON object of one request (``SwapView.as_dict``)."""
 
+STATE_NAMES = ("requested", "accepted", "approved", "executed", "undone", "refused", "rejected", "cancelled", "expired")
+"""The states ``swap list --status`` takes (``rotaflow.services.swap_board.STATES``, not imported here: the
+command line starts without the services)."""
+
 ProgramOption = Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")]
 LastProgramOption = Annotated[
     str | None,
@@ -46,9 +57,11 @@ LastProgramOption = Annotated[
         "--program", "-p", help="bundle folder, .zip or s3://… (default: the one the program was last ingested from)"
     ),
 ]
-PersonOption = Annotated[str, typer.Option("--person", help="person_id (people.csv) of who gives the shift")]
+PersonOption = Annotated[
+    str, typer.Option("--person", "--person-id", help="person_id (people.csv) of who gives the shift")
+]
 DateOption = Annotated[str, typer.Option("--date", help="the day the shift starts, YYYY-MM-DD")]
-ShiftOption = Annotated[str, typer.Option("--shift", help="shift_id from shifts.csv")]
+ShiftOption = Annotated[str, typer.Option("--shift", "--shift-id", help="shift_id from shifts.csv")]
 IdArgument = Annotated[int, typer.Argument(help="the swap request's id", show_default=False)]
 ViewJson = Annotated[bool, typer.Option("--json", help=json_help(f"the request afterwards: {VIEW_SHAPE}"))]
 
@@ -160,7 +173,14 @@ def _show(view: SwapView, as_json: bool) -> None:
         out.print(f"changes and calendars: {escape(view.out_dir)}", highlight=False, soft_wrap=True)
 
 
-@swap_app.command("request")
+@swap_app.command(
+    "request",
+    epilog=examples(
+        "rotaflow swap request -p bundle/ --person R1 --date 2027-07-09 --shift NIGHT",
+        "rotaflow swap request -p bundle/ --person R1 --date 2027-07-09 \\",
+        "  --shift NIGHT --with R2 --take-date 2027-07-16 --take-shift NIGHT",
+    ),
+)
 def swap_request(
     program: ProgramOption,
     person: PersonOption,
@@ -168,13 +188,16 @@ def swap_request(
     shift: ShiftOption,
     with_person: Annotated[
         str | None,
-        typer.Option("--with", help="person_id of the partner: a give-away to them, or a trade with --take-*"),
+        typer.Option(
+            "--with", "--with-person-id", help="person_id of the partner: a give-away to them, or a trade with --take-*"
+        ),
     ] = None,
     take_date: Annotated[
         str | None, typer.Option("--take-date", help="a trade: the day of the partner's shift taken back, YYYY-MM-DD")
     ] = None,
     take_shift: Annotated[
-        str | None, typer.Option("--take-shift", help="a trade: the shift_id of the partner's shift taken back")
+        str | None,
+        typer.Option("--take-shift", "--take-shift-id", help="a trade: the shift_id of the partner's shift taken back"),
     ] = None,
     note: Annotated[str | None, typer.Option("--note", help="a note kept with the request")] = None,
     as_json: ViewJson = False,
@@ -217,7 +240,13 @@ CANDIDATES_SHAPE = (
 )
 
 
-@swap_app.command("candidates")
+@swap_app.command(
+    "candidates",
+    epilog=examples(
+        "rotaflow swap candidates -p bundle/ --person R1 --date 2027-07-09 \\",
+        "  --shift NIGHT --json",
+    ),
+)
 def swap_candidates(
     program: ProgramOption,
     person: PersonOption,
@@ -279,10 +308,12 @@ def _print_candidates(title: str, found: Candidates) -> None:
         out.print(excluded, highlight=False)
 
 
-@swap_app.command("accept")
+@swap_app.command(
+    "accept", epilog=examples("rotaflow swap accept 12 --by R2", "rotaflow swap accept 12 --by R2 -p bundle/ --json")
+)
 def swap_accept(
     swap_id: IdArgument,
-    by: Annotated[str, typer.Option("--by", help="person_id of who takes the shift")],
+    by: Annotated[str, typer.Option("--by", "--accepted-by", help="person_id of who takes the shift")],
     program: LastProgramOption = None,
     as_json: ViewJson = False,
 ) -> None:
@@ -301,7 +332,7 @@ def swap_accept(
     _show(view, as_json)
 
 
-@swap_app.command("approve")
+@swap_app.command("approve", epilog=examples("rotaflow swap approve 12", "rotaflow swap approve 12 -p bundle/ --json"))
 def swap_approve(swap_id: IdArgument, program: LastProgramOption = None, as_json: ViewJson = False) -> None:
     """Approve an accepted request (the coordinator): re-checks the rules and publishes a new version."""
     from rotaflow.services.swap_board import approve_swap
@@ -316,7 +347,7 @@ def swap_approve(swap_id: IdArgument, program: LastProgramOption = None, as_json
     _show(view, as_json)
 
 
-@swap_app.command("reject")
+@swap_app.command("reject", epilog=examples('rotaflow swap reject 12 --reason "leaves the night uncovered"'))
 def swap_reject(
     swap_id: IdArgument,
     reason: Annotated[str, typer.Option("--reason", help="why (kept with the request; no personal data)")],
@@ -335,7 +366,7 @@ def swap_reject(
     _show(view, as_json)
 
 
-@swap_app.command("cancel")
+@swap_app.command("cancel", epilog=examples("rotaflow swap cancel 12", "rotaflow swap cancel 12 --json"))
 def swap_cancel(swap_id: IdArgument, as_json: ViewJson = False) -> None:
     """Cancel a request that was not executed yet."""
     from rotaflow.services.swap_board import cancel_swap
@@ -348,7 +379,7 @@ def swap_cancel(swap_id: IdArgument, as_json: ViewJson = False) -> None:
     _show(view, as_json)
 
 
-@swap_app.command("undo")
+@swap_app.command("undo", epilog=examples("rotaflow swap undo 12", "rotaflow swap undo 12 -p bundle/ --json"))
 def swap_undo(swap_id: IdArgument, program: LastProgramOption = None, as_json: ViewJson = False) -> None:
     """Undo an executed swap within program.yaml's swaps.undo_hours: publishes the shifts as they were before
     it as a new version; refused when a later version changed them or the re-check fails."""
@@ -364,12 +395,16 @@ def swap_undo(swap_id: IdArgument, program: LastProgramOption = None, as_json: V
     _show(view, as_json)
 
 
-@swap_app.command("list")
+@swap_app.command(
+    "list", epilog=examples("rotaflow swap list", "rotaflow swap list -p bundle/ --status approved --json")
+)
 def swap_list(
     program: Annotated[
         str | None, typer.Option("--program", "-p", help="bundle folder, .zip or s3://… (default: every program)")
     ] = None,
-    status: Annotated[str | None, typer.Option("--status", help="only the requests in this state")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="only the requests in this state: " + ", ".join(STATE_NAMES))
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help=json_help(f"a list of requests, oldest first: {VIEW_SHAPE}"))
     ] = False,

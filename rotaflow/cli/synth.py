@@ -8,11 +8,16 @@ from typing import Annotated
 
 import typer
 
-from rotaflow.cli import app, json_help, option_problem, out, print_json
+from rotaflow.cli import app, examples, json_help, option_problem, out, print_json
 from rotaflow.errors import InputError
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "rotaflow synth --residents 60 --out synthetic/",
+        "rotaflow synth --residents 300 --seed 7 --timezone Europe/Paris --out big/",
+    )
+)
 def synth(
     residents: Annotated[int, typer.Option(help="number of residents (3-300)")],
     out_dir: Annotated[

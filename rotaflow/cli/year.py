@@ -4,25 +4,31 @@ plan_summary.json, year.html)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
 
-from rotaflow.cli import app, json_help, option_problem, out, print_json, refuse_credentials
+from rotaflow.cli import app, examples, json_help, option_problem, out, print_json, refuse_credentials
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InfeasibleError, InputError
 
 
-@app.command("plan-year")
+@app.command(
+    "plan-year",
+    epilog=examples(
+        "rotaflow plan-year -p configs/programs/sample --out out/year",
+        "rotaflow plan-year -p bundle/ --out out/year --vacation soft --publish",
+    ),
+)
 def plan_year(
     program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
     out_dir: Annotated[
         Path, typer.Option("--out", help="folder for rotation_assignments.csv, plan_summary.json and year.html")
     ],
-    time_limit: Annotated[float, typer.Option("--time-limit", help="solver seconds")] = 60.0,
+    time_limit: Annotated[float, typer.Option("--time-limit", "--time-limit-seconds", help="solver seconds")] = 60.0,
     vacation: Annotated[
-        str,
+        Literal["hard", "soft"],
         typer.Option(
             "--vacation",
             help="hard (the default): a blocking vacation needs a rotation that allows leave in its block; soft: "
@@ -58,12 +64,10 @@ def plan_year(
     refuse_credentials(program)
     if not time_limit > 0 or time_limit == float("inf"):
         raise InputError([option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
-    if vacation not in ("hard", "soft"):
-        raise InputError([option_problem("--vacation", "hard or soft", vacation)])
     check_out_dir(out_dir)  # refused before anything is read
     settings = get_settings()
     bundle = load_bundle(program, settings=settings, year_plan=False)
-    plan = run_plan(bundle, time_limit=time_limit, vacation=cast(Any, vacation))
+    plan = run_plan(bundle, time_limit=time_limit, vacation=vacation)
     folder = claim_out_dir(out_dir)
     files = write_plan(bundle, plan, folder)
     record_run_files(folder, files)

@@ -66,7 +66,8 @@ def test_every_new_command_has_help(command: list[str], capsys: pytest.CaptureFi
 def test_the_deprecated_name_is_hidden_from_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["backup", "--help"]) == 0
     listed = capsys.readouterr().out
-    commands = [line.split()[1] for line in listed.splitlines() if line.startswith("│ ") and len(line.split()) > 1]
+    section = listed.split("Commands:")[1].split("Examples:")[0]
+    commands = [line.split()[0] for line in section.splitlines() if line[:3].startswith("  ") and line[2:3].strip()]
     assert "promote-immaculate" in commands and "promote" not in commands
 
 
@@ -104,10 +105,11 @@ def test_create_list_and_tag(live: str, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_create_refuses_what_it_cannot_do(live: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["backup", "create", "--tier", "immaculate", "--no-flow"]) == 2
-    assert "expected quick or named" in capsys.readouterr().err
+    assert "'immaculate' is not one of 'quick', 'named'" in capsys.readouterr().err
     assert main(["backup", "create", "--tier", "named", "--no-flow"]) == 4
     assert "a named backup needs a name" in capsys.readouterr().err
     assert main(["backup", "list", "--tier", "weekly"]) == 2
+    assert "'weekly' is not one of 'quick', 'named', 'immaculate', 'sacred'" in capsys.readouterr().err
     assert main(["backup", "list", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert "an existing backup configuration file" in capsys.readouterr().err
 
