@@ -642,8 +642,13 @@ def run_files(folder: Path) -> list[Path]:
 
 
 def write_summary(folder: Path, summary: GenerateResult) -> Path:
-    """summary.json again, once the run has gone further (validated, published, backed up)."""
-    return write_private(folder / "summary.json", summary_json(summary))
+    """summary.json again, once the run has gone further (validated, published, backed up); report.html's
+    publication part and run table are redrawn from it (the report was written before publishing)."""
+    from rotaflow.validations.report.glance import refresh_publication
+
+    path = write_private(folder / "summary.json", summary_json(summary))
+    refresh_publication(folder / "report.html", summary.as_dict())
+    return path
 
 
 def write_outputs(

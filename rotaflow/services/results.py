@@ -210,6 +210,14 @@ class ValidateResult(_Result):
     burnout_bands: dict[str, Any]
     seconds: dict[str, Any]
     contingency: dict[str, Any] | None = None
+    weekly_limit_hours: int | float | None = None
+    """The ACGME weekly limit (80 h unless the program sets another)."""
+    single_week_over_limit: list[str] | None = None
+    """Residents above the weekly limit in at least one single 7-day week (allowed while the 4-week average holds)."""
+    days_without_spare: list[str] | None = None
+    """Dates on which no coverage requirement that needs someone has anyone above its minimum."""
+    history_given: bool | None = None
+    """Whether work before the period was known (history.csv or the database's published schedule)."""
     timezone: str | None = None
     data_docs: str | None = None
     out_dir: str | None = None

@@ -74,6 +74,9 @@ class Validation:
     seconds: dict[str, float] = field(default_factory=dict)
     rules: list[str] = field(default_factory=list)
     """Names of the rules of the program's rule set."""
+    history_given: bool = True
+    """Whether work before the period was known (the bundle's history.csv or a passed history had rows): without
+    it the first weeks' 4-week averages count only the days inside the period."""
 
     @property
     def hard_violations(self) -> int:
@@ -103,10 +106,24 @@ class Validation:
             "utilisation_by_block": self.coverage.blocks.to_dict("records"),
             "burnout_bands": self.burnout["band"].value_counts().to_dict() if len(self.burnout) else {},
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            **self.glance(),
         }
         if self.contingency is not None:
             out["contingency"] = self.contingency.summary()
         return out
+
+    def glance(self) -> dict[str, Any]:
+        """What the report's "At a glance" shows beyond the counts: the weekly limit, the residents above it in
+        a single week, the dates without spare coverage, and whether history before the period was known."""
+        from rotaflow.validations.report.glance import days_without_spare, single_week_over_limit
+
+        limit = float(self.acgme.limits.weekly_hours.limit_hours)
+        return {
+            "weekly_limit_hours": limit,
+            "single_week_over_limit": single_week_over_limit(self.acgme.weekly, limit),
+            "days_without_spare": days_without_spare(self.coverage.coverage),
+            "history_given": self.history_given,
+        }
 
 
 def blocks_in(bundle: Bundle, first: dt.date, last: dt.date) -> list[str]:
@@ -223,7 +240,11 @@ def validate(
         )
         clock["contingency"] = time.perf_counter() - started
     names = sorted({r.name for r in rules})
-    return Validation(period, blocks, schedule, findings, acgme, coverage, burnout, analysis, clock, names)
+    given = bundle.frames.get("history")
+    known = (given is not None and len(given) > 0) or (history is not None and len(history) > 0)
+    return Validation(
+        period, blocks, schedule, findings, acgme, coverage, burnout, analysis, clock, names, history_given=known
+    )
 
 
 def _iso_date(value: Any) -> str:

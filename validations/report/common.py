@@ -22,6 +22,7 @@ esc = html.escape
 PLOT_IDS = {
     "coverage": "plot-coverage",
     "hours": "plot-hours",
+    "hours_per_resident": "plot-hours-per-resident",
     "utilisation": "plot-utilisation",
     "contingency": "plot-contingency",
     "burnout": "plot-burnout",

@@ -21,6 +21,7 @@ EXAMPLE_SHIFTS = (  # shift_id, hours, min, max, target (filled in this order)
     ("DAY", 12.0, 2, 4, 3),
     ("CLINIC", 9.0, 1, 3, 2),
 )
+EXAMPLE_ROTATIONS = ("INPT", "ICU", "CLINIC", "NF")
 EXAMPLE_RULES = [
     ("acgme_weekly_hours", "80 hours per week, averaged over 4 weeks"),
     ("acgme_day_off_in_seven", "at least 4 free 24-hour periods in every 28 days"),
@@ -71,6 +72,8 @@ def example_data(residents: int = 12, days: int = 28, seed: int = 0, start: str 
     assignments = pd.DataFrame(rows, columns=["person_id", "date", "shift_id", "hours"])
     assignments["role"] = "resident"
     assignments["pgy"] = assignments["person_id"].map(pgy)
+    rotation = {p: EXAMPLE_ROTATIONS[(i // 2) % len(EXAMPLE_ROTATIONS)] for i, p in enumerate(people)}
+    assignments["rotation_id"] = assignments["person_id"].map(rotation)
     cover = pd.DataFrame(coverage).astype({"max": "Int64", "target": "Int64"})
 
     day_index = {d.isoformat(): i for i, d in enumerate(dates)}
@@ -221,6 +224,7 @@ def example_data(residents: int = 12, days: int = 28, seed: int = 0, start: str 
         "objective": 412.0,
         "best_bound": 398.5,
         "solve_seconds": 41.7,
+        "penalties": {"coverage_target": 240, "fairness_nights": 172},
         "hard_violations": violations,
         "warnings": int((findings["severity"] == "warning").sum()),
         "timezone": "America/New_York",

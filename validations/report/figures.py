@@ -390,3 +390,207 @@ def _utilisation_figure(utilisation: pd.DataFrame, figures: _Figures) -> tuple[s
     )
     counts["peak_percent"] = round(100 * peak)
     return figures.render(figure, PLOT_IDS["utilisation"], alt, caption, "Utilisation over time"), counts
+
+
+ROTATION_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+    "#d62728",
+    "#393b79",
+    "#637939",
+)
+
+
+def _groups_of(people: list[str], assignments: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """Each person's (PGY, rotation) as labels: PGY from the assignments' ``pgy`` column, the rotation the one
+    they work most shifts in (``rotation_id``); "—" when not known."""
+    out = {p: ("—", "—") for p in people}
+    if "person_id" not in assignments:
+        return out
+    frame = assignments.assign(_person=assignments["person_id"].astype(str))
+    pgy: dict[str, str] = {}
+    if "pgy" in frame:
+        for person, value in zip(frame["_person"], frame["pgy"], strict=True):
+            if person not in pgy and not _missing(value):
+                number = _num(value)
+                pgy[person] = _fmt(int(number)) if number is not None and number.is_integer() else _fmt(value)
+    rotation: dict[str, str] = {}
+    if "rotation_id" in frame:
+        known = frame[[not _missing(r) and str(r) != "" for r in frame["rotation_id"]]]
+        if len(known):
+            counts = known.groupby(["_person", known["rotation_id"].astype(str)]).size().reset_index(name="n")
+            counts = counts.sort_values(["_person", "n", "rotation_id"], ascending=[True, False, True])
+            first = counts.drop_duplicates("_person")  # the most shifts; a tie goes to the first rotation id
+            rotation = dict(zip(first["_person"], first["rotation_id"], strict=True))
+    return {p: (pgy.get(p, "—"), rotation.get(p, "—")) for p in people}
+
+
+def _hours_per_resident_figure(
+    weekly: pd.DataFrame, assignments: pd.DataFrame, figures: _Figures, limit: float = 80.0
+) -> tuple[str, dict[str, int]]:
+    """Each resident's highest single week (a bar) and highest 4-week average (a diamond) against the limit,
+    residents ordered by PGY, then rotation, then id; one bar trace per rotation, never one per resident."""
+    import plotly.graph_objects as go
+
+    frame = weekly.copy()
+    frame["person_id"] = frame["person_id"].astype(str)
+    frame["_hours"] = pd.to_numeric(frame["hours"], errors="coerce")
+    frame["_average"] = pd.to_numeric(frame.get("average_4w"), errors="coerce") if "average_4w" in frame else None
+    peak_week = frame.groupby("person_id")["_hours"].max()
+    peak_average = frame.groupby("person_id")["_average"].max() if "average_4w" in frame else None
+    people = _sorted_ids(frame["person_id"])
+    groups = _groups_of(people, assignments)
+    rank = {p: i for i, p in enumerate(people)}
+
+    def pgy_key(label: str) -> tuple[int, float, str]:
+        number = _num(label)
+        return (0, number, "") if number is not None else (1, 0.0, label)
+
+    order = sorted(people, key=lambda p: (pgy_key(groups[p][0]), groups[p][1], rank[p]))
+    names = [_plot_text(p) for p in order]
+    rotations = _sorted_ids({groups[p][1] for p in order})
+    colour = {r: ROTATION_PALETTE[i % len(ROTATION_PALETTE)] for i, r in enumerate(rotations)}
+
+    def value(series: pd.Series | None, person: str) -> float | None:
+        if series is None:
+            return None
+        found = _num(series.get(person))
+        return None if found is None else round(found, 1)
+
+    figure = go.Figure()
+    for rot in rotations:
+        members = [p for p in order if groups[p][1] == rot]
+        figure.add_trace(
+            go.Bar(
+                x=[_plot_text(p) for p in members],
+                y=[value(peak_week, p) for p in members],
+                name=_plot_text(rot) if rot != "—" else "not known",
+                legendgroup="rotation",
+                legendgrouptitle={"text": "rotation"},
+                marker={"color": colour[rot], "line": {"width": 0}},
+                customdata=[[_plot_text(groups[p][0]), _plot_text(rot), value(peak_average, p)] for p in members],
+                hovertemplate="%{x} · PGY %{customdata[0]} · %{customdata[1]}<br>highest week %{y:.1f} h"
+                "<br>highest 4-week average %{customdata[2]:.1f} h<extra></extra>",
+            )
+        )
+    if peak_average is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=names,
+                y=[value(peak_average, p) for p in order],
+                mode="markers",
+                name="highest 4-week average",
+                marker={"symbol": "diamond", "size": 7, "color": "#111", "line": {"width": 1, "color": "#fff"}},
+                hovertemplate="%{x}<br>highest 4-week average %{y:.1f} h<extra></extra>",
+            )
+        )
+    shapes: list[dict[str, Any]] = [
+        {
+            "type": "line",
+            "xref": "paper",
+            "x0": 0,
+            "x1": 1,
+            "yref": "y",
+            "y0": limit,
+            "y1": limit,
+            "line": {"dash": "dash", "width": 2, "color": "#c62828"},
+        }
+    ]
+    annotations: list[dict[str, Any]] = [
+        {
+            "xref": "paper",
+            "x": 1,
+            "xanchor": "left",
+            "yref": "y",
+            "y": limit,
+            "text": f"{_fmt(limit)} h",
+            "showarrow": False,
+            "font": {"size": 11, "color": "#c62828"},
+        }
+    ]
+    start = 0
+    for band, (label, size) in enumerate(_runs([groups[p][0] for p in order])):
+        end = start + size
+        if band % 2 == 0:  # every other PGY group shaded, each labelled above the bars
+            shapes.append(
+                {
+                    "type": "rect",
+                    "xref": "x",
+                    "x0": start - 0.5,
+                    "x1": end - 0.5,
+                    "yref": "paper",
+                    "y0": 0,
+                    "y1": 1,
+                    "fillcolor": "#f1f3f5",
+                    "line": {"width": 0},
+                    "layer": "below",
+                }
+            )
+        annotations.append(
+            {
+                "xref": "x",
+                "x": (start + end - 1) / 2,
+                "yref": "paper",
+                "y": 1.0,
+                "yanchor": "bottom",
+                "text": f"PGY {_plot_text(label)}" if label != "—" else "PGY unknown",
+                "showarrow": False,
+                "font": {"size": 11},
+            }
+        )
+        start = end
+    highest = max([v for v in (value(peak_week, p) for p in order) if v is not None] + [limit])
+    figure.update_layout(
+        _layout(
+            420,
+            barmode="overlay",
+            bargap=0.15,
+            shapes=shapes,
+            annotations=annotations,
+            xaxis={
+                "type": "category",
+                "categoryorder": "array",
+                "categoryarray": names,
+                "range": [-0.5, len(names) - 0.5],
+                "title": {"text": "resident (by PGY, then rotation)"},
+                "tickangle": -60,
+                "showticklabels": len(names) <= 120,
+            },
+            yaxis={"title": {"text": "hours"}, "range": [0, highest * 1.1]},
+            legend={"orientation": "v"},
+            margin={"l": 70, "r": 60, "t": 50, "b": 80},
+        )
+    )
+    over_week = sum(1 for p in order if (value(peak_week, p) or 0) > limit)
+    over_average = sum(1 for p in order if (value(peak_average, p) or 0) > limit)
+    counts = {"residents": len(order), "over_in_a_week": over_week, "over_on_average": over_average}
+    alt = (
+        f"Bar chart of {len(order)} residents' highest single-week hours, grouped by PGY and coloured by "
+        f"rotation, against the {_fmt(limit)}-hour line: {over_week} above it in a single week, "
+        f"{over_average} with a 4-week average above it."
+    )
+    caption = (
+        f"Bars: each resident's highest single 7-day week in the period; diamonds: their highest 4-week average "
+        f"(what the ACGME rule holds to {_fmt(limit)} h). The dashed line is {_fmt(limit)} h. Residents are "
+        "grouped by PGY (labelled bands), then by rotation (colour; a resident's rotation is the one they work "
+        "most shifts in). A bar above the line is allowed while the diamond stays under it."
+    )
+    return figures.render(figure, PLOT_IDS["hours_per_resident"], alt, caption, "Hours per resident"), counts
+
+
+def _runs(labels: list[str]) -> list[tuple[str, int]]:
+    """Consecutive equal labels as (label, how many)."""
+    out: list[tuple[str, int]] = []
+    for label in labels:
+        if out and out[-1][0] == label:
+            out[-1] = (label, out[-1][1] + 1)
+        else:
+            out.append((label, 1))
+    return out

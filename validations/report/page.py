@@ -8,8 +8,15 @@ from typing import Any
 
 import pandas as pd
 
-from rotaflow.validations.report.common import ReportData, _fmt, _text, esc
-from rotaflow.validations.report.figures import _coverage_figure, _Figures, _hours_figure, _utilisation_figure
+from rotaflow.validations.report.common import ReportData, _fmt, _num, _text, esc
+from rotaflow.validations.report.figures import (
+    _coverage_figure,
+    _Figures,
+    _hours_figure,
+    _hours_per_resident_figure,
+    _utilisation_figure,
+)
+from rotaflow.validations.report.glance import DEFAULT_WEEKLY_LIMIT, _given, _glance_section
 from rotaflow.validations.report.risk_figures import _burnout_figure, _contingency_figure
 from rotaflow.validations.report.sections import (
     _facts,
@@ -46,8 +53,16 @@ def render_report(data: ReportData) -> str:
         sections.append((anchor, heading, body))
         return dict(counts)
 
+    glance = _glance_section(data)  # before any figure: it holds no plot
     coverage = optional("coverage", "Coverage", data.coverage, _coverage_figure, "coverage")
-    hours = optional("hours", "Work hours", data.weekly_hours, _hours_figure, "weekly-hours")
+    limit = _num(_given(data.summary, "weekly_limit_hours")) or DEFAULT_WEEKLY_LIMIT
+
+    def hours_figures(frame: pd.DataFrame, figures: _Figures) -> tuple[str, dict[str, int]]:
+        per_person, _ = _hours_per_resident_figure(frame, data.assignments, figures, limit)
+        body, counts = _hours_figure(frame, figures)
+        return _history_note(data) + per_person + body, counts
+
+    hours = optional("hours", "Work hours", data.weekly_hours, hours_figures, "weekly-hours")
     usage = optional("utilisation", "Utilisation", data.utilisation, _utilisation_figure, "utilisation")
     contingency = optional(
         "contingency", "Contingency (N-1 / N-2)", data.contingency, _contingency_figure, "contingency"
@@ -94,7 +109,20 @@ def render_report(data: ReportData) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>\n{CSS}</style></head><body>"
         + _header(data, facts)
+        + glance
         + f'<nav class="toc" aria-label="contents"><ol>{toc}</ol></nav><main>{body}</main>'
         + f"<footer>{' · '.join(footer_bits)}</footer>"
         + f"<script>\n{SORT_JS}</script></body></html>\n"
+    )
+
+
+def _history_note(data: ReportData) -> str:
+    """Without history before the period, the first weeks' 4-week averages hold only the days inside it."""
+    if _given(data.summary, "history_given") is not False:
+        return ""
+    return (
+        '<p class="note history-note" id="no-history"><strong>No history before the block was given</strong> '
+        "(no history.csv, and no published schedule before it): the 4-week averages of the block's first weeks "
+        "count only the days inside the block, so they can understate the real load; the weeks before are "
+        "unknown, not 0 h.</p>"
     )

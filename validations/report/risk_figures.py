@@ -32,6 +32,8 @@ def _contingency_figure(contingency: pd.DataFrame, figures: _Figures) -> tuple[s
             continue
         a, b = (people[0], people[0]) if len(people) == 1 else (people[0], people[1])
         scenarios[tuple(sorted((a, b)))] = row  # type: ignore[index]
+    if scenarios and all(a == b for a, b in scenarios):  # only N-1 ran: one bar per person, not a diagonal
+        return _n1_figure({a: row for (a, _), row in scenarios.items()}, figures)
     persons = _sorted_ids(p for pair in scenarios for p in pair)
     position = {p: i for i, p in enumerate(persons)}
     size = len(persons)
@@ -138,6 +140,86 @@ def _contingency_figure(contingency: pd.DataFrame, figures: _Figures) -> tuple[s
         + ("" if counts["n2"] else " N-2 (losing any two people) was not run for this report: only the diagonal.")
     )
     return figures.render(figure, PLOT_IDS["contingency"], alt, caption, "N-1 / N-2 contingency"), counts
+
+
+N1_COLOURS = {"covered": "#2e7d32", "uncovered": "#c62828", "undecided": "#9e9e9e"}
+
+
+def _n1_figure(singles: dict[str, dict[str, Any]], figures: _Figures) -> tuple[str, dict[str, int]]:
+    """N-1 only: one bar per person lost, one trace per outcome. Covered: the repair's size (assignments
+    changed); uncovered (a critical person) and undecided: a full-height bar, labelled."""
+    import plotly.graph_objects as go
+
+    people = _sorted_ids(singles)
+    counts = {"n1_uncovered": 0, "n2_uncovered": 0, "n1": len(people), "n2": 0, "undecided": 0}
+    rows: dict[str, list[tuple[str, float | None, str]]] = {k: [] for k in N1_COLOURS}
+    repairs = [_num(singles[p].get("repair_size")) for p in people]
+    top = max([r for r in repairs if r is not None] + [1.0])
+    for person in people:
+        row = singles[person]
+        outcome = _fmt(row.get("outcome")).lower()
+        if outcome == "covered":
+            repair = _num(row.get("repair_size"))
+            size = "unknown" if repair is None else _fmt(repair)
+            rows["covered"].append((person, repair or 0.0, f"covered; the repair changes {size} assignments"))
+            continue
+        if outcome == "uncovered":
+            counts["n1_uncovered"] += 1
+            where = " ".join(_fmt(row.get(k)) for k in ("first_uncovered_date", "first_uncovered_shift")).strip()
+            text = "CRITICAL: uncovered " + (f"from {_plot_text(where)}" if where else "from an unknown day")
+            kind = "uncovered"
+        else:
+            counts["undecided"] += 1
+            text = f"not decided (outcome {_plot_text(outcome) or 'missing'})"
+            kind = "undecided"
+        if not _missing(row.get("settled_by")):
+            text += f"<br>settled by {_plot_text(_fmt(row.get('settled_by')))}"
+        rows[kind].append((person, top, text))
+    figure = go.Figure()
+    labels = {"covered": "covered (repair size)", "uncovered": "critical: uncovered", "undecided": "not decided"}
+    for kind, colour in N1_COLOURS.items():
+        if not rows[kind]:
+            continue
+        figure.add_trace(
+            go.Bar(
+                x=[_plot_text(p) for p, _, _ in rows[kind]],
+                y=[v for _, v, _ in rows[kind]],
+                name=labels[kind],
+                marker={"color": colour, "line": {"width": 0}},
+                customdata=[t for _, _, t in rows[kind]],
+                hovertemplate="without %{x}<br>%{customdata}<extra></extra>",
+            )
+        )
+    names = [_plot_text(p) for p in people]
+    figure.update_layout(
+        _layout(
+            340,
+            barmode="overlay",
+            bargap=0.15,
+            xaxis={
+                "type": "category",
+                "categoryorder": "array",
+                "categoryarray": names,
+                "title": {"text": "person lost"},
+                "tickangle": -60,
+                "showticklabels": len(names) <= 150,
+            },
+            yaxis={"title": {"text": "assignments the repair changes"}, "range": [0, top * 1.05]},
+            legend={"title": {"text": "without that person"}},
+        )
+    )
+    alt = (
+        f"Bar chart of {len(people)} single-loss (N-1) scenarios, one per person: {counts['n1_uncovered']} "
+        "critical (uncovered), the others covered with the size of their repair"
+        + (f"; {counts['undecided']} not decided." if counts["undecided"] else ".")
+    )
+    caption = (
+        "One bar per person: the block without that person (N-1). Green: still coverable, the bar's height is how "
+        "many assignments the repair changes; red, full height: critical, the must-rules cannot be met any more "
+        "(hover for the first uncovered day and shift); grey: not decided within the time limit. "
+        "N-2 (losing any two people) was not run for this report."
+    )
+    return figures.render(figure, PLOT_IDS["contingency"], alt, caption, "N-1 contingency: who can be lost"), counts
 
 
 def _burnout_figure(burnout: pd.DataFrame, figures: _Figures) -> tuple[str, dict[str, int]]:

@@ -87,20 +87,147 @@ def _facts(data: ReportData) -> list[tuple[str, str]]:
     return facts
 
 
-def _summary_value(value: Any) -> str:
-    """A scalar as text; a list or mapping folded away as indented JSON."""
-    if isinstance(value, Mapping | list | tuple) and value:
-        text = json.dumps(value, default=_fmt, ensure_ascii=False, indent=2)
-        return f"<details><summary>{len(value)} entries</summary><pre>{esc(text)}</pre></details>"
+#: what the generation run says of itself: shown first, as "the run", and redrawn from summary.json once the
+#: run has published and backed up (``refresh_publication``)
+RUN_KEYS = (
+    "run_id",
+    "status",
+    "objective",
+    "best_bound",
+    "solve_seconds",
+    "time_limit_seconds",
+    "program_version",
+    "based_on_version",
+    "published",
+    "version",
+    "backup",
+    "penalties",
+    "engine_check_violations",
+    "repair",
+)
+#: shown elsewhere on the page (the rule list, the diagnosis) or repeated from the validation
+NOT_IN_TABLES = {"diagnosis", "rules", "validation"}
+#: list entries written out in full up to this many
+LISTED = 60
+
+
+def _summary_value(value: Any, depth: int = 0) -> str:
+    """A value as HTML: a scalar as text, a list of ids as a list, a mapping as a small table of its own,
+    a list of records as a table; only what is nested deeper than that is shown as JSON."""
+    if isinstance(value, Mapping):
+        if not value:
+            return '<span class="note">none</span>'
+        if depth >= 2:
+            return _folded_json(value)
+        rows = "".join(
+            f"<tr><th scope='row'>{esc(str(k))}</th><td>{_summary_value(v, depth + 1)}</td></tr>"
+            for k, v in value.items()
+            if str(k).lower() not in PERSONAL_COLUMNS
+        )
+        return f'<table class="facts nested"><tbody>{rows}</tbody></table>'
+    if isinstance(value, list | tuple):
+        if not value:
+            return '<span class="note">none</span>'
+        if all(isinstance(v, Mapping) for v in value) and depth < 2:
+            return _records_table(value, depth)
+        if all(not isinstance(v, Mapping | list | tuple) for v in value):
+            text = ", ".join(_text(v) for v in value[:LISTED])
+            if len(value) > LISTED:
+                rest = ", ".join(_text(v) for v in value[LISTED:])
+                text += f" <details><summary>and {len(value) - LISTED} more</summary>{rest}</details>"
+            return text
+        return _folded_json(value)
     return _text(value)
 
 
+def _folded_json(value: Any) -> str:
+    text = json.dumps(value, default=_fmt, ensure_ascii=False, indent=2)
+    return f"<details><summary>{len(value)} entries</summary><pre>{esc(text)}</pre></details>"
+
+
+def _records_table(records: list[Any] | tuple[Any, ...], depth: int) -> str:
+    columns: list[str] = []
+    for record in records:
+        columns += [str(k) for k in record if str(k) not in columns and str(k).lower() not in PERSONAL_COLUMNS]
+    head = "".join(f"<th scope='col'>{esc(c)}</th>" for c in columns)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{_summary_value(record.get(c), depth + 1)}</td>" for c in columns) + "</tr>"
+        for record in records
+    )
+    table = f'<table class="facts records"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    if len(records) > LISTED:
+        return f"<details><summary>{len(records)} rows</summary>{table}</details>"
+    return table
+
+
+def _publication_text(summary: Mapping[str, Any]) -> str:
+    published = summary.get("published")
+    version = summary.get("version")
+    if published is True:
+        return "yes" + (f", as version {_text(version)}" if not _missing(version) else "")
+    if published is False:
+        return "no"
+    return '<span class="note">not yet (the run had not reached publishing when this page was written)</span>'
+
+
+def _backup_text(backup: Any) -> str:
+    if isinstance(backup, Mapping) and not _missing(backup.get("backup_id")):
+        bits = [f"<code>{_text(backup['backup_id'])}</code>"]
+        bits += [f"{esc(k)} {_text(backup[k])}" for k in ("tier", "verified") if k in backup]
+        return " · ".join(bits)
+    if isinstance(backup, Mapping) and backup.get("error"):
+        return f"failed: {_text(backup['error'])}"
+    return '<span class="note">not backed up</span>'
+
+
+def _penalties_text(penalties: Any) -> str:
+    if not isinstance(penalties, Mapping) or not penalties:
+        return '<span class="note">none</span>'
+    ordered = sorted(penalties.items(), key=lambda kv: (-(_num(kv[1]) or 0), str(kv[0])))
+    rows = "".join(
+        f"<tr><th scope='row'><code>{esc(str(rule))}</code></th><td class='num'>{_text(amount)}</td></tr>"
+        for rule, amount in ordered
+    )
+    return f'<table class="facts nested penalties"><tbody>{rows}</tbody></table>'
+
+
+def run_table(summary: Mapping[str, Any]) -> str:
+    """The run's own facts (status, objective, per-rule penalties, publication, version, backup) between the
+    ``run`` markers, so that ``refresh_publication`` can redraw it from summary.json."""
+    rows: list[tuple[str, str]] = []
+    for key in RUN_KEYS:
+        if key == "published":
+            rows.append(("published", _publication_text(summary)))
+        elif key == "version":
+            continue  # with published
+        elif key == "backup":
+            rows.append(("backup", _backup_text(summary.get("backup"))))
+        elif key == "penalties":
+            if "penalties" in summary or "objective" in summary:
+                rows.append(("penalties (soft rules)", _penalties_text(summary.get("penalties"))))
+        elif key in summary:
+            rows.append((key.replace("_", " "), _summary_value(summary[key])))
+    body = "".join(f"<tr><th scope='row'>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return (
+        "<!--rotaflow:run-->"
+        f'<table class="facts" id="run-table"><caption>The run</caption><tbody>{body}</tbody></table>'
+        "<!--/rotaflow:run-->"
+    )
+
+
 def _summary_table(summary: Mapping[str, Any]) -> str:
-    keys = [k for k in SUMMARY_ORDER if k in summary]
-    keys += sorted(k for k in summary if k not in SUMMARY_ORDER and k not in {"diagnosis", "rules"})
+    keys = [k for k in SUMMARY_ORDER if k in summary and k not in RUN_KEYS]
+    keys += sorted(k for k in summary if k not in SUMMARY_ORDER and k not in RUN_KEYS and k not in NOT_IN_TABLES)
     keys = [k for k in keys if str(k).lower() not in PERSONAL_COLUMNS]
-    rows = "".join(f"<tr><th scope='row'>{esc(str(k))}</th><td>{_summary_value(summary[k])}</td></tr>" for k in keys)
-    out = f'<table class="facts"><caption>summary.json</caption><tbody>{rows}</tbody></table>'
+    rows = "".join(
+        f"<tr><th scope='row'>{esc(str(k).replace('_', ' '))}</th><td>{_summary_value(summary[k])}</td></tr>"
+        for k in keys
+    )
+    out = run_table(summary)
+    out += (
+        '<table class="facts" id="schedule-facts"><caption>The schedule and its checks</caption>'
+        f"<tbody>{rows}</tbody></table>"
+    )
     diagnosis = summary.get("diagnosis")
     if diagnosis:
         items = diagnosis if isinstance(diagnosis, list | tuple) else [diagnosis]

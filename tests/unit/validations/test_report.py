@@ -99,8 +99,8 @@ def test_full_report_has_every_section_and_plot(example_page: str) -> None:
         assert example_page.count(f'id="{div_id}"') == 1
         assert f'Plotly.newPlot(                        "{div_id}"' in example_page
         assert f'id="{div_id}-caption"' in example_page  # every plot has a caption
-    assert example_page.count("<figure") == 5
-    assert example_page.count('role="img" aria-label="') == 5
+    assert example_page.count("<figure") == 6
+    assert example_page.count('role="img" aria-label="') == 6
     assert "Not available for this run" not in example_page
 
 
@@ -206,14 +206,59 @@ def test_summary_count_of_hard_violations_fails_the_run() -> None:
     assert "2 hard violations" in render_report(data)
 
 
-def test_nested_summary_values_fold_away() -> None:
+def test_nested_summary_values_are_tables_and_lists_not_raw_json() -> None:
     data = minimal()
-    data.summary.update({"counts": {"violation": 2, HOSTILE: 1}, "utilisation_by_block": [{"block_id": "B1"}], "x": []})
+    data.summary.update(
+        {
+            "counts": {"violation": 2, HOSTILE: 1},
+            "utilisation_by_block": [{"block_id": "B1", "utilisation": 0.5}],
+            "blocks": ["B1", "B2"],
+            "x": [],
+            "deep": {"a": {"b": {"c": [1, 2]}}},
+        }
+    )
     page = render_report(data)
-    assert "<details><summary>2 entries</summary><pre>" in page
-    assert "<details><summary>1 entries</summary>" in page
-    assert "&quot;block_id&quot;: &quot;B1&quot;" in page
+    facts = page[page.index('id="schedule-facts"') :]
+    assert "<caption>summary.json</caption>" not in page
+    assert (
+        "<th scope='row'>counts</th><td><table class=\"facts nested\"><tbody><tr><th scope='row'>violation</th>"
+        in facts
+    )
+    assert "<thead><tr><th scope='col'>block_id</th><th scope='col'>utilisation</th></tr></thead>" in facts
+    assert "<tbody><tr><td>B1</td><td>0.5</td></tr></tbody>" in facts
+    assert "<th scope='row'>blocks</th><td>B1, B2</td>" in facts
+    assert "<th scope='row'>x</th><td><span class=\"note\">none</span></td>" in facts
+    assert "<details><summary>1 entries</summary><pre>{\n  &quot;c&quot;: [" in facts  # only the third level folds
     assert HOSTILE not in page
+
+
+def test_run_table_holds_publication_backup_and_penalties() -> None:
+    data = minimal()
+    data.summary.update(
+        {
+            "objective": 412,
+            "penalties": {"fairness_nights": 172, "coverage_target": 240},
+            "published": True,
+            "version": 3,
+            "backup": {"backup_id": "quick-20270601", "tier": "quick", "verified": True, "location": "/x"},
+            "validation": {"verdict": "passed"},
+        }
+    )
+    page = render_report(data)
+    run = page[page.index('<table class="facts" id="run-table">') : page.index("<!--/rotaflow:run-->")]
+    assert "<caption>The run</caption>" in run
+    assert "<th scope='row'>published</th><td>yes, as version 3</td>" in run
+    assert "<code>quick-20270601</code> · tier quick · verified true" in run
+    penalties = run[run.index("penalties (soft rules)") :]
+    assert penalties.index("coverage_target") < penalties.index("fairness_nights")  # the heaviest first
+    assert "<td class='num'>240</td>" in penalties
+    assert "&quot;verdict&quot;" not in page and "<th scope='row'>validation</th>" not in page
+    unpublished = render_report(minimal())
+    assert "not yet (the run had not reached publishing" in unpublished and "not backed up" in unpublished
+    failed = minimal()
+    failed.summary.update({"published": False, "backup": {"error": "disk full"}})
+    page = render_report(failed)
+    assert "<th scope='row'>published</th><td>no</td>" in page and "failed: disk full" in page
 
 
 def test_key_numbers_include_gap_and_solve_time() -> None:
@@ -273,8 +318,8 @@ def test_hostile_ids_are_escaped_everywhere() -> None:
     assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in body
     assert "(link withheld: not a relative address)" in body
     assert 'href="findings.csv?a=1&amp;b=&quot;2&quot;"' in body
-    # the only <script> elements: plotly's config and plotly.js, the five figure calls, the table sorter
-    assert len(re.findall(r"<script\b", body, re.IGNORECASE)) == 2 + 5 + 1
+    # the only <script> elements: plotly's config and plotly.js, the six figure calls, the table sorter
+    assert len(re.findall(r"<script\b", body, re.IGNORECASE)) == 2 + 6 + 1
 
 
 def test_hostile_ids_reach_plotly_escaped() -> None:

@@ -1,0 +1,294 @@
+"""The report's "At a glance" section, the figures it shows, and the patch that brings its publication
+part up to date once the run has published and backed up (report.html is written during validation,
+before either).
+
+Every figure is an element ``data-glance="NAME"`` whose ``data-value`` holds the figure as JSON (the same
+value summary.json / validation.json carry, so a test or a script can compare them) and whose text says
+it in words. The names:
+
+``published`` (true / false, null before the run has reached publishing), ``version`` (the block's
+published version or null), ``backup_id`` (null when not backed up), ``n1_critical`` (the people whose
+loss alone leaves a shift uncovered; null when the contingency analysis did not run), ``jeopardy_pool``
+(the recommended internal stand-ins; null when not analysed), ``single_week_over_limit`` (residents above
+the weekly limit, 80 h, in at least one single 7-day week) and ``days_without_spare`` (dates on which no
+coverage requirement has anyone above its minimum).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rotaflow.files import write_private
+from rotaflow.validations.report.common import (
+    ReportData,
+    _fmt,
+    _iso_dates,
+    _missing,
+    _num,
+    _people_of,
+    _sorted_ids,
+    esc,
+)
+from rotaflow.validations.report.sections import run_table
+
+__all__ = [
+    "GLANCE_NAMES",
+    "PUBLICATION_END",
+    "PUBLICATION_START",
+    "days_without_spare",
+    "glance_facts",
+    "publication_html",
+    "refresh_publication",
+    "single_week_over_limit",
+]
+
+GLANCE_NAMES = (
+    "published",
+    "version",
+    "backup_id",
+    "n1_critical",
+    "jeopardy_pool",
+    "single_week_over_limit",
+    "days_without_spare",
+)
+#: the publication part of the glance sits between these markers (``refresh_publication`` replaces it)
+PUBLICATION_START = "<!--rotaflow:publication-->"
+PUBLICATION_END = "<!--/rotaflow:publication-->"
+DEFAULT_WEEKLY_LIMIT = 80.0
+#: ids listed in full up to this many; beyond it the first ones and "… and N more" (data-value has all)
+SHOWN_IDS = 40
+SHOWN_DATES = 10
+
+
+# --------------------------------------------------------------------------- the figures
+
+
+def single_week_over_limit(weekly: pd.DataFrame | None, limit_hours: float = DEFAULT_WEEKLY_LIMIT) -> list[str]:
+    """Residents whose own total in at least one 7-day week of the weekly-hours table (``AcgmeReport.weekly``:
+    person_id, week_start, hours) is above ``limit_hours``. Allowed while the 4-week average holds."""
+    if weekly is None or weekly.empty or not {"person_id", "hours"} <= set(weekly.columns):
+        return []
+    hours = pd.to_numeric(weekly["hours"], errors="coerce")
+    return _sorted_ids(weekly.loc[hours > limit_hours + 1e-9, "person_id"])
+
+
+def days_without_spare(coverage: pd.DataFrame | None) -> list[str]:
+    """Dates (ISO) with no spare coverage: the day has at least one coverage requirement that needs someone
+    (min >= 1), and none of those requirements has more people assigned than its minimum (losing anyone
+    on shift that day leaves a requirement short unless someone is moved or called in)."""
+    if coverage is None or coverage.empty or not {"date", "min", "assigned"} <= set(coverage.columns):
+        return []
+    frame = pd.DataFrame(
+        {
+            "date": _iso_dates(coverage["date"]).to_numpy(),
+            "min": pd.to_numeric(coverage["min"], errors="coerce").to_numpy(),
+            "assigned": pd.to_numeric(coverage["assigned"], errors="coerce").to_numpy(),
+        }
+    )
+    needed = frame[frame["min"] >= 1]
+    if needed.empty:
+        return []
+    spare = (needed["assigned"] > needed["min"]).groupby(needed["date"]).any()
+    return sorted(str(d) for d in spare.index[~spare.to_numpy(dtype=bool)])
+
+
+def _critical_from(contingency: pd.DataFrame | None) -> list[str] | None:
+    """The people whose single loss (N-1) is uncovered, from the scenario frame."""
+    if contingency is None or contingency.empty or "people" not in contingency:
+        return None
+    people = [_people_of(p) for p in contingency["people"]]
+    singles = [p for p in people if len(p) == 1]
+    if not singles:
+        return None
+    outcomes = contingency["outcome"] if "outcome" in contingency else pd.Series([""] * len(contingency))
+    return _sorted_ids(
+        p[0] for p, o in zip(people, outcomes, strict=True) if len(p) == 1 and _fmt(o).lower() == "uncovered"
+    )
+
+
+def glance_facts(data: ReportData) -> dict[str, Any]:
+    """The glance's figures, from the summary (validation.json / summary.json) where it carries them, else
+    from the report's frames by the same functions."""
+    summary = data.summary
+    backup = summary.get("backup")
+    backup_id = backup.get("backup_id") if isinstance(backup, Mapping) else None
+    contingency = summary.get("contingency")
+    if not isinstance(contingency, Mapping):
+        validation = summary.get("validation")
+        contingency = validation.get("contingency") if isinstance(validation, Mapping) else None
+    critical: list[str] | None
+    pool: list[str] | None = None
+    if isinstance(contingency, Mapping):
+        critical = [str(p) for p in contingency.get("critical") or []]
+        jeopardy = contingency.get("jeopardy")
+        if isinstance(jeopardy, Mapping):
+            pool = [str(p) for p in jeopardy.get("members") or []]
+    else:
+        critical = _critical_from(data.contingency)
+    over = _given(summary, "single_week_over_limit")
+    if over is None:
+        limit = _num(_given(summary, "weekly_limit_hours")) or DEFAULT_WEEKLY_LIMIT
+        over = single_week_over_limit(data.weekly_hours, limit)
+    spare = _given(summary, "days_without_spare")
+    if spare is None:
+        spare = days_without_spare(data.coverage)
+    version = summary.get("version")
+    return {
+        "published": summary["published"] if isinstance(summary.get("published"), bool) else None,
+        "version": version if isinstance(version, int) and not isinstance(version, bool) else None,
+        "backup_id": None if _missing(backup_id) else str(backup_id),
+        "n1_critical": critical,
+        "jeopardy_pool": pool,
+        "single_week_over_limit": [str(p) for p in over],
+        "days_without_spare": [str(d) for d in spare],
+    }
+
+
+def _given(summary: Mapping[str, Any], key: str) -> Any:
+    """``summary[key]``, or summary.json's ``validation[key]``; None when neither has it."""
+    if key in summary:
+        return summary[key]
+    validation = summary.get("validation")
+    return validation.get(key) if isinstance(validation, Mapping) else None
+
+
+# --------------------------------------------------------------------------- the markup
+
+
+def _value(name: str, value: Any, text: str, **extra: Any) -> str:
+    """One figure: its JSON in ``data-value`` (escaped for the attribute), its words as text."""
+    attrs = "".join(f' data-{k}="{esc(str(v), quote=True)}"' for k, v in extra.items())
+    payload = esc(json.dumps(value, ensure_ascii=False), quote=True)
+    return f'<span class="glance-value" data-glance="{name}" data-value="{payload}"{attrs}>{text}</span>'
+
+
+def _ids(values: list[str], limit: int = SHOWN_IDS) -> str:
+    shown = ", ".join(esc(v) for v in values[:limit])
+    more = len(values) - limit
+    return shown + (f" … and {more} more" if more > 0 else "")
+
+
+def publication_html(summary: Mapping[str, Any]) -> str:
+    """The publication part of the glance (published, version, backup id), between its markers."""
+    published = summary.get("published")
+    version = summary.get("version")
+    version = version if isinstance(version, int) and not isinstance(version, bool) else None
+    backup = summary.get("backup")
+    backup = backup if isinstance(backup, Mapping) else {}
+    backup_id = None if _missing(backup.get("backup_id")) else str(backup.get("backup_id"))
+    if published is True:
+        state = _value("published", True, "published", state="yes")
+        state += " as " + _value("version", version, f"version {version}" if version is not None else "a new version")
+    elif published is False:
+        state = _value("published", False, "not published", state="no") + _value("version", None, "")
+    else:
+        state = _value("published", None, "not published yet", state="pending") + _value("version", None, "")
+    if backup_id is not None:
+        saved = "backup " + _value("backup_id", backup_id, f"<code>{esc(backup_id)}</code>")
+    elif backup.get("error"):
+        saved = _value("backup_id", None, "the backup failed", state="failed")
+    else:
+        saved = _value("backup_id", None, "not backed up")
+    return f"{PUBLICATION_START}<dd>{state}</dd><dd>{saved}</dd>{PUBLICATION_END}"
+
+
+def _glance_section(data: ReportData) -> str:
+    facts = glance_facts(data)
+    items = [("Publication", publication_html(data.summary), "neutral")]
+    critical = facts["n1_critical"]
+    if critical is None:
+        lost = _value("n1_critical", None, "not analysed (no contingency analysis in this run)")
+    elif critical:
+        lost = _value(
+            "n1_critical", critical, f"<strong>{len(critical)}</strong>: {_ids(critical)}", count=len(critical)
+        )
+    else:
+        lost = _value("n1_critical", [], "<strong>0</strong>: any one person can be lost", count=0)
+    items.append(("N-1 critical people", f"<dd>{lost}</dd>", "warn" if critical else ""))
+    pool = facts["jeopardy_pool"]
+    if pool is None:
+        jeopardy = _value("jeopardy_pool", None, "not analysed")
+    else:
+        extra = ""
+        contingency = data.summary.get("contingency")
+        if isinstance(contingency, Mapping) and isinstance(contingency.get("jeopardy"), Mapping):
+            cross = int(_num(contingency["jeopardy"].get("cross_cover")) or 0)
+            if cross:
+                extra = f" + {cross} cross-cover backup{'s' if cross != 1 else ''} from outside the rotations"
+        listed = _ids(pool) if pool else "no internal stand-in needed"
+        jeopardy = _value("jeopardy_pool", pool, f"<strong>{len(pool)}</strong>: {listed}{esc(extra)}", count=len(pool))
+    items.append(("Jeopardy pool (stand-ins)", f"<dd>{jeopardy}</dd>", ""))
+    over = facts["single_week_over_limit"]
+    limit = _num(_given(data.summary, "weekly_limit_hours")) or DEFAULT_WEEKLY_LIMIT
+    words = f"<strong>{len(over)}</strong>" + (f": {_ids(over)}" if over else "")
+    note = (
+        f'<dd class="note">above {esc(_fmt(limit))} h in a single week: allowed while the 4-week average holds, '
+        "but worth watching</dd>"
+    )
+    items.append(
+        (
+            f"Residents above {_fmt(limit)} h in a week",
+            f"<dd>{_value('single_week_over_limit', over, words, count=len(over))}</dd>{note}",
+            "warn" if over else "",
+        )
+    )
+    spare = facts["days_without_spare"]
+    words = f"<strong>{len(spare)}</strong>" + (f": {_ids(spare, SHOWN_DATES)}" if spare else "")
+    note = '<dd class="note">every requirement at its minimum: no one on shift can be lost without a gap</dd>'
+    if data.coverage is None and _given(data.summary, "days_without_spare") is None:
+        days = _value("days_without_spare", None, "not known (no coverage data)")
+        note = ""
+    else:
+        days = _value("days_without_spare", spare, words, count=len(spare))
+    items.append(("Days without spare coverage", f"<dd>{days}</dd>{note}", "warn" if spare else ""))
+    body = "".join(
+        f'<div class="glance-item{" glance-" + css if css else ""}"><dt>{esc(label)}</dt>{value}</div>'
+        for label, value, css in items
+    )
+    return (
+        '<section id="glance" aria-labelledby="glance-h"><h2 id="glance-h">At a glance</h2>'
+        f'<dl class="glance">{body}</dl></section>'
+    )
+
+
+# --------------------------------------------------------------------------- the patch
+
+
+def _region(name: str) -> re.Pattern[str]:
+    return re.compile(re.escape(f"<!--rotaflow:{name}-->") + ".*?" + re.escape(f"<!--/rotaflow:{name}-->"), re.DOTALL)
+
+
+_REGIONS = {"publication": (_region("publication"), publication_html), "run": (_region("run"), run_table)}
+
+
+def patch_publication(page: str, summary: Mapping[str, Any]) -> str | None:
+    """``page`` with its publication part (at a glance) and its run table redrawn from ``summary``; None when
+    the page does not have exactly one of each."""
+    for pattern, _ in _REGIONS.values():
+        if len(pattern.findall(page)) != 1:
+            return None
+    for pattern, draw in _REGIONS.values():
+        fresh = draw(summary)
+        page = pattern.sub(lambda _, fresh=fresh: fresh, page)  # type: ignore[misc]
+    return page
+
+
+def refresh_publication(path: Path, summary: Mapping[str, Any]) -> bool:
+    """Redraw the publication part and the run table of the report at ``path`` from ``summary`` (summary.json's
+    content, once the run has published and backed up). No-op (False) when the report is absent, a symlink,
+    or does not have exactly one of each part."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    page = path.read_text(encoding="utf-8")
+    patched = patch_publication(page, summary)
+    if patched is None:
+        return False
+    if patched != page:
+        write_private(path, patched)
+    return True
