@@ -72,6 +72,7 @@ __all__ = [
     "explain",
     "explain_cell",
     "explain_schedule",
+    "check_cell",
     "explanation_context",
 ]
 
@@ -287,7 +288,7 @@ class Explanation:
         if not self.alternatives:
             lines.append("  nobody")
         if self.others_ineligible:
-            lines.append(f"  ({self.others_ineligible} others are on rotations that do not work it that day)")
+            lines.append(f"  (not tried, their rotation does not work it that day: {self.others_ineligible} more)")
         if self.left_out:
             lines.append(f"  ({self.left_out} more not tried)")
         return "\n".join(lines)
@@ -335,7 +336,7 @@ def explain(
     limit: int | None = None,
 ) -> Explanation:
     """Explain a cell of the block's published schedule (``explain_cell``)."""
-    _check_block(bundle, block_id, date)
+    check_cell(bundle, block_id, person_id, date, shift_id)
     return explain_cell(explanation_context(engine, bundle, block_id), person_id, date, shift_id, limit=limit)
 
 
@@ -353,7 +354,7 @@ def explain_schedule(
     """Explain a cell of a schedule's ``rows`` (person, date, shift) instead of the published version: the rows
     before the block are its history (with history.csv); no database is read, so year-scope fairness counts
     the block alone."""
-    _check_block(bundle, block_id, date)
+    check_cell(bundle, block_id, person_id, date, shift_id)
     rows = list(rows)
     start = _block_start(bundle, block_id)
     context = context_from(bundle, block_id, 0, [r for r in rows if r[1] >= start], [r for r in rows if r[1] < start])
@@ -365,7 +366,18 @@ def _block_start(bundle: Bundle, block_id: str) -> dt.date:
     return blocks.at[block_id, "start_date"].date()  # type: ignore[no-any-return]
 
 
-def _check_block(bundle: Bundle, block_id: str, date: dt.date) -> None:
+def check_cell(bundle: Bundle, block_id: str, person_id: str, date: dt.date, shift_id: str | None) -> None:
+    """``InputError`` naming the option, before anything is read: a person not in people.csv, a shift not in
+    shifts.csv, a block not in blocks.csv, or a date outside the block."""
+    problems = []
+    if person_id not in set(map(str, bundle.frames["people"]["person_id"])):
+        problems.append(Problem("command line", None, "--person", "a person_id of people.csv", person_id))
+    shifts = [str(s) for s in bundle.frames["shifts"]["shift_id"]]
+    if shift_id is not None and shift_id not in shifts:
+        expected = f"a shift_id of shifts.csv: {', '.join(shifts)}"
+        problems.append(Problem("command line", None, "--shift", expected, shift_id))
+    if problems:
+        raise InputError(problems)
     blocks = bundle.frames["blocks"].set_index("block_id")
     if block_id not in blocks.index:
         known = ", ".join(map(str, blocks.index[:10]))
