@@ -390,6 +390,7 @@ def write_validation(
 ) -> Written:
     """findings.csv, validation.json, report.html and (when asked) GX Data Docs of the outputs."""
     from rotaflow.validations.report import ReportData, render_report
+    from rotaflow.validations.report.grid import grid_frames
 
     private_dir(folder)
     facts = {**(summary or {}), **validation.summary()}
@@ -430,12 +431,32 @@ def write_validation(
         burnout=validation.burnout,
         rules=[(name, RULES[name].summary) for name in validation.rules if name in RULES],
         links=links,
+        **grid_frames(bundle),
+        explanations=_cell_explanations(bundle, validation),
     )
     path = write_private(folder / "report.html", render_report(data))
     files.append(path)
     path = write_private(folder / "validation.json", json.dumps(facts, indent=2, default=str) + "\n")
     files.append(path)
     return Written(folder, files, docs)
+
+
+#: the largest grid (people × days) whose cells are explained in report.html
+EXPLAINED_CELLS_MAX = 20_000
+
+
+def _cell_explanations(bundle: Bundle, validation: Validation) -> dict[tuple[str, str, str], str] | None:
+    """Why each grid cell is as it is (``rotaflow.services.explain``), or None when the program is too large
+    or the explanation fails: the report is written without them then."""
+    days = (validation.period[1] - validation.period[0]).days + 1
+    if len(bundle.frames["people"]) * days > EXPLAINED_CELLS_MAX:
+        return None
+    try:
+        from rotaflow.services.explain import cell_explanations
+
+        return dict(cell_explanations(bundle, validation))
+    except Exception:  # noqa: BLE001 - the report stands without explanations
+        return None
 
 
 def _data_docs(folder: Path, validation: Validation, gx_dir: Path | None) -> Path | None:

@@ -104,6 +104,15 @@ class ReportData:
     burnout: pd.DataFrame | None = None
     rules: list[tuple[str, str]] = field(default_factory=list)
     links: dict[str, str] = field(default_factory=dict)
+    people: pd.DataFrame | None = None
+    """person_id, role, pgy of everyone in the grid, also those without a shift (``grid.grid_frames``)."""
+    rotations: pd.DataFrame | None = None
+    """person_id, start_date, end_date, rotation_id (optional rotation_name, setting, block_id): who is on which
+    rotation when; a ``leave`` setting's days show as leave."""
+    absences: pd.DataFrame | None = None
+    """person_id, start_date, end_date, type, blocking (absences.csv's columns)."""
+    explanations: dict[tuple[str, str, str], str] | None = None
+    """(person_id, ISO date, shift id or "") -> why this person has (or, "", has no) shift that day."""
 
 
 # --------------------------------------------------------------------------- small helpers

@@ -3,7 +3,6 @@ rules and links. Every value from the data is escaped."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -15,20 +14,18 @@ from rotaflow.validations.report.common import (
     FINDING_COLUMNS,
     PERSONAL_COLUMNS,
     SEVERITY_ORDER,
-    SHIFT_PALETTE,
     SUMMARY_ORDER,
     ReportData,
     _fmt,
     _hard_violations,
-    _iso_dates,
     _missing,
     _num,
-    _sorted_ids,
     _text,
     _warning_count,
     esc,
     passed,
 )
+from rotaflow.validations.report.grid import _num_date, _schedule_section  # noqa: F401  (the grid's own module)
 
 
 def _header(data: ReportData, facts: list[tuple[str, str]]) -> str:
@@ -286,85 +283,6 @@ def _findings_section(findings: pd.DataFrame) -> str:
         "(click a column heading to sort)</caption>"
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
-
-
-def _schedule_section(data: ReportData) -> str:
-    assignments = data.assignments
-    if assignments.empty or not {"person_id", "date", "shift_id"} <= set(assignments.columns):
-        return '<p class="note">No assignments to show.</p>'
-    frame = assignments[["person_id", "date", "shift_id"]].copy()
-    frame["person_id"] = frame["person_id"].astype(str)
-    frame["date"] = _iso_dates(frame["date"])
-    frame["shift_id"] = frame["shift_id"].astype(str)
-    parsed = pd.to_datetime(frame["date"], errors="coerce").dropna()
-    start = _num_date(data.summary.get("period_start")) or (parsed.min().date() if len(parsed) else None)
-    end = _num_date(data.summary.get("period_end")) or (parsed.max().date() if len(parsed) else None)
-    if start is not None and end is not None and end >= start and (end - start).days <= 800:
-        dates = [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
-    else:
-        dates = sorted(frame["date"].unique())
-    extra = [
-        person_frame["person_id"]
-        for person_frame in (data.weekly_hours, data.burnout)
-        if person_frame is not None and "person_id" in person_frame
-    ]
-    people = _sorted_ids([*frame["person_id"], *(p for series in extra for p in series)])
-    info: dict[str, tuple[str, str]] = {}
-    if "role" in assignments or "pgy" in assignments:
-        for row in assignments.to_dict("records"):
-            info.setdefault(str(row["person_id"]), (_fmt(row.get("role")), _fmt(row.get("pgy"))))
-    grid: dict[tuple[str, str], list[str]] = {}
-    for person, date, shift in zip(frame["person_id"], frame["date"], frame["shift_id"], strict=True):
-        grid.setdefault((person, date), []).append(shift)
-    shifts = _sorted_ids(frame["shift_id"])
-    shift_class = {s: f"s{i % len(SHIFT_PALETTE)}" for i, s in enumerate(shifts)}
-    with_info = bool(info)
-    head = "<th scope='col' class='who'>person</th>" + (
-        "<th scope='col'>role</th><th scope='col'>PGY</th>" if with_info else ""
-    )
-    head += "".join(
-        f"<th scope='col' title='{esc(d)}'>{esc(d[5:])}<br><span class='dow'>{_weekday(d)}</span></th>" for d in dates
-    )
-    body = []
-    for person in people:
-        cells = [f"<th scope='row' class='who'>{esc(person)}</th>"]
-        if with_info:
-            role, pgy = info.get(person, ("", ""))
-            cells.append(f"<td>{esc(role)}</td><td>{esc(pgy)}</td>")
-        for date in dates:
-            worked = grid.get((person, date))
-            if worked:
-                css = shift_class[worked[0]]
-                cells.append(f"<td class='{css}'>{esc(' '.join(worked))}</td>")
-            else:
-                cells.append("<td></td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    legend = "".join(f"<span class='chip {shift_class[s]}'>{esc(s)}</span>" for s in shifts)
-    return (
-        f'<p class="legend">shifts: {legend}</p>'
-        f'<div class="scroll grid-wrap"><table class="grid" id="schedule-grid"><caption>{len(people)} people × '
-        f"{len(dates)} days</caption><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
-    )
-
-
-def _num_date(value: Any) -> dt.date | None:
-    if _missing(value):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
-def _weekday(iso: str) -> str:
-    try:
-        return dt.date.fromisoformat(iso).strftime("%a")[:2]
-    except ValueError:
-        return ""
 
 
 def _rules_section(data: ReportData) -> str:

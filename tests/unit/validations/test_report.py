@@ -318,8 +318,9 @@ def test_hostile_ids_are_escaped_everywhere() -> None:
     assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in body
     assert "(link withheld: not a relative address)" in body
     assert 'href="findings.csv?a=1&amp;b=&quot;2&quot;"' in body
-    # the only <script> elements: plotly's config and plotly.js, the six figure calls, the table sorter
-    assert len(re.findall(r"<script\b", body, re.IGNORECASE)) == 2 + 6 + 1
+    # the only <script> elements: plotly's config and plotly.js, the six figure calls, the table sorter, the
+    # grid's data (JSON) and script
+    assert len(re.findall(r"<script\b", body, re.IGNORECASE)) == 2 + 6 + 1 + 2
 
 
 def test_hostile_ids_reach_plotly_escaped() -> None:
