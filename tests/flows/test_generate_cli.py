@@ -71,6 +71,8 @@ def test_generate_writes_the_outputs_and_prints_the_summary_as_json(
     assert {k: v for k, v in printed.items() if k in written} == written
     assert Path(printed["out_dir"]) == out.resolve()
     assert printed["time_limit_seconds"] == 5
+    # the defaults: the N-1 contingency analysis, and a quick backup after publishing
+    assert printed["validation"]["contingency"]["order"] == 1 and printed["backup"]["tier"] == "quick"
 
 
 def test_generate_shows_the_solver_and_the_scenarios_while_the_real_flow_runs(
@@ -237,3 +239,21 @@ def test_the_run_area_is_accepted_and_a_folder_rotaflow_made_is_reused(solvable:
     extras = {f.path.removeprefix("extras/run/") for f in newest.manifest.files if f.role == "extra"}
     assert extras == set(json.loads((out / RUN_MARKER).read_text())["files"])
     assert "my-notes.txt" not in extras and not any(e.startswith("linked") for e in extras)
+
+
+def test_generate_passes_contingency_and_no_backup_to_the_flow(
+    solvable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rotaflow.backups.config import load_backup_config, open_tier_store
+    from rotaflow.backups.sets import list_backups
+
+    out = tmp_path / "out"
+    args = ["generate", "--program", str(solvable), "--block-id", "B1", "--out-dir", str(out)]
+    code = main([*args, "--time-limit-seconds", "5", "--contingency", "none", "--no-backup"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "published without a backup (--no-backup)" in captured.out
+    written = json.loads((out / "summary.json").read_text())
+    assert written["published"] is True and not written.get("backup")
+    assert written["validation"].get("contingency") is None  # none: no contingency analysis
+    assert list_backups(open_tier_store("quick", load_backup_config())) == []  # no backup taken

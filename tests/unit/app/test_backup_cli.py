@@ -103,6 +103,26 @@ def test_create_list_and_tag(live: str, capsys: pytest.CaptureFixture[str]) -> N
     assert "go-live" in capsys.readouterr().out
 
 
+def test_list_shows_each_id_whole_on_one_line_at_80_columns(
+    live: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load_backup_config()
+    quick = create_backup("quick", database_url=live, config=config).backup_id
+    long_name = "before the migration of the rotations and the coverage of year two"  # the id keeps 40 characters
+    named = create_backup("named", name=long_name, database_url=live, config=config).backup_id
+    assert len(named) > 60
+    assert main(["backup", "tag", quick, "milestone-with-a-rather-long-name-for-the-go-live"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(backup_cli.out, "_width", 80)  # the console as an 80-column terminal sees it
+    assert main(["backup", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for backup_id in (quick, named):
+        assert any(line.startswith(backup_id + " ") for line in lines)  # first on its line, whole
+        assert all(backup_id in line for line in lines if backup_id[:20] in line)  # never split over lines
+    assert any(line.split()[:2] == [quick, "milestone-with-a-rather-long-name-for-the-go-live"] for line in lines)
+    assert any(line.startswith(named) and "named" in line.split()[1:] for line in lines)
+
+
 def test_create_refuses_what_it_cannot_do(live: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["backup", "create", "--tier", "immaculate", "--no-flow"]) == 2
     assert "'immaculate' is not one of 'quick', 'named'" in capsys.readouterr().err
@@ -313,6 +333,20 @@ def test_the_confirm_id_replaces_the_question_but_the_summary_is_shown(
     assert backup_id in captured.err and "What happens next" in captured.err
     assert json.loads(captured.out)["status"] == "restored"
     assert fake_flow[0]["confirmation"] == restore_flow.OperatorConfirmation(backup_id, "command-line")
+
+
+def test_the_form_field_names_restore_as_the_old_spellings_do(
+    live: str,
+    backup_id: str,
+    fake_flow: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sys.stdin", NoInput())
+    args = ["restore", "emergency", "--source", "quick", "--backup-id", backup_id, "--confirm-id", backup_id, "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "restored"
+    assert fake_flow[0]["source"] == "quick" and fake_flow[0]["backup_id"] == backup_id
 
 
 @pytest.mark.parametrize("given", ["20990101T000000Z-quick-abcdef", "{id} ", ""])
