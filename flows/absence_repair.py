@@ -20,10 +20,11 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.context import FlowRunContext
 from prefect.input import RunInput
-from prefect.states import Failed, State
+from prefect.states import State
 from pydantic import Field
 
 from rotaflow.errors import InputError
+from rotaflow.flows import outcome
 from rotaflow.flows.decision import PAUSE_GRACE_SECONDS, ask_decision
 from rotaflow.flows.repair import emit_repair_event, repair
 from rotaflow.services.absences import AbsenceAdded, record_absence
@@ -60,7 +61,7 @@ class RepairDecision(RunInput):
     reason: str = Field(default="", description="why the repair is rejected (asked for when approve is off)")
 
 
-@flow(name="absence-repair", log_prints=False)
+@flow(name="absence-repair", log_prints=False, on_failure=[outcome.unreported_failure])
 def absence_repair(
     program: str,
     block_id: str,
@@ -99,7 +100,7 @@ def absence_repair(
         from_date = check_the_block(program, block_id, start_date, from_date)
         added = record_the_absence(program, person_id, start_date, end_date, absence_type)
     except InputError as exc:
-        return Failed(message=str(exc), data=exc)
+        return outcome.failed(str(exc), data=exc)
     logger = get_run_logger()
     logger.info(
         "absence of %s from %s to %s %s",

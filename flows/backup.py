@@ -6,11 +6,12 @@ from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.events import emit_event
-from prefect.states import Failed, State
+from prefect.states import State
 
 from rotaflow.backups.config import TIERS
 from rotaflow.backups.health import restore_test_plan, restore_test_skipped, stale_messages, summarize
 from rotaflow.backups.tiers import TierStatus
+from rotaflow.flows import outcome
 from rotaflow.services.backup import backup_result, promotion_result, verify_failure
 from rotaflow.tasks.backup import (
     check_backup,
@@ -30,13 +31,13 @@ from rotaflow.tasks.backup import (
 __all__ = ["backup", "promote_immaculate_flow", "verify_backups"]
 
 
-@flow(name="backup", log_prints=False)
+@flow(name="backup", log_prints=False, on_failure=[outcome.unreported_failure])
 def backup(
     tier: Literal["quick", "named"] = "quick",
     name: str | None = None,
     extras: dict[str, str] | None = None,
     config_path: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | State:
     """Take a backup into ``tier`` (named: under ``name``), verify it where it is stored, prune quick.
 
     ``extras`` are files or folders the backup refers to (program bundles, reports), by label.
@@ -56,10 +57,15 @@ def backup(
         resource={"prefect.resource.id": f"rotaflow.backup.{created.tier}"},
         payload={"backup_id": created.backup_id, "bytes": created.manifest.total_bytes},
     )
-    return backup_result(created, report, pruned)
+    result = backup_result(created, report, pruned)
+    checked = "verified" if result["verified"] else "NOT verified"
+    line = f"backup {created.backup_id} ({created.tier}, {result['bytes']} bytes) taken and {checked}"
+    if result["pruned"]:
+        line += f"; {len(result['pruned'])} older quick backup(s) pruned"
+    return outcome.completed(line, data=result)
 
 
-@flow(name="verify-backups", log_prints=False)
+@flow(name="verify-backups", log_prints=False, on_failure=[outcome.unreported_failure])
 def verify_backups(config_path: str | None = None, restore_test: bool = True) -> dict[str, Any] | State:
     """Re-verify every backup of every tier, prove the newest ones restore, report how fresh each tier is.
 
@@ -112,13 +118,24 @@ def verify_backups(config_path: str | None = None, restore_test: bool = True) ->
     error = verify_failure(summary)
     if error is not None:
         error.summary = summary
-        return Failed(message=str(error), data=error)
-    return summary
+        if summary["restore_failed"]:
+            outcome.reported()  # rotaflow.backup.restore-test-failed says it
+        return outcome.failed(str(error), data=error)
+    tests = summary["restore_tests"]
+    passed = sum(1 for t in tests if t.get("ok"))
+    line = f"verified: {summary['checked']} backup(s) intact; restore tests passed: {passed} of {len(tests)}"
+    line += f"; stale: {', '.join(summary['stale'])}" if summary["stale"] else "; no tier is stale"
+    return outcome.completed(line, data=summary)
 
 
-@flow(name="promote-immaculate", log_prints=False)
-def promote_immaculate_flow(backup_id: str, name: str | None = None, config_path: str | None = None) -> dict[str, Any]:
+@flow(name="promote-immaculate", log_prints=False, on_failure=[outcome.unreported_failure])
+def promote_immaculate_flow(
+    backup_id: str, name: str | None = None, config_path: str | None = None
+) -> dict[str, Any] | State:
     """Make a quick or named backup a new immaculate baseline (scratch restore, checks, Object Lock)."""
     promoted = promote_to_immaculate(backup_id, name, config_path)
     publish_promotion(promoted)
-    return promotion_result(promoted)
+    result = promotion_result(promoted)
+    line = f"immaculate baseline {promoted.backup_id} made from {promoted.promoted_from}"
+    line += f", locked until {result['retain_until']}"
+    return outcome.completed(line, data=result)

@@ -7,9 +7,10 @@ import uuid
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from prefect import flow, get_run_logger
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
 from prefect.events import emit_event
-from prefect.states import Cancelled, Failed, State
+from prefect.states import Cancelled, State
 from prefect.transactions import transaction
 
 from rotaflow.configs.settings import get_settings
@@ -18,6 +19,7 @@ from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.solve import SolveResult
 from rotaflow.db.repositories import IngestResult
 from rotaflow.errors import InfeasibleError, RotaflowError, StorageError
+from rotaflow.flows import outcome
 from rotaflow.flows.ingest import ingest_program
 from rotaflow.flows.validate import validate_schedule
 from rotaflow.services import generate as service
@@ -28,6 +30,7 @@ from rotaflow.tasks.generate import (
     explain_infeasibility,
     export_outputs,
     load_for_generation,
+    post_outcome,
     publish,
     run_preflight,
     solve_schedule,
@@ -42,7 +45,7 @@ NEXT_BLOCK = "next"
 """``block_id="next"``: the first block that starts after today in the program's timezone."""
 
 
-@flow(name="generate-block", log_prints=False)
+@flow(name="generate-block", log_prints=False, on_failure=[outcome.unreported_failure])
 def generate_block(
     program: str,
     block_id: str,
@@ -86,7 +89,7 @@ def generate_block(
     if ingested.is_failed():  # the bundle broke its contract: fail with the ingest's own error
         key = Path(program.rstrip("/")).name.removesuffix(".zip") or "bundle"
         _emit_failed(key, block_id, "the bundle broke its contract")
-        return Failed(message=ingested.message, data=ingested.result(raise_on_failure=False))
+        return outcome.failed(str(ingested.message), data=ingested.result(raise_on_failure=False))
     stored = cast(IngestResult, ingested.result())
     bundle = load_for_generation(program)
     if block_id == NEXT_BLOCK:
@@ -94,15 +97,10 @@ def generate_block(
         if found is None:
             message = f"{bundle.program.key} has no block starting after today; add the next year's blocks.csv"
             _emit_failed(bundle.program.key, block_id, "no block starts after today")
-            return Failed(message=message)
+            return outcome.failed(message)
         block_id, days_away = found
         if days_away > next_within_days:
-            message = (
-                f"the next block, {block_id}, starts in {days_away} days, later than {next_within_days}: "
-                "nothing generated yet"
-            )
-            get_run_logger().info("%s", message)
-            return NotYet.of(bundle.program.key, block_id, message).as_dict()
+            return _not_yet(bundle.program.key, block_id, days_away, next_within_days)
     instance, rules = build_instance(bundle, block_id)
     settings = service.load_solver_settings(time_limit_seconds=time_limit_seconds)
     out = out_dir or str(get_settings().var_dir / "runs" / f"{bundle.program.key}-{block_id}-{run_id[:8]}")
@@ -135,16 +133,17 @@ def generate_block(
     if summary.hard_violations:  # recorded, never published
         publish(bundle.program.key, stored.version, instance, result, summary, started_at)
         write_summary(out, summary)
-        message = f"{summary.hard_violations} hard violation(s) found; see {out}/findings.csv"
+        message = f"{violations_found(summary)}; nothing published; see {Path(out).resolve() / 'findings.csv'}"
+        post_outcome(summary, f"**failed**: {summary.hard_violations} hard violation(s), not published")
         _emit_failed(
             summary.program, block_id, "hard violations", status=summary.status, violations=summary.hard_violations
         )
-        return Failed(message=message, data=InfeasibleError(message, summary=summary.as_dict()))
+        return outcome.failed(message, data=InfeasibleError(message, summary=summary.as_dict()))
     if not backup:
         published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
         summary = summary.published_as(published.inserted > 0, published.block_version)
         write_summary(out, summary)
-        return summary.as_dict()
+        return _done(summary)
     try:
         with transaction():  # publish + backup: a backup that fails withdraws the schedule again
             published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
@@ -154,10 +153,52 @@ def generate_block(
         summary = summary.published_as(False).backed_up({"error": str(exc)})
         write_summary(out, summary)
         message = f"the backup after publishing failed, so the schedule was withdrawn again: {exc}"
+        post_outcome(summary, "**failed**: the backup failed, the schedule was withdrawn")
         _emit_failed(summary.program, block_id, "backup failed; publish rolled back", status=summary.status)
-        return Failed(message=message, data=StorageError(message, summary=summary.as_dict()))
+        return outcome.failed(message, data=StorageError(message, summary=summary.as_dict()))
     write_summary(out, summary)
-    return summary.as_dict()
+    return _done(summary)
+
+
+def violations_found(summary: GenerateResult) -> str:
+    """Where a run's hard violations came from: the solver's verdict, then what the checks found."""
+    if not summary.validation:  # the engine's checkers only
+        found = summary.hard_violations
+        return f"the solver reported {summary.status}; the rules' own checkers found {found} hard violation(s)"
+    return (
+        f"the solver reported {summary.status}; the independent validation found {summary.hard_violations} hard "
+        f"violation(s) (the rules' own checkers: {summary.engine_check_violations})"
+    )
+
+
+def _done(summary: GenerateResult) -> State:
+    """Completed: what was published and the backup that secures it, in one line and in the artifact."""
+    backup_id = (summary.backup or {}).get("backup_id")
+    if summary.published:
+        line = f"published version {summary.version}"
+    else:
+        line = "not published: the live schedule is the same"
+    line += f", backup {backup_id}" if backup_id else ", no backup taken"
+    line += f"; {summary.warnings} warning(s)"
+    post_outcome(summary, f"**{line}**")
+    return outcome.completed(f"{summary.block_id}: {line}", data=summary.as_dict())
+
+
+def _not_yet(program_key: str, block_id: str, days_away: int, within: int) -> State:
+    """Block "next" is not due yet: Completed with nothing generated, said in the message, the log and an artifact."""
+    message = f"nothing generated: {block_id} starts in {days_away} days (generation starts {within} days ahead)"
+    create_markdown_artifact(
+        key="generation-summary",
+        markdown=(
+            f"# `{program_key}`: nothing generated\n\n"
+            f"The next block, **{block_id}**, starts in **{days_away} days**; this deployment generates a block "
+            f"once it starts within **{within} days** (parameter `next_within_days`). Nothing was solved, "
+            "published or backed up; a later scheduled run will generate it.\n"
+        ),
+        description="Block generation: nothing due yet",
+    )
+    said = f"the next block, {block_id}, starts in {days_away} days, later than {within}: nothing generated yet"
+    return outcome.completed(message, data=NotYet.of(program_key, block_id, said).as_dict())
 
 
 def _check_export_validate(
@@ -214,6 +255,7 @@ class BackupFailed(RuntimeError):
 
 def _emit_failed(program_key: str, block_id: str, reason: str, **details: Any) -> None:
     """Event ``rotaflow.generation.failed`` on ``rotaflow.program.<key>`` (no personal data in it)."""
+    outcome.reported()
     emit_event(
         "rotaflow.generation.failed",
         resource={"prefect.resource.id": f"rotaflow.program.{program_key}", "prefect.resource.name": program_key},
@@ -229,7 +271,7 @@ def _stop(out: str, instance: Any, bundle: Any, summary: GenerateResult, why: st
     message = f"{why}; see {Path(out).resolve() / 'summary.json'}"
     if emit:
         _emit_failed(summary.program, summary.block_id, why, status=summary.status)
-    return Failed(message=message, data=InfeasibleError(message, summary=summary.as_dict()))
+    return outcome.failed(message, data=InfeasibleError(message, summary=summary.as_dict()))
 
 
 def _back_up(out: str) -> dict[str, Any]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from prefect import flow
-from prefect.states import Failed, State
+from prefect.states import State
 
 from rotaflow.db.repositories import IngestResult
 from rotaflow.errors import InputError
+from rotaflow.flows import outcome
 from rotaflow.tasks.ingest import (
     Rejected,
     check_contracts,
@@ -21,7 +22,7 @@ from rotaflow.tasks.ingest import (
 __all__ = ["ingest_program"]
 
 
-@flow(name="ingest-program", log_prints=False)
+@flow(name="ingest-program", log_prints=False, on_failure=[outcome.unreported_failure])
 def ingest_program(program: str) -> IngestResult | State:
     """Load a program bundle (folder, .zip or s3:// prefix) into the database under contract."""
     files = read_bundle(program)
@@ -36,14 +37,15 @@ def ingest_program(program: str) -> IngestResult | State:
     result = store_bundle(bundle, program)
     result.notes = list(bundle.notes)
     publish_ingest_summary(program, result, bundle, report)
-    return result
+    kept = "a new version" if result.created_version else "unchanged"
+    return outcome.completed(f"ingested {result.program_key}: version {result.version} ({kept})", data=result)
 
 
 def reject(program: str, error: InputError, files: dict[str, bytes] | None) -> State:
     """Quarantine the bundle, publish its failures and end the run failed (no traceback)."""
     where = quarantine(program, error, files)
     publish_failures(error, where)
-    return Failed(
-        message=f"bundle rejected: {len(error.problems)} contract problem(s); bundle quarantined at {where}",
+    return outcome.failed(
+        f"bundle rejected: {len(error.problems)} contract problem(s); bundle quarantined at {where}",
         data=error,
     )

@@ -13,14 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.events import emit_event
-from prefect.states import Cancelled, Completed, Failed, State
+from prefect.states import Cancelled, State
 from prefect.transactions import transaction
 
 from rotaflow.configs.settings import get_settings
 from rotaflow.db.repositories import IngestResult
 from rotaflow.errors import InfeasibleError, RotaflowError, StorageError
+from rotaflow.flows import outcome
 from rotaflow.flows.generate import BackupFailed, _back_up, _check_export_validate, _stop
 from rotaflow.flows.ingest import ingest_program
 from rotaflow.services import generate as service
@@ -42,7 +43,7 @@ Approval = Callable[[GenerateResult, Path], str | None]
 """Asked before a repair is published: None to publish, or the reason it was rejected."""
 
 
-@flow(name="repair-block", log_prints=False)
+@flow(name="repair-block", log_prints=False, on_failure=[outcome.unreported_failure])
 def repair_block(
     program: str,
     block_id: str,
@@ -112,14 +113,14 @@ def repair(
     if ingested.is_failed():
         key = Path(program.rstrip("/")).name.removesuffix(".zip") or "bundle"
         emit_repair_event("failed", key, block_id, reason="the bundle broke its contract")
-        return Failed(message=ingested.message, data=ingested.result(raise_on_failure=False))
+        return outcome.failed(str(ingested.message), data=ingested.result(raise_on_failure=False))
     stored = cast(IngestResult, ingested.result())
     bundle = load_for_generation(program)
     try:
         instance, rules = build_repair_instance(bundle, block_id, from_date)
     except RotaflowError as exc:  # no published version, a --from outside the days that may change …
         emit_repair_event("failed", bundle.program.key, block_id, reason=type(exc).__name__)
-        return Failed(message=str(exc), data=exc)
+        return outcome.failed(str(exc), data=exc)
     if actor:
         instance.meta["actor"] = actor
     settings = service.load_solver_settings(time_limit_seconds=time_limit_seconds)
@@ -159,7 +160,7 @@ def repair(
         write_summary(out, summary)
         message = f"{summary.hard_violations} hard violation(s) found; see {out}/findings.csv"
         emit_repair_event("failed", summary.program, block_id, reason="hard violations")
-        return Failed(message=message, data=InfeasibleError(message, summary=summary.as_dict()))
+        return outcome.failed(message, data=InfeasibleError(message, summary=summary.as_dict()))
     if guard.refused and not allow_churn:
         write_summary(out, summary)
         message = (
@@ -168,28 +169,29 @@ def repair(
             + f"; see {Path(out).resolve() / 'changes.html'} (run again with --allow-churn to accept it)"
         )
         emit_repair_event("refused", summary.program, block_id, reason="; ".join(guard.reasons()))
-        return Failed(message=message, data=InfeasibleError(message, summary=summary.as_dict()))
+        return outcome.failed(message, data=InfeasibleError(message, summary=summary.as_dict()))
     if approve is not None:
         write_summary(out, summary)
         rejected = approve(summary, Path(out))
         if rejected is not None:
             summary = summary.with_(repair={**summary.repair, "rejected": rejected})
             write_summary(out, summary)
-            get_run_logger().info("the repair was rejected: %s", rejected)
-            return Completed(message=f"the repair was rejected: {rejected}", data=summary.as_dict())
+            return outcome.completed(f"the repair was rejected: {rejected}", data=summary.as_dict())
         late = repairs.started_too_late(instance)
         if late is not None:  # approved after its first re-solved day had passed: those days were worked
             emit_repair_event("failed", summary.program, block_id, reason="approved too late")
             error = PublishConflict(f"{late}; nothing was published")
-            return Failed(message=str(error), data=error)
+            return outcome.failed(str(error), data=error)
     elif not publish:
         write_summary(out, summary)
-        return summary.as_dict()
+        return outcome.completed(
+            f"{_changes(summary)}; not published (publish to make it live)", data=summary.as_dict()
+        )
     try:
         return _publish(out, bundle.program.key, stored.version, instance, result, summary, started_at, backup=backup)
     except RotaflowError as exc:  # another version was published meanwhile (PublishConflict), …
         emit_repair_event("failed", summary.program, block_id, reason=type(exc).__name__)
-        return Failed(message=str(exc), data=exc)
+        return outcome.failed(str(exc), data=exc)
 
 
 def _publish(
@@ -208,7 +210,7 @@ def _publish(
         published = publish(program_key, version, instance, result, summary, started_at)
         summary = summary.published_as(published.inserted > 0, published.block_version)
         write_summary(out, summary)
-        return summary.as_dict()
+        return _published(summary)
     try:
         with transaction():
             published = publish(program_key, version, instance, result, summary, started_at)
@@ -219,13 +221,27 @@ def _publish(
         write_summary(out, summary)
         message = f"the backup after publishing failed, so the repair was withdrawn again: {exc}"
         emit_repair_event("failed", summary.program, summary.block_id, reason="backup failed; publish rolled back")
-        return Failed(message=message, data=StorageError(message, summary=summary.as_dict()))
+        return outcome.failed(message, data=StorageError(message, summary=summary.as_dict()))
     write_summary(out, summary)
-    return summary.as_dict()
+    return _published(summary)
+
+
+def _changes(summary: GenerateResult) -> str:
+    changed = summary.repair.get("changes")
+    return f"repaired {summary.block_id}" + (f": {changed} change(s)" if changed is not None else "")
+
+
+def _published(summary: GenerateResult) -> State:
+    backup_id = (summary.backup or {}).get("backup_id")
+    line = f"{_changes(summary)}; published version {summary.version}" if summary.published else _changes(summary)
+    line += f", backup {backup_id}" if backup_id else ", no backup taken"
+    return outcome.completed(line, data=summary.as_dict())
 
 
 def emit_repair_event(what: str, program_key: str, block_id: str, **details: Any) -> None:
     """Event ``rotaflow.repair.<what>`` (needs-approval, refused, failed) on ``rotaflow.program.<key>``; ids only."""
+    if what in ("refused", "failed"):
+        outcome.reported()
     emit_event(
         f"rotaflow.repair.{what}",
         resource={"prefect.resource.id": f"rotaflow.program.{program_key}", "prefect.resource.name": program_key},

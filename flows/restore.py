@@ -15,6 +15,8 @@ killed is detected and recovered by the next one before it does anything else.
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +28,16 @@ from prefect.events import emit_event
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import resume_flow_run
 from prefect.input import RunInput
-from prefect.states import Failed, State
+from prefect.states import State
 from prefect.transactions import transaction
 from pydantic import Field
 
 from rotaflow.backups import emergency as service
 from rotaflow.backups.journal import RestoreJournal, restore_lock
+from rotaflow.backups.sets import restore_command
 from rotaflow.configs.settings import mask_url
 from rotaflow.errors import GateRefused
+from rotaflow.flows import outcome
 from rotaflow.tasks.restore import (
     check_disk_space,
     finish_restore,
@@ -60,10 +64,15 @@ PAUSE_GRACE_SECONDS = 60
 
 
 class RestoreConfirmation(RunInput):
-    """What the operator fills in on the paused run's Resume dialog."""
+    """Confirm the emergency restore."""
 
-    backup_id: str = Field(default="", description="type the id of the backup to restore, exactly")
-    confirm: bool = Field(default=False, description="switch on to replace the live database")
+    # required (no default): the Resume dialog labels neither field "(Optional)"
+    backup_id: str = Field(..., title="Backup id", description="the id of the backup to restore, exactly as above")
+    confirm: bool = Field(..., title="Confirm", description="switch on to replace the live database")
+
+
+CONFIRMED_BY = {"prefect ui": "prefect-ui", "typed": "terminal", "command-line": "command-line"}
+"""How the operator confirmed, as the ``rotaflow.restore.completed`` event says it."""
 
 
 def _flow_run_id() -> str | None:
@@ -87,7 +96,48 @@ class OperatorConfirmation:
         return "typed at the terminal" if self.how == "typed" else "given on the command line (--confirm-id)"
 
 
-@flow(name="emergency-restore", log_prints=False)
+GATES = (
+    "1 disk space",
+    "2 verify the backup",
+    "3 pre-snapshot",
+    "4 operator confirmation",
+    "5 restore and switch",
+    "6 verify the live database",
+)
+
+
+def _gate(summary: dict[str, Any], index: int, passed: bool, detail: str) -> None:
+    """Gate ``index`` (0-based) of ``GATES`` passed or failed, in the run's summary (the restore report's table)."""
+    summary.setdefault("gates", []).append({"gate": GATES[index], "passed": passed, "detail": detail})
+
+
+def _account() -> str:
+    """Who confirmed, as far as the run can tell: the Prefect server's API user (a UI operator signs in as it)
+    or the operating-system account of the command line; never a password."""
+    import getpass
+
+    user = os.environ.get("PREFECT_API_AUTH_STRING", "").partition(":")[0]
+    if user:
+        return f"API user {user}"
+    try:
+        return f"OS account {getpass.getuser()}"
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _confirmed(summary: dict[str, Any], how: str, channel: str) -> None:
+    now = dt.datetime.now(dt.UTC)
+    local = now.astimezone()
+    summary["confirmation"] = {
+        "how": how,
+        "via": channel,
+        "by": _account(),
+        "at_utc": f"{now:%Y-%m-%d %H:%M:%S} UTC",
+        "at_local": f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or local.strftime('%z')}",
+    }
+
+
+@flow(name="emergency-restore", log_prints=False, on_failure=[outcome.unreported_failure])
 def emergency_restore(
     source: Literal["quick", "named", "immaculate", "sacred"],
     backup_id: str,
@@ -114,7 +164,7 @@ def emergency_restore(
     return _run(source, backup_id, None, confirm_timeout_seconds, confirm_poll_seconds, keep_previous, config_path)
 
 
-@flow(name="emergency-restore-terminal", log_prints=False)
+@flow(name="emergency-restore-terminal", log_prints=False, on_failure=[outcome.unreported_failure])
 def emergency_restore_confirmed(
     source: Literal["quick", "named", "immaculate", "sacred"],
     backup_id: str,
@@ -169,29 +219,46 @@ def _chain(
 ) -> dict[str, Any] | State:
     logger = get_run_logger()
     swapped = False
+    at = 0
     try:
         disk = check_disk_space(plan)
         summary["disk"] = disk.summary()
+        _gate(summary, 0, True, str(summary["disk"]))
+        at = 1
         report = verify_backup_to_restore(plan)
         assert report.manifest is not None
         summary["size_bytes"] = report.manifest.total_bytes
+        _gate(summary, 1, True, f"{len(report.manifest.files)} file(s) verified")
+        at = 2
         snapshot = take_pre_snapshot(plan)
         summary["pre_snapshot"] = snapshot.backup_id if snapshot else None
-        _confirm(plan, report, snapshot, confirmation, timeout, poll)
+        summary["undo"] = restore_command("quick", snapshot.backup_id) if snapshot else None
+        _gate(summary, 2, True, f"quick backup {snapshot.backup_id}" if snapshot else "none: no live database")
+        at = 3
+        _confirm(plan, report, snapshot, confirmation, timeout, poll, summary)
+        _gate(summary, 3, True, f"the backup id {summary['confirmation']['how']}")
+        at = 4
         with transaction():
             restore_into_staging(plan)
             swap = switch_restored_in(plan)
             swapped = True
+            _gate(summary, 4, True, "restored into a new database and switched in")
+            at = 5
             verified = verify_live_database(plan)
         summary["tables"] = verified.tables_checked
+        _gate(summary, 5, True, f"{verified.tables_checked} table(s) checked")
         summary["message"] = finish_restore(plan, swap)
         summary["status"] = "restored"
         summary["journal"] = _last_journal(plan)
         logger.info("%s", summary["message"])
         publish_restore_report(summary)
-        return summary
+        _emit_completed(summary)
+        line = f"restored {plan.backup_id} ({plan.tier}); {verified.tables_checked} table(s) verified"
+        line += f"; undo: {summary['undo']}" if summary.get("undo") else ""
+        return outcome.completed(line, data=summary)
     except Exception as exc:
         error = exc if isinstance(exc, GateRefused) else GateRefused(f"{type(exc).__name__}: {exc}")
+        _gate(summary, at, False, " ".join(str(error).split())[:300])
         return _after_failure(plan, summary, error, exc, swapped)
 
 
@@ -202,9 +269,11 @@ def _confirm(
     confirmation: OperatorConfirmation | None,
     timeout: int,
     poll: int,
+    summary: dict[str, Any],
 ) -> None:
     """Gate 4: the operator types the backup id and confirms (in the UI, or already at the terminal)."""
     if confirmation is not None:
+        _confirmed(summary, confirmation.journal_how, CONFIRMED_BY[confirmation.how])
         service.record_confirmation(plan, confirmation.given, True, how=confirmation.journal_how)
         return
     description = service.confirmation_text(plan, report.manifest, snapshot)
@@ -214,6 +283,7 @@ def _confirm(
         message = f"the confirmation gate refused: no answer within {timeout} s; nothing was restored"
         service.record_refusal(plan, message)
         raise GateRefused(message)
+    _confirmed(summary, "typed in the Prefect UI (Resume dialog)", CONFIRMED_BY["prefect ui"])
     service.record_confirmation(plan, answer.backup_id, answer.confirm, how="prefect ui")
 
 
@@ -242,7 +312,7 @@ def _ask_in_the_ui(plan: service.Plan, description: str, timeout: int, poll: int
     timer.start()
     try:
         answer = pause_flow_run(
-            wait_for_input=RestoreConfirmation.with_initial_data(description=description, backup_id="", confirm=False),
+            wait_for_input=RestoreConfirmation.with_initial_data(description=description),
             timeout=timeout + PAUSE_GRACE_SECONDS,
             poll_interval=max(1, poll),
             key=f"confirm-{plan.run_id[:8]}",
@@ -300,7 +370,7 @@ def _after_failure(
     final.__cause__ = cause
     publish_restore_report(summary)
     _emit_refused(summary)
-    return Failed(message=message, data=final)
+    return outcome.failed(message, data=final)
 
 
 def _refused(summary: dict[str, Any], error: GateRefused) -> State:
@@ -308,11 +378,30 @@ def _refused(summary: dict[str, Any], error: GateRefused) -> State:
     error.summary = summary
     publish_restore_report(summary)
     _emit_refused(summary)
-    return Failed(message=str(error), data=error)
+    return outcome.failed(str(error), data=error)
+
+
+def _emit_completed(summary: dict[str, Any]) -> None:
+    """Event ``rotaflow.restore.completed`` on ``rotaflow.backup.<tier>``: the backup, how it was confirmed
+    (prefect-ui, terminal, command-line), the pre-snapshot; ids only (no URL, no account)."""
+    confirmation = summary.get("confirmation") or {}
+    emit_event(
+        "rotaflow.restore.completed",
+        resource={"prefect.resource.id": f"rotaflow.backup.{summary.get('tier')}"},
+        payload={
+            "backup_id": summary.get("backup_id"),
+            "tier": summary.get("tier"),
+            "confirmed_via": confirmation.get("via"),
+            "confirmed_at": confirmation.get("at_utc"),
+            "pre_snapshot": summary.get("pre_snapshot"),
+            "tables_checked": summary.get("tables"),
+        },
+    )
 
 
 def _emit_refused(summary: dict[str, Any]) -> None:
     """Event ``rotaflow.restore.gate-refused`` on ``rotaflow.backup.<tier>`` (ids and status, no URLs)."""
+    outcome.reported()
     tier = summary.get("tier") or summary.get("source")
     emit_event(
         "rotaflow.restore.gate-refused",

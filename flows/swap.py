@@ -25,12 +25,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.events import emit_event
 from prefect.input import RunInput
-from prefect.states import Failed, State
+from prefect.states import State
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InputError, Problem
+from rotaflow.flows import outcome
 from rotaflow.flows.absence_repair import duration
 from rotaflow.flows.decision import ask_decision
 from rotaflow.services.ingest import database_engine, load_bundle, require_ingested
@@ -72,7 +73,7 @@ class SwapDecision(RunInput):
     reason: str = Field(default="", description="why the swap is rejected (asked for when approve is off)")
 
 
-@flow(name="shift-swap", log_prints=False)
+@flow(name="shift-swap", log_prints=False, on_failure=[outcome.unreported_failure])
 def shift_swap(
     program: str,
     person_id: str,
@@ -118,7 +119,7 @@ def shift_swap(
     try:
         bundle = load_bundle(program, settings=settings)
     except InputError as exc:
-        return Failed(message=str(exc), data=exc)
+        return outcome.failed(str(exc), data=exc)
     key = bundle.program.key
     engine = database_engine(settings)
     logger = get_run_logger()
@@ -143,14 +144,17 @@ def shift_swap(
         # the request acted on, or the one request_swap recorded as refused
         swap = view.id if view is not None else exc.swap_id
         emit_swap_event("failed", key, **{**ids, "swap_id": swap}, rules=rules)
-        return Failed(message=str(exc), data=exc)
+        return outcome.failed(str(exc), data=exc)
     except InputError as exc:
-        return Failed(message=str(exc), data=exc)
+        return outcome.failed(str(exc), data=exc)
     finally:
         engine.dispose()
+    line = f"swap request {view.id} ({view.kind}, block {view.block_id}): {view.state}"
+    if view.version is not None and view.state == "executed":
+        line += f" as version {view.version}"
     if view.state in {"requested", "accepted"}:
-        logger.info("swap request %s is waiting (%s)", view.id, view.state)
-    return view.as_dict()
+        line += ", waiting"
+    return outcome.completed(line, data=view.as_dict())
 
 
 # --------------------------------------------------------------------------- the steps
@@ -280,6 +284,8 @@ def ask(description: str, *, key: str, timeout_hours: float) -> SwapDecision | N
 def emit_swap_event(what: str, program_key: str, **details: Any) -> None:
     """Event ``rotaflow.swap.<what>`` (needs-approval, approved, executed, rejected, failed) on
     ``rotaflow.program.<key>``; ids and rule names only (never a note or a rejection's free text)."""
+    if what == "failed":
+        outcome.reported()
     emit_event(
         f"rotaflow.swap.{what}",
         resource={"prefect.resource.id": f"rotaflow.program.{program_key}", "prefect.resource.name": program_key},

@@ -11,10 +11,11 @@ from typing import Any, Literal
 import pandas as pd
 from prefect import flow
 from prefect.events import emit_event
-from prefect.states import Failed, State
+from prefect.states import State
 
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InfeasibleError
+from rotaflow.flows import outcome
 from rotaflow.services.generate import check_out_dir
 from rotaflow.services.validate import check_run_facts, validation_facts, validation_result
 from rotaflow.tasks.validate import load_program, publish_validation, read_schedule, run_validation, write_report
@@ -22,7 +23,7 @@ from rotaflow.tasks.validate import load_program, publish_validation, read_sched
 __all__ = ["validate_schedule"]
 
 
-@flow(name="validate-schedule", log_prints=False)
+@flow(name="validate-schedule", log_prints=False, on_failure=[outcome.unreported_failure])
 def validate_schedule(
     program: str,
     schedule: str,
@@ -45,11 +46,11 @@ def validate_schedule(
     check_run_facts(extra)  # a key that is not a generation run's fact is bad input
     loaded = load_program(program, return_state=True)
     if loaded.is_failed():
-        return Failed(message=loaded.message, data=loaded.result(raise_on_failure=False))
+        return outcome.failed(str(loaded.message), data=loaded.result(raise_on_failure=False))
     bundle = loaded.result()
     read = read_schedule(bundle, schedule, return_state=True)
     if read.is_failed():
-        return Failed(message=read.message, data=read.result(raise_on_failure=False))
+        return outcome.failed(str(read.message), data=read.result(raise_on_failure=False))
     frame = read.result()
     past = None
     if history:
@@ -75,6 +76,9 @@ def validate_schedule(
     result = validation_result(validation, facts, out)
     if validation.hard_violations:
         message = f"{validation.hard_violations} hard violation(s) found; see {out}/findings.csv"
+        if extra is not None:  # a generation's or repair's own check: that run reports the failure, once
+            return outcome.failed(message, data=InfeasibleError(message, summary=result.as_dict()))
+        outcome.reported()
         emit_event(  # what the operator sees in the Prefect UI's event feed (counts only, no personal data)
             "rotaflow.validation.violations",
             resource={"prefect.resource.id": f"rotaflow.program.{bundle.program.key}"},
@@ -84,5 +88,6 @@ def validate_schedule(
                 "out_dir": str(Path(out).resolve()),
             },
         )
-        return Failed(message=message, data=InfeasibleError(message, summary=result.as_dict()))
-    return result.as_dict()
+        return outcome.failed(message, data=InfeasibleError(message, summary=result.as_dict()))
+    line = f"validated: 0 hard violations, {validation.warnings} warning(s)"
+    return outcome.completed(line, data=result.as_dict())

@@ -28,11 +28,12 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.runtime import flow_run
-from prefect.states import Cancelled, Failed, State
+from prefect.states import Cancelled, State
 
 from rotaflow.configs.settings import get_settings
 from rotaflow.constraints.solve import Progress, SolveResult
 from rotaflow.errors import InfeasibleError, InputError, Problem
+from rotaflow.flows import outcome
 from rotaflow.services.generate import SolverSettings, claim_out_dir, record_run_files
 from rotaflow.services.ingest import database_engine, ingest_bundle, load_bundle
 from rotaflow.services.year import YearPlan, plan_summary, publish_plan, run_plan, write_plan
@@ -48,7 +49,7 @@ MAX_PROGRESS_SECONDS = 24 * 3600.0
 """The progress artifact's scale stops at a day (the solver settings' longest time limit)."""
 
 
-@flow(name="year-planning", log_prints=False)
+@flow(name="year-planning", log_prints=False, on_failure=[outcome.unreported_failure])
 def year_planning(
     program: str,
     time_limit_seconds: float = 60,
@@ -78,12 +79,12 @@ def year_planning(
         error = InputError(
             [Problem("form", None, "time_limit_seconds", "a positive number of seconds", str(time_limit_seconds))]
         )
-        return Failed(message=str(error), data=error)
+        return outcome.failed(str(error), data=error)
     try:
         bundle = load_program(program)
     except InputError as exc:
         emit_year_event("failed", _key_of(program), reason="the bundle broke its contract")
-        return Failed(message=str(exc), data=exc)
+        return outcome.failed(str(exc), data=exc)
     key = bundle.program.key
     logger = get_run_logger()
     plan = plan_the_year(bundle, time_limit_seconds, vacation)
@@ -116,13 +117,13 @@ def year_planning(
             blocks=len(plan.problem.blocks),
         )
         message += f"; see {out.resolve() / 'year.html'}"
-        return Failed(message=message, data=InfeasibleError(message, summary=summary))
+        return outcome.failed(message, data=InfeasibleError(message, summary=summary))
     if publish:
         try:
             summary["published"] = publish_the_plan(program, bundle, plan)
         except InputError as exc:
             emit_year_event("failed", key, reason="the plan could not be published", status=plan.result.status)
-            return Failed(message=str(exc), data=exc)
+            return outcome.failed(str(exc), data=exc)
         logger.info("published as year plan %s of %s", summary["published"], key)
     post_plan(plan, summary)
     emit_year_event(
@@ -136,7 +137,10 @@ def year_planning(
         unmet=len(plan.result.unmet),
         published=summary["published"],
     )
-    return summary
+    line = f"planned {len(plan.problem.residents)} resident(s) over {len(plan.problem.blocks)} block(s) "
+    line += f"({plan.result.status}); {len(plan.result.unmet)} wish(es) not granted; "
+    line += f"published as year plan {summary['published']}" if summary["published"] else "not published"
+    return outcome.completed(line, data=summary)
 
 
 # --------------------------------------------------------------------------- the steps

@@ -27,11 +27,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from rotaflow.configs.settings import CONFIG_DIR, PROJECT_ROOT, get_settings, mask_url
+from rotaflow.tasks.links import REPORTS_URL_ENV
 
 __all__ = [
     "API_URL_FILE",
@@ -43,6 +48,9 @@ __all__ = [
     "exposure_warning",
     "mask_secret",
     "prefect_home",
+    "reports_server",
+    "webhook_warning",
+    "worker_env",
     "record_api_url",
     "recorded_server",
     "serve",
@@ -61,6 +69,9 @@ PROBE_SECONDS = 3.0
 """How long the CLI waits for a recorded server to answer (a server just started takes a second) before it
  starts a temporary one."""
 DATABASE_ENV = "ROTAFLOW_PREFECT_DATABASE_URL"
+REPORTS_PORT_ENV = "ROTAFLOW_REPORTS_PORT"
+REPORTS_PORT = 4201
+"""The reports server's default port (on 127.0.0.1 only): ``ROTAFLOW_REPORTS_PORT`` overrides it, 0 turns it off."""
 SQLITE_TIMEOUT_SECONDS = 60
 """How long the server's SQLite connections wait for a lock (Prefect's 10 s default gives HTTP 503
 "database is locked" under load on a small machine)."""
@@ -184,6 +195,12 @@ class ServeConfig:
     """Set for the server, ``prefect deploy`` and the worker (and so every flow run), over the caller's env."""
     worker_log: Path | None = None
     """Where the worker's output (and its flow runs') goes; default: this process's stdout/stderr."""
+    reports_port: int = field(default_factory=lambda: int(os.environ.get(REPORTS_PORT_ENV) or REPORTS_PORT))
+    """The reports server's port (``var/runs/`` read-only over HTTP on 127.0.0.1); 0: no reports server."""
+
+    @property
+    def reports_url(self) -> str:
+        return f"http://127.0.0.1:{self.reports_port}"
 
     @property
     def api_url(self) -> str:
@@ -213,6 +230,7 @@ class Served:
     worker: subprocess.Popen[bytes] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     automations: dict[str, str] = field(default_factory=dict)
+    reports: ThreadingHTTPServer | None = None
 
     def client(self, timeout: float = 10.0) -> httpx.Client:
         user, _, password = self.auth.partition(":")
@@ -345,8 +363,32 @@ def _deployment_names(served: Served) -> list[str]:
         return sorted(d["name"] for d in found.json())
 
 
+RUN_LOGGING = {
+    # the runs' INFO lines reach the API (each run's Logs tab) whatever the caller's PREFECT_LOGGING_LEVEL …
+    "PREFECT_LOGGING_LEVEL": "INFO",
+    "PREFECT_LOGGING_HANDLERS_API_LEVEL": "INFO",
+    "PREFECT_LOGGING_TO_API_ENABLED": "true",
+    # … while the worker's terminal (or worker_log) shows warnings only
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
+}
+"""Prefect's logging settings (prefect/logging/logging.yml, prefect/settings/models/logging.py) of the worker
+and of the flow runs it starts (a process worker passes its environment on)."""
+
+
+def worker_env(config: ServeConfig, auth: str) -> dict[str, str]:
+    """The worker's environment: the server's, run logs at INFO to the API, the console quiet, and where
+    the runs' reports are served (``ROTAFLOW_REPORTS_URL``, when the reports server runs)."""
+    env = _env(config, auth)
+    env.update(RUN_LOGGING)
+    if config.reports_port:
+        env[REPORTS_URL_ENV] = config.reports_url
+    else:
+        env.pop(REPORTS_URL_ENV, None)
+    return env
+
+
 def _start_worker(served: Served) -> subprocess.Popen[bytes]:
-    env = _env(served.config, served.auth)
+    env = worker_env(served.config, served.auth)
     command = [*_prefect(), "worker", "start", "--pool", POOL, "--type", "process", "--name", "rotaflow-worker"]
     path = served.config.worker_log
     if path is None:
@@ -371,6 +413,90 @@ def _wait_for_worker(served: Served, timeout: float) -> None:
     raise TimeoutError(f"no worker polled the pool {POOL} within {timeout:.0f} s")
 
 
+class _RunsHandler(BaseHTTPRequestHandler):
+    """GET/HEAD ``/runs/<folder>/<file>``: a file under the runs folder, read-only; nothing else (no listing,
+    no path outside the folder, no symlink out of it)."""
+
+    root: Path
+    server_version = "rotaflow-reports"
+    sys_version = ""
+
+    def _target(self) -> Path | None:
+        path = unquote(urlsplit(self.path).path)
+        if not path.startswith("/runs/"):
+            return None
+        parts = path.removeprefix("/runs/").split("/")
+        if any(part in ("", ".", "..") or "\\" in part or "\x00" in part for part in parts):
+            return None
+        target = self.root.joinpath(*parts).resolve()
+        if not target.is_relative_to(self.root) or not target.is_file():
+            return None
+        return target
+
+    def _answer(self, body: bool) -> None:
+        import mimetypes
+
+        target = self._target()
+        if target is None:
+            self.send_error(HTTPStatus.NOT_FOUND, "not a file under the runs folder")
+            return
+        data = target.read_bytes()
+        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", kind + ("; charset=utf-8" if kind.startswith("text/") else ""))
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self._answer(body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._answer(body=False)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal belongs to serve's summary
+        return
+
+
+def reports_server(root: Path, port: int) -> ThreadingHTTPServer:
+    """Serve the files under ``root`` (``var/runs``) read-only at ``http://127.0.0.1:<port>/runs/…``, on a
+    daemon thread; ``port`` 0 picks a free one (``server.server_address[1]``). Stop with ``shutdown()``."""
+    root.mkdir(parents=True, exist_ok=True)
+    handler = type("RunsHandler", (_RunsHandler,), {"root": root.resolve()})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="rotaflow-reports", daemon=True).start()
+    return server
+
+
+def _start_reports(served: Served) -> None:
+    config = served.config
+    if not config.reports_port:
+        return
+    try:
+        served.reports = reports_server(get_settings().var_dir / "runs", config.reports_port)
+    except OSError as exc:
+        raise RuntimeError(
+            f"the reports server cannot listen on 127.0.0.1:{config.reports_port} ({exc.strerror}); "
+            f"set {REPORTS_PORT_ENV} to a free port, or 0 to do without"
+        ) from exc
+
+
+def webhook_warning() -> str | None:
+    """The warning when no alert webhook is set: every automation fires, but its action does nothing."""
+    webhook = get_settings().alert_webhook_url
+    if webhook is not None and webhook.get_secret_value():
+        return None
+    return (
+        'warning: ROTAFLOW_ALERT_WEBHOOK_URL is not set: every automation\'s action is "do nothing" — failures, '
+        "stale backups and refused restores only show on the UI's Automations page, nobody is notified.\n"
+        "         set ROTAFLOW_ALERT_WEBHOOK_URL=https://… (Slack, Teams, a pager) and restart serve to be notified"
+    )
+
+
 def bring_up(config: ServeConfig) -> Served:
     """Start everything and return once the UI answers and (when asked) the worker polls."""
     started = time.monotonic()
@@ -384,6 +510,7 @@ def bring_up(config: ServeConfig) -> Served:
         _ensure_pool(served)
         served.timings["pool"] = time.monotonic() - started
         served.automations = _ensure_automations(served)
+        _start_reports(served)
         if config.deploy:
             _deploy(served)
             served.timings["deployments"] = time.monotonic() - started
@@ -413,6 +540,9 @@ def _stop(process: subprocess.Popen[bytes] | None, grace: float = 20.0) -> None:
 def shut_down(served: Served) -> None:
     """The worker first (it stops taking runs), then the server (and its record in ``<home>/api-url``)."""
     _stop(served.worker)
+    if served.reports is not None:
+        served.reports.shutdown()
+        served.reports.server_close()
     _forget_api_url(served.config)
     _stop(served.server)
 
@@ -433,6 +563,9 @@ def serve(config: ServeConfig) -> int:
         warning = exposure_warning(config.host)
         if warning:
             log(warning)
+        quiet = webhook_warning()
+        if quiet:
+            print(quiet, file=sys.stderr, flush=True)
         log(f"starting the Prefect server on {config.ui_url} (home {config.home}) …")
         served = bring_up(config)
         up.set()
@@ -441,8 +574,10 @@ def serve(config: ServeConfig) -> int:
         log(f"credentials: {mask_secret(served.auth)}  — the full value is in {served.auth_source}")
         log(f"work pool:   {POOL}; deployments: {', '.join(names) or 'none'}")
         log(f"worker:      {'polling' if served.worker else 'not started'}")
-        notify = "notify the alert webhook" if get_settings().alert_webhook_url else "show in the UI (no webhook set)"
+        notify = "show in the UI only (no webhook set)" if quiet else "notify the alert webhook"
         log(f"automations: {len(served.automations)} on rotaflow's events; they {notify}")
+        if served.reports is not None:
+            log(f"reports:     {config.reports_url}/runs/<run folder>/report.html (var/runs, read-only, this machine)")
         log("ready in " + ", ".join(f"{k} {v:.1f} s" for k, v in served.timings.items()) + "; Ctrl-C stops")
         code = 0
         while not stop.wait(1.0):

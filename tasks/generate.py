@@ -31,9 +31,12 @@ from rotaflow.constraints.solve import Progress, SolveResult
 from rotaflow.services import generate as service
 from rotaflow.services import ingest as ingest_service
 from rotaflow.services import versions
+from rotaflow.services.calendars import CalendarLabels
 from rotaflow.services.results import GenerateResult
 from rotaflow.services.year_report import prior_loads
+from rotaflow.tasks.links import file_link, markdown_link
 from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.findings import rule_kinds
 from rotaflow.validations.instances import block_instance, rules_for
 
 T = TypeVar("T")
@@ -43,6 +46,8 @@ __all__ = [
     "explain_infeasibility",
     "export_outputs",
     "load_for_generation",
+    "outcome_markdown",
+    "post_outcome",
     "publish",
     "run_preflight",
     "solve_schedule",
@@ -178,7 +183,7 @@ def validate_schedule_rules(
     instance: Instance, rules: list[ConfiguredRule], result: SolveResult
 ) -> list[dict[str, Any]]:
     """Every rule's independent checker over the schedule: findings.csv rows."""
-    return service.findings_rows(instance, service.check(instance, rules, result.cells))
+    return service.findings_rows(instance, service.check(instance, rules, result.cells), rule_kinds(rules))
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -263,13 +268,15 @@ def export_outputs(
         summary=summary,
         names=names,
         base=versions.base_of(instance),
+        labels=CalendarLabels.of_bundle(bundle),
     )
     lines = [
-        f"# Block {summary.block_id} of `{summary.program}`: **{summary.status}**",
+        f"# Block {summary.block_id} of `{summary.program}`: solver {summary.status}",
         "",
         f"- objective {summary.objective} (bound {summary.best_bound}), {summary.solve_seconds} s",
-        f"- hard violations: {summary.hard_violations}, warnings: {summary.warnings}",
-        f"- outputs: `{Path(out_dir).resolve()}`",
+        f"- the rules' own checkers: {summary.hard_violations} hard violation(s), {summary.warnings} warning(s)",
+        "- the independent validation follows; this artifact's next version has the run's outcome",
+        f"- outputs: {markdown_link(Path(out_dir) / 'summary.json', 'summary.json')}",
     ]
     create_markdown_artifact(key="generation-summary", markdown="\n".join(lines), description="Block generation")
     if findings:
@@ -281,3 +288,96 @@ def export_outputs(
 def write_summary(out_dir: str, summary: GenerateResult) -> str:
     """summary.json once validation has added its verdict."""
     return str(service.write_summary(Path(out_dir), summary))
+
+
+FINDING_ROWS = 50
+"""At most this many findings in the outcome artifact's table (violations first); the rest are counted."""
+_SEVERITY_ORDER = {"violation": 0, "warning": 1, "info": 2}
+
+
+def _findings(out_dir: Path) -> list[dict[str, str]]:
+    """findings.csv of the run (the validation's, which repeats the engine's), violations first: ids only."""
+    import csv
+
+    path = out_dir / "findings.csv"
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [
+            {
+                "rule": row.get("rule", ""),
+                "severity": row.get("severity", ""),
+                "person_id": row.get("person_id", ""),
+                "window": "–".join(dict.fromkeys(d for d in (row.get("window_start"), row.get("window_end")) if d)),
+            }
+            for row in csv.DictReader(handle)
+        ]
+    return sorted(rows, key=lambda r: _SEVERITY_ORDER.get(r["severity"], 3))
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def outcome_markdown(summary: GenerateResult, findings: list[dict[str, str]], *, headline: str) -> str:
+    """The run's outcome for the ``generation-summary`` artifact: what happened, the glance figures of
+    summary.json, where the report is, and the findings (rule, severity, person id, window; ids only)."""
+    validation = summary.validation or {}
+    published = f"yes, version {summary.version}" if summary.published else "no"
+    backup = summary.backup or {}
+    lines = [
+        f"# Block {summary.block_id} of `{summary.program}`: {headline}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| solver | {summary.status}, objective {summary.objective} (bound {summary.best_bound}), "
+        f"{summary.solve_seconds} s |",
+        f"| hard violations | {summary.hard_violations} (the rules' own checkers: {summary.engine_check_violations}; "
+        "the independent validation decides) |",
+        f"| warnings | {summary.warnings} |",
+        f"| published | {published} |",
+        f"| backup | {_cell(backup.get('backup_id') or backup.get('error') or 'none')} |",
+    ]
+    if summary.based_on_version is not None:
+        lines.append(f"| based on version | {summary.based_on_version} |")
+    for block in validation.get("utilisation_by_block") or []:
+        lines.append(f"| utilisation of {block['block_id']} | {block['utilisation']:.0%} ({block['band']}) |")
+    bands = validation.get("burnout_bands") or {}
+    if bands:
+        lines.append(f"| burnout risk (advisory) | {', '.join(f'{k} {v}' for k, v in sorted(bands.items()))} |")
+    if summary.out_dir:
+        out = Path(summary.out_dir)
+        lines.append(f"| report | {markdown_link(out / 'report.html')} |")
+        lines.append(f"| files | {markdown_link(out / 'summary.json')}, {markdown_link(out / 'findings.csv')} |")
+    if findings:
+        lines += [
+            "",
+            f"## Findings ({len(findings)})",
+            "",
+            "| rule | severity | person | window |",
+            "|---|---|---|---|",
+        ]
+        for row in findings[:FINDING_ROWS]:
+            lines.append(
+                f"| {_cell(row['rule'])} | {_cell(row['severity'])} | {_cell(row['person_id'] or '—')} "
+                f"| {_cell(row['window'])} |"
+            )
+        if len(findings) > FINDING_ROWS:
+            lines.append(f"| … and {len(findings) - FINDING_ROWS} more | | | |")
+    return "\n".join(lines) + "\n"
+
+
+@task(name="post-outcome", cache_policy=NO_CACHE)
+def post_outcome(summary: GenerateResult, headline: str) -> str:
+    """The ``generation-summary`` artifact's final version (the run's outcome) and, when the reports server
+    runs, a link artifact to report.html; returns the markdown."""
+    from prefect.artifacts import create_link_artifact
+
+    findings = _findings(Path(summary.out_dir)) if summary.out_dir else []
+    markdown = outcome_markdown(summary, findings, headline=headline)
+    create_markdown_artifact(key="generation-summary", markdown=markdown, description="Block generation: outcome")
+    if summary.out_dir:
+        url = file_link(Path(summary.out_dir) / "report.html")
+        if url is not None:
+            create_link_artifact(key="generation-report", link=url, link_text="report.html", description="The report")
+    return markdown

@@ -29,6 +29,7 @@ __all__ = [
     "finish_restore",
     "plan_emergency_restore",
     "publish_restore_report",
+    "restore_report",
     "recover_interrupted_restore",
     "restore_into_staging",
     "switch_restored_in",
@@ -149,8 +150,9 @@ def finish_restore(plan: service.Plan, swap: Swap) -> str:
 
 
 @task(name="publish-restore-report", cache_policy=NO_CACHE)
-def publish_restore_report(summary: dict[str, Any]) -> None:
-    """A markdown artifact of the run: each gate, the outcome, the pre-snapshot, the journal."""
+def restore_report(summary: dict[str, Any]) -> str:
+    """The restore report (markdown): the outcome, who confirmed, how and when, each gate's outcome, the undo
+    command, the pre-snapshot and the journal."""
     status = summary.get("status", "unknown")
     lines = [
         f"# Emergency restore: {status}",
@@ -172,8 +174,37 @@ def publish_restore_report(summary: dict[str, Any]) -> None:
         lines += ["", f"Recovered an interrupted run first: {summary['recovered'].get('message')}"]
     if summary.get("size_bytes") is not None:
         lines.append(f"- restored set: {human_bytes(int(summary['size_bytes']))}")
+    confirmation = summary.get("confirmation")
+    lines += ["", "## Confirmation", ""]
+    if confirmation:
+        lines += [
+            f"- by: {confirmation['by']}",
+            f"- how: {confirmation['how']}",
+            f"- when: {confirmation['at_utc']} ({confirmation['at_local']} local time)",
+        ]
+    else:
+        lines.append("- none: the run stopped before the confirmation gate")
+    gates = summary.get("gates") or []
+    if gates:
+        lines += ["", "## Gates", "", "| gate | outcome | detail |", "|---|---|---|"]
+        for gate in gates:
+            detail = str(gate["detail"]).replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {gate['gate']} | {'passed' if gate['passed'] else '**failed**'} | {detail} |")
+    lines += ["", "## Undo", ""]
+    if summary.get("undo") and status in ("restored", "done", "rollback-failed"):
+        lines.append(f"To go back to the database as it was before: `{summary['undo']}` (the pre-snapshot)")
+    elif status in ("restored", "done"):
+        lines.append("No undo: there was no live database before (no pre-snapshot).")
+    else:
+        lines.append("Nothing to undo: the live database was not replaced (or was put back).")
+    return "\n".join(lines) + "\n"
+
+
+def publish_restore_report(summary: dict[str, Any]) -> None:
+    """The restore report as the run's ``emergency-restore`` markdown artifact."""
+    status = summary.get("status", "unknown")
     create_markdown_artifact(
         key="emergency-restore",
-        markdown="\n".join(lines) + "\n",
+        markdown=restore_report(summary),
         description=f"Emergency restore of {summary.get('backup_id')}: {status}",
     )

@@ -53,9 +53,20 @@ def _manifest_rows(manifest: Manifest, now: dt.datetime) -> list[str]:
 
 
 def confirmation_text(plan: Plan, manifest: Manifest, snapshot: CreatedBackup | None, *, planned: bool = False) -> str:
-    """The markdown the operator reads before confirming: what is restored, and the way back."""
+    """The markdown the operator reads before confirming: what is restored, and the way back.
+
+    In the Prefect UI's Resume dialog (``planned`` false) the instruction comes first, in two short lines,
+    so that it shows without scrolling; the facts follow. The terminal's preview (``planned``) ends with it.
+    """
     now = now_utc()
-    lines = [
+    lines = []
+    if not planned:
+        lines += [
+            f"**To restore, type `{plan.backup_id}` in *Backup id* and switch *Confirm* on, then Submit.**",
+            "Anything else, or no answer before the timeout, leaves everything as it is.",
+            "",
+        ]
+    lines += [
         "## Emergency restore: confirm",
         "",
         f"The live database **{mask_url(plan.live_url)}** will be replaced by backup **`{plan.backup_id}`** "
@@ -82,10 +93,13 @@ def confirmation_text(plan: Plan, manifest: Manifest, snapshot: CreatedBackup | 
         f"**What happens next:** the backup is restored into the new database `{name_of(plan.staging_url)}`, "
         f"switched in by rename (the current one is set aside as `{name_of(plan.previous_url)}`), then checked "
         "(row counts, fingerprints, Alembic revision, contracts). If that fails, the current database is put back.",
-        "",
-        f"To go on, type the backup id **`{plan.backup_id}`** in *backup_id* and switch *confirm* on. "
-        "Anything else, or no answer before the timeout, leaves everything as it is.",
     ]
+    if planned:
+        lines += [
+            "",
+            f"To go on, type the backup id **`{plan.backup_id}`** in *backup_id* and switch *confirm* on. "
+            "Anything else, or no answer before the timeout, leaves everything as it is.",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from rotaflow.errors import GateRefused
 from rotaflow.flows.restore import OperatorConfirmation, emergency_restore, emergency_restore_confirmed
 from rotaflow.storage import LocalStore
 from tests.backups_fixtures import content_hashes
+from tests.flows.test_events import Captured, events  # noqa: F401
 
 
 def typed(backup_id: str) -> OperatorConfirmation:
@@ -322,6 +324,12 @@ def test_a_mistyped_id_on_the_terminal_path_is_refused_after_the_pre_snapshot(
     _refused(state, "the confirmation gate refused", "'something else'", "nothing was restored")
     assert content_hashes(scene.live) == scene.changed
     assert len(_inventory(config)) == 2  # the backup and the pre-snapshot, both kept
+    [artifact] = _artifacts("emergency-restore", state.state_details.flow_run_id)
+    assert "| 3 pre-snapshot | passed |" in artifact.data
+    assert "| 4 operator confirmation | **failed** | the confirmation gate refused" in artifact.data
+    assert "| 5 restore" not in artifact.data  # the gates after it never ran
+    assert "Nothing to undo: the live database was not replaced" in artifact.data
+    assert "- how: typed at the terminal" in artifact.data
 
 
 @pytest.mark.parametrize("given", [" {id}", "{id}\n", "{id_upper}"])
@@ -337,10 +345,40 @@ def test_the_confirmation_must_be_the_backup_id_exactly(given: str, scene: Simpl
     assert (step["ok"], step["typed"], step["how"]) == (False, text_, "given on the command line (--confirm-id)")
 
 
-def test_the_command_lines_confirm_id_is_journalled_as_given(scene: SimpleNamespace) -> None:
+def test_the_command_lines_confirm_id_is_journalled_as_given(
+    scene: SimpleNamespace,
+    events: Captured,  # noqa: F811
+) -> None:
     confirmation = OperatorConfirmation(scene.backup_id, "command-line")
     state = emergency_restore_confirmed("quick", scene.backup_id, confirmation, return_state=True)
     assert state.is_completed(), state.message
+    summary = state.result()
+    assert summary["undo"].startswith("rotaflow restore emergency") and summary["pre_snapshot"] in summary["undo"]
+    assert (
+        state.message
+        == f"restored {scene.backup_id} (quick); {summary['tables']} table(s) verified; undo: {summary['undo']}"
+    )
+    # the restore report: who confirmed, how, when (UTC and local), each gate, the undo command
+    [artifact] = _artifacts("emergency-restore", state.state_details.flow_run_id)
+    report = artifact.data
+    assert "- how: given on the command line (--confirm-id)" in report
+    assert re.search(r"- by: (OS account|API user) \S+", report)
+    assert re.search(
+        r"- when: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d .+ local time\)", report
+    )
+    gates = [line for line in report.splitlines() if re.match(r"\| \d ", line)]
+    assert [g.split(" | ")[0].lstrip("| ") for g in gates] == [
+        "1 disk space", "2 verify the backup", "3 pre-snapshot", "4 operator confirmation", "5 restore and switch",
+        "6 verify the live database",
+    ]  # fmt: skip
+    assert all(" | passed | " in g for g in gates)
+    assert f"`{summary['undo']}`" in report
+    # and an event for the automations (ids only: no database URL, no account)
+    (event,) = events.named("rotaflow.restore.completed")
+    assert event.resource.id == "rotaflow.backup.quick"
+    assert event.payload["backup_id"] == scene.backup_id and event.payload["tier"] == "quick"
+    assert event.payload["confirmed_via"] == "command-line" and event.payload["pre_snapshot"] == summary["pre_snapshot"]
+    assert "sqlite" not in str(event.payload) and "account" not in str(event.payload)
     [journal] = _journals()
     step = next(s for s in journal["steps"] if s["step"] == "confirmation")
     assert (step["ok"], step["typed"], step["how"]) == (
@@ -393,6 +431,11 @@ def test_the_operator_confirms_in_the_prefect_ui(answer: str, scene: SimpleNames
     assert run.state is not None and run.state.state_details.pause_key.startswith("confirm-")
     description = read_flow_run_input(f"paused-{run.state.state_details.pause_key}-description", flow_run_id=run.id)
     assert description and scene.backup_id in description and "Pre-snapshot" in description
+    assert description.startswith(f"**To restore, type `{scene.backup_id}` in *Backup id* and switch *Confirm* on")
+    schema = read_flow_run_input(f"paused-{run.state.state_details.pause_key}-schema", flow_run_id=run.id)
+    assert sorted(schema["required"]) == ["backup_id", "confirm"]  # no "(Optional)" in the Resume dialog
+    assert "default" not in schema["properties"]["backup_id"] and "default" not in schema["properties"]["confirm"]
+    assert [schema["properties"][f]["title"] for f in ("backup_id", "confirm")] == ["Backup id", "Confirm"]
     snapshot = [b for b in _inventory(config) if b != scene.backup_id]
     assert len(snapshot) == 1 and snapshot[0] in description  # taken and named before the question
 
@@ -406,6 +449,8 @@ def test_the_operator_confirms_in_the_prefect_ui(answer: str, scene: SimpleNames
         assert content_hashes(scene.live) == scene.backed_up
         [journal] = _journals()
         assert journal["steps"][[s["step"] for s in journal["steps"]].index("confirmation")]["how"] == "prefect ui"
+        [artifact] = _artifacts("emergency-restore", state.state_details.flow_run_id)
+        assert "- how: typed in the Prefect UI (Resume dialog)" in artifact.data
     else:
         _refused(state, "the confirmation gate refused")
         assert content_hashes(scene.live) == scene.changed

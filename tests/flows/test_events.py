@@ -40,6 +40,12 @@ class Captured:
         assert isinstance(client, AssertingEventsClient)
         return [e for e in client.events if e.event == name]
 
+    def all(self) -> list[Event]:
+        self.worker.wait_until_empty()
+        client = self.worker._client
+        assert isinstance(client, AssertingEventsClient)
+        return list(client.events)
+
 
 @pytest.fixture
 def events(monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:

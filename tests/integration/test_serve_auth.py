@@ -88,3 +88,117 @@ def test_the_server_refuses_rotaflow_s_own_database(postgres_url: str, monkeypat
         _check_database_apart(ServeConfig(database_url=same))
     assert "s3cret-pw" not in str(caught.value) and "***" in str(caught.value)
     _check_database_apart(ServeConfig(database_url=same.rsplit("/", 1)[0] + "/prefect_elsewhere"))
+
+
+# --------------------------------------------------------------------------- the reports server, the worker's env
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    """var/runs with one run's report, a secret beside var/runs and a symlink out of it."""
+    folder = tmp_path / "var" / "runs" / "sample-2027-B01-1a2b3c4d"
+    folder.mkdir(parents=True)
+    (folder / "report.html").write_text("<h1>report</h1>")
+    (tmp_path / "var" / "secret.txt").write_text("rotaflow's own data")
+    (folder / "escape").symlink_to(tmp_path / "var")
+    return tmp_path / "var" / "runs"
+
+
+def _raw_get(port: int, path: str, method: str = "GET") -> int:
+    """The status of a request sent with ``path`` exactly as given (no client-side normalisation of ``..``)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        connection.endheaders()
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_the_reports_server_serves_run_files_read_only_on_loopback(runs: Path) -> None:
+    from rotaflow.serve import reports_server
+
+    server = reports_server(runs, 0)
+    try:
+        host, port = server.server_address[:2]
+        assert host == "127.0.0.1"
+        answer = httpx.get(f"http://127.0.0.1:{port}/runs/sample-2027-B01-1a2b3c4d/report.html")
+        assert answer.status_code == 200 and answer.text == "<h1>report</h1>"
+        assert answer.headers["content-type"].startswith("text/html")
+        refused = [
+            "/runs/../secret.txt",
+            "/runs/%2e%2e/secret.txt",
+            "/runs/sample-2027-B01-1a2b3c4d/../../secret.txt",
+            "/runs/sample-2027-B01-1a2b3c4d/%2e%2e%2f%2e%2e%2fsecret.txt",
+            "/runs/sample-2027-B01-1a2b3c4d/escape/secret.txt",  # a symlink out of var/runs
+            "/runs/sample-2027-B01-1a2b3c4d/",  # no listing
+            "/runs/",
+            "/secret.txt",
+            "/../secret.txt",
+        ]
+        for path in refused:
+            assert _raw_get(port, path) == 404, path
+        assert _raw_get(port, "/runs/sample-2027-B01-1a2b3c4d/report.html", "PUT") == 501  # read-only
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_artifacts_link_run_files_through_the_reports_server_or_show_the_path(
+    runs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rotaflow.configs.settings import get_settings
+    from rotaflow.tasks.links import REPORTS_URL_ENV, file_link, markdown_link
+
+    monkeypatch.setenv("ROTAFLOW_VAR_DIR", str(runs.parent))
+    get_settings.cache_clear()
+    report = runs / "sample-2027-B01-1a2b3c4d" / "report.html"
+    monkeypatch.delenv(REPORTS_URL_ENV, raising=False)
+    assert file_link(report) is None
+    assert markdown_link(report) == f"`{report.resolve()}`"  # a plain CLI run: the path as text, never file://
+    monkeypatch.setenv(REPORTS_URL_ENV, "http://127.0.0.1:4201")
+    assert file_link(report) == "http://127.0.0.1:4201/runs/sample-2027-B01-1a2b3c4d/report.html"
+    assert markdown_link(report) == "[report.html](http://127.0.0.1:4201/runs/sample-2027-B01-1a2b3c4d/report.html)"
+    assert file_link(runs.parent / "secret.txt") is None  # outside var/runs: not served, not linked
+
+
+def test_the_worker_sends_info_logs_to_the_api_and_knows_the_reports_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rotaflow.serve import ServeConfig, worker_env
+    from rotaflow.tasks.links import REPORTS_URL_ENV
+
+    monkeypatch.setenv("PREFECT_LOGGING_LEVEL", "WARNING")  # as `make` or an operator's shell may set it
+    env = worker_env(ServeConfig(home=tmp_path, reports_port=4301), "rotaflow:pw")
+    assert env["PREFECT_LOGGING_LEVEL"] == "INFO" and env["PREFECT_LOGGING_HANDLERS_API_LEVEL"] == "INFO"
+    assert env["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] == "WARNING"
+    assert env[REPORTS_URL_ENV] == "http://127.0.0.1:4301"
+    monkeypatch.setenv(REPORTS_URL_ENV, "http://stale")
+    assert REPORTS_URL_ENV not in worker_env(ServeConfig(home=tmp_path, reports_port=0), "rotaflow:pw")
+
+
+def test_serve_warns_on_stderr_at_start_when_no_webhook_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import rotaflow.serve as serve_module
+    from rotaflow.configs.settings import get_settings
+
+    def stop_here(config: object) -> None:  # the warning comes before anything starts
+        raise RuntimeError("not starting in this test")
+
+    monkeypatch.setattr(serve_module, "bring_up", stop_here)
+    monkeypatch.delenv("ROTAFLOW_ALERT_WEBHOOK_URL", raising=False)
+    get_settings.cache_clear()
+    lines: list[str] = []
+    config = serve_module.ServeConfig(home=tmp_path, log=lines.append)
+    assert serve_module.serve(config) == 1
+    err = capsys.readouterr().err
+    assert 'every automation\'s action is "do nothing"' in err and "set ROTAFLOW_ALERT_WEBHOOK_URL=" in err
+    assert len(err.strip().splitlines()) == 2
+    monkeypatch.setenv("ROTAFLOW_ALERT_WEBHOOK_URL", "https://hooks.example.org/T000")
+    get_settings.cache_clear()
+    assert serve_module.webhook_warning() is None
+    assert serve_module.serve(config) == 1
+    assert capsys.readouterr().err == ""
