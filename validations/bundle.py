@@ -60,7 +60,8 @@ _DATASETS_ADDED = ("rotation_requirements", "rotation_capacity", "rotation_reque
 """Datasets of year planning, added to the contract after bundles were first hashed."""
 _HASHED_WHEN_GIVEN: dict[str, tuple[str, ...]] = {
     **{name: () for name in _DATASETS_ADDED},
-    "rotations": ("min_residents", "max_residents", "max_consecutive_blocks", "leave_allowed"),
+    "rotations": ("min_residents", "max_residents", "max_consecutive_blocks", "leave_allowed", "location"),
+    "shifts": ("location",),
     "rotation_assignments": ("locked", "source"),
 }
 """Datasets and columns that count in ``Bundle.content_hash`` only when the bundle gives them."""

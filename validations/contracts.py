@@ -102,6 +102,16 @@ class _Strict:
 class PeopleModel(pa.DataFrameModel):
     """people.csv: a resident or a faculty member."""
 
+def _location(what: str) -> Any:
+    """An optional place for calendars' events: one line of at most 200 characters."""
+    return pa.Field(
+        nullable=True,
+        str_length={"max_value": 200},
+        str_matches=ONE_LINE_PATTERN,
+        description=f"{what}: a place of at most 200 characters, on one line",
+    )
+
+
     person_id: Series[str] = _id(unique=True)
     name: Series[str] = _name("a display name of at most 200 characters, on one line")
     email: Series[str] = pa.Field(
@@ -177,6 +187,7 @@ class ShiftsModel(pa.DataFrameModel):
     def home_call_is_not_in_house(cls, df: pd.DataFrame) -> pd.Series:
         return ~((df["kind"] == "home_call") & df["in_house_call"].fillna(False).astype(bool))
 
+    location: Series[str] = _location("where the shift is worked")
 
 class RotationsModel(pa.DataFrameModel):
     """rotations.csv: a rotation and the shift types its residents may work."""
@@ -203,6 +214,7 @@ class RotationsModel(pa.DataFrameModel):
     def max_residents_at_least_min(cls, df: pd.DataFrame) -> pd.Series:
         return (df["max_residents"] >= df["min_residents"]).fillna(True)
 
+    location: Series[str] = _location("where the rotation is")
 
 def leave_allowed(rotations: pd.DataFrame) -> dict[str, bool]:
     """Whether each rotation of rotations.csv allows leave: its ``leave_allowed``, or the default of its setting.

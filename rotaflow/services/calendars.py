@@ -4,7 +4,9 @@ Calendar apps match events by UID and keep the one with the highest SEQUENCE: an
 keeps its UID and gets a higher SEQUENCE, and an event a version drops is written once more as
 cancelled, so a subscribed calendar updates in place rather than showing the old and the new shift.
 ``calendar_identities`` decides each row's (uid, sequence) from the previous version's; the caller
-stores them with the assignments. These are pure functions: no database, no files.
+stores them with the assignments. An event's title is the shift's and the day's rotation's names
+(``CalendarLabels``), its description the codes and hours, its location the bundle's when it gives one.
+These are pure functions: no database, no files (the subscription feed is ``rotaflow.services.feed``'s).
 """
 
 from __future__ import annotations
@@ -12,14 +14,21 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+import pandas as pd
 
 from rotaflow.services.changes import Row
 from rotaflow.validations.contracts import LINE_BREAKING
 
+if TYPE_CHECKING:
+    from rotaflow.validations.bundle import Bundle
+
 __all__ = [
     "CalendarId",
+    "CalendarLabels",
     "calendar_file",
     "calendar_files",
     "calendar_identities",
@@ -119,9 +128,74 @@ def one_line(text: str) -> str:
     return " ".join(_BREAKS.sub(" ", text).split())
 
 
-def _summary(row: Mapping[str, Any]) -> str:
-    rotation = row.get("rotation_id") or ""
-    return f"{row['shift_id']}" + (f" ({rotation})" if rotation else "")
+def _text(value: Any) -> str:
+    """A frame's or a row's cell as text: empty for NA/None."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    return one_line(str(value))
+
+
+def _column(frame: Any, key: str, column: str) -> dict[str, str]:
+    """``column`` of a bundle frame by its ``key``, the rows that give one (an absent column gives none)."""
+    if frame is None or column not in frame.columns:
+        return {}
+    pairs = zip(frame[key], frame[column], strict=True)
+    return {str(k): text for k, value in pairs if (text := _text(value))}
+
+
+@dataclass(frozen=True)
+class CalendarLabels:
+    """What a calendar event says besides its codes: the shift's and the rotation's names (shifts.csv's and
+    rotations.csv's ``name``) and where it is (their optional ``location``; the shift's wins). Nothing
+    here is personal data. Without labels an event is titled by its codes."""
+
+    shifts: Mapping[str, str] = field(default_factory=dict)
+    rotations: Mapping[str, str] = field(default_factory=dict)
+    shift_locations: Mapping[str, str] = field(default_factory=dict)
+    rotation_locations: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of_bundle(cls, bundle: Bundle) -> CalendarLabels:
+        shifts, rotations = bundle.frames["shifts"], bundle.frames["rotations"]
+        return cls(
+            shifts=_column(shifts, "shift_id", "name"),
+            rotations=_column(rotations, "rotation_id", "name"),
+            shift_locations=_column(shifts, "shift_id", "location"),
+            rotation_locations=_column(rotations, "rotation_id", "location"),
+        )
+
+    def locations(self) -> dict[str, dict[str, str]]:
+        """The locations as stored with a program's version (empty when the bundle gives none)."""
+        found = {"shifts": dict(self.shift_locations), "rotations": dict(self.rotation_locations)}
+        return {kind: dict(sorted(places.items())) for kind, places in found.items() if places}
+
+    def title(self, row: Mapping[str, Any]) -> str:
+        """“{shift name} — {rotation name}” (the shift's name alone without a rotation or when both are the
+        same); an id stands for a name the labels do not have."""
+        shift, rotation = _text(row.get("shift_id")), _text(row.get("rotation_id"))
+        shift_name = self.shifts.get(shift) or shift
+        rotation_name = (self.rotations.get(rotation) or rotation) if rotation else ""
+        if not rotation_name or rotation_name.casefold() == shift_name.casefold():
+            return shift_name
+        return f"{shift_name} — {rotation_name}"
+
+    def location(self, row: Mapping[str, Any]) -> str:
+        """The shift's location, else the rotation's, else empty."""
+        shift, rotation = _text(row.get("shift_id")), _text(row.get("rotation_id"))
+        return self.shift_locations.get(shift) or (self.rotation_locations.get(rotation, "") if rotation else "")
+
+
+def _description(row: Mapping[str, Any]) -> str:
+    """The codes and hours behind the title, one per line (no names)."""
+    lines = [f"shift: {_text(row.get('shift_id'))}"]
+    if rotation := _text(row.get("rotation_id")):
+        lines.append(f"rotation: {rotation}")
+    hours = row.get("hours")
+    if hours is not None and _text(hours):
+        lines.append(f"hours: {float(hours):g}")
+    if block := _text(row.get("block_id")):
+        lines.append(f"block: {block}")
+    return "\n".join(lines)
 
 
 def calendar_file(
@@ -131,20 +205,24 @@ def calendar_file(
     timezone: str,
     calendar_name: str,
     dtstamp: dt.datetime,
+    labels: CalendarLabels | None = None,
 ) -> bytes:
     """One iCalendar file (METHOD:PUBLISH) of ``events`` and ``cancelled`` events.
 
     Each event is an assignments.csv row (``start``/``end`` ISO with offset, ``shift_id``, ``rotation_id``,
-    ``date``, ``person_id``) with its ``uid`` and ``sequence``. A cancelled event keeps its instants, says
-    STATUS:CANCELLED and “Cancelled: ” before its summary. ``dtstamp``: when the version was made (written in
-    UTC). Text is escaped as RFC 5545 requires and long lines are folded; the calendar's name is one line.
+    ``date``, ``person_id``, ``hours``; optionally ``block_id`` and an aware ``dtstamp`` of its own) with its
+    ``uid`` and ``sequence``. SUMMARY is ``labels``' title (the shift's and the rotation's names), DESCRIPTION
+    the codes and hours, LOCATION the labels' location when there is one. A cancelled event keeps its
+    instants, says STATUS:CANCELLED and “Cancelled: ” before its summary. ``dtstamp``: when the version was
+    made (written in UTC). Text is escaped as RFC 5545 requires and long lines are folded; the calendar's
+    name is one line. A file without events still holds the program zone's VTIMEZONE.
     """
-    from icalendar import Calendar, Event, vText
+    from icalendar import Calendar, Event, Timezone, vText
 
     if dtstamp.tzinfo is None:
         raise ValueError("dtstamp must be an aware datetime (the time the version was made)")
+    labels = labels or CalendarLabels()
     zone = ZoneInfo(timezone)
-    stamp = dtstamp.astimezone(dt.UTC)
     calendar = Calendar()
     calendar.add("prodid", "-//rotaflow//schedule//EN")
     calendar.add("version", "2.0")
@@ -158,14 +236,20 @@ def calendar_file(
         event = Event()
         event.add("uid", str(row["uid"]))
         event.add("sequence", int(row["sequence"]))
-        event.add("summary", ("Cancelled: " if is_cancelled else "") + _summary(row))
+        event.add("summary", ("Cancelled: " if is_cancelled else "") + labels.title(row))
+        event.add("description", _description(row))
+        if place := labels.location(row):
+            event.add("location", place)
         event.add("dtstart", start_of[id(row)].astimezone(zone))
         event.add("dtend", dt.datetime.fromisoformat(row["end"]).astimezone(zone))
-        event.add("dtstamp", stamp)
+        own = row.get("dtstamp")
+        event.add("dtstamp", (own if isinstance(own, dt.datetime) and own.tzinfo else dtstamp).astimezone(dt.UTC))
         if is_cancelled:
             event.add("status", "CANCELLED")
         calendar.add_component(event)
     calendar.add_missing_timezones()  # a VTIMEZONE for the program's zone, so instants read back exactly
+    if not items:  # a calendar holds at least one component (RFC 5545): the zone's
+        calendar.add_component(Timezone.from_tzid(timezone))
     return bytes(calendar.to_ical())
 
 
@@ -177,11 +261,14 @@ def calendar_files(
     block_id: str,
     names: Mapping[str, str] | None,
     dtstamp: dt.datetime,
+    labels: CalendarLabels | None = None,
+    people: Iterable[str] = (),
 ) -> dict[str, bytes]:
-    """One calendar per person in ``events`` or ``cancelled`` (a person left with no shift still gets one, to
-    cancel the old ones), keyed by ``person_id`` and named “{name or person_id} — {block_id}”. A file carries
-    its person's name: give each only to its person."""
-    mine: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    """One calendar per person of ``people`` (one with no shift gets a calendar without events) and per person
+    in ``events`` or ``cancelled`` (a person left with no shift still gets one, to cancel the old ones), keyed
+    by ``person_id`` and named “{name or person_id} — {block_id}”. A file carries its person's name: give
+    each only to its person."""
+    mine: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {str(p): ([], []) for p in people}
     for row in events:
         mine.setdefault(str(row["person_id"]), ([], []))[0].append(row)
     for row in cancelled:
@@ -193,6 +280,7 @@ def calendar_files(
             timezone=timezone,
             calendar_name=f"{(names or {}).get(person) or person} — {block_id}",
             dtstamp=dtstamp,
+            labels=labels,
         )
         for person, (active, gone) in sorted(mine.items())
     }

@@ -40,8 +40,9 @@ from rotaflow.db.repositories import AuditRepository, ScheduleRepository, Versio
 from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import RotaflowError
 from rotaflow.files import private_dir, write_private
-from rotaflow.services.calendars import calendar_files, calendar_identities, default_uid
+from rotaflow.services.calendars import CalendarLabels, calendar_files, calendar_identities, default_uid
 from rotaflow.services.changes import change_rows, write_changes
+from rotaflow.services.feed import refresh_after_commit
 from rotaflow.services.planning import program_today
 from rotaflow.services.results import GenerateResult, check_csv, summary_json
 from rotaflow.services.versions import PublishedVersion
@@ -469,6 +470,7 @@ def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rot
         runs = ScheduleRepository(s)
         run = runs.run(run_id)
         if run is None or run.status != "published":
+    refresh_after_commit(s, program_key)  # the subscription feed, once this version is committed
             return 0
         block = runs.lock_block(run.program_id, run.block_id)
         now = utcnow()
@@ -493,6 +495,7 @@ def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rot
                 "block_id": run.block_id,
                 "withdrawn": len(withdrawn),
                 "restored": len(restored),
+        refresh_after_commit(s, run.program_id)  # the feed says what is published again
                 "reason": reason,
             },
         )
@@ -672,6 +675,7 @@ def write_outputs(
     cells = sorted(cells)
     if not cells:  # no schedule (infeasible, refused, out of time): nothing replaces the published version
         base = None
+    labels: CalendarLabels | None = None,
     out = Outputs(folder)
     rows = assignment_rows(instance, cells)
     assignments, found = _csv(rows, ASSIGNMENT_COLUMNS), _csv(findings, FINDING_COLUMNS)
@@ -679,6 +683,8 @@ def write_outputs(
     check_csv("findings", found)
     facts = summary_json(summary)
     to_version = int(str(instance.meta.get("next_version") or (base.number + 1 if base else 1)))
+    ``labels`` (``CalendarLabels.of_bundle``): the calendars' shift and rotation names and locations; every
+    person of the block gets a calendar, one without shifts an empty one.
     new_rows = {(r["person_id"], dt.date.fromisoformat(r["date"]), r["shift_id"]) for r in rows}
     changes: list[dict[str, Any]] = []
     if base is not None:
@@ -701,7 +707,7 @@ def write_outputs(
         out.files.append(path)
     if base is not None:
         out.files += write_changes(folder, changes, **_change_facts(instance, base.number, None))
-    out.files += _write_calendars(folder, instance, rows, base, to_version, names, dtstamp or utcnow())
+    out.files += _write_calendars(folder, instance, rows, base, to_version, names, dtstamp or utcnow(), labels)
     record_run_files(folder, out.files)
     return out
 
@@ -746,7 +752,8 @@ def _write_calendars(
     names: dict[str, str] | None,
     dtstamp: dt.datetime,
 ) -> list[Path]:
-    """One .ics per person with shifts, and per person whose shifts ``base`` had and this schedule drops."""
+    """One .ics per person of the block (one without shifts gets a calendar without events) and per person whose
+    shifts ``base`` had and this schedule drops; events titled by ``labels`` (shift and rotation names)."""
     program = str(instance.meta.get("program", "rotaflow"))
     old = base.identities(program) if base is not None else {}
     by_cell = {(r["person_id"], dt.date.fromisoformat(r["date"]), r["shift_id"]): r for r in rows}
@@ -756,6 +763,7 @@ def _write_calendars(
     gone = []
     for (person, date, shift), (uid, sequence) in cancelled.items():
         day = (date - instance.start).days
+    labels: CalendarLabels | None = None,
         if 0 <= day < instance.days and shift in instance.shift:
             (row,) = assignment_rows(instance, [(person, day, shift)])
             gone.append({**row, "uid": uid, "sequence": sequence})
@@ -777,6 +785,8 @@ def _report_html(rows: list[dict[str, Any]], findings: list[dict[str, Any]], sum
 
     assignments = pd.DataFrame(rows, columns=ASSIGNMENT_COLUMNS)
     data = ReportData(
+        labels=labels,
+        people=instance.person_ids if rows else (),  # no schedule (infeasible, refused): no calendars
         summary=summary,
         findings=pd.DataFrame(findings, columns=FINDING_COLUMNS),
         assignments=assignments,

@@ -45,7 +45,7 @@ from rotaflow.db.repositories import AuditRepository, ScheduleRepository, Versio
 from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import InfeasibleError, InputError, Problem, RotaflowError
 from rotaflow.files import private_dir, write_private
-from rotaflow.services.calendars import calendar_files, calendar_identities
+from rotaflow.services.calendars import CalendarLabels, calendar_files, calendar_identities
 from rotaflow.services.changes import change_rows, write_changes
 from rotaflow.services.generate import (
     assignment_rows,
@@ -716,7 +716,15 @@ def _write_files(bundle: Bundle, made: _Made, folder: Path, touched: set[str], n
         gone.append({**row, "uid": uid, "sequence": sequence})
     people = bundle.frames["people"]
     names = dict(zip(people["person_id"], people["name"], strict=True))
-    texts = calendar_files(events, gone, timezone=instance.timezone, block_id=made.block_id, names=names, dtstamp=now)
+    texts = calendar_files(
+        events,
+        gone,
+        timezone=instance.timezone,
+        block_id=made.block_id,
+        names=names,
+        dtstamp=now,
+        labels=CalendarLabels.of_bundle(bundle),
+    )
     calendars = private_dir(folder / "calendars")
     files += [write_private(calendars / f"{person}.ics", text) for person, text in sorted(texts.items())]
     record_run_files(folder, files)

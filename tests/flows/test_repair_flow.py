@@ -192,14 +192,14 @@ def _cells(path: Path) -> set[Row]:
 
 
 def _events(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    """A calendar file's events by (date, summary's shift id): uid, sequence, cancelled."""
+    """A calendar file's events by (date, description's shift id): uid, sequence, cancelled."""
     from icalendar import Calendar
 
     found = {}
     for event in Calendar.from_ical(path.read_bytes()).walk("VEVENT"):
         text = str(event.get("summary"))
         cancelled = text.startswith("Cancelled: ")
-        shift = text.removeprefix("Cancelled: ").split(" ")[0]
+        shift = str(event.get("description")).split("\n")[0].removeprefix("shift: ")  # the title is its name
         day = event.decoded("dtstart").date().isoformat()
         found[(day, shift)] = {
             "uid": str(event.get("uid")),

@@ -10,6 +10,7 @@ from icalendar import Calendar
 
 from rotaflow.services.calendars import (
     CalendarId,
+    CalendarLabels,
     calendar_file,
     calendar_files,
     calendar_identities,
@@ -146,7 +147,9 @@ def test_a_calendar_carries_sequences_cancellations_and_the_versions_time() -> N
     events = _events(raw)
     assert int(events["u-2"]["sequence"]) == 3
     assert "status" not in events["u-2"]
-    assert str(events["u-2"]["summary"]) == "DAY (ICU)"
+    assert str(events["u-2"]["summary"]) == "DAY — ICU"  # no labels: the codes
+    assert str(events["u-2"]["description"]) == "shift: DAY\nrotation: ICU\nhours: 12.5"
+    assert "location" not in events["u-2"]
     assert int(events["u-1"]["sequence"]) == 1
     assert str(events["u-1"]["status"]) == "CANCELLED"
     assert str(events["u-1"]["summary"]) == "Cancelled: NIGHT"
@@ -197,3 +200,65 @@ def test_a_name_with_a_newline_or_comma_stays_one_escaped_line() -> None:
     calendar = Calendar.from_ical(raw)
     assert str(calendar["x-wr-calname"]) == "Doe\\, Jane\\; Q — B1"
     assert len(calendar.walk("VEVENT")) == 1
+
+
+LABELS = CalendarLabels(
+    shifts={"DAY": "Day ward", "NIGHT": "Night shift"},
+    rotations={"ICU": "ICU rotation", "NF": "Night shift"},
+    shift_locations={"NIGHT": "Main hospital, 4th floor"},
+    rotation_locations={"ICU": "ICU, building B"},
+)
+
+
+def test_titles_are_the_shift_and_rotation_names_and_the_description_the_codes() -> None:
+    active = [
+        _event("R1", "2027-07-02", "NIGHT", "u-night", 0, rotation="ICU"),
+        _event("R1", "2027-07-03", "DAY", "u-day", 0),
+        _event("R1", "2027-07-04", "NIGHT", "u-nf", 0, rotation="NF"),
+        _event("R1", "2027-07-05", "CALL", "u-call", 0, rotation="OTHER"),
+    ]
+    gone = [_event("R1", "2027-07-01", "DAY", "u-gone", 1, rotation="ICU")]
+    events = _events(calendar_file(active, gone, timezone=ZONE, calendar_name="x", dtstamp=STAMP, labels=LABELS))
+    assert str(events["u-night"]["summary"]) == "Night shift — ICU rotation"
+    assert str(events["u-day"]["summary"]) == "Day ward"  # no rotation that day
+    assert str(events["u-nf"]["summary"]) == "Night shift"  # the rotation's name is the shift's: said once
+    assert str(events["u-call"]["summary"]) == "CALL — OTHER"  # names the labels lack: the ids
+    assert str(events["u-gone"]["summary"]) == "Cancelled: Day ward — ICU rotation"
+    assert str(events["u-night"]["description"]) == "shift: NIGHT\nrotation: ICU\nhours: 12.5"
+    assert str(events["u-day"]["description"]) == "shift: DAY\nhours: 12.5"
+
+
+def test_the_location_is_the_shifts_else_the_rotations() -> None:
+    active = [
+        _event("R1", "2027-07-02", "NIGHT", "u-both", 0, rotation="ICU"),
+        _event("R1", "2027-07-03", "DAY", "u-rotation", 0, rotation="ICU"),
+        _event("R1", "2027-07-04", "DAY", "u-none", 0, rotation="NF"),
+    ]
+    raw = calendar_file(active, [], timezone=ZONE, calendar_name="x", dtstamp=STAMP, labels=LABELS)
+    events = _events(raw)
+    assert str(events["u-both"]["location"]) == "Main hospital, 4th floor"
+    assert b"LOCATION:Main hospital\\, 4th floor" in raw  # escaped as RFC 5545 asks
+    assert str(events["u-rotation"]["location"]) == "ICU, building B"
+    assert "location" not in events["u-none"]
+
+
+def test_an_events_own_dtstamp_and_block_are_kept() -> None:
+    made = dt.datetime(2027, 6, 1, 12, 0, tzinfo=dt.UTC)
+    row = {**_event("R1", "2027-07-02", "DAY", "u", 2), "dtstamp": made, "block_id": "B1"}
+    event = _events(calendar_file([row], [], timezone=ZONE, calendar_name="x", dtstamp=STAMP))["u"]
+    assert event.decoded("dtstamp") == made
+    assert str(event["description"]).endswith("\nblock: B1")
+
+
+def test_every_person_given_gets_a_file_one_without_shifts_an_empty_valid_calendar() -> None:
+    events = [_event("R1", "2027-07-02", "DAY", "u-2", 0)]
+    files = calendar_files(
+        events, [], timezone=ZONE, block_id="B1", names={"F1": "Fay"}, dtstamp=STAMP, people=("R1", "R2", "F1")
+    )
+    assert sorted(files) == ["F1", "R1", "R2"]
+    empty = Calendar.from_ical(files["F1"])
+    assert empty.walk("VEVENT") == []
+    assert str(empty["x-wr-calname"]) == "Fay — B1"
+    # RFC 5545: a calendar holds at least one component; an empty one holds its zone's VTIMEZONE
+    assert [str(t["tzid"]) for t in empty.walk("VTIMEZONE")] == [ZONE]
+    assert files["F1"].startswith(b"BEGIN:VCALENDAR\r\n") and files["F1"].endswith(b"END:VCALENDAR\r\n")

@@ -358,7 +358,7 @@ def _hash_as_before_year_planning(bundle: Bundle) -> str:
     before = {
         "people": None,
         "blocks": None,
-        "shifts": None,
+        "shifts": [c for c in DATASETS["shifts"].columns if c != "location"],  # calendars' location came later
         "rotations": ["rotation_id", "name", "setting", "eligible_shifts"],
         "rotation_assignments": ["person_id", "block_id", "rotation_id"],
         "coverage": None,
