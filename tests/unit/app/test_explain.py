@@ -226,8 +226,8 @@ def test_the_text_and_json_carry_ids_and_never_names(context: SwapContext) -> No
     personal = [str(v) for v in list(people["name"]) + list(people["email"]) if isinstance(v, str)]
     for person, date in (("R1", SAT), ("R2", TUE), ("R1", FRI), ("F1", TUE)):
         found = explain_cell(context, person, date)
-        text, data = found.text(), str(found.as_dict())
-        assert not [p for p in personal if p in text or p in data]
+        text, shown = found.text(), str(found.as_dict())
+        assert not [p for p in personal if p in text or p in shown]
     data = explain_cell(context, "R2", TUE).as_dict()
     assert data["has_shift"] is True and data["date"] == TUE.isoformat()
     assert data["alternatives"][0]["legal"] is True and data["coverage"][0]["assigned"] == ["R2"]
