@@ -94,14 +94,6 @@ def _name(description: str) -> Any:
     return pa.Field(str_length={"max_value": 200}, str_matches=ONE_LINE_PATTERN, description=description)
 
 
-class _Strict:
-    strict = True
-    coerce = False
-
-
-class PeopleModel(pa.DataFrameModel):
-    """people.csv: a resident or a faculty member."""
-
 def _location(what: str) -> Any:
     """An optional place for calendars' events: one line of at most 200 characters."""
     return pa.Field(
@@ -111,6 +103,14 @@ def _location(what: str) -> Any:
         description=f"{what}: a place of at most 200 characters, on one line",
     )
 
+
+class _Strict:
+    strict = True
+    coerce = False
+
+
+class PeopleModel(pa.DataFrameModel):
+    """people.csv: a resident or a faculty member."""
 
     person_id: Series[str] = _id(unique=True)
     name: Series[str] = _name("a display name of at most 200 characters, on one line")
@@ -179,6 +179,7 @@ class ShiftsModel(pa.DataFrameModel):
         in_range={"min_value": 0, "max_value": 24},
         description="a number of hours 0-24",
     )
+    location: Series[str] = _location("where the shift is worked")
 
     class Config(_Strict):
         pass
@@ -187,7 +188,6 @@ class ShiftsModel(pa.DataFrameModel):
     def home_call_is_not_in_house(cls, df: pd.DataFrame) -> pd.Series:
         return ~((df["kind"] == "home_call") & df["in_house_call"].fillna(False).astype(bool))
 
-    location: Series[str] = _location("where the shift is worked")
 
 class RotationsModel(pa.DataFrameModel):
     """rotations.csv: a rotation and the shift types its residents may work."""
@@ -206,6 +206,7 @@ class RotationsModel(pa.DataFrameModel):
         nullable=True, ge=1, description="a whole number 1 or more"
     )
     leave_allowed: Series[pd.BooleanDtype] = pa.Field(nullable=True, description="true or false")
+    location: Series[str] = _location("where the rotation is")
 
     class Config(_Strict):
         pass
@@ -214,7 +215,6 @@ class RotationsModel(pa.DataFrameModel):
     def max_residents_at_least_min(cls, df: pd.DataFrame) -> pd.Series:
         return (df["max_residents"] >= df["min_residents"]).fillna(True)
 
-    location: Series[str] = _location("where the rotation is")
 
 def leave_allowed(rotations: pd.DataFrame) -> dict[str, bool]:
     """Whether each rotation of rotations.csv allows leave: its ``leave_allowed``, or the default of its setting.

@@ -459,6 +459,7 @@ def publish_cells(
         )
     )
     s.flush()
+    refresh_after_commit(s, program_key)  # the subscription feed, once this version is committed
     return len(old), len(rows), number
 
 
@@ -470,7 +471,6 @@ def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rot
         runs = ScheduleRepository(s)
         run = runs.run(run_id)
         if run is None or run.status != "published":
-    refresh_after_commit(s, program_key)  # the subscription feed, once this version is committed
             return 0
         block = runs.lock_block(run.program_id, run.block_id)
         now = utcnow()
@@ -484,6 +484,7 @@ def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rot
         withdrawn_version = VersionRepository(s).of_run(run_id)
         if withdrawn_version is not None:
             withdrawn_version.status = "withdrawn"
+        refresh_after_commit(s, run.program_id)  # the feed says what is published again
         AuditRepository(s).record(
             actor=actor,
             action="unpublish",
@@ -495,7 +496,6 @@ def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rot
                 "block_id": run.block_id,
                 "withdrawn": len(withdrawn),
                 "restored": len(restored),
-        refresh_after_commit(s, run.program_id)  # the feed says what is published again
                 "reason": reason,
             },
         )
@@ -664,6 +664,7 @@ def write_outputs(
     names: dict[str, str] | None = None,
     base: PublishedVersion | None = None,
     dtstamp: dt.datetime | None = None,
+    labels: CalendarLabels | None = None,
 ) -> Outputs:
     """assignments.csv, findings.csv, summary.json, report.html and one .ics per person (0600, folders 0700);
     the CSV and JSON files are held to their contracts before anything is written (``BrokenOutput``).
@@ -671,11 +672,12 @@ def write_outputs(
     With ``base``, the block's published version the schedule replaces, the calendars follow it (an event
     keeps its UID and gets a higher SEQUENCE when it changes, a removed one is written as cancelled, and
     a person left with no shifts still gets a file) and changes.csv / changes.html say what changed.
+    ``labels`` (``CalendarLabels.of_bundle``): the calendars' shift and rotation names and locations; every
+    person of the block gets a calendar, one without shifts an empty one.
     """
     cells = sorted(cells)
     if not cells:  # no schedule (infeasible, refused, out of time): nothing replaces the published version
         base = None
-    labels: CalendarLabels | None = None,
     out = Outputs(folder)
     rows = assignment_rows(instance, cells)
     assignments, found = _csv(rows, ASSIGNMENT_COLUMNS), _csv(findings, FINDING_COLUMNS)
@@ -683,8 +685,6 @@ def write_outputs(
     check_csv("findings", found)
     facts = summary_json(summary)
     to_version = int(str(instance.meta.get("next_version") or (base.number + 1 if base else 1)))
-    ``labels`` (``CalendarLabels.of_bundle``): the calendars' shift and rotation names and locations; every
-    person of the block gets a calendar, one without shifts an empty one.
     new_rows = {(r["person_id"], dt.date.fromisoformat(r["date"]), r["shift_id"]) for r in rows}
     changes: list[dict[str, Any]] = []
     if base is not None:
@@ -751,6 +751,7 @@ def _write_calendars(
     to_version: int,
     names: dict[str, str] | None,
     dtstamp: dt.datetime,
+    labels: CalendarLabels | None = None,
 ) -> list[Path]:
     """One .ics per person of the block (one without shifts gets a calendar without events) and per person whose
     shifts ``base`` had and this schedule drops; events titled by ``labels`` (shift and rotation names)."""
@@ -763,7 +764,6 @@ def _write_calendars(
     gone = []
     for (person, date, shift), (uid, sequence) in cancelled.items():
         day = (date - instance.start).days
-    labels: CalendarLabels | None = None,
         if 0 <= day < instance.days and shift in instance.shift:
             (row,) = assignment_rows(instance, [(person, day, shift)])
             gone.append({**row, "uid": uid, "sequence": sequence})
@@ -774,6 +774,8 @@ def _write_calendars(
         block_id=str(instance.meta.get("block_id", "")),
         names=names,
         dtstamp=dtstamp,
+        labels=labels,
+        people=instance.person_ids if rows else (),  # no schedule (infeasible, refused): no calendars
     )
     calendars = private_dir(folder / "calendars")
     return [write_private(calendars / f"{person}.ics", text) for person, text in sorted(files.items())]
@@ -785,8 +787,6 @@ def _report_html(rows: list[dict[str, Any]], findings: list[dict[str, Any]], sum
 
     assignments = pd.DataFrame(rows, columns=ASSIGNMENT_COLUMNS)
     data = ReportData(
-        labels=labels,
-        people=instance.person_ids if rows else (),  # no schedule (infeasible, refused): no calendars
         summary=summary,
         findings=pd.DataFrame(findings, columns=FINDING_COLUMNS),
         assignments=assignments,

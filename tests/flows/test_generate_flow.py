@@ -142,16 +142,16 @@ def _all_assignments() -> list[Assignment]:
 # --------------------------------------------------------------------------- the happy path
 
 
-def _check_outputs(out: Path, summary: dict[str, Any], bundle: Path) -> list[dict[str, str]]:
-    from icalendar import Calendar
-
-    assert summary["status"] in {"optimal", "feasible"}
-    for key in ("run_id", "program", "block_id", "objective", "best_bound", "solve_seconds", "warnings"):
 def _shift_of(event: Any) -> str:
     """The shift id a calendar event's description gives (its title is the shift's name)."""
     return str(event.get("description")).split("\n")[0].removeprefix("shift: ")
 
 
+def _check_outputs(out: Path, summary: dict[str, Any], bundle: Path) -> list[dict[str, str]]:
+    from icalendar import Calendar
+
+    assert summary["status"] in {"optimal", "feasible"}
+    for key in ("run_id", "program", "block_id", "objective", "best_bound", "solve_seconds", "warnings"):
         assert key in summary, key
     assert summary["program"] == PROGRAM and summary["block_id"] == "B1"
     assert summary["hard_violations"] == 0
