@@ -74,6 +74,8 @@ class Violation:
     unit: str
     message: str
     severity: Literal["violation", "warning"] = "violation"
+    shift: str | None = None
+    """The shift of a per-shift violation (on ``first_day``); None for one over a window."""
 
 
 @dataclass

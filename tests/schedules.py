@@ -9,7 +9,18 @@ from rotaflow.services import generate as service
 from rotaflow.validations.bundle import Bundle, parse_bundle
 from rotaflow.validations.instances import block_instance, rules_for
 
-ASSIGNMENT_COLUMNS = ["person_id", "date", "shift_id", "start", "end", "hours", "rotation_id", "source"]
+ASSIGNMENT_COLUMNS = [
+    "person_id",
+    "date",
+    "shift_id",
+    "start",
+    "end",
+    "start_local",
+    "end_local",
+    "hours",
+    "rotation_id",
+    "source",
+]
 
 
 def make_solvable(bundle: Path) -> Path:

@@ -35,7 +35,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from rotaflow.validations.bundle import Bundle
-from rotaflow.validations.contracts import FINDING_COLUMNS
+from rotaflow.validations.findings import with_kinds
 from rotaflow.validations.schedule import (
     SCHEDULE_COLUMNS,
     empty_schedule,
@@ -921,7 +921,9 @@ def validate_acgme(
         past = pd.concat([_loaded(bundle, history, file="history"), past], ignore_index=True)
     if period is None:
         if schedule.empty:
-            return AcgmeReport(_empty_findings(), _empty(_WEEKLY_COLUMNS), _empty(_WINDOW_COLUMNS), None, limits)
+            return AcgmeReport(
+                with_kinds(_empty_findings()), _empty(_WEEKLY_COLUMNS), _empty(_WINDOW_COLUMNS), None, limits
+            )
         period = (schedule["date"].min().date(), schedule["date"].max().date())
     first, last = (pd.Timestamp(d).date() for d in period)
     if last < first:
@@ -954,7 +956,7 @@ def validate_acgme(
         findings = findings.sort_values(["_order", "rule", "person_id", "window_start", "window_end"], kind="stable")
         findings = findings.drop(columns="_order").reset_index(drop=True)
     findings = findings.astype({"rule": str, "severity": str, "person_id": str, "unit": str, "message": str})
-    return AcgmeReport(findings[FINDING_COLUMNS], weekly, windows, (first, last), limits)
+    return AcgmeReport(with_kinds(findings), weekly, windows, (first, last), limits)  # every ACGME rule is hard
 
 
 def _loaded(bundle: Bundle, frame: pd.DataFrame, *, file: str = "assignments.csv") -> pd.DataFrame:

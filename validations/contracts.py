@@ -29,10 +29,13 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "FINDING_COLUMNS",
+    "FINDING_KINDS",
     "FindingsModel",
     "OUTPUTS",
     "HistoryModel",
     "LINE_BREAKING",
+    "LOCAL_TIME_FORMAT",
+    "LOCAL_TIME_PATTERN",
     "ONE_LINE_PATTERN",
     "ONE_LINE_TEXT",
     "PERSONAL_COLUMNS",
@@ -68,6 +71,7 @@ LEAVE_ALLOWED_SETTINGS = frozenset({"outpatient", "elective", "leave"})
 """Settings whose rotations allow leave when rotations.csv leaves ``leave_allowed`` empty."""
 SOURCES = ["solver", "pinned", "history", "manual"]
 SEVERITIES = ["violation", "warning", "info"]
+FINDING_KINDS = ["hard", "soft"]
 CHANGE_KINDS = ["added", "removed"]
 CHANGE_REASONS = ["generate", "repair", "swap", "manual"]
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
@@ -82,6 +86,10 @@ ONE_LINE_PATTERN = rf"^[^{LINE_BREAKING}]*$"
 ONE_LINE_TEXT = "text on one line, without control characters"
 PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {"people.csv": ("name", "email")}
 """Bundle columns that hold personal data: never shown, and hidden wherever else they are typed."""
+LOCAL_TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}$"
+"""A local wall-clock date and time without an offset, as spreadsheets read it: ``2027-07-01 07:00``."""
+LOCAL_TIME_FORMAT = "%Y-%m-%d %H:%M"
+"""``strftime`` format of ``LOCAL_TIME_PATTERN``."""
 ISO_INSTANT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([+-][0-9]{2}:[0-9]{2}|Z)$"
 
 
@@ -92,16 +100,6 @@ def _id(**kwargs: Any) -> Any:
 def _name(description: str) -> Any:
     """A display name: one line of at most 200 characters."""
     return pa.Field(str_length={"max_value": 200}, str_matches=ONE_LINE_PATTERN, description=description)
-
-
-def _location(what: str) -> Any:
-    """An optional place for calendars' events: one line of at most 200 characters."""
-    return pa.Field(
-        nullable=True,
-        str_length={"max_value": 200},
-        str_matches=ONE_LINE_PATTERN,
-        description=f"{what}: a place of at most 200 characters, on one line",
-    )
 
 
 class _Strict:
@@ -179,7 +177,6 @@ class ShiftsModel(pa.DataFrameModel):
         in_range={"min_value": 0, "max_value": 24},
         description="a number of hours 0-24",
     )
-    location: Series[str] = _location("where the shift is worked")
 
     class Config(_Strict):
         pass
@@ -206,7 +203,6 @@ class RotationsModel(pa.DataFrameModel):
         nullable=True, ge=1, description="a whole number 1 or more"
     )
     leave_allowed: Series[pd.BooleanDtype] = pa.Field(nullable=True, description="true or false")
-    location: Series[str] = _location("where the rotation is")
 
     class Config(_Strict):
         pass
@@ -378,12 +374,27 @@ class HistoryModel(pa.DataFrameModel):
         unique = ["person_id", "date", "shift_id"]
 
 
-class AssignmentsModel(HistoryModel):
-    """assignments.csv: one worked or scheduled shift of one person."""
+class AssignmentsModel(pa.DataFrameModel):
+    """assignments.csv: one worked or scheduled shift of one person.
 
+    ``start_local`` / ``end_local`` are the same instants as ``start`` / ``end`` in the program's wall
+    time without an offset (``2027-07-01 07:00``), a form spreadsheets read as a date and time; they are
+    empty only in a file written before rotaflow wrote them.
+    """
+
+    person_id: Series[str] = _id()
+    date: Series[pd.Timestamp] = pa.Field(description="a date (YYYY-MM-DD)")
+    shift_id: Series[str] = _id()
     start: Series[str] = pa.Field(str_matches=ISO_INSTANT_PATTERN, description="an ISO 8601 time with offset")
     end: Series[str] = pa.Field(str_matches=ISO_INSTANT_PATTERN, description="an ISO 8601 time with offset")
+    start_local: Series[str] = pa.Field(
+        nullable=True, str_matches=LOCAL_TIME_PATTERN, description="a local date and time (YYYY-MM-DD HH:MM)"
+    )
+    end_local: Series[str] = pa.Field(
+        nullable=True, str_matches=LOCAL_TIME_PATTERN, description="a local date and time (YYYY-MM-DD HH:MM)"
+    )
     hours: Series[pd.Float64Dtype] = pa.Field(in_range={"min_value": 0, "max_value": 48}, description="hours 0-48")
+    rotation_id: Series[str] = _id(nullable=True)
     source: Series[str] = pa.Field(isin=SOURCES, description="one of " + ", ".join(SOURCES))
 
     class Config(_Strict):
@@ -391,7 +402,12 @@ class AssignmentsModel(HistoryModel):
 
 
 class FindingsModel(pa.DataFrameModel):
-    """findings.csv: one validation finding."""
+    """findings.csv: one validation finding.
+
+    ``kind`` is the kind of the rule the finding is about (``hard`` or ``soft``, ``finding_kind``); ``date``
+    and ``shift_id`` name the shift of a per-shift finding and are empty for a finding over a window. The
+    three are empty only in a file written before rotaflow wrote them.
+    """
 
     rule: Series[str] = pa.Field(str_matches=r"^[a-z][a-z0-9_]*$", description="a rule name")
     severity: Series[str] = pa.Field(isin=SEVERITIES, description="violation, warning or info")
@@ -402,6 +418,9 @@ class FindingsModel(pa.DataFrameModel):
     limit: Series[pd.Float64Dtype] = pa.Field(nullable=True, description="a number")
     unit: Series[str] = pa.Field(nullable=True, description="a unit")
     message: Series[str] = pa.Field(description="a sentence")
+    kind: Series[str] = pa.Field(nullable=True, isin=FINDING_KINDS, description="hard or soft")
+    date: Series[pd.Timestamp] = pa.Field(nullable=True, description="a date (YYYY-MM-DD)")
+    shift_id: Series[str] = _id(nullable=True)
 
     class Config(_Strict):
         pass

@@ -8,7 +8,8 @@ a schedule frame (``rotaflow.validations.schedule.load_schedule``) and shares no
   that date, role, minimum PGY, skill) against ``min`` and ``max`` (hard: violations) and
   ``target`` (soft: a warning below it).
 * **Structure**: shifts outside the person's rotation (``rotation_eligibility``), work on a
-  blocking absence (``blocking_absence``; a non-blocking absence is reported as ``info``),
+  blocking absence (``blocking_absence``; work during a non-blocking absence is reported as ``info``
+  under ``work_during_absence``),
   overlapping shifts of one person (``one_shift_at_a_time``) and the faculty supervision ratio
   (``supervision_ratio``: faculty ≥ ⌈PGY-1 ÷ 2 + other residents ÷ 4⌉ on every shift that has a
   faculty-only coverage row that day).
@@ -32,6 +33,7 @@ import pandas as pd
 
 from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.contracts import FINDING_COLUMNS
+from rotaflow.validations.findings import finding_kind
 from rotaflow.validations.schedule import ShiftTable, slot_instants
 
 __all__ = [
@@ -205,7 +207,9 @@ def _finding(
     limit: float | None,
     unit: str,
     message: str,
+    shift: str | None = None,
 ) -> dict[str, Any]:
+    """One findings.csv row; with ``shift``, a per-shift finding: its ``date`` (``first``) and ``shift_id``."""
     return {
         "rule": rule,
         "severity": severity,
@@ -216,6 +220,9 @@ def _finding(
         "limit": limit,
         "unit": unit,
         "message": message,
+        "kind": finding_kind(rule, severity),
+        "date": first.date().isoformat() if shift is not None else None,
+        "shift_id": shift,
     }
 
 
@@ -274,7 +281,16 @@ def validate_coverage(
             if row.status == kind:
                 findings.append(
                     _finding(
-                        rule, severity, "", row.date, row.date, float(row.assigned), float(limit), "people", message
+                        rule,
+                        severity,
+                        "",
+                        row.date,
+                        row.date,
+                        float(row.assigned),
+                        float(limit),
+                        "people",
+                        message,
+                        row.shift_id,
                     )
                 )
         if not _none(row.target) and row.assigned < row.target and row.status != "short":
@@ -289,6 +305,7 @@ def validate_coverage(
                     float(row.target),
                     "people",
                     f"{said}; its target is {row.target}",
+                    row.shift_id,
                 )
             )
 
@@ -307,6 +324,7 @@ def validate_coverage(
                     None,
                     "shifts",
                     f"{row.person_id} works {row.shift_id} on {_label(row.date)}, which {why} does not allow",
+                    row.shift_id,
                 )
             )
         if row.blocked is True:
@@ -321,12 +339,13 @@ def validate_coverage(
                     None,
                     "shifts",
                     f"{row.person_id} works {row.shift_id} on {_label(row.date)} during a blocking absence",
+                    row.shift_id,
                 )
             )
         elif row.absent is True:
             findings.append(
                 _finding(
-                    "blocking_absence",
+                    "work_during_absence",
                     "info",
                     row.person_id,
                     row.date,
@@ -335,6 +354,7 @@ def validate_coverage(
                     None,
                     "shifts",
                     f"{row.person_id} works {row.shift_id} on {_label(row.date)} during a non-blocking absence",
+                    row.shift_id,
                 )
             )
     findings += _overlaps(sched)
@@ -446,6 +466,7 @@ def _overlaps(sched: pd.DataFrame) -> list[dict[str, Any]]:
                 0.0,
                 "hours",
                 f"{row['person_id']} has two shifts overlapping by {overlap:.1f} h on {_label(row['date'])}",
+                str(row["shift_id"]),
             )
         )
     return out
@@ -480,6 +501,7 @@ def _supervision(need: pd.DataFrame, assigned: pd.DataFrame, ratio: tuple[int, i
                     "people",
                     f"{shift} on {_label(date)} has {faculty} faculty for {pgy1} PGY-1 and {others} other residents; "
                     f"it needs {needed}",
+                    str(shift),
                 )
             )
     return out

@@ -5,11 +5,23 @@ sets, ranges, patterns), so each rule is written once. Steward-level expectation
 span files or judge distributions live declaratively in ``configs/expectations.yaml`` and
 run against the derived views defined here. A file-mode GX context under ``var/gx``
 builds Data Docs on every run. GX is imported lazily: it takes seconds to import.
+
+Each run is named (``run_name``: the program and the run id), so its result pages sit under
+``validations/<suite>/<run name>/<time>/`` in the site. GX's pages load jQuery, Bootstrap and
+their plug-ins from CDNs; offline its index lists nothing and its scripts fail. So after each build
+the site is made to work offline (``offline_site``): every page loses its remote scripts,
+stylesheets and images and its inline scripts (the tables are in the markup), gains a local
+stylesheet, and the index becomes a plain list of every validation result; each run also gets a
+page of its own (``runs/<run name>/<time>.html``) that report.html links to.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import html
+import json
 import logging
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +42,8 @@ __all__ = [
     "StewardExpectation",
     "VIEWS",
     "load_steward_expectations",
+    "offline_site",
+    "validation_run_name",
     "run_expectations",
     "suite_specs_from_model",
 ]
@@ -193,6 +207,9 @@ class ExpectationReport:
     evaluated: int
     failed: int
     per_dataset: dict[str, tuple[int, int]] = field(default_factory=dict)
+    docs_page: Path | None = None
+    """The run's own Data Docs page (its results, with links to GX's page of each), when built."""
+    run_name: str = ""
 
 
 def _frame_for_gx(frame: pd.DataFrame) -> pd.DataFrame:
@@ -209,15 +226,18 @@ def run_expectations(
     gx_dir: Path,
     steward: list[StewardExpectation] | None = None,
     datasets: Mapping[str, Dataset] = DATASETS,
+    run_name: str | None = None,
 ) -> ExpectationReport:
     """Run every dataset's generated suite and the steward expectations; build Data Docs.
 
     ``datasets`` names the contracts to run: the bundle's by default, ``OUTPUTS`` for a
-    run's assignments and findings (then pass ``steward=[]``).
+    run's assignments and findings (then pass ``steward=[]``). ``run_name`` names the GX run
+    (``validation_run_name``: the program and the run id); without it, ``rotaflow``.
     """
     import great_expectations as gx
     import great_expectations.expectations as gxe  # noqa: F401  (registers expectation types)
     from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     steward = load_steward_expectations() if steward is None else steward
@@ -264,10 +284,13 @@ def run_expectations(
     problems: list[Problem] = []
     evaluated = failed = 0
     per_dataset: dict[str, tuple[int, int]] = {}
+    name = _safe_run_name(run_name or "rotaflow")
+    run_time = dt.datetime.now(dt.UTC)
     for definition, frame in validation_definitions:
         result = definition.run(
             batch_parameters={"dataframe": _frame_for_gx(frame)},
             result_format={"result_format": "COMPLETE"},
+            run_id=RunIdentifier(run_name=name, run_time=run_time),
         )
         file, _, stewards = frames_by_name[definition.name]
         ok = 0
@@ -286,7 +309,9 @@ def run_expectations(
             problems += _located(file, outcome, expected)
         per_dataset[definition.name] = (ok, len(result.results))
     context.build_data_docs()
-    docs = gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    site = gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
+    page = offline_site(site, gx_dir / "gx" / "uncommitted" / "validations", name, run_time)
+    docs = site / "index.html"
     return ExpectationReport(
         success=not problems,
         problems=problems,
@@ -294,6 +319,194 @@ def run_expectations(
         evaluated=evaluated,
         failed=failed,
         per_dataset=per_dataset,
+        docs_page=page,
+        run_name=name,
+    )
+
+
+def validation_run_name(program: str, run_id: str | None) -> str:
+    """The GX run name of a validation: ``<program>-<run id>`` (the program alone without a run id)."""
+    return _safe_run_name(f"{program}-{run_id}" if run_id else program)
+
+
+def _safe_run_name(name: str) -> str:
+    """A run name fit for a path segment: letters, digits, ``.``, ``_`` and ``-`` (at most 100)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")[:100]
+    return cleaned or "rotaflow"
+
+
+# --------------------------------------------------------------------------- Data Docs offline
+
+_REMOTE_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=[\"']?(?:https?:)?//[^>]*>\s*</script>", re.I)
+_INLINE_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.I | re.S)
+_REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref=[\"']?(?:https?:)?//[^>]*>", re.I)
+_REMOTE_IMAGE = re.compile(r"(<img\b[^>]*\bsrc=)([\"'])(?:https?:)?//[^\"']*\2", re.I)
+_REMOTE_CSS_URL = re.compile(r"url\(\s*['\"]?(?:https?:)?//[^)]*\)", re.I)
+_RUN_TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+OFFLINE_CSS = "static/styles/rotaflow-offline.css"
+_OFFLINE_STYLES = """/* rotaflow: what GX's Data Docs need from the CDN stylesheets, offline */
+body { font-family: system-ui, sans-serif; margin: 0 1rem; color: #222; }
+table { border-collapse: collapse; margin: .5rem 0 1rem; }
+th, td { border: 1px solid #ccc; padding: .25rem .5rem; text-align: left; vertical-align: top; }
+.invisible, .modal, .d-none { display: none; }
+.fas, .far { font-style: normal; }
+.fa-check-circle::before { content: "\\2714"; color: #1a7f37; }
+.fa-times-circle::before, .fa-times::before { content: "\\2716"; color: #b42318; }
+.fa-exclamation-triangle::before { content: "\\26A0"; color: #b54708; }
+.failed { color: #b42318; font-weight: bold; }
+.passed { color: #1a7f37; }
+"""
+
+
+def offline_site(
+    site: Path, store: Path, run_name: str | None = None, run_time: dt.datetime | None = None
+) -> Path | None:
+    """Make a built Data Docs site work offline; return the page of the run ``run_name`` at ``run_time``.
+
+    Every page loses the scripts, stylesheets and images it loads from other hosts and its inline
+    scripts (they need jQuery; the results are in the markup), and links a local stylesheet. The
+    index (GX fills its lists from jQuery) becomes a plain list of every validation result in the
+    store, newest first. ``store`` is GX's validation results folder (``uncommitted/validations``).
+    """
+    if not site.is_dir():
+        return None
+    css = site / OFFLINE_CSS
+    css.parent.mkdir(parents=True, exist_ok=True)
+    css.write_text(_OFFLINE_STYLES, encoding="utf-8")
+    for path in site.rglob("*.css"):
+        text = path.read_text(encoding="utf-8")
+        local = _REMOTE_CSS_URL.sub("none", text)
+        if local != text:
+            path.write_text(local, encoding="utf-8")
+    results = _stored_results(site, store)
+    for path in site.rglob("*.html"):
+        if path.name == "index.html" and path.parent == site:
+            continue
+        path.write_text(_offline_page(path.read_text(encoding="utf-8"), site, path), encoding="utf-8")
+    _write_page(site / "index.html", site, "Data Docs", _index_body(site, site / "index.html", results))
+    if run_name is None or run_time is None:
+        return None
+    stamp = run_time.strftime(_RUN_TIME_FORMAT)
+    own = [r for r in results if r.run_name == run_name and r.run_time == stamp]
+    if not own:
+        return None
+    page = site / "runs" / run_name / f"{stamp}.html"
+    body = f"<p>Run <code>{html.escape(run_name)}</code> at {html.escape(own[0].when)}.</p>" + _results_table(
+        site, page, own, detail=True
+    )
+    _write_page(page, site, f"Data Docs of {run_name}", body)
+    return page
+
+
+@dataclass(frozen=True)
+class _StoredResult:
+    suite: str
+    run_name: str
+    run_time: str
+    success: bool
+    evaluated: int
+    failed: int
+    page: Path | None
+    failures: tuple[tuple[str, str, str], ...]
+    """(expectation type, column, expected phrase) of each failed expectation."""
+
+    @property
+    def when(self) -> str:
+        try:
+            return dt.datetime.strptime(self.run_time, _RUN_TIME_FORMAT).strftime("%Y-%m-%d %H:%M:%S UTC")
+        except ValueError:
+            return self.run_time
+
+
+def _stored_results(site: Path, store: Path) -> list[_StoredResult]:
+    """Every validation result in GX's store (``<suite>/<run name>/<run time>/<batch>.json``), newest first."""
+    found = []
+    for path in sorted(store.glob("*/*/*/*.json")) if store.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        relative = path.relative_to(store).with_suffix(".html")
+        page = site / "validations" / relative
+        stats = data.get("statistics") or {}
+        failures = []
+        for item in data.get("results") or []:
+            if item.get("success"):
+                continue
+            config = item.get("expectation_config") or {}
+            meta = config.get("meta") or {}
+            kwargs = config.get("kwargs") or {}
+            column = kwargs.get("column") or ", ".join(kwargs.get("column_list") or [])
+            failures.append((str(config.get("type", "")), str(column), str(meta.get("expected", ""))))
+        suite_dir, run_dir, time_dir = relative.parts[:3]
+        found.append(
+            _StoredResult(
+                suite=str(data.get("suite_name") or suite_dir),
+                run_name=run_dir,
+                run_time=time_dir,
+                success=bool(data.get("success")),
+                evaluated=int(stats.get("evaluated_expectations") or 0),
+                failed=int(stats.get("unsuccessful_expectations") or 0),
+                page=page if page.exists() else None,
+                failures=tuple(failures),
+            )
+        )
+    return sorted(found, key=lambda r: (r.run_time, r.run_name, r.suite), reverse=True)
+
+
+def _relative(target: Path, page: Path) -> str:
+    return Path(os.path.relpath(target, page.parent)).as_posix()
+
+
+def _offline_page(text: str, site: Path, page: Path) -> str:
+    logo = _relative(site / "static" / "images" / "logo-long.png", page)
+    text = _REMOTE_SCRIPT.sub("", text)
+    text = _INLINE_SCRIPT.sub("", text)
+    text = _REMOTE_LINK.sub("", text)
+    text = _REMOTE_IMAGE.sub(lambda m: f"{m.group(1)}{m.group(2)}{logo}{m.group(2)}", text)
+    link = f'<link rel="stylesheet" href="{_relative(site / OFFLINE_CSS, page)}">'
+    if link not in text:
+        text = text.replace("</head>", f"{link}\n</head>", 1)
+    return text
+
+
+def _results_table(site: Path, page: Path, results: list[_StoredResult], *, detail: bool) -> str:
+    rows = []
+    for r in results:
+        status = '<span class="passed">passed</span>' if r.success else '<span class="failed">failed</span>'
+        suite = html.escape(r.suite)
+        name = f'<a href="{html.escape(_relative(r.page, page))}">{suite}</a>' if r.page is not None else suite
+        cells = [status, html.escape(r.when), html.escape(r.run_name), name, str(r.evaluated), str(r.failed)]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        if detail:
+            for kind, column, expected in r.failures:
+                rows.append(
+                    f'<tr class="failure"><td></td><td colspan="5">{html.escape(column or "(table)")}: '
+                    f"{html.escape(kind)} (expected {html.escape(expected or 'the expectation to hold')})</td></tr>"
+                )
+    head = "".join(f"<th>{h}</th>" for h in ("Status", "Run time", "Run name", "Suite", "Expectations", "Failed"))
+    return f'<table class="results"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _index_body(site: Path, page: Path, results: list[_StoredResult]) -> str:
+    suites = sorted((site / "expectations").glob("*.html")) if (site / "expectations").is_dir() else []
+    items = "".join(f'<li><a href="{html.escape(_relative(p, page))}">{html.escape(p.stem)}</a></li>' for p in suites)
+    return (
+        "<h2>Validation results</h2>"
+        + (_results_table(site, page, results, detail=False) if results else "<p>No validation results yet.</p>")
+        + "<h2>Expectation suites</h2>"
+        + (f'<ul class="suites">{items}</ul>' if items else "<p>No expectation suites.</p>")
+    )
+
+
+def _write_page(path: Path, site: Path, title: str, body: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    css = _relative(site / OFFLINE_CSS, path)
+    path.write_text(
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<title>{html.escape(title)}</title><link rel="stylesheet" href="{css}"></head>'
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>\n",
+        encoding="utf-8",
     )
 
 

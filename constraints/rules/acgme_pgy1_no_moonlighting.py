@@ -57,7 +57,15 @@ class AcgmePgy1NoMoonlighting(Rule):
         shifts = set(moonlighting(inst, params))
         return [
             Violation(
-                self.name, p, d, d, 1, 0, "shifts", f"PGY-1 resident {p} moonlights ({s}) on {date_label(inst, d)}"
+                self.name,
+                p,
+                d,
+                d,
+                1,
+                0,
+                "shifts",
+                f"PGY-1 resident {p} moonlights ({s}) on {date_label(inst, d)}",
+                shift=s,
             )
             for p, d, s in sorted(schedule.cells)
             if p in people and s in shifts and inst.person[p].pgy == 1

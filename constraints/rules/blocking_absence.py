@@ -49,7 +49,9 @@ class BlockingAbsence(Rule):
     def check(self, schedule: Schedule, params: Any, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         return [
-            Violation(self.name, p, d, d, 1, 0, "shifts", f"{p} works {s} on {date_label(inst, d)} while on leave")
+            Violation(
+                self.name, p, d, d, 1, 0, "shifts", f"{p} works {s} on {date_label(inst, d)} while on leave", shift=s
+            )
             for p, d, s in sorted(schedule.cells)
             if p in people and d in inst.blocked_days.get(p, frozenset())
         ]

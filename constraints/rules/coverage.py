@@ -53,6 +53,7 @@ class Coverage(Rule):
                         demand.min,
                         "people",
                         f"{when} has {count} of the {demand.min} people it needs{_row(demand.label)}",
+                        shift=demand.shift,
                     )
                 )
             if demand.max is not None and count > demand.max:
@@ -66,6 +67,7 @@ class Coverage(Rule):
                         demand.max,
                         "people",
                         f"{when} has {count} people, more than its maximum of {demand.max}{_row(demand.label)}",
+                        shift=demand.shift,
                     )
                 )
         return out

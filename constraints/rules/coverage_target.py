@@ -54,6 +54,7 @@ class CoverageTarget(Rule):
                         f"{demand.shift} on {date_label(inst, demand.day)} has {count} people, "
                         f"its target is {demand.target}",
                         "warning",
+                        demand.shift,
                     )
                 )
         return out

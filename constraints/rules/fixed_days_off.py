@@ -41,7 +41,9 @@ class FixedDaysOff(Rule):
     def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
         return [
-            Violation(self.name, p, d, d, 1, 0, "shifts", f"{p} works {s} on a fixed day off ({date_label(inst, d)})")
+            Violation(
+                self.name, p, d, d, 1, 0, "shifts", f"{p} works {s} on a fixed day off ({date_label(inst, d)})", shift=s
+            )
             for p, d, s in sorted(schedule.cells)
             if p in people and d in params.days.get(p, [])
         ]

@@ -51,6 +51,7 @@ class RotationEligibility(Rule):
                         0,
                         "shifts",
                         f"{person} works {shift} on {date_label(inst, day)}, which {rotation} does not allow",
+                        shift=shift,
                     )
                 )
         return out

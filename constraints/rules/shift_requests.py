@@ -51,6 +51,7 @@ class ShiftRequests(Rule):
                 f"{r.person}'s request to {'work' if r.kind == 'on' else 'be off'} "
                 f"{r.shift or 'the day'} on {date_label(inst, r.day)} was not granted",
                 "warning",
+                r.shift or None,
             )
             for r in inst.requests
             if r.person in people and 0 <= r.day < inst.days and not _granted(schedule, r)

@@ -84,6 +84,7 @@ class SupervisionRatio(Rule):
                         "people",
                         f"{shift} on {date_label(inst, day)} has {faculty} faculty for {pgy1} PGY-1 and "
                         f"{others} other residents; it needs {needed}",
+                        shift=shift,
                     )
                 )
         return out

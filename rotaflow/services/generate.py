@@ -16,7 +16,7 @@ import json
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,14 +40,14 @@ from rotaflow.db.repositories import AuditRepository, ScheduleRepository, Versio
 from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import RotaflowError
 from rotaflow.files import private_dir, write_private
-from rotaflow.services.calendars import CalendarLabels, calendar_files, calendar_identities, default_uid
+from rotaflow.services.calendars import calendar_files, calendar_identities, default_uid
 from rotaflow.services.changes import change_rows, write_changes
-from rotaflow.services.feed import refresh_after_commit
 from rotaflow.services.planning import program_today
 from rotaflow.services.results import GenerateResult, check_csv, summary_json
 from rotaflow.services.versions import PublishedVersion
 from rotaflow.validations.bundle import Bundle
-from rotaflow.validations.contracts import ASSIGNMENT_COLUMNS, FINDING_COLUMNS
+from rotaflow.validations.contracts import ASSIGNMENT_COLUMNS, FINDING_COLUMNS, LOCAL_TIME_FORMAT
+from rotaflow.validations.findings import finding_kind
 from rotaflow.validations.instances import HISTORY_DAYS
 
 __all__ = [
@@ -184,20 +184,24 @@ def solve_block(
 
 
 def assignment_rows(instance: Instance, cells: Iterable[Cell]) -> list[dict[str, Any]]:
-    """assignments.csv rows (docs/formats.md): localised instants with offsets, hours, rotation, source."""
+    """assignments.csv rows (docs/formats.md): localised instants with offsets, the same as local wall times a
+    spreadsheet reads as dates (``start_local``, ``end_local``), hours, rotation, source."""
     kept = instance.meta.get("previous_sources") or {}
     worked_before = int(str(instance.meta.get("worked_before_day", 0)))
     rows = []
     for person, day, shift in sorted(cells, key=lambda c: (c[0], c[1], instance.slot(c[1], c[2]).start)):
         slot = instance.slot(day, shift)
         source = _source(instance, (person, day, shift), kept, worked_before)
+        start, end = slot.start.astimezone(instance.zone), slot.end_with_transition.astimezone(instance.zone)
         rows.append(
             {
                 "person_id": person,
                 "date": instance.date(day).isoformat(),
                 "shift_id": shift,
-                "start": slot.start.astimezone(instance.zone).isoformat(),
-                "end": slot.end_with_transition.astimezone(instance.zone).isoformat(),
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "start_local": start.strftime(LOCAL_TIME_FORMAT),
+                "end_local": end.strftime(LOCAL_TIME_FORMAT),
                 "hours": round(slot.work_minutes / 60, 2),
                 "rotation_id": instance.rotation.get((person, day)) or "",
                 "source": source,
@@ -226,8 +230,11 @@ def _source(instance: Instance, cell: Cell, kept: Any, worked_before: int) -> st
     return "solver"
 
 
-def findings_rows(instance: Instance, violations: list[Violation]) -> list[dict[str, Any]]:
-    """findings.csv rows (docs/formats.md); a soft rule's findings are warnings."""
+def findings_rows(
+    instance: Instance, violations: list[Violation], kinds: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """findings.csv rows (docs/formats.md); a soft rule's findings are warnings. ``kinds``: the configured
+    rules' kinds (``rule_kinds``), else ``finding_kind`` falls back on the severity and the rule's default."""
     return [
         {
             "rule": v.rule,
@@ -239,6 +246,9 @@ def findings_rows(instance: Instance, violations: list[Violation]) -> list[dict[
             "limit": v.limit,
             "unit": v.unit,
             "message": v.message,
+            "kind": finding_kind(v.rule, v.severity, kinds),
+            "date": instance.date(v.first_day).isoformat() if v.shift is not None else None,
+            "shift_id": v.shift,
         }
         for v in sorted(violations, key=lambda v: (v.severity != "violation", v.rule, v.person or "", v.first_day))
     ]
@@ -459,7 +469,6 @@ def publish_cells(
         )
     )
     s.flush()
-    refresh_after_commit(s, program_key)  # the subscription feed, once this version is committed
     return len(old), len(rows), number
 
 
@@ -484,7 +493,6 @@ def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rot
         withdrawn_version = VersionRepository(s).of_run(run_id)
         if withdrawn_version is not None:
             withdrawn_version.status = "withdrawn"
-        refresh_after_commit(s, run.program_id)  # the feed says what is published again
         AuditRepository(s).record(
             actor=actor,
             action="unpublish",
@@ -664,7 +672,6 @@ def write_outputs(
     names: dict[str, str] | None = None,
     base: PublishedVersion | None = None,
     dtstamp: dt.datetime | None = None,
-    labels: CalendarLabels | None = None,
 ) -> Outputs:
     """assignments.csv, findings.csv, summary.json, report.html and one .ics per person (0600, folders 0700);
     the CSV and JSON files are held to their contracts before anything is written (``BrokenOutput``).
@@ -672,8 +679,6 @@ def write_outputs(
     With ``base``, the block's published version the schedule replaces, the calendars follow it (an event
     keeps its UID and gets a higher SEQUENCE when it changes, a removed one is written as cancelled, and
     a person left with no shifts still gets a file) and changes.csv / changes.html say what changed.
-    ``labels`` (``CalendarLabels.of_bundle``): the calendars' shift and rotation names and locations; every
-    person of the block gets a calendar, one without shifts an empty one.
     """
     cells = sorted(cells)
     if not cells:  # no schedule (infeasible, refused, out of time): nothing replaces the published version
@@ -707,7 +712,7 @@ def write_outputs(
         out.files.append(path)
     if base is not None:
         out.files += write_changes(folder, changes, **_change_facts(instance, base.number, None))
-    out.files += _write_calendars(folder, instance, rows, base, to_version, names, dtstamp or utcnow(), labels)
+    out.files += _write_calendars(folder, instance, rows, base, to_version, names, dtstamp or utcnow())
     record_run_files(folder, out.files)
     return out
 
@@ -751,10 +756,8 @@ def _write_calendars(
     to_version: int,
     names: dict[str, str] | None,
     dtstamp: dt.datetime,
-    labels: CalendarLabels | None = None,
 ) -> list[Path]:
-    """One .ics per person of the block (one without shifts gets a calendar without events) and per person whose
-    shifts ``base`` had and this schedule drops; events titled by ``labels`` (shift and rotation names)."""
+    """One .ics per person with shifts, and per person whose shifts ``base`` had and this schedule drops."""
     program = str(instance.meta.get("program", "rotaflow"))
     old = base.identities(program) if base is not None else {}
     by_cell = {(r["person_id"], dt.date.fromisoformat(r["date"]), r["shift_id"]): r for r in rows}
@@ -774,8 +777,6 @@ def _write_calendars(
         block_id=str(instance.meta.get("block_id", "")),
         names=names,
         dtstamp=dtstamp,
-        labels=labels,
-        people=instance.person_ids if rows else (),  # no schedule (infeasible, refused): no calendars
     )
     calendars = private_dir(folder / "calendars")
     return [write_private(calendars / f"{person}.ics", text) for person, text in sorted(files.items())]

@@ -36,8 +36,9 @@ from rotaflow.services.results import RUN_FACTS, BrokenOutput, ValidateResult, c
 from rotaflow.validations.acgme import AcgmeReport, limits_for, validate_acgme
 from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.burnout import burnout_scores
-from rotaflow.validations.contracts import ASSIGNMENT_COLUMNS, FINDING_COLUMNS
+from rotaflow.validations.contracts import ASSIGNMENT_COLUMNS, FINDING_COLUMNS, LOCAL_TIME_FORMAT
 from rotaflow.validations.coverage import CoverageReport, validate_coverage
+from rotaflow.validations.findings import rule_kinds
 from rotaflow.validations.instances import block_instance, rules_for
 
 __all__ = [
@@ -300,7 +301,7 @@ def _engine_findings(
             if start <= d <= end and period[0] <= d <= period[1] and p in instance.person and s in instance.shift
         }
         violations = check_schedule(Schedule.of(instance, cells), others)
-        rows += findings_rows(instance, violations)
+        rows += findings_rows(instance, violations, rule_kinds(others))
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 
 
@@ -333,7 +334,9 @@ def assignments_csv(schedule: pd.DataFrame, timezone: str) -> str:
     frame = schedule.sort_values(["person_id", "start"]).copy()
     frame["date"] = pd.to_datetime(frame["date"]).dt.date.map(dt.date.isoformat)
     for column in ("start", "end"):
-        frame[column] = [t.tz_convert(timezone).isoformat() for t in frame[column]]
+        local = [t.tz_convert(timezone) for t in frame[column]]
+        frame[column] = [t.isoformat() for t in local]
+        frame[f"{column}_local"] = [t.strftime(LOCAL_TIME_FORMAT) for t in local]
     frame["hours"] = frame["hours"].astype(float).round(2)
     return _csv(frame, ASSIGNMENT_COLUMNS)
 
@@ -409,7 +412,7 @@ def write_validation(
     files.append(write_private(folder / "findings.csv", findings))
     docs = None
     if data_docs:
-        docs = _data_docs(folder, validation, gx_dir)
+        docs = _data_docs(folder, validation, gx_dir, (str(facts["program"]), facts.get("run_id")))
         if docs is not None:
             facts["data_docs"] = str(docs)
     links = {"findings.csv": "findings.csv"}
@@ -459,21 +462,28 @@ def _cell_explanations(bundle: Bundle, validation: Validation) -> dict[tuple[str
         return None
 
 
-def _data_docs(folder: Path, validation: Validation, gx_dir: Path | None) -> Path | None:
-    """Hold the run's assignments and findings to their contracts in GX and build Data Docs."""
+def _data_docs(folder: Path, validation: Validation, gx_dir: Path | None, run: tuple[str, str | None]) -> Path | None:
+    """Hold the run's assignments and findings to their contracts in GX and build Data Docs; the run's own
+    Data Docs page (the GX run is named after ``run``: the program and the run id)."""
     from rotaflow.configs.settings import get_settings
     from rotaflow.validations.contracts import OUTPUTS
-    from rotaflow.validations.expectations import run_expectations
+    from rotaflow.validations.expectations import run_expectations, validation_run_name
 
     texts = {"findings": findings_csv(validation.findings).encode()}
     assignments = folder / "assignments.csv"
     if assignments.exists():
         texts["assignments"] = assignments.read_bytes()
     frames = read_outputs(texts)
-    report = run_expectations(frames, gx_dir=gx_dir or get_settings().var_dir / "gx", steward=[], datasets=OUTPUTS)
+    report = run_expectations(
+        frames,
+        gx_dir=gx_dir or get_settings().var_dir / "gx",
+        steward=[],
+        datasets=OUTPUTS,
+        run_name=validation_run_name(run[0], None if run[1] is None else str(run[1])),
+    )
     if not report.success:  # rotaflow's own output broke its contract: a defect, not bad input
         raise BrokenOutput(f"the run's outputs break their contract: {report.problems[:5]}")
-    return report.docs_index
+    return report.docs_page or report.docs_index
 
 
 def read_outputs(texts: dict[str, bytes]) -> dict[str, pd.DataFrame]:

@@ -162,9 +162,13 @@ def test_a_summary_that_breaks_its_contract_is_refused_at_the_writer(tiny_dir: P
 @pytest.mark.parametrize(
     ("row", "what"),
     [
-        ("R1,2027-07-01,DAY,2027-07-01T07:00:00-04:00,2027-07-01T19:00:00-04:00,99,WARD,solver", "hours"),
-        ("R1,2027-07-01,DAY,2027-07-01T07:00:00-04:00,2027-07-01T19:00:00-04:00,12,WARD,guess", "source"),
-        ("R1,2027-07-01,DAY,07:00,2027-07-01T19:00:00-04:00,12,WARD,solver", "start"),
+        ("R1,2027-07-01,DAY,2027-07-01T07:00:00-04:00,2027-07-01T19:00:00-04:00,,,99,WARD,solver", "hours"),
+        ("R1,2027-07-01,DAY,2027-07-01T07:00:00-04:00,2027-07-01T19:00:00-04:00,,,12,WARD,guess", "source"),
+        ("R1,2027-07-01,DAY,07:00,2027-07-01T19:00:00-04:00,,,12,WARD,solver", "start"),
+        (
+            "R1,2027-07-01,DAY,2027-07-01T07:00:00-04:00,2027-07-01T19:00:00-04:00,2027-07-01T07:00,,12,WARD,solver",
+            "start_local",
+        ),
     ],
 )
 def test_a_malformed_assignments_file_is_refused(row: str, what: str) -> None:

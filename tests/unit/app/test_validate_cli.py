@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,20 @@ import pytest
 from rotaflow.cli import main
 from tests.schedules import make_solvable, solved_schedule
 
-FINDING_COLUMNS = ["rule", "severity", "person_id", "window_start", "window_end", "value", "limit", "unit", "message"]
+FINDING_COLUMNS = [
+    "rule",
+    "severity",
+    "person_id",
+    "window_start",
+    "window_end",
+    "value",
+    "limit",
+    "unit",
+    "message",
+    "kind",
+    "date",
+    "shift_id",
+]
 
 
 @pytest.fixture
@@ -140,10 +154,16 @@ def test_data_docs_of_the_outputs(
     facts = json.loads((out / "validation.json").read_text())
     docs = Path(facts["data_docs"])
     assert docs.is_file()
-    site = docs.parent
+    # the run's own page, named after the program (no run id: a schedule made elsewhere), under the site
+    assert docs.parent.name == "tiny-internal-medicine-residency" and docs.parent.parent.name == "runs"
+    site = docs.parents[2]
     pages = " ".join(str(p.relative_to(site)) for p in site.rglob("*.html"))
     assert "rotaflow-assignments" in pages and "rotaflow-findings" in pages, pages
-    assert 'href="' in (out / "report.html").read_text()
+    assert "__none__" not in pages
+    own = docs.read_text(encoding="utf-8")
+    assert "validations/rotaflow-findings/tiny-internal-medicine-residency/" in own
+    link = Path(os.path.relpath(docs, out)).as_posix()
+    assert f'href="{link}"' in (out / "report.html").read_text()  # report.html links the run's page
 
 
 @pytest.mark.parametrize("flow", ["--flow", "--no-flow"])

@@ -61,6 +61,12 @@ def test_a_fully_covered_week_has_no_coverage_findings(tiny_dir: Path) -> None:
     targets = report.findings[report.findings["rule"] == "coverage_target"]
     assert len(targets) == 7 and set(targets["severity"]) == {"warning"}
     assert targets.iloc[0]["message"] == "DAY on 2027-07-05 has 1 residents on WARD; its target is 2"
+    # a soft rule's per-shift finding: its kind, and its date and shift in their own columns
+    assert (targets.iloc[0]["kind"], targets.iloc[0]["date"], targets.iloc[0]["shift_id"]) == (
+        "soft",
+        "2027-07-05",
+        "DAY",
+    )
 
 
 def test_short_and_over_coverage_are_violations_on_the_right_day(tiny_dir: Path) -> None:
@@ -79,6 +85,9 @@ def test_short_and_over_coverage_are_violations_on_the_right_day(tiny_dir: Path)
     row = found[found["rule"] == "coverage"].iloc[0]
     assert (row["value"], row["limit"], row["unit"]) == (0.0, 1.0, "people")
     assert row["message"] == "NIGHT on 2027-07-07 has 0 residents on NF; it needs at least 1 (coverage.csv row 2)"
+    assert (row["kind"], row["date"], row["shift_id"]) == ("hard", "2027-07-07", "NIGHT")
+    eligibility = found[found["rule"] == "rotation_eligibility"].iloc[0]
+    assert (eligibility["kind"], eligibility["date"], eligibility["shift_id"]) == ("hard", "2027-07-06", "NIGHT")
 
     over = _schedule(bundle, [("R1", "2027-07-08", "DAY"), ("R2", "2027-07-08", "DAY"), ("R3", "2027-07-08", "DAY")])
     report = validate_coverage(bundle, over, period=(dt.date(2027, 7, 8), dt.date(2027, 7, 8)))
@@ -127,11 +136,15 @@ def test_blocking_and_non_blocking_absences(tiny_dir: Path) -> None:
         bundle, [("R1", "2027-07-05", "DAY"), ("R2", "2027-07-06", "DAY"), ("R1", "2027-07-07", "DAY")]
     )
     report = validate_coverage(bundle, schedule, period=WEEK)
-    absence = report.findings[report.findings["rule"] == "blocking_absence"]
-    assert sorted(zip(absence["severity"], absence["person_id"], absence["window_start"], strict=True)) == [
-        ("info", "R2", "2027-07-06"),
-        ("violation", "R1", "2027-07-05"),
+    absence = report.findings[report.findings["rule"].isin(["blocking_absence", "work_during_absence"])]
+    found = zip(
+        absence["rule"], absence["kind"], absence["severity"], absence["person_id"], absence["date"], strict=True
+    )
+    assert sorted(found) == [
+        ("blocking_absence", "hard", "violation", "R1", "2027-07-05"),
+        ("work_during_absence", "soft", "info", "R2", "2027-07-06"),  # its own name: no leave rule is broken
     ]
+    assert set(absence["shift_id"]) == {"DAY"}
     days = person_days(bundle, *WEEK).set_index(["person_id", "date"])
     assert bool(days.loc[("R1", pd.Timestamp("2027-07-05")), "blocked"]) is True
     assert bool(days.loc[("R2", pd.Timestamp("2027-07-06")), "absent"]) is True
@@ -196,6 +209,9 @@ def test_utilisation_bands_and_warnings(tiny_dir: Path) -> None:
     assert set(report.utilisation["band"]) <= {"red", "black"}
     warnings = report.findings[(report.findings["rule"] == "utilisation") & (report.findings["severity"] == "warning")]
     assert len(warnings) >= 7
+    # utilisation is no rule: a warning of it is soft, and it covers days, not one shift
+    assert set(warnings["kind"]) == {"soft"}
+    assert warnings["date"].isna().all() and warnings["shift_id"].isna().all()
 
 
 def test_shift_hours_follow_daylight_saving(tiny_dir: Path) -> None:

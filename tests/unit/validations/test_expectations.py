@@ -6,6 +6,7 @@ GX runs cost a few seconds each, so every real run happens once, in the module-s
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,10 @@ from rotaflow.validations.expectations import (
     _quiet,
     _resolve,
     load_steward_expectations,
+    offline_site,
     run_expectations,
     suite_specs_from_model,
+    validation_run_name,
 )
 from tests.conftest import TINY
 
@@ -410,6 +413,73 @@ def test_data_docs_are_built(gx_runs: GxRuns) -> None:
     assert "rotaflow-people" in text
 
 
+def _site(report: ExpectationReport) -> Path:
+    assert report.docs_index is not None
+    return report.docs_index.parent
+
+
+def test_the_site_loads_nothing_from_other_hosts(gx_runs: GxRuns) -> None:
+    site = _site(gx_runs.bad)
+    pages = list(site.rglob("*.html"))
+    assert len(pages) > 10
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        # no remote script, stylesheet or image (links to read elsewhere may stay), and no script at all
+        assert not re.search(r"<(script|link|img)\b[^>]*\b(src|href)=[\"']?(https?:)?//", text, re.I), page
+        assert "<script" not in text.lower(), page
+        assert "rotaflow-offline.css" in text, page
+    for sheet in site.rglob("*.css"):
+        assert not re.search(r"url\(\s*['\"]?(https?:)?//", sheet.read_text(encoding="utf-8")), sheet
+
+
+def test_the_index_lists_every_result_without_scripts(gx_runs: GxRuns) -> None:
+    text = _site(gx_runs.bad).joinpath("index.html").read_text(encoding="utf-8")
+    rows = re.findall(r"<tr><td>", text)
+    assert len(rows) == len(gx_runs.bad.per_dataset)
+    assert text.count('class="failed"') == sum(ok < total for ok, total in gx_runs.bad.per_dataset.values())
+    assert "rotaflow-steward-absences-with-length" in text
+
+
+def test_each_run_is_named_and_has_its_own_page(gx_runs: GxRuns) -> None:
+    report = gx_runs.bad
+    assert report.run_name == "rotaflow"  # no run name given
+    page = report.docs_page
+    assert page is not None and page.is_file()
+    assert page.parent == _site(report) / "runs" / "rotaflow"
+    text = page.read_text(encoding="utf-8")
+    # every dataset of the run, linked to GX's page of it under the run's name
+    links = re.findall(r'href="([^"]+\.html)"', text)
+    assert len(links) == len(report.per_dataset)
+    assert all("/rotaflow/" in link and (page.parent / link).resolve().is_file() for link in links), links
+    # the failed expectations, by column and contract phrase (never a failing value: it may be personal)
+    assert "length_days: expect_column_values_to_be_between (expected an absence of at most 365 days)" in text
+    assert "400" not in re.sub(r"\d{8}T\d{6}\.\d+Z|\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", "", text)
+
+
+def test_validation_run_names() -> None:
+    assert validation_run_name("tiny", "0f3a-9c") == "tiny-0f3a-9c"
+    assert validation_run_name("tiny", None) == "tiny"
+    assert validation_run_name("a b/c", "x:y") == "a-b-c-x-y"  # a path segment: nothing else
+
+
+def test_offline_site_without_a_site_or_a_run(tmp_path: Path) -> None:
+    assert offline_site(tmp_path / "missing", tmp_path / "store") is None
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "page.html").write_text(
+        '<html><head><script src="https://code.jquery.com/jquery.js"></script>'
+        '<link rel="stylesheet" href="//cdn.example/b.css"></head>'
+        '<body><img src="https://cdn.example/logo.png?id=1"><script>$(".x").hide();</script><table></table></body></html>'
+    )
+    assert offline_site(site, tmp_path / "store", "tiny-run", dt.datetime(2027, 7, 1, tzinfo=dt.UTC)) is None
+    text = (site / "page.html").read_text()
+    assert text == (
+        '<html><head><link rel="stylesheet" href="static/styles/rotaflow-offline.css">\n</head>'
+        '<body><img src="static/images/logo-long.png"><table></table></body></html>'
+    )
+    assert "No validation results yet." in (site / "index.html").read_text()
+
+
 def test_an_absence_over_365_days_is_a_located_problem(gx_runs: GxRuns) -> None:
     absence = [p for p in gx_runs.bad.problems if p.file == "absences.csv"]
     assert absence == [Problem("absences.csv", 1, "length_days", "an absence of at most 365 days", "400")]
@@ -482,13 +552,14 @@ def test_check_expectations_returns_the_report_when_nothing_fails(
     tiny_files: dict[str, bytes], settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # no fourth GX run: the report shape is what matters here
-    calls: list[Path] = []
+    calls: list[tuple[Path, str]] = []
     report = ExpectationReport(success=True, problems=[], docs_index=None, evaluated=3, failed=1)
 
-    def fake_run(frames: Any, *, gx_dir: Path) -> ExpectationReport:
-        calls.append(gx_dir)
+    def fake_run(frames: Any, *, gx_dir: Path, run_name: str) -> ExpectationReport:
+        calls.append((gx_dir, run_name))
         return report
 
     monkeypatch.setattr(ingest, "run_expectations", fake_run)
-    assert ingest.check_expectations(parse_bundle(tiny_files), settings=settings) is report
-    assert calls == [settings.resolved_gx_dir]
+    bundle = parse_bundle(tiny_files)
+    assert ingest.check_expectations(bundle, settings=settings) is report
+    assert calls == [(settings.resolved_gx_dir, f"{bundle.program.key}-ingest")]  # the run is named, not __none__
