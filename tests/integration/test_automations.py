@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ EMITTED_EVENTS = {
     "rotaflow.backup.stale",
     "rotaflow.backup.restore-test-failed",
     "rotaflow.restore.gate-refused",
+    "rotaflow.restore.completed",
+    "rotaflow.run.failed",
     "rotaflow.backup.created",
 }
 REPAIR_EVENTS = {"needs-approval", "refused", "failed"}
@@ -125,3 +128,36 @@ def test_with_a_webhook_each_automation_notifies_through_the_alerts_block(prefec
         assert block["name"] == "rotaflow-alerts"
         assert ensure_automations(client, specs=[spec]) == {spec.name: "updated"}  # back to do-nothing
     assert AUTOMATIONS_FILE.is_file()
+
+
+def test_no_failure_event_is_matched_by_two_automations() -> None:
+    """One failure, one automation: rotaflow's failure events and Prefect's own state-change events of a
+    deployment's run (tag rotaflow) each match at most one automation; a Failed run matches none (the flow's
+    own event, or rotaflow.run.failed from its on_failure hook, does), a Crashed one exactly one."""
+    from prefect.server.events.schemas.automations import EventTrigger
+    from prefect.server.events.schemas.events import ReceivedEvent
+
+    triggers = {s.name: EventTrigger.model_validate(s.body(None)["trigger"]) for s in load_automations()}
+    tag = {"prefect.resource.id": "prefect.tag.rotaflow", "prefect.resource.role": "tag"}
+
+    def matching(event: str, resource: str, related: list[dict[str, str]] | None = None) -> list[str]:
+        received = ReceivedEvent(
+            occurred=dt.datetime.now(dt.UTC),
+            event=event,
+            resource={"prefect.resource.id": resource},
+            related=related or [],
+            id=uuid.uuid4(),
+        )
+        return [
+            name for name, trigger in triggers.items() if trigger.posture == "Reactive" and trigger.covers(received)
+        ]
+
+    run = "prefect.flow-run.00000000-0000-0000-0000-000000000001"
+    assert matching("prefect.flow-run.Failed", run, [tag]) == []
+    assert matching("prefect.flow-run.Crashed", run, [tag]) == ["rotaflow: a flow run crashed"]
+    assert matching("rotaflow.run.failed", run) == ["rotaflow: a run failed"]
+    assert matching("rotaflow.restore.completed", "rotaflow.backup.quick") == [
+        "rotaflow: an emergency restore completed"
+    ]
+    for event in sorted(EMITTED_EVENTS - {"rotaflow.backup.created"}):
+        assert len(matching(event, "rotaflow.program.sample")) == 1, event
