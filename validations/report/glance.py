@@ -9,7 +9,8 @@ it in words. The names:
 ``published`` (true / false, null before the run has reached publishing), ``version`` (the block's
 published version or null), ``backup_id`` (null when not backed up), ``n1_critical`` (the people whose
 loss alone leaves a shift uncovered; null when the contingency analysis did not run), ``jeopardy_pool``
-(the recommended internal stand-ins; null when not analysed), ``single_week_over_limit`` (residents above
+(the recommended internal stand-ins; null when not analysed; its ``data-size`` and the number shown are the
+whole pool: the stand-ins plus one cross-cover backup per critical person), ``single_week_over_limit`` (residents above
 the weekly limit, 80 h, in at least one single 7-day week) and ``days_without_spare`` (dates on which no
 coverage requirement has anyone above its minimum).
 """
@@ -118,10 +119,7 @@ def glance_facts(data: ReportData) -> dict[str, Any]:
     summary = data.summary
     backup = summary.get("backup")
     backup_id = backup.get("backup_id") if isinstance(backup, Mapping) else None
-    contingency = summary.get("contingency")
-    if not isinstance(contingency, Mapping):
-        validation = summary.get("validation")
-        contingency = validation.get("contingency") if isinstance(validation, Mapping) else None
+    contingency = contingency_of(summary) or None
     critical: list[str] | None
     pool: list[str] | None = None
     if isinstance(contingency, Mapping):
@@ -148,6 +146,13 @@ def glance_facts(data: ReportData) -> dict[str, Any]:
         "single_week_over_limit": [str(p) for p in over],
         "days_without_spare": [str(d) for d in spare],
     }
+
+
+def contingency_of(summary: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The contingency analysis's summary: validation.json's ``contingency``, or summary.json's
+    ``validation.contingency``; empty when it did not run."""
+    found = _given(summary, "contingency")
+    return found if isinstance(found, Mapping) else {}
 
 
 def _given(summary: Mapping[str, Any], key: str) -> Any:
@@ -215,14 +220,15 @@ def _glance_section(data: ReportData) -> str:
     if pool is None:
         jeopardy = _value("jeopardy_pool", None, "not analysed")
     else:
-        extra = ""
-        contingency = data.summary.get("contingency")
-        if isinstance(contingency, Mapping) and isinstance(contingency.get("jeopardy"), Mapping):
-            cross = int(_num(contingency["jeopardy"].get("cross_cover")) or 0)
-            if cross:
-                extra = f" + {cross} cross-cover backup{'s' if cross != 1 else ''} from outside the rotations"
-        listed = _ids(pool) if pool else "no internal stand-in needed"
-        jeopardy = _value("jeopardy_pool", pool, f"<strong>{len(pool)}</strong>: {listed}{esc(extra)}", count=len(pool))
+        sizing = contingency_of(data.summary).get("jeopardy") or {}
+        cross = int(_num(sizing.get("cross_cover")) or 0)
+        size = int(_num(sizing.get("size")) or len(pool) + cross)
+        listed = _ids(pool) if pool else "no internal stand-in"
+        if cross:
+            shifts = [str(s) for s in sizing.get("cross_cover_shifts") or []]
+            listed += f" + {cross} cross-cover backup{'s' if cross != 1 else ''} from outside the rotations"
+            listed += f" (for {_ids(shifts)})" if shifts else ""
+        jeopardy = _value("jeopardy_pool", pool, f"<strong>{size}</strong>: {listed}", size=size)
     items.append(("Jeopardy pool (stand-ins)", f"<dd>{jeopardy}</dd>", ""))
     over = facts["single_week_over_limit"]
     limit = _num(_given(data.summary, "weekly_limit_hours")) or DEFAULT_WEEKLY_LIMIT

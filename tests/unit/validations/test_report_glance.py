@@ -114,7 +114,8 @@ def test_glance_section_comes_first_with_every_figure_marked() -> None:
     assert set(values) == set(GLANCE_NAMES)
     assert values["n1_critical"] == ["R001"] and glance_text(page, "n1_critical") == "1: R001"
     assert values["jeopardy_pool"] == ["R002", "R003"]
-    assert glance_text(page, "jeopardy_pool") == "2: R002, R003 + 1 cross-cover backup from outside the rotations"
+    assert glance_text(page, "jeopardy_pool") == "3: R002, R003 + 1 cross-cover backup from outside the rotations"
+    assert 'data-glance="jeopardy_pool" data-value="[&quot;R002&quot;, &quot;R003&quot;]" data-size="3"' in page
     over = values["single_week_over_limit"]
     assert over == single_week_over_limit(data.weekly_hours) and over
     assert glance_text(page, "single_week_over_limit").startswith(f"{len(over)}: {over[0]}")
@@ -151,7 +152,10 @@ def test_glance_values_are_escaped() -> None:
     data = minimal()
     data.summary.update(
         {
-            "contingency": {"critical": [HOSTILE], "jeopardy": {"members": [HOSTILE_ATTR]}},
+            "contingency": {
+                "critical": [HOSTILE],
+                "jeopardy": {"members": [HOSTILE_ATTR], "cross_cover": 2, "cross_cover_shifts": [HOSTILE, "NIGHT"]},
+            },
             "single_week_over_limit": [HOSTILE_ATTR],
             "backup": {"backup_id": HOSTILE},
             "published": True,
@@ -163,6 +167,10 @@ def test_glance_values_are_escaped() -> None:
     assert HOSTILE not in section and "<img" not in section
     values = glance(page)
     assert values["n1_critical"] == [HOSTILE] and values["jeopardy_pool"] == [HOSTILE_ATTR]
+    assert glance_text(page, "jeopardy_pool").startswith("3: ")  # one stand-in and two cross-cover backups
+    assert (
+        "2 cross-cover backups from outside the rotations (for &lt;script&gt;alert(1)&lt;/script&gt;, NIGHT)" in section
+    )
     assert values["backup_id"] == HOSTILE and values["version"] == 2 and values["published"] is True
 
 
