@@ -211,3 +211,56 @@ def test_a_feed_that_cannot_be_written_does_not_undo_the_publish(
     assert [r.getMessage() for r in caplog.records] == [
         f"the calendar feed of program {PROGRAM} was not rewritten: {folder}"
     ]
+
+
+def test_a_publish_inside_a_transaction_writes_the_feed_once_it_commits_and_never_when_rolled_back(
+    program: Program,
+) -> None:
+    """What a swap does: publish_cells inside its own transaction."""
+    from rotaflow.db.models import ScheduleRun, utcnow
+    from rotaflow.db.repositories import ScheduleRepository
+    from rotaflow.services.generate import publish_cells
+
+    instance, result = program.blocks["B1"]
+
+    def publish(commit: bool) -> None:
+        with UnitOfWork(program.engine) as uow:
+            runs = ScheduleRepository(uow.s)
+            found = runs.program(PROGRAM)
+            block = runs.lock_block(found.id, "B1", write_lock=True)
+            run_id = str(uuid.uuid4())
+            uow.s.add(
+                ScheduleRun(
+                    id=run_id,
+                    program_id=found.id,
+                    version=program.version,
+                    block_id="B1",
+                    status="published",
+                    summary={},
+                    finished_at=utcnow(),
+                )
+            )
+            uow.s.flush()
+            publish_cells(
+                uow.s,
+                program_key=PROGRAM,
+                program_id=found.id,
+                block=block,
+                instance=instance,
+                cells=result.cells,
+                run_id=run_id,
+                program_version=program.version,
+                actor="test",
+                reason="swap",
+                note=None,
+                reference=None,
+                current=None,
+            )
+            assert not feed_dir(PROGRAM).exists()  # not before the commit
+            if commit:
+                uow.commit()
+
+    publish(commit=False)
+    assert not feed_dir(PROGRAM).exists()
+    publish(commit=True)
+    assert set(_events(feed_dir(PROGRAM) / "R1.ics")) == set(_live(program.engine, "R1"))
