@@ -102,6 +102,16 @@ def _name(description: str) -> Any:
     return pa.Field(str_length={"max_value": 200}, str_matches=ONE_LINE_PATTERN, description=description)
 
 
+def _location(what: str) -> Any:
+    """An optional place for calendars' events: one line of at most 200 characters."""
+    return pa.Field(
+        nullable=True,
+        str_length={"max_value": 200},
+        str_matches=ONE_LINE_PATTERN,
+        description=f"{what}: a place of at most 200 characters, on one line",
+    )
+
+
 class _Strict:
     strict = True
     coerce = False
@@ -177,6 +187,7 @@ class ShiftsModel(pa.DataFrameModel):
         in_range={"min_value": 0, "max_value": 24},
         description="a number of hours 0-24",
     )
+    location: Series[str] = _location("where the shift is worked")
 
     class Config(_Strict):
         pass
@@ -203,6 +214,7 @@ class RotationsModel(pa.DataFrameModel):
         nullable=True, ge=1, description="a whole number 1 or more"
     )
     leave_allowed: Series[pd.BooleanDtype] = pa.Field(nullable=True, description="true or false")
+    location: Series[str] = _location("where the rotation is")
 
     class Config(_Strict):
         pass

@@ -40,8 +40,9 @@ from rotaflow.db.repositories import AuditRepository, ScheduleRepository, Versio
 from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import RotaflowError
 from rotaflow.files import private_dir, write_private
-from rotaflow.services.calendars import calendar_files, calendar_identities, default_uid
+from rotaflow.services.calendars import CalendarLabels, calendar_files, calendar_identities, default_uid
 from rotaflow.services.changes import change_rows, write_changes
+from rotaflow.services.feed import refresh_after_commit
 from rotaflow.services.planning import program_today
 from rotaflow.services.results import GenerateResult, check_csv, summary_json
 from rotaflow.services.versions import PublishedVersion
@@ -469,6 +470,7 @@ def publish_cells(
         )
     )
     s.flush()
+    refresh_after_commit(s, program_key)  # the subscription feed, once this version is committed
     return len(old), len(rows), number
 
 
@@ -493,6 +495,7 @@ def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rot
         withdrawn_version = VersionRepository(s).of_run(run_id)
         if withdrawn_version is not None:
             withdrawn_version.status = "withdrawn"
+        refresh_after_commit(s, run.program_id)  # the feed says what is published again
         AuditRepository(s).record(
             actor=actor,
             action="unpublish",
@@ -672,6 +675,7 @@ def write_outputs(
     names: dict[str, str] | None = None,
     base: PublishedVersion | None = None,
     dtstamp: dt.datetime | None = None,
+    labels: CalendarLabels | None = None,
 ) -> Outputs:
     """assignments.csv, findings.csv, summary.json, report.html and one .ics per person (0600, folders 0700);
     the CSV and JSON files are held to their contracts before anything is written (``BrokenOutput``).
@@ -679,6 +683,8 @@ def write_outputs(
     With ``base``, the block's published version the schedule replaces, the calendars follow it (an event
     keeps its UID and gets a higher SEQUENCE when it changes, a removed one is written as cancelled, and
     a person left with no shifts still gets a file) and changes.csv / changes.html say what changed.
+    ``labels`` (``CalendarLabels.of_bundle``): the calendars' shift and rotation names and locations; every
+    person of the block gets a calendar, one without shifts an empty one.
     """
     cells = sorted(cells)
     if not cells:  # no schedule (infeasible, refused, out of time): nothing replaces the published version
@@ -712,7 +718,7 @@ def write_outputs(
         out.files.append(path)
     if base is not None:
         out.files += write_changes(folder, changes, **_change_facts(instance, base.number, None))
-    out.files += _write_calendars(folder, instance, rows, base, to_version, names, dtstamp or utcnow())
+    out.files += _write_calendars(folder, instance, rows, base, to_version, names, dtstamp or utcnow(), labels)
     record_run_files(folder, out.files)
     return out
 
@@ -756,8 +762,10 @@ def _write_calendars(
     to_version: int,
     names: dict[str, str] | None,
     dtstamp: dt.datetime,
+    labels: CalendarLabels | None = None,
 ) -> list[Path]:
-    """One .ics per person with shifts, and per person whose shifts ``base`` had and this schedule drops."""
+    """One .ics per person of the block (one without shifts gets a calendar without events) and per person whose
+    shifts ``base`` had and this schedule drops; events titled by ``labels`` (shift and rotation names)."""
     program = str(instance.meta.get("program", "rotaflow"))
     old = base.identities(program) if base is not None else {}
     by_cell = {(r["person_id"], dt.date.fromisoformat(r["date"]), r["shift_id"]): r for r in rows}
@@ -777,6 +785,8 @@ def _write_calendars(
         block_id=str(instance.meta.get("block_id", "")),
         names=names,
         dtstamp=dtstamp,
+        labels=labels,
+        people=instance.person_ids if rows else (),  # no schedule (infeasible, refused): no calendars
     )
     calendars = private_dir(folder / "calendars")
     return [write_private(calendars / f"{person}.ics", text) for person, text in sorted(files.items())]

@@ -17,6 +17,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,7 @@ from rotaflow.db.models import Program, ProgramVersion
 from rotaflow.db.repositories import IngestResult, store_bundle_frames
 from rotaflow.db.session import UnitOfWork, engine_for
 from rotaflow.errors import ConfigError, InputError, Problem, StorageError
+from rotaflow.services.calendars import CalendarLabels
 from rotaflow.storage import ObjectStore, open_store
 from rotaflow.validations.bundle import Bundle, parse_bundle, personal_values
 from rotaflow.validations.expectations import ExpectationReport, run_expectations
@@ -146,6 +148,8 @@ def save_bundle(bundle: Bundle, *, source: str, engine: Engine, actor: str = "ro
                         "constraints": bundle.constraints or {},
                         # a changed swap policy is a new version: swaps check the bundle against it
                         "swaps": bundle.program.swaps.model_dump(),
+                        # the calendars' locations (shifts.csv's, rotations.csv's), only when the bundle gives some
+                        **_locations(bundle),
                     },
                     frames=bundle.frames,
                     content_hash=bundle.content_hash,
@@ -158,6 +162,11 @@ def save_bundle(bundle: Bundle, *, source: str, engine: Engine, actor: str = "ro
             if attempt == 2:  # a concurrent ingest created the same program: retried once above
                 raise
     raise AssertionError("unreachable")
+
+
+def _locations(bundle: Bundle) -> dict[str, Any]:
+    found = CalendarLabels.of_bundle(bundle).locations()
+    return {"locations": found} if found else {}
 
 
 def _public_source(source: str) -> str:

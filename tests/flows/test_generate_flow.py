@@ -147,6 +147,11 @@ def _all_assignments() -> list[Assignment]:
 # --------------------------------------------------------------------------- the happy path
 
 
+def _shift_of(event: Any) -> str:
+    """The shift id a calendar event's description gives (its title is the shift's name)."""
+    return str(event.get("description")).split("\n")[0].removeprefix("shift: ")
+
+
 def _check_outputs(out: Path, summary: dict[str, Any], bundle: Path) -> list[dict[str, str]]:
     from icalendar import Calendar
 
@@ -191,12 +196,14 @@ def _check_outputs(out: Path, summary: dict[str, Any], bundle: Path) -> list[dic
     assert on_disk["backup"]["tier"] == "quick" and on_disk["backup"]["verified"] is True
     assert (out / "validation.json").is_file()
 
-    people = {r["person_id"] for r in rows}
-    assert {p.stem for p in (out / "calendars").glob("*.ics")} == people
+    with (bundle / "people.csv").open(newline="", encoding="utf-8") as handle:
+        people = {r["person_id"] for r in csv.DictReader(handle)}
+    assert {r["person_id"] for r in rows} <= people
+    assert {p.stem for p in (out / "calendars").glob("*.ics")} == people  # everyone, with shifts or not
     for person in people:
         calendar = Calendar.from_ical((out / "calendars" / f"{person}.ics").read_bytes())
         events = {
-            (_wall(e.decoded("dtstart")), _wall(e.decoded("dtend")), str(e.get("summary")).split(" ")[0])
+            (_wall(e.decoded("dtstart")), _wall(e.decoded("dtend")), _shift_of(e))
             for e in calendar.walk("VEVENT")
         }
         expected = {
