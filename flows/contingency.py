@@ -15,10 +15,12 @@ import time
 from typing import Any
 
 from prefect import flow, unmapped
+from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from rotaflow.configs.settings import Settings, get_settings
 from rotaflow.errors import InputError, Problem
+from rotaflow.flows import outcome
 from rotaflow.services.planning import program_today
 from rotaflow.tasks.contingency import (
     assemble_analysis,
@@ -90,7 +92,7 @@ def current_block(bundle: Any, today: dt.date | None = None) -> str:
     return str(holding.iloc[0]["block_id"])
 
 
-@flow(name="contingency-analysis", log_prints=False)
+@flow(name="contingency-analysis", log_prints=False, on_failure=[outcome.unreported_failure])
 def contingency_analysis(
     program: str,
     block_id: str | None = None,
@@ -120,7 +122,7 @@ def contingency_analysis(
     return assemble_analysis(context, results, order, time.perf_counter() - started)
 
 
-@flow(name="contingency-report", log_prints=False)
+@flow(name="contingency-report", log_prints=False, on_failure=[outcome.unreported_failure])
 def contingency_report(
     program: str,
     block_id: str | None = None,
@@ -128,7 +130,7 @@ def contingency_report(
     order: int = 2,
     from_date: dt.date | None = None,
     deterministic_time: float | None = None,
-) -> ContingencyAnalysis:
+) -> ContingencyAnalysis | State:
     """N-1 (``order=1``) or N-1 and N-2 (``order=2``) of a block's schedule, people removed from
     ``from_date`` on; publishes artifacts.
 
@@ -147,4 +149,6 @@ def contingency_report(
         program, block_id, schedule, order, from_date, deterministic_time
     )
     publish_contingency(analysis)
-    return analysis
+    line = f"contingency of {analysis.block_id} (N-{analysis.order}): {len(analysis.scenarios)} scenario(s); "
+    line += f"{len(analysis.critical)} critical person(s), {len(analysis.fatal_pairs)} fatal pair(s)"
+    return outcome.completed(line, data=analysis)

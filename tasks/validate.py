@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from rotaflow.configs.settings import get_settings
 from rotaflow.services import ingest as ingest_service
 from rotaflow.services import validate as service
+from rotaflow.tasks.links import file_link, markdown_link
 from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.schedule import load_schedule, read_schedule_file
 
@@ -67,7 +68,10 @@ def publish_validation(validation: service.Validation, written: service.Written,
         f"- period {facts['period_start']} – {facts['period_end']} ({', '.join(facts['blocks']) or 'no block'})",
         f"- {facts['assignments']} assignments; {facts['warnings']} warning(s), {facts['infos']} info",
         f"- outputs: `{written.folder.resolve()}`",
+        f"- report: {markdown_link(written.folder / 'report.html')}",
     ]
+    if written.docs_index is not None:
+        lines.append(f"- Great Expectations Data Docs: {markdown_link(written.docs_index, 'Data Docs')}")
     for block in facts["utilisation_by_block"]:
         lines.append(f"- utilisation of {block['block_id']}: {block['utilisation']:.0%} ({block['band']})")
     if facts["burnout_bands"]:
@@ -80,16 +84,17 @@ def publish_validation(validation: service.Validation, written: service.Written,
     if len(validation.findings):
         table = json.loads(validation.findings.head(500).to_json(orient="records", date_format="iso"))
         create_table_artifact(key="validation-findings", table=table, description="Validation findings (first 500)")
-    create_link_artifact(
-        key="validation-report",
-        link=(written.folder / "report.html").resolve().as_uri(),
-        link_text="report.html",
-        description="The validation report",
-    )
-    if written.docs_index is not None:
+    # links only where the browser can open them (the reports server of `rotaflow serve`), never file://
+    report = file_link(written.folder / "report.html")
+    if report is not None:
+        create_link_artifact(
+            key="validation-report", link=report, link_text="report.html", description="The validation report"
+        )
+    docs = file_link(written.docs_index) if written.docs_index is not None else None
+    if docs is not None:
         create_link_artifact(
             key="validation-data-docs",
-            link=written.docs_index.resolve().as_uri(),
+            link=docs,
             link_text="Great Expectations Data Docs",
             description="Contracts of the assignments and findings",
         )

@@ -45,7 +45,31 @@ def test_a_valid_schedule_completes_with_artifacts(program: Path, schedule: Path
     run_id = state.state_details.flow_run_id
     summary = _artifacts("validation-summary", run_id)
     assert summary and "passed" in summary[0].data
-    assert _artifacts("validation-report", run_id)
+    assert state.message == f"validated: 0 hard violations, {result['warnings']} warning(s)"
+    # no reports server (a plain CLI run): the report's path as text, no file:// link the browser refuses
+    assert f"- report: `{(out / 'report.html').resolve()}`" in summary[0].data
+    assert not _artifacts("validation-report", run_id)
+
+
+def test_under_serve_the_artifacts_link_the_report_over_http(
+    program: Path, schedule: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rotaflow.configs.settings import get_settings
+    from rotaflow.tasks.links import REPORTS_URL_ENV
+
+    monkeypatch.setenv(REPORTS_URL_ENV, "http://127.0.0.1:4201")  # as `rotaflow serve` tells its worker
+    out = get_settings().var_dir / "runs" / "tiny-B1-check"
+    state = validate_schedule(
+        str(program), str(schedule), out_dir=str(out), block_id="B1", data_docs=False, return_state=True
+    )
+    assert state.is_completed(), state.message
+    run_id = state.state_details.flow_run_id
+    [link] = _artifacts("validation-report", run_id)
+    assert "http://127.0.0.1:4201/runs/tiny-B1-check/report.html" in link.data
+    assert (
+        "[report.html](http://127.0.0.1:4201/runs/tiny-B1-check/report.html)"
+        in _artifacts("validation-summary", run_id)[0].data
+    )
 
 
 def test_a_violation_fails_the_run_with_its_summary(program: Path, schedule: Path, tmp_path: Path) -> None:
