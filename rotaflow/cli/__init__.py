@@ -14,7 +14,7 @@ backup copies) shows progress bars on standard error when it is a terminal (``--
 This package holds the application (``app``), the entry point (``main``) and what every command
 shares (the consoles, the ``--json`` and ``--progress`` helpers, the option problems); each command
 or group of commands is a module of its own (``ingest``, ``generate``, ``repair``, ``year``, ``validate``, ``synth``,
-``sample``, ``rules``, ``serve``, ``history``, ``diff``, ``db``, ``bench``, ``backup``, ``restore``,
+``sample``, ``rules``, ``serve``, ``history``, ``diff``, ``explain``, ``db``, ``bench``, ``backup``, ``restore``,
 ``absence``, ``swap``, ``report``), registered on ``app``
 in the order ``rotaflow --help`` lists them.
 """

@@ -294,3 +294,17 @@ def test_above_the_cap_a_day_off_is_not_checked_and_says_so(validated: tuple[Bun
     assert "May work DAY, CALL24, HOME; the rules are not checked in this report for a program this large" in friday
     assert "kept off" not in friday
     assert "On blocking leave" in cells[("R2", SAT.isoformat(), "")]  # no rule checker needed for that
+
+
+def test_a_rotation_without_shifts_explains_every_day_without_checking(tmp_path: Path) -> None:
+    folder = bundle_dir(tmp_path / "tiny")
+    text = (folder / "rotation_assignments.csv").read_text(encoding="utf-8")
+    (folder / "rotation_assignments.csv").write_text(text.replace("R3,B1,NF", "R3,B1,VAC"), encoding="utf-8")
+    bundle = load(folder)
+    frame = load_schedule(bundle, write_csv(tmp_path / "assignments.csv", rows()).read_bytes())
+    cells = cell_explanations(bundle, validate(bundle, frame, block_id="B1"))
+    assert "Works no shift that day: rotation VAC (rotation_eligibility)." in cells[("R3", TUE.isoformat(), "")]
+    # the nights the schedule still gives R3 fill no row: the night row counts the night float's residents
+    night = cells[("R3", FRI.isoformat(), "NIGHT")]
+    assert "Coverage: none of the 1 coverage.csv rows of NIGHT that day counts R3." in night
+    assert "Nobody else on a rotation that works NIGHT was free that day." in night
