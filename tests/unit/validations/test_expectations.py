@@ -563,3 +563,26 @@ def test_check_expectations_returns_the_report_when_nothing_fails(
     bundle = parse_bundle(tiny_files)
     assert ingest.check_expectations(bundle, settings=settings) is report
     assert calls == [(settings.resolved_gx_dir, f"{bundle.program.key}-ingest")]  # the run is named, not __none__
+
+
+def test_offline_site_lists_what_the_store_holds_and_skips_what_it_cannot_read(tmp_path: Path) -> None:
+    site, store = tmp_path / "site", tmp_path / "store"
+    (site / "validations" / "rotaflow-people" / "tiny-run" / "manual").mkdir(parents=True)
+    (site / "validations" / "rotaflow-people" / "tiny-run" / "manual" / "people.html").write_text("<html></html>")
+    good = store / "rotaflow-people" / "tiny-run" / "manual"
+    good.mkdir(parents=True)
+    (good / "people.json").write_text(
+        '{"suite_name": "rotaflow-people", "success": false, '
+        '"statistics": {"evaluated_expectations": 2, "unsuccessful_expectations": 1}, '
+        '"results": [{"success": true}, {"success": false, "expectation_config": {"type": '
+        '"expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["a", "b"]}, "meta": {}}}]}'
+    )
+    broken = store / "rotaflow-shifts" / "tiny-run" / "20270701T000000.000000Z"
+    broken.mkdir(parents=True)
+    (broken / "shifts.json").write_text("{not json")
+    when = dt.datetime(2027, 7, 1, tzinfo=dt.UTC)
+    assert offline_site(site, store, "another-run", when) is None  # the store holds nothing of that run
+    index = (site / "index.html").read_text()
+    assert index.count("<tr><td>") == 1  # the unreadable result is left out
+    assert "<td>manual</td>" in index  # a run time GX did not write is shown as it is
+    assert 'href="validations/rotaflow-people/tiny-run/manual/people.html"' in index
