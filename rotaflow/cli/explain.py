@@ -23,6 +23,7 @@ EXPLANATION_SHAPE = (
     "{program, block_id, version, schedule, person_id, date, shift_id, has_shift, works, rotation, may_work, "
     "coverage: [{shift_id, row, who, minimum, maximum, target, assigned, counts_person, needed}], "
     "binding: [{rule, shifts, finding: {rule, window_start, window_end, value, limit, unit, message}}], "
+    "requests: [{shift_id, kind, weight, granted}], "
     "alternatives: [{person_id, shift_id, instead_of, rule, message, cost, costs, legal}], others_ineligible, "
     "left_out}"
 )

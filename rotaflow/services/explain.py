@@ -65,6 +65,7 @@ __all__ = [
     "MAX_PROBES",
     "Alternative",
     "Binding",
+    "Request",
     "CoverageRow",
     "Explanation",
     "Finding",
@@ -161,6 +162,25 @@ class CoverageRow:
 
 
 @dataclass(frozen=True)
+class Request:
+    """The person's request for that day (requests.csv): to work (``on``) or be off (``off``) a shift, or the whole
+    day (``shift_id`` None), and whether the schedule grants it."""
+
+    shift_id: str | None
+    kind: str
+    weight: int
+    granted: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclass_dict(self)
+
+    def words(self) -> str:
+        what = self.shift_id or "the day"
+        wish = f"to work {what}" if self.kind == "on" else f"to be off {what}"
+        return f"{wish} (weight {self.weight}): {'granted' if self.granted else 'not granted'}"
+
+
+@dataclass(frozen=True)
 class Binding:
     """A hard rule one more shift that day would break: the shifts that would break it, and the finding."""
 
@@ -227,6 +247,8 @@ class Explanation:
     """The shifts the person's rotation lets them work that day."""
     coverage: tuple[CoverageRow, ...]
     binding: tuple[Binding, ...]
+    requests: tuple[Request, ...]
+    """The person's requests for that day (a soft rule: granting one lowers the objective)."""
     alternatives: tuple[Alternative, ...]
     """Everyone else tried in the person's place (they work the shift); the person tried in each holder's place
     and as one more (they do not); the person as one more on each shift they may work (a day off)."""
@@ -254,6 +276,7 @@ class Explanation:
             "may_work": list(self.may_work),
             "coverage": [c.as_dict() for c in self.coverage],
             "binding": [b.as_dict() for b in self.binding],
+            "requests": [r.as_dict() for r in self.requests],
             "alternatives": [a.as_dict() for a in self.alternatives],
             "others_ineligible": self.others_ineligible,
             "left_out": self.left_out,
@@ -274,6 +297,8 @@ class Explanation:
             lines += ["", "Coverage:"] + [f"  {c.line()}" for c in self.coverage]
         elif self.shift_id is not None:
             lines += ["", f"Coverage: no coverage.csv row asks for {self.shift_id} on {day}."]
+        if self.requests:
+            lines += ["", f"{who}'s requests that day: " + "; ".join(r.words() for r in self.requests) + "."]
         lines += ["", f"Rules that bind {who} that day (one more shift would break them):"]
         lines += [f"  {b.rule} (with one more {' or '.join(b.shifts)}): {b.finding.message}" for b in self.binding]
         if not self.binding:
@@ -450,10 +475,20 @@ def explain_cell(
         may_work=may,
         coverage=coverage,
         binding=binding,
+        requests=_requests(inst, person_id, day, works),
         alternatives=alternatives,
         others_ineligible=ineligible,
         left_out=len(everyone) - len(tried),
     )
+
+
+def _requests(inst: Instance, person: str, day: int, works: tuple[str, ...]) -> tuple[Request, ...]:
+    out = []
+    for r in inst.requests:
+        if r.person == person and r.day == day:
+            worked = r.shift in works if r.shift else bool(works)
+            out.append(Request(r.shift, r.kind, r.weight, worked if r.kind == "on" else not worked))
+    return tuple(out)
 
 
 def _may_work(inst: Instance, person: str, day: int) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from rotaflow.errors import InputError
 from rotaflow.services.explain import (
     Alternative,
     Explanation,
+    Request,
     cell_explanations,
     explain_cell,
     explain_schedule,
@@ -88,6 +89,18 @@ def test_someone_who_could_take_it_shows_the_cost_of_giving_it_to_them(context: 
     # R2's request for the day off would be granted: 5 (the rule's weight) × 1 (the request's) less
     assert (r1.legal, r1.instead_of, r1.cost, r1.costs) == (True, "R2", -5, {"shift_requests": -5})
     assert "R1 (DAY, in R2's place): no hard rule against it; objective -5 (shift_requests -5)" in found.text()
+
+
+def test_the_persons_requests_that_day_are_told_granted_or_not(context: SwapContext) -> None:
+    found = explain_cell(context, "R2", TUE)
+    assert found.requests == (Request(None, "off", 1, False),)
+    assert "R2's requests that day: to be off the day (weight 1): not granted." in found.text()
+    wednesday = explain_cell(context, "R2", dt.date(2027, 7, 7))  # R1's day: R2 asked for the 24-hour call
+    assert wednesday.requests == (Request("CALL24", "on", 2, False),)
+    assert explain_cell(context, "R1", FRI).requests == ()
+    assert explain_cell(context, "R1", dt.date(2027, 7, 5)).as_dict()["requests"] == [
+        {"shift_id": "DAY", "kind": "off", "weight": 3, "granted": False}
+    ]
 
 
 def _objective(context: SwapContext, cells: frozenset[Cell]) -> float:
