@@ -177,9 +177,12 @@ def _n1_figure(singles: dict[str, dict[str, Any]], figures: _Figures) -> tuple[s
         rows[kind].append((person, top, text))
     figure = go.Figure()
     labels = {"covered": "covered (repair size)", "uncovered": "critical: uncovered", "undecided": "not decided"}
+    marks = {"uncovered": "critical", "undecided": "?"}
+    labelled = len(people) <= 60  # a label on every bar (a repair of 0 has no bar to see) while they fit
     for kind, colour in N1_COLOURS.items():
         if not rows[kind]:
             continue
+        text = [_fmt(v) if kind == "covered" else marks[kind] for _, v, _ in rows[kind]]
         figure.add_trace(
             go.Bar(
                 x=[_plot_text(p) for p, _, _ in rows[kind]],
@@ -188,6 +191,11 @@ def _n1_figure(singles: dict[str, dict[str, Any]], figures: _Figures) -> tuple[s
                 marker={"color": colour, "line": {"width": 0}},
                 customdata=[t for _, _, t in rows[kind]],
                 hovertemplate="without %{x}<br>%{customdata}<extra></extra>",
+                **(
+                    {"text": text, "textposition": "outside" if kind == "covered" else "inside", "cliponaxis": False}
+                    if labelled
+                    else {}
+                ),
             )
         )
     names = [_plot_text(p) for p in people]
@@ -204,7 +212,7 @@ def _n1_figure(singles: dict[str, dict[str, Any]], figures: _Figures) -> tuple[s
                 "tickangle": -60,
                 "showticklabels": len(names) <= 150,
             },
-            yaxis={"title": {"text": "assignments the repair changes"}, "range": [0, top * 1.05]},
+            yaxis={"title": {"text": "assignments the repair changes"}, "range": [0, top * 1.12]},
             legend={"title": {"text": "without that person"}},
         )
     )

@@ -289,6 +289,12 @@ def test_hours_per_resident_scales_to_a_large_program() -> None:
     assert layout["xaxis"]["showticklabels"] is False
 
 
+def test_a_large_n1_chart_has_no_bar_labels() -> None:
+    contingency = pd.DataFrame([{"people": (f"R{i}",), "outcome": "covered", "repair_size": i % 5} for i in range(80)])
+    traces, _ = plot_json(render_report(minimal(contingency=contingency)), PLOT_IDS["contingency"])
+    assert len(traces) == 1 and len(traces[0]["x"]) == 80 and "text" not in traces[0]
+
+
 def test_n1_only_contingency_is_one_bar_per_person_critical_in_red() -> None:
     contingency = pd.DataFrame(
         [
@@ -303,6 +309,7 @@ def test_n1_only_contingency_is_one_bar_per_person_critical_in_red() -> None:
     assert [t["type"] for t in traces] == ["bar", "bar", "bar"]  # no N x N matrix
     covered, critical, undecided = traces
     assert covered["x"] == ["R1", "R10"] and covered["y"] == [3.0, 0.0]
+    assert covered["text"] == ["3", "0"] and critical["text"] == ["critical"]  # a repair of 0 still shows
     assert covered["customdata"][1] == "covered; the repair changes unknown assignments"
     assert critical["name"] == "critical: uncovered" and critical["marker"]["color"] == "#c62828"
     assert critical["x"] == ["R2"] and critical["y"] == [3.0]  # full height
