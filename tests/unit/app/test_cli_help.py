@@ -49,9 +49,7 @@ def test_ingest_help_shows_square_brackets_as_written(capsys: pytest.CaptureFixt
     assert "notes: [added files and columns accepted but not read]}" in text
 
 
-@pytest.mark.parametrize(
-    "path, command", COMMANDS, ids=lambda value: " ".join(value) if isinstance(value, list) else ""
-)
+@pytest.mark.parametrize("path, command", COMMANDS, ids=[" ".join(path) or "rotaflow" for path, _ in COMMANDS])
 def test_help_at_80_columns_is_whole_and_wrapped(
     path: list[str], command: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -75,7 +73,7 @@ def test_the_progress_option_shows_its_environment_variable_whole(capsys: pytest
     assert "ROTAFLOW_PROGRESS=always|never" in text and "…" not in text.split("--progress")[1]
 
 
-@pytest.mark.parametrize("path, command", SHOWN, ids=lambda value: " ".join(value) if isinstance(value, list) else "")
+@pytest.mark.parametrize("path, command", SHOWN, ids=[" ".join(path) or "rotaflow" for path, _ in SHOWN])
 def test_help_ends_with_examples(path: list[str], command: Any, capsys: pytest.CaptureFixture[str]) -> None:
     text = _help(path, capsys)
     head, examples = text.rsplit("Examples:", 1)
