@@ -301,8 +301,10 @@ class Explanation:
             lines += ["", f"{who}'s requests that day: " + "; ".join(r.words() for r in self.requests) + "."]
         lines += ["", f"Rules that bind {who} that day (one more shift would break them):"]
         lines += [f"  {b.rule} (with one more {' or '.join(b.shifts)}): {b.finding.message}" for b in self.binding]
-        if not self.binding:
+        if not self.binding and any(s not in self.works for s in self.may_work):
             lines.append("  none")
+        elif not self.binding:
+            lines.append("  none tried: their rotation works no other shift that day")
         if self.has_shift:
             head = f"Others who could work {self.shift_id} on {day}, in {who}'s place:"
         elif self.shift_id is not None:

@@ -164,6 +164,13 @@ def test_the_rules_that_only_say_someone_works_that_day_are_left_out(context: Sw
     assert "one_shift_at_a_time" in {b.rule for b in off.binding}
 
 
+def test_a_day_with_no_other_shift_to_try_says_so(context: SwapContext) -> None:
+    found = explain_cell(context, "R3", FRI)  # the night float works NIGHT, its rotation's only shift
+    assert found.binding == () and found.may_work == ("NIGHT",)
+    assert "  none tried: their rotation works no other shift that day" in found.text()
+    assert "none tried" not in explain_cell(context, "R1", SAT).text()  # CALL24 and HOME were tried
+
+
 def test_a_shift_not_worked_tries_the_person_in_each_holders_place_and_as_one_more(context: SwapContext) -> None:
     found = explain_cell(context, "R3", FRI, "DAY")
     assert not found.has_shift and found.works == ("NIGHT",)
