@@ -317,7 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err.print("aborted")
         return 1
-    except typer.TyperException as exc:  # usage errors: unknown option, missing value …
+    except typer.TyperException as exc:  # usage errors: unknown option, missing value, a value not among the choices …
+        message = getattr(exc, "message", None)
+        if isinstance(message, str):  # typer's check of a value reads "Value error, 'n3' is not one of …"
+            exc.message = message.removeprefix("Value error, ")  # type: ignore[attr-defined]
         show = getattr(exc, "show", None)
         if callable(show):
             show()

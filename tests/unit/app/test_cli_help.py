@@ -114,7 +114,7 @@ def test_options_with_a_fixed_set_list_it_and_refuse_the_rest(
     assert main([*args, option, bad]) == 2
     refused = capsys.readouterr().err
     assert "Invalid value for '" in refused and option in refused.split("Invalid value for")[1]
-    assert f"'{bad}' is not one of " + ", ".join(f"'{c}'" for c in choices) in refused
+    assert f"': '{bad}' is not one of " + ", ".join(f"'{c}'" for c in choices) + "." in refused  # nothing between
 
 
 def test_the_choices_are_the_services_own() -> None:
