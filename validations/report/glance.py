@@ -192,6 +192,9 @@ def publication_html(summary: Mapping[str, Any]) -> str:
         state += " as " + _value("version", version, f"version {version}" if version is not None else "a new version")
     elif published is False:
         state = _value("published", False, "not published", state="no") + _value("version", None, "")
+    elif "run_id" not in summary:  # ``rotaflow validate`` of a schedule file: nothing to publish
+        words = "not a generation run: validating a schedule publishes nothing"
+        state = _value("published", None, words, state="none") + _value("version", None, "")
     else:
         state = _value("published", None, "not published yet", state="pending") + _value("version", None, "")
     if backup_id is not None:

@@ -164,6 +164,8 @@ def _publication_text(summary: Mapping[str, Any]) -> str:
         return "yes" + (f", as version {_text(version)}" if not _missing(version) else "")
     if published is False:
         return "no"
+    if "run_id" not in summary:
+        return '<span class="note">no: a validation of a schedule file publishes nothing</span>'
     return '<span class="note">not yet (the run had not reached publishing when this page was written)</span>'
 
 

@@ -148,6 +148,15 @@ def test_glance_lists_are_cut_in_words_but_whole_in_the_data() -> None:
     assert glance_text(page, "days_without_spare").endswith("2027-07-10 … and 18 more")
 
 
+def test_a_validation_of_a_schedule_file_is_not_pending_publication() -> None:
+    data = minimal()
+    del data.summary["run_id"]  # rotaflow validate: no generation run behind the schedule
+    page = render_report(data)
+    assert glance(page)["published"] is None
+    assert glance_text(page, "published") == "not a generation run: validating a schedule publishes nothing"
+    assert "a validation of a schedule file publishes nothing" in page and "not published yet" not in page
+
+
 def test_glance_values_are_escaped() -> None:
     data = minimal()
     data.summary.update(
