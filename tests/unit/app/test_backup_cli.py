@@ -144,6 +144,16 @@ def test_an_incomplete_backup_is_listed_as_such(live: str, backup_id: str, capsy
 # --------------------------------------------------------------------------- backup verify
 
 
+def test_verify_without_restore_tests_checks_the_checksums_only(
+    live: str, backup_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["backup", "verify", "--no-flow", "--json"]) == 0
+    assert backup_id in [t["backup_id"] for t in json.loads(capsys.readouterr().out)["restore_tests"]]
+    assert main(["backup", "verify", "--no-flow", "--no-restore-test", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ok"] is True and summary["checked"] == 1 and summary["restore_tests"] == []
+
+
 def test_verify_reports_staleness_and_damage(live: str, backup_id: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["backup", "verify", "--no-flow", "--json"]) == 0
     captured = capsys.readouterr()
