@@ -121,7 +121,7 @@ class Finding:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclass_dict(self)
+        return _dataclass_dict(self)
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ class CoverageRow:
     """The person works the slot, counts for the row, and without them it is below its minimum."""
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclass_dict(self)
+        return _dataclass_dict(self)
 
     def line(self) -> str:
         bounds = f"min {self.minimum}" + (f", max {self.maximum}" if self.maximum is not None else "")
@@ -172,7 +172,7 @@ class Request:
     granted: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclass_dict(self)
+        return _dataclass_dict(self)
 
     def words(self) -> str:
         what = self.shift_id or "the day"
@@ -210,7 +210,7 @@ class Alternative:
         return self.rule is None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**dataclass_dict(self), "legal": self.legal}
+        return {**_dataclass_dict(self), "legal": self.legal}
 
     def line(self) -> str:
         place = f"in {self.instead_of}'s place" if self.instead_of else "as one more"
@@ -321,7 +321,7 @@ class Explanation:
         return "\n".join(lines)
 
 
-def dataclass_dict(value: Any) -> dict[str, Any]:
+def _dataclass_dict(value: Any) -> dict[str, Any]:
     return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
 
 
