@@ -320,12 +320,19 @@ def test_an_operator_restores_a_named_backup_from_the_prefect_ui(
         page.get_by_text("Paused", exact=True).first.wait_for()
         shots.take("paused")
 
-        # Resume: the dialog explains what will happen; type the backup id and switch confirm on
+        # Resume: the dialog says first what to do, then what will happen; type the backup id, switch confirm on
+        page.set_viewport_size({"width": 1400, "height": 900})
         resume.click()
         dialog = page.get_by_role("dialog")
         dialog.get_by_text("Emergency restore: confirm").wait_for()
         description = dialog.inner_text()
         assert backup_id in description and "Pre-snapshot" in description, description
+        instruction = dialog.get_by_text(re.compile(r"^To restore, type")).first
+        instruction.wait_for()
+        box = instruction.bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 900, box  # seen without scrolling
+        dialog_labels = [t.strip() for t in dialog.locator(".schema-form-property__label").all_inner_texts()]
+        assert len(dialog_labels) == 2 and not any("Optional" in t for t in dialog_labels), dialog_labels
         shots.take("resume-dialog")
         dialog.locator("textarea").fill(backup_id)
         switch = dialog.get_by_role("switch")
@@ -376,6 +383,11 @@ def test_an_operator_restores_a_named_backup_from_the_prefect_ui(
     assert journal["flow_run_id"] == run["id"]
     steps = {s["step"]: s for s in journal["steps"]}
     assert steps["confirmation"]["how"] == "prefect ui", journal["steps"]
+    # and who confirmed, how and when, each gate's outcome, the way back
+    assert "- how: typed in the Prefect UI (Resume dialog)" in report and "- by: API user rotaflow" in report
+    assert re.search(r"^- when: .+ UTC \(.+ local time\)$", report, re.M), report
+    assert len(re.findall(r"^\| \d [^|]+\| passed \|", report, re.M)) == 6, report
+    assert f"`rotaflow restore emergency --from quick --backup {snapshot.group(1)}`" in report
     assert {"pre-snapshot", "restored", "swapped", "verified-restored", "finished-done"} <= set(steps)
 
     # the live database is the backup again: the deleted rows are back, the edit undone, the addition gone
