@@ -375,20 +375,20 @@ RUN_LOGGING = {
 and of the flow runs it starts (a process worker passes its environment on)."""
 
 
-def worker_env(config: ServeConfig, auth: str) -> dict[str, str]:
+def worker_env(config: ServeConfig, auth: str, reports_url: str | None = None) -> dict[str, str]:
     """The worker's environment: the server's, run logs at INFO to the API, the console quiet, and where
-    the runs' reports are served (``ROTAFLOW_REPORTS_URL``, when the reports server runs)."""
+    the runs' reports are served (``ROTAFLOW_REPORTS_URL``: ``reports_url``, when the reports server runs)."""
     env = _env(config, auth)
     env.update(RUN_LOGGING)
-    if config.reports_port:
-        env[REPORTS_URL_ENV] = config.reports_url
+    if reports_url:
+        env[REPORTS_URL_ENV] = reports_url
     else:
         env.pop(REPORTS_URL_ENV, None)
     return env
 
 
 def _start_worker(served: Served) -> subprocess.Popen[bytes]:
-    env = worker_env(served.config, served.auth)
+    env = worker_env(served.config, served.auth, served.config.reports_url if served.reports else None)
     command = [*_prefect(), "worker", "start", "--pool", POOL, "--type", "process", "--name", "rotaflow-worker"]
     path = served.config.worker_log
     if path is None:
@@ -478,11 +478,11 @@ def _start_reports(served: Served) -> None:
         return
     try:
         served.reports = reports_server(get_settings().var_dir / "runs", config.reports_port)
-    except OSError as exc:
-        raise RuntimeError(
-            f"the reports server cannot listen on 127.0.0.1:{config.reports_port} ({exc.strerror}); "
-            f"set {REPORTS_PORT_ENV} to a free port, or 0 to do without"
-        ) from exc
+    except OSError as exc:  # the rest works without it: the artifacts then show the reports' paths
+        config.log(
+            f"warning: no reports server: 127.0.0.1:{config.reports_port} is not free ({exc.strerror}); "
+            f"the artifacts show the reports' paths instead of links. Set {REPORTS_PORT_ENV} to a free port"
+        )
 
 
 def webhook_warning() -> str | None:

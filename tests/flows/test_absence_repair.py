@@ -225,6 +225,8 @@ def test_an_approved_repair_is_published_as_the_next_version(published: Path) ->
     assert state.is_completed(), state.message
     summary = state.result()
     assert summary["published"] is True and summary["version"] == 2 and summary["based_on_version"] == 1
+    changed, backup_id = summary["repair"]["changes"], summary["backup"]["backup_id"]
+    assert state.message == f"repaired B1: {changed} change(s); published version 2, backup {backup_id}"
     assert "rejected" not in summary["repair"]
     assert _versions() == [(1, "published", "generate", "rotaflow generate"), (2, "published", "repair", ACTOR)]
     final = _rows(Path(summary["out_dir"]) / "changes.csv")  # rewritten with the version it made

@@ -63,6 +63,10 @@ def test_backup_takes_verifies_and_prunes_the_quick_tier(live: str, keep_two: st
     result = state.result()
     assert result["tier"] == "quick" and result["verified"] is True
     assert result["pruned"] == [old[0]]  # keep_last 2: the oldest goes
+    assert state.message == (
+        f"backup {result['backup_id']} (quick, {result['bytes']} bytes) taken and verified; "
+        "1 older quick backup(s) pruned"
+    )
     assert _quick_ids(keep_two) == [old[1], result["backup_id"]]
     store = open_tier_store("quick", config)
     report = verify_backup(store, result["backup_id"])

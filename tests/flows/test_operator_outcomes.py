@@ -258,7 +258,7 @@ def test_serve_sends_the_runs_info_logs_to_the_api_and_keeps_the_console_quiet(t
     from rotaflow.serve import ServeConfig, worker_env
 
     assert os.environ.get("PREFECT_LOGGING_LEVEL") == "WARNING"
-    env = worker_env(ServeConfig(home=tmp_path / "prefect", reports_port=0), "rotaflow:secret")
+    env = worker_env(ServeConfig(home=tmp_path / "prefect"), "rotaflow:secret")
     env["PREFECT_API_URL"] = str(PREFECT_API_URL.value())
     env.pop("PREFECT_API_AUTH_STRING")  # the test API has no auth
     done = subprocess.run(

@@ -325,6 +325,7 @@ def test_an_approved_swap_is_executed_as_the_next_version(
     assert state.is_completed(), state.message
     result = state.result()
     assert (result["state"], result["kind"], result["version"]) == ("executed", "trade", 2)
+    assert state.message == f"swap request {result['id']} (trade, block B1): executed as version 2"
     assert result["accepted_by"] == taker and result["block_id"] == "B1"
     assert _versions(settings) == [(1, "published", "generate"), (2, "published", "swap")]
     assert _rows(settings) == _traded(before, spec, taker)

@@ -151,6 +151,10 @@ def test_the_year_is_planned_into_the_run_folder(year_dir: Path, settings: Setti
     result = state.result()
     assert result["program"] == PROGRAM and result["status"] == "optimal"
     assert (result["residents"], result["blocks"], result["published"]) == (3, 2, None)
+    assert (
+        state.message
+        == f"planned 3 resident(s) over 2 block(s) (optimal); {len(result['unmet'])} wish(es) not granted; not published"
+    )
     out = Path(result["out_dir"])
     assert out.parent == (Path(settings.var_dir) / "runs").resolve() and out.name.startswith(f"{PROGRAM}-year-")
     assert sorted(result["files"]) == ["plan_summary.json", "rotation_assignments.csv", "year.html"]

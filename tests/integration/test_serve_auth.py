@@ -171,12 +171,12 @@ def test_the_worker_sends_info_logs_to_the_api_and_knows_the_reports_url(
     from rotaflow.tasks.links import REPORTS_URL_ENV
 
     monkeypatch.setenv("PREFECT_LOGGING_LEVEL", "WARNING")  # as `make` or an operator's shell may set it
-    env = worker_env(ServeConfig(home=tmp_path, reports_port=4301), "rotaflow:pw")
+    env = worker_env(ServeConfig(home=tmp_path), "rotaflow:pw", "http://127.0.0.1:4301")
     assert env["PREFECT_LOGGING_LEVEL"] == "INFO" and env["PREFECT_LOGGING_HANDLERS_API_LEVEL"] == "INFO"
     assert env["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] == "WARNING"
     assert env[REPORTS_URL_ENV] == "http://127.0.0.1:4301"
     monkeypatch.setenv(REPORTS_URL_ENV, "http://stale")
-    assert REPORTS_URL_ENV not in worker_env(ServeConfig(home=tmp_path, reports_port=0), "rotaflow:pw")
+    assert REPORTS_URL_ENV not in worker_env(ServeConfig(home=tmp_path), "rotaflow:pw")  # no reports server
 
 
 def test_serve_warns_on_stderr_at_start_when_no_webhook_is_set(
@@ -202,3 +202,19 @@ def test_serve_warns_on_stderr_at_start_when_no_webhook_is_set(
     assert serve_module.webhook_warning() is None
     assert serve_module.serve(config) == 1
     assert capsys.readouterr().err == ""
+
+
+def test_a_busy_reports_port_is_a_warning_and_the_runs_get_no_link(tmp_path: Path) -> None:
+    from rotaflow.serve import ServeConfig, Served, _start_reports
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        lines: list[str] = []
+        config = ServeConfig(home=tmp_path, reports_port=taken.getsockname()[1], log=lines.append)
+        served = Served(config, "rotaflow:pw", "test", server=None)  # type: ignore[arg-type]
+        _start_reports(served)
+    assert served.reports is None
+    assert (
+        len(lines) == 1 and lines[0].startswith("warning: no reports server:") and "ROTAFLOW_REPORTS_PORT" in lines[0]
+    )
