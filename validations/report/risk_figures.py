@@ -182,7 +182,7 @@ def _n1_figure(singles: dict[str, dict[str, Any]], figures: _Figures) -> tuple[s
     for kind, colour in N1_COLOURS.items():
         if not rows[kind]:
             continue
-        text = [_fmt(v) if kind == "covered" else marks[kind] for _, v, _ in rows[kind]]
+        bar_text = [_fmt(v) if kind == "covered" else marks[kind] for _, v, _ in rows[kind]]
         figure.add_trace(
             go.Bar(
                 x=[_plot_text(p) for p, _, _ in rows[kind]],
@@ -192,7 +192,11 @@ def _n1_figure(singles: dict[str, dict[str, Any]], figures: _Figures) -> tuple[s
                 customdata=[t for _, _, t in rows[kind]],
                 hovertemplate="without %{x}<br>%{customdata}<extra></extra>",
                 **(
-                    {"text": text, "textposition": "outside" if kind == "covered" else "inside", "cliponaxis": False}
+                    {
+                        "text": bar_text,
+                        "textposition": "outside" if kind == "covered" else "inside",
+                        "cliponaxis": False,
+                    }
                     if labelled
                     else {}
                 ),
