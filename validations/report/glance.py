@@ -232,7 +232,7 @@ def _glance_section(data: ReportData) -> str:
             listed += f" + {cross} cross-cover backup{'s' if cross != 1 else ''} from outside the rotations"
             listed += f" (for {_ids(shifts)})" if shifts else ""
         jeopardy = _value("jeopardy_pool", pool, f"<strong>{size}</strong>: {listed}", size=size)
-    items.append(("Jeopardy pool (stand-ins)", f"<dd>{jeopardy}</dd>", ""))
+    items.append(("Jeopardy pool (backups)", f"<dd>{jeopardy}</dd>", ""))
     over = facts["single_week_over_limit"]
     limit = _num(_given(data.summary, "weekly_limit_hours")) or DEFAULT_WEEKLY_LIMIT
     words = f"<strong>{len(over)}</strong>" + (f": {_ids(over)}" if over else "")
