@@ -16,6 +16,7 @@ import csv
 import datetime as dt
 import io
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -458,7 +459,8 @@ def _cell_explanations(bundle: Bundle, validation: Validation) -> dict[tuple[str
         from rotaflow.services.explain import cell_explanations
 
         return dict(cell_explanations(bundle, validation))
-    except Exception:  # noqa: BLE001 - the report stands without explanations
+    except Exception as error:  # noqa: BLE001 - the report stands without explanations
+        logging.getLogger(__name__).warning("report.html without cell explanations: %s", type(error).__name__)
         return None
 
 

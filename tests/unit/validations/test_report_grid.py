@@ -306,14 +306,16 @@ def test_write_validation_shows_roles_rotations_leave_and_explanations(
 
 
 def test_write_validation_renders_without_explanations_when_they_fail(
-    tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(bundle: Any, validation: Any) -> dict[tuple[str, str, str], str]:
         raise RuntimeError("explain failed")
 
     _explain_module(monkeypatch, broken)
-    html = _written_report(tiny_dir, tmp_path)
+    with caplog.at_level("WARNING", logger="rotaflow.services.validate"):
+        html = _written_report(tiny_dir, tmp_path)
     assert payload(html)["explain"] == {}
+    assert "report.html without cell explanations: RuntimeError" in caplog.text
     assert list(rows_of(html)) == ["R1", "R2", "R3", "F1"]
 
 
