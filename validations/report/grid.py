@@ -292,7 +292,10 @@ def _schedule_section(data: ReportData) -> str:
         + "</tr>"
         for person in rows.people
     )
+    week_start = f"7n+{first_day + 1}"  # the first day of each 7-day week (nth-child counts from 1)
     wide = (
+        f"<style>#schedule-grid td:nth-child({week_start}),#schedule-grid th:nth-child({week_start})"
+        "{border-left:2px solid #8c959f}</style>"
         '<div class="scroll grid-wrap grid-screen">'
         f'<table class="grid" id="schedule-grid" role="grid" data-first="{first_day}" '
         f'aria-describedby="grid-help"><caption>{len(rows.people)} people × {len(rows.dates)} days</caption>'

@@ -190,6 +190,12 @@ def test_print_has_one_table_per_week_with_the_person_columns_repeated() -> None
     assert re.search(r"@media print\{[^@]*\.grid-screen[^}]*display:none", html)
 
 
+def test_on_screen_a_line_marks_the_start_of_each_week() -> None:
+    # person, role, PGY, rotation: the first day is the 5th cell of a row, and every 7th after it
+    assert "#schedule-grid td:nth-child(7n+5)" in _schedule_section(grid_data())
+    assert "#schedule-grid td:nth-child(7n+2)" in _schedule_section(grid_data(people=None, rotations=None))
+
+
 def test_a_period_not_a_multiple_of_seven_ends_with_a_short_week() -> None:
     html = _schedule_section(grid_data(days=10))
     assert "Week 2: 2027-07-08 – 2027-07-10" in html and "Week 3" not in html
