@@ -203,8 +203,7 @@ def _check_outputs(out: Path, summary: dict[str, Any], bundle: Path) -> list[dic
     for person in people:
         calendar = Calendar.from_ical((out / "calendars" / f"{person}.ics").read_bytes())
         events = {
-            (_wall(e.decoded("dtstart")), _wall(e.decoded("dtend")), _shift_of(e))
-            for e in calendar.walk("VEVENT")
+            (_wall(e.decoded("dtstart")), _wall(e.decoded("dtend")), _shift_of(e)) for e in calendar.walk("VEVENT")
         }
         expected = {
             (_wall(dt.datetime.fromisoformat(r["start"])), _wall(dt.datetime.fromisoformat(r["end"])), r["shift_id"])
@@ -236,8 +235,12 @@ def test_generate_publishes_exports_reads_history_and_replaces(
 
     # artifacts of the run
     flow_run_id = state.state_details.flow_run_id
-    markdown = _artifacts("generation-summary", flow_run_id)
-    assert len(markdown) == 1 and summary["status"] in markdown[0].data
+    markdown = sorted(_artifacts("generation-summary", flow_run_id), key=lambda a: a.created)
+    assert len(markdown) == 2  # after the export, then the run's outcome
+    assert (
+        summary["status"] in markdown[-1].data
+        and f"| published | yes, version {summary['version']} |" in markdown[-1].data
+    )
     progress = _artifacts("solve-progress", flow_run_id)
     assert len(progress) == 1 and float(progress[0].data) == pytest.approx(100.0)
     assert {"build-instance", "preflight", "solve", "check-rules", "publish", "export"} <= set(_task_runs(flow_run_id))
