@@ -408,12 +408,36 @@ ROTATION_PALETTE = (
 )
 
 
-def _groups_of(people: list[str], assignments: pd.DataFrame) -> dict[str, tuple[str, str]]:
+def _groups_of(
+    people: list[str],
+    assignments: pd.DataFrame,
+    roster: pd.DataFrame | None = None,
+    rotations: pd.DataFrame | None = None,
+) -> dict[str, tuple[str, str]]:
     """Each person's (PGY, rotation) as labels: PGY from the assignments' ``pgy`` column, the rotation the one
-    they work most shifts in (``rotation_id``); "—" when not known."""
-    out = {p: ("—", "—") for p in people}
-    if "person_id" not in assignments:
-        return out
+    they work most shifts in (``rotation_id``); for someone with no shift (a block of leave, say) the PGY from
+    ``roster`` (people.csv's person_id, pgy) and the rotation of their longest stretch in ``rotations``
+    (person_id, start_date, end_date, rotation_id); "—" when not known."""
+    found = _groups_from_shifts(people, assignments) if "person_id" in assignments else {}
+    pgy = {p: label for p, (label, _) in found.items() if label != "—"}
+    rotation = {p: label for p, (_, label) in found.items() if label != "—"}
+    if roster is not None and {"person_id", "pgy"} <= set(roster.columns):
+        for person, value in zip(roster["person_id"].astype(str), roster["pgy"], strict=True):
+            number = _num(value)
+            if person not in pgy and number is not None:
+                pgy[person] = _fmt(int(number)) if number.is_integer() else _fmt(value)
+    if rotations is not None and {"person_id", "start_date", "end_date", "rotation_id"} <= set(rotations.columns):
+        spans = rotations.assign(
+            _person=rotations["person_id"].astype(str),
+            _days=(pd.to_datetime(rotations["end_date"]) - pd.to_datetime(rotations["start_date"])).dt.days,
+        ).sort_values(["_person", "_days"], ascending=[True, False], kind="stable")
+        for person, value in zip(spans["_person"], spans["rotation_id"], strict=True):
+            if person not in rotation and not _missing(value):
+                rotation[person] = str(value)
+    return {p: (pgy.get(p, "—"), rotation.get(p, "—")) for p in people}
+
+
+def _groups_from_shifts(people: list[str], assignments: pd.DataFrame) -> dict[str, tuple[str, str]]:
     frame = assignments.assign(_person=assignments["person_id"].astype(str))
     pgy: dict[str, str] = {}
     if "pgy" in frame:
@@ -433,7 +457,12 @@ def _groups_of(people: list[str], assignments: pd.DataFrame) -> dict[str, tuple[
 
 
 def _hours_per_resident_figure(
-    weekly: pd.DataFrame, assignments: pd.DataFrame, figures: _Figures, limit: float = 80.0
+    weekly: pd.DataFrame,
+    assignments: pd.DataFrame,
+    figures: _Figures,
+    limit: float = 80.0,
+    roster: pd.DataFrame | None = None,
+    rotations: pd.DataFrame | None = None,
 ) -> tuple[str, dict[str, int]]:
     """Each resident's highest single week (a bar) and highest 4-week average (a diamond) against the limit,
     residents ordered by PGY, then rotation, then id; one bar trace per rotation, never one per resident."""
@@ -446,7 +475,7 @@ def _hours_per_resident_figure(
     peak_week = frame.groupby("person_id")["_hours"].max()
     peak_average = frame.groupby("person_id")["_average"].max() if "average_4w" in frame else None
     people = _sorted_ids(frame["person_id"])
-    groups = _groups_of(people, assignments)
+    groups = _groups_of(people, assignments, roster, rotations)
     rank = {p: i for i, p in enumerate(people)}
 
     def pgy_key(label: str) -> tuple[int, float, str]:

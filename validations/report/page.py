@@ -58,7 +58,7 @@ def render_report(data: ReportData) -> str:
     limit = _num(_given(data.summary, "weekly_limit_hours")) or DEFAULT_WEEKLY_LIMIT
 
     def hours_figures(frame: pd.DataFrame, figures: _Figures) -> tuple[str, dict[str, int]]:
-        per_person, _ = _hours_per_resident_figure(frame, data.assignments, figures, limit)
+        per_person, _ = _hours_per_resident_figure(frame, data.assignments, figures, limit, data.people, data.rotations)
         body, counts = _hours_figure(frame, figures)
         return _history_note(data) + per_person + body, counts
 

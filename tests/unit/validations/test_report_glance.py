@@ -289,6 +289,29 @@ def test_hours_per_resident_is_grouped_by_pgy_then_rotation_one_trace_per_rotati
     assert "1 above it in a single week, 1 with a 4-week average above it" in page
 
 
+def test_hours_per_resident_places_someone_without_shifts_by_people_and_rotations() -> None:
+    weekly = pd.DataFrame(
+        {"person_id": ["R1", "R9"], "week_start": ["2027-07-01"] * 2, "hours": [50.0, 0.0], "limit": [80.0] * 2}
+    )
+    assignments = pd.DataFrame(
+        {"person_id": ["R1"], "date": ["2027-07-01"], "shift_id": ["DAY"], "pgy": [1], "rotation_id": ["ICU"]}
+    )
+    people = pd.DataFrame({"person_id": ["R1", "R9"], "role": ["resident"] * 2, "pgy": [1, 3]})
+    rotations = pd.DataFrame(
+        {
+            "person_id": ["R9", "R9"],
+            "start_date": ["2027-07-01", "2027-07-03"],
+            "end_date": ["2027-07-02", "2027-07-28"],
+            "rotation_id": ["ICU", "VAC"],
+        }
+    )
+    page = render_report(minimal(weekly_hours=weekly, assignments=assignments, people=people, rotations=rotations))
+    traces, layout = plot_json(page, PLOT_IDS["hours_per_resident"])
+    bars = {t["name"]: t["x"] for t in traces if t["type"] == "bar"}
+    assert bars == {"ICU": ["R1"], "VAC": ["R9"]}  # R9 (on leave all block) by the rotation of their longest stretch
+    assert [a["text"] for a in layout["annotations"]] == ["80 h", "PGY 1", "PGY 3"]  # PGY from people.csv
+
+
 def test_hours_per_resident_scales_to_a_large_program() -> None:
     data = example_data(residents=300, days=14)
     page = render_report(minimal(weekly_hours=data.weekly_hours, assignments=data.assignments))
