@@ -25,6 +25,11 @@ WITH_RESULTS = [
     ["validate"],
     ["history"],
     ["diff"],
+    ["explain"],
+    ["plan-year"],
+    ["report", "year"],
+    ["rules"],
+    ["sample"],
     ["synth"],
     ["db", "upgrade"],
     ["db", "downgrade"],
@@ -94,6 +99,22 @@ def test_every_command_with_a_result_takes_json_and_documents_its_shape(
     assert option.help and "JSON" in option.help and "{" in option.help  # the shape, in the help
     assert main([*path, "--help"]) == 0
     assert "--json" in capsys.readouterr().out
+
+
+def _with_json() -> list[list[str]]:
+    """Every command (hidden deprecated names too) that takes ``--json``."""
+
+    def walk(command: Any, path: list[str]) -> list[list[str]]:
+        found = [path] if any("--json" in getattr(p, "opts", ()) for p in command.params) else []
+        for name, sub in (getattr(command, "commands", None) or {}).items():
+            found += walk(sub, [*path, name])
+        return found
+
+    return walk(typer.main.get_command(app), [])
+
+
+def test_every_command_that_takes_json_is_in_the_contract_test() -> None:
+    assert sorted(map(tuple, _with_json())) == sorted(map(tuple, WITH_RESULTS))
 
 
 @pytest.mark.parametrize("path", LONG, ids=" ".join)
