@@ -15,11 +15,11 @@ ASSIGNMENT_COLUMNS = [
     "shift_id",
     "start",
     "end",
-    "start_local",
-    "end_local",
     "hours",
     "rotation_id",
     "source",
+    "start_local",
+    "end_local",
 ]
 
 

@@ -399,15 +399,15 @@ class AssignmentsModel(pa.DataFrameModel):
     shift_id: Series[str] = _id()
     start: Series[str] = pa.Field(str_matches=ISO_INSTANT_PATTERN, description="an ISO 8601 time with offset")
     end: Series[str] = pa.Field(str_matches=ISO_INSTANT_PATTERN, description="an ISO 8601 time with offset")
+    hours: Series[pd.Float64Dtype] = pa.Field(in_range={"min_value": 0, "max_value": 48}, description="hours 0-48")
+    rotation_id: Series[str] = _id(nullable=True)
+    source: Series[str] = pa.Field(isin=SOURCES, description="one of " + ", ".join(SOURCES))
     start_local: Series[str] = pa.Field(
         nullable=True, str_matches=LOCAL_TIME_PATTERN, description="a local date and time (YYYY-MM-DD HH:MM)"
     )
     end_local: Series[str] = pa.Field(
         nullable=True, str_matches=LOCAL_TIME_PATTERN, description="a local date and time (YYYY-MM-DD HH:MM)"
     )
-    hours: Series[pd.Float64Dtype] = pa.Field(in_range={"min_value": 0, "max_value": 48}, description="hours 0-48")
-    rotation_id: Series[str] = _id(nullable=True)
-    source: Series[str] = pa.Field(isin=SOURCES, description="one of " + ", ".join(SOURCES))
 
     class Config(_Strict):
         unique = ["person_id", "date", "shift_id"]

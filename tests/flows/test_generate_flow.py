@@ -41,7 +41,7 @@ from rotaflow.services.ingest import database_engine
 from rotaflow.services.results import GenerateResult
 
 ASSIGNMENT_COLUMNS = [
-    *("person_id", "date", "shift_id", "start", "end", "start_local", "end_local", "hours", "rotation_id", "source")
+    *("person_id", "date", "shift_id", "start", "end", "hours", "rotation_id", "source", "start_local", "end_local")
 ]
 FINDING_COLUMNS = [
     *("rule", "severity", "person_id", "window_start", "window_end", "value", "limit", "unit", "message"),

@@ -15,7 +15,7 @@ from rotaflow.constraints.registry import Violation
 from rotaflow.services import validate as validation_service
 from rotaflow.services.ingest import load_bundle
 from rotaflow.services.results import GenerateResult, check_csv
-from rotaflow.validations.contracts import ASSIGNMENT_COLUMNS, FINDING_COLUMNS
+from rotaflow.validations.contracts import ASSIGNMENT_COLUMNS, FINDING_COLUMNS, AssignmentsModel
 from rotaflow.validations.findings import finding_kind, rule_kinds, with_kinds
 from rotaflow.validations.instances import block_instance, rules_for
 from rotaflow.validations.schedule import load_schedule
@@ -37,7 +37,7 @@ def test_assignments_carry_local_date_times_next_to_the_iso_instants(tiny_dir: P
         reader = csv.DictReader(handle)
         assert reader.fieldnames == ASSIGNMENT_COLUMNS
         rows = {r["shift_id"]: r for r in reader}
-    assert ASSIGNMENT_COLUMNS[3:7] == ["start", "end", "start_local", "end_local"]
+    assert ASSIGNMENT_COLUMNS[-2:] == ["start_local", "end_local"]
     day, night, home = rows["DAY"], rows["NIGHT"], rows["HOME"]
     assert (day["start"], day["end"]) == ("2027-07-01T07:00:00-04:00", "2027-07-01T19:00:00-04:00")  # unchanged
     assert (day["start_local"], day["end_local"]) == ("2027-07-01 07:00", "2027-07-01 19:00")
@@ -48,11 +48,20 @@ def test_assignments_carry_local_date_times_next_to_the_iso_instants(tiny_dir: P
     assert pd.to_datetime(day["start_local"]) == pd.Timestamp("2027-07-01 07:00")
 
 
+def test_assignments_keep_their_first_columns_in_place_and_append_the_local_ones() -> None:
+    """Extend, never break: a reader of the eight columns by position still finds them where they were."""
+    first = ASSIGNMENT_COLUMNS[:8]
+    assert first == ["person_id", "date", "shift_id", "start", "end", "hours", "rotation_id", "source"]
+    assert ASSIGNMENT_COLUMNS[8:] == ["start_local", "end_local"]
+    assert list(AssignmentsModel.to_schema().columns) == ASSIGNMENT_COLUMNS
+
+
 def test_validate_writes_the_same_local_columns(tiny_dir: Path) -> None:
     bundle = load_bundle(str(tiny_dir))
     schedule = load_schedule(bundle, b"person_id,date,shift_id\nR2,2027-07-02,NIGHT\n")
     text = validation_service.assignments_csv(schedule, bundle.program.timezone)
     check_csv("assignments", text)
+    assert text.splitlines()[0] == ",".join(ASSIGNMENT_COLUMNS)
     (row,) = _rows(text)
     assert (row["start"], row["start_local"], row["end_local"]) == (
         "2027-07-02T19:00:00-04:00",
