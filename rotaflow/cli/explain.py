@@ -47,14 +47,19 @@ def _date(value: str) -> dt.date:
 )
 def explain(
     program: Annotated[str, typer.Option("--program", "-p", help="bundle folder, .zip or s3://bucket/prefix")],
-    person: Annotated[str, typer.Option("--person", help="person_id (people.csv) of whom to explain")],
+    person: Annotated[str, typer.Option("--person", "--person-id", help="person_id (people.csv) of whom to explain")],
     date: Annotated[str, typer.Option("--date", help="the day, YYYY-MM-DD")],
     shift: Annotated[
         str | None,
-        typer.Option("--shift", help="shift_id (shifts.csv) to explain (default: the one they work that day, if any)"),
+        typer.Option(
+            "--shift",
+            "--shift-id",
+            help="shift_id (shifts.csv) to explain (default: the one they work that day, if any)",
+        ),
     ] = None,
     block: Annotated[
-        str | None, typer.Option("--block", "-b", help="block_id of blocks.csv (default: the block holding --date)")
+        str | None,
+        typer.Option("--block", "-b", "--block-id", help="block_id of blocks.csv (default: the block holding --date)"),
     ] = None,
     schedule: Annotated[
         Path | None,

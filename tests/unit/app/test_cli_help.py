@@ -210,6 +210,9 @@ ALIASES = [
     (["absence", "add"], "--person-id", "--person"),
     (["swap", "request"], "--with-person-id", "--with"),
     (["swap", "accept"], "--accepted-by", "--by"),
+    (["explain"], "--person-id", "--person"),
+    (["explain"], "--shift-id", "--shift"),
+    (["explain"], "--block-id", "--block"),
 ]
 
 

@@ -97,6 +97,17 @@ def test_json_explains_the_published_shift(published: Path, capsys: pytest.Captu
     assert (r1["person_id"], r1["legal"], r1["cost"], r1["costs"]) == ("R1", True, -5, {"shift_requests": -5})
 
 
+def test_the_form_field_names_are_the_same_options(published: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--block-id``, ``--person-id`` and ``--shift-id`` (the names of the other commands' form fields) say what
+    ``--block``, ``--person`` and ``--shift`` say."""
+    day = ("--date", "2027-07-06", "--json")
+    new = _run(capsys, "-p", str(published), "--block-id", "B1", "--person-id", "R2", "--shift-id", "DAY", *day)
+    old = _run(capsys, "-p", str(published), "--block", "B1", "--person", "R2", "--shift", "DAY", *day)
+    assert new[0] == 0, new[2]
+    assert json.loads(new[1]) == json.loads(old[1])
+    assert (json.loads(new[1])["block_id"], json.loads(new[1])["person_id"]) == ("B1", "R2")
+
+
 def test_the_published_shift_is_explained_on_postgresql(
     tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
