@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from rotaflow.cli import (
     ConfigOption,
@@ -208,10 +209,12 @@ def backup_list(
     if as_json:
         print_json({"backups": backups, "sacred": tags})
         return
-    rows = []
+    rows: list[list[str | Text]] = []
     for item in backups:
         size = "?" if item["bytes"] is None else f"{item['bytes'] / 1024:.0f} KB"
-        state = ("INCOMPLETE " if not item["complete"] else "") + (item["name"] or "")
+        state = Text(item["name"] or "")
+        if not item["complete"]:  # red on a terminal: a set to skip when restoring
+            state = Text.assemble(("INCOMPLETE", "bold red"), " ", state)
         rows.append([item["backup_id"], item["tier"], item["age"], size, item["alembic_revision"] or "-", state])
     if rows:
         _print_columns(["backup", "tier", "age", "size", "revision", "name / state"], rows)
@@ -226,13 +229,22 @@ def backup_list(
         out.print("no backups")
 
 
-def _print_columns(header: list[str], rows: list[list[str]]) -> None:
+def _print_columns(header: Sequence[str], rows: Sequence[Sequence[str | Text]]) -> None:
     """Aligned columns, one line per row, never wrapped or cut by the console (the first column, a backup id,
-    stays whole on its line at any width: a terminal narrower than the line wraps its end only)."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    stays whole on its line at any width: a terminal narrower than the line wraps its end only). A cell given
+    as rich ``Text`` keeps its styles (colours on a terminal only); a ``str`` is printed as it is, never read
+    as markup."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
     for line in [header, *rows]:
-        text = "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        out.print(text, markup=False, highlight=False, soft_wrap=True)
+        text = Text("  ").join(_padded(cell, width) for cell, width in zip(line, widths, strict=True))
+        text.rstrip()
+        out.print(text, highlight=False, soft_wrap=True)
+
+
+def _padded(cell: str | Text, width: int) -> Text:
+    text = Text(cell) if isinstance(cell, str) else cell.copy()
+    text.pad_right(width - len(text))
+    return text
 
 
 @backup_app.command(

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 import rotaflow.cli.backup as backup_cli
 import rotaflow.cli.restore as restore_cli
@@ -134,11 +136,35 @@ def test_create_refuses_what_it_cannot_do(live: str, capsys: pytest.CaptureFixtu
     assert "an existing backup configuration file" in capsys.readouterr().err
 
 
-def test_an_incomplete_backup_is_listed_as_such(live: str, backup_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_incomplete_backup_is_listed_as_such(
+    live: str, backup_id: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = open_tier_store("quick", load_backup_config())
     (Path(store.url) / backup_id / "CHECKSUM.sha256").unlink()
     assert main(["backup", "list"]) == 0
-    assert "INCOMPLETE" in capsys.readouterr().out
+    piped = capsys.readouterr().out
+    assert f"{backup_id}  quick" in piped and piped.rstrip().endswith("INCOMPLETE")
+    assert "\x1b[" not in piped  # no colour codes in a pipe or a file
+
+    terminal = Console(file=io.StringIO(), force_terminal=True, color_system="standard", width=80)
+    monkeypatch.setattr(backup_cli, "out", terminal)
+    assert main(["backup", "list"]) == 0
+    lines = terminal.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    (line,) = [line for line in lines if backup_id in line]
+    assert line.startswith(backup_id + " ")  # the id first and whole, as in a pipe
+    assert "\x1b[1;31mINCOMPLETE\x1b[0m" in line  # bold red on a terminal
+
+
+def test_the_sacred_tags_start_with_the_id_they_point_at(
+    live: str, backup_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As docs/operators.md says: each tag's line starts with the id it points at, then the tag's name."""
+    assert main(["backup", "tag", backup_id, "go-live"]) == 0
+    capsys.readouterr()
+    assert main(["backup", "list", "--tier", "sacred"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert re.split(r"\s{2,}", header)[:2] == ["points at", "sacred tag"]
+    assert row.split()[:3] == [backup_id, "go-live", "quick"]
 
 
 # --------------------------------------------------------------------------- backup verify
