@@ -7,10 +7,12 @@ does not depend on the process umask (the backups already write through ``mkstem
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 
-__all__ = ["PRIVATE_DIR", "PRIVATE_FILE", "private_dir", "private_file", "write_private"]
+__all__ = ["PRIVATE_DIR", "PRIVATE_FILE", "private_dir", "private_file", "replace_private", "write_private"]
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -56,4 +58,21 @@ def write_private(path: Path, data: str | bytes) -> Path:
     with os.fdopen(fd, "wb") as handle:
         os.fchmod(handle.fileno(), PRIVATE_FILE)
         handle.write(payload)
+    return path
+
+
+def replace_private(path: Path, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` whole or not at all, mode 0600: a new file in the same
+    folder renamed over ``path``, so a reader sees the old content or the new, never a half-written file,
+    and two writers never interleave (the last rename wins). ``path`` gets a new inode."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
     return path

@@ -12,18 +12,23 @@ their plug-ins from CDNs; offline its index lists nothing and its scripts fail. 
 the site is made to work offline (``offline_site``): every page loses its remote scripts,
 stylesheets and images and its inline scripts (the tables are in the markup), gains a local
 stylesheet, and the index becomes a plain list of every validation result; each run also gets a
-page of its own (``runs/<run name>/<time>.html``) that report.html links to.
+page of its own (``runs/<run name>/<time>.html``) that report.html links to. A run builds and
+rewrites only its own pages (and the suites' and the index), under a lock on the site, each page
+written whole and 0600; the index is read from a ledger of results, not from GX's store.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import glob
 import html
 import json
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +40,7 @@ from pydantic import BaseModel, ConfigDict
 
 from rotaflow.configs.settings import CONFIG_DIR
 from rotaflow.errors import Problem
+from rotaflow.files import PRIVATE_FILE, private_dir, replace_private
 from rotaflow.validations.contracts import DATASETS, Dataset
 
 __all__ = [
@@ -43,6 +49,7 @@ __all__ = [
     "VIEWS",
     "load_steward_expectations",
     "offline_site",
+    "site_lock",
     "validation_run_name",
     "run_expectations",
     "suite_specs_from_model",
@@ -238,6 +245,10 @@ def run_expectations(
     import great_expectations.expectations as gxe  # noqa: F401  (registers expectation types)
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     steward = load_steward_expectations() if steward is None else steward
@@ -308,9 +319,20 @@ def run_expectations(
             expected = str(meta.get("expected") or (config.type if config is not None else "an expectation to hold"))
             problems += _located(file, outcome, expected)
         per_dataset[definition.name] = (ok, len(result.results))
-    context.build_data_docs()
     site = gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
-    page = offline_site(site, gx_dir / "gx" / "uncommitted" / "validations", name, run_time)
+    store = gx_dir / "gx" / "uncommitted" / "validations"
+    stamp = run_time.strftime(_RUN_TIME_FORMAT)
+    # only this run's pages and its suites' (GX would render every stored result again); no GX index
+    built: list[Any] = [ExpectationSuiteIdentifier(name=d.suite.name) for d, _ in validation_definitions]
+    built += [
+        ValidationResultIdentifier.from_tuple(path.relative_to(store).with_suffix("").parts)
+        for path in sorted(store.glob(f"*/{glob.escape(name)}/{stamp}/*.json"))
+    ]
+    page = None
+    if built:
+        with site_lock(site):
+            context.build_data_docs(resource_identifiers=built, build_index=False)
+            page = _offline(site, store, name, run_time)
     docs = site / "index.html"
     return ExpectationReport(
         success=not problems,
@@ -343,6 +365,10 @@ _REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref=[\"']?(?:https?:)?//[^>]*>", re.I
 _REMOTE_IMAGE = re.compile(r"(<img\b[^>]*\bsrc=)([\"'])(?:https?:)?//[^\"']*\2", re.I)
 _REMOTE_CSS_URL = re.compile(r"url\(\s*['\"]?(?:https?:)?//[^)]*\)", re.I)
 _RUN_TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+SITE_LOCK = ".rotaflow-site.lock"
+"""The file under the Data Docs site whose ``flock`` a run holds while the site's pages are built and rewritten."""
+SITE_LEDGER = ".rotaflow-results.jsonl"
+"""The site's ledger: one JSON line per validation result on the index (no personal data: names and counts)."""
 OFFLINE_CSS = "static/styles/rotaflow-offline.css"
 _OFFLINE_STYLES = """/* rotaflow: what GX's Data Docs need from the CDN stylesheets, offline */
 body { font-family: system-ui, sans-serif; margin: 0 1rem; color: #222; }
@@ -363,32 +389,68 @@ def offline_site(
 ) -> Path | None:
     """Make a built Data Docs site work offline; return the page of the run ``run_name`` at ``run_time``.
 
-    Every page loses the scripts, stylesheets and images it loads from other hosts and its inline
-    scripts (they need jQuery; the results are in the markup), and links a local stylesheet. The
-    index (GX fills its lists from jQuery) becomes a plain list of every validation result in the
-    store, newest first. ``store`` is GX's validation results folder (``uncommitted/validations``).
+    A page loses the scripts, stylesheets and images it loads from other hosts and its inline scripts
+    (they need jQuery; the results are in the markup), and links a local stylesheet. Only the pages GX
+    has just written are rewritten: the run's result pages (``validations/<suite>/<run name>/<time>/``)
+    and the suites' pages; a site without a results ledger yet (made before it, or new) has all its pages
+    rewritten once. The index (GX fills its lists from jQuery) becomes a plain list of every validation
+    result, newest first, read from the ledger (``SITE_LEDGER``: one line per result, appended as each
+    run's results are added), so no earlier result is read again. ``store`` is GX's validation results
+    folder (``uncommitted/validations``). Every page is written whole (a new file renamed over the old,
+    0600) while the site's lock (``SITE_LOCK``) is held, so concurrent runs take turns.
     """
     if not site.is_dir():
         return None
+    with site_lock(site):
+        return _offline(site, store, run_name, run_time)
+
+
+@contextmanager
+def site_lock(site: Path) -> Iterator[None]:
+    """Hold the Data Docs site's lock (an ``flock`` on ``site/SITE_LOCK``, made 0600 and the site's
+    folders 0700 when missing) while GX builds pages and rotaflow rewrites them; another run waits."""
+    private_dir(site)
+    fd = os.open(site / SITE_LOCK, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the file releases the lock
+
+
+def _offline(site: Path, store: Path, run_name: str | None, run_time: dt.datetime | None) -> Path | None:
+    """``offline_site`` under the site's lock."""
     css = site / OFFLINE_CSS
     css.parent.mkdir(parents=True, exist_ok=True)
-    css.write_text(_OFFLINE_STYLES, encoding="utf-8")
-    for path in site.rglob("*.css"):
+    if not css.is_file() or css.read_text(encoding="utf-8") != _OFFLINE_STYLES:
+        replace_private(css, _OFFLINE_STYLES)
+    for path in (site / "static").rglob("*.css"):  # GX copies its static assets again on every build
         text = path.read_text(encoding="utf-8")
         local = _REMOTE_CSS_URL.sub("none", text)
         if local != text:
-            path.write_text(local, encoding="utf-8")
-    results = _stored_results(site, store)
-    for path in site.rglob("*.html"):
-        if path.name == "index.html" and path.parent == site:
-            continue
-        path.write_text(_offline_page(path.read_text(encoding="utf-8"), site, path), encoding="utf-8")
-    _write_page(site / "index.html", site, "Data Docs", _index_body(site, site / "index.html", results))
-    if run_name is None or run_time is None:
-        return None
-    stamp = run_time.strftime(_RUN_TIME_FORMAT)
-    own = [r for r in results if r.run_name == run_name and r.run_time == stamp]
-    if not own:
+            replace_private(path, local)
+    stamp = run_time.strftime(_RUN_TIME_FORMAT) if run_time is not None else None
+    ledger = _read_ledger(site)
+    index = site / "index.html"
+    migrate = ledger is None
+    if ledger is None:  # every page, once; every stored result into the ledger
+        pages = [p for p in site.rglob("*.html") if p != index]
+        new = _stored_results(site, store, sorted(store.glob("*/*/*/*.json")) if store.is_dir() else [])
+        ledger = {}
+    else:
+        pages = sorted(site.glob("expectations/*.html"))
+        new = []
+        if run_name is not None and stamp is not None:
+            pages += sorted(site.glob(f"validations/*/{glob.escape(run_name)}/{stamp}/*.html"))
+            new = _stored_results(site, store, sorted(store.glob(f"*/{glob.escape(run_name)}/{stamp}/*.json")))
+    for path in pages:
+        replace_private(path, _offline_page(path.read_text(encoding="utf-8"), site, path))
+    _add_to_ledger(site, new, rewrite=migrate)
+    ledger.update({r.key: r for r in new})
+    results = sorted(ledger.values(), key=lambda r: (r.run_time, r.run_name, r.suite), reverse=True)
+    _write_page(index, site, "Data Docs", _index_body(site, index, results))
+    own = [r for r in new if r.run_name == run_name and r.run_time == stamp]
+    if run_name is None or not own:
         return None
     page = site / "runs" / run_name / f"{stamp}.html"
     body = f"<p>Run <code>{html.escape(run_name)}</code> at {html.escape(own[0].when)}.</p>" + _results_table(
@@ -400,6 +462,8 @@ def offline_site(
 
 @dataclass(frozen=True)
 class _StoredResult:
+    key: str
+    """The result's path in GX's store without ``.json``: ``<suite>/<run name>/<run time>/<batch>``."""
     suite: str
     run_name: str
     run_time: str
@@ -407,8 +471,8 @@ class _StoredResult:
     evaluated: int
     failed: int
     page: Path | None
-    failures: tuple[tuple[str, str, str], ...]
-    """(expectation type, column, expected phrase) of each failed expectation."""
+    failures: tuple[tuple[str, str, str], ...] = ()
+    """(expectation type, column, expected phrase) of each failed expectation (not kept in the ledger)."""
 
     @property
     def when(self) -> str:
@@ -418,10 +482,11 @@ class _StoredResult:
             return self.run_time
 
 
-def _stored_results(site: Path, store: Path) -> list[_StoredResult]:
-    """Every validation result in GX's store (``<suite>/<run name>/<run time>/<batch>.json``), newest first."""
+def _stored_results(site: Path, store: Path, paths: list[Path]) -> list[_StoredResult]:
+    """The validation results at ``paths`` in GX's store (``<suite>/<run name>/<run time>/<batch>.json``);
+    one that cannot be read is left out."""
     found = []
-    for path in sorted(store.glob("*/*/*/*.json")) if store.is_dir() else []:
+    for path in paths:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -441,6 +506,7 @@ def _stored_results(site: Path, store: Path) -> list[_StoredResult]:
         suite_dir, run_dir, time_dir = relative.parts[:3]
         found.append(
             _StoredResult(
+                key=relative.with_suffix("").as_posix(),
                 suite=str(data.get("suite_name") or suite_dir),
                 run_name=run_dir,
                 run_time=time_dir,
@@ -451,7 +517,64 @@ def _stored_results(site: Path, store: Path) -> list[_StoredResult]:
                 failures=tuple(failures),
             )
         )
-    return sorted(found, key=lambda r: (r.run_time, r.run_name, r.suite), reverse=True)
+    return found
+
+
+def _read_ledger(site: Path) -> dict[str, _StoredResult] | None:
+    """The results the site's ledger lists, by key (a later line wins); ``None`` without a ledger. A line
+    that cannot be read (a run stopped while appending it) is skipped."""
+    path = site / SITE_LEDGER
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    found: dict[str, _StoredResult] = {}
+    for line in lines:
+        try:
+            item = json.loads(line)
+            page = item.get("page")
+            result = _StoredResult(
+                key=str(item["key"]),
+                suite=str(item["suite"]),
+                run_name=str(item["run_name"]),
+                run_time=str(item["run_time"]),
+                success=bool(item["success"]),
+                evaluated=int(item["evaluated"]),
+                failed=int(item["failed"]),
+                page=site / page if page else None,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        found[result.key] = result
+    return found
+
+
+def _add_to_ledger(site: Path, results: list[_StoredResult], *, rewrite: bool) -> None:
+    """Append ``results`` to the site's ledger (``rewrite``: make the ledger of them alone)."""
+    lines = "".join(
+        json.dumps(
+            {
+                "key": r.key,
+                "suite": r.suite,
+                "run_name": r.run_name,
+                "run_time": r.run_time,
+                "success": r.success,
+                "evaluated": r.evaluated,
+                "failed": r.failed,
+                "page": r.page.relative_to(site).as_posix() if r.page is not None else None,
+            },
+            sort_keys=True,
+        )
+        + "\n"
+        for r in results
+    )
+    path = site / SITE_LEDGER
+    if rewrite:
+        replace_private(path, lines)
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        handle.write(lines)
 
 
 def _relative(target: Path, page: Path) -> str:
@@ -502,11 +625,11 @@ def _index_body(site: Path, page: Path, results: list[_StoredResult]) -> str:
 def _write_page(path: Path, site: Path, title: str, body: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     css = _relative(site / OFFLINE_CSS, path)
-    path.write_text(
+    replace_private(
+        path,
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<title>{html.escape(title)}</title><link rel="stylesheet" href="{css}"></head>'
         f"<body><h1>{html.escape(title)}</h1>{body}</body></html>\n",
-        encoding="utf-8",
     )
 
 

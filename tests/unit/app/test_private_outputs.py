@@ -12,7 +12,7 @@ from sqlalchemy import text
 import rotaflow.services.generate as service
 from rotaflow.cli import main
 from rotaflow.db.session import make_engine
-from rotaflow.files import private_dir, write_private
+from rotaflow.files import private_dir, replace_private, write_private
 from rotaflow.services.results import GenerateResult
 from tests.schedules import make_solvable, solved_schedule
 
@@ -113,6 +113,22 @@ def test_write_private_replaces_text_and_bytes(tmp_path: Path) -> None:
     write_private(target, "one")
     write_private(target, b"two")
     assert target.read_bytes() == b"two" and _mode(target) == 0o600
+
+
+def test_replace_private_renames_a_whole_new_file_over_the_old(tmp_path: Path) -> None:
+    target = tmp_path / "page.html"
+    target.write_text("old")
+    os.chmod(target, 0o644)
+    before = target.stat().st_ino
+    replace_private(target, "new")
+    assert target.read_text() == "new" and _mode(target) == 0o600
+    assert target.stat().st_ino != before  # a reader holding the old file still reads it whole
+    replace_private(tmp_path / "fresh.bin", b"\x00")
+    assert _mode(tmp_path / "fresh.bin") == 0o600
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(IsADirectoryError):
+        replace_private(tmp_path / "folder", "x")  # the rename fails: no temporary file is left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "fresh.bin", "page.html"]
 
 
 # --------------------------------------------------------------------------- calendars
