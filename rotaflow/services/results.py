@@ -215,7 +215,7 @@ class ValidateResult(_Result):
     single_week_over_limit: list[str] | None = None
     """Residents above the weekly limit in at least one single 7-day week (allowed while the 4-week average holds)."""
     days_without_spare: list[str] | None = None
-    """Dates on which no coverage requirement that needs someone has anyone above its minimum."""
+    """Dates on which a coverage requirement that needs someone has no one above its minimum."""
     history_given: bool | None = None
     """Whether work before the period was known (history.csv or the database's published schedule)."""
     timezone: str | None = None

@@ -437,6 +437,9 @@ def write_validation(
         links=links,
         **grid_frames(bundle),
         explanations=_cell_explanations(bundle, validation),
+        average_window_days=None
+        if (rule := validation.acgme.limits.weekly_hours).averaging == "block"
+        else rule.window_days,
     )
     path = write_private(folder / "report.html", render_report(data))
     files.append(path)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rotaflow.validations import contracts
@@ -87,6 +88,27 @@ SHIFT_PALETTE = (
     "#f3e5f5",
     "#e8eaf6",
 )
+#: rotation colours, one map per report (``rotation_colours``): the schedule grid's bands and the hours chart's bars
+ROTATION_PALETTE = (
+    "#1565c0",
+    "#8e24aa",
+    "#ef6c00",
+    "#2e7d32",
+    "#d81b60",
+    "#00838f",
+    "#9e9d24",
+    "#6d4c41",
+    "#3949ab",
+    "#546e7a",
+    "#f4511e",
+    "#00897b",
+)
+#: the colour of "rotation not known"
+UNKNOWN_ROTATION_COLOUR = "#bdbdbd"
+#: the ACGME weekly limit when the program sets none
+DEFAULT_WEEKLY_LIMIT = 80.0
+#: how far a value may pass a limit before it counts as above it (floating-point noise only)
+LIMIT_TOLERANCE = 1e-9
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False}
 
 
@@ -113,6 +135,9 @@ class ReportData:
     """person_id, start_date, end_date, type, blocking (absences.csv's columns)."""
     explanations: dict[tuple[str, str, str], str] | None = None
     """(person_id, ISO date, shift id or "") -> why this person has (or, "", has no) shift that day."""
+    average_window_days: int | None = 28
+    """The weekly-hours rule's rolling window (days) that each week's 4-week average closes; None when the
+    averages are per fixed block from the period's first day (no window then reaches before the period)."""
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -234,3 +259,59 @@ def _people_of(value: Any) -> tuple[str, ...]:
     if isinstance(value, Iterable):
         return tuple(str(p) for p in value)
     return () if _missing(value) else (str(value),)
+
+
+# --------------------------------------------------------------------------- shared definitions
+
+
+def rotation_ids(data: ReportData) -> list[str]:
+    """Every rotation id the report can show (the rotation spans and the assignments' ``rotation_id``)."""
+    found: list[Any] = []
+    for frame in (data.rotations, data.assignments):
+        if frame is not None and "rotation_id" in frame:
+            found += [v for v in frame["rotation_id"] if not _missing(v) and str(v) != ""]
+    return _sorted_ids(found)
+
+
+def rotation_colours(ids: Iterable[Any]) -> dict[str, str]:
+    """One colour per rotation id, given out in natural id order (the palette repeats past its length): built
+    once per report, so that a rotation has the same colour in the schedule grid and in the hours chart."""
+    return {r: ROTATION_PALETTE[i % len(ROTATION_PALETTE)] for i, r in enumerate(_sorted_ids(ids))}
+
+
+def week_limits(weekly: pd.DataFrame, program_limit: float = DEFAULT_WEEKLY_LIMIT) -> pd.Series:
+    """The limit each row of the weekly-hours table (``AcgmeReport.weekly``) is held to: its own ``limit`` (the
+    ACGME rule's limit for that resident and week: the program's weekly limit, lowered by leave in the week's
+    4-week window) where it has one above 0, the program's weekly limit otherwise. The one definition the
+    glance, the hours chart and the hours heat map use."""
+    if "limit" in weekly:
+        own = pd.to_numeric(weekly["limit"], errors="coerce").astype(float)
+    else:
+        own = pd.Series(np.nan, index=weekly.index, dtype=float)
+    return own.where(own > 0, float(program_limit))
+
+
+def above_limit(values: Any, limits: Any) -> pd.Series:
+    """Whether each value is above its limit (unrounded; missing values are not)."""
+    numbers = pd.to_numeric(pd.Series(values), errors="coerce").astype(float).to_numpy()
+    bounds = np.asarray(limits, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return pd.Series(numbers > bounds + LIMIT_TOLERANCE, index=getattr(values, "index", None))
+
+
+def partial_averages(weekly: pd.DataFrame, summary: Mapping[str, Any], window_days: int | None) -> pd.Series:
+    """Rows of the weekly-hours table whose 4-week average is not complete: no history before the period was
+    given (``history_given`` false) and the rolling window that closes with the week reaches before the
+    period's first day, so the days before it are unknown (the table counts them as 0 h)."""
+    given = summary.get("history_given")
+    if given is None and isinstance(summary.get("validation"), Mapping):
+        given = summary["validation"].get("history_given")
+    if given is not False or window_days is None or weekly.empty or "week_start" not in weekly:
+        return pd.Series(False, index=weekly.index)
+    starts = pd.to_datetime(weekly["week_start"], errors="coerce")
+    ends = pd.to_datetime(weekly["week_end"] if "week_end" in weekly else pd.Series(pd.NaT, index=weekly.index))
+    ends = ends.fillna(starts + pd.Timedelta(days=6))
+    first = pd.to_datetime(summary.get("period_start"), errors="coerce")
+    if pd.isna(first):
+        first = starts.min()
+    return ((ends - pd.Timedelta(days=window_days - 1)) < first).fillna(False).astype(bool)

@@ -16,17 +16,26 @@ from rotaflow.validations.report.common import (
     BAND_COLOURS,
     BAND_THRESHOLDS,
     COVERAGE_STATES,
+    DEFAULT_WEEKLY_LIMIT,
     PLOT_IDS,
     PLOTLY_CONFIG,
+    ROTATION_PALETTE,
+    UNKNOWN_ROTATION_COLOUR,
     _fmt,
     _iso_dates,
     _missing,
     _num,
     _plot_text,
     _sorted_ids,
+    above_limit,
     esc,
+    rotation_colours,
     utilisation_band,
+    week_limits,
 )
+
+#: the colour of a 4-week average that is not known (its window reaches before the period, with no history)
+UNKNOWN_AVERAGE_COLOUR = "#d0d0d0"
 
 
 class _Figures:
@@ -180,40 +189,68 @@ def _coverage_figure(coverage: pd.DataFrame, figures: _Figures) -> tuple[str, di
     return figures.render(figure, PLOT_IDS["coverage"], alt, caption, "Coverage by day and requirement"), counts
 
 
-def _hours_figure(weekly: pd.DataFrame, figures: _Figures) -> tuple[str, dict[str, int]]:
+def _hours_figure(
+    weekly: pd.DataFrame,
+    figures: _Figures,
+    limit: float = DEFAULT_WEEKLY_LIMIT,
+    partial: pd.Series | None = None,
+) -> tuple[str, dict[str, int]]:
+    """Two heat maps, residents by weeks: each week's own total and its 4-week average, as a share of the
+    week's limit (``common.week_limits``), crosses on the cells above it. ``partial`` marks the rows whose
+    4-week average is not known (``common.partial_averages``): those cells are grey, with what is known of
+    them in the hover."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     frame = weekly.copy()
     frame["person_id"] = frame["person_id"].astype(str)
     frame["week_start"] = _iso_dates(frame["week_start"])
+    frame["_limit"] = week_limits(weekly, limit).to_numpy()
+    frame["_week_over"] = above_limit(weekly["hours"], frame["_limit"]).to_numpy()
+    averages = weekly["average_4w"] if "average_4w" in weekly else pd.Series(None, index=weekly.index)
+    frame["_average_over"] = above_limit(averages, frame["_limit"]).to_numpy()
+    frame["_partial"] = partial.to_numpy(dtype=bool) if partial is not None else False
     people = _sorted_ids(frame["person_id"])
     weeks = sorted(frame["week_start"].unique())
     index = {(r["person_id"], r["week_start"]): r for r in frame.to_dict("records")}
     top = 1.25  # the colour scale ends at 125 % of the limit
     week_z: list[list[float | None]] = []
     avg_z: list[list[float | None]] = []
-    custom: list[list[list[float | None]]] = []
+    unknown_z: list[list[int | None]] = []
+    custom: list[list[list[Any]]] = []
     over_week: list[tuple[str, str]] = []
     over_avg: list[tuple[str, str]] = []
     for person in people:
         week_row: list[float | None] = []
         avg_row: list[float | None] = []
-        custom_row: list[list[float | None]] = []
+        unknown_row: list[int | None] = []
+        custom_row: list[list[Any]] = []
         for week in weeks:
             row = index.get((person, week))
             hours = _num(row.get("hours")) if row else None
             average = _num(row.get("average_4w")) if row else None
-            limit = (_num(row.get("limit")) if row else None) or 80.0
-            week_row.append(None if hours is None else round(min(hours / limit, top), 3))
-            avg_row.append(None if average is None else round(min(average / limit, top), 3))
-            custom_row.append([hours, average, limit])
-            if hours is not None and hours > limit:
+            bound = float(row["_limit"]) if row else limit
+            unknown = bool(row and row["_partial"])
+            week_row.append(None if hours is None else round(min(hours / bound, top), 3))
+            avg_row.append(None if average is None or unknown else round(min(average / bound, top), 3))
+            unknown_row.append(1 if unknown and average is not None else None)
+            if average is None:
+                said = "not known"
+            elif unknown:
+                said = (
+                    f"not known: history before the block unknown ({_fmt(round(average, 1))} h counting "
+                    "only the days inside it, a lower bound)"
+                )
+            else:
+                said = f"{average:.1f} h"
+            custom_row.append([hours, average, bound, said])
+            if row and row["_week_over"]:
                 over_week.append((_plot_text(person), week))
-            if average is not None and average > limit + 1e-9:
+            if row and row["_average_over"]:  # a lower bound above the limit is above it too
                 over_avg.append((_plot_text(person), week))
         week_z.append(week_row)
         avg_z.append(avg_row)
+        unknown_z.append(unknown_row)
         custom.append(custom_row)
     b = 1 / top  # where the limit sits on the 0..1 colour scale
     scale = [[0, "#f7fbff"], [0.5 * b, "#c6dbef"], [0.999 * b, "#2171b5"], [b, "#fdae61"], [1, "#a50026"]]
@@ -230,8 +267,9 @@ def _hours_figure(weekly: pd.DataFrame, figures: _Figures) -> tuple[str, dict[st
         horizontal_spacing=0.03,
         subplot_titles=("Each week's own total", "4-week average (the ACGME rule)"),
     )
-    template = "%{y} · week of %{x}<br>week total %{customdata[0]:.1f} h<br>4-week average %{customdata[1]:.1f} h"
+    template = "%{y} · week of %{x}<br>week total %{customdata[0]:.1f} h<br>4-week average %{customdata[3]}"
     template += "<br>limit %{customdata[2]:.1f} h<extra></extra>"
+    gaps = {"xgap": 1 if len(weeks) < 60 else 0, "ygap": 1 if len(people) < 60 else 0}
     for col, z in ((1, week_z), (2, avg_z)):
         fig.add_trace(
             go.Heatmap(
@@ -245,12 +283,31 @@ def _hours_figure(weekly: pd.DataFrame, figures: _Figures) -> tuple[str, dict[st
                 hovertemplate=template,
                 colorbar=colorbar,
                 showscale=col == 2,
-                xgap=1 if len(weeks) < 60 else 0,
-                ygap=1 if len(people) < 60 else 0,
+                hoverongaps=False,
+                **gaps,
             ),
             row=1,
             col=col,
         )
+        if col == 2 and any(v is not None for r in unknown_z for v in r):
+            fig.add_trace(
+                go.Heatmap(
+                    x=weeks,
+                    y=names,
+                    z=unknown_z,
+                    zmin=0,
+                    zmax=1,
+                    colorscale=[[0, UNKNOWN_AVERAGE_COLOUR], [1, UNKNOWN_AVERAGE_COLOUR]],
+                    showscale=False,
+                    customdata=custom,
+                    hovertemplate=template,
+                    name="history before the block unknown",
+                    hoverongaps=False,
+                    **gaps,
+                ),
+                row=1,
+                col=2,
+            )
         marks = over_week if col == 1 else over_avg
         if marks:  # the limit highlighted: a cross on every cell above it
             fig.add_trace(
@@ -278,16 +335,26 @@ def _hours_figure(weekly: pd.DataFrame, figures: _Figures) -> tuple[str, dict[st
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=names, range=[len(people) - 0.5, -0.5])
     fig.update_yaxes(title_text="resident", row=1, col=1)
     fig.update_layout(_layout(max(320, min(1800, 150 + 16 * len(people))), showlegend=False))
-    counts = {"weeks_over": len(over_week), "averages_over": len(over_avg)}
+    unknown_cells = sum(1 for r in unknown_z for v in r if v is not None)
+    counts = {"weeks_over": len(over_week), "averages_over": len(over_avg), "averages_unknown": unknown_cells}
     alt = (
         f"Heatmaps of weekly work hours for {len(people)} residents over {len(weeks)} weeks, as a share of each "
-        f"resident's limit: {counts['weeks_over']} resident-weeks whose own total exceeds the limit, "
-        f"{counts['averages_over']} whose 4-week average exceeds it."
+        f"week's limit: {counts['weeks_over']} resident-weeks whose own total exceeds it, "
+        f"{counts['averages_over']} whose 4-week average exceeds it"
+        + (f"; {unknown_cells} 4-week averages not known (history before the block unknown)." if unknown_cells else ".")
     )
     caption = (
-        "Left: the hours worked in each week; right: the 4-week average the ACGME 80-hour rule is held against. "
+        "Left: the hours worked in each week; right: the 4-week average the ACGME rule is held against. "
+        f"Each cell is measured against that resident-week's limit: {_fmt(limit)} h, lowered by leave in the "
+        "week's 4-week window (the same limit the At a glance count and the hours chart's crosses use). "
         "Blue shades stay under the limit, orange to dark red are above it; crosses mark cells above the limit. "
-        "The limit is per resident (leave can lower it); hover for hours."
+        + (
+            "Grey: a 4-week average whose window reaches before the block, for which no history was given: not "
+            "known (a cross on grey means even the days inside the block are above the limit). "
+            if unknown_cells
+            else ""
+        )
+        + "Hover for hours."
     )
     return figures.render(fig, PLOT_IDS["hours"], alt, caption, "Work hours per resident and week"), counts
 
@@ -392,22 +459,6 @@ def _utilisation_figure(utilisation: pd.DataFrame, figures: _Figures) -> tuple[s
     return figures.render(figure, PLOT_IDS["utilisation"], alt, caption, "Utilisation over time"), counts
 
 
-ROTATION_PALETTE = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#bcbd22",
-    "#7f7f7f",
-    "#d62728",
-    "#393b79",
-    "#637939",
-)
-
-
 def _groups_of(
     people: list[str],
     assignments: pd.DataFrame,
@@ -460,20 +511,33 @@ def _hours_per_resident_figure(
     weekly: pd.DataFrame,
     assignments: pd.DataFrame,
     figures: _Figures,
-    limit: float = 80.0,
+    limit: float = DEFAULT_WEEKLY_LIMIT,
     roster: pd.DataFrame | None = None,
     rotations: pd.DataFrame | None = None,
+    colours: Mapping[str, str] | None = None,
+    partial: pd.Series | None = None,
 ) -> tuple[str, dict[str, int]]:
-    """Each resident's highest single week (a bar) and highest 4-week average (a diamond) against the limit,
-    residents ordered by PGY, then rotation, then id; one bar trace per rotation, never one per resident."""
+    """Each resident's highest single week (a bar) and highest complete 4-week average (a diamond) against the
+    limit, residents ordered by PGY, then rotation, then id; one bar trace per rotation, never one per
+    resident, coloured by the report's rotation colours (``colours``, as in the schedule grid). A cross marks
+    the residents above a week's limit in a single week (``common.week_limits``, the glance's definition);
+    ``partial`` marks the rows whose 4-week average is not known, left out of the diamonds."""
     import plotly.graph_objects as go
 
     frame = weekly.copy()
     frame["person_id"] = frame["person_id"].astype(str)
     frame["_hours"] = pd.to_numeric(frame["hours"], errors="coerce")
-    frame["_average"] = pd.to_numeric(frame.get("average_4w"), errors="coerce") if "average_4w" in frame else None
+    limits = week_limits(weekly, limit)
+    frame["_week_over"] = above_limit(weekly["hours"], limits).to_numpy()
+    with_average = "average_4w" in frame
+    if with_average:
+        known = ~(partial.to_numpy(dtype=bool) if partial is not None else False)
+        frame["_average"] = pd.to_numeric(frame["average_4w"], errors="coerce").where(known)
+        frame["_average_over"] = above_limit(weekly["average_4w"], limits).to_numpy() & known
     peak_week = frame.groupby("person_id")["_hours"].max()
-    peak_average = frame.groupby("person_id")["_average"].max() if "average_4w" in frame else None
+    peak_average = frame.groupby("person_id")["_average"].max() if with_average else None
+    over_in_week = set(frame.loc[frame["_week_over"], "person_id"])
+    over_on_average = set(frame.loc[frame["_average_over"], "person_id"]) if with_average else set()
     people = _sorted_ids(frame["person_id"])
     groups = _groups_of(people, assignments, roster, rotations)
     rank = {p: i for i, p in enumerate(people)}
@@ -484,8 +548,11 @@ def _hours_per_resident_figure(
 
     order = sorted(people, key=lambda p: (pgy_key(groups[p][0]), groups[p][1], rank[p]))
     names = [_plot_text(p) for p in order]
-    rotations = _sorted_ids({groups[p][1] for p in order})
-    colour = {r: ROTATION_PALETTE[i % len(ROTATION_PALETTE)] for i, r in enumerate(rotations)}
+    shown = _sorted_ids({groups[p][1] for p in order})
+    palette = dict(colours) if colours is not None else rotation_colours(r for r in shown if r != "—")
+    for rot in shown:  # a rotation the report's map lacks (not expected): the next colour
+        if rot != "—" and rot not in palette:
+            palette[rot] = ROTATION_PALETTE[len(palette) % len(ROTATION_PALETTE)]
 
     def value(series: pd.Series | None, person: str) -> float | None:
         if series is None:
@@ -493,8 +560,14 @@ def _hours_per_resident_figure(
         found = _num(series.get(person))
         return None if found is None else round(found, 1)
 
+    def average_words(person: str) -> str:
+        found = value(peak_average, person)
+        if found is not None:
+            return f"{found:.1f} h"
+        return "not known (no complete 4-week window)" if with_average else "not known"
+
     figure = go.Figure()
-    for rot in rotations:
+    for rot in shown:
         members = [p for p in order if groups[p][1] == rot]
         figure.add_trace(
             go.Bar(
@@ -503,10 +576,10 @@ def _hours_per_resident_figure(
                 name=_plot_text(rot) if rot != "—" else "not known",
                 legendgroup="rotation",
                 legendgrouptitle={"text": "rotation"},
-                marker={"color": colour[rot], "line": {"width": 0}},
-                customdata=[[_plot_text(groups[p][0]), _plot_text(rot), value(peak_average, p)] for p in members],
+                marker={"color": palette.get(rot, UNKNOWN_ROTATION_COLOUR), "line": {"width": 0}},
+                customdata=[[_plot_text(groups[p][0]), _plot_text(rot), average_words(p)] for p in members],
                 hovertemplate="%{x} · PGY %{customdata[0]} · %{customdata[1]}<br>highest week %{y:.1f} h"
-                "<br>highest 4-week average %{customdata[2]:.1f} h<extra></extra>",
+                "<br>highest 4-week average %{customdata[2]}<extra></extra>",
             )
         )
     if peak_average is not None:
@@ -517,7 +590,19 @@ def _hours_per_resident_figure(
                 mode="markers",
                 name="highest 4-week average",
                 marker={"symbol": "diamond", "size": 7, "color": "#111", "line": {"width": 1, "color": "#fff"}},
-                hovertemplate="%{x}<br>highest 4-week average %{y:.1f} h<extra></extra>",
+                hovertemplate="%{x}<br>highest complete 4-week average %{y:.1f} h<extra></extra>",
+            )
+        )
+    flagged = [p for p in order if p in over_in_week]
+    if flagged:  # the same residents as At a glance and the heat map's crosses
+        figure.add_trace(
+            go.Scatter(
+                x=[_plot_text(p) for p in flagged],
+                y=[value(peak_week, p) for p in flagged],
+                mode="markers",
+                name="above a week's limit",
+                marker={"symbol": "x-thin", "size": 9, "line": {"width": 2, "color": "#c62828"}},
+                hovertemplate="%{x}<br>above the week's limit in a single week<extra></extra>",
             )
         )
     shapes: list[dict[str, Any]] = [
@@ -545,7 +630,7 @@ def _hours_per_resident_figure(
         }
     ]
     start = 0
-    for band, (label, size) in enumerate(_runs([groups[p][0] for p in order])):
+    for band, (label, size) in enumerate(_label_runs([groups[p][0] for p in order])):
         end = start + size
         if band % 2 == 0:  # every other PGY group shaded, each labelled above the bars
             shapes.append(
@@ -597,24 +682,28 @@ def _hours_per_resident_figure(
             margin={"l": 70, "r": 60, "t": 50, "b": 80},
         )
     )
-    over_week = sum(1 for p in order if (value(peak_week, p) or 0) > limit)
-    over_average = sum(1 for p in order if (value(peak_average, p) or 0) > limit)
+    over_week = len(over_in_week)
+    over_average = len(over_on_average)
     counts = {"residents": len(order), "over_in_a_week": over_week, "over_on_average": over_average}
     alt = (
         f"Bar chart of {len(order)} residents' highest single-week hours, grouped by PGY and coloured by "
-        f"rotation, against the {_fmt(limit)}-hour line: {over_week} above it in a single week, "
-        f"{over_average} with a 4-week average above it."
+        f"rotation, against the {_fmt(limit)}-hour line: {over_week} above their limit in a single week, "
+        f"{over_average} with a complete 4-week average above it."
     )
     caption = (
         f"Bars: each resident's highest single 7-day week in the period; diamonds: their highest 4-week average "
-        f"(what the ACGME rule holds to {_fmt(limit)} h). The dashed line is {_fmt(limit)} h. Residents are "
-        "grouped by PGY (labelled bands), then by rotation (colour; a resident's rotation is the one they work "
-        "most shifts in). A bar above the line is allowed while the diamond stays under it."
+        f"(what the ACGME rule holds to {_fmt(limit)} h), of complete 4-week windows only (without history "
+        f"before the block, a window reaching before it is not known). The dashed line is {_fmt(limit)} h. A red "
+        f"cross marks a resident above a week's limit in a single week: {_fmt(limit)} h, lowered by leave in "
+        "the week's 4-week window (the same residents as At a glance and the heat map's crosses). Residents are "
+        "grouped by PGY (labelled bands), then by rotation (colour, as in the schedule grid; a resident's "
+        "rotation is the one they work most shifts in). A bar above the line is allowed while the diamond stays "
+        "under it."
     )
     return figures.render(figure, PLOT_IDS["hours_per_resident"], alt, caption, "Hours per resident"), counts
 
 
-def _runs(labels: list[str]) -> list[tuple[str, int]]:
+def _label_runs(labels: list[str]) -> list[tuple[str, int]]:
     """Consecutive equal labels as (label, how many)."""
     out: list[tuple[str, int]] = []
     for label in labels:

@@ -11,8 +11,10 @@ published version or null), ``backup_id`` (null when not backed up), ``n1_critic
 loss alone leaves a shift uncovered; null when the contingency analysis did not run), ``jeopardy_pool``
 (the recommended internal stand-ins; null when not analysed; its ``data-size`` and the number shown are the
 whole pool: the stand-ins plus one cross-cover backup per critical person), ``single_week_over_limit`` (residents above
-the weekly limit, 80 h, in at least one single 7-day week) and ``days_without_spare`` (dates on which no
-coverage requirement has anyone above its minimum).
+the limit in at least one single 7-day week: ``common.week_limits``, null when no weekly hours were analysed)
+and ``days_without_spare`` (dates on which a coverage requirement that needs someone has no one above its
+minimum; the element's ``data-requirements`` maps each date to those requirements; null without coverage data).
+A figure that is not known is said so and drawn neutral, never as a good result.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pandas as pd
 
 from rotaflow.files import write_private
 from rotaflow.validations.report.common import (
+    DEFAULT_WEEKLY_LIMIT,
     ReportData,
     _fmt,
     _iso_dates,
@@ -34,7 +37,9 @@ from rotaflow.validations.report.common import (
     _num,
     _people_of,
     _sorted_ids,
+    above_limit,
     esc,
+    week_limits,
 )
 from rotaflow.validations.report.sections import run_table
 
@@ -47,6 +52,7 @@ __all__ = [
     "publication_html",
     "refresh_publication",
     "single_week_over_limit",
+    "spare_gaps",
 ]
 
 GLANCE_NAMES = (
@@ -61,42 +67,63 @@ GLANCE_NAMES = (
 #: the publication part of the glance sits between these markers (``refresh_publication`` replaces it)
 PUBLICATION_START = "<!--rotaflow:publication-->"
 PUBLICATION_END = "<!--/rotaflow:publication-->"
-DEFAULT_WEEKLY_LIMIT = 80.0
 #: ids listed in full up to this many; beyond it the first ones and "… and N more" (data-value has all)
 SHOWN_IDS = 40
 SHOWN_DATES = 10
+#: requirements named per date in the words (data-requirements has all)
+SHOWN_REQUIREMENTS = 3
 
 
 # --------------------------------------------------------------------------- the figures
 
 
-def single_week_over_limit(weekly: pd.DataFrame | None, limit_hours: float = DEFAULT_WEEKLY_LIMIT) -> list[str]:
+def single_week_over_limit(weekly: pd.DataFrame | None, limit_hours: float = DEFAULT_WEEKLY_LIMIT) -> list[str] | None:
     """Residents whose own total in at least one 7-day week of the weekly-hours table (``AcgmeReport.weekly``:
-    person_id, week_start, hours) is above ``limit_hours``. Allowed while the 4-week average holds."""
+    person_id, week_start, hours, limit) is above that week's limit (``common.week_limits``: the row's own
+    ``limit``, else ``limit_hours``). Allowed while the 4-week average holds. None when there is no weekly
+    table to read (not analysed), [] when no one is above."""
     if weekly is None or weekly.empty or not {"person_id", "hours"} <= set(weekly.columns):
-        return []
-    hours = pd.to_numeric(weekly["hours"], errors="coerce")
-    return _sorted_ids(weekly.loc[hours > limit_hours + 1e-9, "person_id"])
+        return None
+    over = above_limit(weekly["hours"], week_limits(weekly, limit_hours)).to_numpy()
+    return _sorted_ids(weekly.loc[over, "person_id"])
 
 
-def days_without_spare(coverage: pd.DataFrame | None) -> list[str]:
-    """Dates (ISO) with no spare coverage: the day has at least one coverage requirement that needs someone
-    (min >= 1), and none of those requirements has more people assigned than its minimum (losing anyone
-    on shift that day leaves a requirement short unless someone is moved or called in)."""
-    if coverage is None or coverage.empty or not {"date", "min", "assigned"} <= set(coverage.columns):
-        return []
+def spare_gaps(coverage: pd.DataFrame | None) -> dict[str, list[str]] | None:
+    """Date (ISO) -> the coverage requirements that need someone (min >= 1) and have no one above their minimum
+    that day (exactly the minimum, or short of it): losing anyone on such a requirement leaves a gap unless
+    someone is moved or called in. A requirement is named by its shift, with whom it counts when the shift
+    has several requirements. Dates in order; None without coverage data."""
+    if coverage is None or coverage.empty or not {"date", "shift_id", "min", "assigned"} <= set(coverage.columns):
+        return None
+    requirement = coverage["requirement"] if "requirement" in coverage else pd.Series("", index=coverage.index)
     frame = pd.DataFrame(
         {
             "date": _iso_dates(coverage["date"]).to_numpy(),
+            "shift": coverage["shift_id"].astype(str).to_numpy(),
+            "requirement": ["" if _missing(r) else str(r) for r in requirement],
             "min": pd.to_numeric(coverage["min"], errors="coerce").to_numpy(),
-            "assigned": pd.to_numeric(coverage["assigned"], errors="coerce").to_numpy(),
+            "assigned": pd.to_numeric(coverage["assigned"], errors="coerce").fillna(0).to_numpy(),
         }
     )
-    needed = frame[frame["min"] >= 1]
-    if needed.empty:
-        return []
-    spare = (needed["assigned"] > needed["min"]).groupby(needed["date"]).any()
-    return sorted(str(d) for d in spare.index[~spare.to_numpy(dtype=bool)])
+    kinds = frame.drop_duplicates(["shift", "requirement"])
+    several = set(kinds["shift"][kinds["shift"].duplicated()])
+    tight = frame[(frame["min"] >= 1) & (frame["assigned"] <= frame["min"])]
+    gaps: dict[str, list[str]] = {}
+    for row in tight.sort_values(["date"], kind="stable").to_dict("records"):
+        label = row["shift"]
+        if row["shift"] in several and row["requirement"]:
+            label += f" · {row['requirement']}"
+        named = gaps.setdefault(str(row["date"]), [])
+        if label not in named:
+            named.append(label)
+    return {date: _sorted_ids(labels) for date, labels in sorted(gaps.items())}
+
+
+def days_without_spare(coverage: pd.DataFrame | None) -> list[str] | None:
+    """The dates of ``spare_gaps`` (validation.json's ``days_without_spare``): days on which at least one
+    coverage requirement that needs someone has no one above its minimum. None without coverage data."""
+    gaps = spare_gaps(coverage)
+    return None if gaps is None else list(gaps)
 
 
 def _critical_from(contingency: pd.DataFrame | None) -> list[str] | None:
@@ -143,8 +170,8 @@ def glance_facts(data: ReportData) -> dict[str, Any]:
         "backup_id": None if _missing(backup_id) else str(backup_id),
         "n1_critical": critical,
         "jeopardy_pool": pool,
-        "single_week_over_limit": [str(p) for p in over],
-        "days_without_spare": [str(d) for d in spare],
+        "single_week_over_limit": None if over is None else [str(p) for p in over],
+        "days_without_spare": None if spare is None else [str(d) for d in spare],
     }
 
 
@@ -171,6 +198,20 @@ def _value(name: str, value: Any, text: str, **extra: Any) -> str:
     attrs = "".join(f' data-{k}="{esc(str(v), quote=True)}"' for k, v in extra.items())
     payload = esc(json.dumps(value, ensure_ascii=False), quote=True)
     return f'<span class="glance-value" data-glance="{name}" data-value="{payload}"{attrs}>{text}</span>'
+
+
+def _style(found: list[str] | None) -> str:
+    """A figure's colour: neutral when not known, a warning when it lists anyone or anything, else good."""
+    return "neutral" if found is None else "warn" if found else "ok"
+
+
+def _gap_words(date: str, requirements: list[str]) -> str:
+    """A date and (in brackets) the requirements without spare that day, the first few of them."""
+    if not requirements:
+        return esc(date)
+    shown = ", ".join(esc(r) for r in requirements[:SHOWN_REQUIREMENTS])
+    more = len(requirements) - SHOWN_REQUIREMENTS
+    return f"{esc(date)} ({shown}{f', +{more} more' if more > 0 else ''})"
 
 
 def _ids(values: list[str], limit: int = SHOWN_IDS) -> str:
@@ -218,7 +259,7 @@ def _glance_section(data: ReportData) -> str:
         )
     else:
         lost = _value("n1_critical", [], "<strong>0</strong>: any one person can be lost", count=0)
-    items.append(("N-1 critical people", f"<dd>{lost}</dd>", "warn" if critical else ""))
+    items.append(("N-1 critical people", f"<dd>{lost}</dd>", _style(critical)))
     pool = facts["jeopardy_pool"]
     if pool is None:
         jeopardy = _value("jeopardy_pool", None, "not analysed")
@@ -232,30 +273,38 @@ def _glance_section(data: ReportData) -> str:
             listed += f" + {cross} cross-cover backup{'s' if cross != 1 else ''} from outside the rotations"
             listed += f" (for {_ids(shifts)})" if shifts else ""
         jeopardy = _value("jeopardy_pool", pool, f"<strong>{size}</strong>: {listed}", size=size)
-    items.append(("Jeopardy pool (backups)", f"<dd>{jeopardy}</dd>", ""))
+    items.append(("Jeopardy pool (backups)", f"<dd>{jeopardy}</dd>", "neutral" if pool is None else "ok"))
     over = facts["single_week_over_limit"]
     limit = _num(_given(data.summary, "weekly_limit_hours")) or DEFAULT_WEEKLY_LIMIT
-    words = f"<strong>{len(over)}</strong>" + (f": {_ids(over)}" if over else "")
-    note = (
-        f'<dd class="note">above {esc(_fmt(limit))} h in a single week: allowed while the 4-week average holds, '
-        "but worth watching</dd>"
-    )
-    items.append(
-        (
-            f"Residents above {_fmt(limit)} h in a week",
-            f"<dd>{_value('single_week_over_limit', over, words, count=len(over))}</dd>{note}",
-            "warn" if over else "",
+    if over is None:
+        above = _value("single_week_over_limit", None, "not known (no weekly hours were analysed)")
+        note = ""
+    else:
+        words = f"<strong>{len(over)}</strong>" + (f": {_ids(over)}" if over else "")
+        above = _value("single_week_over_limit", over, words, count=len(over))
+        note = (
+            f'<dd class="note">above the week\'s limit in a single 7-day week ({esc(_fmt(limit))} h, lower in a '
+            "week whose 4-week window holds leave, as the ACGME rule counts it): allowed while the 4-week "
+            "average holds, but worth watching</dd>"
         )
-    )
+    items.append((f"Residents above {_fmt(limit)} h in a week", f"<dd>{above}</dd>{note}", _style(over)))
     spare = facts["days_without_spare"]
-    words = f"<strong>{len(spare)}</strong>" + (f": {_ids(spare, SHOWN_DATES)}" if spare else "")
-    note = '<dd class="note">every requirement at its minimum: no one on shift can be lost without a gap</dd>'
-    if data.coverage is None and _given(data.summary, "days_without_spare") is None:
+    gaps = spare_gaps(data.coverage) or {}
+    if spare is None:
         days = _value("days_without_spare", None, "not known (no coverage data)")
         note = ""
     else:
-        days = _value("days_without_spare", spare, words, count=len(spare))
-    items.append(("Days without spare coverage", f"<dd>{days}</dd>{note}", "warn" if spare else ""))
+        named = {d: gaps.get(d, []) for d in spare}
+        listed = ", ".join(_gap_words(d, named[d]) for d in spare[:SHOWN_DATES])
+        listed += f" … and {len(spare) - SHOWN_DATES} more" if len(spare) > SHOWN_DATES else ""
+        words = f"<strong>{len(spare)}</strong>" + (f": {listed}" if spare else "")
+        requirements = {d: r for d, r in named.items() if r}
+        days = _value("days_without_spare", spare, words, count=len(spare), requirements=json.dumps(requirements))
+        note = (
+            '<dd class="note">a requirement (in brackets) at its minimum or below: losing anyone on it leaves '
+            "a gap unless someone is moved or called in</dd>"
+        )
+    items.append(("Days without spare coverage", f"<dd>{days}</dd>{note}", _style(spare)))
     body = "".join(
         f'<div class="glance-item{" glance-" + css if css else ""}"><dt>{esc(label)}</dt>{value}</div>'
         for label, value, css in items

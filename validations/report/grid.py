@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from rotaflow.validations.report.common import (
+    ROTATION_PALETTE,
     SHIFT_PALETTE,
     ReportData,
     _fmt,
@@ -27,6 +28,8 @@ from rotaflow.validations.report.common import (
     _missing,
     _sorted_ids,
     esc,
+    rotation_colours,
+    rotation_ids,
 )
 
 if TYPE_CHECKING:
@@ -35,19 +38,6 @@ if TYPE_CHECKING:
 GRID_CSS = (files(__package__) / "grid.css").read_text(encoding="utf-8")
 GRID_JS = (files(__package__) / "grid.js").read_text(encoding="utf-8")
 
-#: colours of the rotation bands (a cell's bottom edge), in legend order
-ROTATION_PALETTE = (
-    "#1565c0",
-    "#8e24aa",
-    "#ef6c00",
-    "#2e7d32",
-    "#d81b60",
-    "#00838f",
-    "#9e9d24",
-    "#6d4c41",
-    "#3949ab",
-    "#546e7a",
-)
 #: a leave day's label in its cell (absences.csv's ``type``; a ``leave`` rotation shows ``leave``)
 LEAVE_LABELS = {
     "vacation": "vac",
@@ -221,7 +211,9 @@ def _runs(values: list[str]) -> list[tuple[int, str]]:
     return runs
 
 
-def _schedule_section(data: ReportData) -> str:
+def _schedule_section(data: ReportData, colours: Mapping[str, str] | None = None) -> str:
+    """The grid's HTML; ``colours`` is the report's rotation -> colour map (``common.rotation_colours``, shared
+    with the hours chart), built from ``data`` when not given."""
     assignments = data.assignments
     if assignments.empty or not {"person_id", "date", "shift_id"} <= set(assignments.columns):
         return '<p class="note">No assignments to show.</p>'
@@ -233,7 +225,15 @@ def _schedule_section(data: ReportData) -> str:
     shifts = _sorted_ids(frame["shift_id"])
     shift_class = {s: f"s{i % len(SHIFT_PALETTE)}" for i, s in enumerate(shifts)}
     rotations = _sorted_ids(rows.rotation.values())
-    rotation_class = {r: f"r{i % len(ROTATION_PALETTE)}" for i, r in enumerate(rotations)}
+    palette = dict(colours) if colours is not None else rotation_colours(rotation_ids(data))
+    for rotation in rotations:  # a rotation the map lacks (not expected): the next colour
+        palette.setdefault(rotation, ROTATION_PALETTE[len(palette) % len(ROTATION_PALETTE)])
+    rotation_class = {r: f"r{i}" for i, r in enumerate(palette) if r in rotations}
+    bands = "".join(
+        f".{rotation_class[r]}{{box-shadow:inset 0 -4px 0 {palette[r]};-webkit-print-color-adjust:exact;"
+        "print-color-adjust:exact}"
+        for r in rotations
+    )
     with_info = bool(rows.info)
     with_rotation = bool(rotations)
 
@@ -344,7 +344,7 @@ def _schedule_section(data: ReportData) -> str:
         '<div id="explain-body"></div></div>'
     )
     return (
-        f"<style>\n{GRID_CSS}</style>"
+        f"<style>\n{GRID_CSS}{bands}</style>"
         f'<p class="legend">{"".join(legends)}</p>'
         '<p class="note" id="grid-help">Click a day (or move with the arrow keys and press Enter) to see why '
         "this person has, or does not have, that shift.</p>"

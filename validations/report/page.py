@@ -8,7 +8,17 @@ from typing import Any
 
 import pandas as pd
 
-from rotaflow.validations.report.common import ReportData, _fmt, _num, _text, esc
+from rotaflow.validations.report.common import (
+    DEFAULT_WEEKLY_LIMIT,
+    ReportData,
+    _fmt,
+    _num,
+    _text,
+    esc,
+    partial_averages,
+    rotation_colours,
+    rotation_ids,
+)
 from rotaflow.validations.report.figures import (
     _coverage_figure,
     _Figures,
@@ -16,7 +26,7 @@ from rotaflow.validations.report.figures import (
     _hours_per_resident_figure,
     _utilisation_figure,
 )
-from rotaflow.validations.report.glance import DEFAULT_WEEKLY_LIMIT, _given, _glance_section
+from rotaflow.validations.report.glance import _given, _glance_section
 from rotaflow.validations.report.risk_figures import _burnout_figure, _contingency_figure
 from rotaflow.validations.report.sections import (
     _facts,
@@ -56,10 +66,14 @@ def render_report(data: ReportData) -> str:
     glance = _glance_section(data)  # before any figure: it holds no plot
     coverage = optional("coverage", "Coverage", data.coverage, _coverage_figure, "coverage")
     limit = _num(_given(data.summary, "weekly_limit_hours")) or DEFAULT_WEEKLY_LIMIT
+    colours = rotation_colours(rotation_ids(data))  # one colour per rotation: the hours chart and the grid
 
     def hours_figures(frame: pd.DataFrame, figures: _Figures) -> tuple[str, dict[str, int]]:
-        per_person, _ = _hours_per_resident_figure(frame, data.assignments, figures, limit, data.people, data.rotations)
-        body, counts = _hours_figure(frame, figures)
+        partial = partial_averages(frame, data.summary, data.average_window_days)
+        per_person, _ = _hours_per_resident_figure(
+            frame, data.assignments, figures, limit, data.people, data.rotations, colours, partial
+        )
+        body, counts = _hours_figure(frame, figures, limit, partial)
         return _history_note(data) + per_person + body, counts
 
     hours = optional("hours", "Work hours", data.weekly_hours, hours_figures, "weekly-hours")
@@ -87,7 +101,7 @@ def render_report(data: ReportData) -> str:
 
     sections.insert(0, ("summary", "Run summary", _summary_table(data.summary)))
     sections.append(("findings", "Findings", _findings_section(data.findings)))
-    sections.append(("schedule", "Schedule", _schedule_section(data)))
+    sections.append(("schedule", "Schedule", _schedule_section(data, colours)))
     sections.append(("rules", "Rules checked", _rules_section(data)))
     if data.links:
         sections.append(("links", "Links", _links_section(data.links)))
@@ -122,7 +136,8 @@ def _history_note(data: ReportData) -> str:
         return ""
     return (
         '<p class="note history-note" id="no-history"><strong>No history before the block was given</strong> '
-        "(no history.csv, and no published schedule before it): the 4-week averages of the block's first weeks "
-        "count only the days inside the block, so they can understate the real load; the weeks before are "
-        "unknown, not 0 h.</p>"
+        "(no history.csv, and no published schedule before it): a 4-week average whose window reaches before "
+        "the block is not known. The heat map draws those cells grey (hover for the hours inside the block, a "
+        "lower bound) and the hours chart's diamonds use complete windows only; the weeks before are unknown, "
+        "not 0 h.</p>"
     )

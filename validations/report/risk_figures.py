@@ -3,6 +3,7 @@ advisory burnout score."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -20,6 +21,24 @@ from rotaflow.validations.report.common import (
     _sorted_ids,
 )
 from rotaflow.validations.report.figures import _Figures, _layout
+
+
+def _scenario_text(row: Mapping[str, Any]) -> tuple[str, str]:
+    """A scenario's outcome (covered, uncovered or undecided) and its hover text, the same words in the N-1
+    chart and the N-1 / N-2 matrix."""
+    outcome = _fmt(row.get("outcome")).lower()
+    if outcome == "covered":
+        repair = _num(row.get("repair_size"))
+        return "covered", f"covered; the repair changes {'unknown' if repair is None else _fmt(repair)} assignments"
+    if outcome == "uncovered":
+        where = " ".join(_fmt(row.get(k)) for k in ("first_uncovered_date", "first_uncovered_shift")).strip()
+        kind = "uncovered"
+        text = "CRITICAL: uncovered " + (f"from {_plot_text(where)}" if where else "from an unknown day")
+    else:
+        kind, text = "undecided", f"not decided (outcome {_plot_text(outcome) or 'missing'})"
+    if not _missing(row.get("settled_by")):
+        text += f"<br>settled by {_plot_text(_fmt(row.get('settled_by')))}"
+    return kind, text
 
 
 def _contingency_figure(contingency: pd.DataFrame, figures: _Figures) -> tuple[str, dict[str, int]]:
@@ -51,24 +70,17 @@ def _contingency_figure(contingency: pd.DataFrame, figures: _Figures) -> tuple[s
         i, j = sorted((position[a], position[b]), reverse=True)
         single = a == b
         counts["n1" if single else "n2"] += 1
-        outcome = _fmt(row.get("outcome")).lower()
-        if outcome == "covered":
+        layer, text = _scenario_text(row)
+        if layer == "covered":
             repair = _num(row.get("repair_size"))
             repair_z[i][j] = repair or 0.0
-            repair_text[i][j] = "unknown" if repair is None else _fmt(repair)
+            repair_text[i][j] = text
             biggest = max(biggest, repair or 0.0)
             continue
-        if outcome == "uncovered":
+        if layer == "uncovered":
             counts["n1_uncovered" if single else "n2_uncovered"] += 1
-            where = " ".join(_fmt(row.get(k)) for k in ("first_uncovered_date", "first_uncovered_shift")).strip()
-            text = "UNCOVERED " + (f"from {_plot_text(where)}" if where else "from an unknown day")
-            layer = "uncovered"
         else:
             counts["undecided"] += 1
-            text = f"not decided (outcome {_plot_text(outcome) or 'missing'})"
-            layer = "undecided"
-        if not _missing(row.get("settled_by")):
-            text += f"<br>settled by {_plot_text(_fmt(row.get('settled_by')))}"
         layers[layer][0][i][j] = 1
         layers[layer][1][i][j] = text
     names = [_plot_text(p) for p in persons]
@@ -89,8 +101,7 @@ def _contingency_figure(contingency: pd.DataFrame, figures: _Figures) -> tuple[s
             zmax=max(biggest, 1.0),
             colorscale=[[0, "#e8f5e9"], [1, "#1b5e20"]],
             customdata=repair_text,
-            hovertemplate="without %{y} and %{x}<br>covered; the repair changes %{customdata} assignments"
-            + "<extra></extra>",
+            hovertemplate="without %{y} and %{x}<br>%{customdata}<extra></extra>",
             colorbar={"title": {"text": "covered:<br>repair size"}},
             xgap=gap,
             ygap=gap,
@@ -157,23 +168,11 @@ def _n1_figure(singles: dict[str, dict[str, Any]], figures: _Figures) -> tuple[s
     top = max([r for r in repairs if r is not None] + [1.0])
     for person in people:
         row = singles[person]
-        outcome = _fmt(row.get("outcome")).lower()
-        if outcome == "covered":
-            repair = _num(row.get("repair_size"))
-            size = "unknown" if repair is None else _fmt(repair)
-            rows["covered"].append((person, repair or 0.0, f"covered; the repair changes {size} assignments"))
+        kind, text = _scenario_text(row)
+        if kind == "covered":
+            rows["covered"].append((person, _num(row.get("repair_size")) or 0.0, text))
             continue
-        if outcome == "uncovered":
-            counts["n1_uncovered"] += 1
-            where = " ".join(_fmt(row.get(k)) for k in ("first_uncovered_date", "first_uncovered_shift")).strip()
-            text = "CRITICAL: uncovered " + (f"from {_plot_text(where)}" if where else "from an unknown day")
-            kind = "uncovered"
-        else:
-            counts["undecided"] += 1
-            text = f"not decided (outcome {_plot_text(outcome) or 'missing'})"
-            kind = "undecided"
-        if not _missing(row.get("settled_by")):
-            text += f"<br>settled by {_plot_text(_fmt(row.get('settled_by')))}"
+        counts["n1_uncovered" if kind == "uncovered" else "undecided"] += 1
         rows[kind].append((person, top, text))
     figure = go.Figure()
     labels = {"covered": "covered (repair size)", "uncovered": "critical: uncovered", "undecided": "not decided"}

@@ -84,6 +84,8 @@ def _facts(data: ReportData) -> list[tuple[str, str]]:
     return facts
 
 
+#: findings.csv's date columns (``td.date``: never wrapped)
+DATE_COLUMNS = {"window_start", "window_end", "date"}
 #: what the generation run says of itself: shown first, as "the run", and redrawn from summary.json once the
 #: run has published and backed up (``refresh_publication``)
 RUN_KEYS = (
@@ -259,7 +261,8 @@ def _findings_section(findings: pd.DataFrame) -> str:
             f"{head}</tr></thead><tbody>{body}</tbody></table>"
         )
     head = "".join(
-        f'<th scope="col"><button type="button" class="sort" data-col="{i}">{esc(c)}</button></th>'
+        f'<th scope="col" data-label="{esc(c)}">'
+        f'<button type="button" class="sort" data-col="{i}">{esc(c)}</button></th>'
         for i, c in enumerate(columns)
     )
     rows = []
@@ -275,6 +278,8 @@ def _findings_section(findings: pd.DataFrame) -> str:
             elif column in ("value", "limit"):
                 number = _num(value)
                 cells.append(f'<td class="num" data-v="{"" if number is None else number}">{_text(value)}</td>')
+            elif column in DATE_COLUMNS:  # a date stays on one line, on screen and printed
+                cells.append(f'<td class="date">{_text(value)}</td>')
             else:
                 cells.append(f"<td>{_text(value)}</td>")
         severity = str(record.get("severity", "")).lower()

@@ -555,11 +555,11 @@ def test_hours_figure_shows_week_totals_averages_and_the_limit() -> None:
     week, average = heatmaps
     assert week["z"] == [[1.2, 0.75], [0.833, None]]
     assert average["z"] == [[1.025, None], [1.167, None]]
-    assert week["customdata"][1][0] == [50.0, 70.0, 60.0]
-    assert week["customdata"][0][1] == [60.0, None, 80.0]  # a missing limit is the ACGME 80 h
+    assert week["customdata"][1][0] == [50.0, 70.0, 60.0, "70.0 h"]
+    assert week["customdata"][0][1] == [60.0, None, 80.0, "not known"]  # a missing limit is the ACGME 80 h
     assert crosses[0]["x"] == ["2027-07-01"] and crosses[0]["y"] == ["R1"]
     assert sorted(crosses[1]["y"]) == ["R1", "R2"]
-    assert "1 resident-weeks whose own total exceeds the limit, 2 whose 4-week average exceeds it" in page
+    assert "1 resident-weeks whose own total exceeds it, 2 whose 4-week average exceeds it" in page
 
 
 def test_contingency_matrix() -> None:
@@ -586,13 +586,14 @@ def test_contingency_matrix() -> None:
     covered, lost, undecided = traces
     assert covered["x"] == covered["y"] == ["R1", "R2", "R3"]
     assert covered["z"] == [[None], [4.0, 0.0], [None, 0.0, None]]
-    assert covered["customdata"][2][1] == "unknown"
+    assert covered["customdata"][2][1] == "covered; the repair changes unknown assignments"
+    assert covered["customdata"][1][0] == "covered; the repair changes 4 assignments"
     assert lost["name"] == "uncovered" and lost["colorscale"][0][1] == "#c62828"
     assert lost["z"] == [[1], [], [1]]
     assert lost["text"] == [
-        ["UNCOVERED from 2027-07-03 NIGHT<br>settled by solver"],
+        ["CRITICAL: uncovered from 2027-07-03 NIGHT<br>settled by solver"],
         [],
-        ["UNCOVERED from an unknown day"],
+        ["CRITICAL: uncovered from an unknown day"],
     ]
     assert undecided["name"] == "undecided" and undecided["z"] == [[], [], [None, None, 1]]
     assert undecided["text"][2][2] == "not decided (outcome unknown)"

@@ -20,6 +20,7 @@ from rotaflow.validations.report.glance import (
     patch_publication,
     refresh_publication,
     single_week_over_limit,
+    spare_gaps,
 )
 from tests.unit.validations.test_report import HOSTILE, HOSTILE_ATTR, minimal, plot_json
 
@@ -50,22 +51,38 @@ def test_single_week_over_limit_lists_each_resident_once_above_the_limit() -> No
     )
     assert single_week_over_limit(weekly) == ["R2", "R10"]  # 80.0 is not above 80
     assert single_week_over_limit(weekly, 90.0) == ["R2"]
-    assert single_week_over_limit(None) == [] and single_week_over_limit(weekly.iloc[0:0]) == []
+    assert single_week_over_limit(weekly.iloc[3:4]) == []  # analysed: no one above
+    assert single_week_over_limit(None) is None and single_week_over_limit(weekly.iloc[0:0]) is None  # not known
 
 
-def test_days_without_spare_need_every_requirement_at_its_minimum() -> None:
+def test_a_day_without_spare_has_any_requirement_at_its_minimum() -> None:
     coverage = pd.DataFrame(
         {
-            "date": ["2027-07-01"] * 3 + ["2027-07-02"] * 3 + ["2027-07-03"] * 2 + ["2027-07-04"],
-            "shift_id": ["DAY", "NIGHT", "CLINIC"] * 2 + ["DAY", "NIGHT", "DAY"],
-            "min": [2, 1, 0, 2, 1, 0, 2, 1, 0],
-            "assigned": [2, 1, 3, 3, 1, 0, 1, 1, 0],
+            "date": ["2027-07-01"] * 3 + ["2027-07-02"] * 3 + ["2027-07-03"] * 2 + ["2027-07-04"] * 2,
+            "shift_id": ["DAY", "NIGHT", "CLINIC"] * 2 + ["DAY", "NIGHT", "DAY", "CLINIC"],
+            "min": [2, 1, 0, 3, 1, 0, 2, 1, 0, 0],
+            "assigned": [2, 1, 3, 4, 1, 0, 1, 3, 0, 2],
         }
     )
     # 07-01: DAY and NIGHT at their minimum (CLINIC needs no one, its 3 are no spare for them);
-    # 07-02: one spare on DAY; 07-03: short is no spare either; 07-04: nothing needed
-    assert days_without_spare(coverage) == ["2027-07-01", "2027-07-03"]
-    assert days_without_spare(None) == [] and days_without_spare(coverage.drop(columns="min")) == []
+    # 07-02: a spare on DAY, but NIGHT at its minimum: losing the night person leaves a gap;
+    # 07-03: DAY short (no spare either), NIGHT with two spare; 07-04: nothing needed
+    assert spare_gaps(coverage) == {"2027-07-01": ["DAY", "NIGHT"], "2027-07-02": ["NIGHT"], "2027-07-03": ["DAY"]}
+    assert days_without_spare(coverage) == ["2027-07-01", "2027-07-02", "2027-07-03"]
+    assert days_without_spare(None) is None and days_without_spare(coverage.drop(columns="min")) is None
+
+
+def test_a_shift_with_several_requirements_names_each() -> None:
+    coverage = pd.DataFrame(
+        {
+            "date": ["2027-07-01"] * 3,
+            "shift_id": ["DAY", "DAY", "NIGHT"],
+            "requirement": ["residents on INPT", "faculty", "residents"],
+            "min": [2, 1, 1],
+            "assigned": [3, 1, 1],
+        }
+    )
+    assert spare_gaps(coverage) == {"2027-07-01": ["DAY · faculty", "NIGHT"]}
 
 
 def test_glance_prefers_the_summary_and_falls_back_on_the_frames() -> None:
@@ -133,7 +150,18 @@ def test_glance_without_contingency_or_coverage_says_so() -> None:
     assert values["n1_critical"] is None and values["jeopardy_pool"] is None
     assert glance_text(page, "n1_critical").startswith("not analysed")
     assert values["days_without_spare"] is None and "no coverage data" in glance_text(page, "days_without_spare")
-    assert values["single_week_over_limit"] == [] and glance_text(page, "single_week_over_limit") == "0"
+    assert values["single_week_over_limit"] is None  # no weekly hours: not known, not "0"
+    assert glance_text(page, "single_week_over_limit") == "not known (no weekly hours were analysed)"
+    styles = {
+        label: css.strip() for css, label in re.findall(r'<div class="glance-item([^"]*)"><dt>([^<]*)</dt>', page)
+    }
+    assert styles["N-1 critical people"] == "glance-neutral" and styles["Jeopardy pool (backups)"] == "glance-neutral"
+    assert styles["Residents above 80 h in a week"] == "glance-neutral"
+    assert styles["Days without spare coverage"] == "glance-neutral"
+    weekly = pd.DataFrame({"person_id": ["R1"], "week_start": ["2027-07-01"], "hours": [40.0]})
+    known = render_report(minimal(weekly_hours=weekly))
+    assert glance(known)["single_week_over_limit"] == [] and glance_text(known, "single_week_over_limit") == "0"
+    assert '<div class="glance-item glance-ok"><dt>Residents above 80 h in a week</dt>' in known
 
 
 def test_glance_lists_are_cut_in_words_but_whole_in_the_data() -> None:
@@ -280,13 +308,14 @@ def test_hours_per_resident_is_grouped_by_pgy_then_rotation_one_trace_per_rotati
     assert set(bars) == {"ICU", "WARD", "not known"}  # R5 has no assignment: rotation and PGY unknown
     assert bars["ICU"]["x"] == ["R1", "R4"] and bars["ICU"]["y"] == [90.0, 40.0]  # highest single week
     assert bars["WARD"]["x"] == ["R2", "R3"]  # R3 works WARD most
-    (averages,) = [t for t in traces if t["type"] == "scatter"]
+    averages, crosses = [t for t in traces if t["type"] == "scatter"]
+    assert averages["name"] == "highest 4-week average" and crosses["x"] == ["R1"]  # R1's 90 h week
     assert layout["xaxis"]["categoryarray"] == ["R2", "R3", "R1", "R4", "R5"]  # PGY 1, PGY 2, unknown
     assert averages["x"] == ["R2", "R3", "R1", "R4", "R5"] and averages["y"] == [50.0, 82.0, 75.0, 40.0, 30.0]
     assert [a["text"] for a in layout["annotations"]] == ["80 h", "PGY 1", "PGY 2", "PGY unknown"]
     line = layout["shapes"][0]
     assert (line["y0"], line["y1"], line["line"]["dash"]) == (80.0, 80.0, "dash")
-    assert "1 above it in a single week, 1 with a 4-week average above it" in page
+    assert "1 above their limit in a single week, 1 with a complete 4-week average above it" in page
 
 
 def test_hours_per_resident_places_someone_without_shifts_by_people_and_rotations() -> None:
@@ -316,7 +345,7 @@ def test_hours_per_resident_scales_to_a_large_program() -> None:
     data = example_data(residents=300, days=14)
     page = render_report(minimal(weekly_hours=data.weekly_hours, assignments=data.assignments))
     traces, layout = plot_json(page, PLOT_IDS["hours_per_resident"])
-    assert len(traces) <= 5  # four rotations and the averages, not 300 traces
+    assert len(traces) <= 6  # four rotations, the averages and the crosses, not 300 traces
     assert sum(len(t["x"]) for t in traces if t["type"] == "bar") == 300
     assert layout["xaxis"]["showticklabels"] is False
 
@@ -403,13 +432,20 @@ def test_a_validation_carries_the_glance_figures_and_its_report_shows_them(tmp_p
     facts = json.loads((written.folder / "validation.json").read_text())
     assert facts["history_given"] is False and facts["weekly_limit_hours"] == 80.0
     assert facts["single_week_over_limit"] == []
-    # 07-01: residents 3/3, faculty 2/1 (a spare); 07-02: residents 4/3 (a spare): both days have one
-    assert facts["days_without_spare"] == []
+    # 07-01: residents 3/3 (no spare, though faculty 2/1 has one); 07-02: faculty 1/1 (residents 4/3 has one)
+    assert facts["days_without_spare"] == ["2027-07-01", "2027-07-02"]
     page = (written.folder / "report.html").read_text()
     values = glance(page)
     assert values["days_without_spare"] == facts["days_without_spare"]
+    found = re.search(r'data-glance="days_without_spare"[^>]* data-requirements="([^"]*)"', page)
+    assert found is not None
+    named = json.loads(html.unescape(found.group(1)))
+    assert set(named) == {"2027-07-01", "2027-07-02"} and named["2027-07-01"] != named["2027-07-02"]
+    assert glance_text(page, "days_without_spare").startswith("2: 2027-07-01 (")
     assert values["single_week_over_limit"] == facts["single_week_over_limit"]
     assert 'id="no-history"' in page
+    traces, _ = plot_json(page, PLOT_IDS["hours"])  # the rolling 28-day windows reach before the period: unknown
+    assert [t.get("name") for t in traces if t["type"] == "heatmap"][-1] == "history before the block unknown"
     at_minimum = [r for r in rows if r not in {("F2", "2027-07-01", "DAY"), ("R4", "2027-07-02", "DAY")}]
     frame = pd.DataFrame(at_minimum, columns=["person_id", "date", "shift_id"])
     tight = validate(bundle, load_schedule(bundle, frame), period=(first, first + dt.timedelta(days=1)))
