@@ -11,12 +11,18 @@
   prefect.yaml (``prefect --no-prompt deploy --all``) and starts a worker on the pool.
 * It records its API URL in ``<PREFECT_HOME>/api-url`` while it runs: the CLI's flow runs go to this
   server (and show in its UI) instead of a temporary one of their own.
+* It serves the runs' report files and the Data Docs read-only on 127.0.0.1 (``ROTAFLOW_REPORTS_PORT``,
+  default 4201): only to a ``Host`` of ``127.0.0.1:<port>`` or ``localhost:<port>``, with the access token
+  the worker's runs link with or the API credential (Basic auth); never calendars or dotfiles.
 * Ctrl-C (or SIGTERM) stops the worker, then the server.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import ipaddress
 import os
 import secrets
@@ -30,13 +36,13 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from rotaflow.configs.settings import CONFIG_DIR, PROJECT_ROOT, get_settings, mask_url
-from rotaflow.tasks.links import REPORTS_URL_ENV
+from rotaflow.tasks.links import REPORTS_URL_ENV, served_path
 
 __all__ = [
     "API_URL_FILE",
@@ -48,7 +54,9 @@ __all__ = [
     "exposure_warning",
     "mask_secret",
     "prefect_home",
+    "reports_port_setting",
     "reports_server",
+    "reports_token",
     "webhook_warning",
     "worker_env",
     "record_api_url",
@@ -72,6 +80,8 @@ DATABASE_ENV = "ROTAFLOW_PREFECT_DATABASE_URL"
 REPORTS_PORT_ENV = "ROTAFLOW_REPORTS_PORT"
 REPORTS_PORT = 4201
 """The reports server's default port (on 127.0.0.1 only): ``ROTAFLOW_REPORTS_PORT`` overrides it, 0 turns it off."""
+REPORTS_PORT_FROM_ENV = -1
+"""``ServeConfig.reports_port`` when not given: ``ROTAFLOW_REPORTS_PORT``, else :data:`REPORTS_PORT`."""
 SQLITE_TIMEOUT_SECONDS = 60
 """How long the server's SQLite connections wait for a lock (Prefect's 10 s default gives HTTP 503
 "database is locked" under load on a small machine)."""
@@ -152,6 +162,25 @@ def recorded_server(home: Path, timeout: float = PROBE_SECONDS) -> tuple[str, st
     return url, auth
 
 
+def reports_port_setting(value: str | int | None) -> tuple[int, str | None]:
+    """The reports server's port from ``ROTAFLOW_REPORTS_PORT`` (or a given value) and the warning when it is
+    no port: 1–65535, 0 for no reports server, empty for the default 4201. Anything else (a word, a number
+    out of range) is no reports server, with a warning naming the value; serve starts without it."""
+    raw = str(value).strip() if value is not None else ""
+    if not raw:
+        return REPORTS_PORT, None
+    try:
+        port = int(raw)
+    except ValueError:
+        port = -1
+    if 0 <= port <= 65535:
+        return port, None
+    return 0, (
+        f"warning: no reports server: {REPORTS_PORT_ENV}={raw!r} is not a port (1-65535, or 0 for none); "
+        "the artifacts show the reports' paths instead of links"
+    )
+
+
 def exposure_warning(host: str) -> str | None:
     """The warning for a server other machines can reach; ``None`` on loopback.
 
@@ -195,8 +224,15 @@ class ServeConfig:
     """Set for the server, ``prefect deploy`` and the worker (and so every flow run), over the caller's env."""
     worker_log: Path | None = None
     """Where the worker's output (and its flow runs') goes; default: this process's stdout/stderr."""
-    reports_port: int = field(default_factory=lambda: int(os.environ.get(REPORTS_PORT_ENV) or REPORTS_PORT))
-    """The reports server's port (``var/runs/`` read-only over HTTP on 127.0.0.1); 0: no reports server."""
+    reports_port: int = REPORTS_PORT_FROM_ENV
+    """The reports server's port (the runs' report files and the Data Docs, read-only over HTTP on 127.0.0.1);
+    0: no reports server; not given: ``ROTAFLOW_REPORTS_PORT`` (see :func:`reports_port_setting`)."""
+    reports_warning: str | None = field(default=None, init=False)
+    """Why there is no reports server although one was asked for (a ``ROTAFLOW_REPORTS_PORT`` that is no port)."""
+
+    def __post_init__(self) -> None:
+        given = os.environ.get(REPORTS_PORT_ENV) if self.reports_port == REPORTS_PORT_FROM_ENV else self.reports_port
+        self.reports_port, self.reports_warning = reports_port_setting(given)
 
     @property
     def reports_url(self) -> str:
@@ -377,7 +413,8 @@ and of the flow runs it starts (a process worker passes its environment on)."""
 
 def worker_env(config: ServeConfig, auth: str, reports_url: str | None = None) -> dict[str, str]:
     """The worker's environment: the server's, run logs at INFO to the API, the console quiet, and where
-    the runs' reports are served (``ROTAFLOW_REPORTS_URL``: ``reports_url``, when the reports server runs)."""
+    the runs' reports are served (``ROTAFLOW_REPORTS_URL``: ``reports_url``, the server's address and access
+    token, when the reports server runs)."""
     env = _env(config, auth)
     env.update(RUN_LOGGING)
     if reports_url:
@@ -387,8 +424,15 @@ def worker_env(config: ServeConfig, auth: str, reports_url: str | None = None) -
     return env
 
 
+def _reports_base(served: Served) -> str | None:
+    """What the runs link their report files under: the reports server's address and access token."""
+    if served.reports is None:
+        return None
+    return f"http://127.0.0.1:{served.reports.server_address[1]}/{reports_token(served.auth)}"
+
+
 def _start_worker(served: Served) -> subprocess.Popen[bytes]:
-    env = worker_env(served.config, served.auth, served.config.reports_url if served.reports else None)
+    env = worker_env(served.config, served.auth, _reports_base(served))
     command = [*_prefect(), "worker", "start", "--pool", POOL, "--type", "process", "--name", "rotaflow-worker"]
     path = served.config.worker_log
     if path is None:
@@ -413,32 +457,81 @@ def _wait_for_worker(served: Served, timeout: float) -> None:
     raise TimeoutError(f"no worker polled the pool {POOL} within {timeout:.0f} s")
 
 
-class _RunsHandler(BaseHTTPRequestHandler):
-    """GET/HEAD ``/runs/<folder>/<file>``: a file under the runs folder, read-only; nothing else (no listing,
-    no path outside the folder, no symlink out of it)."""
+REPORTS_REALM = "rotaflow reports"
 
-    root: Path
+
+def reports_token(auth: str) -> str:
+    """The reports server's access token: derived from the API credential (it changes with it), never the
+    credential itself. It is the first segment of the links the runs' artifacts carry."""
+    return hmac.new(auth.encode(), b"rotaflow reports server", hashlib.sha256).hexdigest()[:32]
+
+
+class _ReportsHandler(BaseHTTPRequestHandler):
+    """GET/HEAD of a file the reports server gives out (``rotaflow.tasks.links.served_path``: a run's report
+    files, the Data Docs site), read-only; nothing else (no listing, no calendars, no dotfiles, no path outside
+    them, no symlink out of them).
+
+    Every request must name this server as ``127.0.0.1:<port>`` or ``localhost:<port>`` in its ``Host`` (a
+    web page elsewhere cannot read it through DNS rebinding: 403) and carry either the access token as the
+    first path segment (``/<token>/runs/…``: the artifacts' links) or the API's Basic credential (the one
+    the Prefect UI signs in with: the browser asks for it; 401 otherwise).
+    """
+
+    var_dir: Path
+    gx_dir: Path
+    auth: str
+    token: str
     server_version = "rotaflow-reports"
     sys_version = ""
 
-    def _target(self) -> Path | None:
+    def _host_allowed(self) -> bool:
+        port = cast(tuple[str, int], self.server.server_address)[1]
+        host = (self.headers.get("Host") or "").strip().lower()
+        return host in (f"127.0.0.1:{port}", f"localhost:{port}")
+
+    def _signed_in(self) -> bool:
+        scheme, _, value = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(value.strip(), validate=True)
+        except ValueError:  # binascii.Error
+            return False
+        return hmac.compare_digest(given, self.auth.encode())
+
+    def _relative(self) -> str | None:
+        """The requested path under ``var/``, past the token or with the credential; ``None``: not allowed in."""
         path = unquote(urlsplit(self.path).path)
-        if not path.startswith("/runs/"):
-            return None
-        parts = path.removeprefix("/runs/").split("/")
+        first, sep, rest = path.removeprefix("/").partition("/")
+        if sep and hmac.compare_digest(first.encode(), self.token.encode()):
+            return rest
+        return path.removeprefix("/") if self._signed_in() else None
+
+    def _target(self, relative: str) -> Path | None:
+        parts = relative.split("/")
         if any(part in ("", ".", "..") or "\\" in part or "\x00" in part for part in parts):
             return None
-        target = self.root.joinpath(*parts).resolve()
-        if not target.is_relative_to(self.root) or not target.is_file():
+        target = self.var_dir.joinpath(*parts)
+        if not target.is_file() or served_path(self.var_dir, self.gx_dir, target) != "/".join(parts):
             return None
-        return target
+        return target.resolve()
 
     def _answer(self, body: bool) -> None:
         import mimetypes
 
-        target = self._target()
+        if not self._host_allowed():
+            self.send_error(HTTPStatus.FORBIDDEN, "this server answers to 127.0.0.1 and localhost only")
+            return
+        relative = self._relative()
+        if relative is None:
+            self.send_response(HTTPStatus.UNAUTHORIZED)
+            self.send_header("WWW-Authenticate", f'Basic realm="{REPORTS_REALM}", charset="UTF-8"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        target = self._target(relative)
         if target is None:
-            self.send_error(HTTPStatus.NOT_FOUND, "not a file under the runs folder")
+            self.send_error(HTTPStatus.NOT_FOUND, "not a report file")
             return
         data = target.read_bytes()
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
@@ -446,6 +539,8 @@ class _RunsHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", kind + ("; charset=utf-8" if kind.startswith("text/") else ""))
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("Referrer-Policy", "no-referrer")  # the token never leaves in a Referer
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         if body:
@@ -461,11 +556,20 @@ class _RunsHandler(BaseHTTPRequestHandler):
         return
 
 
-def reports_server(root: Path, port: int) -> ThreadingHTTPServer:
-    """Serve the files under ``root`` (``var/runs``) read-only at ``http://127.0.0.1:<port>/runs/…``, on a
-    daemon thread; ``port`` 0 picks a free one (``server.server_address[1]``). Stop with ``shutdown()``."""
-    root.mkdir(parents=True, exist_ok=True)
-    handler = type("RunsHandler", (_RunsHandler,), {"root": root.resolve()})
+def reports_server(var_dir: Path, port: int, auth: str, gx_dir: Path | None = None) -> ThreadingHTTPServer:
+    """Serve the report files under ``var_dir`` (``var/runs/…`` and the Data Docs site of ``gx_dir``, default
+    ``var/gx``) read-only at ``http://127.0.0.1:<port>/<token>/<path under var>`` (or without the token, to
+    the API credential ``auth`` as Basic auth), on a daemon thread; ``port`` 0 picks a free one
+    (``server.server_address[1]``). Stop with ``shutdown()``."""
+    var = var_dir.resolve()
+    (var / "runs").mkdir(parents=True, exist_ok=True)
+    attributes = {
+        "var_dir": var,
+        "gx_dir": (gx_dir or var / "gx").resolve(),
+        "auth": auth,
+        "token": reports_token(auth),
+    }
+    handler = type("ReportsHandler", (_ReportsHandler,), attributes)
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="rotaflow-reports", daemon=True).start()
@@ -474,10 +578,13 @@ def reports_server(root: Path, port: int) -> ThreadingHTTPServer:
 
 def _start_reports(served: Served) -> None:
     config = served.config
+    if config.reports_warning:
+        config.log(config.reports_warning)
     if not config.reports_port:
         return
+    settings = get_settings()
     try:
-        served.reports = reports_server(get_settings().var_dir / "runs", config.reports_port)
+        served.reports = reports_server(settings.var_dir, config.reports_port, served.auth, settings.resolved_gx_dir)
     except OSError as exc:  # the rest works without it: the artifacts then show the reports' paths
         config.log(
             f"warning: no reports server: 127.0.0.1:{config.reports_port} is not free ({exc.strerror}); "
@@ -577,7 +684,10 @@ def serve(config: ServeConfig) -> int:
         notify = "show in the UI only (no webhook set)" if quiet else "notify the alert webhook"
         log(f"automations: {len(served.automations)} on rotaflow's events; they {notify}")
         if served.reports is not None:
-            log(f"reports:     {config.reports_url}/runs/<run folder>/report.html (var/runs, read-only, this machine)")
+            log(
+                f"reports:     {config.reports_url}/runs/<run folder>/report.html (read-only, this machine; sign in "
+                "with the credentials above; the runs' artifacts link with a token)"
+            )
         log("ready in " + ", ".join(f"{k} {v:.1f} s" for k, v in served.timings.items()) + "; Ctrl-C stops")
         code = 0
         while not stop.wait(1.0):

@@ -12,6 +12,7 @@ from rotaflow.configs.settings import get_settings
 from rotaflow.db.repositories import IngestResult
 from rotaflow.errors import InputError
 from rotaflow.services import ingest as service
+from rotaflow.tasks.links import file_link, markdown_link
 from rotaflow.validations.bundle import Bundle, parse_bundle
 from rotaflow.validations.expectations import ExpectationReport
 from rotaflow.validations.sources import read_bundle_files
@@ -109,11 +110,15 @@ def publish_ingest_summary(source: str, result: IngestResult, bundle: Bundle, re
         lines.append(f"| {name} | {len(frame)} | {result.inserted.get(name, 0)} | {result.deleted.get(name, 0)} |")
     if report is not None:
         lines += ["", f"Great Expectations: {report.evaluated - report.failed}/{report.evaluated} passed."]
+        if report.docs_index is not None:
+            lines.append(f"Data Docs: {markdown_link(report.docs_index, 'Great Expectations Data Docs')}")
     create_markdown_artifact(key="ingest-summary", markdown="\n".join(lines), description="What was loaded")
-    if report is not None and report.docs_index is not None:
+    # a link only where the browser can open it (the reports server of `rotaflow serve`), never file://
+    docs = file_link(report.docs_index) if report is not None and report.docs_index is not None else None
+    if docs is not None:
         create_link_artifact(
             key="ingest-data-docs",
-            link=report.docs_index.resolve().as_uri(),
+            link=docs,
             link_text="Great Expectations Data Docs",
             description="Data quality of the ingested bundle",
         )

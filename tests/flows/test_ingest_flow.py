@@ -30,7 +30,11 @@ def _task_names(flow_run_id: object) -> set[str]:
     return asyncio.run(read())
 
 
-def test_ingest_flow_loads_the_bundle_and_publishes_artifacts(tiny_dir: Path) -> None:
+def test_ingest_flow_loads_the_bundle_and_publishes_artifacts(tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rotaflow.configs.settings import get_settings
+    from rotaflow.tasks.links import REPORTS_URL_ENV
+
+    monkeypatch.setenv(REPORTS_URL_ENV, "http://127.0.0.1:4201/token")  # as `rotaflow serve` tells its worker
     state = ingest_program(str(tiny_dir), return_state=True)
     assert state.is_completed()
     result = state.result()
@@ -46,9 +50,13 @@ def test_ingest_flow_loads_the_bundle_and_publishes_artifacts(tiny_dir: Path) ->
     assert len(summary) == 1
     assert "| people | 4 | 4 | 0 |" in summary[0].data
     links = [a for a in _artifacts("ingest-data-docs") if a.flow_run_id == state.state_details.flow_run_id]
-    assert len(links) == 1 and "index.html" in links[0].data
-    docs = Path(links[0].data.split("(", 1)[1].rstrip(")").removeprefix("file://"))
-    assert docs.is_file() and "<html" in docs.read_text()[:2000].lower()
+    assert len(links) == 1 and "file://" not in links[0].data and "file://" not in summary[0].data
+    # the Data Docs site's index through the reports server, at its path under var/ (never file://)
+    url = links[0].data.split("(", 1)[1].rstrip(")")
+    assert url.startswith("http://127.0.0.1:4201/token/gx/gx/uncommitted/data_docs/local_site/")
+    docs = get_settings().var_dir / url.removeprefix("http://127.0.0.1:4201/token/")
+    assert docs.name == "index.html" and "<html" in docs.read_text()[:2000].lower()
+    assert f"[Great Expectations Data Docs]({url})" in summary[0].data
 
 
 def test_ingest_flow_rejects_a_bad_bundle_with_a_failure_table(tiny_dir: Path) -> None:

@@ -57,19 +57,23 @@ def test_under_serve_the_artifacts_link_the_report_over_http(
     from rotaflow.configs.settings import get_settings
     from rotaflow.tasks.links import REPORTS_URL_ENV
 
-    monkeypatch.setenv(REPORTS_URL_ENV, "http://127.0.0.1:4201")  # as `rotaflow serve` tells its worker
+    monkeypatch.setenv(REPORTS_URL_ENV, "http://127.0.0.1:4201/token")  # as `rotaflow serve` tells its worker
     out = get_settings().var_dir / "runs" / "tiny-B1-check"
     state = validate_schedule(
-        str(program), str(schedule), out_dir=str(out), block_id="B1", data_docs=False, return_state=True
+        str(program), str(schedule), out_dir=str(out), block_id="B1", data_docs=True, return_state=True
     )
     assert state.is_completed(), state.message
     run_id = state.state_details.flow_run_id
     [link] = _artifacts("validation-report", run_id)
-    assert "http://127.0.0.1:4201/runs/tiny-B1-check/report.html" in link.data
-    assert (
-        "[report.html](http://127.0.0.1:4201/runs/tiny-B1-check/report.html)"
-        in _artifacts("validation-summary", run_id)[0].data
-    )
+    assert "http://127.0.0.1:4201/token/runs/tiny-B1-check/report.html" in link.data
+    summary = _artifacts("validation-summary", run_id)[0].data
+    assert "[report.html](http://127.0.0.1:4201/token/runs/tiny-B1-check/report.html)" in summary
+    # the run's own Data Docs page, at its path under var/ on the reports server
+    [docs] = _artifacts("validation-data-docs", run_id)
+    site = "http://127.0.0.1:4201/token/gx/gx/uncommitted/data_docs/local_site/runs/"
+    url = docs.data.split("(", 1)[1].rstrip(")")
+    assert url.startswith(site) and url.endswith(".html") and f"[Data Docs]({url})" in summary
+    assert (get_settings().var_dir / url.removeprefix("http://127.0.0.1:4201/token/")).is_file()
 
 
 def test_a_violation_fails_the_run_with_its_summary(program: Path, schedule: Path, tmp_path: Path) -> None:
