@@ -51,7 +51,9 @@ class OneShiftAtATime(Rule):
         for person in people:
             slots = schedule.by_person.get(person, [])
             past = [(h.start, h.end_with_transition) for h in inst.history if h.person == person]
-            for i, slot in enumerate(slots):  # each overlap is reported on the later-starting shift
+            # each overlap is reported on the later-starting shift, its date and shift (on the block's own
+            # shift when the other was worked before the block), as the independent check does
+            for i, slot in enumerate(slots):
                 others = [(start, end, slot.day) for start, end in past]
                 others += [(o.start, o.end_with_transition, o.day) for o in slots[:i]]
                 for start, end, other_day in others:
@@ -72,6 +74,7 @@ class OneShiftAtATime(Rule):
                                 "hours",
                                 f"{person} has two shifts overlapping by {overlap:.1f} h on "
                                 f"{date_label(inst, slot.day)}",
+                                shift=slot.shift,
                             )
                         )
         return out

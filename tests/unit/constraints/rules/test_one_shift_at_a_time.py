@@ -125,3 +125,19 @@ def test_as_a_soft_rule_each_overlapping_pair_costs_its_weight() -> None:
     result = solve_with(inst, rules, pins=exactly(inst, cells))
     assert (result.status, result.objective) == ("optimal", 3 * 2)
     assert {v.severity for v in violations(inst, rules, cells)} == {"warning"}
+
+
+def test_a_finding_names_the_later_starting_shift_and_its_date() -> None:
+    inst = instance(shifts=(DAY, DAY06, NIGHT), days=3)
+    rules = configured(RULE)
+    cells = {("R1", 0, "NIGHT"), ("R1", 1, "DAY06"), ("R1", 2, "DAY06"), ("R1", 2, "DAY")}
+    found_shifts = [(v.first_day, v.shift) for v in violations(inst, rules, cells)]
+    # the night from 19:00 is overlapped by the next day's 06:00 start; 06:00 and 07:00 the same day
+    assert found_shifts == [(1, "DAY06"), (2, "DAY")]
+
+
+def test_a_shift_overlapped_by_one_worked_before_the_block_is_named() -> None:
+    inst = instance(shifts=(DAY, DAY06), days=2)
+    inst.history = (night_before_day_zero(inst),)
+    (finding,) = violations(inst, configured(RULE), {("R1", 0, "DAY06")})
+    assert (finding.first_day, finding.shift) == (0, "DAY06")
