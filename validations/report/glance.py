@@ -70,7 +70,8 @@ PUBLICATION_END = "<!--/rotaflow:publication-->"
 #: ids listed in full up to this many; beyond it the first ones and "… and N more" (data-value has all)
 SHOWN_IDS = 40
 SHOWN_DATES = 10
-#: requirements named per date in the words (data-requirements has all)
+#: dates listed when each names its requirements, and requirements named per date (data-requirements has all)
+SHOWN_NAMED_DATES = 5
 SHOWN_REQUIREMENTS = 3
 
 
@@ -295,8 +296,9 @@ def _glance_section(data: ReportData) -> str:
         note = ""
     else:
         named = {d: gaps.get(d, []) for d in spare}
-        listed = ", ".join(_gap_words(d, named[d]) for d in spare[:SHOWN_DATES])
-        listed += f" … and {len(spare) - SHOWN_DATES} more" if len(spare) > SHOWN_DATES else ""
+        shown = SHOWN_NAMED_DATES if any(named.values()) else SHOWN_DATES
+        listed = ", ".join(_gap_words(d, named[d]) for d in spare[:shown])
+        listed += f" … and {len(spare) - shown} more" if len(spare) > shown else ""
         words = f"<strong>{len(spare)}</strong>" + (f": {listed}" if spare else "")
         requirements = {d: r for d, r in named.items() if r}
         days = _value("days_without_spare", spare, words, count=len(spare), requirements=json.dumps(requirements))

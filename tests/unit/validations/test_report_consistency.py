@@ -3,6 +3,8 @@ scenario, unknown 4-week averages drawn as unknown, and printed tables that keep
 
 from __future__ import annotations
 
+import html
+import json
 import re
 
 import pandas as pd
@@ -144,3 +146,20 @@ def test_printed_findings_keep_their_header_and_dates_on_one_line() -> None:
     printed = css[css.index("@media print") :]
     assert "thead{display:table-header-group}" in printed
     assert re.search(r"thead th[^{]*\{[^}]*position:static", printed)
+
+
+def test_days_without_spare_name_their_requirements_cut_in_words_whole_in_the_data() -> None:
+    dates = [f"2027-07-0{d}" for d in range(1, 8)]
+    coverage = pd.DataFrame(
+        [{"date": d, "shift_id": s, "min": 1, "assigned": 1} for d in dates for s in ("A", "B", "C", "D")]
+    )
+    page = render_report(minimal(coverage=coverage))
+    assert glance(page)["days_without_spare"] == dates
+    found = re.search(r'data-glance="days_without_spare"[^>]* data-requirements="([^"]*)"', page)
+    assert found is not None
+    assert json.loads(html.unescape(found.group(1))) == {d: ["A", "B", "C", "D"] for d in dates}
+    words = re.search(r'data-glance="days_without_spare"[^>]*>(.*?)</span>', page)
+    assert words is not None
+    text = re.sub(r"<[^>]+>", "", words.group(1))
+    assert text.startswith("7: 2027-07-01 (A, B, C, +1 more), 2027-07-02 (A, B, C, +1 more)")
+    assert text.endswith("2027-07-05 (A, B, C, +1 more) … and 2 more")
