@@ -70,8 +70,8 @@ def publish_validation(validation: service.Validation, written: service.Written,
         f"- outputs: `{written.folder.resolve()}`",
         f"- report: {markdown_link(written.folder / 'report.html')}",
     ]
-    if written.docs_index is not None:
-        lines.append(f"- Great Expectations Data Docs: {markdown_link(written.docs_index, 'Data Docs')}")
+    if written.docs_page is not None:
+        lines.append(f"- Great Expectations Data Docs: {markdown_link(written.docs_page, 'Data Docs')}")
     for block in facts["utilisation_by_block"]:
         lines.append(f"- utilisation of {block['block_id']}: {block['utilisation']:.0%} ({block['band']})")
     if facts["burnout_bands"]:
@@ -90,7 +90,7 @@ def publish_validation(validation: service.Validation, written: service.Written,
         create_link_artifact(
             key="validation-report", link=report, link_text="report.html", description="The validation report"
         )
-    docs = file_link(written.docs_index) if written.docs_index is not None else None
+    docs = file_link(written.docs_page) if written.docs_page is not None else None
     if docs is not None:
         create_link_artifact(
             key="validation-data-docs",

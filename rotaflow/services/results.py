@@ -186,7 +186,8 @@ class NotYet(_Result):
 class ValidateResult(_Result):
     """validation.json and the result of validating a schedule (``rotaflow validate --json``).
 
-    ``timezone`` and ``data_docs`` are in validation.json only; ``out_dir`` is in the result only.
+    ``timezone``, ``data_docs`` (the Data Docs site's index) and ``data_docs_run`` (the run's own Data Docs
+    page) are in validation.json only; ``out_dir`` is in the result only.
     """
 
     program: str
@@ -220,6 +221,7 @@ class ValidateResult(_Result):
     """Whether work before the period was known (history.csv or the database's published schedule)."""
     timezone: str | None = None
     data_docs: str | None = None
+    data_docs_run: str | None = None
     out_dir: str | None = None
 
 

@@ -380,7 +380,8 @@ def validation_result(validation: Validation, facts: Mapping[str, Any], out: str
 class Written:
     folder: Path
     files: list[Path]
-    docs_index: Path | None = None
+    docs_page: Path | None = None
+    """The Data Docs page report.html links: the run's own page (the site's index if GX built none)."""
 
 
 def write_validation(
@@ -413,9 +414,12 @@ def write_validation(
     files.append(write_private(folder / "findings.csv", findings))
     docs = None
     if data_docs:
-        docs = _data_docs(folder, validation, gx_dir, (str(facts["program"]), facts.get("run_id")))
-        if docs is not None:
-            facts["data_docs"] = str(docs)
+        index, run_page = _data_docs(folder, validation, gx_dir, (str(facts["program"]), facts.get("run_id")))
+        if index is not None:
+            facts["data_docs"] = str(index)
+        if run_page is not None:
+            facts["data_docs_run"] = str(run_page)
+        docs = run_page or index
     links = {"findings.csv": "findings.csv"}
     if (folder / "assignments.csv").exists():
         links["assignments.csv"] = "assignments.csv"
@@ -467,9 +471,11 @@ def _cell_explanations(bundle: Bundle, validation: Validation) -> dict[tuple[str
         return None
 
 
-def _data_docs(folder: Path, validation: Validation, gx_dir: Path | None, run: tuple[str, str | None]) -> Path | None:
-    """Hold the run's assignments and findings to their contracts in GX and build Data Docs; the run's own
-    Data Docs page (the GX run is named after ``run``: the program and the run id)."""
+def _data_docs(
+    folder: Path, validation: Validation, gx_dir: Path | None, run: tuple[str, str | None]
+) -> tuple[Path | None, Path | None]:
+    """Hold the run's assignments and findings to their contracts in GX and build Data Docs; the site's
+    index and the run's own Data Docs page (the GX run is named after ``run``: the program and the run id)."""
     from rotaflow.configs.settings import get_settings
     from rotaflow.validations.contracts import OUTPUTS
     from rotaflow.validations.expectations import run_expectations, validation_run_name
@@ -488,7 +494,7 @@ def _data_docs(folder: Path, validation: Validation, gx_dir: Path | None, run: t
     )
     if not report.success:  # rotaflow's own output broke its contract: a defect, not bad input
         raise BrokenOutput(f"the run's outputs break their contract: {report.problems[:5]}")
-    return report.docs_page or report.docs_index
+    return report.docs_index, report.docs_page
 
 
 def read_outputs(texts: dict[str, bytes]) -> dict[str, pd.DataFrame]:

@@ -287,10 +287,10 @@ def test_report_html_s_data_docs_link_resolves_over_http_as_on_disk(
     facts = validation_service.validation_facts("tiny", "assignments.csv", "B1", run={"run_id": "run-7"})
     out = var / "runs" / "tiny-B1-run-7"
     written = validation_service.write_validation(out, validation, bundle, summary=facts, gx_dir=var / "gx")
-    assert written.docs_index is not None
+    assert written.docs_page is not None
     href = re.search(r'<a href="([^"]+)"[^>]*>Great Expectations Data Docs<', (out / "report.html").read_text("utf-8"))
     assert href is not None and not href.group(1).startswith(("/", "http", "file:"))
-    assert (out / href.group(1)).resolve() == written.docs_index.resolve()  # from disk
+    assert (out / href.group(1)).resolve() == written.docs_page.resolve()  # from disk
 
     server = reports_server(var, 0, AUTH)
     try:
@@ -303,7 +303,7 @@ def test_report_html_s_data_docs_link_resolves_over_http_as_on_disk(
             styles = re.findall(r'<link[^>]+href="([^"]+\.css)"', page.text)
             assert styles and all(client.get(urljoin(str(page.url), css)).status_code == 200 for css in styles)
             monkeypatch.setenv(REPORTS_URL_ENV, base)
-            assert file_link(written.docs_index) == str(page.url)  # the validation-data-docs artifact's link
+            assert file_link(written.docs_page) == str(page.url)  # the validation-data-docs artifact's link
     finally:
         server.shutdown()
         server.server_close()

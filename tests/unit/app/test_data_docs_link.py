@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rotaflow.services import validate as validation_service
 from rotaflow.services.ingest import load_bundle
+from rotaflow.services.results import ValidateResult, check_json
 from rotaflow.validations.schedule import load_schedule, read_schedule_file
 from tests.schedules import make_solvable, solved_schedule
 
@@ -23,10 +24,14 @@ def test_the_report_links_the_runs_own_data_docs_page(tiny_dir: Path, tmp_path: 
     out, gx_dir = tmp_path / "out", tmp_path / "gx"
     written = validation_service.write_validation(out, validation, bundle, summary=facts, gx_dir=gx_dir)
 
-    page = written.docs_index
+    page = written.docs_page
     assert page is not None and page.is_file()
-    assert page.parent == gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "runs" / "tiny-run-7"
-    assert json.loads((out / "validation.json").read_text())["data_docs"] == str(page)
+    site = gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
+    assert page.parent == site / "runs" / "tiny-run-7"
+    facts = json.loads((out / "validation.json").read_text())
+    # data_docs is the site's index, as before the runs had pages; data_docs_run the run's own page
+    assert (facts["data_docs"], facts["data_docs_run"]) == (str(site / "index.html"), str(page))
+    check_json(ValidateResult, facts, "validation.json")
     link = Path(os.path.relpath(page, out)).as_posix()
     assert f'href="{link}"' in (out / "report.html").read_text(encoding="utf-8")
     results = gx_dir / "gx" / "uncommitted" / "validations"

@@ -152,8 +152,9 @@ def test_data_docs_of_the_outputs(
     out = tmp_path / "out"
     assert main(["validate", "-p", str(solvable), "-s", str(schedule), "--out", str(out), "--no-flow", "--json"]) == 0
     facts = json.loads((out / "validation.json").read_text())
-    docs = Path(facts["data_docs"])
+    docs = Path(facts["data_docs_run"])
     assert docs.is_file()
+    assert Path(facts["data_docs"]) == docs.parents[2] / "index.html"  # the site's index
     # the run's own page, named after the program (no run id: a schedule made elsewhere), under the site
     assert docs.parent.name == "tiny-internal-medicine-residency" and docs.parent.parent.name == "runs"
     site = docs.parents[2]
