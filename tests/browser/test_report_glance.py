@@ -107,7 +107,14 @@ def test_the_glance_shows_what_summary_json_holds(
         for name in ("n1_critical", "jeopardy_pool", "single_week_over_limit", "days_without_spare"):
             count = pool["size"] if name == "jeopardy_pool" else len(expected[name])
             assert words[name].split(":")[0] == str(count), (name, words[name])  # the count the page says
-            assert all(item in words[name] for item in expected[name][:10]), name
+            shown = 5 if name == "days_without_spare" else 10  # dates each with their requirements: five
+            assert all(item in words[name] for item in expected[name][:shown]), name
+        # each day without spare names its requirements: every date has some, and the words show the first ones
+        spare = section.locator('[data-glance="days_without_spare"]')
+        requirements = json.loads(spare.get_attribute("data-requirements") or "{}")
+        assert list(requirements) == expected["days_without_spare"] and all(requirements.values())
+        for date in expected["days_without_spare"][:5]:
+            assert f"{date} ({requirements[date][0]}" in words["days_without_spare"], date
         # the run table says the same, and the glance sits above the contents
         run_table = page.locator("#run-table").inner_text()
         assert f"yes, as version {expected['version']}" in run_table and expected["backup_id"] in run_table

@@ -208,11 +208,12 @@ def _style(found: list[str] | None) -> str:
 
 def _gap_words(date: str, requirements: list[str]) -> str:
     """A date and (in brackets) the requirements without spare that day, the first few of them."""
+    day = f'<time class="day">{esc(date)}</time>'  # a date is never broken across lines
     if not requirements:
-        return esc(date)
+        return day
     shown = ", ".join(esc(r) for r in requirements[:SHOWN_REQUIREMENTS])
     more = len(requirements) - SHOWN_REQUIREMENTS
-    return f"{esc(date)} ({shown}{f', +{more} more' if more > 0 else ''})"
+    return f"{day} ({shown}{f', +{more} more' if more > 0 else ''})"
 
 
 def _ids(values: list[str], limit: int = SHOWN_IDS) -> str:

@@ -163,3 +163,5 @@ def test_days_without_spare_name_their_requirements_cut_in_words_whole_in_the_da
     text = re.sub(r"<[^>]+>", "", words.group(1))
     assert text.startswith("7: 2027-07-01 (A, B, C, +1 more), 2027-07-02 (A, B, C, +1 more)")
     assert text.endswith("2027-07-05 (A, B, C, +1 more) … and 2 more")
+    assert '<time class="day">2027-07-01</time> (A, B, C' in page  # a date is never broken across lines
+    assert ".glance-value .day{white-space:nowrap}" in page
