@@ -97,7 +97,7 @@ class FetchedBackup:
 
 def restore_command(tier: str, backup_id: str) -> str:
     """The command that restores a backup; it asks the operator to type the id (no confirmation in it)."""
-    return f"rotaflow restore emergency --from {tier} --backup {backup_id}"
+    return f"rotaflow restore emergency --source {tier} --backup-id {backup_id}"
 
 
 # --------------------------------------------------------------------------- create

@@ -8,8 +8,10 @@
 * :func:`reported` / :func:`unreported_failure`: one failure fires one automation. A flow that emits its own
   failure event (``rotaflow.generation.failed``, ``rotaflow.repair.failed`` …) calls :func:`reported`; every
   other failure of a top-level run (an unexpected exception, a failed ingest …) is announced by the
-  ``on_failure`` hook :func:`unreported_failure` as ``rotaflow.run.failed`` (the flow's name and its
-  state message: ids and counts only). Prefect's own ``prefect.flow-run.Failed`` has no automation.
+  ``on_failure`` hook :func:`unreported_failure` as ``rotaflow.run.failed`` (the flow's name and, for a
+  failure rotaflow put into words, its state message: ids and counts only; for an unexpected exception its
+  type's name alone, as the event may reach an external webhook). Prefect's own ``prefect.flow-run.Failed``
+  has no automation.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from prefect import get_run_logger
 from prefect.context import FlowRunContext
 from prefect.events import emit_event
 from prefect.exceptions import FailedRun
+from prefect.results import ResultRecord
 from prefect.states import Completed, Failed, State
 
 from rotaflow.errors import RotaflowError
@@ -31,6 +34,7 @@ __all__ = [
     "QuietFailures",
     "completed",
     "failed",
+    "failure_message",
     "install_quiet_failures",
     "reported",
     "unreported_failure",
@@ -41,6 +45,9 @@ ENGINE_TRACEBACK = "Engine execution exited with unexpected exception"
 """What Prefect's engine logs, with the exception's traceback, when a deployment's run ends Failed."""
 
 _reported: set[str] = set()
+"""Runs that emitted their own failure event (until they end)."""
+_worded: set[str] = set()
+"""Runs that ended Failed through :func:`failed`, in rotaflow's words (until the hook has read it)."""
 _lock = threading.Lock()
 
 
@@ -55,6 +62,7 @@ def completed(message: str, data: Any = None) -> State:
     """``Completed`` with a one-line ``message`` (also logged at INFO); ``data`` is the run's result."""
     line = " ".join(message.split())
     _log().info("%s", line)
+    _forget(_run_id())  # a run that completes leaves no failure behind to report, or not to
     return Completed(message=line, data=data)
 
 
@@ -63,12 +71,23 @@ def failed(message: str, data: Any = None) -> State:
     warnings only, prints the failure its own way)."""
     line = " ".join(message.split())
     _log().info("%s", line)
+    run_id = _run_id()
+    if run_id is not None:
+        with _lock:
+            _worded.add(run_id)
     return Failed(message=line, data=data)
 
 
 def _run_id() -> str | None:
     context = FlowRunContext.get()
     return str(context.flow_run.id) if context and context.flow_run else None
+
+
+def _forget(run_id: str | None) -> None:
+    if run_id is not None:
+        with _lock:
+            _reported.discard(run_id)
+            _worded.discard(run_id)
 
 
 def reported() -> None:
@@ -86,17 +105,40 @@ def unreported_failure(flow: Any, flow_run: Any, state: State) -> None:
     """
     run_id = str(flow_run.id)
     with _lock:
-        if run_id in _reported:
-            _reported.discard(run_id)
-            return
-    if getattr(flow_run, "parent_task_run_id", None) is not None:
+        announced = run_id in _reported
+        worded = run_id in _worded
+        _reported.discard(run_id)
+        _worded.discard(run_id)
+    if announced or getattr(flow_run, "parent_task_run_id", None) is not None:
         return
     emit_event(
         RUN_FAILED,
         resource={"prefect.resource.id": f"prefect.flow-run.{run_id}", "prefect.resource.name": flow_run.name},
         related=[{"prefect.resource.id": f"rotaflow.flow.{flow.name}", "prefect.resource.role": "flow"}],
-        payload={"flow": flow.name, "message": " ".join(str(state.message or "").split())[:500]},
+        payload={"flow": flow.name, "message": failure_message(state, worded=worded)},
     )
+
+
+def _cause(state: State) -> Any:
+    """What a failed state holds: the exception raised, or the data of a state the flow returned."""
+    data = state.data
+    return data.result if isinstance(data, ResultRecord) else data
+
+
+def failure_message(state: State, *, worded: bool = False) -> str:
+    """The failure as ``rotaflow.run.failed`` tells it (one line, at most 500 characters).
+
+    The state message when rotaflow put the failure into words: a :class:`RotaflowError` (its messages name
+    files, rows, rules and ids, never row values or names), or a ``Failed`` state the flow returned through
+    :func:`failed` (``worded``) that holds no other exception. Anything else is unexpected: Prefect's message
+    then carries ``str(exc)`` (a database error's DETAIL line with a row's values, a path …), which must not
+    reach an external webhook, so only the exception's type name is told; the details stay in the run's log.
+    """
+    cause = _cause(state)
+    if isinstance(cause, RotaflowError) or (worded and not isinstance(cause, BaseException)):
+        return " ".join(str(state.message or "").split())[:500]
+    kind = type(cause).__name__ if isinstance(cause, BaseException) else "an unexpected failure"
+    return f"unexpected error: {kind} (the details are in the run's log)"
 
 
 class QuietFailures(logging.Filter):

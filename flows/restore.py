@@ -18,7 +18,7 @@ import contextvars
 import datetime as dt
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,7 +36,7 @@ from rotaflow.backups import emergency as service
 from rotaflow.backups.journal import RestoreJournal, restore_lock
 from rotaflow.backups.sets import restore_command
 from rotaflow.configs.settings import mask_url
-from rotaflow.errors import GateRefused
+from rotaflow.errors import GateRefused, RotaflowError
 from rotaflow.flows import outcome
 from rotaflow.tasks.restore import (
     check_disk_space,
@@ -55,8 +55,10 @@ __all__ = [
     "PAUSE_GRACE_SECONDS",
     "OperatorConfirmation",
     "RestoreConfirmation",
+    "confirmed_by",
     "emergency_restore",
     "emergency_restore_confirmed",
+    "os_account",
 ]
 
 PAUSE_GRACE_SECONDS = 60
@@ -80,16 +82,28 @@ def _flow_run_id() -> str | None:
     return str(context.flow_run.id) if context and context.flow_run else None
 
 
+def os_account() -> str:
+    """The operating-system account of this process (``unknown`` when the system cannot tell)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 @dataclass(frozen=True)
 class OperatorConfirmation:
     """The confirmation the command line already took from the operator, before the run started.
 
     ``given`` is exactly what was typed at the terminal, or passed as ``--confirm-id``; ``how``
-    says which. Gate 4 still compares it with the backup id and journals both.
+    says which. Gate 4 still compares it with the backup id and journals both. ``account`` is the
+    operating-system account of the command that took it (by default, of the process that makes it).
     """
 
     given: str
     how: Literal["typed", "command-line"]
+    account: str = field(default_factory=os_account)
 
     @property
     def journal_how(self) -> str:
@@ -111,27 +125,26 @@ def _gate(summary: dict[str, Any], index: int, passed: bool, detail: str) -> Non
     summary.setdefault("gates", []).append({"gate": GATES[index], "passed": passed, "detail": detail})
 
 
-def _account() -> str:
-    """Who confirmed, as far as the run can tell: the Prefect server's API user (a UI operator signs in as it)
-    or the operating-system account of the command line; never a password."""
-    import getpass
-
+def confirmed_by(confirmation: OperatorConfirmation | None) -> str:
+    """Who confirmed, as far as rotaflow can tell, never a password: at a terminal (typed, or
+    ``--confirm-id``), the operating-system account of that command; in the Prefect UI (``None``), only
+    that it was someone signed in to the UI, whose one credential everybody shares: its user is named as
+    such, not as the person."""
+    if confirmation is not None:
+        return f"OS account {confirmation.account}"
     user = os.environ.get("PREFECT_API_AUTH_STRING", "").partition(":")[0]
     if user:
-        return f"API user {user}"
-    try:
-        return f"OS account {getpass.getuser()}"
-    except (KeyError, OSError):
-        return "unknown"
+        return f"an operator in the Prefect UI (shared API account {user}: the UI does not tell who)"
+    return "an operator in the Prefect UI (no sign-in: the UI does not tell who)"
 
 
-def _confirmed(summary: dict[str, Any], how: str, channel: str) -> None:
+def _confirmed(summary: dict[str, Any], how: str, channel: str, by: str) -> None:
     now = dt.datetime.now(dt.UTC)
     local = now.astimezone()
     summary["confirmation"] = {
         "how": how,
         "via": channel,
-        "by": _account(),
+        "by": by,
         "at_utc": f"{now:%Y-%m-%d %H:%M:%S} UTC",
         "at_local": f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or local.strftime('%z')}",
     }
@@ -258,6 +271,8 @@ def _chain(
         return outcome.completed(line, data=summary)
     except Exception as exc:
         error = exc if isinstance(exc, GateRefused) else GateRefused(f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, RotaflowError):  # its text (a database error's DETAIL …) stays in the report
+            summary["unexpected"] = type(exc).__name__
         _gate(summary, at, False, " ".join(str(error).split())[:300])
         return _after_failure(plan, summary, error, exc, swapped)
 
@@ -273,7 +288,7 @@ def _confirm(
 ) -> None:
     """Gate 4: the operator types the backup id and confirms (in the UI, or already at the terminal)."""
     if confirmation is not None:
-        _confirmed(summary, confirmation.journal_how, CONFIRMED_BY[confirmation.how])
+        _confirmed(summary, confirmation.journal_how, CONFIRMED_BY[confirmation.how], confirmed_by(confirmation))
         service.record_confirmation(plan, confirmation.given, True, how=confirmation.journal_how)
         return
     description = service.confirmation_text(plan, report.manifest, snapshot)
@@ -283,7 +298,7 @@ def _confirm(
         message = f"the confirmation gate refused: no answer within {timeout} s; nothing was restored"
         service.record_refusal(plan, message)
         raise GateRefused(message)
-    _confirmed(summary, "typed in the Prefect UI (Resume dialog)", CONFIRMED_BY["prefect ui"])
+    _confirmed(summary, "typed in the Prefect UI (Resume dialog)", CONFIRMED_BY["prefect ui"], confirmed_by(None))
     service.record_confirmation(plan, answer.backup_id, answer.confirm, how="prefect ui")
 
 
@@ -383,7 +398,9 @@ def _refused(summary: dict[str, Any], error: GateRefused) -> State:
 
 def _emit_completed(summary: dict[str, Any]) -> None:
     """Event ``rotaflow.restore.completed`` on ``rotaflow.backup.<tier>``: the backup, how it was confirmed
-    (prefect-ui, terminal, command-line), the pre-snapshot; ids only (no URL, no account)."""
+    (prefect-ui, terminal, command-line), the pre-snapshot; ids only (no URL, no account). Not a failure
+    event: the run is not marked :func:`outcome.reported` (it ends with :func:`outcome.completed`, which
+    leaves nothing behind)."""
     confirmation = summary.get("confirmation") or {}
     emit_event(
         "rotaflow.restore.completed",
@@ -400,9 +417,14 @@ def _emit_completed(summary: dict[str, Any]) -> None:
 
 
 def _emit_refused(summary: dict[str, Any]) -> None:
-    """Event ``rotaflow.restore.gate-refused`` on ``rotaflow.backup.<tier>`` (ids and status, no URLs)."""
+    """Event ``rotaflow.restore.gate-refused`` on ``rotaflow.backup.<tier>`` (ids and status, no URLs). After an
+    unexpected exception its message names the exception's type only: its text may carry row values, and
+    the event may reach an external webhook (the restore report in the UI has it whole)."""
     outcome.reported()
     tier = summary.get("tier") or summary.get("source")
+    message = str(summary.get("message", ""))[:500]
+    if summary.get("unexpected"):
+        message = f"unexpected error: {summary['unexpected']} (the details are in the restore report and the run's log)"
     emit_event(
         "rotaflow.restore.gate-refused",
         resource={"prefect.resource.id": f"rotaflow.backup.{tier}"},
@@ -410,6 +432,6 @@ def _emit_refused(summary: dict[str, Any]) -> None:
             "backup_id": summary.get("backup_id"),
             "status": summary.get("status"),
             "rolled_back": bool(summary.get("rolled_back")),
-            "message": str(summary.get("message", ""))[:500],
+            "message": message,
         },
     )

@@ -384,10 +384,13 @@ def test_an_operator_restores_a_named_backup_from_the_prefect_ui(
     steps = {s["step"]: s for s in journal["steps"]}
     assert steps["confirmation"]["how"] == "prefect ui", journal["steps"]
     # and who confirmed, how and when, each gate's outcome, the way back
-    assert "- how: typed in the Prefect UI (Resume dialog)" in report and "- by: API user rotaflow" in report
+    assert (
+        "- how: typed in the Prefect UI (Resume dialog)" in report
+        and "- by: an operator in the Prefect UI (shared API account rotaflow: the UI does not tell who)" in report
+    )
     assert re.search(r"^- when: .+ UTC \(.+ local time\)$", report, re.M), report
     assert len(re.findall(r"^\| \d [^|]+\| passed \|", report, re.M)) == 6, report
-    assert f"`rotaflow restore emergency --from quick --backup {snapshot.group(1)}`" in report
+    assert f"`rotaflow restore emergency --source quick --backup-id {snapshot.group(1)}`" in report
     assert {"pre-snapshot", "restored", "swapped", "verified-restored", "finished-done"} <= set(steps)
 
     # the live database is the backup again: the deleted rows are back, the edit undone, the addition gone

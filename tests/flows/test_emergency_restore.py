@@ -45,7 +45,14 @@ from rotaflow.backups.tiers import tag_sacred
 from rotaflow.backups.verify import verify_backup
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import GateRefused
-from rotaflow.flows.restore import OperatorConfirmation, emergency_restore, emergency_restore_confirmed
+from rotaflow.flows import outcome
+from rotaflow.flows.restore import (
+    OperatorConfirmation,
+    confirmed_by,
+    emergency_restore,
+    emergency_restore_confirmed,
+    os_account,
+)
 from rotaflow.storage import LocalStore
 from tests.backups_fixtures import content_hashes
 from tests.flows.test_events import Captured, events  # noqa: F401
@@ -353,7 +360,7 @@ def test_the_command_lines_confirm_id_is_journalled_as_given(
     state = emergency_restore_confirmed("quick", scene.backup_id, confirmation, return_state=True)
     assert state.is_completed(), state.message
     summary = state.result()
-    assert summary["undo"].startswith("rotaflow restore emergency") and summary["pre_snapshot"] in summary["undo"]
+    assert summary["undo"] == f"rotaflow restore emergency --source quick --backup-id {summary['pre_snapshot']}"
     assert (
         state.message
         == f"restored {scene.backup_id} (quick); {summary['tables']} table(s) verified; undo: {summary['undo']}"
@@ -362,7 +369,7 @@ def test_the_command_lines_confirm_id_is_journalled_as_given(
     [artifact] = _artifacts("emergency-restore", state.state_details.flow_run_id)
     report = artifact.data
     assert "- how: given on the command line (--confirm-id)" in report
-    assert re.search(r"- by: (OS account|API user) \S+", report)
+    assert f"- by: OS account {os_account()}\n" in report  # the terminal's account, whatever the API user
     assert re.search(
         r"- when: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d .+ local time\)", report
     )
@@ -378,6 +385,7 @@ def test_the_command_lines_confirm_id_is_journalled_as_given(
     assert event.resource.id == "rotaflow.backup.quick"
     assert event.payload["backup_id"] == scene.backup_id and event.payload["tier"] == "quick"
     assert event.payload["confirmed_via"] == "command-line" and event.payload["pre_snapshot"] == summary["pre_snapshot"]
+    assert str(state.state_details.flow_run_id) not in outcome._reported  # a success leaves nothing behind
     assert "sqlite" not in str(event.payload) and "account" not in str(event.payload)
     [journal] = _journals()
     step = next(s for s in journal["steps"] if s["step"] == "confirmation")
@@ -386,6 +394,20 @@ def test_the_command_lines_confirm_id_is_journalled_as_given(
         scene.backup_id,
         "given on the command line (--confirm-id)",
     )
+
+
+def test_who_confirmed_is_the_terminal_s_os_account_or_the_ui_s_shared_account_named_as_such(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PREFECT_API_AUTH_STRING", "rotaflow:the-password")  # as serve gives its worker and CLI
+    made_here = OperatorConfirmation("quick-1", "typed")
+    assert made_here.account == os_account() and os_account() != "rotaflow"
+    assert confirmed_by(made_here) == f"OS account {os_account()}"  # never the API user
+    assert confirmed_by(OperatorConfirmation("quick-1", "command-line", account="alice")) == "OS account alice"
+    ui = confirmed_by(None)
+    assert ui == "an operator in the Prefect UI (shared API account rotaflow: the UI does not tell who)"
+    monkeypatch.delenv("PREFECT_API_AUTH_STRING")
+    assert confirmed_by(None) == "an operator in the Prefect UI (no sign-in: the UI does not tell who)"
 
 
 # --------------------------------------------------------------------------- confirmation in the Prefect UI
@@ -611,6 +633,31 @@ def test_a_restore_that_fails_drops_its_staging_database(
     assert related_databases(scene.live) == []
     [journal] = _journals()
     assert "staging-dropped" in [s["step"] for s in journal["steps"]] and journal["status"] == "refused"
+
+
+def test_an_unexpected_error_s_text_stays_out_of_the_gate_refused_event(
+    scene: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+    events: Captured,  # noqa: F811
+) -> None:
+    detail = "DETAIL:  Key (email)=(alice.example@hospital.org) already exists."
+
+    def breaks(*args: Any, **kwargs: Any) -> str:
+        raise RuntimeError(f"duplicate key value violates unique constraint\n{detail}")
+
+    monkeypatch.setattr(chain, "restore_into", breaks)
+    state = emergency_restore_confirmed(
+        "quick", scene.backup_id, confirmation=typed(scene.backup_id), return_state=True
+    )
+    assert state.is_failed()
+    (event,) = events.named("rotaflow.restore.gate-refused")
+    assert event.payload["message"] == (
+        "unexpected error: RuntimeError (the details are in the restore report and the run's log)"
+    )
+    assert "alice" not in str(event.payload)
+    [artifact] = _artifacts("emergency-restore", state.state_details.flow_run_id)
+    assert "RuntimeError: duplicate key value" in artifact.data  # the operator's report keeps it
+    assert events.named("rotaflow.run.failed") == []
 
 
 def test_a_switch_that_fails_is_rolled_back_by_the_prefect_transaction(

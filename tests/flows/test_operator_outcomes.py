@@ -226,16 +226,75 @@ def test_an_expected_failure_reaches_the_run_log_as_one_line_not_a_traceback(cap
     assert loud.getMessage().startswith(outcome.ENGINE_TRACEBACK) and loud.exc_info is not None  # a bug stays loud
 
 
+DETAIL = "DETAIL:  Key (email)=(alice.example@hospital.org) already exists."
+"""What an unexpected database error's text may carry: a row's values (personal data)."""
+
+
 def test_an_unreported_failure_of_a_top_level_run_emits_run_failed(events: Captured) -> None:  # noqa: F811
     @flow(name="unexpected", on_failure=[outcome.unreported_failure])
     def unexpected() -> None:
-        raise ValueError("unexpected")
+        raise ValueError(f"duplicate key value violates unique constraint\n{DETAIL}")
 
     state = unexpected(return_state=True)
-    assert state.is_failed()
+    assert state.is_failed() and "alice.example" in str(state.message)  # Prefect's message carries str(exc)
     (event,) = events.named(outcome.RUN_FAILED)
-    assert event.payload["flow"] == "unexpected" and "unexpected" in event.payload["message"]
+    # the webhook gets the exception's type only, never its text
+    assert event.payload == {
+        "flow": "unexpected",
+        "message": "unexpected error: ValueError (the details are in the run's log)",
+    }
     assert event.resource.id == f"prefect.flow-run.{state.state_details.flow_run_id}"
+
+
+def test_run_failed_carries_the_message_only_when_rotaflow_put_the_failure_into_words(
+    events: Captured,  # noqa: F811
+) -> None:
+    from rotaflow.errors import GateRefused
+
+    @flow(name="raises-rotaflow", on_failure=[outcome.unreported_failure])
+    def raises_rotaflow() -> None:
+        raise GateRefused("the backup quick-1 is damaged: CHECKSUM.sha256 is missing")
+
+    @flow(name="worded", on_failure=[outcome.unreported_failure])
+    def worded() -> Any:
+        return outcome.failed("the bundle was quarantined: 2 contract failure(s)")
+
+    @flow(name="worded-rotaflow", on_failure=[outcome.unreported_failure])
+    def worded_rotaflow() -> Any:
+        return outcome.failed("6 hard violation(s); nothing published", data=InfeasibleError("6 hard violation(s)"))
+
+    @flow(name="worded-foreign", on_failure=[outcome.unreported_failure])
+    def worded_foreign() -> Any:
+        try:
+            raise RuntimeError(DETAIL)
+        except RuntimeError as exc:  # a flow's words around a foreign exception's text: not sent
+            return outcome.failed(f"the store failed: {exc}", data=exc)
+
+    states = [run(return_state=True) for run in (raises_rotaflow, worded, worded_rotaflow, worded_foreign)]
+    assert all(state.is_failed() for state in states)
+    said = {e.payload["flow"]: e.payload["message"] for e in events.named(outcome.RUN_FAILED)}
+    assert said == {
+        "raises-rotaflow": "Flow run encountered an exception: GateRefused: the backup quick-1 is damaged: CHECKSUM.sha256 is missing",
+        "worded": "the bundle was quarantined: 2 contract failure(s)",
+        "worded-rotaflow": "6 hard violation(s); nothing published",
+        "worded-foreign": "unexpected error: RuntimeError (the details are in the run's log)",
+    }
+    ids = {str(state.state_details.flow_run_id) for state in states}
+    assert not ids & (outcome._worded | outcome._reported)  # nothing left behind
+
+
+def test_a_run_that_reported_and_then_completed_leaves_nothing_behind(events: Captured) -> None:  # noqa: F811
+    """reported() before a run that ends Completed (a successful restore, a rejected repair …): its id does not
+    stay in the registry, where it would silence a later failure under the same id."""
+
+    @flow(name="reports-then-completes")
+    def reports_then_completes() -> Any:
+        outcome.reported()
+        return outcome.completed("restored quick-1 (quick); 14 table(s) verified")
+
+    state = reports_then_completes(return_state=True)
+    assert state.is_completed()
+    assert str(state.state_details.flow_run_id) not in outcome._reported
 
 
 SCRIPT = """

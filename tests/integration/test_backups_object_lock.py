@@ -66,7 +66,7 @@ def test_a_promoted_baseline_is_locked_and_the_server_refuses_to_change_it(
     assert promoted.manifest.tier == "immaculate" and promoted.manifest.tables == quick.manifest.tables
     assert any(n.startswith("locked in COMPLIANCE mode until") for n in promoted.notes)
     assert (
-        "rotaflow restore emergency --from immaculate --backup " + promoted.backup_id
+        "rotaflow restore emergency --source immaculate --backup-id " + promoted.backup_id
         in store.get_bytes(f"{promoted.backup_id}/MANIFEST.md").decode()
     )
 

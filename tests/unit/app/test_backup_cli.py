@@ -80,11 +80,11 @@ def test_create_list_and_tag(live: str, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["backup", "create", "--no-flow", "--json"]) == 0
     made = json.loads(capsys.readouterr().out)
     assert made["tier"] == "quick" and made["verified"] is True
-    assert made["restore_command"] == f"rotaflow restore emergency --from quick --backup {made['backup_id']}"
+    assert made["restore_command"] == f"rotaflow restore emergency --source quick --backup-id {made['backup_id']}"
 
     assert main(["backup", "create", "--tier", "named", "--name", "before the merge", "--no-flow"]) == 0
     printed = capsys.readouterr().out
-    assert "(named) verified in" in printed and "restore: rotaflow restore emergency --from named" in printed
+    assert "(named) verified in" in printed and "restore: rotaflow restore emergency --source named" in printed
 
     assert main(["backup", "tag", made["backup_id"], "go-live", "--note", "first year", "--json"]) == 0
     tag = json.loads(capsys.readouterr().out)

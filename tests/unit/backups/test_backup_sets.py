@@ -69,7 +69,7 @@ def test_a_backup_is_a_self_describing_set(filled_sqlite: str, config: BackupCon
     assert manifest == created.manifest
     assert manifest.alembic_revision == head_revision()
     assert manifest.database.dialect == "sqlite" and manifest.database.dump_file == "database.sqlite3"
-    assert manifest.restore_command == f"rotaflow restore emergency --from quick --backup {created.backup_id}"
+    assert manifest.restore_command == f"rotaflow restore emergency --source quick --backup-id {created.backup_id}"
     expected = {t: n for t, (n, _) in content_hashes(filled_sqlite).items()}
     assert manifest.row_counts == expected
     assert json.loads((folder / "row_counts.json").read_text()) == expected

@@ -87,7 +87,7 @@ def _manifest(dialect: str = "postgresql", **changes: object) -> Manifest:
         ),
         tables={"people": TableStat(rows=4, fingerprint="pg-hash64:1")},
         files=[FileEntry(path="database.dump", bytes=2048, sha256="d" * 64, role="database")],
-        restore_command="rotaflow restore emergency --from named --backup 20261126T101500Z-named-before-x-abc123",
+        restore_command="rotaflow restore emergency --source named --backup-id 20261126T101500Z-named-before-x-abc123",
     )
     return manifest.model_copy(update=changes)
 
@@ -102,7 +102,7 @@ def test_manifest_md_says_what_when_which_code_and_how_to_restore() -> None:
         "- **Alembic revision:** 0001",
         "- **Database:** postgresql 15.20 at postgresql+psycopg://app:***@db/rotaflow",
         "- **Database size when taken:** 3.0 MB",
-        "rotaflow restore emergency --from named --backup 20261126T101500Z-named-before-x-abc123",
+        "rotaflow restore emergency --source named --backup-id 20261126T101500Z-named-before-x-abc123",
         "sha256sum -c CHECKSUM.sha256",
         "pg_restore --no-owner --no-privileges --exit-on-error --dbname=NEW_DATABASE database.dump",
         "| `database.dump` | 2048 B | `dddddddddddddddd…` |",
