@@ -141,7 +141,7 @@ def generate_block(
         return outcome.failed(message, data=InfeasibleError(message, summary=summary.as_dict()))
     if not backup:
         published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
-        summary = summary.published_as(published.inserted > 0, published.block_version)
+        summary = summary.published_as(published.inserted > 0, published.block_version).backed_up(NO_BACKUP)
         write_summary(out, summary)
         return _done(summary)
     try:
@@ -178,10 +178,16 @@ def _done(summary: GenerateResult) -> State:
         line = f"published version {summary.version}"
     else:
         line = "not published: the live schedule is the same"
-    line += f", backup {backup_id}" if backup_id else ", no backup taken"
+    line += f", backup {backup_id}" if backup_id else f", {not_backed_up(summary)}"
     line += f"; {summary.warnings} warning(s)"
     post_outcome(summary, f"**{line}**")
     return outcome.completed(f"{summary.block_id}: {line}", data=summary.as_dict())
+
+
+def not_backed_up(summary: GenerateResult) -> str:
+    """The state message's words for a run with no backup id: told not to take one, or none taken."""
+    skipped = (summary.backup or {}).get("skipped")
+    return f"not backed up ({skipped})" if skipped else "no backup taken"
 
 
 def _not_yet(program_key: str, block_id: str, days_away: int, within: int) -> State:
@@ -247,6 +253,10 @@ def _validation(checked: State) -> dict[str, Any]:
     if isinstance(outcome, RotaflowError) and outcome.summary is not None:
         return outcome.summary
     raise outcome if isinstance(outcome, BaseException) else RuntimeError(str(checked.message))
+
+
+NO_BACKUP = {"skipped": "--no-backup"}
+"""summary.json's ``backup`` of a run told to publish without one (``--no-backup``, the form's ``backup`` off)."""
 
 
 class BackupFailed(RuntimeError):

@@ -22,7 +22,7 @@ from rotaflow.configs.settings import get_settings
 from rotaflow.db.repositories import IngestResult
 from rotaflow.errors import InfeasibleError, RotaflowError, StorageError
 from rotaflow.flows import outcome
-from rotaflow.flows.generate import BackupFailed, _back_up, _check_export_validate, _stop
+from rotaflow.flows.generate import NO_BACKUP, BackupFailed, _back_up, _check_export_validate, _stop, not_backed_up
 from rotaflow.flows.ingest import ingest_program
 from rotaflow.services import generate as service
 from rotaflow.services import repair as repairs
@@ -208,7 +208,7 @@ def _publish(
     """Publish the repaired schedule as the block's next version, with its quick backup in one transaction."""
     if not backup:
         published = publish(program_key, version, instance, result, summary, started_at)
-        summary = summary.published_as(published.inserted > 0, published.block_version)
+        summary = summary.published_as(published.inserted > 0, published.block_version).backed_up(NO_BACKUP)
         write_summary(out, summary)
         return _published(summary)
     try:
@@ -234,7 +234,7 @@ def _changes(summary: GenerateResult) -> str:
 def _published(summary: GenerateResult) -> State:
     backup_id = (summary.backup or {}).get("backup_id")
     line = f"{_changes(summary)}; published version {summary.version}" if summary.published else _changes(summary)
-    line += f", backup {backup_id}" if backup_id else ", no backup taken"
+    line += f", backup {backup_id}" if backup_id else f", {not_backed_up(summary)}"
     return outcome.completed(line, data=summary.as_dict())
 
 

@@ -74,7 +74,7 @@ def generate(
         typer.Option(
             "--backup/--no-backup",
             help="a quick backup after publishing, carrying the run's outputs (the default); --no-backup "
-            "publishes without one (summary.json's backup stays empty)",
+            'publishes without one (summary.json\'s backup is {"skipped": "--no-backup"})',
         ),
     ] = True,
     show_progress: ProgressOption = None,
@@ -132,6 +132,7 @@ def _print_summary(summary: dict[str, object]) -> None:
     diagnosis = cast(list[dict[str, object]], summary.get("diagnosis") or [])
     for item in diagnosis:
         out.print(f"  - {escape(str(item.get('message')))}", soft_wrap=True)
-    if summary.get("published") and not summary.get("backup"):
+    backup = summary.get("backup")
+    if summary.get("published") and isinstance(backup, dict) and backup.get("skipped"):
         out.print("published without a backup (--no-backup)", soft_wrap=True)
     out.print(f"outputs: {summary.get('out_dir')}", soft_wrap=True)

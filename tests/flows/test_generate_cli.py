@@ -254,6 +254,8 @@ def test_generate_passes_contingency_and_no_backup_to_the_flow(
     assert code == 0, captured.err
     assert "published without a backup (--no-backup)" in captured.out
     written = json.loads((out / "summary.json").read_text())
-    assert written["published"] is True and not written.get("backup")
+    assert written["published"] is True and written["backup"] == {"skipped": "--no-backup"}  # said, not left empty
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert 'data-glance="backup_id" data-value="null">not backed up (--no-backup)</span>' in report
     assert written["validation"].get("contingency") is None  # none: no contingency analysis
     assert list_backups(open_tier_store("quick", load_backup_config())) == []  # no backup taken

@@ -82,8 +82,9 @@ def test_a_published_run_ends_with_its_version_in_the_message_and_the_final_summ
     summary = state.result()
     assert (
         state.message
-        == f"B1: published version {summary['version']}, no backup taken; {summary['warnings']} warning(s)"
+        == f"B1: published version {summary['version']}, not backed up (--no-backup); {summary['warnings']} warning(s)"
     )
+    assert summary["backup"] == {"skipped": "--no-backup"}
     artifact = _latest_artifact("generation-summary", state.state_details.flow_run_id)
     assert f"| published | yes, version {summary['version']} |" in artifact.data
     assert "| hard violations | 0 " in artifact.data

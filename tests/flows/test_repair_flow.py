@@ -263,6 +263,7 @@ def test_a_sick_leave_in_the_sample_is_covered_with_the_fewest_changes_as_versio
 
     # published as version 2, made from version 1 by a repair, its rows those of assignments.csv
     assert (summary["published"], summary["version"], summary["based_on_version"]) == (True, 2, 1)
+    assert summary["backup"] == {"skipped": "--no-backup"} and "not backed up (--no-backup)" in str(state.message)
     v2 = sample.current()
     assert v2.number == 2 and set(v2.rows) == after
     history = block_versions(database_engine(get_settings()), sample.program, SAMPLE_BLOCK).versions

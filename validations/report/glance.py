@@ -244,6 +244,8 @@ def publication_html(summary: Mapping[str, Any]) -> str:
         saved = "backup " + _value("backup_id", backup_id, f"<code>{esc(backup_id)}</code>")
     elif backup.get("error"):
         saved = _value("backup_id", None, "the backup failed", state="failed")
+    elif backup.get("skipped"):  # told to publish without one (--no-backup)
+        saved = _value("backup_id", None, f"not backed up ({esc(str(backup['skipped']))})")
     else:
         saved = _value("backup_id", None, "not backed up")
     return f"{PUBLICATION_START}<dd>{state}</dd><dd>{saved}</dd>{PUBLICATION_END}"
