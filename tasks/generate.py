@@ -325,6 +325,7 @@ def outcome_markdown(summary: GenerateResult, findings: list[dict[str, str]], *,
     validation = summary.validation or {}
     published = f"yes, version {summary.version}" if summary.published else "no"
     backup = summary.backup or {}
+    skipped = f"not backed up ({backup['skipped']})" if backup.get("skipped") else None
     lines = [
         f"# Block {summary.block_id} of `{summary.program}`: {headline}",
         "",
@@ -336,7 +337,7 @@ def outcome_markdown(summary: GenerateResult, findings: list[dict[str, str]], *,
         "the independent validation decides) |",
         f"| warnings | {summary.warnings} |",
         f"| published | {published} |",
-        f"| backup | {_cell(backup.get('backup_id') or backup.get('error') or 'none')} |",
+        f"| backup | {_cell(backup.get('backup_id') or backup.get('error') or skipped or 'none')} |",
     ]
     if summary.based_on_version is not None:
         lines.append(f"| based on version | {summary.based_on_version} |")

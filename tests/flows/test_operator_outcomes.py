@@ -87,6 +87,7 @@ def test_a_published_run_ends_with_its_version_in_the_message_and_the_final_summ
     assert summary["backup"] == {"skipped": "--no-backup"}
     artifact = _latest_artifact("generation-summary", state.state_details.flow_run_id)
     assert f"| published | yes, version {summary['version']} |" in artifact.data
+    assert "| backup | not backed up (--no-backup) |" in artifact.data
     assert "| hard violations | 0 " in artifact.data
     assert f"`{(tmp_path / 'out' / 'report.html').resolve()}`" in artifact.data  # no reports server: the path as text
     assert "file://" not in artifact.data
