@@ -257,6 +257,9 @@ def test_artifacts_link_served_files_through_the_reports_server_or_show_the_path
     assert markdown_link(report) == f"[report.html]({base}/runs/{FOLDER}/report.html)"
     assert file_link(var / SITE / "index.html") == f"{base}/{SITE}/index.html"
     assert file_link(var / "secret.txt") is None  # not served, not linked
+    assert file_link(var.parent / "elsewhere" / "report.html") is None  # an --out folder outside var/
+    assert file_link(var / "runs" / "report.html") is None  # not in a run folder
+    assert file_link(var / SITE) is None and file_link(var / SITE / "notes.txt") is None
     assert file_link(var / "runs" / FOLDER / "calendars" / "R1.ics") is None
     assert file_link(var / "runs" / FOLDER / ".rotaflow-run.json") is None
     assert markdown_link(var / "runs" / FOLDER / "notes.txt") == f"`{(var / 'runs' / FOLDER / 'notes.txt').resolve()}`"
