@@ -210,6 +210,22 @@ def test_verify_restored_of_an_unreadable_database(config: BackupConfig, tmp_pat
     ]
 
 
+def test_a_drivers_error_text_stays_in_the_log_not_in_the_problems(
+    config: BackupConfig, tmp_path: Path, filled_sqlite: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, fetched = _restored(filled_sqlite, config, tmp_path)
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not a database: row value Jane Doe")  # sqlite3 refuses it with its own words
+    with caplog.at_level("WARNING", logger="rotaflow.backups.restore"):
+        report = verify_restored(f"sqlite:///{broken}", fetched.manifest)
+    (problem,) = report.problems
+    assert problem.startswith("the restored database could not be read: ") and problem.endswith(
+        "(the details are in the log)"
+    )
+    assert "Jane" not in problem and "file is not a database" not in problem
+    assert any(r.exc_info for r in caplog.records)  # the driver's own text is in the log
+
+
 def test_the_contract_checks_run_on_the_restored_program_data(
     filled_sqlite: str, config: BackupConfig, tmp_path: Path
 ) -> None:
