@@ -74,7 +74,8 @@ HistoryJson = Annotated[
     epilog=examples(
         "rotaflow restore emergency --source quick \\",
         "  --backup-id 20261126T101500Z-quick-3fa2c1",
-        "rotaflow restore emergency --source sacred --backup-id go-live --confirm-id ID",
+        "rotaflow restore emergency --source sacred --backup-id go-live \\",
+        "  --confirm-id go-live",
     ),
 )
 def restore_emergency(
