@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(
         default=None, description="a Dask scheduler (tcp://host:8786); default: a LocalCluster of contingency_workers"
     )
+    feed_retention_days: int = Field(
+        default=400,
+        ge=1,
+        description="the calendar feed (var/calendars/) holds the blocks that ended fewer days ago than this",
+    )
 
     @property
     def resolved_database_url(self) -> str:

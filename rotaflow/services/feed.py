@@ -1,47 +1,70 @@
 """The calendar feed residents subscribe to: one .ics per person of a program, at a path that never changes.
 
-``var/calendars/<program>/<person_id>.ics`` (under the settings' ``var_dir``) holds every event the
-database publishes for that person now: every published block of the program, not only the last one.
-Events keep the UID and SEQUENCE stored with each published row (``rotaflow.services.calendars``), so
-a calendar app that subscribed once updates its events in place when a new version is published.
+``var/calendars/<program>/<person_id>.ics`` (under the settings' ``var_dir``) holds the events the database
+publishes for that person now: every published block of the program that ends within the retention
+(``feed_retention_days`` of the settings, 400 days: blocks that ended longer ago are left out), not only
+the last one. Events keep the UID and SEQUENCE stored with each published row
+(``rotaflow.services.calendars``), so a calendar app that subscribed once updates its events in place when
+a new version is published.
 
 The files are rewritten from the database after each publish commits (``refresh_after_commit``, which
 ``rotaflow.services.generate.publish_cells`` registers: generation, repair and swaps all publish through
-it) and after a publish is withdrawn, so they always say what the database says. A file is written to
-a temporary name and renamed (a reader never sees half a file), 0600 in a 0700 folder, and only when its
-content changed. A file carries its person's name: serve each only to its person.
+it) and after a publish is withdrawn, so they always say what the database says. A publish rewrites only
+the files of the people whose rows it changed (a swap: its two people), reading only their rows in one
+query, and writes the file of any person of the program who has none yet. The whole feed is written again
+when what every file shows changed since it was last written (the program's name, time zone, people's
+names, shift and rotation names and places, the blocks the retention leaves out): the folder's
+``.state.json`` keeps a digest of it. A file is written to a temporary name, flushed to disk and renamed
+(a reader never sees half a file, a crash never leaves an empty one), 0600 in a 0700 folder, and only when
+its content changed. A file carries its person's name: serve each only to its person.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
+import hashlib
+import json
 import logging
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, and_, event, or_, select
 from sqlalchemy.orm import Session
 
 from rotaflow.configs.settings import get_settings
-from rotaflow.db.models import Assignment, Program, ProgramVersion, ScheduleRun, utcnow
+from rotaflow.db.models import Assignment, Block, Program, ProgramVersion, ScheduleRun, utcnow
 from rotaflow.db.repositories import ProgramRepository
 from rotaflow.db.session import UnitOfWork
-from rotaflow.files import private_dir, private_file, write_private
+from rotaflow.files import PRIVATE_FILE, private_dir, private_file
 from rotaflow.services.calendars import CalendarLabels, calendar_file, default_uid
 
-__all__ = ["FEED_FOLDER", "Feed", "feed_dir", "feed_files", "read_feed", "refresh_after_commit", "refresh_feed"]
+__all__ = [
+    "FEED_FOLDER",
+    "Feed",
+    "changed_people",
+    "feed_dir",
+    "feed_files",
+    "read_feed",
+    "refresh_after_commit",
+    "refresh_feed",
+]
 
 log = logging.getLogger(__name__)
 
 FEED_FOLDER = "calendars"
 """The feed's folder under ``var_dir``: one subfolder per program key."""
+
+STATE_FILE = ".state.json"
+"""The feed folder's digest of what every file shows (``Feed.digest``): when it changes, every file is rewritten."""
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")  # an id of the bundle contract: a file name as it is
 
@@ -63,24 +86,43 @@ class Feed:
     people: dict[str, str]
     """The program's people: person_id → display name."""
     rows: list[dict[str, Any]] = field(default_factory=list)
-    """Live published assignments as calendar rows (``calendar_file``'s), each with its block, UID and SEQUENCE."""
+    """Live published assignments as calendar rows (``calendar_file``'s), each with its block, UID and SEQUENCE:
+    of the blocks within the retention, of everyone or of the people asked for."""
     labels: CalendarLabels = CalendarLabels()
+    left_out: tuple[str, ...] = ()
+    """The program's blocks that ended before the retention's first day: their events are in no file."""
+
+    @property
+    def digest(self) -> str:
+        """What every file shows beyond its own rows: when it changes, every file must be written again."""
+        shown = {
+            "program": [self.program, self.program_name, self.timezone],
+            "people": sorted(self.people.items()),
+            "labels": [sorted(dict(getattr(self.labels, f.name)).items()) for f in dataclasses.fields(self.labels)],
+            "left_out": sorted(self.left_out),
+        }
+        return hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def read_feed(engine: Engine, program_key: str) -> Feed | None:
+def read_feed(
+    engine: Engine, program_key: str, *, people: Collection[str] | None = None, since: dt.date | None = None
+) -> Feed | None:
     """The program's live published rows, people, shift and rotation names and locations (None: no such
-    program). A row stored before calendar identities were kept has the UID its calendar was given then."""
+    program). A row stored before calendar identities were kept has the UID its calendar was given then.
+
+    ``people``: only these people's rows (None: everyone's); ``since``: only the rows of blocks ending on or
+    after that day (a block blocks.csv no longer has is kept). The rows come in one query."""
     with UnitOfWork(engine) as uow:
         s = uow.s
         program = s.scalars(select(Program).where(Program.key == program_key)).one_or_none()
         if program is None:
             return None
         programs = ProgramRepository(s)
-        people = {p.person_id: p.name for p in programs.live_rows("people", program.id)}
+        names = {p.person_id: p.name for p in programs.live_rows("people", program.id)}
         shifts = {r.shift_id: r.name for r in programs.live_rows("shifts", program.id)}
         rotations = {r.rotation_id: r.name for r in programs.live_rows("rotations", program.id)}
         settings = s.scalars(
@@ -95,14 +137,28 @@ def read_feed(engine: Engine, program_key: str) -> Feed | None:
             shift_locations=dict(places.get("shifts") or {}),
             rotation_locations=dict(places.get("rotations") or {}),
         )
-        found = s.execute(
+        left_out: tuple[str, ...] = ()
+        query = (
             select(Assignment, ScheduleRun.block_id)
             .join(ScheduleRun, ScheduleRun.id == Assignment.run_id)
             .where(Assignment.program_id == program.id, Assignment.run_id.is_not(None))
             .order_by(Assignment.person_id, Assignment.start, Assignment.shift_id)
-        ).all()
+        )
+        if people is not None:
+            query = query.where(Assignment.person_id.in_(sorted(people)))
+        if since is not None:
+            left_out = tuple(
+                s.scalars(
+                    select(Block.block_id)
+                    .where(Block.program_id == program.id, Block.end_date < since)
+                    .order_by(Block.block_id)
+                )
+            )
+            query = query.outerjoin(
+                Block, and_(Block.program_id == program.id, Block.block_id == ScheduleRun.block_id)
+            ).where(or_(Block.id.is_(None), Block.end_date >= since))
         rows = []
-        for a, block_id in found:
+        for a, block_id in s.execute(query).all():
             if a.start is None or a.end is None:  # every published row has its instants
                 continue
             cell = (a.person_id, a.date, a.shift_id)
@@ -121,16 +177,19 @@ def read_feed(engine: Engine, program_key: str) -> Feed | None:
                     "dtstamp": _aware(a.created_at),
                 }
             )
-        return Feed(program.key, program.name, program.timezone, people, rows, labels)
+        return Feed(program.key, program.name, program.timezone, names, rows, labels, left_out)
 
 
-def feed_files(feed: Feed, also: tuple[str, ...] = ()) -> dict[str, bytes]:
+def feed_files(feed: Feed, also: tuple[str, ...] = (), *, only: Collection[str] | None = None) -> dict[str, bytes]:
     """One calendar per person of the program, with a published row or in ``also`` (a person whose file is
     there already: left with nothing, their calendar empties), keyed by person_id, named “{name} — {program
-    name}”. A person without events gets a calendar without events."""
-    mine: dict[str, list[dict[str, Any]]] = {p: [] for p in (*feed.people, *also)}
+    name}”. A person without events gets a calendar without events. ``only``: these people's calendars alone
+    (``feed`` holds their rows)."""
+    wanted = (*feed.people, *also) if only is None else tuple(only)
+    mine: dict[str, list[dict[str, Any]]] = {p: [] for p in wanted}
     for row in feed.rows:
-        mine.setdefault(row["person_id"], []).append(row)
+        if only is None or row["person_id"] in mine:
+            mine.setdefault(row["person_id"], []).append(row)
     stamp = utcnow()  # every event carries its own: when its version was made
     return {
         person: calendar_file(
@@ -144,6 +203,12 @@ def feed_files(feed: Feed, also: tuple[str, ...] = ()) -> dict[str, bytes]:
         for person, events in sorted(mine.items())
         if _SAFE_NAME.match(person)
     }
+
+
+def changed_people(before: Iterable[tuple[Any, ...]], after: Iterable[tuple[Any, ...]]) -> set[str]:
+    """The people (each tuple's first item) whose rows differ between ``before`` and ``after``: tuples of what
+    a calendar shows of a row (person, date, shift, UID, SEQUENCE …), compared person by person."""
+    return {str(row[0]) for row in set(before) ^ set(after)}
 
 
 @contextmanager
@@ -160,50 +225,103 @@ def _locked(folder: Path) -> Iterator[None]:
 
 
 def _replace(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` through a temporary file and a rename (0600); False when it had it already."""
+    """Write ``data`` to ``path`` through a temporary file, flushed to disk, and a rename (0600), then flush the
+    folder (the rename survives a crash); False when it had it already."""
     if path.is_file() and path.read_bytes() == data:
         return False
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        write_private(temporary, data)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
     return True
 
 
-def refresh_feed(engine: Engine, program: str | int, *, var_dir: Path | None = None) -> list[Path]:
+def _written_digest(folder: Path) -> str | None:
+    try:
+        return str(json.loads((folder / STATE_FILE).read_text())["digest"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def refresh_feed(
+    engine: Engine,
+    program: str | int,
+    *,
+    people: Iterable[str] | None = None,
+    var_dir: Path | None = None,
+    today: dt.date | None = None,
+    retention_days: int | None = None,
+) -> list[Path]:
     """Rewrite the program's feed (``program``: its key, or its database id) from the database: one .ics per
-    person, every published block's current events. Returns the files written (those whose content changed);
-    nothing for a program the database does not have."""
+    person, the current events of every published block ending within ``retention_days`` (default: the
+    settings' ``feed_retention_days``) before ``today``. Returns the files written (those whose content
+    changed); nothing for a program the database does not have.
+
+    ``people``: the people whose rows a publish changed. Only their files are written, and the file of any
+    person of the program who has none yet, unless what every file shows changed since the feed was last
+    written (``Feed.digest``, kept in ``.state.json``): then, as with ``people=None``, every file is, and the
+    file of a person the program no longer has empties."""
     if isinstance(program, int):
         with UnitOfWork(engine) as uow:
             found = uow.s.get(Program, program)
             if found is None:
                 return []
             program = found.key
+    retention = get_settings().feed_retention_days if retention_days is None else retention_days
+    since = (today or utcnow().date()) - dt.timedelta(days=retention)
     folder = private_dir(feed_dir(program, var_dir))
     with _locked(folder):
-        feed = read_feed(engine, program)
-        if feed is None:
-            return []
-        there = tuple(sorted(p.stem for p in folder.glob("*.ics")))
-        files = feed_files(feed, there)
-        return [folder / f"{person}.ics" for person, data in files.items() if _replace(folder / f"{person}.ics", data)]
+        try:
+            return _refresh(engine, program, folder, people, since)
+        except BaseException:  # some files may be behind the database now: the next refresh writes them all
+            with contextlib.suppress(OSError):
+                (folder / STATE_FILE).unlink(missing_ok=True)
+            raise
 
 
-def refresh_after_commit(session: Session, program: str | int) -> None:
-    """Rewrite the program's feed once ``session``'s transaction commits (never when it rolls back).
+def _refresh(engine: Engine, program: str, folder: Path, people: Iterable[str] | None, since: dt.date) -> list[Path]:
+    there = {p.stem for p in folder.glob("*.ics")}
+    digest = _written_digest(folder)
+    only = None if people is None or digest is None else set(people)
+    feed = read_feed(engine, program, people=only, since=since)
+    if feed is None:
+        return []
+    if only is not None and feed.digest != digest:  # every file may show something else: all of them
+        only, feed = None, read_feed(engine, program, since=since) or feed
+    elif only is not None and set(feed.people) - there:  # a person without a file yet gets one
+        only |= set(feed.people) - there
+        feed = read_feed(engine, program, people=only, since=since) or feed
+    files = feed_files(feed, tuple(sorted(there))) if only is None else feed_files(feed, only=only)
+    written = [folder / f"{p}.ics" for p, data in files.items() if _replace(folder / f"{p}.ics", data)]
+    _replace(folder / STATE_FILE, json.dumps({"digest": feed.digest}).encode())
+    return written
+
+
+def refresh_after_commit(session: Session, program: str | int, people: Iterable[str] | None = None) -> None:
+    """Rewrite the program's feed once ``session``'s transaction commits (never when it rolls back): the files
+    of ``people`` (those whose rows the transaction changed), or every file (None).
 
     The publish has happened by then: a feed that cannot be written (a full disk, say) is logged, not raised,
-    and the next publish writes it whole again.
+    and the next publish writes it again (whole, when it was never written).
     """
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
+    touched = None if people is None else frozenset(people)
 
     def refresh(_: Session) -> None:
         try:
-            refresh_feed(engine, program)
+            refresh_feed(engine, program, people=touched)
         except Exception as error:  # the publish stands; the feed catches up at the next one
             log.warning("the calendar feed of program %s was not rewritten: %s", program, error)
 

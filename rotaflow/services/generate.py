@@ -35,14 +35,14 @@ from rotaflow.constraints.model import build_model, check_schedule
 from rotaflow.constraints.registry import RULES, Violation
 from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.solve import Progress, SolveResult, solve
-from rotaflow.db.models import Block, BlockVersion, ScheduleRun, utcnow
+from rotaflow.db.models import Assignment, Block, BlockVersion, ScheduleRun, utcnow
 from rotaflow.db.repositories import AuditRepository, ScheduleRepository, VersionRepository
 from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import RotaflowError
 from rotaflow.files import private_dir, write_private
 from rotaflow.services.calendars import CalendarLabels, calendar_files, calendar_identities, default_uid
 from rotaflow.services.changes import change_rows, write_changes
-from rotaflow.services.feed import refresh_after_commit
+from rotaflow.services.feed import changed_people, refresh_after_commit
 from rotaflow.services.planning import program_today
 from rotaflow.services.results import GenerateResult, check_csv, summary_json
 from rotaflow.services.versions import PublishedVersion
@@ -470,8 +470,28 @@ def publish_cells(
         )
     )
     s.flush()
-    refresh_after_commit(s, program_key)  # the subscription feed, once this version is committed
+    before = {(*cell, uid, sequence) for cell, (uid, sequence) in previous.items()}
+    after = {(r["person_id"], r["date"], r["shift_id"], r["uid"], r["sequence"]) for r in inserted}
+    touched = changed_people(before, after)
+    if current is not None and current.program_version != program_version:  # times, rotations may differ
+        touched |= {str(c[0]) for c in before | after}
+    refresh_after_commit(s, program_key, touched)  # their subscription feeds, once this version is committed
     return len(old), len(rows), number
+
+
+def _shown(row: Assignment) -> tuple[Any, ...]:
+    """What a calendar event shows of a published row, its person first."""
+    return (
+        row.person_id,
+        row.date,
+        row.shift_id,
+        row.start,
+        row.end,
+        row.hours,
+        row.rotation_id,
+        row.uid,
+        row.sequence,
+    )
 
 
 def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rotaflow generate") -> int:
@@ -495,7 +515,8 @@ def unpublish_run(engine: Engine, *, run_id: str, reason: str, actor: str = "rot
         withdrawn_version = VersionRepository(s).of_run(run_id)
         if withdrawn_version is not None:
             withdrawn_version.status = "withdrawn"
-        refresh_after_commit(s, run.program_id)  # the feed says what is published again
+        touched = changed_people(map(_shown, withdrawn), map(_shown, restored))
+        refresh_after_commit(s, run.program_id, touched)  # their feeds say what is published again
         AuditRepository(s).record(
             actor=actor,
             action="unpublish",

@@ -29,6 +29,7 @@ from rotaflow.validations.instances import block_instance, rules_for
 
 PROGRAM = "tiny-internal-medicine-residency"
 PEOPLE = ["F1", "R1", "R2", "R3"]
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @dataclasses.dataclass
@@ -264,3 +265,137 @@ def test_a_publish_inside_a_transaction_writes_the_feed_once_it_commits_and_neve
     assert not feed_dir(PROGRAM).exists()
     publish(commit=True)
     assert set(_events(feed_dir(PROGRAM) / "R1.ics")) == set(_live(program.engine, "R1"))
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    """Each file of the feed folder (the state file too): (inode, mtime in ns)."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.iterdir() if p.name != ".lock"}
+
+
+def _given_away(cells: frozenset[Cell], person: str, to: str) -> frozenset[Cell]:
+    """``cells`` with the first shift of ``person`` that ``to`` does not work that day given to ``to``."""
+    busy = {d for p, d, _ in cells if p == to}
+    given = min(c for c in cells if c[0] == person and c[1] not in busy)
+    return (cells - {given}) | {(to, given[1], given[2])}
+
+
+def test_a_swap_rewrites_the_files_of_its_two_people_only(program: Program) -> None:
+    _publish(program, "B1")
+    _publish(program, "B2")
+    folder = feed_dir(PROGRAM)
+    before = _files(folder)
+    assert set(before) == {f"{p}.ics" for p in PEOPLE} | {".state.json"}
+    r1, r2 = _events(folder / "R1.ics"), _events(folder / "R2.ics")
+
+    _publish(program, "B1", _given_away(program.blocks["B1"][1].cells, "R1", "R2"))
+    after = _files(folder)
+    assert {name for name in after if after[name] != before[name]} == {"R1.ics", "R2.ics"}
+    assert (len(_events(folder / "R1.ics")), len(_events(folder / "R2.ics"))) == (len(r1) - 1, len(r2) + 1)
+    for person in ("R1", "R2"):  # the files say what the database says
+        assert {u: e["sequence"] for u, e in _events(folder / f"{person}.ics").items()} == {
+            u: s for u, (s, _, _) in _live(program.engine, person).items()
+        }
+
+
+@SQLITE_ONLY  # files, not queries: one database is enough
+def test_a_person_without_a_file_gets_one_at_the_next_publish(program: Program) -> None:
+    _publish(program, "B1")
+    folder = feed_dir(PROGRAM)
+    (folder / "F1.ics").unlink()
+    before = _files(folder)
+    cells, _, _ = _moved(program.blocks["B1"][1].cells, "R1", "DAY")
+    _publish(program, "B1", cells)
+    after = _files(folder)
+    assert {name for name in after if after.get(name) != before.get(name)} == {"F1.ics", "R1.ics"}
+
+
+@SQLITE_ONLY  # files, not queries: one database is enough
+def test_when_every_file_may_show_something_else_every_file_is_checked(program: Program) -> None:
+    """A feed folder whose state is not the database's (never written whole, a refresh that failed half way,
+    other names or places): the next publish writes the whole feed, a person gone included."""
+    _publish(program, "B1")
+    folder = feed_dir(PROGRAM)
+    gone = folder / "R9.ics"
+    gone.write_bytes((folder / "R1.ics").read_bytes())
+    assert refresh_feed(program.engine, PROGRAM, people={"R1"}) == []  # R1 unchanged, R9 not asked for
+    (folder / ".state.json").write_text('{"digest": "another program"}')
+    assert refresh_feed(program.engine, PROGRAM, people={"R1"}) == [gone]
+    assert _events(gone) == {}
+    (folder / ".state.json").unlink()
+    assert refresh_feed(program.engine, PROGRAM, people={"R1"}) == []  # written whole: nothing was behind
+
+
+@SQLITE_ONLY  # files, not queries: one database is enough
+def test_a_refresh_that_fails_half_way_leaves_the_next_one_to_write_everything(
+    program: Program, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rotaflow.services import feed
+
+    _publish(program, "B1")
+    folder = feed_dir(PROGRAM)
+    assert (folder / ".state.json").is_file()
+    replace = feed._replace
+
+    def full_disk(path: Path, data: bytes) -> bool:
+        if path.name == "R2.ics":
+            raise OSError(28, "No space left on device")
+        return replace(path, data)
+
+    monkeypatch.setattr(feed, "_replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        refresh_feed(program.engine, PROGRAM, people={"R1", "R2"})
+    assert not (folder / ".state.json").exists()
+    monkeypatch.undo()
+    assert refresh_feed(program.engine, PROGRAM, people={"R1"}) == []  # all checked: nothing was behind
+    assert (folder / ".state.json").is_file()
+
+    def database_gone(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("the database went away after the commit")
+
+    monkeypatch.setattr(feed, "read_feed", database_gone)  # nothing written: R1's file is behind
+    with pytest.raises(ConnectionError):
+        refresh_feed(program.engine, PROGRAM, people={"R1"})
+    assert not (folder / ".state.json").exists()
+
+
+def test_blocks_that_ended_before_the_retention_are_left_out(program: Program, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rotaflow.configs.settings import get_settings
+
+    _publish(program, "B1")
+    _publish(program, "B2")
+    r1 = feed_dir(PROGRAM) / "R1.ics"
+    blocks = {e["description"].split("block: ")[1] for e in _events(r1).values()}
+    assert blocks == {"B1", "B2"}  # both ended after today - 400 days (they are ahead)
+    assert get_settings().feed_retention_days == 400
+
+    b1_end = dt.date(2027, 7, 28)
+    monkeypatch.setenv("ROTAFLOW_FEED_RETENTION_DAYS", "30")
+    get_settings.cache_clear()
+    assert refresh_feed(program.engine, PROGRAM, people={"R1"}, today=b1_end + dt.timedelta(days=30)) == []
+    assert refresh_feed(program.engine, PROGRAM, people={"R1"}, today=b1_end + dt.timedelta(days=31))
+    kept = _events(r1)
+    assert kept and {e["description"].split("block: ")[1] for e in kept.values()} == {"B2"}
+    assert all("block: B2" in e["description"] for e in _events(feed_dir(PROGRAM) / "R2.ics").values())
+    get_settings.cache_clear()
+
+
+@SQLITE_ONLY  # files, not queries: one database is enough
+def test_each_file_and_its_folder_are_flushed_to_disk(program: Program, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file's content before the rename (the temporary file is the final file's inode), the folder after."""
+    import os
+
+    flushed: list[os.stat_result] = []
+    fsync = os.fsync
+
+    def recorded(fd: int) -> None:
+        flushed.append(os.fstat(fd))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recorded)
+    _publish(program, "B1")
+    folder = feed_dir(PROGRAM)
+    files = {(s.st_dev, s.st_ino) for s in flushed if stat.S_ISREG(s.st_mode)}
+    assert {(p.stat().st_dev, p.stat().st_ino) for p in folder.glob("*.ics")} <= files
+    assert (folder.stat().st_dev, folder.stat().st_ino) in {
+        (s.st_dev, s.st_ino) for s in flushed if stat.S_ISDIR(s.st_mode)
+    }
