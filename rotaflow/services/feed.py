@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import re
+import threading
 import uuid
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
@@ -37,8 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, event, or_, select
+from sqlalchemy import Engine, and_, create_engine, event, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from rotaflow.configs.settings import get_settings
 from rotaflow.db.models import Assignment, Block, Program, ProgramVersion, ScheduleRun, utcnow
@@ -313,16 +315,67 @@ def refresh_after_commit(session: Session, program: str | int, people: Iterable[
     of ``people`` (those whose rows the transaction changed), or every file (None).
 
     The publish has happened by then: a feed that cannot be written (a full disk, say) is logged, not raised,
-    and the next publish writes it again (whole, when it was never written).
+    and the next publish writes it again (whole, when it was never written). Publishes that commit together in
+    one process share one writer (``_Pending``): the first does the work, including what the others ask for
+    while it runs, and the others return at once, so no committing thread waits on the feed's lock while it
+    holds a database connection.
     """
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     touched = None if people is None else frozenset(people)
 
     def refresh(_: Session) -> None:
-        try:
-            refresh_feed(engine, program, people=touched)
-        except Exception as error:  # the publish stands; the feed catches up at the next one
-            log.warning("the calendar feed of program %s was not rewritten: %s", program, error)
+        _PENDING.run(engine, program, touched)
 
     event.listen(session, "after_commit", refresh, once=True)
+
+
+class _Pending:
+    """The refreshes asked for in this process and not yet done, per (database, program): one thread at a time
+    writes a program's feed, taking what was asked meanwhile in its next round; the others only add to it."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._asked: dict[tuple[str, str | int], set[str] | None] = {}
+        self._busy: set[tuple[str, str | int]] = set()
+
+    def run(self, engine: Engine, program: str | int, people: frozenset[str] | None) -> None:
+        key = (engine.url.render_as_string(hide_password=True), program)
+        with self._mutex:
+            if key in self._asked:
+                asked = self._asked[key]
+                self._asked[key] = None if asked is None or people is None else asked | people
+            else:
+                self._asked[key] = None if people is None else set(people)
+            if key in self._busy:
+                return  # the thread writing this feed takes it in its next round
+            self._busy.add(key)
+        reader = _reader(engine)
+        while True:
+            with self._mutex:
+                if key not in self._asked:
+                    self._busy.discard(key)
+                    return
+                round_people = self._asked.pop(key)
+            try:
+                refresh_feed(reader, program, people=round_people)
+            except Exception as error:  # the publish stands; the feed catches up at the next one
+                log.warning("the calendar feed of program %s was not rewritten: %s", program, error)
+
+
+def _reader(engine: Engine) -> Engine:
+    """An engine for the feed's reads that takes no connection from ``engine``'s pool (a committing session
+    still holds one of those while its after-commit hooks run): one unpooled engine per database, kept.
+    SQLite keeps ``engine`` (an in-memory database exists only on its own connection)."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    url = engine.url.render_as_string(hide_password=False)
+    with _READERS_MUTEX:
+        if url not in _READERS:
+            _READERS[url] = create_engine(engine.url, poolclass=NullPool)
+        return _READERS[url]
+
+
+_PENDING = _Pending()
+_READERS: dict[str, Engine] = {}
+_READERS_MUTEX = threading.Lock()

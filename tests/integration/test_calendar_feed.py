@@ -399,3 +399,43 @@ def test_each_file_and_its_folder_are_flushed_to_disk(program: Program, monkeypa
     assert (folder.stat().st_dev, folder.stat().st_ino) in {
         (s.st_dev, s.st_ino) for s in flushed if stat.S_ISDIR(s.st_mode)
     }
+
+
+def test_publishes_committing_together_share_one_writer_and_lose_no_request(
+    monkeypatch: pytest.MonkeyPatch, postgres_url: str
+) -> None:
+    """While one thread writes a program's feed, the others only add their people and return at once (holding
+    no database connection while they wait); the writer takes what they asked in its next round, through an
+    engine that takes no connection from the committing sessions' pool."""
+    import threading
+
+    from rotaflow.services import feed
+
+    rounds: list[tuple[frozenset[str] | None, Any]] = []
+    started, release = threading.Event(), threading.Event()
+
+    def refresh(engine: Engine, program: str | int, *, people: Any = None) -> list[Path]:
+        rounds.append((None if people is None else frozenset(people), engine.pool))
+        if len(rounds) == 1:
+            started.set()
+            assert release.wait(10)
+        return []
+
+    monkeypatch.setattr(feed, "refresh_feed", refresh)
+    engine = make_engine(postgres_url, pool_size=1, max_overflow=0)
+    pending = feed._Pending()
+    try:
+        writer = threading.Thread(target=pending.run, args=(engine, "p", frozenset({"A"})))
+        writer.start()
+        assert started.wait(10)
+        pending.run(engine, "p", frozenset({"B"}))  # returns at once: the writer is busy
+        pending.run(engine, "p", frozenset({"C"}))
+        release.set()
+        writer.join(10)
+        assert not writer.is_alive()
+        assert [people for people, _ in rounds] == [frozenset({"A"}), frozenset({"B", "C"})]
+        assert all(pool is not engine.pool for _, pool in rounds)  # never the committing sessions' pool
+        pending.run(engine, "p", None)  # nobody writing: this thread writes, and None means everyone
+        assert rounds[-1][0] is None and len(rounds) == 3
+    finally:
+        engine.dispose()
