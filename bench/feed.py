@@ -34,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _pg import create_pg, drop_pg  # noqa: E402
 from _table import Column, print_table, write_results  # noqa: E402  (bench/ is the script's folder)
 
 
@@ -194,12 +195,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.code:
         sys.path.insert(0, str(args.code.resolve()))
-    url = _create_pg(args.postgres_url)
+    url = create_pg(args.postgres_url)
     try:
         with tempfile.TemporaryDirectory(prefix="rotaflow-feed-bench-") as work:
             rows = run(args, url, Path(work))
     finally:
-        _drop_pg(args.postgres_url, url)
+        drop_pg(args.postgres_url, url)
     for row in rows:
         row["code"] = str(args.code or "this checkout")
     columns: list[Column] = [
@@ -215,28 +216,6 @@ def main() -> int:
     print_table(rows, columns)
     write_results(f"feed-{args.label}" if args.label else "feed", rows)
     return 0
-
-
-def _create_pg(server: str) -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"rotaflow_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_pg(server: str, url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    engine.dispose()
 
 
 if __name__ == "__main__":

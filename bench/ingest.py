@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _pg import create_pg, drop_pg  # noqa: E402
 from _table import print_table, write_results  # noqa: E402  (bench/ is the script's folder)
 
 SAMPLE = ROOT / "configs" / "programs" / "sample"
@@ -84,7 +85,7 @@ def main() -> int:
     for label, path in bundles.items():
         databases = {"sqlite": f"sqlite:///{work / (uuid.uuid4().hex + '.db')}"}
         if not args.skip_postgres:
-            databases["postgresql"] = _create_pg(args.postgres_url)
+            databases["postgresql"] = create_pg(args.postgres_url)
         for db_name, url in databases.items():
             var = work / uuid.uuid4().hex
             proc = subprocess.run(
@@ -100,7 +101,7 @@ def main() -> int:
             result = json.loads(proc.stdout.strip().splitlines()[-1])
             rows.append({"bundle": label, "database": db_name, **result})
             if db_name == "postgresql":
-                _drop_pg(args.postgres_url, url)
+                drop_pg(args.postgres_url, url)
     columns = [
         ("bundle", "bundle", "<27", ""),
         ("database", "db", "<10", ""),
@@ -115,28 +116,6 @@ def main() -> int:
     print_table(rows, columns)
     write_results("ingest", rows)
     return 0
-
-
-def _create_pg(server: str) -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"rotaflow_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_pg(server: str, url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    engine.dispose()
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _pg import create_pg, drop_pg  # noqa: E402
 from _table import Column, print_table, write_results  # noqa: E402  (bench/ is the script's folder)
 
 SAMPLE = ROOT / "configs" / "programs" / "sample"
@@ -301,7 +302,7 @@ def main() -> int:
         cases = [] if args.skip_sample else [(f"sample {args.block}", "sample", SAMPLE)]
         cases.append((f"synthetic {args.residents} {args.block}", "synthetic", synthetic))
         for label, kind, folder in cases:
-            database_url = _create_pg(args.postgres_url)
+            database_url = create_pg(args.postgres_url)
             try:
                 options = {
                     "work": str(work),
@@ -319,7 +320,7 @@ def main() -> int:
                     cwd=ROOT,
                 )
             finally:
-                _drop_pg(args.postgres_url, database_url)
+                drop_pg(args.postgres_url, database_url)
             if proc.returncode != 0:
                 print(proc.stderr[-5000:], file=sys.stderr)
                 raise SystemExit(f"{label}: the case failed (exit {proc.returncode})")
@@ -372,28 +373,6 @@ def main() -> int:
     for row in broken:
         print(f"{row['program']}: the final schedule breaks a hard rule", file=sys.stderr)
     return 1 if broken else 0
-
-
-def _create_pg(server: str) -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"rotaflow_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_pg(server: str, url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    engine.dispose()
 
 
 if __name__ == "__main__":
