@@ -78,7 +78,7 @@ def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         ingest_service, "check_expectations", lambda bundle, settings=None: ExpectationReport(True, [], None, 0, 0)
     )
-    monkeypatch.setattr(validate_service, "_data_docs", lambda *args, **kwargs: None)
+    monkeypatch.setattr(validate_service, "_data_docs", lambda *args, **kwargs: (None, None))
     monkeypatch.setattr(absence_flow, "APPROVAL_POLL_SECONDS", 1)
 
 
