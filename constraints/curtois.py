@@ -7,7 +7,10 @@ line (``SECTION_HORIZON``, ``SECTION_SHIFTS``, ``SECTION_STAFF``, ``SECTION_DAYS
 Day 0 is a Monday.
 
 The reader tolerates a byte order mark, CRLF/LF/CR line endings, whitespace around fields and
-trailing commas. It collects every problem it can find and raises one
+trailing commas; numbers are read as a plain integer reader reads them (``-0``, ``+3``, ``007``),
+and a negative one (other than ``-0``) is an error. Files above :data:`MAX_FILE_BYTES` or
+:data:`MAX_LINES`, numbers above :data:`MAX_VALUE` and horizons above :data:`MAX_HORIZON` are refused.
+It collects every problem it can find and raises one
 :class:`~rotaflow.errors.InputError` whose problems name the file, the 1-based line number, the
 field and what was expected. ``SECTION_HORIZON``, ``SECTION_SHIFTS``, ``SECTION_STAFF`` and
 ``SECTION_COVER`` are required; the days-off and request sections may be absent (no rows).
@@ -69,7 +72,15 @@ _STAFF_FIELDS = (
 )
 _REQUEST_FIELDS = ("EmployeeID", "Day", "ShiftID", "Weight")
 _COVER_FIELDS = ("Day", "ShiftID", "Requirement", "WeightUnder", "WeightOver")
-_WHOLE = re.compile(r"[0-9]+")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""The largest instance file read (the published ones are under 130 kB)."""
+MAX_LINES = 1_000_000
+"""The most lines an instance file may have."""
+MAX_VALUE = 1_000_000_000
+"""The largest number a field may hold (minutes, weights, counts): the solver's sums stay exact."""
+MAX_HORIZON = 3_660
+"""The longest horizon read, in days (ten years)."""
 
 
 # --------------------------------------------------------------------------- data
@@ -167,6 +178,11 @@ def load_curtois(path: str | Path) -> CurtoisInstance:
         raise InputError(
             [Problem(str(p), None, None, "a readable instance file", type(exc).__name__)], source=str(p)
         ) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(
+            [Problem(p.name, None, None, f"a file of at most {MAX_FILE_BYTES} bytes", f"{len(data)} bytes")],
+            source=str(p),
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -211,21 +227,25 @@ class _Reader:
     def problem(self, line: int | None, column: str | None, expected: str, got: str | None) -> None:
         self.problems.append(Problem(self.file, line, column, expected, got))
 
-    def whole(self, line: int, column: str, raw: str, expected: str) -> int | None:
-        if _WHOLE.fullmatch(raw):
-            return int(raw)
-        self.problem(line, column, expected, _short(raw))
-        return None
+    def whole(self, line: int, column: str, raw: str, expected: str, *, maximum: int | None = None) -> int | None:
+        """A whole number as a plain integer reader takes it (``-0``, ``+3``, ``007``), from 0 to
+        ``maximum`` (``expected`` names the range) or else to :data:`MAX_VALUE`."""
+        value = None
+        if _INTEGER.fullmatch(raw):  # thousands of digits would trip int()'s own limit: cap them first
+            digits = raw.lstrip("+-").lstrip("0")
+            value = int(raw) if len(digits) <= 12 else (MAX_VALUE + 1) * (-1 if raw.startswith("-") else 1)
+        if value is None or value < 0 or (maximum is not None and value > maximum):
+            self.problem(line, column, expected, _short(raw))
+            return None
+        if value > MAX_VALUE:
+            self.problem(line, column, f"{expected}, at most {MAX_VALUE}", _short(raw))
+            return None
+        return value
 
     def day(self, line: int, column: str, raw: str) -> int | None:
         if self.horizon is None:  # the horizon itself is broken or missing: only check the form
             return self.whole(line, column, raw, "a whole-number day index")
-        expected = f"a day index from 0 to {self.horizon - 1}"
-        value = self.whole(line, column, raw, expected)
-        if value is not None and value >= self.horizon:
-            self.problem(line, column, expected, _short(raw))
-            return None
-        return value
+        return self.whole(line, column, raw, f"a day index from 0 to {self.horizon - 1}", maximum=self.horizon - 1)
 
     def shift_ref(self, line: int, column: str, raw: str) -> str | None:
         if raw in self.shift_ids:
@@ -252,7 +272,11 @@ class _Reader:
         header_line: dict[str, int] = {}
         current: str | None = None
         skipping = False  # inside an unknown or repeated section: its rows are not read
-        for number, raw in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
+        lines = text.lstrip("\ufeff").splitlines()
+        if len(lines) > MAX_LINES:
+            self.problem(None, None, f"a file of at most {MAX_LINES} lines", f"{len(lines)} lines")
+            return {}
+        for number, raw in enumerate(lines, start=1):
             line = raw.split("#", 1)[0].strip()
             if not line:
                 continue
@@ -297,6 +321,9 @@ class _Reader:
         value = self.whole(line, "horizon", raw, expected)
         if value == 0:
             self.problem(line, "horizon", expected, _short(raw))
+            return None
+        if value is not None and value > MAX_HORIZON:
+            self.problem(line, "horizon", f"{expected} and at most {MAX_HORIZON}", _short(raw))
             return None
         return value
 
