@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rotaflow.constraints.curtois import CurtoisInstance, Roster, evaluate, load_curtois
+from rotaflow.constraints.curtois import CurtoisInstance, Roster, evaluate, load_curtois, roster_to_csv
 from rotaflow.constraints.instance import Cell, Demand, Instance, PersonSpec, RequestSpec, ShiftSpec
 from rotaflow.constraints.model import build_model
 from rotaflow.constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
 from rotaflow.constraints.search import neighbourhood_search
 from rotaflow.constraints.solve import solve
+from rotaflow.files import replace_private
 
 __all__ = ["BENCHMARK_START", "curtois_problem", "roster_of", "solve_curtois"]
 
@@ -99,14 +100,22 @@ def roster_of(cells: frozenset[Cell]) -> Roster:
 
 
 def solve_curtois(
-    path: Path | str, *, time_limit: float, workers: int = 2, seed: int = 0, lns: bool = True
+    path: Path | str,
+    *,
+    time_limit: float,
+    workers: int = 2,
+    seed: int = 0,
+    lns: bool = True,
+    roster_path: Path | None = None,
 ) -> dict[str, Any]:
     """Solve an instance file within ``time_limit`` seconds in all (reading and building included).
 
     With ``lns`` (the default) the time goes to a first CP-SAT solve and then to a large
     neighbourhood search over the same model (:func:`~rotaflow.constraints.search.neighbourhood_search`).
     The objective reported is the independent evaluator's; a roster it finds a hard violation in
-    is reported ``invalid`` with no objective.
+    is reported ``invalid`` with no objective. With ``roster_path``, a roster found is written there
+    as CSV (:func:`~rotaflow.constraints.curtois.roster_to_csv`, whole or not at all) and the result
+    names it under ``roster``.
     """
     began = time.monotonic()
     ci = load_curtois(path)
@@ -117,8 +126,13 @@ def solve_curtois(
         result = neighbourhood_search(built, time_limit=left, workers=workers, seed=seed)
     else:
         result = solve(built, time_limit=left, workers=workers, seed=seed)
-    evaluation = evaluate(ci, roster_of(result.cells)) if result.cells or result.status == "optimal" else None
+    roster = roster_of(result.cells)
+    evaluation = evaluate(ci, roster) if result.cells or result.status == "optimal" else None
     feasible = evaluation is not None and not evaluation.hard_violations
+    written: dict[str, str] = {}
+    if roster_path is not None and evaluation is not None:
+        replace_private(roster_path, roster_to_csv(roster))
+        written["roster"] = str(roster_path)
     return {
         "instance": ci.name,
         "status": result.status if feasible or result.status in ("infeasible", "timeout") else "invalid",
@@ -127,6 +141,7 @@ def solve_curtois(
         "seconds": round(time.monotonic() - began, 3),
         "solver_objective": result.objective,
         "hard_violations": len(evaluation.hard_violations) if evaluation is not None else None,
+        **written,
     }
 
 

@@ -21,6 +21,8 @@ objective, independently of any solver model.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -42,7 +44,9 @@ __all__ = [
     "evaluate",
     "load_curtois",
     "parse_curtois",
+    "roster_from_csv",
     "roster_from_text",
+    "roster_to_csv",
     "roster_to_text",
 ]
 
@@ -527,6 +531,50 @@ def roster_from_text(text: str, *, file: str = "roster") -> Roster:
             continue
         first[sid] = number
         roster[sid] = {day: cell for day, cell in enumerate(cells) if cell != "."}
+    if problems:
+        raise InputError(problems, source=file)
+    return roster
+
+
+ROSTER_COLUMNS = ("employee", "day", "shift")
+"""The header of a roster written as CSV."""
+
+
+def roster_to_csv(roster: Roster) -> str:
+    """The roster as CSV: header ``employee,day,shift``, one row per worked day (day 0 is the first),
+    sorted by employee id then day."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ROSTER_COLUMNS)
+    for sid in sorted(roster):
+        for day in sorted(roster[sid]):
+            writer.writerow((sid, day, roster[sid][day]))
+    return out.getvalue()
+
+
+def roster_from_csv(text: str, *, file: str = "roster.csv") -> Roster:
+    """Read a roster written by :func:`roster_to_csv`; problems name the file, row and column."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    if not rows or tuple(c.strip() for c in rows[0]) != ROSTER_COLUMNS:
+        got = ",".join(rows[0]) if rows else ""
+        raise InputError([Problem(file, None, None, "a header employee,day,shift", _short(got))], source=file)
+    roster: Roster = {}
+    problems: list[Problem] = []
+    for number, row in enumerate(rows[1:], start=1):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(ROSTER_COLUMNS):
+            problems.append(Problem(file, number, None, "3 fields: employee, day, shift", _plural(len(row), "field")))
+            continue
+        sid, raw_day, shift = (c.strip() for c in row)
+        if len(raw_day) > 12 or not _INTEGER.fullmatch(raw_day) or int(raw_day) < 0:
+            problems.append(Problem(file, number, "day", "a whole-number day index", _short(raw_day)))
+            continue
+        day = int(raw_day)
+        if day in roster.get(sid, {}):
+            problems.append(Problem(file, number, "day", f"one row per employee and day ({sid!r} twice)", str(day)))
+            continue
+        roster.setdefault(sid, {})[day] = shift
     if problems:
         raise InputError(problems, source=file)
     return roster

@@ -22,7 +22,8 @@ app.add_typer(bench_app, name="bench")
 @bench_app.command(
     "curtois",
     epilog=examples(
-        "rotaflow bench curtois Instance1.txt", "rotaflow bench curtois Instance5.txt --time-limit 30 --workers 4"
+        "rotaflow bench curtois Instance1.txt",
+        "rotaflow bench curtois Instance5.txt --time-limit 30 --roster Instance5.csv",
     ),
 )
 def bench_curtois(
@@ -30,12 +31,19 @@ def bench_curtois(
     time_limit: Annotated[float, typer.Option("--time-limit", help="seconds for the solver")] = 60.0,
     workers: Annotated[int, typer.Option(help="solver workers")] = 2,
     seed: Annotated[int, typer.Option(help="solver random seed")] = 0,
+    roster: Annotated[
+        Path | None,
+        typer.Option(
+            "--roster",
+            help="write the roster found to this CSV file (employee,day,shift; one row per worked day)",
+        ),
+    ] = None,
     as_json: Annotated[
         bool,
         typer.Option(
             "--json",
             help="accepted like every command's: the output is always one JSON line "
-            "{instance, status, objective (the official one), bound, seconds}",
+            "{instance, status, objective (the official one), bound, seconds, roster when written}",
         ),
     ] = False,
 ) -> None:
@@ -44,5 +52,9 @@ def bench_curtois(
 
     if time_limit <= 0:
         raise InputError([option_problem("--time-limit", "a positive number of seconds", str(time_limit))])
-    result = solve_curtois(file, time_limit=time_limit, workers=workers, seed=seed)
+    if roster is not None and roster.is_dir():
+        raise InputError([option_problem("--roster", "a file to write, not a folder", str(roster))])
+    if roster is not None and not roster.parent.is_dir():
+        raise InputError([option_problem("--roster", "a file in an existing folder", str(roster))])
+    result = solve_curtois(file, time_limit=time_limit, workers=workers, seed=seed, roster_path=roster)
     print(json.dumps(result, separators=(", ", ": ")))  # with or without --json: docs/formats.md's one JSON line

@@ -72,3 +72,36 @@ def test_bench_curtois_refuses_a_time_limit_that_is_not_positive(capsys: pytest.
 def test_bench_curtois_rejects_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "curtois", str(tmp_path / "Instance99.txt"), "--time-limit", "10"]) == 2
     assert "Instance99.txt" in capsys.readouterr().err
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "curtois"
+
+
+def test_bench_curtois_writes_the_roster_it_scored(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rotaflow.constraints.curtois import evaluate, load_curtois, roster_from_csv
+
+    out = tmp_path / "Instance2.csv"
+    assert main(["bench", "curtois", str(FIXTURES / "Instance2.txt"), "--time-limit", "10", "--roster", str(out)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["roster"] == str(out)
+    text = out.read_text()
+    lines = text.splitlines()
+    assert lines[0] == "employee,day,shift"
+    keys = [(row.split(",")[0], int(row.split(",")[1])) for row in lines[1:]]
+    assert keys == sorted(keys) and len(keys) == len(set(keys))
+    evaluation = evaluate(load_curtois(FIXTURES / "Instance2.txt"), roster_from_csv(text, file=out.name))
+    assert evaluation.hard_violations == []
+    assert evaluation.objective == result["objective"]
+    assert [p.name for p in tmp_path.iterdir()] == ["Instance2.csv"]  # no temporary file left behind
+
+
+def test_bench_curtois_refuses_a_roster_path_that_is_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["bench", "curtois", str(FIXTURES / "Instance1.txt"), "--time-limit", "10", "--roster"]
+    assert main([*args, str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"column --roster: expected a file to write, not a folder, got {tmp_path}" in captured.err
+    assert main([*args, str(tmp_path / "missing" / "r.csv")]) == 2
+    assert "column --roster: expected a file in an existing folder" in capsys.readouterr().err

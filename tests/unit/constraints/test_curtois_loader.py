@@ -14,6 +14,8 @@ from rotaflow.constraints.curtois import (
     CurtoisStaff,
     load_curtois,
     parse_curtois,
+    roster_from_csv,
+    roster_to_csv,
 )
 from rotaflow.errors import InputError
 
@@ -190,3 +192,34 @@ def test_a_file_above_the_line_limit_is_refused(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(curtois, "MAX_LINES", 10)
     lines = len(PLAIN.splitlines())
     assert _messages(PLAIN) == [f"plain.txt: expected a file of at most 10 lines, got {lines} lines"]
+
+
+# --------------------------------------------------------------------------- roster as CSV
+
+
+def test_a_roster_goes_to_csv_sorted_and_back() -> None:
+    roster = {"BB": {4: "Late", 1: "Day"}, "A": {13: "Night", 2: "Day"}, "C": {}}
+    text = roster_to_csv(roster)
+    assert text == "employee,day,shift\nA,2,Day\nA,13,Night\nBB,1,Day\nBB,4,Late\n"
+    assert roster_from_csv(text) == {"A": {2: "Day", 13: "Night"}, "BB": {1: "Day", 4: "Late"}}
+    assert roster_from_csv("\ufeffemployee, day, shift\r\nA, 2 ,Day\r\n\r\n") == {"A": {2: "Day"}}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ["r.csv: expected a header employee,day,shift, got nothing"]),
+        ("staff,day,shift\n", ["r.csv: expected a header employee,day,shift, got 'staff,day,shift'"]),
+        ("employee,day,shift\nA,x,Day\n", ["r.csv, row 1, column day: expected a whole-number day index, got 'x'"]),
+        ("employee,day,shift\nA,-1,Day\n", ["r.csv, row 1, column day: expected a whole-number day index, got '-1'"]),
+        ("employee,day,shift\nA,1\n", ["r.csv, row 1: expected 3 fields: employee, day, shift, got 2 fields"]),
+        (
+            "employee,day,shift\nA,1,Day\nA,1,Late\n",
+            ["r.csv, row 2, column day: expected one row per employee and day ('A' twice), got 1"],
+        ),
+    ],
+)
+def test_a_bad_roster_csv_is_located(text: str, expected: list[str]) -> None:
+    with pytest.raises(InputError) as caught:
+        roster_from_csv(text, file="r.csv")
+    assert [str(p) for p in caught.value.problems] == expected
