@@ -36,13 +36,14 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlsplit
-
-import httpx
 
 from rotaflow.configs.settings import CONFIG_DIR, PROJECT_ROOT, get_settings, mask_url
 from rotaflow.tasks.links import REPORTS_URL_ENV, served_path
+
+if TYPE_CHECKING:  # httpx is imported where a server is asked: every command asks, only when one is recorded
+    import httpx
 
 __all__ = [
     "API_URL_FILE",
@@ -150,6 +151,8 @@ def recorded_server(home: Path, timeout: float = PROBE_SECONDS) -> tuple[str, st
     auth = _stored_auth(home)
     if not url or auth is None:
         return None
+    import httpx
+
     user, _, password = auth.partition(":")
     try:
         with httpx.Client(base_url=url, timeout=timeout) as client:
@@ -269,6 +272,8 @@ class Served:
     reports: ThreadingHTTPServer | None = None
 
     def client(self, timeout: float = 10.0) -> httpx.Client:
+        import httpx
+
         user, _, password = self.auth.partition(":")
         return httpx.Client(base_url=self.config.api_url, auth=(user, password), timeout=timeout)
 
@@ -338,6 +343,8 @@ def start_server(config: ServeConfig, auth: str) -> subprocess.Popen[bytes]:
 
 
 def wait_until_healthy(config: ServeConfig, process: subprocess.Popen[bytes], timeout: float) -> None:
+    import httpx
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

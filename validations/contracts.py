@@ -15,6 +15,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from rotaflow.validations.vocabulary import ABSENCE_TYPES
+
 __all__ = [
     "ABSENCE_TYPES",
     "APPLIES_ON_PATTERN",
@@ -55,16 +57,6 @@ __all__ = [
 ROLES = ["resident", "faculty"]
 SHIFT_KINDS = ["day", "night", "call", "clinic", "home_call", "admin"]
 ROTATION_SETTINGS = ["inpatient", "outpatient", "night_float", "elective", "leave"]
-ABSENCE_TYPES = [
-    "vacation",
-    "sick",
-    "conference",
-    "parental",
-    "bereavement",
-    "medical",
-    "deployment",
-    "other",
-]
 REQUEST_KINDS = ["on", "off"]
 ROTATION_ASSIGNMENT_SOURCES = ["manual", "planned", "locked"]
 LEAVE_ALLOWED_SETTINGS = frozenset({"outpatient", "elective", "leave"})

@@ -35,7 +35,6 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from rotaflow.configs.settings import get_settings, mask_url
@@ -284,6 +283,13 @@ def _version_only(args: list[str]) -> bool:
     return "--version" in itertools.takewhile(lambda arg: arg.startswith("-"), args)
 
 
+def _database_unusable(exc: Exception) -> bool:
+    """Whether ``exc`` is SQLAlchemy's OperationalError (the database cannot be used). Only a command that
+    imported SQLAlchemy can raise it, so the command line itself never imports SQLAlchemy to ask."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.OperationalError)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI, turning rotaflow's errors into their exit codes."""
     args = sys.argv[1:] if argv is None else argv
@@ -304,14 +310,6 @@ def main(argv: list[str] | None = None) -> int:
             name = "ROTAFLOW_" + "_".join(str(p) for p in detail["loc"]).upper()
             err.print(f"[red]error:[/red] {name}: {escape(detail['msg'])}", highlight=False, soft_wrap=True)
         return 1
-    except OperationalError as exc:
-        url = mask_url(get_settings().resolved_database_url)
-        err.print(
-            f"[red]error:[/red] the database at {escape(url)} cannot be used: {type(exc.orig).__name__}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        return 1
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
@@ -327,6 +325,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             err.print(str(exc), soft_wrap=True, markup=False)
         return int(getattr(exc, "exit_code", 2))
+    except Exception as exc:  # last: the handlers above are for subclasses of Exception too
+        if not _database_unusable(exc):
+            raise
+        url = mask_url(get_settings().resolved_database_url)
+        cause = type(getattr(exc, "orig", exc)).__name__
+        err.print(
+            f"[red]error:[/red] the database at {escape(url)} cannot be used: {cause}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return 1
     return 0
 
 

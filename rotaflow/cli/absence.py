@@ -11,7 +11,7 @@ from rich.markup import escape
 from rotaflow.cli import app, examples, option_problem, out, refuse_credentials
 from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InputError
-from rotaflow.validations.contracts import ABSENCE_TYPES
+from rotaflow.validations.vocabulary import ABSENCE_TYPES
 
 absence_app = typer.Typer(
     help="Record absences in a program bundle folder.",

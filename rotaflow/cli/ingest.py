@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.markup import escape
@@ -11,7 +11,9 @@ from rich.table import Table
 
 from rotaflow.cli import app, err, examples, json_help, out, print_json, refuse_credentials
 from rotaflow.configs.settings import get_settings, mask_url
-from rotaflow.db.repositories import IngestResult
+
+if TYPE_CHECKING:
+    from rotaflow.db.repositories import IngestResult
 
 
 @app.command(
@@ -39,7 +41,7 @@ def ingest(
     if flow:
         from rotaflow.flows.ingest import ingest_program
 
-        result = cast(IngestResult, ingest_program(program))
+        result = cast("IngestResult", ingest_program(program))
         counts: dict[str, int] = {}
         docs = get_settings().resolved_gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     else:
