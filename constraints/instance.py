@@ -8,6 +8,7 @@ its clock times suggest.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ __all__ = [
     "Schedule",
     "ShiftSpec",
     "Slot",
+    "Timeline",
     "local_midnight",
 ]
 
@@ -253,6 +255,64 @@ class Instance:
     def slots(self) -> Iterator[Slot]:
         return iter(self._slots.values())
 
+    @cached_property
+    def slot_list(self) -> tuple[Slot, ...]:
+        """Every slot of the horizon by day, then shift: slot ``day × len(shifts) + k`` is shift ``k``
+        on ``day`` (the order of ``Variables.row``)."""
+        return tuple(self._slots.values())
+
+    @cached_property
+    def shift_position(self) -> dict[str, int]:
+        """Each shift's place in ``shifts`` (``k`` in ``slot_list``'s numbering)."""
+        return {s: k for k, s in enumerate(self.shift_ids)}
+
+    def position(self, day: int, shift: str) -> int:
+        """The place of a slot of the horizon in ``slot_list``."""
+        return day * len(self.shifts) + self.shift_position[shift]
+
+    @cached_property
+    def timeline(self) -> Timeline:
+        return Timeline(self.slot_list)
+
+    def window_minutes(self, start: dt.datetime, end: dt.datetime) -> list[tuple[int, int]]:
+        """(place in ``slot_list``, work minutes inside ``[start, end)``) of every slot with some, by place:
+        a slot wholly inside counts its work minutes, one across an edge its share (``Slot.overlap_minutes``)."""
+        slots = self.slot_list
+        out = []
+        for i in self.timeline.overlapping(start, end):
+            slot = slots[i]
+            if start <= slot.start and slot.end_with_transition <= end:
+                minutes = slot.work_minutes
+            else:
+                minutes = slot.overlap_minutes(start, end)
+            if minutes:
+                out.append((i, minutes))
+        return out
+
+    # ------------------------------------------------------------------ per person
+
+    @cached_property
+    def _history_by_person(self) -> dict[str, tuple[HistoryShift, ...]]:
+        out: dict[str, list[HistoryShift]] = {}
+        for past in self.history:
+            out.setdefault(past.person, []).append(past)
+        return {person: tuple(shifts) for person, shifts in out.items()}
+
+    def history_of(self, person: str) -> tuple[HistoryShift, ...]:
+        """The person's shifts in history, in ``history`` order."""
+        return self._history_by_person.get(person, ())
+
+    @cached_property
+    def _sorted_leave(self) -> dict[str, list[int]]:
+        return {person: sorted(days) for person, days in self.leave_days.items()}
+
+    def leave_count(self, person: str, first: int, last: int) -> int:
+        """How many of days ``first..last`` (inclusive) the person is on leave."""
+        days = self._sorted_leave.get(person)
+        if not days or last < first:
+            return 0
+        return bisect.bisect_right(days, last) - bisect.bisect_left(days, first)
+
     # ------------------------------------------------------------------ cells
 
     def may_work(self, person: str, day: int, shift: str) -> bool:
@@ -265,6 +325,24 @@ class Instance:
     def cells(self) -> tuple[Cell, ...]:
         """Every (person, day, shift) the model has a decision for."""
         return tuple((p, d, s) for p in self.person_ids for d in range(self.days) for s in self.shift_ids)
+
+
+class Timeline:
+    """Slots ordered by start, to find the ones overlapping an interval by bisection, not by a scan."""
+
+    def __init__(self, slots: Iterable[Slot]) -> None:
+        self.slots = tuple(slots)
+        self.order = sorted(range(len(self.slots)), key=lambda i: (self.slots[i].start, self.slots[i].shift))
+        self.starts = [self.slots[i].start for i in self.order]
+        self.longest = max((s.end_with_transition - s.start for s in self.slots), default=dt.timedelta(0))
+
+    def overlapping(self, start: dt.datetime, end: dt.datetime) -> list[int]:
+        """Places (in the given sequence), ascending, of the slots whose ``[start, end + hand-off)`` meets
+        ``[start, end)``: only those starting after ``start`` less the longest slot and before ``end`` are read."""
+        lo = bisect.bisect_right(self.starts, start - self.longest)
+        hi = bisect.bisect_left(self.starts, end)
+        slots = self.slots
+        return sorted(i for i in self.order[lo:hi] if start < slots[i].end_with_transition)
 
 
 @dataclass

@@ -79,13 +79,23 @@ def build_model(instance: Instance, rules: list[ConfiguredRule], *, enforce: boo
 
 def penalty_objective(penalties: Sequence[Penalty]) -> Any:
     """``Σ weight × (Σ terms + constant)`` over the penalties: the objective; None when it is empty."""
-    objective: list[Any] = []
+    variables: list[Any] = []
+    coefficients: list[int] = []
+    constant, empty = 0, True
     for penalty in penalties:
         if penalty.weight:
-            objective += [penalty.weight * c * v for c, v in penalty.terms]
+            for c, v in penalty.terms:
+                variables.append(v)
+                coefficients.append(penalty.weight * c)
             if penalty.constant:
-                objective.append(penalty.weight * penalty.constant)
-    return sum(objective) if objective else None
+                constant += penalty.weight * penalty.constant
+            empty = empty and not penalty.terms and not penalty.constant
+    if empty:
+        return None
+    if not variables:
+        return constant
+    expression = cp_model.LinearExpr.weighted_sum(variables, coefficients)
+    return expression + constant if constant else expression
 
 
 def check_schedule(schedule: Schedule, rules: list[ConfiguredRule]) -> list[Violation]:

@@ -109,18 +109,53 @@ class Variables:
     def __init__(self, model: cp_model.CpModel, instance: Instance) -> None:
         self.model = model
         self.instance = instance
-        self._x: dict[Cell, cp_model.IntVar] = {
-            cell: model.new_bool_var(f"x[{cell[0]},{cell[1]},{cell[2]}]") for cell in instance.cells
-        }
+        self._x: dict[Cell, cp_model.IntVar] = {}
+        self._rows: dict[str, list[cp_model.IntVar]] = {}
+        shift_ids = instance.shift_ids
+        new_bool_var = model.new_bool_var
+        for person in instance.person_ids:  # the order of ``instance.cells``
+            row = self._rows[person] = []
+            for day in range(instance.days):
+                for shift in shift_ids:
+                    var = new_bool_var(f"x[{person},{day},{shift}]")
+                    self._x[(person, day, shift)] = var
+                    row.append(var)
         self._works: dict[tuple[str, int], cp_model.IntVar] = {}
         self._indices: dict[Cell, int] | None = None
         self._one_a_day: dict[tuple[str, int], cp_model.IntVar] = {}
+        # id(literal) → (literal, its negation); the literal is kept so its id is never reused
+        self._negations: dict[int, tuple[Any, Any]] = {}
+        # id(variable) → (variable, least, greatest value); every decision is Boolean
+        self._bounds: dict[int, tuple[Any, int, int]] = {id(v): (v, 0, 1) for v in self._x.values()}
 
     def is_assigned(self, person: str, day: int, shift: str) -> cp_model.IntVar:
         return self._x[(person, day, shift)]
 
+    def row(self, person: str) -> list[cp_model.IntVar]:
+        """The person's decisions in ``instance.slot_list`` order (by day, then shift)."""
+        return self._rows[person]
+
     def on_day(self, person: str, day: int) -> list[cp_model.IntVar]:
-        return [self._x[(person, day, s)] for s in self.instance.shift_ids]
+        size = len(self.instance.shift_ids)
+        return self._rows[person][day * size : (day + 1) * size]
+
+    def negation(self, literal: Any) -> Any:
+        """``literal.Not()``, made once per literal object (a negation costs a call into the solver's library)."""
+        hit = self._negations.get(id(literal))
+        if hit is None:
+            hit = self._negations[id(literal)] = (literal, literal.Not())
+        return hit[1]
+
+    def bounds(self, var: Any) -> tuple[int, int]:
+        """The least and greatest value of a variable or literal (read from the model once)."""
+        hit = self._bounds.get(id(var))
+        if hit is not None:
+            return hit[1], hit[2]
+        if type(var) is _NOT:
+            return 0, 1
+        low, high = _var_bounds(var)
+        self._bounds[id(var)] = (var, low, high)
+        return low, high
 
     def works(self, person: str, day: int) -> cp_model.IntVar:
         """1 when the person starts any shift on the day."""
@@ -133,6 +168,7 @@ class Variables:
             var = self.model.new_bool_var(f"works[{person},{day}]")
             self.model.add_max_equality(var, shifts)
             self._works[key] = var
+            self._bounds[id(var)] = (var, 0, 1)
             if key in self._one_a_day:
                 self._link(key)
         return self._works[key]
@@ -154,7 +190,7 @@ class Variables:
         var = self._works[key]
         shifts = self.on_day(*key)
         if len(shifts) > 1:
-            self.model.add(var == sum(shifts)).only_enforce_if(self._one_a_day[key])
+            self.model.add(var == cp_model.LinearExpr.sum(shifts)).only_enforce_if(self._one_a_day[key])
 
     def indices(self) -> dict[Cell, int]:
         """Each cell's variable index in the model proto (for hints and fixings in bulk)."""
@@ -210,26 +246,35 @@ class BuildContext:
         self.selector = selector or Selector()
         self._guards = guards
         self._penalties = penalties
+        self._people: list[str] | None = None
 
     # ------------------------------------------------------------------ scope
 
     @property
     def people(self) -> list[str]:
         """People this rule binds (its ``applies_to``)."""
-        return [p for p in self.instance.person_ids if self.selector.person_matches(self.instance, p)]
+        if self._people is None:
+            self._people = [p for p in self.instance.person_ids if self.selector.person_matches(self.instance, p)]
+        return list(self._people)
 
     def applies(self, person: str, day: int) -> bool:
         return self.selector.day_matches(self.instance, person, day)
+
+    @property
+    def every_day(self) -> bool:
+        """The rule binds its people on every day (no rotation in its ``applies_to``)."""
+        return self.selector.rotation is None
 
     # ------------------------------------------------------------------ hard
 
     def guard(self, subject: str, **detail: Any) -> cp_model.IntVar:
         """The enforcement literal of this rule for ``subject`` (one per rule × subject)."""
         key = f"{self.rule}({subject})"
-        if key not in self._guards:
+        found = self._guards.get(key)
+        if found is None:
             literal = self.model.new_bool_var(f"guard:{key}")
-            self._guards[key] = Guard(self.rule, subject, literal, dict(detail))
-        return self._guards[key].literal
+            found = self._guards[key] = Guard(self.rule, subject, literal, dict(detail))
+        return found.literal
 
     # ------------------------------------------------------------------ both modes
 
@@ -237,31 +282,46 @@ class BuildContext:
         self, terms: Sequence[Term], bound: int, *, subject: str, name: str, scale: int = 1, **detail: Any
     ) -> None:
         """``Σ terms ≤ bound``: a guarded constraint, or a penalty on the excess when soft."""
-        terms = [(c, v) for c, v in terms if c]
-        low, high = _range(terms)
-        if high <= bound:
-            return  # can never be broken
-        if self.kind == "hard":
-            self.model.add(_weighted(terms) <= bound).only_enforce_if(self.guard(subject, **detail))
-            return
-        excess = self.model.new_int_var(0, high - bound, f"excess:{self.rule}:{name}")
-        self.model.add(_weighted(terms) - bound <= excess)
-        self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, excess)]))
+        variables, coefficients, low, high = self._split(terms)
+        self._at_most(variables, coefficients, low, high, bound, subject, name, scale, detail)
 
     def at_least(
         self, terms: Sequence[Term], bound: int, *, subject: str, name: str, scale: int = 1, **detail: Any
     ) -> None:
         """``Σ terms ≥ bound``: a guarded constraint, or a penalty on the shortfall when soft."""
-        terms = [(c, v) for c, v in terms if c]
-        low, _ = _range(terms)
-        if bound <= low:
-            return
-        if self.kind == "hard":
-            self.model.add(_weighted(terms) >= bound).only_enforce_if(self.guard(subject, **detail))
-            return
-        shortfall = self.model.new_int_var(0, bound - low, f"short:{self.rule}:{name}")
-        self.model.add(bound - _weighted(terms) <= shortfall)
-        self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, shortfall)]))
+        variables, coefficients, low, high = self._split(terms)
+        self._at_least(variables, coefficients, low, high, bound, subject, name, scale, detail)
+
+    def at_most_literals(
+        self,
+        literals: Sequence[cp_model.LiteralT],
+        coefficients: Sequence[int] | None,
+        bound: int,
+        *,
+        subject: str,
+        name: str,
+        scale: int = 1,
+        **detail: Any,
+    ) -> None:
+        """``at_most`` over Boolean literals (each 0 or 1), with their coefficients (None: all 1): the
+        range of the sum comes from the coefficients alone, not from each variable."""
+        variables, coefficients, low, high = _literal_terms(literals, coefficients)
+        self._at_most(variables, coefficients, low, high, bound, subject, name, scale, detail)
+
+    def at_least_literals(
+        self,
+        literals: Sequence[cp_model.LiteralT],
+        coefficients: Sequence[int] | None,
+        bound: int,
+        *,
+        subject: str,
+        name: str,
+        scale: int = 1,
+        **detail: Any,
+    ) -> None:
+        """``at_least`` over Boolean literals (each 0 or 1), with their coefficients (None: all 1)."""
+        variables, coefficients, low, high = _literal_terms(literals, coefficients)
+        self._at_least(variables, coefficients, low, high, bound, subject, name, scale, detail)
 
     def not_all(
         self,
@@ -272,13 +332,40 @@ class BuildContext:
         scale: int = 1,
         **detail: Any,
     ) -> None:
-        """Not every literal may be true (e.g. two shifts that overlap)."""
+        """Not every literal may be true (e.g. two shifts that overlap).
+
+        Hard, this is the clause "some literal is false" under the guard; soft, a penalty on ``Σ ≤ n - 1``.
+        """
         if not literals:
             return
-        self.at_most([(1, v) for v in literals], len(literals) - 1, subject=subject, name=name, scale=scale, **detail)
+        if self.kind == "hard":
+            negation = self.x.negation
+            self.model.add_bool_or([negation(v) for v in literals]).only_enforce_if(self.guard(subject, **detail))
+            return
+        self.at_most_literals(literals, None, len(literals) - 1, subject=subject, name=name, scale=scale, **detail)
 
     def forbid(self, literal: cp_model.IntVar, *, subject: str, name: str, scale: int = 1, **detail: Any) -> None:
-        self.at_most([(1, literal)], 0, subject=subject, name=name, scale=scale, **detail)
+        self.not_all([literal], subject=subject, name=name, scale=scale, **detail)
+
+    def forbid_all(
+        self,
+        literals: Sequence[cp_model.LiteralT],
+        names: Sequence[str],
+        *,
+        subject: str,
+        scale: int = 1,
+        **detail: Any,
+    ) -> None:
+        """``forbid`` each literal, all under one subject: hard, one conjunction under the guard (the same
+        meaning as one constraint each); soft, a penalty each, named by ``names``."""
+        if not literals:
+            return
+        if self.kind == "hard":
+            negation = self.x.negation
+            self.model.add_bool_and([negation(v) for v in literals]).only_enforce_if(self.guard(subject, **detail))
+            return
+        for literal, name in zip(literals, names, strict=True):
+            self.at_most_literals([literal], None, 0, subject=subject, name=name, scale=scale, **detail)
 
     # ------------------------------------------------------------------ soft only
 
@@ -287,21 +374,114 @@ class BuildContext:
         if terms or constant:
             self._penalties.append(Penalty(self.rule, name, self.weight * scale, list(terms), constant))
 
+    # ------------------------------------------------------------------ internals
+
+    def _split(self, terms: Sequence[Term]) -> tuple[list[Any], list[int], int, int]:
+        """The variables and coefficients of the terms with a coefficient, and the least and greatest
+        value of their sum (each variable's domain read once per build)."""
+        variables: list[Any] = []
+        coefficients: list[int] = []
+        low = high = 0
+        bounds = self.x.bounds
+        for coefficient, var in terms:
+            if coefficient:
+                lo, hi = bounds(var)
+                variables.append(var)
+                coefficients.append(coefficient)
+                if coefficient > 0:
+                    low += coefficient * lo
+                    high += coefficient * hi
+                else:
+                    low += coefficient * hi
+                    high += coefficient * lo
+        return variables, coefficients, low, high
+
+    def _at_most(
+        self,
+        variables: list[Any],
+        coefficients: list[int],
+        low: int,
+        high: int,
+        bound: int,
+        subject: str,
+        name: str,
+        scale: int,
+        detail: dict[str, Any],
+    ) -> None:
+        if high <= bound:
+            return  # can never be broken
+        expression = cp_model.LinearExpr.weighted_sum(variables, coefficients)
+        if self.kind == "hard":
+            self.model.add(expression <= bound).only_enforce_if(self.guard(subject, **detail))
+            return
+        excess = self.model.new_int_var(0, high - bound, f"excess:{self.rule}:{name}")
+        self.model.add(expression - bound <= excess)
+        self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, excess)]))
+
+    def _at_least(
+        self,
+        variables: list[Any],
+        coefficients: list[int],
+        low: int,
+        high: int,
+        bound: int,
+        subject: str,
+        name: str,
+        scale: int,
+        detail: dict[str, Any],
+    ) -> None:
+        if bound <= low:
+            return
+        expression = cp_model.LinearExpr.weighted_sum(variables, coefficients)
+        if self.kind == "hard":
+            self.model.add(expression >= bound).only_enforce_if(self.guard(subject, **detail))
+            return
+        shortfall = self.model.new_int_var(0, bound - low, f"short:{self.rule}:{name}")
+        self.model.add(bound - expression <= shortfall)
+        self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, shortfall)]))
+
+
+_NOT = cp_model.NotBooleanVariable if hasattr(cp_model, "NotBooleanVariable") else type(None)
+
+
+def _literal_terms(
+    literals: Sequence[cp_model.LiteralT], coefficients: Sequence[int] | None
+) -> tuple[list[Any], list[int], int, int]:
+    """Variables, coefficients and the range of ``Σ c·l`` over Boolean literals (zero coefficients dropped)."""
+    if coefficients is None:
+        variables = list(literals)
+        return variables, [1] * len(variables), 0, len(variables)
+    variables, kept = [], []
+    low = high = 0
+    for coefficient, literal in zip(coefficients, literals, strict=True):
+        if coefficient:
+            variables.append(literal)
+            kept.append(coefficient)
+            if coefficient > 0:
+                high += coefficient
+            else:
+                low += coefficient
+    return variables, kept, low, high
+
 
 def _weighted(terms: Sequence[Term]) -> Any:
     """``Σ c·v`` as one linear expression (built in C++, not term by term)."""
     return cp_model.LinearExpr.weighted_sum([v for _, v in terms], [c for c, _ in terms])
 
 
+def _var_bounds(var: Any) -> tuple[int, int]:
+    """The least and greatest value of one variable or literal."""
+    if getattr(var, "is_boolean", True):  # a Boolean variable or its negation: 0 or 1 (no proto to read)
+        return 0, 1
+    domain = list(cast(cp_model.IntVar, var).proto.domain)
+    return (domain[0], domain[-1]) if domain else (0, 1)
+
+
 def _range(terms: Sequence[Term]) -> tuple[int, int]:
     """The least and greatest value ``Σ c·v`` can take, from each variable's domain."""
     low = high = 0
     for coefficient, var in terms:
-        if getattr(var, "is_boolean", True):  # a Boolean variable or its negation: 0 or 1 (no proto to read)
-            lo, hi = 0, 1
-        else:
-            domain = list(cast(cp_model.IntVar, var).proto.domain)
-            lo, hi = (domain[0], domain[-1]) if domain else (0, 1)
+        lo, hi = _var_bounds(var)
         low += min(coefficient * lo, coefficient * hi)
         high += max(coefficient * lo, coefficient * hi)
     return low, high
