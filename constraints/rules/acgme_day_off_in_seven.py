@@ -12,6 +12,7 @@ complete, as a run of nights up to its last day would.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from typing import Literal
 
@@ -89,33 +90,41 @@ class AcgmeDayOffInSeven(Rule):
         if not windows:
             return
         periods = candidates(inst, windows[0][0], windows[-1][1])
-        slots = sorted(inst.slots(), key=lambda s: s.start)
-        touching = [[s for s in slots if s.start < end and start < s.end_with_transition] for start, end in periods]
-        cliques = [[j for j, (s, e) in enumerate(periods) if s <= start < e] for start, _ in periods]
+        # the same for everyone, found once: the slots touching each period, the periods through each
+        # period's start (a clique; one inside another adds nothing), the periods inside each window
+        touching = [inst.timeline.overlapping(start, end) for start, end in periods]
+        starts = [start for start, _ in periods]  # ascending, all distinct; every period lasts 24 hours
+        ends = [end for _, end in periods]
+        # the periods through the start of period j: lows[j] .. j
+        lows = [bisect.bisect_right(starts, start - DAY) for start in starts]
+        cliques = [(lows[j], j) for j in range(len(periods)) if j + 1 == len(periods) or lows[j + 1] > lows[j]]
         need = params.min_free_days if params.variant == "averaged" else 1
-        bounds = [(inst.midnight(first), inst.midnight(last + 1)) for first, last in windows]
+        inside = []
+        for first, last in windows:
+            lo, hi = inst.midnight(first), inst.midnight(last + 1)
+            inside.append(range(bisect.bisect_left(starts, lo), bisect.bisect_right(ends, hi)))
         for person in ctx.people:
+            row = ctx.x.row(person)
+            negation = ctx.x.negation
+            past = inst.history_of(person)
             free: list[cp_model.IntVar | None] = []
             for n, (start, end) in enumerate(periods):
-                if _busy_in_history(inst, person, start, end):
+                if past and any(h.start < end and start < h.end_with_transition for h in past):
                     free.append(None)
                     continue
                 var = ctx.model.new_bool_var(f"free[{person},{n}]")
-                for slot in touching[n]:
-                    ctx.model.add_implication(var, ctx.x.is_assigned(person, slot.day, slot.shift).Not())
+                if touching[n]:
+                    ctx.model.add_bool_and([negation(row[i]) for i in touching[n]]).only_enforce_if(var)
                 free.append(var)
-            for clique in cliques:
-                members = [v for v in (free[j] for j in clique) if v is not None]
+            for lo, hi in cliques:
+                members = [v for v in free[lo : hi + 1] if v is not None]
                 if len(members) > 1:
                     ctx.model.add_at_most_one(members)
-            for (first, last), (lo, hi) in zip(windows, bounds, strict=True):
-                terms = [
-                    (1, var)
-                    for var, (start, end) in zip(free, periods, strict=True)
-                    if var is not None and lo <= start and end <= hi
-                ]
-                ctx.at_least(
-                    terms,
+            for (first, last), chosen in zip(windows, inside, strict=True):
+                literals = [v for v in (free[j] for j in chosen) if v is not None]
+                ctx.at_least_literals(
+                    literals,
+                    None,
                     need,
                     subject=f"person={person}, window={date_label(inst, first)}",
                     name=f"{person}:{first}",

@@ -7,7 +7,7 @@ during its hand-off) join into one period of duty.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -100,6 +100,31 @@ def too_long_chains(pieces: list[Piece], params: _Params) -> Iterator[list[Piece
         yield from extend([first])
 
 
+def _chain_places(inst: Instance, chains: Iterable[list[Piece]], kind: str) -> list[tuple[str, list[int]]]:
+    """(penalty name suffix, places in ``slot_list``) of each chain's scheduled pieces, chains with none
+    left out; the suffix is the chain's first scheduled day and its length.
+
+    Hard, a chain whose slots hold all of another's adds nothing (both are "not all of these" under the
+    person's guard) and is left out, as is a repeat; soft, each chain is a penalty of its own and stays.
+    """
+    out = []
+    for chain in chains:
+        places = [inst.position(p.day, p.shift) for p in chain if p.day is not None]
+        if places:
+            first = next(p.day for p in chain if p.day is not None)
+            out.append((f"{first}:{len(chain)}", places))
+    if kind != "hard":
+        return out
+    kept: list[frozenset[int]] = []
+    result = []
+    for label, places in sorted(out, key=lambda item: len(set(item[1]))):
+        held = frozenset(places)
+        if not any(k <= held for k in kept):
+            kept.append(held)
+            result.append((label, places))
+    return result
+
+
 def _union(period: list[Piece]) -> dt.timedelta:
     """Scheduled time of a period: the union of its shifts' scheduled intervals."""
     total, cursor = dt.timedelta(), None
@@ -148,16 +173,18 @@ class AcgmeMaxContinuousDuty(Rule):
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
-        has_history = {h.person for h in inst.history}
-        generic = list(too_long_chains(_pieces(inst, None), params))
+        generic = _chain_places(inst, too_long_chains(_pieces(inst, None), params), ctx.kind)
         for person in ctx.people:
-            chains = list(too_long_chains(_pieces(inst, person), params)) if person in has_history else generic
-            for chain in chains:
-                literals = [ctx.x.is_assigned(person, p.day, p.shift) for p in chain if p.day is not None]
-                if not literals:
-                    continue
-                first = next(p.day for p in chain if p.day is not None)
-                ctx.not_all(literals, subject=f"person={person}", name=f"{person}:{first}:{len(chain)}", person=person)
+            past = inst.history_of(person)
+            chains = _chain_places(inst, too_long_chains(_pieces(inst, person), params), ctx.kind) if past else generic
+            row = ctx.x.row(person)
+            for label, places in chains:
+                ctx.not_all(
+                    [row[i] for i in places],
+                    subject=f"person={person}",
+                    name=f"{person}:{label}",
+                    person=person,
+                )
 
     def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance

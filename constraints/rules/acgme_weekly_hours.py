@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rotaflow.constraints.instance import Instance, Schedule
+from rotaflow.constraints.instance import HistoryShift, Instance, Schedule
 from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
 from rotaflow.constraints.rules._common import date_label
 
@@ -47,15 +49,19 @@ def limit_minutes(inst: Instance, params: _Params, person: str, first: int, last
     _, excluded = _settings(inst, params)
     days = last - first + 1
     if excluded:
-        leave = inst.leave_days.get(person, frozenset())
-        days -= sum(1 for d in range(first, last + 1) if d in leave)
+        days -= inst.leave_count(person, first, last)
     return int(params.limit_hours * 60 * days / 7)
 
 
 def history_minutes(inst: Instance, person: str, start: dt.datetime, end: dt.datetime) -> int:
+    return _minutes_of(inst.history_of(person), start, end)
+
+
+def _minutes_of(history: Iterable[HistoryShift], start: dt.datetime, end: dt.datetime) -> int:
+    """Work minutes of shifts in history inside ``[start, end)`` (pro rata)."""
     total = 0
-    for past in inst.history:
-        if past.person == person and past.start < end and start < past.end_with_transition and past.work_minutes:
+    for past in history:
+        if past.start < end and start < past.end_with_transition and past.work_minutes:
             span = (past.end_with_transition - past.start).total_seconds()
             inside = (min(end, past.end_with_transition) - max(start, past.start)).total_seconds()
             total += int(round(past.work_minutes * inside / span)) if span else past.work_minutes
@@ -75,25 +81,33 @@ class AcgmeWeeklyHours(Rule):
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
-        slots = list(inst.slots())
+        # each window's slots and their minutes in it, the same for everyone: found once, by bisection
+        windows = []
+        for first, last in windows_for(inst, params):
+            start, end = inst.midnight(first), inst.midnight(last + 1)
+            found = inst.window_minutes(start, end)
+            if found:
+                places, minutes = zip(*found, strict=True)
+                windows.append((first, last, start, end, list(places), list(minutes)))
+        days_in_horizon = range(inst.days)
         for person in ctx.people:
-            for first, last in windows_for(inst, params):
-                if not any(ctx.applies(person, d) for d in range(max(first, 0), min(last, inst.days - 1) + 1)):
-                    continue  # a rotation selector binds the windows that touch days on that rotation
-                start, end = inst.midnight(first), inst.midnight(last + 1)
-                terms = []
-                for slot in slots:
-                    minutes = slot.overlap_minutes(start, end)
-                    if minutes:
-                        terms.append((minutes, ctx.x.is_assigned(person, slot.day, slot.shift)))
-                if not terms:
-                    continue
+            row = ctx.x.row(person)
+            past = inst.history_of(person)
+            if ctx.every_day:
+                binds = None
+            else:  # a rotation selector binds the windows that touch days on that rotation
+                binds = [0, *itertools.accumulate(int(ctx.applies(person, d)) for d in days_in_horizon)]
+            for first, last, start, end, places, minutes in windows:
+                if binds is not None:
+                    lo, hi = max(first, 0), min(last, inst.days - 1) + 1
+                    if lo >= hi or binds[hi] == binds[lo]:
+                        continue
+                limit = limit_minutes(inst, params, person, first, last)
                 # work already done counts; when it alone breaks the window, no new work may enter it
-                bound = max(
-                    0, limit_minutes(inst, params, person, first, last) - history_minutes(inst, person, start, end)
-                )
-                ctx.at_most(
-                    terms,
+                bound = max(0, limit - (_minutes_of(past, start, end) if past else 0))
+                ctx.at_most_literals(
+                    [row[i] for i in places],
+                    minutes,
                     bound,
                     subject=f"person={person}, window={date_label(inst, first)}",
                     name=f"{person}:{first}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from rotaflow.constraints.instance import Schedule
+from rotaflow.constraints.instance import Instance, Schedule
 from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
 from rotaflow.constraints.rules._common import date_label, slot_pairs
 
@@ -22,28 +22,48 @@ class OneShiftAtATime(Rule):
 
     def build(self, ctx: BuildContext, params: Any) -> None:
         inst = ctx.instance
+        cliques = _cliques(inst) if ctx.kind == "hard" and ctx.every_day else None
         pairs = [(a, b) for a, b in slot_pairs(inst, max_gap=dt.timedelta(0)) if b.start < a.end_with_transition]
+        places = [(inst.position(a.day, a.shift), inst.position(b.day, b.shift)) for a, b in pairs]
         for person in ctx.people:
             subject = f"person={person}"
-            for a, b in pairs:
-                if ctx.applies(person, a.day) or ctx.applies(person, b.day):
-                    ctx.not_all(
-                        [ctx.x.is_assigned(person, a.day, a.shift), ctx.x.is_assigned(person, b.day, b.shift)],
+            row = ctx.x.row(person)
+            if cliques is not None:
+                # at most one of the shifts running at each instant a shift starts: every overlapping pair
+                # runs at the later one's start, so this says what one constraint per pair says
+                for members in cliques:
+                    ctx.at_most_literals(
+                        [row[i] for i in members],
+                        None,
+                        1,
                         subject=subject,
-                        name=f"{person}:{a.day}:{a.shift}:{b.shift}",
+                        name=f"{person}:{members[0]}",
                         person=person,
                     )
-            for past in inst.history:
-                if past.person != person:
-                    continue
-                for slot in inst.slots():
-                    if slot.start < past.end_with_transition and past.start < slot.end_with_transition:
-                        ctx.forbid(
-                            ctx.x.is_assigned(person, slot.day, slot.shift),
+            else:
+                for (a, b), (i, j) in zip(pairs, places, strict=True):
+                    if ctx.applies(person, a.day) or ctx.applies(person, b.day):
+                        ctx.not_all(
+                            [row[i], row[j]],
                             subject=subject,
-                            name=f"{person}:{slot.day}:{slot.shift}:history",
+                            name=f"{person}:{a.day}:{a.shift}:{b.shift}",
                             person=person,
                         )
+            past = inst.history_of(person)
+            if past:
+                hit = [
+                    (i, slot)
+                    for p in past
+                    for i in inst.timeline.overlapping(p.start, p.end_with_transition)
+                    for slot in (inst.slot_list[i],)
+                    if p.start < slot.end_with_transition
+                ]
+                ctx.forbid_all(
+                    [row[i] for i, _ in hit],
+                    [f"{person}:{slot.day}:{slot.shift}:history" for _, slot in hit],
+                    subject=subject,
+                    person=person,
+                )
 
     def check(self, schedule: Schedule, params: Any, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
@@ -78,3 +98,21 @@ class OneShiftAtATime(Rule):
                             )
                         )
         return out
+
+
+def _cliques(inst: Instance) -> list[list[int]] | None:
+    """Places (in ``slot_list``) of the slots running at each instant a slot starts, those held in another
+    left out; None when some slot takes no time (it would overlap a longer one only at its start)."""
+    slots = inst.slot_list
+    if any(s.end_with_transition <= s.start for s in slots):
+        return None
+    found = {frozenset(inst.timeline.overlapping(t, t + _TICK)) for t in sorted({s.start for s in slots})}
+    ordered = sorted(found, key=len, reverse=True)
+    kept: list[frozenset[int]] = []
+    for members in ordered:
+        if len(members) > 1 and not any(members <= k for k in kept):
+            kept.append(members)
+    return [sorted(k) for k in kept]
+
+
+_TICK = dt.timedelta(microseconds=1)

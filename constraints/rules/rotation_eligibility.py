@@ -25,15 +25,20 @@ class RotationEligibility(Rule):
         if inst.allowed is None:
             return
         for person in ctx.people:
-            for day in range(inst.days):
-                for shift in inst.shift_ids:
-                    if not inst.may_work(person, day, shift):
-                        ctx.forbid(
-                            ctx.x.is_assigned(person, day, shift),
-                            subject=f"person={person}",
-                            name=f"{person}:{day}:{shift}",
-                            person=person,
-                        )
+            row = ctx.x.row(person)
+            banned = [
+                (day, k, shift)
+                for day in range(inst.days)
+                for k, shift in enumerate(inst.shift_ids)
+                if not inst.may_work(person, day, shift)
+            ]
+            size = len(inst.shift_ids)
+            ctx.forbid_all(
+                [row[day * size + k] for day, k, _ in banned],
+                [f"{person}:{day}:{shift}" for day, _, shift in banned],
+                subject=f"person={person}",
+                person=person,
+            )
 
     def check(self, schedule: Schedule, params: Any, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
