@@ -24,7 +24,7 @@ from rotaflow.flows.ingest import ingest_program
 from rotaflow.flows.validate import validate_schedule
 from rotaflow.services import generate as service
 from rotaflow.services import versions
-from rotaflow.services.results import GenerateResult, NotYet
+from rotaflow.services.results import GenerateResult, NotYet, clocked, move_phase, phase
 from rotaflow.tasks.generate import (
     build_instance,
     explain_infeasibility,
@@ -81,17 +81,32 @@ def generate_block(
         The run's ``GenerateResult`` in its JSON form (summary.json); a failed run's error carries it as
         ``summary``. Before the lead window of block "next": ``NotYet``'s JSON form.
     """
+    with clocked():  # each phase's wall time: summary.json's phases
+        return _generate(program, block_id, out_dir, time_limit_seconds, contingency, backup, next_within_days)
+
+
+def _generate(
+    program: str,
+    block_id: str,
+    out_dir: str | None,
+    time_limit_seconds: float | None,
+    contingency: Literal["none", "n1", "n2"],
+    backup: bool,
+    next_within_days: int,
+) -> dict[str, Any] | State:
     started_at = dt.datetime.now(dt.UTC)
     run_id = str(uuid.uuid4())
     if out_dir is not None:  # before anything runs: a folder rotaflow must not write into is bad input
         service.check_out_dir(out_dir)
-    ingested = ingest_program(program, return_state=True)
+    with phase("ingest"):  # its contract checks time themselves: phase "contracts"
+        ingested = ingest_program(program, return_state=True)
     if ingested.is_failed():  # the bundle broke its contract: fail with the ingest's own error
         key = Path(program.rstrip("/")).name.removesuffix(".zip") or "bundle"
         _emit_failed(key, block_id, "the bundle broke its contract")
         return outcome.failed(str(ingested.message), data=ingested.result(raise_on_failure=False))
     stored = cast(IngestResult, ingested.result())
-    bundle = load_for_generation(program)
+    with phase("ingest"):
+        bundle = load_for_generation(program)
     if block_id == NEXT_BLOCK:
         found = service.next_block_and_days(bundle)
         if found is None:
@@ -101,7 +116,8 @@ def generate_block(
         block_id, days_away = found
         if days_away > next_within_days:
             return _not_yet(bundle.program.key, block_id, days_away, next_within_days)
-    instance, rules = build_instance(bundle, block_id)
+    with phase("build"):
+        instance, rules = build_instance(bundle, block_id)
     settings = service.load_solver_settings(time_limit_seconds=time_limit_seconds)
     out = out_dir or str(get_settings().var_dir / "runs" / f"{bundle.program.key}-{block_id}-{run_id[:8]}")
     service.claim_out_dir(out)  # marked as rotaflow's; an earlier run's files in it are replaced
@@ -116,14 +132,18 @@ def generate_block(
     base = versions.base_of(instance)
     if base is not None:  # the block is published already: the run starts from that version
         summary = summary.with_(based_on_version=base.number)
-    report = run_preflight(instance, rules)
+    with phase("preflight"):
+        report = run_preflight(instance, rules)
     summary = summary.screened(report)
     if not report.ok:
         return _stop(out, instance, bundle, summary, "the preflight screens refused the block")
-    result = solve_schedule(instance, rules, settings)
+    with phase("build"):  # the model is built, then solved: the solver's own seconds are phase "solve"
+        result = solve_schedule(instance, rules, settings)
+    move_phase("build", "solve", result.seconds)
     summary = summary.solved(result)
     if result.status == "infeasible":
-        summary = summary.diagnosed(explain_infeasibility(instance, rules, settings))
+        with phase("solve"):  # the diagnosis solves too
+            summary = summary.diagnosed(explain_infeasibility(instance, rules, settings))
         return _stop(out, instance, bundle, summary, "the hard rules conflict")
     if result.status == "cancelled":  # the kill switch: nothing is checked, published or exported
         return Cancelled(message=f"the run was cancelled after {result.seconds:.1f} s of solving")
@@ -131,7 +151,9 @@ def generate_block(
         return _stop(out, instance, bundle, summary, f"no schedule was found ({result.status})")
     summary = _check_export_validate(program, out, instance, bundle, rules, result, summary, contingency)
     if summary.hard_violations:  # recorded, never published
-        publish(bundle.program.key, stored.version, instance, result, summary, started_at)
+        with phase("publish"):
+            publish(bundle.program.key, stored.version, instance, result, summary, started_at)
+        summary = summary.timed()
         write_summary(out, summary)
         message = f"{violations_found(summary)}; nothing published; see {Path(out).resolve() / 'findings.csv'}"
         post_outcome(summary, f"**failed**: {summary.hard_violations} hard violation(s), not published")
@@ -140,22 +162,28 @@ def generate_block(
         )
         return outcome.failed(message, data=InfeasibleError(message, summary=summary.as_dict()))
     if not backup:
-        published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
+        with phase("publish"):
+            published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
         summary = summary.published_as(published.inserted > 0, published.block_version).backed_up(NO_BACKUP)
+        summary = summary.timed()
         write_summary(out, summary)
         return _done(summary)
     try:
         with transaction():  # publish + backup: a backup that fails withdraws the schedule again
-            published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
+            with phase("publish"):
+                published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
             summary = summary.published_as(published.inserted > 0, published.block_version)
-            summary = summary.backed_up(_back_up(out))
+            with phase("backup"):
+                summary = summary.backed_up(_back_up(out))
     except BackupFailed as exc:
         summary = summary.published_as(False).backed_up({"error": str(exc)})
+        summary = summary.timed()
         write_summary(out, summary)
         message = f"the backup after publishing failed, so the schedule was withdrawn again: {exc}"
         post_outcome(summary, "**failed**: the backup failed, the schedule was withdrawn")
         _emit_failed(summary.program, block_id, "backup failed; publish rolled back", status=summary.status)
         return outcome.failed(message, data=StorageError(message, summary=summary.as_dict()))
+    summary = summary.timed()
     write_summary(out, summary)
     return _done(summary)
 
@@ -223,23 +251,31 @@ def _check_export_validate(
 
     Returns:
         ``summary`` with the findings, the outputs folder and the validation; raises when the validation
-        itself broke.
+        itself broke. Phases ``checks``, ``export``, ``validation`` and ``contingency`` (the analysis's own
+        seconds) are timed on the run's clock, if any.
     """
-    findings = validate_schedule_rules(instance, rules, result)
+    with phase("checks"):
+        findings = validate_schedule_rules(instance, rules, result)
     summary = summary.checked(findings)
-    export_outputs(out, instance, bundle, result.cells, findings, summary)
+    with phase("export"):
+        export_outputs(out, instance, bundle, result.cells, findings, summary)
     summary = summary.written_to(out)
-    checked = validate_schedule(
-        program,
-        str(Path(out) / "assignments.csv"),
-        out_dir=out,
-        block_id=summary.block_id,
-        contingency=contingency,
-        history=instance.meta.get("database_history") or None,
-        extra=summary.run_facts(),
-        return_state=True,
-    )
-    summary = summary.validated(_validation(checked))
+    with phase("validation"):
+        checked = validate_schedule(
+            program,
+            str(Path(out) / "assignments.csv"),
+            out_dir=out,
+            block_id=summary.block_id,
+            contingency=contingency,
+            history=instance.meta.get("database_history") or None,
+            extra=summary.run_facts(),
+            return_state=True,
+        )
+        validation = _validation(checked)
+    analysed = validation.get("contingency")
+    if analysed:  # the analysis's own seconds (validation.json's contingency.seconds) were part of it
+        move_phase("validation", "contingency", float(analysed.get("seconds") or 0.0))
+    summary = summary.validated(validation)
     service.record_run_files(Path(out), [p for p in (Path(out) / "validation.json",) if p.is_file()])
     return summary
 
@@ -276,7 +312,9 @@ def _emit_failed(program_key: str, block_id: str, reason: str, **details: Any) -
 def _stop(out: str, instance: Any, bundle: Any, summary: GenerateResult, why: str, *, emit: bool = True) -> State:
     """A run that ends without a schedule: its summary (and empty outputs) written, the run failed (and
     ``rotaflow.generation.failed`` emitted, unless ``emit`` is false: the caller says it its own way)."""
-    export_outputs(out, instance, bundle, frozenset(), [], summary)
+    summary = summary.timed()  # the phases so far (a run with a clock)
+    with phase("export"):
+        export_outputs(out, instance, bundle, frozenset(), [], summary)
     summary = summary.written_to(out)
     message = f"{why}; see {Path(out).resolve() / 'summary.json'}"
     if emit:

@@ -12,6 +12,7 @@ from rotaflow.configs.settings import get_settings
 from rotaflow.db.repositories import IngestResult
 from rotaflow.errors import InputError
 from rotaflow.services import ingest as service
+from rotaflow.services.results import phase
 from rotaflow.tasks.links import file_link, markdown_link
 from rotaflow.validations.bundle import Bundle, parse_bundle
 from rotaflow.validations.expectations import ExpectationReport
@@ -54,7 +55,8 @@ def read_bundle(source: str) -> dict[str, bytes] | Rejected:
 def check_contracts(files: dict[str, bytes], source: str) -> Bundle | Rejected:
     """Hold every file to its Pandera contract and the references between files."""
     try:
-        bundle = parse_bundle(files, source=source)
+        with phase("contracts"):  # a block generation's phase (summary.json); else nothing
+            bundle = parse_bundle(files, source=source)
     except InputError as error:
         return Rejected(error)
     for note in bundle.notes:  # file and column names only, never cell values
@@ -66,7 +68,8 @@ def check_contracts(files: dict[str, bytes], source: str) -> Bundle | Rejected:
 def check_expectations(bundle: Bundle) -> ExpectationReport | Rejected:
     """Great Expectations suites and steward expectations; builds the Data Docs."""
     try:
-        return service.check_expectations(bundle, settings=get_settings())
+        with phase("contracts"):
+            return service.check_expectations(bundle, settings=get_settings())
     except InputError as error:
         return Rejected(error)
 

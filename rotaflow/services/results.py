@@ -11,12 +11,16 @@ bad input.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rotaflow.constraints.explain import Conflict
 from rotaflow.constraints.preflight import PreflightReport
@@ -25,12 +29,20 @@ from rotaflow.constraints.solve import SolveResult
 from rotaflow.errors import RotaflowError
 
 __all__ = [
+    "PHASES",
     "BrokenOutput",
     "GenerateResult",
     "NotYet",
+    "PhaseClock",
+    "Phases",
     "ValidateResult",
     "check_csv",
     "check_json",
+    "clocked",
+    "current_clock",
+    "move_phase",
+    "phase",
+    "record_phase",
     "summary_json",
 ]
 
@@ -54,6 +66,171 @@ class _Result(BaseModel):
 
     def with_(self, **changes: Any) -> Self:
         return self.model_copy(update=changes)
+
+
+PHASES = (
+    "ingest",
+    "contracts",
+    "preflight",
+    "build",
+    "solve",
+    "checks",
+    "validation",
+    "contingency",
+    "export",
+    "publish",
+    "backup",
+)
+"""The phases of a block-generation run, in the order they run (summary.json's ``phases``)."""
+
+
+def _seconds() -> Any:
+    return Field(default=None, ge=0)
+
+
+class Phases(_Result):
+    """summary.json's ``phases``: wall seconds (3 decimals) of each phase of the run; null when it did not run.
+
+    The phases never overlap, so their sum is at most ``total`` (the run from its first step to the last
+    write of summary.json; the command's start-up and Prefect's API before the flow runs are outside it).
+    """
+
+    ingest: float | None = _seconds()
+    """Reading the bundle, storing its version (the ingest flow without its checks) and reading it again."""
+    contracts: float | None = _seconds()
+    """The bundle held to its Pandera contracts and its Great Expectations suites."""
+    preflight: float | None = _seconds()
+    build: float | None = _seconds()
+    """The block's instance (with the database's history) and its CP-SAT model."""
+    solve: float | None = _seconds()
+    """CP-SAT's own seconds (``solve_seconds``)."""
+    checks: float | None = _seconds()
+    """The rules' own checkers (findings.csv before the validation)."""
+    validation: float | None = _seconds()
+    """The independent validation (flow ``validate_schedule``) without the contingency analysis."""
+    contingency: float | None = _seconds()
+    """The N-1 / N-2 contingency analysis (``--contingency``)."""
+    export: float | None = _seconds()
+    publish: float | None = _seconds()
+    backup: float | None = _seconds()
+    total: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _within_total(self) -> Phases:
+        spent = sum(getattr(self, name) or 0.0 for name in PHASES)
+        if spent > self.total + PHASE_EPSILON:
+            raise ValueError(f"the phases add up to {spent:.3f} s, more than the total {self.total:.3f} s")
+        return self
+
+
+PHASE_EPSILON = 0.01
+"""What rounding to 3 decimals can add to the phases' sum above ``total``."""
+
+
+class PhaseClock:
+    """The wall time of a run's phases (``time.perf_counter``), from its creation on.
+
+    A phase started inside another (a task the timed step runs) is its own: the outer phase keeps only
+    the rest. Only the thread that made the clock times phases (the steps of a run run there, one after
+    another); a phase timed on another thread is not counted.
+    """
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+        self._open: list[list[float]] = []  # [start, seconds of the phases inside] of each open phase
+        self._thread = threading.get_ident()
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Times the ``with`` block as ``name`` (added to what the phase had)."""
+        if threading.get_ident() != self._thread:
+            yield
+            return
+        frame = [time.perf_counter(), 0.0]
+        self._open.append(frame)
+        try:
+            yield
+        finally:
+            self._open.pop()
+            elapsed = time.perf_counter() - frame[0]
+            self._count(name, elapsed - frame[1])
+            if self._open:
+                self._open[-1][1] += elapsed
+
+    def add(self, name: str, seconds: float) -> None:
+        """``seconds`` more for phase ``name`` (one of ``PHASES``); taken from the phase open around it."""
+        if threading.get_ident() != self._thread:
+            return
+        seconds = max(0.0, seconds)
+        self._count(name, seconds)
+        if self._open:
+            self._open[-1][1] += seconds
+
+    def _count(self, name: str, seconds: float) -> None:
+        if name not in PHASES:
+            raise ValueError(f"unknown phase {name!r}; the phases are {', '.join(PHASES)}")
+        self.seconds[name] = self.seconds.get(name, 0.0) + max(0.0, seconds)
+
+    def move(self, source: str, target: str, seconds: float) -> None:
+        """Count ``seconds`` of what phase ``source`` took as phase ``target`` (a part known afterwards:
+        the solver's own seconds of a build-and-solve call, the contingency analysis of a validation)."""
+        if target not in PHASES:
+            raise ValueError(f"unknown phase {target!r}; the phases are {', '.join(PHASES)}")
+        had = self.seconds.get(source, 0.0)
+        part = min(max(0.0, seconds), had)
+        self.seconds[source] = had - part
+        self.seconds[target] = self.seconds.get(target, 0.0) + part
+
+    def phases(self) -> Phases:
+        """The phases so far (those not timed: null) and the total since the clock started."""
+        total = round(time.perf_counter() - self.started, 3)
+        given = {name: round(self.seconds[name], 3) if name in self.seconds else None for name in PHASES}
+        return Phases(**given, total=total)
+
+
+_CLOCK: contextvars.ContextVar[PhaseClock | None] = contextvars.ContextVar("rotaflow_phase_clock", default=None)
+
+
+@contextlib.contextmanager
+def clocked() -> Iterator[PhaseClock]:
+    """A new ``PhaseClock`` for the run inside the ``with`` block: ``phase`` and ``record_phase`` time on it."""
+    clock = PhaseClock()
+    token = _CLOCK.set(clock)
+    try:
+        yield clock
+    finally:
+        _CLOCK.reset(token)
+
+
+@contextlib.contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Times the ``with`` block as phase ``name`` of the run being clocked (``clocked``); else nothing."""
+    clock = _CLOCK.get()
+    if clock is None:
+        yield
+        return
+    with clock.phase(name):
+        yield
+
+
+def record_phase(name: str, seconds: float) -> None:
+    """``seconds`` more for phase ``name`` of the run being clocked, if any."""
+    clock = _CLOCK.get()
+    if clock is not None:
+        clock.add(name, seconds)
+
+
+def current_clock() -> PhaseClock | None:
+    """The ``PhaseClock`` of the run being clocked (``clocked``), if any."""
+    return _CLOCK.get()
+
+
+def move_phase(source: str, target: str, seconds: float) -> None:
+    """``PhaseClock.move`` on the run being clocked, if any."""
+    clock = _CLOCK.get()
+    if clock is not None and threading.get_ident() == clock._thread:
+        clock.move(source, target, seconds)
 
 
 class GenerateResult(_Result):
@@ -85,6 +262,8 @@ class GenerateResult(_Result):
     """The block's version the run published."""
     repair: dict[str, Any] = {}
     """A repair's facts: from which date, the changes made against the minimum proved, the churn guard."""
+    phases: Phases | None = None
+    """Wall seconds of each phase of the run and its total (``Phases``)."""
 
     @classmethod
     def start(
@@ -168,6 +347,11 @@ class GenerateResult(_Result):
 
     def backed_up(self, backup: Mapping[str, Any]) -> GenerateResult:
         return self.with_(backup=dict(backup))
+
+    def timed(self, clock: PhaseClock | None = None) -> GenerateResult:
+        """The run's phases so far (``clock``, default: the run being clocked; none: unchanged)."""
+        clock = clock or current_clock()
+        return self if clock is None else self.with_(phases=clock.phases())
 
 
 class NotYet(_Result):

@@ -38,7 +38,7 @@ from rotaflow.db.session import UnitOfWork
 from rotaflow.errors import InfeasibleError, InputError
 from rotaflow.flows.generate import generate_block
 from rotaflow.services.ingest import database_engine
-from rotaflow.services.results import GenerateResult
+from rotaflow.services.results import PHASES, GenerateResult
 
 ASSIGNMENT_COLUMNS = [
     *("person_id", "date", "shift_id", "start", "end", "hours", "rotation_id", "source", "start_local", "end_local")
@@ -152,6 +152,17 @@ def _shift_of(event: Any) -> str:
     return str(event.get("description")).split("\n")[0].removeprefix("shift: ")
 
 
+def _check_phases(phases: dict[str, Any], *, ran: tuple[str, ...]) -> None:
+    """Every phase named, those that ran >= 0 s and the others null, their sum within the total."""
+    assert list(phases) == [*PHASES, "total"]
+    for name in PHASES:
+        if name in ran:
+            assert isinstance(phases[name], float) and phases[name] >= 0, name
+        else:
+            assert phases[name] is None, name
+    assert sum(phases[name] or 0.0 for name in PHASES) <= phases["total"] + 0.01
+
+
 def _check_outputs(out: Path, summary: dict[str, Any], bundle: Path) -> list[dict[str, str]]:
     from icalendar import Calendar
 
@@ -195,6 +206,8 @@ def _check_outputs(out: Path, summary: dict[str, Any], bundle: Path) -> list[dic
     assert "contingency" in on_disk["validation"]
     assert on_disk["backup"]["tier"] == "quick" and on_disk["backup"]["verified"] is True
     assert (out / "validation.json").is_file()
+    _check_phases(on_disk["phases"], ran=PHASES)
+    assert on_disk["phases"]["solve"] == pytest.approx(on_disk["solve_seconds"], abs=1e-3)
 
     with (bundle / "people.csv").open(newline="", encoding="utf-8") as handle:
         people = {r["person_id"] for r in csv.DictReader(handle)}
@@ -415,6 +428,7 @@ def test_preflight_refusal_fails_with_the_diagnosis(tiny_dir: Path, tmp_path: Pa
     assert "solve" not in _task_runs(state.state_details.flow_run_id)
     written = json.loads((out / "summary.json").read_text())
     assert written["status"] == "infeasible" and written["diagnosis"] == summary["diagnosis"]
+    _check_phases(written["phases"], ran=("ingest", "contracts", "build", "preflight"))  # nothing solved
     assert _read_csv(out / "assignments.csv") == (ASSIGNMENT_COLUMNS, [])
     assert not _all_assignments()
 
