@@ -116,8 +116,8 @@ class AcgmeDayOffInSeven(Rule):
                 if touching[n]:
                     ctx.model.add_bool_and([negation(row[i]) for i in touching[n]]).only_enforce_if(var)
                 free.append(var)
-            for lo, hi in cliques:
-                members = [v for v in free[lo : hi + 1] if v is not None]
+            for low, high in cliques:
+                members = [v for v in free[low : high + 1] if v is not None]
                 if len(members) > 1:
                     ctx.model.add_at_most_one(members)
             for (first, last), chosen in zip(windows, inside, strict=True):

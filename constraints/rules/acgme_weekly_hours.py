@@ -87,8 +87,7 @@ class AcgmeWeeklyHours(Rule):
             start, end = inst.midnight(first), inst.midnight(last + 1)
             found = inst.window_minutes(start, end)
             if found:
-                places, minutes = zip(*found, strict=True)
-                windows.append((first, last, start, end, list(places), list(minutes)))
+                windows.append((first, last, start, end, [i for i, _ in found], [m for _, m in found]))
         days_in_horizon = range(inst.days)
         for person in ctx.people:
             row = ctx.x.row(person)
