@@ -19,8 +19,8 @@ def history_days(inst: Instance, person: str, *, kinds: Iterable[str] | None = N
     history (only shifts of ``kinds``, when given)."""
     wanted = None if kinds is None else set(kinds)
     out: dict[int, set[str]] = {}
-    for h in inst.history:
-        if h.person == person and (wanted is None or h.kind in wanted):
+    for h in inst.history_of(person):
+        if wanted is None or h.kind in wanted:
             out.setdefault(inst.day_index(h.start.astimezone(inst.zone).date()), set()).add(h.shift)
     return out
 

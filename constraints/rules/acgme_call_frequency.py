@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from rotaflow.constraints.instance import Instance, Schedule
@@ -19,8 +21,11 @@ _Params = Params
 
 
 def _history_calls(inst: Instance, person: str, first: int, last: int) -> int:
+    past = inst.history_of(person)
+    if not past:
+        return 0
     start, end = inst.midnight(first), inst.midnight(last + 1)
-    return sum(1 for h in inst.history if h.person == person and h.in_house_call and start <= h.start < end)
+    return sum(1 for h in past if h.in_house_call and start <= h.start < end)
 
 
 @register
@@ -39,19 +44,21 @@ class AcgmeCallFrequency(Rule):
         calls = [s.id for s in inst.shifts if s.in_house_call]
         if not calls:
             return
+        size = len(inst.shift_ids)
+        offsets = [inst.shift_position[s] for s in calls]
+        days = range(inst.days)
         for person in ctx.people:
+            row = ctx.x.row(person)
+            binds = None if ctx.every_day else [0, *itertools.accumulate(int(ctx.applies(person, d)) for d in days)]
             for first in range(-params.window_days + 1, inst.days):
                 last = first + params.window_days - 1
-                if not any(ctx.applies(person, d) for d in range(max(first, 0), min(last, inst.days - 1) + 1)):
+                lo, hi = max(first, 0), min(last, inst.days - 1) + 1
+                if lo >= hi or (binds is not None and binds[hi] == binds[lo]):
                     continue  # a rotation selector binds the windows that touch days on that rotation
-                terms = [
-                    (1, ctx.x.is_assigned(person, d, s))
-                    for d in range(max(first, 0), min(last, inst.days - 1) + 1)
-                    for s in calls
-                ]
                 bound = max(0, params.max_calls - _history_calls(inst, person, first, last))
-                ctx.at_most(
-                    terms,
+                ctx.at_most_literals(
+                    [row[d * size + k] for d in range(lo, hi) for k in offsets],
+                    None,
                     bound,
                     subject=f"person={person}, window={date_label(inst, first)}",
                     name=f"{person}:{first}",

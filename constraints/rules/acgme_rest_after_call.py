@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+from typing import Any
 
 from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict, Field
 
-from rotaflow.constraints.instance import Schedule
+from rotaflow.constraints.instance import Instance, Schedule
 from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
 from rotaflow.constraints.rules._common import date_label
 from rotaflow.constraints.rules.acgme_max_continuous_duty import Piece, _pieces, duty_periods, period_end, person_pieces
@@ -69,12 +70,15 @@ class AcgmeRestAfterCall(Rule):
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
-        has_history = {h.person for h in inst.history}
         generic = _pieces(inst, None)
+        plan = _Plan(inst, generic, params) if any(is_long_call(p, params) for p in generic) else None
         for person in ctx.people:
-            pieces = _pieces(inst, person) if person in has_history else generic
-            if any(is_long_call(p, params) for p in pieces):
-                _forbid_short_rests(ctx, person, pieces, params)
+            if inst.history_of(person):
+                pieces = _pieces(inst, person)
+                if any(is_long_call(p, params) for p in pieces):
+                    _forbid_short_rests(ctx, person, pieces, params)
+            elif plan is not None:
+                plan.build(ctx, person)
 
     def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
@@ -174,6 +178,87 @@ def _forbid_short_rests(ctx: BuildContext, person: str, pieces: list[Piece], par
             name=f"{person}:{piece.day}:{piece.shift}",
             person=person,
         )
+
+
+class _Plan:
+    """What ``_forbid_short_rests`` adds for someone with no shift in history, worked out once over the
+    horizon's slots (places in ``slot_list``) and then added for each such person with their own decisions:
+    with no history every literal is a decision, never a constant, so the shape is the same for all."""
+
+    def __init__(self, inst: Instance, pieces: list[Piece], params: _Params) -> None:
+        rest = dt.timedelta(hours=params.min_rest_hours)
+        place = {id(p): inst.position(p.day, p.shift) for p in pieces if p.day is not None}
+        calls = [p for p in pieces if is_long_call(p, params)]
+        first = min(p.end_with_transition for p in calls)
+        instants = sorted({p.end_with_transition for p in pieces if p.end_with_transition >= first})
+        by_start = sorted(pieces, key=lambda p: p.start)
+        starts = [p.start for p in by_start]
+        longest = max(p.end_with_transition - p.start for p in pieces)
+        covers: list[list[int]] = []
+        # reach[k]: None (a call's period cannot last until instants[k]) or (calls ending then, the
+        # shifts running over the instant before, which carry the period on when it reached that one)
+        self.reach: list[tuple[list[int], list[int]] | None] = []
+        for k, instant in enumerate(instants):
+            causes = [place[id(p)] for p in calls if p.end_with_transition == instant]
+            steps = covers[-1] if k and self.reach[-1] is not None else []
+            self.reach.append((causes, steps) if causes or steps else None)
+            lo, hi = bisect.bisect_left(starts, instant - longest), bisect.bisect_right(starts, instant)
+            covers.append([place[id(p)] for p in by_start[lo:hi] if instant < p.end_with_transition])
+        # for each scheduled piece, in order: its place and how "a call's period ended less than the rest
+        # before it starts" reads: None (never), ("reach", k) or ("var", [(k, covers[k]), ...])
+        self.pieces: list[tuple[int, str, tuple[str, Any] | None]] = []
+        late: dict[dt.datetime, tuple[str, Any] | None] = {}
+        for piece in pieces:
+            if piece.day is None:
+                continue
+            if piece.start not in late:
+                lo = bisect.bisect_right(instants, piece.start - rest)
+                hi = bisect.bisect_left(instants, piece.start)
+                ends = [k for k in range(lo, hi) if self.reach[k] is not None]
+                if len(ends) == 1 and not covers[ends[0]]:
+                    late[piece.start] = ("reach", ends[0])
+                elif not ends:
+                    late[piece.start] = None
+                else:
+                    late[piece.start] = ("var", [(k, covers[k]) for k in ends])
+            self.pieces.append((place[id(piece)], piece.start.isoformat(), late[piece.start]))
+        self.labels = [f"{p.day}:{p.shift}" for p in pieces if p.day is not None]
+
+    def build(self, ctx: BuildContext, person: str) -> None:
+        model, row, negation = ctx.model, ctx.x.row(person), ctx.x.negation
+        reached: list[Any] = []
+        for k, step in enumerate(self.reach):
+            if step is None:
+                reached.append(None)
+                continue
+            causes, steps = step
+            var = model.new_bool_var(f"call-period:{person}:{k}")
+            for cause in causes:
+                model.add_implication(row[cause], var)
+            if steps:
+                went_on = negation(reached[k - 1])
+                for other in steps:
+                    model.add_bool_or([went_on, negation(row[other]), var])
+            reached.append(var)
+        late: dict[str, Any] = {}
+        subject = f"person={person}"
+        for (place, start, how), label in zip(self.pieces, self.labels, strict=True):
+            if how is None:
+                continue
+            if start not in late:
+                if how[0] == "reach":
+                    late[start] = reached[how[1]]
+                else:
+                    var = model.new_bool_var(f"after-call-period:{person}:{start}")
+                    for k, covering in how[1]:
+                        model.add(
+                            cp_model.LinearExpr.weighted_sum(
+                                [var, reached[k], *(row[i] for i in covering)], [1, -1, *([1] * len(covering))]
+                            )
+                            >= 0
+                        )
+                    late[start] = var
+            ctx.not_all([row[place], late[start]], subject=subject, name=f"{person}:{label}", person=person)
 
 
 def _certain(literals: list[Lit]) -> bool:

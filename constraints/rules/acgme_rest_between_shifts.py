@@ -17,11 +17,10 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict, Field
 
-from rotaflow.constraints.instance import Schedule
-from rotaflow.constraints.registry import BuildContext, Rule, Selector, Term, Violation, register
+from rotaflow.constraints.instance import Instance, Schedule
+from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
 from rotaflow.constraints.rules._common import date_label
 from rotaflow.constraints.rules.acgme_max_continuous_duty import Piece, _pieces, duty_periods, period_end, person_pieces
 
@@ -59,22 +58,18 @@ class AcgmeRestBetweenShifts(Rule):
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
         rest = dt.timedelta(hours=params.min_rest_hours)
-        has_history = {h.person for h in inst.history}
-        generic = _short_gaps(_pieces(inst, None), rest)
+        generic = _gap_terms(inst, _short_gaps(_pieces(inst, None), rest), rest)
         for person in ctx.people:
-            gaps = _short_gaps(_pieces(inst, person), rest) if person in has_history else generic
-            for short in gaps:
-                if any(d.day is None for d in short.breakers):
-                    continue  # a shift in history closes the gap
-                worked = [p for p in (short.a, short.b) if p.day is not None]
-                terms: list[Term] = [(1, _x(ctx, person, p)) for p in worked]
-                terms += [(-1, _x(ctx, person, d)) for d in short.breakers]
-                missing = math.ceil((rest - short.gap).total_seconds() / 3600)
-                ctx.at_most(
-                    terms,
-                    len(worked) - 1,
+            past = inst.history_of(person)
+            gaps = _gap_terms(inst, _short_gaps(_pieces(inst, person), rest), rest) if past else generic
+            row = ctx.x.row(person)
+            for label, places, coefficients, worked, missing in gaps:
+                ctx.at_most_literals(
+                    [row[i] for i in places],
+                    coefficients,
+                    worked - 1,
                     subject=f"person={person}",
-                    name=f"{person}:{_label(short.a)}:{short.b.day}:{short.b.shift}",
+                    name=f"{person}:{label}",
                     scale=missing,
                     person=person,
                 )
@@ -102,9 +97,28 @@ class AcgmeRestBetweenShifts(Rule):
         return out
 
 
-def _x(ctx: BuildContext, person: str, piece: Piece) -> cp_model.IntVar:
+def _gap_terms(
+    inst: Instance, gaps: list[_ShortGap], rest: dt.timedelta
+) -> list[tuple[str, list[int], list[int], int, int]]:
+    """Each short gap as (name suffix, places in ``slot_list``, coefficients, shifts worked of a and b,
+    hours missing): ``Σ worked − Σ breakers ≤ worked − 1`` says the gap is not short. Gaps a shift in
+    history closes are left out."""
+    out = []
+    for short in gaps:
+        if any(d.day is None for d in short.breakers):
+            continue  # a shift in history closes the gap
+        worked = [p for p in (short.a, short.b) if p.day is not None]
+        places = [_place(inst, p) for p in worked] + [_place(inst, d) for d in short.breakers]
+        coefficients = [1] * len(worked) + [-1] * len(short.breakers)
+        missing = math.ceil((rest - short.gap).total_seconds() / 3600)
+        label = f"{_label(short.a)}:{short.b.day}:{short.b.shift}"
+        out.append((label, places, coefficients, len(worked), missing))
+    return out
+
+
+def _place(inst: Instance, piece: Piece) -> int:
     assert piece.day is not None
-    return ctx.x.is_assigned(person, piece.day, piece.shift)
+    return inst.position(piece.day, piece.shift)
 
 
 def _label(piece: Piece) -> str:

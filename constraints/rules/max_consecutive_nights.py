@@ -34,14 +34,17 @@ class MaxConsecutiveNights(Rule):
         if not nights:
             return
         span = params.max_nights + 1
+        size = len(inst.shift_ids)
+        offsets = [inst.shift_position[s] for s in nights]
         for person in ctx.people:
             past = _history_nights(inst, person, params)
+            row = ctx.x.row(person)
             for first in range(-params.max_nights, inst.days - span + 1):
                 days = range(first, first + span)
-                terms = [(1, ctx.x.is_assigned(person, d, s)) for d in days if d >= 0 for s in nights]
-                before = sum(1 for d in days if d in past)
-                ctx.at_most(
-                    terms,
+                before = sum(1 for d in days if d in past) if past else 0
+                ctx.at_most_literals(
+                    [row[d * size + k] for d in days if d >= 0 for k in offsets],
+                    None,
                     max(0, params.max_nights - before),
                     subject=f"person={person}",
                     name=f"{person}:{first}",
