@@ -23,7 +23,6 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from rotaflow.configs.settings import Settings, get_settings, mask_url
-from rotaflow.db.migrate import current_revision, head_revision, upgrade
 from rotaflow.db.models import Program, ProgramVersion
 from rotaflow.db.repositories import IngestResult, store_bundle_frames
 from rotaflow.db.session import UnitOfWork, engine_for
@@ -60,6 +59,8 @@ class IngestOutcome:
 
 def database_engine(settings: Settings) -> Engine:
     """The app database, migrated to head when it is the embedded default."""
+    from rotaflow.db.migrate import current_revision, head_revision, upgrade  # Alembic: only for the database
+
     settings.check_secrets()
     url = settings.resolved_database_url
     engine = engine_for(url, settings.pool_size, settings.max_overflow)
