@@ -101,6 +101,21 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{(tmp_path / 'app.db').as_posix()}"
 
 
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """One Prefect test API (its own SQLite database, a local server) for the whole session: its URL.
+
+    Starting one takes seconds to half a minute on a loaded machine, so every test that runs flows in-process
+    shares it (tests/flows uses it for each of its tests). Flow runs are told apart by their ids; no test
+    reads another's runs.
+    """
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield str(PREFECT_API_URL.value())
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 #
 # The session's PostgreSQL server is resolved once (pytest_configure) and published as

@@ -17,7 +17,6 @@ import pytest
 from rotaflow.services.validate import read_outputs
 from rotaflow.validations.contracts import ASSIGNMENT_COLUMNS, FINDING_COLUMNS, OUTPUTS
 from rotaflow.validations.expectations import ExpectationReport, run_expectations, validation_run_name
-from tests.browser.test_report_browser import browser  # noqa: F401  (the shared Chromium fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +43,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> ExpectationReport:
     )
 
 
-def _open_offline(browser: Any, path: Path) -> tuple[Any, list[str], list[str]]:  # noqa: F811
+def _open_offline(browser: Any, path: Path) -> tuple[Any, list[str], list[str]]:
     """Open ``path`` with every request that is not a local file aborted; collect errors and those requests."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
@@ -65,7 +64,7 @@ def _open_offline(browser: Any, path: Path) -> tuple[Any, list[str], list[str]]:
     return page, errors, blocked
 
 
-def test_the_index_lists_the_results_offline(browser: Any, site: ExpectationReport) -> None:  # noqa: F811
+def test_the_index_lists_the_results_offline(browser: Any, site: ExpectationReport) -> None:
     assert site.docs_index is not None and site.success
     page, errors, blocked = _open_offline(browser, site.docs_index)
     rows = page.locator("table.results tbody tr")
@@ -77,7 +76,7 @@ def test_the_index_lists_the_results_offline(browser: Any, site: ExpectationRepo
     page.close()
 
 
-def test_the_runs_own_page_links_gx_pages_that_work_offline(browser: Any, site: ExpectationReport) -> None:  # noqa: F811
+def test_the_runs_own_page_links_gx_pages_that_work_offline(browser: Any, site: ExpectationReport) -> None:
     assert site.docs_page is not None and site.run_name == "tiny-run-1"
     assert site.docs_page.parent.name == "tiny-run-1"
     page, errors, blocked = _open_offline(browser, site.docs_page)

@@ -3,14 +3,13 @@
 Renders a report from realistic frames (12 residents x 28 days, built here from a rotating shift
 pattern) into headless Chromium via Playwright, checks that each figure holds a drawn plotly SVG with
 the expected marks, and saves a full-page screenshot to var/screenshots/report.png and tmp_path.
-Skipped when /usr/bin/chromium or Playwright is missing, unless ROTAFLOW_TEST_REQUIRE_BROWSER=1.
+Skipped when /usr/bin/chromium or Playwright is missing, unless ROTAFLOW_TEST_REQUIRE_BROWSER=1
+(the session's Chromium: tests/browser/conftest.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Iterator
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,7 @@ from rotaflow.validations.report import FINDING_COLUMNS, PLOT_IDS, ReportData, r
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = ROOT / "var" / "screenshots" / "report.png"
-REQUIRED = os.environ.get("ROTAFLOW_TEST_REQUIRE_BROWSER") == "1"
 
 RESIDENTS = [f"R{i:02d}" for i in range(1, 13)]
 START = dt.date(2027, 7, 1)
@@ -213,28 +210,6 @@ def realistic_data() -> ReportData:
         ],
         links={"findings.csv": "findings.csv", "Data Docs": "gx/index.html"},
     )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    problem = None
-    if not CHROMIUM.exists():
-        problem = f"{CHROMIUM} is missing"
-    else:
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError as error:  # pragma: no cover - playwright is a dev dependency
-            problem = f"playwright is not importable: {error}"
-    if problem:
-        if REQUIRED:
-            pytest.fail(f"ROTAFLOW_TEST_REQUIRE_BROWSER=1 but {problem}")
-        pytest.skip(problem)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def open_report(browser: Any, page_html: str, folder: Path) -> tuple[Any, list[str], list[str]]:

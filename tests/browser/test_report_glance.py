@@ -1,6 +1,6 @@
 """report.html's "At a glance" in a real browser, against the run's own summary.json.
 
-Generates the tiny program's first block through the real generate flow (on a local Prefect test API:
+Generates the tiny program's first block through the real generate flow (on the session's Prefect test API:
 solve, export, independent validation with the N-1 contingency analysis, publish, quick backup), then opens
 the run's report.html in headless Chromium and checks that every at-a-glance figure the page shows is the
 one summary.json holds: published, version, backup id, the N-1 critical people, the jeopardy pool, the
@@ -12,13 +12,12 @@ unless ROTAFLOW_TEST_REQUIRE_BROWSER=1.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.test_report_browser import ROOT, browser  # noqa: F401  (the Chromium fixture)
+from tests.browser.test_report_browser import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")]
 
@@ -34,14 +33,6 @@ def fast_ingest(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         ingest_service, "check_expectations", lambda bundle, settings=None: ExpectationReport(True, [], None, 0, 0)
     )
-
-
-@pytest.fixture
-def prefect_api() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def _solvable(bundle: Path) -> Path:
@@ -65,8 +56,8 @@ def _generated(tiny_dir: Path, out: Path) -> dict[str, Any]:
 
 
 def test_the_glance_shows_what_summary_json_holds(
-    browser: Any,  # noqa: F811
-    prefect_api: None,
+    browser: Any,
+    prefect_api: str,
     fast_ingest: None,
     tiny_dir: Path,
     tmp_path: Path,

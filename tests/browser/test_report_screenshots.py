@@ -20,14 +20,13 @@ import re
 import shutil
 import sys
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import pandas as pd
 import pytest
 
-from tests.browser.test_report_browser import CHROMIUM, REQUIRED
+from tests.browser.conftest import REQUIRED
 
 pytestmark = pytest.mark.browser
 
@@ -52,28 +51,6 @@ def write_report(folder: Path) -> Path:
     summary = {"run_id": f"sample-{BLOCK}", "block_id": BLOCK, "status": "feasible"}
     write_validation(folder, validation, bundle, summary=summary, data_docs=False)
     return folder / "report.html"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    problem = None
-    if not CHROMIUM.exists():
-        problem = f"{CHROMIUM} is missing"
-    else:
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError as error:  # pragma: no cover - playwright is a dev dependency
-            problem = f"playwright is not importable: {error}"
-    if problem:
-        if REQUIRED:
-            pytest.fail(f"ROTAFLOW_TEST_REQUIRE_BROWSER=1 but {problem}")
-        pytest.skip(problem)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,10 @@
-"""One Prefect test API for the whole session (starting one takes seconds)."""
+"""The flow tests run on the session's Prefect test API (tests/conftest.py, prefect_api)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
 
 @pytest.fixture(scope="session", autouse=True)
-def prefect_api() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+def _flows_use_prefect_api(prefect_api: str) -> None:
+    """Every flow test runs against the session's Prefect test API."""

@@ -55,20 +55,6 @@ def typed(backup_id: str) -> Any:
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def prefect_api() -> Iterator[str]:
-    """The session's Prefect test API when one runs (tests/flows), else one for this module."""
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value():
-        yield str(PREFECT_API_URL.value())
-        return
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield str(PREFECT_API_URL.value())
-
-
 def _execute(url: str, *statements: str) -> None:
     engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:
