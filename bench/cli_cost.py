@@ -1,15 +1,17 @@
 """The command line's own cost: cold `rotaflow …` processes, this checkout against a baseline checkout.
 
-    python bench/cli_cost.py --baseline /tmp/base [--repeat 5] [--only help,rules] [--flow] [--gx-split]
+    python bench/cli_cost.py --baseline /tmp/base [--repeat 5] [--heavy-repeat N] [--only help,rules] [--flow]
+                             [--gx-split]
 
 Each command runs as a fresh process of the ``rotaflow`` entry point (the interpreter of this checkout's
 environment) with a fresh ``ROTAFLOW_VAR_DIR`` and output folder and no ``PREFECT_*`` or ``ROTAFLOW_*`` variable
 from the caller; the baseline runs the same command with ``PYTHONPATH`` at the ``--baseline`` checkout (a
-worktree of an older commit). Runs alternate baseline and this checkout, one round more than ``--repeat``: the
-first round is dropped (disk caches), the table shows the medians of the rest — wall seconds and CPU seconds
-(user + system of the process and the children it waited for, the steadier figure on a shared machine) —
-and the ratios this/baseline. Each command's exit code and standard output (folders masked) are compared
-between the two checkouts; a difference is shown in the table.
+worktree of an older commit). Runs alternate baseline and this checkout, one round more than ``--repeat``
+(``--heavy-repeat`` for the commands that do work): the first round is dropped (disk caches), the table shows
+the medians of the rest — wall seconds and CPU seconds (user + system of the process and the children it
+waited for, the steadier figure on a shared machine) — and the ratios this/baseline. Each command's exit
+code and standard output (folders masked) are compared between the two checkouts; a difference is shown in
+the table.
 
 Commands (the sample program, configs/programs/sample, block 2027-B01; the schedule
 tests/fixtures/sample-2027-B01-assignments.csv):
@@ -21,7 +23,7 @@ tests/fixtures/sample-2027-B01-assignments.csv):
 - ``validate-flow`` (with ``--flow``): ``rotaflow validate`` as a Prefect flow (its temporary server).
 
 ``--gx-split`` also runs ``validate`` once more in one process of this checkout, timing Great Expectations'
-import, context creation, suite and definition set-up, validation runs and Data Docs apart.
+import, context creation, validation runs and Data Docs apart (the rest of run_expectations: suites, definitions).
 
 Prints a table and writes bench/results/cli_cost.json. Times follow the machine's load; nothing is asserted.
 """
@@ -63,6 +65,7 @@ COMMANDS: dict[str, list[str]] = {
     "ingest": ["ingest", "-p", str(SAMPLE), "--no-flow"],
 }
 FLOW_COMMANDS: dict[str, list[str]] = {"validate-flow": VALIDATE}
+HEAVY = {"validate", "validate-no-docs", "ingest", "validate-flow"}
 
 
 def _env(var_dir: Path, code: Path | None) -> dict[str, str]:
@@ -100,19 +103,20 @@ def run_once(args: list[str], code: Path | None) -> dict[str, Any]:
 _GX_SPLIT = r"""
 import json, sys, time
 timings = {}
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 import great_expectations as gx
 import great_expectations.expectations
-timings["import great_expectations"] = time.perf_counter() - start
+timings["import great_expectations"] = [time.perf_counter() - start, time.process_time() - cpu]
 
 def timed(owner, name, key):
     original = getattr(owner, name)
     def wrapper(*args, **kwargs):
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         try:
             return original(*args, **kwargs)
         finally:
-            timings[key] = timings.get(key, 0.0) + time.perf_counter() - began
+            wall, used = timings.get(key, [0.0, 0.0])
+            timings[key] = [wall + time.perf_counter() - began, used + time.process_time() - cpu]
     setattr(owner, name, wrapper)
 
 from great_expectations.data_context.data_context.abstract_data_context import AbstractDataContext
@@ -126,9 +130,9 @@ timed(expectations, "run_expectations", "run_expectations (all of GX's work)")
 timed(service, "_data_docs", "data docs step of validate")
 timed(service, "write_validation", "write_validation")
 from rotaflow.cli import main
-began = time.perf_counter()
+began, cpu = time.perf_counter(), time.process_time()
 code = main(sys.argv[1:])
-timings["command (after imports)"] = time.perf_counter() - began
+timings["command (after GX's import)"] = [time.perf_counter() - began, time.process_time() - cpu]
 print(json.dumps({"code": code, "timings": timings}))
 """
 
@@ -156,6 +160,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", type=Path, help="a checkout of an older commit (e.g. a git worktree)")
     parser.add_argument("--repeat", type=int, default=5, help="counted runs per command and checkout")
+    parser.add_argument(
+        "--heavy-repeat", type=int, help="counted runs of validate, validate-no-docs, ingest, validate-flow"
+    )
     parser.add_argument("--only", default="", help="comma-separated command names (default: all)")
     parser.add_argument("--flow", action="store_true", help="also validate-flow (a Prefect temporary server a run)")
     parser.add_argument("--gx-split", action="store_true", help="time Great Expectations' parts of validate apart")
@@ -174,8 +181,11 @@ def main() -> None:
 
     samples: dict[tuple[str, str], list[dict[str, Any]]] = {(c, v): [] for c in commands for v in variants}
     load = [os.getloadavg()]
-    for round_ in range(options.repeat + 1):
+    heavy_repeat = options.repeat if options.heavy_repeat is None else options.heavy_repeat
+    for round_ in range(max(options.repeat, heavy_repeat) + 1):
         for name, args in commands.items():
+            if round_ > (heavy_repeat if name in HEAVY else options.repeat):
+                continue
             for variant, code in variants.items():
                 sample = run_once(args, code)
                 if round_:  # the first round warms the disk caches
@@ -221,7 +231,10 @@ def main() -> None:
         ]
     else:
         columns += [("after_wall", "wall s", ">8", ".2f"), ("after_cpu", "cpu s", ">8", ".2f")]
-    print(f"medians of {options.repeat} cold runs each (first round dropped); ratio = after / before")
+    print(
+        f"medians of {options.repeat} cold runs each ({heavy_repeat} for {', '.join(sorted(HEAVY & set(commands)))}; "
+        "first round dropped); ratio = after / before"
+    )
     print(f"load average (1, 5, 15 min) at start {load[0]}, at end {load[-1]}; the machine is shared\n")
     print_table(rows, columns)
     for row in rows:
@@ -231,10 +244,13 @@ def main() -> None:
     if options.gx_split:
         split = gx_split(commands.get("validate", COMMANDS["validate"]))
         print(f"\nvalidate in one process (this checkout), {split['wall']:.2f} s wall in all:")
-        for key, seconds in split["timings"].items():
-            print(f"  {key:<40} {seconds:7.2f} s")
+        print(f"  {'part':<40} {'wall s':>7} {'cpu s':>7}")
+        for key, (wall, used) in split["timings"].items():
+            print(f"  {key:<40} {wall:7.2f} {used:7.2f}")
         extra.append({"gx_split": split})
-    write_results("cli_cost", [*rows, *extra, {"load_average": load, "repeat": options.repeat}])
+    write_results(
+        "cli_cost", [*rows, *extra, {"load_average": load, "repeat": options.repeat, "heavy_repeat": heavy_repeat}]
+    )
 
 
 if __name__ == "__main__":
