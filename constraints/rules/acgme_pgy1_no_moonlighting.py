@@ -43,14 +43,13 @@ class AcgmePgy1NoMoonlighting(Rule):
         for person in ctx.people:
             if inst.person[person].pgy != 1:
                 continue
-            for day in range(inst.days):
-                for shift in shifts:
-                    ctx.forbid(
-                        ctx.x.is_assigned(person, day, shift),
-                        subject=f"person={person}",
-                        name=f"{person}:{day}:{shift}",
-                        person=person,
-                    )
+            cells = [(day, shift) for day in range(inst.days) for shift in shifts]
+            ctx.forbid_all(
+                [ctx.x.is_assigned(person, day, shift) for day, shift in cells],
+                [f"{person}:{day}:{shift}" for day, shift in cells],
+                subject=f"person={person}",
+                person=person,
+            )
 
     def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance

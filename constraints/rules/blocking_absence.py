@@ -35,16 +35,15 @@ class BlockingAbsence(Rule):
         for person in ctx.people:
             for first, last in _runs(inst.blocked_days.get(person, frozenset())):
                 subject = f"person={person}, from={date_label(inst, first)}, to={date_label(inst, last)}"
-                for day in range(max(first, 0), min(last, inst.days - 1) + 1):
-                    for shift in inst.shift_ids:
-                        ctx.forbid(
-                            ctx.x.is_assigned(person, day, shift),
-                            subject=subject,
-                            name=f"{person}:{day}:{shift}",
-                            person=person,
-                            first=first,
-                            last=last,
-                        )
+                days = range(max(first, 0), min(last, inst.days - 1) + 1)
+                ctx.forbid_all(
+                    [v for day in days for v in ctx.x.on_day(person, day)],
+                    [f"{person}:{day}:{shift}" for day in days for shift in inst.shift_ids],
+                    subject=subject,
+                    person=person,
+                    first=first,
+                    last=last,
+                )
 
     def check(self, schedule: Schedule, params: Any, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance

@@ -42,7 +42,7 @@ class ConsecutiveDaysOff(Rule):
                     before, after = first - 1, last + 1
                     if params.exempt_runs_at_horizon_ends and (before < 0 or after >= horizon):
                         continue
-                    pattern: list[cp_model.LiteralT] = [works[d].Not() for d in range(first, last + 1)]
+                    pattern: list[cp_model.LiteralT] = [ctx.x.negation(works[d]) for d in range(first, last + 1)]
                     if before >= 0:
                         pattern.append(works[before])
                     if after < horizon:

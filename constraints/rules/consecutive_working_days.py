@@ -49,18 +49,20 @@ class ConsecutiveWorkingDays(Rule):
             longest = params.max_days.get(person, params.default_max)
             if longest is not None and longest < horizon:
                 for first in range(horizon - longest):
-                    ctx.at_most(
-                        [(1, w) for w in works[first : first + longest + 1]],
+                    ctx.at_most_literals(
+                        works[first : first + longest + 1],
+                        None,
                         longest,
                         subject=subject,
                         name=f"{person}:max:{first}",
                         person=person,
                     )
-            past = history_run(history_days(inst, person))
+            past = history_run(history_days(inst, person)) if inst.history_of(person) else 0
             if longest is not None and past and max(0, longest - past) < horizon:
                 room = max(0, longest - past)  # days 0..room may not all be worked after the past run
-                ctx.at_most(
-                    [(1, w) for w in works[: room + 1]],
+                ctx.at_most_literals(
+                    works[: room + 1],
+                    None,
                     room,
                     subject=subject,
                     name=f"{person}:max:history",
@@ -75,9 +77,9 @@ class ConsecutiveWorkingDays(Rule):
                         continue
                     pattern: list[cp_model.LiteralT] = [works[d] for d in range(first, last + 1)]
                     if before >= 0:
-                        pattern.append(works[before].Not())
+                        pattern.append(ctx.x.negation(works[before]))
                     if after < horizon:
-                        pattern.append(works[after].Not())
+                        pattern.append(ctx.x.negation(works[after]))
                     ctx.not_all(pattern, subject=subject, name=f"{person}:min:{first}:{length}", person=person)
 
     def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:

@@ -21,7 +21,8 @@ class Coverage(Rule):
     def build(self, ctx: BuildContext, params: Any) -> None:
         inst = ctx.instance
         for n, demand in enumerate(inst.demands):
-            terms = [(1, ctx.x.is_assigned(p, demand.day, demand.shift)) for p in sorted(demand.people)]
+            place = inst.position(demand.day, demand.shift)
+            literals = [ctx.x.row(p)[place] for p in sorted(demand.people)]
             subject = f"shift={demand.shift}, date={date_label(inst, demand.day)}"
             detail: dict[str, Any] = {
                 "day": demand.day,
@@ -32,9 +33,9 @@ class Coverage(Rule):
                 "max": demand.max,
             }
             if demand.min > 0:
-                ctx.at_least(terms, demand.min, subject=subject, name=f"min:{n}", **detail)
+                ctx.at_least_literals(literals, None, demand.min, subject=subject, name=f"min:{n}", **detail)
             if demand.max is not None:
-                ctx.at_most(terms, demand.max, subject=subject, name=f"max:{n}", **detail)
+                ctx.at_most_literals(literals, None, demand.max, subject=subject, name=f"max:{n}", **detail)
 
     def check(self, schedule: Schedule, params: Any, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance

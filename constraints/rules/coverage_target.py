@@ -25,12 +25,17 @@ class CoverageTarget(Rule):
         for n, demand in enumerate(inst.demands):
             if demand.target is None:
                 continue
-            terms = [(1, ctx.x.is_assigned(p, demand.day, demand.shift)) for p in sorted(demand.people)]
+            place = inst.position(demand.day, demand.shift)
+            literals = [ctx.x.row(p)[place] for p in sorted(demand.people)]
             subject = f"shift={demand.shift}, date={date_label(inst, demand.day)}"
             if demand.weight_under:
-                ctx.at_least(terms, demand.target, subject=subject, name=f"under:{n}", scale=demand.weight_under)
+                ctx.at_least_literals(
+                    literals, None, demand.target, subject=subject, name=f"under:{n}", scale=demand.weight_under
+                )
             if demand.weight_over:
-                ctx.at_most(terms, demand.target, subject=subject, name=f"over:{n}", scale=demand.weight_over)
+                ctx.at_most_literals(
+                    literals, None, demand.target, subject=subject, name=f"over:{n}", scale=demand.weight_over
+                )
 
     def check(self, schedule: Schedule, params: Any, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance

@@ -30,13 +30,13 @@ class FixedDaysOff(Rule):
                 continue
             for day in days:
                 if 0 <= day < ctx.instance.days:
-                    for shift in ctx.instance.shift_ids:
-                        ctx.forbid(
-                            ctx.x.is_assigned(person, day, shift),
-                            subject=f"person={person}, day={date_label(ctx.instance, day)}",
-                            name=f"{person}:{day}:{shift}",
-                            person=person,
-                        )
+                    shifts = ctx.instance.shift_ids
+                    ctx.forbid_all(
+                        ctx.x.on_day(person, day),
+                        [f"{person}:{day}:{shift}" for shift in shifts],
+                        subject=f"person={person}, day={date_label(ctx.instance, day)}",
+                        person=person,
+                    )
 
     def check(self, schedule: Schedule, params: Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance

@@ -41,18 +41,23 @@ class ForbiddenSuccessions(Rule):
             for a, b in pairs:
                 if b not in followers.setdefault(a, []):
                     followers[a].append(b)
+            size = len(inst.shift_ids)
+            plan = [
+                (inst.shift_position[a], [inst.shift_position[b] for b in banned]) for a, banned in followers.items()
+            ]
+            add_bool_and, negation = ctx.model.add_bool_and, ctx.x.negation
             for person in ctx.people:
                 guard = ctx.guard(f"person={person}", person=person)
-                before = history_days(inst, person).get(-1, set())
+                row = ctx.x.row(person)
+                before = history_days(inst, person).get(-1, set()) if inst.history_of(person) else set()
                 for a in sorted(before & set(followers)):
-                    ctx.model.add_bool_and(
-                        [ctx.x.is_assigned(person, 0, b).Not() for b in followers[a]]
-                    ).only_enforce_if(guard)
+                    add_bool_and([negation(row[inst.shift_position[b]]) for b in followers[a]]).only_enforce_if(guard)
                 for day in range(inst.days - 1):
-                    for a, banned in followers.items():
-                        ctx.model.add_bool_and(
-                            [ctx.x.is_assigned(person, day + 1, b).Not() for b in banned]
-                        ).only_enforce_if([ctx.x.is_assigned(person, day, a), guard])
+                    today, tomorrow = day * size, (day + 1) * size
+                    for worked, barred in plan:
+                        add_bool_and([negation(row[tomorrow + k]) for k in barred]).only_enforce_if(
+                            [row[today + worked], guard]
+                        )
             return
         for person in ctx.people:
             before = history_days(inst, person).get(-1, set())

@@ -37,9 +37,14 @@ class MaxShiftsPerType(Rule):
                 limit = params.limit(person, shift)
                 if limit is None:
                     continue
-                terms = [(1, ctx.x.is_assigned(person, d, shift)) for d in range(inst.days)]
-                ctx.at_most(
-                    terms, limit, subject=f"person={person}, shift={shift}", name=f"{person}:{shift}", person=person
+                row, k, size = ctx.x.row(person), inst.shift_position[shift], len(inst.shift_ids)
+                ctx.at_most_literals(
+                    row[k::size],
+                    None,
+                    limit,
+                    subject=f"person={person}, shift={shift}",
+                    name=f"{person}:{shift}",
+                    person=person,
                 )
 
     def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:

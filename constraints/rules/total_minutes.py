@@ -31,15 +31,19 @@ class TotalMinutes(Rule):
 
     def build(self, ctx: BuildContext, params: _Params) -> None:
         inst = ctx.instance
-        slots = list(inst.slots())
+        minutes = [s.work_minutes for s in inst.slot_list]
         for person in ctx.people:
-            terms = [(s.work_minutes, ctx.x.is_assigned(person, s.day, s.shift)) for s in slots]
+            row = ctx.x.row(person)
             low = params.min.get(person, params.default_min)
             high = params.max.get(person, params.default_max)
             if low:
-                ctx.at_least(terms, low, subject=f"person={person}", name=f"{person}:min", person=person)
+                ctx.at_least_literals(
+                    row, minutes, low, subject=f"person={person}", name=f"{person}:min", person=person
+                )
             if high is not None:
-                ctx.at_most(terms, high, subject=f"person={person}", name=f"{person}:max", person=person)
+                ctx.at_most_literals(
+                    row, minutes, high, subject=f"person={person}", name=f"{person}:max", person=person
+                )
 
     def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
