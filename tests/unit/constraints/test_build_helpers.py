@@ -1,0 +1,247 @@
+"""The helpers model building reads instead of scanning: slots by place and by time, minutes in a window,
+leave and history per person, and the constraint sets the rules shrink without changing their meaning.
+
+Each is checked against the plain computation it replaces, on random instances with clock times across
+midnight and daylight-saving changes, hand-offs, home call paid pro rata and windows cut at any instant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ortools.sat.python import cp_model
+
+from rotaflow.constraints.instance import HistoryShift, Instance, PersonSpec, ShiftSpec
+from rotaflow.constraints.model import build_model
+from rotaflow.constraints.registry import BuildContext, Variables
+from rotaflow.constraints.rules.acgme_day_off_in_seven import DAY, candidates
+from rotaflow.constraints.rules.acgme_day_off_in_seven import Params as DayOffParams
+from rotaflow.constraints.rules.acgme_max_continuous_duty import Params as DutyParams
+from rotaflow.constraints.rules.acgme_max_continuous_duty import _chain_places, _pieces, too_long_chains
+from rotaflow.constraints.rules.one_shift_at_a_time import _cliques
+from tests.unit.constraints import ruletools
+
+SETTINGS = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+ZONES = ("UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe")
+STARTS = (dt.date(2027, 3, 11), dt.date(2027, 11, 4), dt.date(2027, 10, 28), dt.date(2027, 4, 1))
+
+
+@st.composite
+def shift_specs(draw: st.DrawFn, index: int) -> ShiftSpec:
+    if draw(st.integers(0, 5)) == 0:  # a benchmark shift: a length from local midnight
+        return ShiftSpec(f"M{index}", minutes=draw(st.integers(30, 1800)))
+    start = dt.time(draw(st.integers(0, 23)), draw(st.sampled_from((0, 15, 30))))
+    end = dt.time(draw(st.integers(0, 23)), draw(st.sampled_from((0, 30, 45))))
+    kind = draw(st.sampled_from(("day", "night", "call", "home_call")))
+    return ShiftSpec(
+        f"S{index}",
+        start=start,
+        end=end,
+        transition_minutes=draw(st.sampled_from((0, 30, 240))),
+        kind=kind,
+        in_house_call=kind == "call",
+        counts_as_work=draw(st.sampled_from((True, True, False))),
+        home_call_hours=draw(st.sampled_from((1.5, 2.0, 4.25))) if kind == "home_call" else None,
+    )
+
+
+@st.composite
+def instances(draw: st.DrawFn) -> Instance:
+    shifts = tuple(draw(shift_specs(n)) for n in range(draw(st.integers(1, 4))))
+    people = tuple(PersonSpec(f"R{n}") for n in range(draw(st.integers(1, 3))))
+    days = draw(st.integers(1, 12))
+    leave = {p.id: frozenset(draw(st.sets(st.integers(-30, days + 30), max_size=12))) for p in people}
+    inst = Instance(
+        name="helpers",
+        start=draw(st.sampled_from(STARTS)),
+        days=days,
+        people=people,
+        shifts=shifts,
+        timezone=draw(st.sampled_from(ZONES)),
+        leave_days=leave,
+    )
+    history: list[HistoryShift] = []
+    for person in people:
+        for day in draw(st.sets(st.integers(-4, -1), max_size=2)):
+            history += ruletools.history(inst, person.id, [day], draw(st.sampled_from([s.id for s in shifts])))
+    inst.history = tuple(history)
+    return inst
+
+
+def _instant(inst: Instance, day: int, minutes: int) -> dt.datetime:
+    return inst.midnight(day) + dt.timedelta(minutes=minutes)
+
+
+@SETTINGS
+@given(inst=instances(), data=st.data())
+def test_slots_in_a_window_are_those_a_scan_finds_with_the_same_minutes(inst: Instance, data: st.DataObject) -> None:
+    slots = inst.slot_list
+    for _ in range(8):
+        if data.draw(st.booleans(), label="midnights"):  # a window of whole local days, as the rules cut them
+            first = data.draw(st.integers(-3, inst.days + 1), label="first")
+            last = data.draw(st.integers(first - 1, inst.days + 2), label="last")
+            start, end = inst.midnight(first), inst.midnight(last + 1)
+        else:  # any two instants
+            start = _instant(inst, data.draw(st.integers(-2, inst.days), label="d"), data.draw(st.integers(0, 1439)))
+            end = start + dt.timedelta(minutes=data.draw(st.integers(0, 5000), label="length"))
+        scan = [i for i, s in enumerate(slots) if s.start < end and start < s.end_with_transition]
+        assert inst.timeline.overlapping(start, end) == scan
+        minutes = [(i, m) for i, s in enumerate(slots) if (m := s.overlap_minutes(start, end))]
+        assert inst.window_minutes(start, end) == minutes
+
+
+@SETTINGS
+@given(inst=instances(), data=st.data())
+def test_places_leave_and_history_match_the_plain_lookups(inst: Instance, data: st.DataObject) -> None:
+    model = cp_model.CpModel()
+    x = Variables(model, inst)
+    for day in range(inst.days):
+        for shift in inst.shift_ids:
+            place = inst.position(day, shift)
+            assert inst.slot_list[place] == inst.slot(day, shift)
+            for person in inst.person_ids:
+                assert x.row(person)[place] is x.is_assigned(person, day, shift)
+        for person in inst.person_ids:
+            assert x.on_day(person, day) == [x.is_assigned(person, day, s) for s in inst.shift_ids]
+    for person in inst.person_ids:
+        assert inst.history_of(person) == tuple(h for h in inst.history if h.person == person)
+        for _ in range(10):
+            first = data.draw(st.integers(-40, inst.days + 40), label="first")
+            last = data.draw(st.integers(first - 2, first + 40), label="last")
+            expected = sum(1 for d in range(first, last + 1) if d in inst.leave_days.get(person, frozenset()))
+            assert inst.leave_count(person, first, last) == expected
+    assert inst.leave_count("nobody", 0, 10) == 0
+
+
+@SETTINGS
+@given(inst=instances())
+def test_one_sum_per_start_instant_forbids_exactly_the_overlapping_pairs(inst: Instance) -> None:
+    cliques = _cliques(inst)
+    slots = inst.slot_list
+    if cliques is None:
+        assert any(s.end_with_transition <= s.start for s in slots)
+        return
+    pairs = {
+        frozenset((i, j))
+        for i, j in itertools.combinations(range(len(slots)), 2)
+        if slots[i].start < slots[j].end_with_transition and slots[j].start < slots[i].end_with_transition
+    }
+    covered = {frozenset(p) for members in cliques for p in itertools.combinations(members, 2)}
+    assert covered == pairs  # every overlapping pair in some sum, and nothing else
+    assert len({frozenset(c) for c in cliques}) == len(cliques)
+    assert not any(set(a) < set(b) for a in cliques for b in cliques)
+
+
+@SETTINGS
+@given(inst=instances(), hours=st.sampled_from((8, 12, 16, 24)), extra=st.sampled_from((0, 2, 4)))
+def test_duty_chains_left_out_when_hard_are_implied_by_one_kept(inst: Instance, hours: int, extra: int) -> None:
+    params = DutyParams(max_scheduled_hours=hours, max_total_hours=hours + extra)
+    chains = list(too_long_chains(_pieces(inst, "R0"), params))
+    every = _chain_places(inst, chains, "soft")
+    kept = _chain_places(inst, chains, "hard")
+    assert len(every) == sum(1 for c in chains if any(p.day is not None for p in c))
+    assert {tuple(p) for _, p in kept} <= {tuple(p) for _, p in every}
+    rng = random.Random(len(every))
+    for _ in range(200):  # a schedule breaks some chain exactly when it breaks some kept chain
+        worked = {i for i in range(len(inst.slot_list)) if rng.random() < 0.4}
+        assert any(set(p) <= worked for _, p in every) == any(set(p) <= worked for _, p in kept)
+
+
+@SETTINGS
+@given(inst=instances())
+def test_free_period_cliques_kept_hold_every_clique_of_the_periods(inst: Instance) -> None:
+    periods = candidates(inst, -3)
+    starts = [s for s, _ in periods]
+    assert all(e - s == DAY for s, e in periods) and starts == sorted(set(starts))
+    lows = [next(i for i, (s, _) in enumerate(periods) if s > start - DAY) for start in starts]
+    every = [set(range(lows[j], j + 1)) for j in range(len(periods))]
+    assert every == [{i for i, (s, e) in enumerate(periods) if s <= start < e} for start in starts]
+    kept = [every[j] for j in range(len(periods)) if j + 1 == len(periods) or lows[j + 1] > lows[j]]
+    assert all(any(c <= k for k in kept) for c in every)
+    assert DayOffParams().min_free_days == 4
+
+
+def _context(kind: str) -> tuple[BuildContext, Instance]:
+    inst = ruletools.instance(people=("R1",), shifts=(ruletools.DAY, ruletools.NIGHT), days=3)
+    model = cp_model.CpModel()
+    ctx = BuildContext(
+        model=model,
+        variables=Variables(model, inst),
+        instance=inst,
+        rule="test",
+        kind=kind,  # type: ignore[arg-type]
+        weight=3,
+        selector=None,
+        guards={},
+        penalties=[],
+    )
+    return ctx, inst
+
+
+def test_forbid_all_is_one_conjunction_when_hard_and_a_named_penalty_each_when_soft() -> None:
+    hard, inst = _context("hard")
+    row = hard.x.row("R1")
+    hard.forbid_all(row[:4], ["a", "b", "c", "d"], subject="person=R1", person="R1")
+    assert len(hard.model.proto.constraints) == 1 and list(hard._guards) == ["test(person=R1)"]
+    assert hard._guards["test(person=R1)"].detail == {"person": "R1"}
+    hard.forbid_all([], [], subject="person=R2")
+    assert list(hard._guards) == ["test(person=R1)"]  # nothing to forbid: no guard either
+    soft, _ = _context("soft")
+    soft.forbid_all(soft.x.row("R1")[:2], ["a", "b"], subject="person=R1", scale=2)
+    assert [(p.name, p.weight) for p in soft._penalties] == [("a", 6), ("b", 6)]
+    assert not soft._guards
+
+
+def test_sums_of_literals_that_can_never_break_add_nothing() -> None:
+    ctx, _ = _context("hard")
+    row = ctx.x.row("R1")
+    ctx.at_most_literals(row[:3], [2, 0, 1], 3, subject="s", name="n")  # at most 3 anyway
+    ctx.at_least_literals(row[:3], [-1, -1, 0], -2, subject="s", name="n")  # at least -2 anyway
+    ctx.at_most_literals(row[:3], None, 3, subject="s", name="n")
+    assert not ctx.model.proto.constraints and not ctx._guards
+    ctx.at_most_literals(row[:3], [2, 0, 1], 2, subject="s", name="n")
+    assert len(ctx.model.proto.constraints) == 1
+    assert list(ctx.model.proto.constraints[0].linear.coeffs) == [2, 1]  # a zero coefficient is left out
+
+
+def test_a_negation_is_made_once_per_literal() -> None:
+    ctx, _ = _context("hard")
+    var = ctx.x.row("R1")[0]
+    first = ctx.x.negation(var)
+    assert ctx.x.negation(var) is first and first.index == -var.index - 1
+    assert ctx.x.negation(first).index == var.index
+    works = ctx.x.works("R1", 0)
+    assert ctx.x.bounds(works) == (0, 1) and ctx.x.bounds(first) == (0, 1)
+    count = ctx.model.new_int_var(-2, 5, "count")
+    assert ctx.x.bounds(count) == (-2, 5)
+
+
+def test_the_objective_is_every_weighted_penalty() -> None:
+    from rotaflow.constraints.model import penalty_objective
+    from rotaflow.constraints.registry import Penalty
+
+    ctx, _ = _context("soft")
+    a, b = ctx.x.row("R1")[:2]
+    assert penalty_objective([]) is None
+    assert penalty_objective([Penalty("r", "n", 0, [(1, a)], 5)]) is None
+    assert penalty_objective([Penalty("r", "n", 2, [], 5)]) == 10
+    objective = penalty_objective([Penalty("r", "n", 2, [(1, a), (-1, b)], 1), Penalty("r", "m", 3, [(4, b)])])
+    ctx.model.minimize(objective)
+    proto = ctx.model.proto.objective
+    assert dict(zip(proto.vars, proto.coeffs, strict=True)) == {a.index: 2, b.index: 10} and proto.offset == 2
+
+
+def test_a_block_builds_the_same_guards_with_and_without_history() -> None:
+    """People with history build through the general path, the others through the shared plan: a person
+    whose history is outside every rule's reach gets the same constraints as one with none."""
+    from tests.unit.constraints.test_agreement import DEFAULT
+
+    inst = ruletools.instance(people=("R1", "R2"), shifts=(ruletools.DAY, ruletools.NIGHT, ruletools.CALL24), days=7)
+    inst.history = ruletools.history(inst, "R2", [-60], "DAY")
+    built = build_model(inst, DEFAULT, enforce=False)
+    names = {g.name.replace("R2", "R1") for g in built.guards.values() if "R2" in g.name}
+    assert names == {g.name for g in built.guards.values() if "R1" in g.name}
