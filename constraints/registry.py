@@ -125,6 +125,7 @@ class Variables:
         self._one_a_day: dict[tuple[str, int], cp_model.IntVar] = {}
         # id(literal) → (literal, its negation); the literal is kept so its id is never reused
         self._negations: dict[int, tuple[Any, Any]] = {}
+        self._negated_rows: dict[str, list[Any]] = {}
         # id(variable) → (variable, least, greatest value); every decision is Boolean
         self._bounds: dict[int, tuple[Any, int, int]] = {id(v): (v, 0, 1) for v in self._x.values()}
 
@@ -134,6 +135,14 @@ class Variables:
     def row(self, person: str) -> list[cp_model.IntVar]:
         """The person's decisions in ``instance.slot_list`` order (by day, then shift)."""
         return self._rows[person]
+
+    def negated_row(self, person: str) -> list[Any]:
+        """The negations of ``row(person)``, made once (the same objects ``negation`` returns)."""
+        found = self._negated_rows.get(person)
+        if found is None:
+            negation = self.negation
+            found = self._negated_rows[person] = [negation(v) for v in self._rows[person]]
+        return found
 
     def on_day(self, person: str, day: int) -> list[cp_model.IntVar]:
         size = len(self.instance.shift_ids)
@@ -247,6 +256,8 @@ class BuildContext:
         self._guards = guards
         self._penalties = penalties
         self._people: list[str] | None = None
+        self._last_subject: str | None = None
+        self._last_guard: Any = None
 
     # ------------------------------------------------------------------ scope
 
@@ -269,11 +280,14 @@ class BuildContext:
 
     def guard(self, subject: str, **detail: Any) -> cp_model.IntVar:
         """The enforcement literal of this rule for ``subject`` (one per rule × subject)."""
+        if subject == self._last_subject:  # rules add their constraints subject by subject
+            return self._last_guard
         key = f"{self.rule}({subject})"
         found = self._guards.get(key)
         if found is None:
             literal = self.model.new_bool_var(f"guard:{key}")
             found = self._guards[key] = Guard(self.rule, subject, literal, dict(detail))
+        self._last_subject, self._last_guard = subject, found.literal
         return found.literal
 
     # ------------------------------------------------------------------ both modes
@@ -451,6 +465,10 @@ def _literal_terms(
     if coefficients is None:
         variables = list(literals)
         return variables, [1] * len(variables), 0, len(variables)
+    if len(coefficients) != len(literals):
+        raise ValueError(f"{len(literals)} literals but {len(coefficients)} coefficients")
+    if coefficients and min(coefficients) > 0:  # the usual case: minutes, counts
+        return list(literals), list(coefficients), 0, sum(coefficients)
     variables, kept = [], []
     low = high = 0
     for coefficient, literal in zip(coefficients, literals, strict=True):

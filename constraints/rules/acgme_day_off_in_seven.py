@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict, Field
 
 from rotaflow.constraints.instance import Instance, Schedule
@@ -103,30 +102,31 @@ class AcgmeDayOffInSeven(Rule):
         for first, last in windows:
             lo, hi = inst.midnight(first), inst.midnight(last + 1)
             inside.append(range(bisect.bisect_left(starts, lo), bisect.bisect_right(ends, hi)))
+        labels = [date_label(inst, first) for first, _ in windows]
+        model = ctx.model
         for person in ctx.people:
-            row = ctx.x.row(person)
-            negation = ctx.x.negation
+            negated = ctx.x.negated_row(person)
             past = inst.history_of(person)
-            free: list[cp_model.IntVar | None] = []
+            free: list[Any] = []  # None: a period a shift in history makes busy
             for n, (start, end) in enumerate(periods):
                 if past and any(h.start < end and start < h.end_with_transition for h in past):
                     free.append(None)
                     continue
-                var = ctx.model.new_bool_var(f"free[{person},{n}]")
+                var = model.new_bool_var(f"free[{person},{n}]")
                 if touching[n]:
-                    ctx.model.add_bool_and([negation(row[i]) for i in touching[n]]).only_enforce_if(var)
+                    model.add_bool_and([negated[i] for i in touching[n]]).only_enforce_if(var)
                 free.append(var)
             for low, high in cliques:
-                members = [v for v in free[low : high + 1] if v is not None]
+                members = [v for v in free[low : high + 1] if v is not None] if past else free[low : high + 1]
                 if len(members) > 1:
-                    ctx.model.add_at_most_one(members)
-            for (first, last), chosen in zip(windows, inside, strict=True):
-                literals = [v for v in (free[j] for j in chosen) if v is not None]
+                    model.add_at_most_one(members)
+            for (first, last), chosen, label in zip(windows, inside, labels, strict=True):
+                found = free[chosen.start : chosen.stop]
                 ctx.at_least_literals(
-                    literals,
+                    [v for v in found if v is not None] if past else found,
                     None,
                     need,
-                    subject=f"person={person}, window={date_label(inst, first)}",
+                    subject=f"person={person}, window={label}",
                     name=f"{person}:{first}",
                     person=person,
                     first=first,

@@ -225,7 +225,7 @@ class _Plan:
         self.labels = [f"{p.day}:{p.shift}" for p in pieces if p.day is not None]
 
     def build(self, ctx: BuildContext, person: str) -> None:
-        model, row, negation = ctx.model, ctx.x.row(person), ctx.x.negation
+        model, row, negated, negation = ctx.model, ctx.x.row(person), ctx.x.negated_row(person), ctx.x.negation
         reached: list[Any] = []
         for k, step in enumerate(self.reach):
             if step is None:
@@ -238,7 +238,7 @@ class _Plan:
             if steps:
                 went_on = negation(reached[k - 1])
                 for other in steps:
-                    model.add_bool_or([went_on, negation(row[other]), var])
+                    model.add_bool_or([went_on, negated[other], var])
             reached.append(var)
         late: dict[str, Any] = {}
         subject = f"person={person}"

@@ -45,17 +45,17 @@ class ForbiddenSuccessions(Rule):
             plan = [
                 (inst.shift_position[a], [inst.shift_position[b] for b in banned]) for a, banned in followers.items()
             ]
-            add_bool_and, negation = ctx.model.add_bool_and, ctx.x.negation
+            add_bool_and = ctx.model.add_bool_and
             for person in ctx.people:
                 guard = ctx.guard(f"person={person}", person=person)
-                row = ctx.x.row(person)
+                row, negated = ctx.x.row(person), ctx.x.negated_row(person)
                 before = history_days(inst, person).get(-1, set()) if inst.history_of(person) else set()
                 for a in sorted(before & set(followers)):
-                    add_bool_and([negation(row[inst.shift_position[b]]) for b in followers[a]]).only_enforce_if(guard)
+                    add_bool_and([negated[inst.shift_position[b]] for b in followers[a]]).only_enforce_if(guard)
                 for day in range(inst.days - 1):
                     today, tomorrow = day * size, (day + 1) * size
                     for worked, barred in plan:
-                        add_bool_and([negation(row[tomorrow + k]) for k in barred]).only_enforce_if(
+                        add_bool_and([negated[tomorrow + k] for k in barred]).only_enforce_if(
                             [row[today + worked], guard]
                         )
             return
