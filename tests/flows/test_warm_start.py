@@ -1,0 +1,33 @@
+"""The temporary Prefect API started while a command loads its modules (rotaflow.flows.warm)."""
+
+from __future__ import annotations
+
+import sys
+
+import httpx
+from prefect.server.api.server import SubprocessASGIServer
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from rotaflow.flows.warm import api_warm_start
+
+
+def test_with_an_api_named_nothing_is_started_or_imported() -> None:
+    assert PREFECT_API_URL.value()  # the session's test API
+    with api_warm_start(["rotaflow_no_such_module_to_import"]) as started:
+        assert started is False
+    assert "rotaflow_no_such_module_to_import" not in sys.modules
+
+
+def test_without_an_api_the_temporary_one_answers_when_the_block_ends_and_the_modules_are_loaded() -> None:
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        assert not PREFECT_API_URL.value()
+        with api_warm_start(["json", "rotaflow_no_such_module_to_import"]) as started:
+            assert started is True
+        server = SubprocessASGIServer()  # the instance a flow run's client takes
+        try:
+            assert server.running and server.server_process is not None
+            assert server.server_process.poll() is None
+            assert httpx.get(f"{server.api_url}/health", timeout=30).status_code == 200
+        finally:
+            server.stop()
+    assert "json" in sys.modules
