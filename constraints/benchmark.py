@@ -12,11 +12,19 @@ the soft rules ``shift_requests`` and ``coverage_target`` with weight 1.
 from __future__ import annotations
 
 import datetime as dt
+import random
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from rotaflow.constraints.curtois import CurtoisInstance, Roster, evaluate, load_curtois, roster_to_csv
+from ortools.sat.python import cp_model
+
+from rotaflow.constraints.curtois import CurtoisInstance, CurtoisStaff, Roster, evaluate, load_curtois, roster_to_csv
 from rotaflow.constraints.instance import Cell, Demand, Instance, PersonSpec, RequestSpec, ShiftSpec
 from rotaflow.constraints.model import build_model
 from rotaflow.constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
@@ -24,7 +32,7 @@ from rotaflow.constraints.search import neighbourhood_search
 from rotaflow.constraints.solve import solve
 from rotaflow.files import replace_private
 
-__all__ = ["BENCHMARK_START", "curtois_problem", "roster_of", "solve_curtois"]
+__all__ = ["BENCHMARK_START", "construct_curtois", "curtois_problem", "roster_of", "solve_curtois"]
 
 BENCHMARK_START = dt.date(2024, 1, 1)
 """A Monday: day 0 of every benchmark instance."""
@@ -121,9 +129,14 @@ def solve_curtois(
     ci = load_curtois(path)
     instance, rules = curtois_problem(ci)
     built = build_model(instance, rules)
+    start: Roster | None = None
+    if lns and ci.horizon * len(ci.staff) * len(ci.shifts) > CONSTRUCT_ABOVE:
+        budget = CONSTRUCT_SHARE * max(0.0, time_limit - (time.monotonic() - began))
+        start = construct_curtois(ci, deadline=time.monotonic() + budget, seed=seed, workers=workers)
     left = max(MIN_SEARCH, time_limit - (time.monotonic() - began))
     if lns:
-        result = neighbourhood_search(built, time_limit=left, workers=workers, seed=seed)
+        cells = None if start is None else frozenset((p, d, s) for p, days in start.items() for d, s in days.items())
+        result = neighbourhood_search(built, time_limit=left, workers=workers, seed=seed, start=cells)
     else:
         result = solve(built, time_limit=left, workers=workers, seed=seed)
     roster = roster_of(result.cells)
@@ -145,5 +158,156 @@ def solve_curtois(
     }
 
 
+CONSTRUCT_ABOVE = 30_000
+"""Instances with more cells (days x staff x shift types) than this start the search from a roster
+built person by person (:func:`construct_curtois`): CP-SAT alone finds no roster of the whole model
+in time there (Instance20-22 have 54 600 to 182 000; Instance12, the largest of 1-12, 16 800)."""
+
+CONSTRUCT_SHARE = 0.5
+"""The most of the time left after building the model that building that first roster may take."""
+
 MIN_SEARCH = 1.0
 """Seconds the solver gets however long reading and building the model took."""
+
+
+def construct_curtois(ci: CurtoisInstance, *, deadline: float, seed: int = 0, workers: int = 2) -> Roster | None:
+    """A roster that keeps every hard rule, built a few people at a time; None when time runs out first.
+
+    Every hard rule of the benchmark concerns one person, so each person's roster is solved on
+    its own (a small CP-SAT model of that person's hard rules), ``workers`` people side by side
+    and the next ones after them, in an order drawn from ``seed``. The objective is what the
+    person's shifts add to the official one given the people before: requests granted or not,
+    cover still short (its under weight saved) or already met (its over weight paid). The
+    evaluator, and the whole model the search completes it in, check the result; it is the start
+    of the search on instances whose whole model finds no roster in time.
+    """
+    order = list(ci.staff)
+    random.Random(seed).shuffle(order)
+    assigned: Counter[tuple[int, str]] = Counter()
+    roster: Roster = {}
+    size = max(1, workers)
+    rounds = [order[i : i + size] for i in range(0, len(order), size)]
+    with ThreadPoolExecutor(max_workers=size, thread_name_prefix="construct") as pool:
+        for n, group in enumerate(rounds):
+            share = min(ALONE_SECONDS, (deadline - time.monotonic()) / (len(rounds) - n))
+            if share <= 0:
+                return None
+            models = [_alone_model(ci, person, assigned) for person in group]
+            found = list(pool.map(partial(_solve_alone, share=share, deadline=deadline, seed=seed), models))
+            for person, shifts in zip(group, found, strict=True):
+                if shifts is None:
+                    return None
+                for day, shift in shifts.items():
+                    assigned[day, shift] += 1
+                roster[person.id] = shifts
+    return roster
+
+
+@dataclass
+class _AloneModel:
+    model: cp_model.CpModel
+    x: dict[tuple[int, str], cp_model.IntVar]
+
+
+def _alone_model(ci: CurtoisInstance, person: CurtoisStaff, assigned: Counter[tuple[int, str]]) -> _AloneModel:
+    """One person's hard rules, and as objective what each of their shifts adds to the official one
+    given the cover ``assigned`` to the people before: a request granted or not, a shift short of cover
+    (its under weight saved) or not (its over weight paid)."""
+    model = cp_model.CpModel()
+    horizon, shifts = ci.horizon, ci.shifts
+    x = {(d, s.id): model.new_bool_var(f"x{d}_{s.id}") for d in range(horizon) for s in shifts}
+    works = []
+    off = ci.days_off.get(person.id, frozenset())
+    for d in range(horizon):
+        day = [x[d, s.id] for s in shifts]
+        w = model.new_bool_var(f"w{d}")
+        model.add(sum(day) == w)
+        if d in off:
+            model.add(w == 0)
+        works.append(w)
+    for s in shifts:
+        for nxt in s.cannot_follow:
+            for d in range(horizon - 1):
+                model.add_bool_or([~x[d, s.id], ~x[d + 1, nxt]])
+        limit = person.max_shifts.get(s.id)
+        if limit is not None:
+            model.add(sum(x[d, s.id] for d in range(horizon)) <= limit)
+    minutes = sum(s.minutes * x[d, s.id] for d in range(horizon) for s in shifts)
+    model.add(minutes <= person.max_total_minutes)
+    model.add(minutes >= person.min_total_minutes)
+    most = person.max_consecutive_shifts
+    for d in range(horizon - most):
+        model.add(sum(works[d : d + most + 1]) <= most)
+    for d in range(1, horizon):  # a run that starts inside the horizon lasts its minimum or reaches the end
+        for j in range(1, min(person.min_consecutive_shifts, horizon - d)):
+            model.add_bool_or([works[d - 1], ~works[d], works[d + j]])
+        for j in range(1, min(person.min_consecutive_days_off, horizon - d)):
+            model.add_bool_or([~works[d - 1], works[d], ~works[d + j]])
+    weekends = []
+    for days in ci.weekends:
+        worked = model.new_bool_var(f"weekend{days[0]}")
+        model.add_max_equality(worked, [works[d] for d in days])
+        weekends.append(worked)
+    model.add(sum(weekends) <= person.max_weekends)
+    gain: Counter[tuple[int, str]] = Counter()
+    for c in ci.cover:
+        gain[c.day, c.shift] += -c.weight_under if assigned[c.day, c.shift] < c.requirement else c.weight_over
+    for r in ci.on_requests:
+        if r.staff == person.id:
+            gain[r.day, r.shift] -= r.weight
+    for r in ci.off_requests:
+        if r.staff == person.id:
+            gain[r.day, r.shift] += r.weight
+    model.minimize(sum(weight * x[cell] for cell, weight in gain.items() if weight))
+    return _AloneModel(model, x)
+
+
+ALONE_SECONDS = 0.5
+"""The most one person's roster may take to improve once a roster is found (the rest goes to the search)."""
+
+ALONE_PARAMETERS: dict[str, Any] = {
+    "num_workers": 1,
+    "linearization_level": 0,
+    "search_branching": cp_model.PORTFOLIO_WITH_QUICK_RESTART_SEARCH,
+}
+"""CP-SAT parameters of one person's roster: one worker, no LP, quick restarts finds a first roster
+within a few tenths of a second where the default single worker may find none in seconds (a tight
+window of total minutes over half a year)."""
+
+
+class _StopAfter(cp_model.CpSolverSolutionCallback):
+    """Ends the search at ``at`` (monotonic seconds) if it has a solution by then, else at its first."""
+
+    def __init__(self, solver: cp_model.CpSolver, at: float) -> None:
+        super().__init__()
+        self.solver = solver
+        self.at = at
+        self.found = threading.Event()
+        self.timer = threading.Timer(max(0.0, at - time.monotonic()), self._due)
+
+    def _due(self) -> None:
+        if self.found.is_set():
+            self.solver.stop_search()
+
+    def on_solution_callback(self) -> None:
+        self.found.set()
+        if time.monotonic() >= self.at:
+            self.stop_search()
+
+
+def _solve_alone(alone: _AloneModel, *, share: float, deadline: float, seed: int) -> dict[int, str] | None:
+    """The best roster of one person within ``share`` seconds, else the first found (until ``deadline``)."""
+    solver = cp_model.CpSolver()
+    for name, value in ALONE_PARAMETERS.items():
+        setattr(solver.parameters, name, value)
+    solver.parameters.random_seed = seed
+    solver.parameters.max_time_in_seconds = max(0.05, deadline - time.monotonic())
+    callback = _StopAfter(solver, time.monotonic() + share)
+    callback.timer.start()
+    try:
+        code = solver.solve(alone.model, callback)
+    finally:
+        callback.timer.cancel()
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return {day: shift for (day, shift), var in alone.x.items() if solver.value(var)}

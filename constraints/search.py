@@ -102,6 +102,7 @@ def neighbourhood_search(
     companion: bool = COMPANION,
     patience: float = PATIENCE,
     log: bool = False,
+    start: frozenset[Cell] | None = None,
 ) -> SolveResult:
     """CP-SAT on the whole model for a ``first`` share of the time, then large neighbourhood search.
 
@@ -127,6 +128,11 @@ def neighbourhood_search(
     after that long its best is still more than ``LAG`` worse than the search's, or when it
     has found no schedule at all within ``FIRST_WAIT`` × ``time_limit`` seconds: on large
     models it finds little.
+
+    With ``start`` (a schedule that keeps every hard rule, say one built person by person), the
+    search begins from it instead of from a first CP-SAT solve: on models too large for CP-SAT to
+    find any schedule in time. CP-SAT only completes it (every other variable follows from the
+    cells); if it cannot, the search begins as without it.
     """
     started = time.monotonic()
     side = (
@@ -151,6 +157,7 @@ def neighbourhood_search(
             parameters=parameters,
             select=select,
             log=log,
+            start=start,
         )
     finally:
         if side is not None:
@@ -176,13 +183,14 @@ def _phases(
     heaviest_first: float,
     side: _Companion | None,
     started: float,
+    start: frozenset[Cell] | None = None,
     **options: Any,
 ) -> SolveResult:
     """The heaviest-first phase (when the penalties weigh differently), then the search on the whole objective."""
     heavy = _heaviest(built) if heaviest_first > 0 else None
     if heavy is None:
-        return _search_on(built, time_limit=time_limit, side=side, joins=True, **options)
-    ahead = _search_on(heavy, time_limit=heaviest_first * time_limit, side=side, joins=False, **options)
+        return _search_on(built, time_limit=time_limit, side=side, joins=True, start=start, **options)
+    ahead = _search_on(heavy, time_limit=heaviest_first * time_limit, side=side, joins=False, start=start, **options)
     if ahead.status == "infeasible":
         return ahead  # the same hard rules
     offset = time.monotonic() - started
@@ -191,6 +199,7 @@ def _phases(
         time_limit=max(0.1, time_limit - offset),
         side=side,
         joins=True,
+        start=ahead.cells if start is not None and ahead.cells else start,
         **options,
     )
     result.progress = [replace(p, seconds=p.seconds + offset) for p in result.progress]
@@ -233,6 +242,7 @@ def _search_on(
     log: bool,
     side: _Companion | None = None,
     joins: bool = False,
+    start: frozenset[Cell] | None = None,
 ) -> SolveResult:
     """:func:`neighbourhood_search` on the model's own objective.
 
@@ -242,7 +252,9 @@ def _search_on(
     """
     started = time.monotonic()
     deadline = started + time_limit
-    first_run = _solve_whole(built, time_limit, workers, seed, switch=first * time_limit)
+    first_run = _complete(built, start, time_limit, seed) if start is not None else None
+    if first_run is None or first_run.solution is None:
+        first_run = _solve_whole(built, max(0.1, deadline - time.monotonic()), workers, seed, switch=first * time_limit)
     if first_run.status != "feasible" or first_run.solution is None or deadline - time.monotonic() < 0.1:
         return _result(built, first_run, started, [])
     search = _Search(built, first_run, kinds, seed, parameters, started, select)
@@ -477,6 +489,33 @@ def _solve_whole(built: BuiltModel, time_limit: float, workers: int, seed: int, 
     )
 
 
+def _complete(built: BuiltModel, cells: frozenset[Cell], time_limit: float, seed: int) -> _Run:
+    """The whole model with every cell fixed as in ``cells``: the schedule's other variables and objective."""
+    model = built.model.clone()
+    proto = model.proto
+    for cell, index in built.x.indices().items():
+        domain = proto.variables[index].domain
+        domain[0] = domain[1] = int(cell in cells)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(time_limit)
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = seed
+    started = time.monotonic()
+    code = solver.solve(model)
+    found = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    objective = solver.objective_value if found else None
+    progress = [Progress(time.monotonic() - started, objective, -math.inf)] if objective is not None else []
+    # the objective is exact for these cells, but no bound on the whole model
+    return _Run(
+        "feasible" if found else "timeout",
+        objective,
+        None,
+        time.monotonic() - started,
+        list(solver.response_proto.solution) if found else None,
+        progress,
+    )
+
+
 def _result(built: BuiltModel, run: _Run, started: float, extra: list[Progress]) -> SolveResult:
     """A :class:`SolveResult` of the whole search from its best run."""
     solution = run.solution
@@ -584,7 +623,7 @@ class _Search:
 
     def closed(self) -> bool:
         """Whether the best schedule meets the bound: optimal, nothing left to search."""
-        return self.best.objective <= math.ceil(self.bound - 1e-6)
+        return self.bound > -math.inf and self.best.objective <= math.ceil(self.bound - 1e-6)
 
     def adopt(self, objective: float, solution: list[int], bound: float | None) -> bool:
         """Take a schedule found elsewhere (the companion) when it is better than the best; and its bound."""

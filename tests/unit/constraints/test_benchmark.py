@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rotaflow.constraints.benchmark import curtois_problem, roster_of, solve_curtois
 from rotaflow.constraints.curtois import evaluate, load_curtois
 from rotaflow.constraints.model import build_model
@@ -47,3 +49,33 @@ def test_the_mapping_uses_registered_rules_only() -> None:
         "shift_requests",
     }
     assert [r.kind for r in rules[:8]] == ["hard"] * 8
+
+
+def test_a_roster_built_person_by_person_keeps_every_hard_rule() -> None:
+    import time
+
+    from rotaflow.constraints.benchmark import construct_curtois
+
+    for name in ("Instance1.txt", "Instance2.txt", "Instance5.txt"):
+        ci = load_curtois(SHARED / name)
+        roster = construct_curtois(ci, deadline=time.monotonic() + 30, seed=1)
+        assert roster is not None and set(roster) == set(ci.staff_ids)
+        evaluation = evaluate(ci, roster)
+        assert evaluation.hard_violations == [], name
+        assert any(roster.values())
+
+
+def test_building_person_by_person_gives_up_at_its_deadline() -> None:
+    from rotaflow.constraints.benchmark import construct_curtois
+
+    assert construct_curtois(load_curtois(SHARED / "Instance5.txt"), deadline=0.0) is None
+
+
+def test_the_search_starts_from_the_built_roster_on_large_instances(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above CONSTRUCT_ABOVE cells the search begins from the roster built person by person."""
+    import rotaflow.constraints.benchmark as benchmark
+
+    monkeypatch.setattr(benchmark, "CONSTRUCT_ABOVE", 0)
+    result = solve_curtois(SHARED / "Instance5.txt", time_limit=8, workers=2, seed=0)
+    assert result["status"] in ("feasible", "optimal") and result["hard_violations"] == 0
+    assert result["objective"] is not None and result["objective"] >= 1143

@@ -380,3 +380,25 @@ def test_a_companion_that_proved_optimality_ends_the_next_phase_at_once() -> Non
     result = _search_on(built, time_limit=20, workers=2, seed=0, log=False, side=side, joins=True, **options)
     assert time.monotonic() - began < 5
     assert result.status == "optimal" and result.objective == 607 and result.best_bound == 607
+
+
+def test_the_search_begins_from_a_given_schedule_without_a_bound() -> None:
+    """With ``start`` the first schedule is the one given, completed by CP-SAT; no bound is known then."""
+    import time
+
+    from rotaflow.constraints.benchmark import construct_curtois, curtois_problem
+    from rotaflow.constraints.curtois import evaluate, load_curtois
+    from rotaflow.constraints.model import build_model
+    from rotaflow.constraints.search import neighbourhood_search
+
+    ci = load_curtois(Path(__file__).resolve().parents[2] / "fixtures" / "curtois" / "Instance2.txt")
+    roster = construct_curtois(ci, deadline=time.monotonic() + 20, seed=0)
+    assert roster is not None
+    cells = frozenset((p, d, s) for p, days in roster.items() for d, s in days.items())
+    built = build_model(*curtois_problem(ci))
+    result = neighbourhood_search(
+        built, time_limit=3, workers=1, seed=0, start=cells, heaviest_first=0, companion=False
+    )
+    assert result.progress[0].objective == evaluate(ci, roster).objective
+    assert result.objective is not None and result.objective <= result.progress[0].objective
+    assert evaluate(ci, {p: {d: s for q, d, s in result.cells if q == p} for p in ci.staff_ids}).hard_violations == []
