@@ -26,17 +26,17 @@ import math
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ortools.sat.python import cp_model
 
 from rotaflow.constraints.instance import Cell
 from rotaflow.constraints.model import BuiltModel, penalty_objective
-from rotaflow.constraints.solve import Progress, SolveResult, penalty_totals
+from rotaflow.constraints.solve import Progress, SolveResult, kill_switch, penalty_totals
 
-__all__ = ["ALL_KINDS", "KINDS", "neighbourhood_search"]
+__all__ = ["ALL_KINDS", "KINDS", "LIGHT_PRESOLVE", "neighbourhood_search"]
 
 ALL_KINDS = ("days", "focus", "people", "helpers", "block", "patch", "weekly", "rota")
 """Neighbourhoods: every person on a few days; the same around a day that costs; a few
@@ -86,6 +86,37 @@ STEP_PARAMETERS: Mapping[str, Any] = {"linearization_level": 2}
 """CP-SAT parameters of a neighbourhood step: with every clause in the LP a step proves its
 neighbourhood optimal several times sooner (the whole model gains nothing from it)."""
 
+LIGHT_PRESOLVE: Mapping[str, Any] = {
+    "keep_all_feasible_solutions_in_presolve": True,
+    "max_presolve_iterations": 1,
+    "cp_model_probing_level": 0,
+    "symmetry_level": 0,
+}
+"""CP-SAT parameters for a presolve of one pass without dual reductions, probing or symmetries: on a
+residency block of 200 people (190 000 variables) CP-SAT's default presolve alone runs for about 25 CPU
+seconds before any search; this one reaches the first schedule in about 5."""
+
+
+@dataclass(frozen=True)
+class _Controls:
+    """What the caller steers a search with beyond its budget (see :func:`neighbourhood_search`)."""
+
+    origin: float
+    stop: threading.Event | None = None
+    on_progress: Callable[[Progress], None] | None = None
+    relative_gap: float = 0.0
+    whole: Mapping[str, Any] = field(default_factory=dict)
+
+    def stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def report(self, objective: float, bound: float) -> None:
+        if self.on_progress is not None:
+            self.on_progress(Progress(time.monotonic() - self.origin, objective, bound))
+
+
+_QUIET = _Controls(0.0)
+
 
 def neighbourhood_search(
     built: BuiltModel,
@@ -103,6 +134,11 @@ def neighbourhood_search(
     patience: float = PATIENCE,
     log: bool = False,
     start: frozenset[Cell] | None = None,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    hint: Iterable[Cell] | None = None,
+    relative_gap: float = 0.0,
+    whole_parameters: Mapping[str, Any] | None = None,
 ) -> SolveResult:
     """CP-SAT on the whole model for a ``first`` share of the time, then large neighbourhood search.
 
@@ -133,14 +169,28 @@ def neighbourhood_search(
     search begins from it instead of from a first CP-SAT solve: on models too large for CP-SAT to
     find any schedule in time. CP-SAT only completes it (every other variable follows from the
     cells); if it cannot, the search begins as without it.
+
+    As :func:`~rotaflow.constraints.solve.solve`: setting ``stop`` ends every solve within moments
+    (status ``cancelled``, with the best schedule so far); ``on_progress`` hears of each better
+    schedule on the whole objective (seconds since the start, objective, bound); ``hint`` (a
+    schedule, say the published one) is the first whole solve's hint; the search ends once the
+    best schedule is within ``relative_gap`` of the bound. ``whole_parameters`` are CP-SAT
+    parameters of the solves on the whole model (the first one and the companion's), for example
+    :data:`LIGHT_PRESOLVE` on models whose presolve would take most of the time.
     """
     started = time.monotonic()
+    controls = _Controls(started, stop, on_progress, relative_gap, dict(whole_parameters or {}))
+    if controls.stopped():
+        return SolveResult("cancelled", None, None, 0.0, frozenset())
+    if hint is not None:
+        built = _hinted(built, frozenset(hint))  # a copy: the caller's model keeps its own hint
     side = (
         _Companion(built, started + time_limit, seed, patience * time_limit, FIRST_WAIT * time_limit)
         if companion and workers > 1
         else None
     )
     if side is not None:
+        side.controls = controls
         side.start()
     try:
         result = _phases(
@@ -158,6 +208,7 @@ def neighbourhood_search(
             select=select,
             log=log,
             start=start,
+            controls=controls,
         )
     finally:
         if side is not None:
@@ -168,7 +219,10 @@ def neighbourhood_search(
         run = _Run("optimal" if side.optimal else "feasible", best.objective, side.bound, 0.0, best.solution, [])
         late = Progress(time.monotonic() - started, best.objective, -math.inf if side.bound is None else side.bound)
         result = _result(built, run, started, [*result.progress, late])
+        controls.report(late.objective, late.bound)
     result.seconds = time.monotonic() - started
+    if controls.stopped() and result.status != "optimal":
+        result.status = "cancelled"  # as solve(): stopped without a proof, the schedule so far kept
     if log and side is not None:
         print(
             f"companion: {side.found} schedules, best {side.best.objective if side.best else None}, "
@@ -184,15 +238,24 @@ def _phases(
     side: _Companion | None,
     started: float,
     start: frozenset[Cell] | None = None,
+    controls: _Controls = _QUIET,
     **options: Any,
 ) -> SolveResult:
-    """The heaviest-first phase (when the penalties weigh differently), then the search on the whole objective."""
+    """The heaviest-first phase (when the penalties weigh differently), then the search on the whole objective.
+
+    The heaviest-first phase honours ``controls``' stop and parameters but reports no progress (its
+    objective is not the whole one)."""
     heavy = _heaviest(built) if heaviest_first > 0 else None
     if heavy is None:
-        return _search_on(built, time_limit=time_limit, side=side, joins=True, start=start, **options)
-    ahead = _search_on(heavy, time_limit=heaviest_first * time_limit, side=side, joins=False, start=start, **options)
-    if ahead.status == "infeasible":
-        return ahead  # the same hard rules
+        return _search_on(
+            built, time_limit=time_limit, side=side, joins=True, start=start, controls=controls, **options
+        )
+    quiet = replace(controls, on_progress=None, relative_gap=0.0)
+    ahead = _search_on(
+        heavy, time_limit=heaviest_first * time_limit, side=side, joins=False, start=start, controls=quiet, **options
+    )
+    if ahead.status == "infeasible" or controls.stopped():
+        return ahead  # the same hard rules; or stopped
     offset = time.monotonic() - started
     result = _search_on(
         _hinted(built, ahead.cells) if ahead.cells else built,
@@ -200,6 +263,7 @@ def _phases(
         side=side,
         joins=True,
         start=ahead.cells if start is not None and ahead.cells else start,
+        controls=controls,
         **options,
     )
     result.progress = [replace(p, seconds=p.seconds + offset) for p in result.progress]
@@ -243,6 +307,7 @@ def _search_on(
     side: _Companion | None = None,
     joins: bool = False,
     start: frozenset[Cell] | None = None,
+    controls: _Controls = _QUIET,
 ) -> SolveResult:
     """:func:`neighbourhood_search` on the model's own objective.
 
@@ -254,11 +319,21 @@ def _search_on(
     deadline = started + time_limit
     first_run = _complete(built, start, time_limit, seed) if start is not None else None
     if first_run is None or first_run.solution is None:
-        first_run = _solve_whole(built, max(0.1, deadline - time.monotonic()), workers, seed, switch=first * time_limit)
-    if first_run.status != "feasible" or first_run.solution is None or deadline - time.monotonic() < 0.1:
+        first_run = _solve_whole(
+            built, max(0.1, deadline - time.monotonic()), workers, seed, switch=first * time_limit, controls=controls
+        )
+    elif first_run.objective is not None:
+        controls.report(first_run.objective, -math.inf)
+    if (
+        first_run.status != "feasible"
+        or first_run.solution is None
+        or deadline - time.monotonic() < 0.1
+        or controls.stopped()
+    ):
         return _result(built, first_run, started, [])
     search = _Search(built, first_run, kinds, seed, parameters, started, select)
     search.trace = log
+    search.controls = controls
 
     def lane(n: int) -> threading.Thread:
         thread = threading.Thread(target=search.run, args=(n, deadline, step), name=f"lns-{n}", daemon=True)
@@ -315,6 +390,7 @@ class _Companion:
         self.optimal = False
         self.stopped = False
         self.search: _Search | None = None
+        self.controls = _QUIET
         self.done = threading.Event()
         self.solver = cp_model.CpSolver()
         self.thread = threading.Thread(target=self._run, name="lns-companion", daemon=True)
@@ -381,10 +457,11 @@ class _Companion:
         params.max_time_in_seconds = max(0.0, self.deadline - time.monotonic())
         params.num_workers = 1
         params.random_seed = self.seed
-        for name, value in COMPANION_PARAMETERS.items():
+        for name, value in {**COMPANION_PARAMETERS, **self.controls.whole}.items():
             setattr(params, name, value)
         try:
-            code = self.solver.solve(self.built.model, _Offers(self))
+            with kill_switch(self.solver, self.controls.stop, "lns-companion-kill-switch"):
+                code = self.solver.solve(self.built.model, _Offers(self))
             if code == cp_model.OPTIMAL and self.best is not None:
                 self.optimal = True
                 self.bound = self.best.objective
@@ -434,26 +511,38 @@ class _FirstSolution(cp_model.CpSolverSolutionCallback):
 class _ProgressCallback(cp_model.CpSolverSolutionCallback):
     """Records each improving solution; from ``switch_at`` on, the first one ends the search."""
 
-    def __init__(self, started: float, switch_at: float) -> None:
+    def __init__(self, started: float, switch_at: float, controls: _Controls = _QUIET) -> None:
         super().__init__()
         self.started = started
         self.switch_at = switch_at
+        self.controls = controls
         self.progress: list[Progress] = []
 
     def on_solution_callback(self) -> None:
         self.progress.append(Progress(time.monotonic() - self.started, self.objective_value, self.best_objective_bound))
+        self.controls.report(self.objective_value, self.best_objective_bound)
         if time.monotonic() >= self.switch_at:
             self.stop_search()
 
 
-def _solve_whole(built: BuiltModel, time_limit: float, workers: int, seed: int, switch: float | None = None) -> _Run:
+def _solve_whole(
+    built: BuiltModel,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    switch: float | None = None,
+    controls: _Controls = _QUIET,
+) -> _Run:
     """CP-SAT on the whole model; with ``switch``, it stops after that many seconds once it has a schedule."""
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = float(time_limit)
     solver.parameters.num_workers = max(2, workers)  # one CP-SAT worker alone may find no schedule at all
     solver.parameters.random_seed = seed
+    solver.parameters.relative_gap_limit = controls.relative_gap
+    for name, value in controls.whole.items():
+        setattr(solver.parameters, name, value)
     started = time.monotonic()
-    callback = _ProgressCallback(started, started + (time_limit if switch is None else switch))
+    callback = _ProgressCallback(started, started + (time_limit if switch is None else switch), controls)
     finished = threading.Event()
 
     def watch() -> None:
@@ -466,7 +555,8 @@ def _solve_whole(built: BuiltModel, time_limit: float, workers: int, seed: int, 
     if switch is not None:
         watcher.start()
     try:
-        code = solver.solve(built.model, callback)
+        with kill_switch(solver, controls.stop) as cancelled:
+            code = solver.solve(built.model, callback)
     finally:
         finished.set()
     if switch is not None:
@@ -477,7 +567,7 @@ def _solve_whole(built: BuiltModel, time_limit: float, workers: int, seed: int, 
         cp_model.FEASIBLE: "feasible",
         cp_model.INFEASIBLE: "infeasible",
         cp_model.MODEL_INVALID: "invalid_model",
-    }.get(code, "timeout")
+    }.get(code, "cancelled" if cancelled.is_set() else "timeout")
     found = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     return _Run(
         status,
@@ -616,14 +706,21 @@ class _Search:
         """The cell positions each recent version changed (a thread catches up with them)."""
         self.history = 64
         self.trace = False
+        self.controls = _QUIET
         self.loading = 0.0
         """Seconds a step takes to load the model and reach its hint (a moving average)."""
 
     # ------------------------------------------------------------------ threads
 
     def closed(self) -> bool:
-        """Whether the best schedule meets the bound: optimal, nothing left to search."""
-        return self.bound > -math.inf and self.best.objective <= math.ceil(self.bound - 1e-6)
+        """Whether the best schedule meets the bound (optimal, nothing left to search) or comes within the
+        controls' relative gap of it, or the search was stopped."""
+        if self.controls.stopped():
+            return True
+        objective, bound = self.best.objective, self.bound
+        if bound == -math.inf:
+            return False
+        return objective <= math.ceil(bound - 1e-6) or objective - bound <= self.controls.relative_gap * abs(objective)
 
     def adopt(self, objective: float, solution: list[int], bound: float | None) -> bool:
         """Take a schedule found elsewhere (the companion) when it is better than the best; and its bound."""
@@ -645,6 +742,7 @@ class _Search:
         ]
         if objective < current.objective:
             self.progress.append(Progress(time.monotonic() - self.started, objective, self.bound))
+            self.controls.report(objective, self.bound)
         self.best = _Best(objective, solution, current.version + 1)
         self.changes.append((self.best.version, changed))
         del self.changes[: -self.history]
@@ -723,7 +821,8 @@ class _Search:
                 setattr(params, name, value)
             began = time.monotonic()
             first = _FirstSolution()
-            code = solver.solve(model, first)
+            with kill_switch(solver, self.controls.stop, "lns-step-kill-switch"):
+                code = solver.solve(model, first)
             spent = time.monotonic() - began
             if effort is not None:
                 spent = solver.response_proto.deterministic_time + STEP_OVERHEAD
