@@ -95,7 +95,10 @@ def run_once(args: list[str], code: Path | None) -> dict[str, Any]:
         wall = time.perf_counter() - start
         after = os.times()
         cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-        return {"wall": wall, "cpu": cpu, "code": done.returncode, "out": _masked(done.stdout, scratch)}
+        sample = {"wall": wall, "cpu": cpu, "code": done.returncode, "out": _masked(done.stdout, scratch)}
+        if done.returncode not in (0, 3):  # 3: violations found, a result like any other
+            sample["stderr"] = _masked(done.stderr, scratch)[-2000:]
+        return sample
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -196,6 +199,8 @@ def main() -> None:
                     file=sys.stderr,
                     flush=True,
                 )
+                if "stderr" in sample:
+                    print(sample["stderr"], file=sys.stderr, flush=True)
         load.append(os.getloadavg())
 
     rows = []
@@ -209,6 +214,7 @@ def main() -> None:
             row[f"{variant}_walls"] = [round(r["wall"], 3) for r in runs]
             row[f"{variant}_cpus"] = [round(r["cpu"], 3) for r in runs]
             row[f"{variant}_exit"] = sorted({r["code"] for r in runs})
+            row[f"{variant}_stderr"] = [r["stderr"] for r in runs if "stderr" in r]
         after = samples[(name, "after")]
         if "before" in variants:
             before = samples[(name, "before")]
