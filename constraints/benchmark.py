@@ -163,14 +163,16 @@ CONSTRUCT_ABOVE = 30_000
 built person by person (:func:`construct_curtois`): CP-SAT alone finds no roster of the whole model
 in time there (Instance20-22 have 54 600 to 182 000; Instance12, the largest of 1-12, 16 800)."""
 
-CONSTRUCT_SHARE = 0.5
+CONSTRUCT_SHARE = 0.75
 """The most of the time left after building the model that building that first roster may take."""
 
 MIN_SEARCH = 1.0
 """Seconds the solver gets however long reading and building the model took."""
 
 
-def construct_curtois(ci: CurtoisInstance, *, deadline: float, seed: int = 0, workers: int = 2) -> Roster | None:
+def construct_curtois(
+    ci: CurtoisInstance, *, deadline: float, seed: int = 0, workers: int = 2, improve: bool = True
+) -> Roster | None:
     """A roster that keeps every hard rule, built a few people at a time; None when time runs out first.
 
     Every hard rule of the benchmark concerns one person, so each person's roster is solved on
@@ -180,6 +182,10 @@ def construct_curtois(ci: CurtoisInstance, *, deadline: float, seed: int = 0, wo
     cover still short (its under weight saved) or already met (its over weight paid). The
     evaluator, and the whole model the search completes it in, check the result; it is the start
     of the search on instances whose whole model finds no roster in time.
+
+    With ``improve``, the time left goes to improving it: the best roster of one person drawn at
+    random given all the others', taken when it lowers the objective, until as many steps in a row
+    as there are people gained nothing.
     """
     order = list(ci.staff)
     random.Random(seed).shuffle(order)
@@ -192,7 +198,7 @@ def construct_curtois(ci: CurtoisInstance, *, deadline: float, seed: int = 0, wo
             share = min(ALONE_SECONDS, (deadline - time.monotonic()) / (len(rounds) - n))
             if share <= 0:
                 return None
-            models = [_alone_model(ci, person, assigned) for person in group]
+            models = [_alone_model(ci, person, _gains(ci, person, assigned)) for person in group]
             found = list(pool.map(partial(_solve_alone, share=share, deadline=deadline, seed=seed), models))
             for person, shifts in zip(group, found, strict=True):
                 if shifts is None:
@@ -200,7 +206,138 @@ def construct_curtois(ci: CurtoisInstance, *, deadline: float, seed: int = 0, wo
                 for day, shift in shifts.items():
                     assigned[day, shift] += 1
                 roster[person.id] = shifts
+        if improve:
+            _descend(ci, roster, assigned, pool, deadline=deadline, seed=seed, workers=size)
     return roster
+
+
+def _descend(
+    ci: CurtoisInstance,
+    roster: Roster,
+    assigned: Counter[tuple[int, str]],
+    pool: ThreadPoolExecutor,
+    *,
+    deadline: float,
+    seed: int,
+    workers: int,
+) -> None:
+    """Until ``deadline``, or as many steps in a row as there are people without a gain: the best
+    rosters of a few people drawn at random given everyone else's (hinted with their own), taken
+    when they lower the objective, in place; ``workers`` groups side by side."""
+    rng = random.Random(seed)
+    staff = list(ci.staff)
+    size = min(GROUP, len(staff))
+    idle = 0  # steps in a row that gained nothing
+    while time.monotonic() < deadline and idle < len(staff):
+        drawn = rng.sample(staff, min(len(staff), size * max(1, workers)))
+        groups = [drawn[i : i + size] for i in range(0, len(drawn), size)]
+        models = []
+        for group in groups:
+            others = assigned.copy()
+            for person in group:
+                others.subtract(roster[person.id].items())
+            models.append(_group_model(ci, group, others, roster))
+        share = min(GROUP_SECONDS, deadline - time.monotonic())
+        found = list(
+            pool.map(partial(_solve_group, share=share, deadline=deadline, seed=rng.randrange(1 << 30)), models)
+        )
+        for group, shifts in zip(groups, found, strict=True):
+            idle += 1
+            if shifts is None:
+                continue
+            before = _objective(ci, roster, assigned)
+            trial = dict(roster)
+            counts = assigned.copy()
+            for person in group:
+                counts.subtract(roster[person.id].items())
+                counts.update(shifts[person.id].items())
+                trial[person.id] = shifts[person.id]
+            if _objective(ci, trial, counts) < before:
+                idle = 0
+                roster.update(trial)
+                assigned.clear()
+                assigned.update(counts)
+
+
+def _objective(ci: CurtoisInstance, roster: Roster, assigned: Counter[tuple[int, str]]) -> int:
+    """The official objective of ``roster`` whose cover counts are ``assigned``."""
+    total = 0
+    for c in ci.cover:
+        n = assigned[c.day, c.shift]
+        total += max(0, c.requirement - n) * c.weight_under + max(0, n - c.requirement) * c.weight_over
+    total += sum(r.weight for r in ci.on_requests if roster[r.staff].get(r.day) != r.shift)
+    total += sum(r.weight for r in ci.off_requests if roster[r.staff].get(r.day) == r.shift)
+    return total
+
+
+def _group_model(
+    ci: CurtoisInstance, group: list[CurtoisStaff], others: Counter[tuple[int, str]], roster: Roster
+) -> _GroupModel:
+    """The hard rules of the people of ``group`` and the official objective given the ``others``' cover,
+    hinted with their rosters."""
+    model = cp_model.CpModel()
+    rules = {person.id: _person_rules(model, ci, person) for person in group}
+    xs = {pid: x for pid, (x, _) in rules.items()}
+    terms: list[Any] = []
+    for c in ci.cover:
+        mine = [xs[p.id][c.day, c.shift] for p in group]
+        have = others[c.day, c.shift]
+        if have >= c.requirement:
+            terms.extend(c.weight_over * v for v in mine)
+            continue
+        under = model.new_int_var(0, c.requirement, f"under{c.day}_{c.shift}")
+        model.add(under >= c.requirement - have - sum(mine))
+        over = model.new_int_var(0, len(group), f"over{c.day}_{c.shift}")
+        model.add(over >= have + sum(mine) - c.requirement)
+        terms.append(c.weight_under * under + c.weight_over * over)
+        n = have + sum(1 for p in group if roster[p.id].get(c.day) == c.shift)  # the hint: every variable
+        model.add_hint(under, max(0, c.requirement - n))
+        model.add_hint(over, max(0, n - c.requirement))
+    ids = set(xs)
+    for r in ci.on_requests:
+        if r.staff in ids:
+            terms.append(r.weight * (1 - xs[r.staff][r.day, r.shift]))
+    for r in ci.off_requests:
+        if r.staff in ids:
+            terms.append(r.weight * xs[r.staff][r.day, r.shift])
+    model.minimize(sum(terms))
+    for pid, (x, works) in rules.items():
+        for (day, shift), var in x.items():
+            model.add_hint(var, roster[pid].get(day) == shift)
+        for var, days in works:
+            model.add_hint(var, any(d in roster[pid] for d in days))
+    return _GroupModel(model, xs)
+
+
+@dataclass
+class _GroupModel:
+    model: cp_model.CpModel
+    x: dict[str, dict[tuple[int, str], cp_model.IntVar]]
+
+
+def _solve_group(group: _GroupModel, *, share: float, deadline: float, seed: int) -> dict[str, dict[int, str]] | None:
+    solver = _solver(seed, deadline)
+    solver.parameters.max_time_in_seconds = max(0.05, min(share, deadline - time.monotonic()))
+    code = solver.solve(group.model)
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return {pid: {d: s for (d, s), var in x.items() if solver.value(var)} for pid, x in group.x.items()}
+
+
+def _gains(ci: CurtoisInstance, person: CurtoisStaff, others: Counter[tuple[int, str]]) -> Counter[tuple[int, str]]:
+    """What ``person`` working each (day, shift) adds to the official objective given the cover of the
+    ``others``: a request granted or not, a shift short of cover (its under weight saved) or not (its
+    over weight paid)."""
+    gain: Counter[tuple[int, str]] = Counter()
+    for c in ci.cover:
+        gain[c.day, c.shift] += -c.weight_under if others[c.day, c.shift] < c.requirement else c.weight_over
+    for r in ci.on_requests:
+        if r.staff == person.id:
+            gain[r.day, r.shift] -= r.weight
+    for r in ci.off_requests:
+        if r.staff == person.id:
+            gain[r.day, r.shift] += r.weight
+    return gain
 
 
 @dataclass
@@ -209,18 +346,27 @@ class _AloneModel:
     x: dict[tuple[int, str], cp_model.IntVar]
 
 
-def _alone_model(ci: CurtoisInstance, person: CurtoisStaff, assigned: Counter[tuple[int, str]]) -> _AloneModel:
-    """One person's hard rules, and as objective what each of their shifts adds to the official one
-    given the cover ``assigned`` to the people before: a request granted or not, a shift short of cover
-    (its under weight saved) or not (its over weight paid)."""
+def _alone_model(ci: CurtoisInstance, person: CurtoisStaff, gain: Counter[tuple[int, str]]) -> _AloneModel:
+    """One person's hard rules, and as objective what their shifts add to the official one (``gain``)."""
     model = cp_model.CpModel()
+    x, _ = _person_rules(model, ci, person)
+    model.minimize(sum(weight * x[cell] for cell, weight in gain.items() if weight))
+    return _AloneModel(model, x)
+
+
+def _person_rules(
+    model: cp_model.CpModel, ci: CurtoisInstance, person: CurtoisStaff
+) -> tuple[dict[tuple[int, str], Any], list[tuple[Any, tuple[int, ...]]]]:
+    """The benchmark's hard rules for ``person`` in ``model``: their (day, shift) variables, and the
+    variables that say whether they work on some days (one day, or a weekend's) with those days."""
     horizon, shifts = ci.horizon, ci.shifts
-    x = {(d, s.id): model.new_bool_var(f"x{d}_{s.id}") for d in range(horizon) for s in shifts}
+    p = person.id
+    x = {(d, s.id): model.new_bool_var(f"x{p}_{d}_{s.id}") for d in range(horizon) for s in shifts}
     works = []
     off = ci.days_off.get(person.id, frozenset())
     for d in range(horizon):
         day = [x[d, s.id] for s in shifts]
-        w = model.new_bool_var(f"w{d}")
+        w = model.new_bool_var(f"w{p}_{d}")
         model.add(sum(day) == w)
         if d in off:
             model.add(w == 0)
@@ -245,22 +391,21 @@ def _alone_model(ci: CurtoisInstance, person: CurtoisStaff, assigned: Counter[tu
             model.add_bool_or([~works[d - 1], works[d], ~works[d + j]])
     weekends = []
     for days in ci.weekends:
-        worked = model.new_bool_var(f"weekend{days[0]}")
+        worked = model.new_bool_var(f"weekend{p}_{days[0]}")
         model.add_max_equality(worked, [works[d] for d in days])
         weekends.append(worked)
     model.add(sum(weekends) <= person.max_weekends)
-    gain: Counter[tuple[int, str]] = Counter()
-    for c in ci.cover:
-        gain[c.day, c.shift] += -c.weight_under if assigned[c.day, c.shift] < c.requirement else c.weight_over
-    for r in ci.on_requests:
-        if r.staff == person.id:
-            gain[r.day, r.shift] -= r.weight
-    for r in ci.off_requests:
-        if r.staff == person.id:
-            gain[r.day, r.shift] += r.weight
-    model.minimize(sum(weight * x[cell] for cell, weight in gain.items() if weight))
-    return _AloneModel(model, x)
+    return x, [(w, (d,)) for d, w in enumerate(works)] + list(
+        zip(weekends, [tuple(w) for w in ci.weekends], strict=True)
+    )
 
+
+GROUP = 1
+"""How many people a step of the improving passes solves together (on Instance20 under load, two or
+four people found nothing better within seconds where one alone gained several per cent)."""
+
+GROUP_SECONDS = 1.5
+"""The most such a step may take."""
 
 ALONE_SECONDS = 0.5
 """The most one person's roster may take to improve once a roster is found (the rest goes to the search)."""
@@ -295,13 +440,18 @@ class _StopAfter(cp_model.CpSolverSolutionCallback):
             self.stop_search()
 
 
-def _solve_alone(alone: _AloneModel, *, share: float, deadline: float, seed: int) -> dict[int, str] | None:
-    """The best roster of one person within ``share`` seconds, else the first found (until ``deadline``)."""
+def _solver(seed: int, deadline: float) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     for name, value in ALONE_PARAMETERS.items():
         setattr(solver.parameters, name, value)
     solver.parameters.random_seed = seed
     solver.parameters.max_time_in_seconds = max(0.05, deadline - time.monotonic())
+    return solver
+
+
+def _solve_alone(alone: _AloneModel, *, share: float, deadline: float, seed: int) -> dict[int, str] | None:
+    """The best roster of one person within ``share`` seconds, else the first found (until ``deadline``)."""
+    solver = _solver(seed, deadline)
     callback = _StopAfter(solver, time.monotonic() + share)
     callback.timer.start()
     try:

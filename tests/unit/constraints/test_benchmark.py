@@ -79,3 +79,25 @@ def test_the_search_starts_from_the_built_roster_on_large_instances(monkeypatch:
     result = solve_curtois(SHARED / "Instance5.txt", time_limit=8, workers=2, seed=0)
     assert result["status"] in ("feasible", "optimal") and result["hard_violations"] == 0
     assert result["objective"] is not None and result["objective"] >= 1143
+
+
+def test_the_improving_passes_keep_the_hard_rules_and_never_worsen() -> None:
+    import time
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rotaflow.constraints import benchmark
+
+    ci = load_curtois(SHARED / "Instance5.txt")
+    roster = benchmark.construct_curtois(ci, deadline=time.monotonic() + 20, seed=3, improve=False)
+    assert roster is not None
+    assigned = Counter((d, s) for days in roster.values() for d, s in days.items())
+    before = evaluate(ci, roster).objective
+    assert benchmark._objective(ci, roster, assigned) == before
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        benchmark._descend(ci, roster, assigned, pool, deadline=time.monotonic() + 4, seed=3, workers=2)
+    after = evaluate(ci, roster)
+    assert after.hard_violations == []
+    assert after.objective <= before
+    assert benchmark._objective(ci, roster, assigned) == after.objective
+    assert assigned == Counter((d, s) for days in roster.values() for d, s in days.items())
