@@ -87,3 +87,19 @@ def test_a_command_still_imports_what_its_work_needs(tmp_path: Path) -> None:
     code, imported = _imported("main(['rules', '--json'])", tmp_path)
     assert code == 0
     assert "ortools" in imported
+
+
+def test_the_rotaflow_process_for_help_loads_no_heavy_library(tmp_path: Path) -> None:
+    """The installed `rotaflow` command itself (its entry point, its exit), as an operator runs it: Python's
+    import log (PYTHONPROFILEIMPORTTIME) names every module the process imported."""
+    env = {**os.environ, "ROTAFLOW_VAR_DIR": str(tmp_path / "var"), "PYTHONPROFILEIMPORTTIME": "1"}
+    env.pop("PREFECT_API_URL", None)
+    command = Path(sys.executable).parent / "rotaflow"
+    done = subprocess.run(
+        [str(command), "--help"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Usage: rotaflow" in done.stdout
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
+    assert "rotaflow" in imported and "typer" in imported  # the log is read
+    assert sorted(imported & set(HEAVY)) == []
