@@ -584,10 +584,12 @@ def test_compaction_keeps_the_solutions_and_drops_what_the_fixed_cells_make_alwa
     model.add(a + b <= 1)  # dropped: at most 1 whatever b is
     model.add(b + c <= 1).only_enforce_if(a)  # dropped: enforced by a literal that is false
     model.add(b + c >= 1)
+    model.add(b - c - 3 * a >= -1)  # dropped: a negative coefficient takes the variable's upper bound
+    model.add(c - b >= 0)
     model.add_exactly_one([a, b, c])  # other kinds are kept as they are
     model.minimize(b + 2 * c)
     compact = _compact(model, {a.index})
-    assert len(compact.proto.constraints) == 5
+    assert len(compact.proto.constraints) == 6
     assert list(compact.proto.variables[a.index].domain) == [0, 0]
     model.add(a == 0)
     answers = []
