@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
@@ -34,6 +34,7 @@ from rotaflow.constraints.instance import Cell, Instance, Schedule
 from rotaflow.constraints.model import build_model, check_schedule
 from rotaflow.constraints.registry import RULES, Violation
 from rotaflow.constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.search import LIGHT_PRESOLVE, STEP_PARAMETERS, neighbourhood_search
 from rotaflow.constraints.solve import Progress, SolveResult, solve
 from rotaflow.db.models import Assignment, Block, BlockVersion, ScheduleRun, utcnow
 from rotaflow.db.repositories import AuditRepository, ScheduleRepository, VersionRepository
@@ -68,6 +69,7 @@ __all__ = [
     "publish_cells",
     "publish_run",
     "run_files",
+    "search_for",
     "solve_block",
     "staged_run_files",
     "write_outputs",
@@ -105,6 +107,12 @@ class SolverSettings(BaseModel):
     seed: int = 0
     relative_gap: float = Field(default=0.0, ge=0, lt=1)
     diagnosis_time_limit_seconds: float = Field(default=30.0, gt=0, le=3600)
+    search: Literal["auto", "cpsat", "lns"] = "auto"
+    """Block generation's search: ``cpsat`` (CP-SAT on the whole model), ``lns`` (the neighbourhood
+    search: a first schedule from CP-SAT, then parts of it solved again), ``auto`` (``lns`` from
+    ``lns_min_cells`` cells on)."""
+    lns_min_cells: int = Field(default=20_000, ge=0)
+    """The size (people × days × shifts) from which ``auto`` picks the neighbourhood search."""
     repair: RepairSettings = RepairSettings()
 
 
@@ -145,6 +153,14 @@ def history_from_database(
         return repository.published_history(program.id, since, before)
 
 
+def search_for(settings: SolverSettings, cells: int) -> Literal["cpsat", "lns"]:
+    """The search a block of ``cells`` cells gets: the configured one, or for ``auto`` the neighbourhood
+    search from ``lns_min_cells`` on (CP-SAT alone finds no schedule of a 150-resident block in a minute)."""
+    if settings.search != "auto":
+        return settings.search
+    return "lns" if cells >= settings.lns_min_cells else "cpsat"
+
+
 def solve_block(
     instance: Instance,
     rules: list[ConfiguredRule],
@@ -154,8 +170,13 @@ def solve_block(
     stop: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> SolveResult:
-    """Build and solve the block's model; ``on_progress`` and the observers of ``rotaflow.events``
-    hear of each improving solution."""
+    """Build and solve the block's model with the search ``search_for`` picks; ``on_progress`` and the
+    observers of ``rotaflow.events`` hear of each improving solution.
+
+    The neighbourhood search starts from CP-SAT's first schedule of the whole model (with a light
+    presolve, ``LIGHT_PRESOLVE``) and then solves parts of the best schedule again, every other cell
+    fixed: each schedule it keeps satisfies every hard rule of the model. Its bound is the whole
+    model's (the first solve's, raised by its companion CP-SAT worker), so the gap is honest."""
     built = build_model(instance, rules)
     observed = events.active()
 
@@ -166,16 +187,25 @@ def solve_block(
 
     if observed:
         events.solve_started(settings.time_limit_seconds)
-    result = solve(
-        built,
-        time_limit=settings.time_limit_seconds,
-        workers=settings.workers,
-        seed=settings.seed,
-        relative_gap=settings.relative_gap,
-        hint=hint if hint is not None else (instance.previous or None),
-        stop=stop,
-        on_progress=report if observed else on_progress,
-    )
+    common: dict[str, Any] = {
+        "time_limit": settings.time_limit_seconds,
+        "workers": settings.workers,
+        "seed": settings.seed,
+        "relative_gap": settings.relative_gap,
+        "hint": hint if hint is not None else (instance.previous or None),
+        "stop": stop,
+        "on_progress": report if observed else on_progress,
+    }
+    if search_for(settings, len(instance.cells)) == "lns":
+        result = neighbourhood_search(
+            built,
+            heaviest_first=0.0,  # measured: on residency blocks it costs its share of the time and gains nothing
+            whole_parameters=LIGHT_PRESOLVE,
+            parameters={**STEP_PARAMETERS, **LIGHT_PRESOLVE},
+            **common,
+        )
+    else:
+        result = solve(built, **common)
     if observed:
         events.solve_finished(result.status, result.seconds, result.objective, result.best_bound)
     return result

@@ -1,0 +1,94 @@
+"""Block generation's search: the choice between CP-SAT and the neighbourhood search, and the
+neighbourhood search on a synthetic block (hard rules kept, steady improvement, the kill switch)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from rotaflow.constraints.instance import Instance
+from rotaflow.constraints.ruleset import ConfiguredRule
+from rotaflow.constraints.solve import Progress
+from rotaflow.services.generate import check, load_solver_settings, search_for, solve_block
+from rotaflow.services.synth import write_bundle
+from rotaflow.validations.bundle import parse_bundle
+from rotaflow.validations.instances import block_instance, rules_for
+
+
+@pytest.fixture(scope="module")
+def block(tmp_path_factory: pytest.TempPathFactory) -> tuple[Instance, list[ConfiguredRule]]:
+    folder = tmp_path_factory.mktemp("synthetic")
+    write_bundle(folder, residents=12, seed=1)
+    bundle = parse_bundle({p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()})
+    return block_instance(bundle, "2027-B01"), rules_for(bundle)
+
+
+def test_auto_picks_the_neighbourhood_search_from_the_threshold_on() -> None:
+    settings = load_solver_settings(search="auto", lns_min_cells=20_000)
+    assert search_for(settings, 19_999) == "cpsat"
+    assert search_for(settings, 20_000) == "lns"
+    assert search_for(settings, 67_200) == "lns"
+    assert search_for(load_solver_settings(search="cpsat"), 10**6) == "cpsat"
+    assert search_for(load_solver_settings(search="lns"), 10) == "lns"
+
+
+def test_the_shipped_settings_choose_automatically() -> None:
+    settings = load_solver_settings()
+    assert (settings.search, settings.lns_min_cells) == ("auto", 20_000)
+
+
+def test_an_unknown_search_is_refused() -> None:
+    with pytest.raises(ValidationError, match="search"):
+        load_solver_settings(search="tabu")
+    with pytest.raises(ValidationError, match="lns_min_cells"):
+        load_solver_settings(lns_min_cells=-1)
+
+
+def test_the_neighbourhood_search_keeps_every_hard_rule_and_improves(
+    block: tuple[Instance, list[ConfiguredRule]],
+) -> None:
+    instance, rules = block
+    heard: list[Progress] = []
+    settings = load_solver_settings(search="lns", time_limit_seconds=8, workers=2)
+    result = solve_block(instance, rules, settings, on_progress=heard.append)
+    assert result.status in ("feasible", "optimal")
+    assert result.cells and result.objective is not None and result.best_bound is not None
+    assert result.best_bound <= result.objective
+    assert [v for v in check(instance, rules, result.cells) if v.severity == "violation"] == []
+    assert heard, "each better schedule is reported"
+    assert result.objective <= heard[0].objective
+    assert [p.objective for p in heard] == sorted((p.objective for p in heard), reverse=True)
+    assert heard[-1].objective == result.objective
+    assert result.seconds < 8 + 3
+
+
+def test_the_kill_switch_stops_the_neighbourhood_search_with_its_best_schedule(
+    block: tuple[Instance, list[ConfiguredRule]],
+) -> None:
+    instance, rules = block
+    stop = threading.Event()
+    heard: list[Progress] = []
+
+    def first(point: Progress) -> None:
+        heard.append(point)
+        stop.set()  # the first schedule is enough
+
+    settings = load_solver_settings(search="lns", time_limit_seconds=60, workers=2)
+    started = time.monotonic()
+    result = solve_block(instance, rules, settings, stop=stop, on_progress=first)
+    assert time.monotonic() - started < 20
+    assert result.status in ("cancelled", "optimal")
+    assert result.cells and result.objective is not None and result.objective <= heard[0].objective
+    assert [v for v in check(instance, rules, result.cells) if v.severity == "violation"] == []
+
+
+def test_a_stop_before_the_start_cancels_at_once(block: tuple[Instance, list[ConfiguredRule]]) -> None:
+    instance, rules = block
+    stop = threading.Event()
+    stop.set()
+    result = solve_block(instance, rules, load_solver_settings(search="lns", time_limit_seconds=60), stop=stop)
+    assert (result.status, result.objective, result.cells) == ("cancelled", None, frozenset())
