@@ -24,7 +24,15 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from rotaflow.constraints.curtois import CurtoisInstance, CurtoisStaff, Roster, evaluate, load_curtois, roster_to_csv
+from rotaflow.constraints.curtois import (
+    CurtoisInstance,
+    CurtoisRequest,
+    CurtoisStaff,
+    Roster,
+    evaluate,
+    load_curtois,
+    roster_to_csv,
+)
 from rotaflow.constraints.instance import Cell, Demand, Instance, PersonSpec, RequestSpec, ShiftSpec
 from rotaflow.constraints.model import build_model
 from rotaflow.constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
@@ -131,8 +139,15 @@ def solve_curtois(
     built = build_model(instance, rules)
     start: Roster | None = None
     if lns and ci.horizon * len(ci.staff) * len(ci.shifts) > CONSTRUCT_ABOVE:
-        budget = CONSTRUCT_SHARE * max(0.0, time_limit - (time.monotonic() - began))
-        start = construct_curtois(ci, deadline=time.monotonic() + budget, seed=seed, workers=workers)
+        now = time.monotonic()
+        budget = CONSTRUCT_SHARE * max(0.0, time_limit - (now - began))
+        start = construct_curtois(  # without it no roster at all: it may take the time but a last share
+            ci,
+            deadline=began + (1 - CONSTRUCT_MARGIN) * time_limit,
+            improve_until=now + budget,
+            seed=seed,
+            workers=workers,
+        )
     left = max(MIN_SEARCH, time_limit - (time.monotonic() - began))
     if lns:
         cells = None if start is None else frozenset((p, d, s) for p, days in start.items() for d, s in days.items())
@@ -164,14 +179,24 @@ built person by person (:func:`construct_curtois`): CP-SAT alone finds no roster
 in time there (Instance20-22 have 54 600 to 182 000; Instance12, the largest of 1-12, 16 800)."""
 
 CONSTRUCT_SHARE = 0.75
-"""The most of the time left after building the model that building that first roster may take."""
+"""The share of the time left after building the model that building that first roster and improving
+it may take; building it alone may take up to all but ``CONSTRUCT_MARGIN`` of the time limit."""
+
+CONSTRUCT_MARGIN = 0.1
+"""The share of the time limit kept for completing the roster built in the whole model and scoring it."""
 
 MIN_SEARCH = 1.0
 """Seconds the solver gets however long reading and building the model took."""
 
 
 def construct_curtois(
-    ci: CurtoisInstance, *, deadline: float, seed: int = 0, workers: int = 2, improve: bool = True
+    ci: CurtoisInstance,
+    *,
+    deadline: float,
+    seed: int = 0,
+    workers: int = 2,
+    improve: bool = True,
+    improve_until: float | None = None,
 ) -> Roster | None:
     """A roster that keeps every hard rule, built a few people at a time; None when time runs out first.
 
@@ -185,7 +210,7 @@ def construct_curtois(
 
     With ``improve``, the time left goes to improving it: the best roster of one person drawn at
     random given all the others', taken when it lowers the objective, until as many steps in a row
-    as there are people gained nothing.
+    as there are people gained nothing, or ``improve_until``.
     """
     order = list(ci.staff)
     random.Random(seed).shuffle(order)
@@ -207,7 +232,8 @@ def construct_curtois(
                     assigned[day, shift] += 1
                 roster[person.id] = shifts
         if improve:
-            _descend(ci, roster, assigned, pool, deadline=deadline, seed=seed, workers=size)
+            until = deadline if improve_until is None else min(deadline, improve_until)
+            _descend(ci, roster, assigned, pool, deadline=until, seed=seed, workers=size)
     return roster
 
 
@@ -331,13 +357,29 @@ def _gains(ci: CurtoisInstance, person: CurtoisStaff, others: Counter[tuple[int,
     gain: Counter[tuple[int, str]] = Counter()
     for c in ci.cover:
         gain[c.day, c.shift] += -c.weight_under if others[c.day, c.shift] < c.requirement else c.weight_over
-    for r in ci.on_requests:
-        if r.staff == person.id:
-            gain[r.day, r.shift] -= r.weight
-    for r in ci.off_requests:
-        if r.staff == person.id:
-            gain[r.day, r.shift] += r.weight
+    on, off = _requests(ci)
+    for r in on.get(person.id, ()):
+        gain[r.day, r.shift] -= r.weight
+    for r in off.get(person.id, ()):
+        gain[r.day, r.shift] += r.weight
     return gain
+
+
+_BY_STAFF: list[tuple[CurtoisInstance, dict[str, list[CurtoisRequest]], dict[str, list[CurtoisRequest]]]] = []
+
+
+def _requests(ci: CurtoisInstance) -> tuple[dict[str, list[CurtoisRequest]], dict[str, list[CurtoisRequest]]]:
+    """The on- and off-requests of each staff member (kept for the instance last asked about)."""
+    for known, on, off in list(_BY_STAFF):
+        if known is ci:
+            return on, off
+    on, off = {}, {}
+    for r in ci.on_requests:
+        on.setdefault(r.staff, []).append(r)
+    for r in ci.off_requests:
+        off.setdefault(r.staff, []).append(r)
+    _BY_STAFF[:] = [(ci, on, off)]
+    return on, off
 
 
 @dataclass
@@ -350,7 +392,8 @@ def _alone_model(ci: CurtoisInstance, person: CurtoisStaff, gain: Counter[tuple[
     """One person's hard rules, and as objective what their shifts add to the official one (``gain``)."""
     model = cp_model.CpModel()
     x, _ = _person_rules(model, ci, person)
-    model.minimize(sum(weight * x[cell] for cell, weight in gain.items() if weight))
+    cells = [cell for cell, weight in gain.items() if weight]
+    model.minimize(cp_model.LinearExpr.weighted_sum([x[cell] for cell in cells], [gain[cell] for cell in cells]))
     return _AloneModel(model, x)
 
 
@@ -365,25 +408,25 @@ def _person_rules(
     works = []
     off = ci.days_off.get(person.id, frozenset())
     for d in range(horizon):
-        day = [x[d, s.id] for s in shifts]
         w = model.new_bool_var(f"w{p}_{d}")
-        model.add(sum(day) == w)
+        model.add(cp_model.LinearExpr.sum([x[d, s.id] for s in shifts]) == w)
         if d in off:
             model.add(w == 0)
         works.append(w)
     for s in shifts:
-        for nxt in s.cannot_follow:
+        if s.cannot_follow:  # at most one shift a day, so one sum per day forbids every succession of s
             for d in range(horizon - 1):
-                model.add_bool_or([~x[d, s.id], ~x[d + 1, nxt]])
+                model.add(cp_model.LinearExpr.sum([x[d, s.id]] + [x[d + 1, nxt] for nxt in s.cannot_follow]) <= 1)
         limit = person.max_shifts.get(s.id)
         if limit is not None:
-            model.add(sum(x[d, s.id] for d in range(horizon)) <= limit)
-    minutes = sum(s.minutes * x[d, s.id] for d in range(horizon) for s in shifts)
-    model.add(minutes <= person.max_total_minutes)
-    model.add(minutes >= person.min_total_minutes)
+            model.add(cp_model.LinearExpr.sum([x[d, s.id] for d in range(horizon)]) <= limit)
+    minutes = cp_model.LinearExpr.weighted_sum(
+        [x[d, s.id] for d in range(horizon) for s in shifts], [s.minutes for _ in range(horizon) for s in shifts]
+    )
+    model.add_linear_constraint(minutes, person.min_total_minutes, person.max_total_minutes)
     most = person.max_consecutive_shifts
     for d in range(horizon - most):
-        model.add(sum(works[d : d + most + 1]) <= most)
+        model.add(cp_model.LinearExpr.sum(works[d : d + most + 1]) <= most)
     for d in range(1, horizon):  # a run that starts inside the horizon lasts its minimum or reaches the end
         for j in range(1, min(person.min_consecutive_shifts, horizon - d)):
             model.add_bool_or([works[d - 1], ~works[d], works[d + j]])
@@ -394,7 +437,7 @@ def _person_rules(
         worked = model.new_bool_var(f"weekend{p}_{days[0]}")
         model.add_max_equality(worked, [works[d] for d in days])
         weekends.append(worked)
-    model.add(sum(weekends) <= person.max_weekends)
+    model.add(cp_model.LinearExpr.sum(weekends) <= person.max_weekends)
     return x, [(w, (d,)) for d, w in enumerate(works)] + list(
         zip(weekends, [tuple(w) for w in ci.weekends], strict=True)
     )
