@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from rotaflow import events
 from rotaflow.configs.settings import CONFIG_DIR
 from rotaflow.constraints.instance import Cell, Instance, Schedule
-from rotaflow.constraints.model import build_model, check_schedule
+from rotaflow.constraints.model import BuiltModel, build_model, check_schedule
 from rotaflow.constraints.registry import RULES, Violation
 from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.search import LIGHT_PRESOLVE, STEP_PARAMETERS, neighbourhood_search
@@ -71,6 +71,7 @@ __all__ = [
     "run_files",
     "search_for",
     "solve_block",
+    "solve_built",
     "staged_run_files",
     "write_outputs",
     "write_summary",
@@ -177,7 +178,19 @@ def solve_block(
     presolve, ``LIGHT_PRESOLVE``) and then solves parts of the best schedule again, every other cell
     fixed: each schedule it keeps satisfies every hard rule of the model. Its bound is the whole
     model's (the first solve's, raised by its companion CP-SAT worker), so the gap is honest."""
-    built = build_model(instance, rules)
+    return solve_built(build_model(instance, rules), settings, hint=hint, stop=stop, on_progress=on_progress)
+
+
+def solve_built(
+    built: BuiltModel,
+    settings: SolverSettings,
+    *,
+    hint: Iterable[Cell] | None = None,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> SolveResult:
+    """:func:`solve_block` on a model already built."""
+    instance = built.instance
     observed = events.active()
 
     def report(point: Progress) -> None:

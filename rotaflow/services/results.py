@@ -250,6 +250,8 @@ class GenerateResult(_Result):
     time_limit_seconds: int | float
     preflight: list[dict[str, Any]] = []
     penalties: dict[str, Any] = {}
+    gap: float | None = None
+    """|objective - best_bound| / |objective| (0 when both are 0; null without a schedule or a bound)."""
     diagnosis: list[dict[str, Any]] = []
     published: bool = False
     out_dir: str = ""
@@ -305,6 +307,7 @@ class GenerateResult(_Result):
             status=result.status,
             objective=result.objective,
             best_bound=result.best_bound,
+            gap=None if result.gap is None else round(result.gap, 6),
             solve_seconds=round(result.seconds, 3),
             penalties=result.penalties,
         )

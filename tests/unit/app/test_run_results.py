@@ -70,6 +70,7 @@ def test_a_result_shows_the_fields_it_reached_in_the_order_summary_json_always_h
     assert list(facts)[12:] == [
         "preflight",
         "penalties",
+        "gap",
         "published",
         "out_dir",
         "engine_check_violations",

@@ -92,3 +92,17 @@ def test_a_stop_before_the_start_cancels_at_once(block: tuple[Instance, list[Con
     stop.set()
     result = solve_block(instance, rules, load_solver_settings(search="lns", time_limit_seconds=60), stop=stop)
     assert (result.status, result.objective, result.cells) == ("cancelled", None, frozenset())
+
+
+def test_summary_json_carries_the_gap_to_the_bound() -> None:
+    from rotaflow.constraints.solve import SolveResult
+    from rotaflow.services.results import GenerateResult, summary_json
+
+    start = GenerateResult.start(
+        run_id="r1", program="p", program_version=1, block_id="B1", rules=[], time_limit_seconds=60
+    )
+    assert "gap" not in start.as_dict()  # not solved yet
+    solved = start.solved(SolveResult("feasible", 400.0, 300.0, 1.0, frozenset()))
+    assert solved.as_dict()["gap"] == 0.25
+    assert '"gap": 0.25' in summary_json(solved)
+    assert start.solved(SolveResult("timeout", None, 0.0, 1.0, frozenset())).as_dict()["gap"] is None
