@@ -47,6 +47,7 @@ class AcgmeCallFrequency(Rule):
         size = len(inst.shift_ids)
         offsets = [inst.shift_position[s] for s in calls]
         days = range(inst.days)
+        labels = {first: date_label(inst, first) for first in range(-params.window_days + 1, inst.days)}
         for person in ctx.people:
             row = ctx.x.row(person)
             binds = None if ctx.every_day else [0, *itertools.accumulate(int(ctx.applies(person, d)) for d in days)]
@@ -60,7 +61,7 @@ class AcgmeCallFrequency(Rule):
                     [row[d * size + k] for d in range(lo, hi) for k in offsets],
                     None,
                     bound,
-                    subject=f"person={person}, window={date_label(inst, first)}",
+                    subject=f"person={person}, window={labels[first]}",
                     name=f"{person}:{first}",
                     person=person,
                     first=first,

@@ -87,7 +87,8 @@ class AcgmeWeeklyHours(Rule):
             start, end = inst.midnight(first), inst.midnight(last + 1)
             found = inst.window_minutes(start, end)
             if found:
-                windows.append((first, last, start, end, [i for i, _ in found], [m for _, m in found]))
+                places, minutes = [i for i, _ in found], [m for _, m in found]
+                windows.append((first, last, start, end, places, minutes, date_label(inst, first)))
         days_in_horizon = range(inst.days)
         for person in ctx.people:
             row = ctx.x.row(person)
@@ -96,7 +97,7 @@ class AcgmeWeeklyHours(Rule):
                 binds = None
             else:  # a rotation selector binds the windows that touch days on that rotation
                 binds = [0, *itertools.accumulate(int(ctx.applies(person, d)) for d in days_in_horizon)]
-            for first, last, start, end, places, minutes in windows:
+            for first, last, start, end, places, minutes, label in windows:
                 if binds is not None:
                     lo, hi = max(first, 0), min(last, inst.days - 1) + 1
                     if lo >= hi or binds[hi] == binds[lo]:
@@ -108,7 +109,7 @@ class AcgmeWeeklyHours(Rule):
                     [row[i] for i in places],
                     minutes,
                     bound,
-                    subject=f"person={person}, window={date_label(inst, first)}",
+                    subject=f"person={person}, window={label}",
                     name=f"{person}:{first}",
                     person=person,
                     first=first,
