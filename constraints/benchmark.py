@@ -37,7 +37,7 @@ from rotaflow.constraints.instance import Cell, Demand, Instance, PersonSpec, Re
 from rotaflow.constraints.model import build_model
 from rotaflow.constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
 from rotaflow.constraints.search import neighbourhood_search
-from rotaflow.constraints.solve import solve
+from rotaflow.constraints.solve import SolveResult, solve
 from rotaflow.files import replace_private
 
 __all__ = ["BENCHMARK_START", "construct_curtois", "curtois_problem", "roster_of", "solve_curtois"]
@@ -128,6 +128,9 @@ def solve_curtois(
 
     With ``lns`` (the default) the time goes to a first CP-SAT solve and then to a large
     neighbourhood search over the same model (:func:`~rotaflow.constraints.search.neighbourhood_search`).
+    On instances above ``CONSTRUCT_ABOVE`` cells the search starts instead from a roster built and
+    improved person by person (:func:`construct_curtois`), which is the answer when too little time
+    is left after it (``SEARCH_AFTER``).
     The objective reported is the independent evaluator's; a roster it finds a hard violation in
     is reported ``invalid`` with no objective. With ``roster_path``, a roster found is written there
     as CSV (:func:`~rotaflow.constraints.curtois.roster_to_csv`, whole or not at all) and the result
@@ -135,27 +138,32 @@ def solve_curtois(
     """
     began = time.monotonic()
     ci = load_curtois(path)
-    instance, rules = curtois_problem(ci)
-    built = build_model(instance, rules)
     start: Roster | None = None
     if lns and ci.horizon * len(ci.staff) * len(ci.shifts) > CONSTRUCT_ABOVE:
-        now = time.monotonic()
-        budget = CONSTRUCT_SHARE * max(0.0, time_limit - (now - began))
         start = construct_curtois(  # without it no roster at all: it may take the time but a last share
             ci,
             deadline=began + (1 - CONSTRUCT_MARGIN) * time_limit,
-            improve_until=now + budget,
+            improve_until=began + CONSTRUCT_SHARE * time_limit,
             seed=seed,
             workers=workers,
         )
+        if start is not None and time_limit - (time.monotonic() - began) < SEARCH_AFTER * time_limit:
+            return _report(ci, began, start, SolveResult("feasible", None, None, 0.0, frozenset()), roster_path)
+    built = build_model(*curtois_problem(ci))
     left = max(MIN_SEARCH, time_limit - (time.monotonic() - began))
     if lns:
         cells = None if start is None else frozenset((p, d, s) for p, days in start.items() for d, s in days.items())
         result = neighbourhood_search(built, time_limit=left, workers=workers, seed=seed, start=cells)
     else:
         result = solve(built, time_limit=left, workers=workers, seed=seed)
-    roster = roster_of(result.cells)
-    evaluation = evaluate(ci, roster) if result.cells or result.status == "optimal" else None
+    return _report(ci, began, roster_of(result.cells), result, roster_path)
+
+
+def _report(
+    ci: CurtoisInstance, began: float, roster: Roster, result: SolveResult, roster_path: Path | None
+) -> dict[str, Any]:
+    """The JSON line of a run: the evaluator's objective of ``roster``, what the solver said, the roster written."""
+    evaluation = evaluate(ci, roster) if roster or result.cells or result.status == "optimal" else None
     feasible = evaluation is not None and not evaluation.hard_violations
     written: dict[str, str] = {}
     if roster_path is not None and evaluation is not None:
@@ -179,8 +187,12 @@ built person by person (:func:`construct_curtois`): CP-SAT alone finds no roster
 in time there (Instance20-22 have 54 600 to 182 000; Instance12, the largest of 1-12, 16 800)."""
 
 CONSTRUCT_SHARE = 0.75
-"""The share of the time left after building the model that building that first roster and improving
-it may take; building it alone may take up to all but ``CONSTRUCT_MARGIN`` of the time limit."""
+"""The share of the time limit that building that first roster and improving it may take; building
+it alone may take up to all but ``CONSTRUCT_MARGIN`` of the time limit."""
+
+SEARCH_AFTER = 0.2
+"""The share of the time limit that must be left after that roster for the whole model to be built
+and searched; with less (Instance21 at 60 s), the roster is the answer."""
 
 CONSTRUCT_MARGIN = 0.1
 """The share of the time limit kept for completing the roster built in the whole model and scoring it."""

@@ -101,3 +101,19 @@ def test_the_improving_passes_keep_the_hard_rules_and_never_worsen() -> None:
     assert after.objective <= before
     assert benchmark._objective(ci, roster, assigned) == after.objective
     assert assigned == Counter((d, s) for days in roster.values() for d, s in days.items())
+
+
+def test_with_too_little_time_left_the_built_roster_is_the_answer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import rotaflow.constraints.benchmark as benchmark
+    from rotaflow.constraints.curtois import roster_from_csv
+
+    monkeypatch.setattr(benchmark, "CONSTRUCT_ABOVE", 0)
+    monkeypatch.setattr(benchmark, "SEARCH_AFTER", 1.0)
+    out = tmp_path / "r.csv"
+    result = solve_curtois(SHARED / "Instance5.txt", time_limit=6, workers=2, seed=0, roster_path=out)
+    assert (result["status"], result["solver_objective"], result["bound"]) == ("feasible", None, None)
+    evaluation = evaluate(load_curtois(SHARED / "Instance5.txt"), roster_from_csv(out.read_text()))
+    assert evaluation.hard_violations == [] and evaluation.objective == result["objective"]
+    assert result["seconds"] < 6
