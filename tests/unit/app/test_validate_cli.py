@@ -204,3 +204,19 @@ def test_the_validate_flow_refuses_rotaflows_own_data_too(solvable: Path, schedu
     with pytest.raises(InputError, match="is inside rotaflow's own data"):
         validate_schedule(str(solvable), str(schedule), out_dir=str(tmp_path / "var" / "objects" / "x"))
     assert not (tmp_path / "var" / "objects").exists()
+
+
+def test_the_command_runs_the_validate_flow_and_agrees_with_no_flow(
+    prefect_api: str, solvable: Path, schedule: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As a Prefect flow (the default mode; here on the session's Prefect API, so no temporary API is started
+    early), the command loads the flow's modules and gives the summary the --no-flow run gives."""
+    summaries = {}
+    for mode in ("--flow", "--no-flow"):
+        out = tmp_path / mode.strip("-")
+        argv = ["validate", "-p", str(solvable), "-s", str(schedule), "--out", str(out), "--block", "B1"]
+        assert main([*argv, mode, "--no-data-docs", "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["out_dir"] == str(out) and (out / "findings.csv").is_file()
+        summaries[mode] = {k: v for k, v in summary.items() if k not in ("out_dir", "seconds")}
+    assert summaries["--flow"] == summaries["--no-flow"]
