@@ -154,6 +154,11 @@ def history_from_database(
         return repository.published_history(program.id, since, before)
 
 
+LNS_FIRST_SHARE = 0.6
+"""The share of the time CP-SAT on the whole model (with its own neighbourhoods) keeps improving the first
+schedule of a large block before the neighbourhood search's steps take over."""
+
+
 def search_for(settings: SolverSettings, cells: int) -> Literal["cpsat", "lns"]:
     """The search a block of ``cells`` cells gets: the configured one, or for ``auto`` the neighbourhood
     search from ``lns_min_cells`` on (CP-SAT alone finds no schedule of a 150-resident block in a minute)."""
@@ -174,10 +179,10 @@ def solve_block(
     """Build and solve the block's model with the search ``search_for`` picks; ``on_progress`` and the
     observers of ``rotaflow.events`` hear of each improving solution.
 
-    The neighbourhood search starts from CP-SAT's first schedule of the whole model (with a light
-    presolve, ``LIGHT_PRESOLVE``) and then solves parts of the best schedule again, every other cell
-    fixed: each schedule it keeps satisfies every hard rule of the model. Its bound is the whole
-    model's (the first solve's, raised by its companion CP-SAT worker), so the gap is honest."""
+    The neighbourhood search starts from CP-SAT on the whole model (with a light presolve,
+    ``LIGHT_PRESOLVE``, for ``LNS_FIRST_SHARE`` of the time) and then solves parts of the best schedule
+    again, every other cell fixed: each schedule it keeps satisfies every hard rule of the model. Its
+    bound is the whole model's (the first solve's), so the gap is honest."""
     return solve_built(build_model(instance, rules), settings, hint=hint, stop=stop, on_progress=on_progress)
 
 
@@ -212,7 +217,11 @@ def solve_built(
     if search_for(settings, len(instance.cells)) == "lns":
         result = neighbourhood_search(
             built,
-            heaviest_first=0.0,  # measured: on residency blocks it costs its share of the time and gains nothing
+            # measured on a 150-resident block (bench/generate.py): the heaviest-first phase and the companion
+            # cost CPU and gained nothing; CP-SAT on the whole model improves the first schedule for a while
+            heaviest_first=0.0,
+            companion=False,
+            first=LNS_FIRST_SHARE,
             whole_parameters=LIGHT_PRESOLVE,
             parameters={**STEP_PARAMETERS, **LIGHT_PRESOLVE},
             **common,
