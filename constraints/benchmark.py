@@ -156,7 +156,11 @@ def solve_curtois(
         result = neighbourhood_search(built, time_limit=left, workers=workers, seed=seed, start=cells)
     else:
         result = solve(built, time_limit=left, workers=workers, seed=seed)
-    return _report(ci, began, roster_of(result.cells), result, roster_path)
+    found = roster_of(result.cells)
+    if start is not None and (not result.cells or evaluate(ci, start).objective < evaluate(ci, found).objective):
+        # the search could not even complete the built roster in the whole model in time: it stays the answer
+        return _report(ci, began, start, SolveResult("feasible", None, None, 0.0, frozenset()), roster_path)
+    return _report(ci, began, found, result, roster_path)
 
 
 def _report(
@@ -230,12 +234,16 @@ def construct_curtois(
     roster: Roster = {}
     size = max(1, workers)
     rounds = [order[i : i + size] for i in range(0, len(order), size)]
+    began = time.monotonic()
     with ThreadPoolExecutor(max_workers=size, thread_name_prefix="construct") as pool:
         for n, group in enumerate(rounds):
-            share = min(ALONE_SECONDS, (deadline - time.monotonic()) / (len(rounds) - n))
+            now = time.monotonic()
+            share = min(ALONE_SECONDS, (deadline - now) / (len(rounds) - n))
             if share <= 0:
                 return None
-            models = [_alone_model(ci, person, _gains(ci, person, assigned)) for person in group]
+            # behind time (the rounds so far took longer than what is left allows): any roster that keeps the rules
+            late = n > 0 and (now - began) / n * (len(rounds) - n) > deadline - now
+            models = [_alone_model(ci, person, Counter() if late else _gains(ci, person, assigned)) for person in group]
             found = list(pool.map(partial(_solve_alone, share=share, deadline=deadline, seed=seed), models))
             for person, shifts in zip(group, found, strict=True):
                 if shifts is None:
