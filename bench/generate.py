@@ -1,10 +1,18 @@
-"""Block generation benchmark: the sample program's first block and a synthetic 150-resident block.
+"""Block generation benchmark: plain CP-SAT against the neighbourhood search, block by block.
 
-    python bench/generate.py [--sample-limit 60] [--synthetic-limit 120] [--residents 150]
+    python bench/generate.py [--residents 150 300] [--sample-limit 30] [--synthetic-limit 120]
+                             [--searches cpsat lns]
 
-Solves with the default rule set (no Prefect, no database), checks the schedule with every
-rule's checker, and prints: case, residents, status, objective, bound, gap %, seconds to the
-first schedule, seconds, hard violations. Writes bench/results/generate.json.
+Cases: the sample program's first block and the first block of a synthetic program of each
+``--residents`` (seed 1). Each case's model is built once (timed) and solved by each search of
+``--searches`` with configs/solver.yaml's other settings (no Prefect, no database); the first
+search listed is the baseline the others are compared with in the same run. The schedule is
+checked with every rule's checker. Prints: case, residents, search, build s, first solution s,
+total s (build + solve), objective, bound, gap %, hard violations, and each search's objective
+as a ratio of the baseline's. Writes bench/results/generate.json with every improving schedule
+(seconds, objective, bound) of each run: the gap over time.
+
+The machine is shared: quote the ratios of one run, and the load average printed with them.
 """
 
 from __future__ import annotations
@@ -17,75 +25,105 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+COLUMNS = [
+    "case",
+    "residents",
+    "search",
+    "build_s",
+    "first_solution_s",
+    "total_s",
+    "objective",
+    "bound",
+    "gap_percent",
+    "hard_violations",
+    "objective_ratio",
+]
 
-def run_case(label: str, folder: Path, block: str, limit: float) -> dict[str, object]:
-    from rotaflow.services.generate import check, load_solver_settings, solve_block
+
+def run_case(label: str, folder: Path, block: str, limit: float, searches: list[str]) -> list[dict[str, Any]]:
+    from rotaflow.constraints.model import build_model
+    from rotaflow.services.generate import check, load_solver_settings, solve_built
     from rotaflow.validations.bundle import parse_bundle
     from rotaflow.validations.instances import block_instance, rules_for
 
     bundle = parse_bundle({p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()})
-    started = time.perf_counter()
     instance = block_instance(bundle, block)
     rules = rules_for(bundle)
-    result = solve_block(instance, rules, load_solver_settings(time_limit_seconds=limit))
-    total = time.perf_counter() - started
-    violations = [v for v in check(instance, rules, result.cells) if v.severity == "violation"]
     residents = int((bundle.frames["people"]["role"] == "resident").sum())
-    return {
-        "case": label,
-        "residents": residents,
-        "status": result.status,
-        "objective": result.objective,
-        "bound": result.best_bound,
-        "gap_percent": None if result.gap is None else round(100 * result.gap, 2),
-        "first_solution_s": round(result.progress[0].seconds, 2) if result.progress else None,
-        "solve_s": round(result.seconds, 2),
-        "total_s": round(total, 2),
-        "hard_violations": len(violations),
-        "time_limit_s": limit,
-    }
+    started = time.perf_counter()
+    built = build_model(instance, rules)
+    build = time.perf_counter() - started
+    rows: list[dict[str, Any]] = []
+    for search in searches:
+        settings = load_solver_settings(time_limit_seconds=limit, search=search)
+        began = time.perf_counter()
+        result = solve_built(built, settings)
+        solve = time.perf_counter() - began
+        violations = [v for v in check(instance, rules, result.cells) if v.severity == "violation"]
+        baseline = rows[0]["objective"] if rows else None
+        rows.append(
+            {
+                "case": label,
+                "residents": residents,
+                "search": search,
+                "cells": len(instance.cells),
+                "status": result.status,
+                "build_s": round(build, 1),
+                "first_solution_s": round(result.progress[0].seconds, 1) if result.progress else None,
+                "solve_s": round(solve, 1),
+                "total_s": round(build + solve, 1),
+                "objective": result.objective,
+                "bound": result.best_bound,
+                "gap_percent": None if result.gap is None else round(100 * result.gap, 1),
+                "hard_violations": len(violations) if result.cells else None,
+                "objective_ratio": (
+                    round(result.objective / baseline, 3) if baseline and result.objective is not None else None
+                ),
+                "time_limit_s": limit,
+                "progress": [[round(p.seconds, 2), p.objective, p.bound] for p in result.progress],
+            }
+        )
+        print(" | ".join(str(rows[-1][c]) for c in COLUMNS), flush=True)
+    return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sample-limit", type=float, default=60.0)
+    parser.add_argument("--sample-limit", type=float, default=30.0)
     parser.add_argument("--synthetic-limit", type=float, default=120.0)
-    parser.add_argument("--residents", type=int, default=150)
+    parser.add_argument("--residents", type=int, nargs="*", default=[150, 300])
+    parser.add_argument("--searches", nargs="+", choices=["cpsat", "lns", "auto"], default=["cpsat", "lns"])
+    parser.add_argument("--no-sample", action="store_true", help="leave the sample program out")
     args = parser.parse_args()
     from rotaflow.services.synth import write_bundle
 
     work = Path(tempfile.mkdtemp(prefix="rotaflow-bench-"))
-    synthetic = work / f"synthetic-{args.residents}"
-    write_bundle(synthetic, residents=args.residents, seed=1)
-    cases = [
-        ("sample 2027-B01", ROOT / "configs" / "programs" / "sample", "2027-B01", args.sample_limit),
-        (f"synthetic {args.residents} B01", synthetic, "2027-B01", args.synthetic_limit),
-    ]
-    columns = [
-        "case",
-        "residents",
-        "status",
-        "objective",
-        "bound",
-        "gap_percent",
-        "first_solution_s",
-        "solve_s",
-        "total_s",
-        "hard_violations",
-    ]
-    print(" | ".join(columns))
+    cases = []
+    if not args.no_sample:
+        cases.append(("sample 2027-B01", ROOT / "configs" / "programs" / "sample", "2027-B01", args.sample_limit))
+    for residents in args.residents:
+        synthetic = work / f"synthetic-{residents}"
+        write_bundle(synthetic, residents=residents, seed=1)
+        cases.append((f"synthetic {residents} B01", synthetic, "2027-B01", args.synthetic_limit))
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    print(" | ".join(COLUMNS))
     rows = []
     for label, folder, block, limit in cases:
-        row = run_case(label, folder, block, limit)
-        rows.append(row)
-        print(" | ".join(str(row[c]) for c in columns), flush=True)
+        rows += run_case(label, folder, block, limit, args.searches)
+    load = os.getloadavg()
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in load)}")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()}, "results": rows}
+    payload = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_average_after": load},
+        "baseline": args.searches[0],
+        "results": rows,
+    }
     (out / "generate.json").write_text(json.dumps(payload, indent=2))
     print(f"written {out / 'generate.json'}")
     return 0

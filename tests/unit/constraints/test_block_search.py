@@ -31,6 +31,7 @@ def test_auto_picks_the_neighbourhood_search_from_the_threshold_on() -> None:
     settings = load_solver_settings(search="auto", lns_min_cells=20_000)
     assert search_for(settings, 19_999) == "cpsat"
     assert search_for(settings, 20_000) == "lns"
+    assert search_for(load_solver_settings(), 33_600) == "cpsat"  # a 150-resident block
     assert search_for(settings, 67_200) == "lns"
     assert search_for(load_solver_settings(search="cpsat"), 10**6) == "cpsat"
     assert search_for(load_solver_settings(search="lns"), 10) == "lns"
@@ -38,7 +39,7 @@ def test_auto_picks_the_neighbourhood_search_from_the_threshold_on() -> None:
 
 def test_the_shipped_settings_choose_automatically() -> None:
     settings = load_solver_settings()
-    assert (settings.search, settings.lns_min_cells) == ("auto", 20_000)
+    assert (settings.search, settings.lns_min_cells) == ("auto", 50_000)
 
 
 def test_an_unknown_search_is_refused() -> None:
