@@ -14,10 +14,11 @@ without this, and reports what fails.
 
 The end: once a command has done its work, the interpreter's own shutdown frees each of the thousands of
 modules a run loads (Prefect, Great Expectations, pandas, plotly, OR-Tools) and every object left: seconds
-spent on memory the operating system takes back anyway. ``exit_now`` does what that shutdown must do (waits
-for the threads that are not daemons, runs the ``atexit`` handlers, which stop Prefect's temporary API and
-write what is buffered, and flushes standard output and error) and ends the process with the command's
-exit code.
+spent on memory the operating system takes back anyway. ``exit_now`` does what that shutdown must do, in
+the interpreter's order (``threading._shutdown``: the threading module's exit hooks, which let idle
+``ThreadPoolExecutor`` workers and Prefect's log and event services end, then the wait for the threads that
+are not daemons; then the ``atexit`` handlers, which stop Prefect's temporary API and write what is
+buffered; then standard output and error are flushed) and ends the process with the command's exit code.
 """
 
 from __future__ import annotations
@@ -78,10 +79,7 @@ def _start(server: object) -> None:
 
 def exit_now(code: int) -> NoReturn:
     """End the process with ``code`` after its threads, its ``atexit`` handlers and its output are done."""
-    current = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread is not current and not thread.daemon:
-            thread.join()
+    threading._shutdown()  # type: ignore[attr-defined]  # the interpreter's first step at exit: its hooks, then the threads
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # closed, or a reader that went away (a pipe to `head`)

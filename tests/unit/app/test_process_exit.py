@@ -9,9 +9,9 @@ import textwrap
 from pathlib import Path
 
 
-def _run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -33,6 +33,23 @@ def test_exit_now_waits_for_threads_runs_atexit_and_flushes_the_output(tmp_path:
     assert done.returncode == 3, done.stderr
     assert done.stdout == "buffered, thread done"
     assert marker.read_text() == "handled"
+
+
+def test_exit_now_ends_with_an_idle_thread_pool_left_open() -> None:
+    # the pool's worker waits for work until the threading module's exit hook tells it to end
+    done = _run(
+        """
+        from concurrent.futures import ThreadPoolExecutor
+        from rotaflow.flows.warm import exit_now
+
+        pool = ThreadPoolExecutor(1)
+        print(pool.submit(lambda: 21 * 2).result(), end="")
+        exit_now(4)
+        """,
+        timeout=60,
+    )
+    assert done.returncode == 4, done.stderr
+    assert done.stdout == "42"
 
 
 def test_the_command_line_run_as_the_command_ends_with_its_exit_code() -> None:
