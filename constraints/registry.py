@@ -353,8 +353,9 @@ class BuildContext:
         if not literals:
             return
         if self.kind == "hard":
-            negation = self.x.negation
-            self.model.add_bool_or([negation(v) for v in literals]).only_enforce_if(self.guard(subject, **detail))
+            constraint = self.model.proto.constraints.add()  # straight into the proto: "not l" is -index - 1
+            constraint.enforcement_literal.append(self.guard(subject, **detail).index)
+            constraint.bool_or.literals.extend([-v.index - 1 for v in cast(Sequence[Any], literals)])
             return
         self.at_most_literals(literals, None, len(literals) - 1, subject=subject, name=name, scale=scale, **detail)
 
@@ -375,8 +376,9 @@ class BuildContext:
         if not literals:
             return
         if self.kind == "hard":
-            negation = self.x.negation
-            self.model.add_bool_and([negation(v) for v in literals]).only_enforce_if(self.guard(subject, **detail))
+            constraint = self.model.proto.constraints.add()  # straight into the proto: "not l" is -index - 1
+            constraint.enforcement_literal.append(self.guard(subject, **detail).index)
+            constraint.bool_and.literals.extend([-v.index - 1 for v in cast(Sequence[Any], literals)])
             return
         for literal, name in zip(literals, names, strict=True):
             self.at_most_literals([literal], None, 0, subject=subject, name=name, scale=scale, **detail)
@@ -424,6 +426,15 @@ class BuildContext:
     ) -> None:
         if high <= bound:
             return  # can never be broken
+        refs = _refs(variables)
+        if refs is not None:
+            if self.kind == "hard":
+                add_linear(self.model, refs, coefficients, INT_MIN, bound, self.guard(subject, **detail).index)
+                return
+            excess = self.model.new_int_var(0, high - bound, f"excess:{self.rule}:{name}")
+            add_linear(self.model, [*refs, excess.index], [*coefficients, -1], INT_MIN, bound)
+            self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, excess)]))
+            return
         expression = cp_model.LinearExpr.weighted_sum(variables, coefficients)
         if self.kind == "hard":
             self.model.add(expression <= bound).only_enforce_if(self.guard(subject, **detail))
@@ -446,6 +457,15 @@ class BuildContext:
     ) -> None:
         if bound <= low:
             return
+        refs = _refs(variables)
+        if refs is not None:
+            if self.kind == "hard":
+                add_linear(self.model, refs, coefficients, bound, INT_MAX, self.guard(subject, **detail).index)
+                return
+            shortfall = self.model.new_int_var(0, bound - low, f"short:{self.rule}:{name}")
+            add_linear(self.model, [*refs, shortfall.index], [*coefficients, 1], bound, INT_MAX)
+            self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, shortfall)]))
+            return
         expression = cp_model.LinearExpr.weighted_sum(variables, coefficients)
         if self.kind == "hard":
             self.model.add(expression >= bound).only_enforce_if(self.guard(subject, **detail))
@@ -456,6 +476,53 @@ class BuildContext:
 
 
 _NOT = cp_model.NotBooleanVariable if hasattr(cp_model, "NotBooleanVariable") else type(None)
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # the model's unbounded ends of a domain
+
+
+def _refs(literals: Sequence[Any]) -> list[int] | None:
+    """Each variable's or literal's reference in the model (a negated literal's is ``-i - 1``), or None
+    when one is a constant or an expression."""
+    try:
+        return [v.index for v in literals]
+    except AttributeError:
+        return None
+
+
+def add_linear(
+    model: cp_model.CpModel,
+    refs: Sequence[int],
+    coefficients: Sequence[int],
+    low: int,
+    high: int,
+    enforcement: int | None = None,
+) -> None:
+    """``low ≤ Σ c·ref ≤ high`` (under the literal ``enforcement``) written straight into the model's proto,
+    as ``model.add`` writes it: a negated literal ``-i - 1`` reads as ``1 - x_i``, each variable appears
+    once, an unbounded end stays ``INT_MIN``/``INT_MAX``. Several times cheaper than building the sum."""
+    variables: list[int] = []
+    kept: list[int] = []
+    offset = 0
+    for ref, coefficient in zip(refs, coefficients, strict=True):
+        if ref >= 0:
+            variables.append(ref)
+            kept.append(coefficient)
+        else:
+            variables.append(-ref - 1)
+            kept.append(-coefficient)
+            offset += coefficient
+    if len(set(variables)) != len(variables):
+        merged: dict[int, int] = {}
+        for var, coefficient in zip(variables, kept, strict=True):
+            merged[var] = merged.get(var, 0) + coefficient
+        variables = [var for var, coefficient in merged.items() if coefficient]
+        kept = [coefficient for coefficient in merged.values() if coefficient]
+    constraint = model.proto.constraints.add()
+    if enforcement is not None:
+        constraint.enforcement_literal.append(enforcement)
+    linear = constraint.linear
+    linear.vars.extend(variables)
+    linear.coeffs.extend(kept)
+    linear.domain.extend([low if low == INT_MIN else low - offset, high if high == INT_MAX else high - offset])
 
 
 def _literal_terms(

@@ -50,10 +50,6 @@ def candidates(inst: Instance, first: int, last: int | None = None) -> list[tupl
     return [(start, start + DAY) for start in sorted(starts)]
 
 
-def _busy_in_history(inst: Instance, person: str, start: dt.datetime, end: dt.datetime) -> bool:
-    return any(h.person == person and h.start < end and start < h.end_with_transition for h in inst.history)
-
-
 def _windows(inst: Instance, params: _Params) -> list[tuple[int, int]]:
     """Windows that touch the horizon, those running past its last day included unless the
     free time after the latest any shift of the block can end (a 24-hour shift with its
@@ -104,22 +100,29 @@ class AcgmeDayOffInSeven(Rule):
             inside.append(range(bisect.bisect_left(starts, lo), bisect.bisect_right(ends, hi)))
         labels = [date_label(inst, first) for first, _ in windows]
         model = ctx.model
+        new_bool_var, constraints = model.new_bool_var, model.proto.constraints
         for person in ctx.people:
-            negated = ctx.x.negated_row(person)
+            # the model's references: a decision's is its index, "not assigned" is -index - 1
+            refs = [-v.index - 1 for v in ctx.x.row(person)]
             past = inst.history_of(person)
             free: list[Any] = []  # None: a period a shift in history makes busy
+            indexes: list[int | None] = []
             for n, (start, end) in enumerate(periods):
                 if past and any(h.start < end and start < h.end_with_transition for h in past):
                     free.append(None)
+                    indexes.append(None)
                     continue
-                var = model.new_bool_var(f"free[{person},{n}]")
-                if touching[n]:
-                    model.add_bool_and([negated[i] for i in touching[n]]).only_enforce_if(var)
+                var = new_bool_var(f"free[{person},{n}]")
+                if touching[n]:  # free ⇒ no slot touching the period is assigned
+                    constraint = constraints.add()
+                    constraint.enforcement_literal.append(var.index)
+                    constraint.bool_and.literals.extend([refs[i] for i in touching[n]])
                 free.append(var)
+                indexes.append(var.index)
             for low, high in cliques:
-                members = [v for v in free[low : high + 1] if v is not None] if past else free[low : high + 1]
+                members = [i for i in indexes[low : high + 1] if i is not None]
                 if len(members) > 1:
-                    model.add_at_most_one(members)
+                    constraints.add().at_most_one.literals.extend(members)
             for (first, last), chosen, label in zip(windows, inside, labels, strict=True):
                 found = free[chosen.start : chosen.stop]
                 ctx.at_least_literals(

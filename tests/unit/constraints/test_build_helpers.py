@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,7 @@ from ortools.sat.python import cp_model
 
 from rotaflow.constraints.instance import HistoryShift, Instance, PersonSpec, ShiftSpec
 from rotaflow.constraints.model import build_model
-from rotaflow.constraints.registry import BuildContext, Variables
+from rotaflow.constraints.registry import INT_MAX, INT_MIN, BuildContext, Variables, add_linear
 from rotaflow.constraints.rules.acgme_day_off_in_seven import DAY, candidates
 from rotaflow.constraints.rules.acgme_day_off_in_seven import Params as DayOffParams
 from rotaflow.constraints.rules.acgme_max_continuous_duty import Params as DutyParams
@@ -245,3 +246,69 @@ def test_a_block_builds_the_same_guards_with_and_without_history() -> None:
     built = build_model(inst, DEFAULT, enforce=False)
     names = {g.name.replace("R2", "R1") for g in built.guards.values() if "R2" in g.name}
     assert names == {g.name for g in built.guards.values() if "R1" in g.name}
+
+
+def _holds(constraint: Any, values: list[int]) -> bool:
+    """Whether one linear constraint of a model's proto holds for the variables' values (its enforcement
+    literal true)."""
+    linear = constraint.linear
+    total = sum(c * values[v] for v, c in zip(linear.vars, linear.coeffs, strict=True))
+    domain = list(linear.domain)
+    return any(domain[i] <= total <= domain[i + 1] for i in range(0, len(domain), 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.booleans(), st.integers(-5, 5)), min_size=1, max_size=7),
+    st.integers(-8, 8),
+    st.booleans(),
+)
+def test_linear_written_into_the_proto_means_what_the_model_adds(
+    terms: list[tuple[int, bool, int]], bound: int, at_most: bool
+) -> None:
+    model = cp_model.CpModel()
+    xs = [model.new_bool_var(f"x{i}") for i in range(4)]
+    literals = [xs[i].Not() if negated else xs[i] for i, negated in ((i, n) for i, n, _ in terms)]
+    coefficients = [c for _, _, c in terms]
+    expression = cp_model.LinearExpr.weighted_sum(literals, coefficients)
+    model.add(expression <= bound if at_most else expression >= bound)
+    low, high = (INT_MIN, bound) if at_most else (bound, INT_MAX)
+    add_linear(model, [v.index for v in literals], coefficients, low, high)
+    reference, written = model.proto.constraints[0], model.proto.constraints[1]
+    for values in itertools.product([0, 1], repeat=4):
+        assert _holds(reference, list(values)) == _holds(written, list(values)), values
+
+
+def test_constants_among_literals_take_the_model_s_own_path() -> None:
+    ctx, _ = _context("hard")
+    x = ctx.x.row("R1")
+    ctx.not_all([x[0], ctx.x.negation(x[1])], subject="a", name="a")
+    ctx.forbid_all([x[0], x[1]], ["a", "b"], subject="b")
+    ctx.at_most([(1, x[0]), (2, 1)], 2, subject="c", name="c")
+    ctx.at_least([(1, x[0]), (1, 1)], 2, subject="d", name="d")
+    constraints = ctx.model.proto.constraints
+    assert [constraints[0].has_bool_or(), constraints[1].has_bool_and(), constraints[2].has_linear()] == [True] * 3
+    assert constraints[3].has_linear()
+    assert list(constraints[0].bool_or.literals) == [-x[0].index - 1, x[1].index]
+    assert list(constraints[1].bool_and.literals) == [-x[0].index - 1, -x[1].index - 1]
+    assert all(list(c.enforcement_literal) for c in ctx.model.proto.constraints)
+
+
+def test_a_soft_sum_of_literals_is_short_or_in_excess_by_its_penalty_variable() -> None:
+    ctx, _ = _context("soft")
+    x = ctx.x.row("R1")
+    ctx.at_least_literals([x[0], ctx.x.negation(x[1])], None, 2, subject="a", name="short")
+    ctx.at_most_literals([x[0], x[1], x[2]], [2, 1, 1], 1, subject="b", name="excess")
+    short, excess = ctx.model.proto.constraints[0], ctx.model.proto.constraints[1]
+    assert [p.name for p in ctx._penalties] == ["short", "excess"]
+    for values in itertools.product([0, 1], repeat=3):
+        assignment = [*values, *([0] * (len(ctx.model.proto.variables) - 3))]
+        lack = 2 - values[0] - (1 - values[1])
+        extra = 2 * values[0] + values[1] + values[2] - 1
+        for penalty in range(4):
+            assignment[len(assignment) - 2] = penalty
+            assert _holds(short, assignment) == (penalty >= lack)
+            assignment[len(assignment) - 2] = 0
+            assignment[len(assignment) - 1] = penalty
+            assert _holds(excess, assignment) == (penalty >= extra)
+            assignment[len(assignment) - 1] = 0
