@@ -25,12 +25,16 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import contextvars
 import importlib
 import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from prefect.server.api.server import SubprocessASGIServer
 
 __all__ = ["RUN_MODULES", "api_warm_start", "exit_now"]
 
@@ -51,17 +55,20 @@ def api_warm_start(modules: Iterable[str] = RUN_MODULES) -> Iterator[bool]:
     """Prefect's temporary API starting (when the runs need one) while the ``with`` block and then the import
     of ``modules`` run; on leaving, the API answers (or its start failed, and the first flow run tries again).
 
-    Yields whether the API is being started here (False: a server is named, nothing is started or imported).
+    Yields whether the API is being started here (False: a server is named, or Prefect's temporary servers are
+    disabled with ``PREFECT_SERVER_EPHEMERAL_ENABLED``; nothing is started or imported).
     """
-    from prefect.settings import PREFECT_API_URL
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
-    if PREFECT_API_URL.value():
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
         yield False
         return
     from prefect.server.api.server import SubprocessASGIServer
 
     server = SubprocessASGIServer()  # the instance the flow run's client takes (one per process)
-    waiting = threading.Thread(target=_start, args=(server,), name="prefect-api-start", daemon=True)
+    waiting = threading.Thread(  # in the caller's context, so its temporary Prefect settings apply
+        target=contextvars.copy_context().run, args=(_start, server), name="prefect-api-start", daemon=True
+    )
     waiting.start()
     try:
         yield True
@@ -72,9 +79,12 @@ def api_warm_start(modules: Iterable[str] = RUN_MODULES) -> Iterator[bool]:
         waiting.join()
 
 
-def _start(server: object) -> None:
-    with contextlib.suppress(Exception):  # the flow run starts it again and reports the error
-        server.start()  # type: ignore[attr-defined]
+def _start(server: SubprocessASGIServer) -> None:
+    try:
+        server.start()
+    except Exception:  # the flow run starts it again and reports the error
+        with contextlib.suppress(Exception):
+            server.stop()  # no API process left behind (one that never answered)
 
 
 def exit_now(code: int) -> NoReturn:

@@ -6,7 +6,12 @@ import sys
 
 import httpx
 from prefect.server.api.server import SubprocessASGIServer
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import (
+    PREFECT_API_URL,
+    PREFECT_SERVER_EPHEMERAL_ENABLED,
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    temporary_settings,
+)
 
 from rotaflow.flows.warm import api_warm_start
 
@@ -31,3 +36,24 @@ def test_without_an_api_the_temporary_one_answers_when_the_block_ends_and_the_mo
         finally:
             server.stop()
     assert "json" in sys.modules
+
+
+def test_with_temporary_servers_disabled_nothing_is_started_or_imported() -> None:
+    with temporary_settings({PREFECT_SERVER_EPHEMERAL_ENABLED: False}, restore_defaults={PREFECT_API_URL}):
+        with api_warm_start(["rotaflow_no_such_module_to_import"]) as started:
+            assert started is False
+        assert SubprocessASGIServer().server_process is None
+    assert "rotaflow_no_such_module_to_import" not in sys.modules
+
+
+def test_the_start_runs_with_the_callers_settings_and_a_failed_start_leaves_no_api_process() -> None:
+    # a start-up timeout of 0 s makes the start fail at once, but only where the caller's settings apply
+    server = SubprocessASGIServer()
+    with temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 0}, restore_defaults={PREFECT_API_URL}):
+        try:
+            with api_warm_start([]) as started:
+                assert started is True
+            assert not server.running
+            assert server.server_process is None  # stopped, not left serving
+        finally:
+            server.stop()
