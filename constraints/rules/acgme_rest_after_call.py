@@ -22,7 +22,7 @@ from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict, Field
 
 from rotaflow.constraints.instance import Instance, Schedule
-from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
+from rotaflow.constraints.registry import INT_MAX, BuildContext, Rule, Selector, Violation, add_linear, register
 from rotaflow.constraints.rules._common import date_label
 from rotaflow.constraints.rules.acgme_max_continuous_duty import Piece, _pieces, duty_periods, period_end, person_pieces
 
@@ -225,7 +225,10 @@ class _Plan:
         self.labels = [f"{p.day}:{p.shift}" for p in pieces if p.day is not None]
 
     def build(self, ctx: BuildContext, person: str) -> None:
-        model, row, negated, negation = ctx.model, ctx.x.row(person), ctx.x.negated_row(person), ctx.x.negation
+        model, row = ctx.model, ctx.x.row(person)
+        # written straight into the model's proto: a decision's reference is its index, its negation -index - 1
+        constraints = model.proto.constraints
+        refs = [v.index for v in row]
         reached: list[Any] = []
         for k, step in enumerate(self.reach):
             if step is None:
@@ -233,12 +236,15 @@ class _Plan:
                 continue
             causes, steps = step
             var = model.new_bool_var(f"call-period:{person}:{k}")
-            for cause in causes:
-                model.add_implication(row[cause], var)
-            if steps:
-                went_on = negation(reached[k - 1])
+            index = var.index
+            for cause in causes:  # the call ⇒ its period is reached
+                constraint = constraints.add()
+                constraint.enforcement_literal.append(refs[cause])
+                constraint.bool_and.literals.append(index)
+            if steps:  # reached before and still on ⇒ reached
+                went_on = -reached[k - 1].index - 1
                 for other in steps:
-                    model.add_bool_or([went_on, negated[other], var])
+                    constraints.add().bool_or.literals.extend([went_on, -refs[other] - 1, index])
             reached.append(var)
         late: dict[str, Any] = {}
         subject = f"person={person}"
@@ -251,11 +257,12 @@ class _Plan:
                 else:
                     var = model.new_bool_var(f"after-call-period:{person}:{start}")
                     for k, covering in how[1]:
-                        model.add(
-                            cp_model.LinearExpr.weighted_sum(
-                                [var, reached[k], *(row[i] for i in covering)], [1, -1, *([1] * len(covering))]
-                            )
-                            >= 0
+                        add_linear(
+                            model,
+                            [var.index, reached[k].index, *(refs[i] for i in covering)],
+                            [1, -1, *([1] * len(covering))],
+                            0,
+                            INT_MAX,
                         )
                     late[start] = var
             ctx.not_all([row[place], late[start]], subject=subject, name=f"{person}:{label}", person=person)
