@@ -11,7 +11,10 @@ reason a chief resident can act on. The screens:
 - **hours budget**: the resident hours that coverage requires fit in what the 80-hour rule
   allows the residents who can work them, per rotation and overall;
 - **impossible shifts**: a shift that breaks a must-rule by itself (longer than 24 + 4 hours,
-  as a 24-hour call is on the night the clocks go back) is named with its date.
+  as a 24-hour call is on the night the clocks go back) is named with its date;
+- **supervision capacity**: on a supervised shift, the residents the coverage rows require (disjoint
+  rows summed, PGY-1 counted as such only where a row has too few others) need more faculty under the
+  supervision ratio than the faculty rows' maximums and the faculty who may work it allow.
 """
 
 from __future__ import annotations
@@ -104,6 +107,9 @@ def preflight(inst: Instance, rules: list[ConfiguredRule], *, raise_on_error: bo
     duty = _binding(rules, "acgme_max_continuous_duty")
     if duty is not None:
         _impossible_shifts(inst, duty, report, rules)
+    supervision = _binding(rules, "supervision_ratio")
+    if supervision is not None and _binding(rules, "coverage") is not None:
+        _supervision_capacity(inst, supervision, report, rules)
     if raise_on_error and not report.ok:
         raise PreflightFailed(report)
     return report
@@ -288,3 +294,69 @@ def _impossible_shifts(
             )
         )
     report.checked["impossible_shift"] = checked
+
+
+def _supervision_capacity(
+    inst: Instance, supervision: ConfiguredRule, report: PreflightReport, rules: list[ConfiguredRule]
+) -> None:
+    """Faculty a supervised shift must have for the residents coverage requires, against the most it can have.
+
+    Sound: the residents counted come from coverage rows with pairwise disjoint people (each must get its
+    minimum), each weighs at least 1 ÷ ``others_per_faculty`` (PGY-1 1 ÷ ``pgy1_per_faculty`` where a row
+    has fewer available non-PGY-1 residents than its minimum), and the faculty on the shift are at most those
+    who may work it, and at most ``max`` of a row plus the available faculty that row does not count.
+    """
+    params = supervision.params
+    faculty = {p.id for p in inst.people if p.role == "faculty"}
+    residents = {p.id for p in inst.people if p.role == "resident" and supervision.selector.person_matches(inst, p.id)}
+    by_slot: dict[tuple[int, str], list[Demand]] = defaultdict(list)
+    for demand in inst.demands:
+        by_slot[(demand.day, demand.shift)].append(demand)
+    if params.shifts is not None:
+        supervised = {(d, s) for d in range(inst.days) for s in params.shifts if s in inst.shift}
+    else:
+        supervised = {(d.day, d.shift) for d in inst.demands if d.people and d.people <= faculty and d.min > 0}
+    checked = 0
+    for day, shift in sorted(supervised):
+        rows = sorted(
+            (d for d in by_slot.get((day, shift), []) if d.min > 0 and d.people <= residents),
+            key=lambda d: (-d.min, d.label),
+        )
+        chosen: list[Demand] = []
+        taken: set[str] = set()
+        for demand in rows:
+            if not demand.people & taken:
+                chosen.append(demand)
+                taken |= demand.people
+        if not chosen:
+            continue
+        checked += 1
+        lcm = params.pgy1_per_faculty * params.others_per_faculty
+        weight = 0  # faculty needed, times lcm
+        for demand in chosen:
+            others = sum(1 for p in _available(inst, demand, rules) if inst.person[p].pgy != 1)
+            pgy1 = max(0, demand.min - others)
+            weight += pgy1 * params.others_per_faculty + (demand.min - pgy1) * params.pgy1_per_faculty
+        needed = -(-weight // lcm)
+        probe = Demand(day, shift, frozenset(faculty))
+        available = set(_available(inst, probe, rules))
+        most = len(available)
+        for demand in by_slot.get((day, shift), []):
+            if demand.max is not None and demand.people & faculty:
+                most = min(most, demand.max + len(available - demand.people))
+        if needed > most:
+            date = inst.date(day).isoformat()
+            count = sum(d.min for d in chosen)
+            report.reasons.append(
+                Reason(
+                    "supervision_capacity",
+                    f"{shift} on {date} needs at least {count} resident(s) "
+                    f"({'; '.join(d.label or d.shift for d in chosen)}), who need {needed} faculty under the "
+                    f"supervision ratio (PGY-1 1:{params.pgy1_per_faculty}, others 1:{params.others_per_faculty}), "
+                    f"but at most {most} faculty can be on it",
+                    (),
+                    (date,),
+                    shift,
+                )
+            )
+    report.checked["supervision_capacity"] = checked

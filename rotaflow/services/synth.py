@@ -105,6 +105,8 @@ RESIDENT_DAYS_BUDGET = 20.0
 #: The same for one full-time faculty member.
 FACULTY_HOURS_BUDGET = 150.0
 FACULTY_DAYS_BUDGET = 16.0
+#: Residents one faculty member supervises when all of them are PGY-1 (``supervision_ratio``'s default).
+SUPERVISION_PGY1_PER_FACULTY = 2
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -577,6 +579,8 @@ def _design_coverage(
     if seniors_in_call_pool < 1:
         senior_row.target_extra = 0
 
+    _room_for_supervision(rows, n_fac)
+
     design = _Design(rows=rows)
     row_by_key = {(r.shift_id, r.applies_on, r.rotation_id, r.role, r.skill): r for r in rows}
     inpatient_day = {
@@ -602,6 +606,48 @@ def _design_coverage(
     design.allowance[_FACULTY_GROUP] = max(0, min((n_fac - faculty_need) // 3, n_fac // 6))
     design.allowance[_SKILLED_GROUP] = max(0, (n_skilled - 2) // 3)
     return design
+
+
+_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _matches(applies_on: str, weekday: int) -> bool:
+    """Whether a coverage pattern of this module (daily, weekday, weekend, day names) covers ``weekday``."""
+    if applies_on == "daily":
+        return True
+    if applies_on == "weekday":
+        return weekday < 5
+    if applies_on == "weekend":
+        return weekday >= 5
+    return _WEEKDAY_NAMES[weekday] in applies_on.split(";")
+
+
+def _room_for_supervision(rows: list[_Row], n_fac: int) -> None:
+    """Raise each supervised shift's faculty maximum to what its resident minimums need.
+
+    A shift with a faculty coverage row is supervised (rule ``supervision_ratio``): it needs
+    ⌈PGY-1 ÷ :data:`SUPERVISION_PGY1_PER_FACULTY` + other residents ÷ 4⌉ faculty.  The faculty row's
+    maximum caps the faculty on the shift, so it must leave room for the residents the resident rows
+    ask for even when all of them are PGY-1 (the minimums of the resident rows of the shift that apply
+    on one day of the week, on the busiest such day).  Only maximums move; minimums and the load
+    budget stay as they were.
+    """
+    for faculty_row in rows:
+        if faculty_row.role != "faculty" or faculty_row.skill is not None or faculty_row.min <= 0:
+            continue
+        residents = max(
+            sum(
+                r.min
+                for r in rows
+                if r.role == "resident" and r.shift_id == faculty_row.shift_id and _matches(r.applies_on, weekday)
+            )
+            for weekday in range(7)
+            if _matches(faculty_row.applies_on, weekday)
+        )
+        needed = min(n_fac, math.ceil(residents / SUPERVISION_PGY1_PER_FACULTY))
+        ceiling = faculty_row.max_value()
+        if ceiling is not None and ceiling < needed:
+            faculty_row.max_extra = needed - faculty_row.min
 
 
 def _fit_loads(rows: list[_Row], sizes: dict[str, float]) -> None:

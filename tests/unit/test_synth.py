@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rotaflow.constraints.preflight import preflight
 from rotaflow.constraints.year import plan_year
 from rotaflow.services.synth import (
     BUNDLE_FILES,
@@ -23,6 +24,7 @@ from rotaflow.services.synth import (
 )
 from rotaflow.services.year import run_plan, year_problem
 from rotaflow.validations.bundle import parse_bundle
+from rotaflow.validations.instances import block_instance, rules_for
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "configs" / "programs" / "sample"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -395,6 +397,50 @@ def test_supply_meets_every_coverage_minimum(key: str) -> None:
                     assert available >= int(row["min"]), (block["block_id"], day, row)
                     checked += 1
     assert checked > 0
+
+
+@pytest.mark.parametrize("key", BUNDLE_IDS)
+def test_faculty_maximum_leaves_room_to_supervise_every_required_resident(key: str) -> None:
+    """On each day a faculty row applies, its max covers the resident minimums of the shift even if all are PGY-1.
+
+    (supervision_ratio: PGY-1 1:2, others 1:4, on shifts with a faculty row.)  Before the faculty
+    maximums were sized from the resident rows, 261+ residents asked for 9+ home-call residents a
+    night, who need 3 faculty, under a faculty maximum of 2: every block was infeasible.
+    """
+    bundle = _get(key)
+    coverage = _rows(bundle["coverage.csv"])
+    faculty = sum(1 for p in _rows(bundle["people.csv"]) if p["role"] == "faculty")
+    block = _rows(bundle["blocks.csv"])[0]
+    checked = 0
+    for row in coverage:
+        if row["role"] != "faculty" or row["skill"] or int(row["min"]) <= 0:
+            continue
+        for day in _dates(block["start_date"], block["end_date"]):
+            if not _applies(row["applies_on"], day):
+                continue
+            resident_rows = [
+                r
+                for r in coverage
+                if r["role"] == "resident" and r["shift_id"] == row["shift_id"] and _applies(r["applies_on"], day)
+            ]
+            # a date row replaces the pattern rows of its rotation on that date
+            dated = {r["rotation_id"] for r in resident_rows if r["applies_on"][0].isdigit()}
+            residents = sum(
+                int(r["min"]) for r in resident_rows if r["applies_on"][0].isdigit() or r["rotation_id"] not in dated
+            )
+            needed = -(-residents // 2)
+            assert row["max"] == "" or int(row["max"]) >= min(needed, faculty), (day, row, residents)
+            checked += 1
+    assert checked > 0
+
+
+@pytest.mark.parametrize("residents", [261, MAX_RESIDENTS])
+def test_large_programs_pass_the_supervision_screen(residents: int) -> None:
+    """Preflight (its supervision capacity screen included) passes the first block of a large program."""
+    bundle = parse_bundle({name: text.encode("utf-8") for name, text in _bundle(residents, seed=1).items()})
+    report = preflight(block_instance(bundle, "2027-B01"), rules_for(bundle), raise_on_error=False)
+    assert report.checked["supervision_capacity"] > 0
+    assert report.ok, [r.message for r in report.errors[:3]]
 
 
 @pytest.mark.parametrize("key", BUNDLE_IDS)

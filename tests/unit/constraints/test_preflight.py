@@ -154,7 +154,13 @@ def test_the_sample_program_block_passes_every_screen() -> None:
     bundle = parse_bundle(files_of(SAMPLE))
     report = preflight(block_instance(bundle, "2027-B01"), rules_for(bundle))
     assert report.ok and report.reasons == []
-    assert set(report.checked) == {"coverage_supply", "simultaneous_shifts", "hours_budget", "impossible_shift"}
+    assert set(report.checked) == {
+        "coverage_supply",
+        "simultaneous_shifts",
+        "hours_budget",
+        "impossible_shift",
+        "supervision_capacity",
+    }
     assert all(count > 0 for count in report.checked.values()), report.checked
 
 
@@ -203,10 +209,11 @@ def test_many_refusals_are_listed_twenty_at_a_time() -> None:
     with pytest.raises(PreflightFailed) as caught:
         preflight(inst, rule_set)
     errors = caught.value.report.errors
-    assert [r.screen for r in errors] == ["coverage_supply"] * 27 + ["hours_budget"] * 2  # not on 2027-07-04
+    # not on 2027-07-04; five residents need two faculty on each weekday, and there is one
+    assert [r.screen for r in errors] == ["coverage_supply"] * 27 + ["hours_budget"] * 2 + ["supervision_capacity"] * 20
     text = str(caught.value)
     assert text.startswith("the block cannot be scheduled:\n  - DAY on 2027-07-01 needs at least 5 people")
-    assert text.endswith("\n  ... and 9 more")
+    assert text.endswith("\n  ... and 29 more")
     assert text.count("\n  - ") == 20
 
 
@@ -450,3 +457,77 @@ def test_without_rotation_eligibility_anyone_may_cover() -> None:
 
 def test_the_coverage_supply_screen_needs_the_eligibility_rule() -> None:
     assert preflight(ineligible_only(), rules("coverage"), raise_on_error=False).errors == []
+
+
+# --------------------------------------------------------------------------- supervision capacity
+
+SUPERVISED = ("coverage", "supervision_ratio", "rotation_eligibility", "one_shift_at_a_time")
+
+
+def four_on_the_ward(*, faculty: int = 1, faculty_max: str = "") -> tuple[Instance, list[ConfiguredRule]]:
+    """DAY on weekdays needs 4 of the ward's R1, R6 (PGY-1), R2, R4 and R5 under ``faculty`` faculty.
+
+    (R2's call from history keeps R2 off DAY on 2027-07-01, hence five on the ward.)
+    """
+    extra = [f"F{n},Faculty {n},,faculty,,1," for n in range(2, faculty + 1)]
+    files = edit(
+        tiny_ok(),
+        add={
+            "people.csv": [
+                "R4,Resident Four,,resident,2,1,",
+                "R5,Resident Five,,resident,3,1,",
+                "R6,Resident Six,,resident,1,1,",
+                *extra,
+            ],
+            "rotation_assignments.csv": ["R4,B1,WARD", "R4,B2,WARD", "R5,B1,WARD", "R5,B2,WARD", "R6,B1,WARD"],
+            "coverage.csv": ["DAY,weekday,WARD,resident,,,4,,"],
+        },
+        # the ward's daily row without its maximum of 2, so that coverage alone can be met
+        coverage_csv=(
+            "DAY,daily,WARD,resident,,,1,2,2\nNIGHT,weekday,NF,resident,,,1,1,\nDAY,weekday,,faculty,,,1,,",
+            f"DAY,daily,WARD,resident,,,1,,\nNIGHT,weekday,NF,resident,,,1,1,\nDAY,weekday,,faculty,,,1,{faculty_max},",
+        ),
+    )
+    return instance_of(files)
+
+
+def test_four_residents_one_a_pgy1_need_two_faculty_when_only_one_exists() -> None:
+    inst, rule_set = four_on_the_ward()
+    reasons = refused(inst, rule_set)
+    assert [r.screen for r in reasons] == ["supervision_capacity"] * 20  # every weekday
+    reason = reasons[2]
+    assert (reason.shift, reason.dates, reason.people) == ("DAY", ("2027-07-05",), ())
+    assert reason.message == (
+        "DAY on 2027-07-05 needs at least 4 resident(s) (coverage.csv row 5), who need 2 faculty under the "
+        "supervision ratio (PGY-1 1:2, others 1:4), but at most 1 faculty can be on it"
+    )
+    # the screen is sound: the solver agrees no schedule exists
+    result = solve(build_model(inst, rules(*SUPERVISED)), time_limit=20.0, workers=2, seed=0)
+    assert result.status == "infeasible"
+
+
+def test_four_residents_under_two_faculty_pass_and_can_be_scheduled() -> None:
+    inst, rule_set = four_on_the_ward(faculty=2)
+    report = preflight(inst, rule_set)
+    assert report.ok and report.checked["supervision_capacity"] == 20  # the block's weekdays
+    assert schedulable(inst, rules(*SUPERVISED)) == []
+
+
+def test_a_faculty_row_maximum_caps_the_faculty_on_the_shift() -> None:
+    inst, rule_set = four_on_the_ward(faculty=2, faculty_max="1")
+    reasons = refused(inst, rule_set)
+    assert len(reasons) == 20
+    assert all(r.message.endswith("but at most 1 faculty can be on it") for r in reasons)
+
+
+def test_faculty_on_leave_do_not_supervise() -> None:
+    inst, rule_set = four_on_the_ward(faculty=2)
+    inst.blocked_days = {**inst.blocked_days, "F2": frozenset({inst.day_index(dt.date(2027, 7, 5))})}
+    [reason] = refused(inst, rule_set)
+    assert reason.screen == "supervision_capacity" and reason.dates == ("2027-07-05",)
+
+
+def test_the_supervision_screen_needs_the_supervision_rule() -> None:
+    inst, _ = four_on_the_ward()
+    report = preflight(inst, rules("coverage", "rotation_eligibility"), raise_on_error=False)
+    assert report.ok and "supervision_capacity" not in report.checked
