@@ -18,6 +18,11 @@ Design, so that every block can be scheduled within the ACGME rules on its own:
   per resident stays at or under :data:`RESIDENT_HOURS_BUDGET` hours per 28 days (50 h/week) and
   :data:`RESIDENT_DAYS_BUDGET` working days, which leaves room for 4 days off, 14 h rest after
   24-hour calls and at most 9 calls per 28 days.  Faculty rows are sized the same way.
+* Every shift with a faculty coverage row is supervised (PGY-1 1:2, others 1:4), so each faculty
+  row's maximum is at least half the resident minimums of that shift on its busiest day of the week
+  (enough faculty even if every required resident were PGY-1), up to the faculty head-count.  Without
+  this, 261+ residents asked for 9 or more home-call residents a night (3 faculty) under a faculty
+  maximum of 2, and no block could be scheduled.
 * Blocking absences go to residents on clinic/elective rotations (sick days also elsewhere when
   the rotation has spare people) and never take more people away on one day than the rotation's
   spare head-count, so every coverage minimum keeps enough eligible people every day.
