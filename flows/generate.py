@@ -312,10 +312,10 @@ def _emit_failed(program_key: str, block_id: str, reason: str, **details: Any) -
 def _stop(out: str, instance: Any, bundle: Any, summary: GenerateResult, why: str, *, emit: bool = True) -> State:
     """A run that ends without a schedule: its summary (and empty outputs) written, the run failed (and
     ``rotaflow.generation.failed`` emitted, unless ``emit`` is false: the caller says it its own way)."""
-    summary = summary.timed()  # the phases so far (a run with a clock)
     with phase("export"):
-        export_outputs(out, instance, bundle, frozenset(), [], summary)
-    summary = summary.written_to(out)
+        export_outputs(out, instance, bundle, frozenset(), [], summary.timed())
+    summary = summary.written_to(out).timed()  # the phases with the export's own seconds (a run with a clock)
+    write_summary(out, summary)
     message = f"{why}; see {Path(out).resolve() / 'summary.json'}"
     if emit:
         _emit_failed(summary.program, summary.block_id, why, status=summary.status)

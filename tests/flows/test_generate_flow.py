@@ -428,7 +428,9 @@ def test_preflight_refusal_fails_with_the_diagnosis(tiny_dir: Path, tmp_path: Pa
     assert "solve" not in _task_runs(state.state_details.flow_run_id)
     written = json.loads((out / "summary.json").read_text())
     assert written["status"] == "infeasible" and written["diagnosis"] == summary["diagnosis"]
-    _check_phases(written["phases"], ran=("ingest", "contracts", "build", "preflight"))  # nothing solved
+    ran = ("ingest", "contracts", "build", "preflight", "export")  # nothing solved; the empty outputs written
+    _check_phases(written["phases"], ran=ran)
+    assert summary["phases"] == written["phases"]
     assert _read_csv(out / "assignments.csv") == (ASSIGNMENT_COLUMNS, [])
     assert not _all_assignments()
 
@@ -454,6 +456,7 @@ def test_solver_infeasibility_fails_with_the_conflicting_rules(
     assert {"solve", "diagnose"} <= set(_task_runs(state.state_details.flow_run_id))
     written = json.loads((out / "summary.json").read_text())
     assert written["status"] == "infeasible" and {d["rule"] for d in written["diagnosis"]} == rules
+    _check_phases(written["phases"], ran=("ingest", "contracts", "build", "preflight", "solve", "export"))
     assert not _all_assignments()
 
 
