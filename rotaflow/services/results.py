@@ -39,10 +39,8 @@ __all__ = [
     "check_csv",
     "check_json",
     "clocked",
-    "current_clock",
     "move_phase",
     "phase",
-    "record_phase",
     "summary_json",
 ]
 
@@ -117,6 +115,7 @@ class Phases(_Result):
 
     @model_validator(mode="after")
     def _within_total(self) -> Phases:
+        """The contract of a summary.json read back (``check_json``); ``PhaseClock.phases`` always keeps it."""
         spent = sum(getattr(self, name) or 0.0 for name in PHASES)
         if spent > self.total + PHASE_EPSILON:
             raise ValueError(f"the phases add up to {spent:.3f} s, more than the total {self.total:.3f} s")
@@ -158,15 +157,6 @@ class PhaseClock:
             if self._open:
                 self._open[-1][1] += elapsed
 
-    def add(self, name: str, seconds: float) -> None:
-        """``seconds`` more for phase ``name`` (one of ``PHASES``); taken from the phase open around it."""
-        if threading.get_ident() != self._thread:
-            return
-        seconds = max(0.0, seconds)
-        self._count(name, seconds)
-        if self._open:
-            self._open[-1][1] += seconds
-
     def _count(self, name: str, seconds: float) -> None:
         if name not in PHASES:
             raise ValueError(f"unknown phase {name!r}; the phases are {', '.join(PHASES)}")
@@ -183,10 +173,12 @@ class PhaseClock:
         self.seconds[target] = self.seconds.get(target, 0.0) + part
 
     def phases(self) -> Phases:
-        """The phases so far (those not timed: null) and the total since the clock started."""
-        total = round(time.perf_counter() - self.started, 3)
+        """The phases so far (those not timed: null) and the total since the clock started (never less than
+        the phases' sum, which rounding alone could otherwise put a few milliseconds above it)."""
+        elapsed = time.perf_counter() - self.started
         given = {name: round(self.seconds[name], 3) if name in self.seconds else None for name in PHASES}
-        return Phases(**given, total=total)
+        spent = sum(seconds or 0.0 for seconds in given.values())
+        return Phases(**given, total=round(max(elapsed, spent), 3))
 
 
 _CLOCK: contextvars.ContextVar[PhaseClock | None] = contextvars.ContextVar("rotaflow_phase_clock", default=None)
@@ -194,7 +186,7 @@ _CLOCK: contextvars.ContextVar[PhaseClock | None] = contextvars.ContextVar("rota
 
 @contextlib.contextmanager
 def clocked() -> Iterator[PhaseClock]:
-    """A new ``PhaseClock`` for the run inside the ``with`` block: ``phase`` and ``record_phase`` time on it."""
+    """A new ``PhaseClock`` for the run inside the ``with`` block: ``phase`` and ``move_phase`` time on it."""
     clock = PhaseClock()
     token = _CLOCK.set(clock)
     try:
@@ -212,18 +204,6 @@ def phase(name: str) -> Iterator[None]:
         return
     with clock.phase(name):
         yield
-
-
-def record_phase(name: str, seconds: float) -> None:
-    """``seconds`` more for phase ``name`` of the run being clocked, if any."""
-    clock = _CLOCK.get()
-    if clock is not None:
-        clock.add(name, seconds)
-
-
-def current_clock() -> PhaseClock | None:
-    """The ``PhaseClock`` of the run being clocked (``clocked``), if any."""
-    return _CLOCK.get()
 
 
 def move_phase(source: str, target: str, seconds: float) -> None:
@@ -353,7 +333,7 @@ class GenerateResult(_Result):
 
     def timed(self, clock: PhaseClock | None = None) -> GenerateResult:
         """The run's phases so far (``clock``, default: the run being clocked; none: unchanged)."""
-        clock = clock or current_clock()
+        clock = clock or _CLOCK.get()
         return self if clock is None else self.with_(phases=clock.phases())
 
 

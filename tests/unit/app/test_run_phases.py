@@ -15,10 +15,8 @@ from rotaflow.services.results import (
     Phases,
     check_json,
     clocked,
-    current_clock,
     move_phase,
     phase,
-    record_phase,
     summary_json,
 )
 
@@ -35,15 +33,15 @@ def test_a_phase_inside_another_is_its_own_and_the_outer_keeps_the_rest() -> Non
             time.sleep(0.05)
             with phase("contracts"):
                 time.sleep(0.1)
-            record_phase("export", 0.02)  # a part timed elsewhere is taken from the phase open around it
         phases = clock.phases()
     assert phases.contracts == pytest.approx(0.1, abs=0.05)
-    assert phases.export == 0.02
     assert phases.ingest is not None and 0.01 <= phases.ingest <= 0.1
     assert phases.preflight is None and phases.solve is None
     spent = sum(getattr(phases, name) or 0.0 for name in PHASES)
     assert spent <= phases.total + 0.01
-    assert current_clock() is None  # the clock ends with its block
+    with phase("export"):  # the clock ends with its block
+        pass
+    assert clock.phases().export is None
 
 
 def test_a_part_known_afterwards_moves_to_its_phase() -> None:
@@ -59,7 +57,6 @@ def test_a_part_known_afterwards_moves_to_its_phase() -> None:
 
 def test_without_a_clock_nothing_is_timed_and_the_summary_is_unchanged() -> None:
     with phase("ingest"):
-        record_phase("build", 1.0)
         move_phase("build", "solve", 1.0)
     summary = _result()
     assert summary.timed() is summary
@@ -72,18 +69,17 @@ def test_another_thread_times_nothing_on_the_runs_clock() -> None:
     def elsewhere() -> None:
         with clock.phase("contingency"):
             time.sleep(0.01)
-        clock.add("solve", 3.0)
 
     worker = threading.Thread(target=elsewhere)
     worker.start()
     worker.join()
-    assert clock.phases().contingency is None and clock.phases().solve is None
+    assert clock.phases().contingency is None
 
 
 def test_unknown_phases_are_refused() -> None:
     clock = PhaseClock()
-    with pytest.raises(ValueError, match="unknown phase 'warmup'"):
-        clock.add("warmup", 1.0)
+    with pytest.raises(ValueError, match="unknown phase 'warmup'"), clock.phase("warmup"):
+        pass
     with pytest.raises(ValueError, match="unknown phase 'warmup'"):
         clock.move("build", "warmup", 1.0)
 
@@ -97,6 +93,15 @@ def test_summary_json_holds_every_phase_and_the_total() -> None:
     assert list(data) == [*PHASES, "total"]  # every phase, null when it did not run
     assert data["solve"] is not None and data["backup"] is None
     assert '"phases"' in summary_json(summary)
+
+
+def test_the_clocks_total_is_never_below_its_phases_sum() -> None:
+    # each phase rounded to 3 decimals: eleven of them can add up to a few milliseconds above the elapsed time
+    clock = PhaseClock()
+    clock.seconds = {name: 1.0 for name in PHASES}  # more than has elapsed since the clock started
+    phases = clock.phases()
+    assert phases.total == pytest.approx(len(PHASES))
+    assert sum(getattr(phases, name) for name in PHASES) <= phases.total
 
 
 def test_the_contract_refuses_negative_seconds_and_phases_beyond_the_total() -> None:
