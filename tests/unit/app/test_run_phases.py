@@ -34,11 +34,11 @@ def test_a_phase_inside_another_is_its_own_and_the_outer_keeps_the_rest() -> Non
             with phase("contracts"):
                 time.sleep(0.1)
         phases = clock.phases()
-    assert phases.contracts == pytest.approx(0.1, abs=0.05)
-    assert phases.ingest is not None and 0.01 <= phases.ingest <= 0.1
+    # a slow machine only makes each phase longer: lower bounds, and the total holding both
+    assert phases.contracts is not None and phases.contracts >= 0.1
+    assert phases.ingest is not None and phases.ingest >= 0.05
     assert phases.preflight is None and phases.solve is None
-    spent = sum(getattr(phases, name) or 0.0 for name in PHASES)
-    assert spent <= phases.total + 0.01
+    assert phases.ingest + phases.contracts <= phases.total
     with phase("export"):  # the clock ends with its block
         pass
     assert clock.phases().export is None
