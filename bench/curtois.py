@@ -91,6 +91,7 @@ def main() -> int:
         runs = []
         for seed in seeds:
             roster = args.rosters / f"{path.stem}-seed{seed}.csv"
+            roster.unlink(missing_ok=True)  # an earlier run's roster never stands for this one's
             result = solve_curtois(
                 path, time_limit=args.time_limit, workers=args.workers, seed=seed, roster_path=roster
             )

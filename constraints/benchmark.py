@@ -157,10 +157,21 @@ def solve_curtois(
     else:
         result = solve(built, time_limit=left, workers=workers, seed=seed)
     found = roster_of(result.cells)
-    if start is not None and (not result.cells or evaluate(ci, start).objective < evaluate(ci, found).objective):
-        # the search could not even complete the built roster in the whole model in time: it stays the answer
-        return _report(ci, began, start, SolveResult("feasible", None, None, 0.0, frozenset()), roster_path)
+    if start is not None and not _better(ci, found, start):
+        # the search could not complete the built roster in the whole model in time, or ended worse: the built
+        # roster stays the answer, and the whole model's bound still holds for it
+        return _report(
+            ci, began, start, SolveResult("feasible", None, result.best_bound, 0.0, frozenset()), roster_path
+        )
     return _report(ci, began, found, result, roster_path)
+
+
+def _better(ci: CurtoisInstance, found: Roster, start: Roster) -> bool:
+    """Whether the search's roster replaces the built one: it breaks no hard rule and costs no more."""
+    if not found:
+        return False
+    candidate = evaluate(ci, found)
+    return not candidate.hard_violations and candidate.objective <= evaluate(ci, start).objective
 
 
 def _report(

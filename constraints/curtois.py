@@ -82,7 +82,11 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_LINES = 1_000_000
 """The most lines an instance file may have."""
 MAX_VALUE = 1_000_000_000
-"""The largest number a field may hold (minutes, weights, counts): the solver's sums stay exact."""
+"""The largest number a field may hold (minutes, weights, counts)."""
+MAX_OBJECTIVE = 2**53
+"""The largest objective an instance may reach (every request missed, every cover as far off as its
+weights and the staff allow): below it, every sum the solver and the evaluator form stays exact, in
+64-bit integers and in floating point alike."""
 MAX_HORIZON = 3_660
 """The longest horizon read, in days (ten years)."""
 
@@ -177,14 +181,19 @@ def load_curtois(path: str | Path) -> CurtoisInstance:
     """Read an instance file; the instance is named after the file's stem (``Instance1``)."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        with p.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # never more than the limit in memory
     except OSError as exc:
         raise InputError(
             [Problem(str(p), None, None, "a readable instance file", type(exc).__name__)], source=str(p)
         ) from None
     if len(data) > MAX_FILE_BYTES:
+        try:
+            got = f"{p.stat().st_size} bytes"
+        except OSError:
+            got = "a larger file"
         raise InputError(
-            [Problem(p.name, None, None, f"a file of at most {MAX_FILE_BYTES} bytes", f"{len(data)} bytes")],
+            [Problem(p.name, None, None, f"a file of at most {MAX_FILE_BYTES} bytes", got)],
             source=str(p),
         )
     try:
@@ -488,6 +497,12 @@ class _Reader:
         on_requests = self.read_requests("SECTION_SHIFT_ON_REQUESTS", found.get("SECTION_SHIFT_ON_REQUESTS", []))
         off_requests = self.read_requests("SECTION_SHIFT_OFF_REQUESTS", found.get("SECTION_SHIFT_OFF_REQUESTS", []))
         cover = self.read_cover(found.get("SECTION_COVER", []))
+        if not self.problems:
+            worst = sum(r.weight for r in on_requests + off_requests) + sum(
+                max(c.weight_under * c.requirement, c.weight_over * max(len(staff) - c.requirement, 0)) for c in cover
+            )
+            if worst > MAX_OBJECTIVE:
+                self.problem(None, None, f"weights whose worst total stays within {MAX_OBJECTIVE}", str(worst))
         if self.problems or self.horizon is None:
             raise InputError(self.problems, source=self.file)
         return CurtoisInstance(

@@ -149,7 +149,7 @@ def repair_solve(
     def as_changes(point: Progress) -> Progress:
         """A point of the combined objective as the repair's: its changes, and the fewest proved so far."""
         changes = (int(round(point.objective)) - low) // weight
-        return Progress(point.seconds, float(changes), float(proved(point.bound)))
+        return Progress(point.seconds, float(changes), None if point.bound is None else float(proved(point.bound)))
 
     def heard(point: Progress) -> None:
         if on_progress is not None:

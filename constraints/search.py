@@ -110,9 +110,10 @@ class _Controls:
     def stopped(self) -> bool:
         return self.stop is not None and self.stop.is_set()
 
-    def report(self, objective: float, bound: float) -> None:
+    def report(self, objective: float, bound: float | None) -> None:
         if self.on_progress is not None:
-            self.on_progress(Progress(time.monotonic() - self.origin, objective, bound))
+            known = None if bound is None or math.isinf(bound) else bound  # -inf: no bound known yet
+            self.on_progress(Progress(time.monotonic() - self.origin, objective, known))
 
 
 _QUIET = _Controls(0.0)
@@ -217,7 +218,7 @@ def neighbourhood_search(
     if side is not None and best is not None and (result.objective is None or best.objective < result.objective):
         # the search ended before the companion's last schedule could join it
         run = _Run("optimal" if side.optimal else "feasible", best.objective, side.bound, 0.0, best.solution, [])
-        late = Progress(time.monotonic() - started, best.objective, -math.inf if side.bound is None else side.bound)
+        late = Progress(time.monotonic() - started, best.objective, side.bound)
         result = _result(built, run, started, [*result.progress, late])
         controls.report(late.objective, late.bound)
     result.seconds = time.monotonic() - started
@@ -323,7 +324,7 @@ def _search_on(
             built, max(0.1, deadline - time.monotonic()), workers, seed, switch=first * time_limit, controls=controls
         )
     elif first_run.objective is not None:
-        controls.report(first_run.objective, -math.inf)
+        controls.report(first_run.objective, None)
     if (
         first_run.status != "feasible"
         or first_run.solution is None
@@ -594,7 +595,7 @@ def _complete(built: BuiltModel, cells: frozenset[Cell], time_limit: float, seed
     code = solver.solve(model)
     found = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     objective = solver.objective_value if found else None
-    progress = [Progress(time.monotonic() - started, objective, -math.inf)] if objective is not None else []
+    progress = [Progress(time.monotonic() - started, objective, None)] if objective is not None else []
     # the objective is exact for these cells, but no bound on the whole model
     return _Run(
         "feasible" if found else "timeout",
@@ -741,7 +742,9 @@ class _Search:
             p for p in (range(len(var)) if candidates is None else candidates) if solution[var[p]] != old[var[p]]
         ]
         if objective < current.objective:
-            self.progress.append(Progress(time.monotonic() - self.started, objective, self.bound))
+            self.progress.append(
+                Progress(time.monotonic() - self.started, objective, None if math.isinf(self.bound) else self.bound)
+            )
             self.controls.report(objective, self.bound)
         self.best = _Best(objective, solution, current.version + 1)
         self.changes.append((self.best.version, changed))

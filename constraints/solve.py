@@ -22,11 +22,12 @@ Status = Literal["optimal", "feasible", "infeasible", "timeout", "cancelled", "i
 
 @dataclass(frozen=True)
 class Progress:
-    """One improving solution: seconds since start, its objective and the best bound then."""
+    """One improving solution: seconds since start, its objective and the best bound then (None: no bound
+    is known yet, as when a search starts from a given schedule)."""
 
     seconds: float
     objective: float
-    bound: float
+    bound: float | None
 
 
 @dataclass

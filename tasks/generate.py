@@ -115,7 +115,8 @@ def watched_solve(
     started = time.monotonic()
 
     def on_progress(point: Progress) -> None:  # runs in the solver's thread: log only, no API calls here
-        logger.info("objective %.0f, bound %.0f after %.1f s", point.objective, point.bound, point.seconds)
+        bound = "not known" if point.bound is None else f"{point.bound:.0f}"
+        logger.info("objective %.0f, bound %s after %.1f s", point.objective, bound, point.seconds)
 
     run_id = flow_run.get_id()  # read here: the watcher thread has no run context of its own
     watcher = threading.Thread(

@@ -223,3 +223,41 @@ def test_a_bad_roster_csv_is_located(text: str, expected: list[str]) -> None:
     with pytest.raises(InputError) as caught:
         roster_from_csv(text, file="r.csv")
     assert [str(p) for p in caught.value.problems] == expected
+
+
+def test_a_file_above_the_size_limit_is_not_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "Big.txt"
+    path.write_text(PLAIN * 50)
+    monkeypatch.setattr(curtois, "MAX_FILE_BYTES", 100)
+    asked: list[int] = []
+    real_open = Path.open
+
+    def counting_open(self: Path, *args: object, **kwargs: object) -> object:
+        handle = real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+        real_read = handle.read
+
+        def read(size: int = -1) -> bytes:
+            asked.append(size)
+            return real_read(size)
+
+        handle.read = read  # type: ignore[method-assign]
+        return handle
+
+    monkeypatch.setattr(Path, "open", counting_open)
+    with pytest.raises(InputError) as caught:
+        load_curtois(path)
+    assert asked == [101]
+    assert [str(p) for p in caught.value.problems] == [
+        f"Big.txt: expected a file of at most 100 bytes, got {len(PLAIN) * 50} bytes"
+    ]
+
+
+def test_weights_whose_worst_total_overflows_are_refused() -> None:
+    heavy = PLAIN.replace("SECTION_COVER\n", "SECTION_COVER\n2,Day,900000000,900000000,900000000\n", 1)
+    assert heavy != PLAIN
+    messages = _messages(heavy)
+    assert len(messages) == 1 and messages[0].startswith(
+        f"plain.txt: expected weights whose worst total stays within {curtois.MAX_OBJECTIVE}, got "
+    ), messages
+    fine = parse_curtois(PLAIN.replace("SECTION_COVER\n", "SECTION_COVER\n2,Day,9000,9000,9000\n", 1), name="plain")
+    assert CurtoisCover(2, "Day", 9000, 9000, 9000) in fine.cover

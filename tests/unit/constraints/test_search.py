@@ -337,7 +337,8 @@ def test_one_worker_runs_no_companion(monkeypatch: pytest.MonkeyPatch) -> None:
     assert made == []
     assert neighbourhood_search(built, time_limit=2, workers=2, companion=False).objective is not None
     assert made == []
-    assert neighbourhood_search(built, time_limit=2, workers=2).status == "optimal"
+    # it ends as soon as it proves the optimum (about a second); the time limit only spares a loaded machine
+    assert neighbourhood_search(built, time_limit=30, workers=2).status == "optimal"
     assert len(made) == 1 and made[0].done.is_set()
 
 
