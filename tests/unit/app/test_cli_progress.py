@@ -375,13 +375,15 @@ def test_generate_shows_the_solver_while_the_flow_runs(
                 on_progress(point)
         return solved.result
 
-    monkeypatch.setattr(service, "build_model", lambda instance, rules: None)
+    monkeypatch.setattr(service, "build_model", lambda instance, rules: SimpleNamespace(instance=instance))
     monkeypatch.setattr(service, "solve", replay)
 
     def flow(program: str, block: str, **kwargs: Any) -> Any:
         watched.append(events.active())
         settings = service.load_solver_settings(time_limit_seconds=10)
-        result = service.solve_block(SimpleNamespace(previous=()), [], settings, on_progress=lambda point: None)  # type: ignore[arg-type]
+        result = service.solve_block(
+            SimpleNamespace(previous=(), cells=()), [], settings, on_progress=lambda point: None
+        )  # type: ignore[arg-type]
         summary = {"program": "tiny", "block_id": block, "status": result.status, "objective": result.objective}
         summary |= {"best_bound": result.best_bound, "solve_seconds": 0.5, "hard_violations": 0, "warnings": 0}
         return SimpleNamespace(is_cancelled=lambda: False, result=lambda raise_on_failure=True: summary)
