@@ -499,17 +499,21 @@ def add_linear(
     """``low ≤ Σ c·ref ≤ high`` (under the literal ``enforcement``) written straight into the model's proto,
     as ``model.add`` writes it: a negated literal ``-i - 1`` reads as ``1 - x_i``, each variable appears
     once, an unbounded end stays ``INT_MIN``/``INT_MAX``. Several times cheaper than building the sum."""
-    variables: list[int] = []
-    kept: list[int] = []
+    variables: Sequence[int] = refs
+    kept: Sequence[int] = coefficients
     offset = 0
-    for ref, coefficient in zip(refs, coefficients, strict=True):
-        if ref >= 0:
-            variables.append(ref)
-            kept.append(coefficient)
-        else:
-            variables.append(-ref - 1)
-            kept.append(-coefficient)
-            offset += coefficient
+    if len(refs) != len(coefficients):
+        raise ValueError(f"{len(refs)} variables but {len(coefficients)} coefficients")
+    if refs and min(refs) < 0:  # some negated literal: 1 - x_i
+        variables, kept = [], []
+        for ref, coefficient in zip(refs, coefficients, strict=True):
+            if ref >= 0:
+                variables.append(ref)
+                kept.append(coefficient)
+            else:
+                variables.append(-ref - 1)
+                kept.append(-coefficient)
+                offset += coefficient
     if len(set(variables)) != len(variables):
         merged: dict[int, int] = {}
         for var, coefficient in zip(variables, kept, strict=True):

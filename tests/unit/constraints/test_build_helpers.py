@@ -12,6 +12,7 @@ import itertools
 import random
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
@@ -312,3 +313,10 @@ def test_a_soft_sum_of_literals_is_short_or_in_excess_by_its_penalty_variable() 
             assignment[len(assignment) - 1] = penalty
             assert _holds(excess, assignment) == (penalty >= extra)
             assignment[len(assignment) - 1] = 0
+
+
+def test_a_sum_written_into_the_proto_needs_a_coefficient_per_variable() -> None:
+    model = cp_model.CpModel()
+    x = model.new_bool_var("x")
+    with pytest.raises(ValueError, match="1 variables but 2 coefficients"):
+        add_linear(model, [x.index], [1, 2], 0, 1)
