@@ -1,6 +1,9 @@
-"""One headless Chromium (Playwright) for every browser test of the session: launching it takes seconds.
+"""One headless Chromium (Playwright) for the browser tests: launching it takes seconds.
 
-Each test opens its own pages (and closes them); none changes the browser itself. Skipped when
+Each test opens its own pages (and closes them); none changes the browser itself. The browser lives as
+long as this package's tests (scope ``package``), not the session: Playwright's sync API keeps an event loop
+running in the main thread while it is open, and Prefect's sync calls made in a thread with a running loop
+return coroutines, so the flow tests after this package would fail. Skipped when
 /usr/bin/chromium or Playwright is missing, unless ROTAFLOW_TEST_REQUIRE_BROWSER=1 (then it fails).
 """
 
@@ -17,7 +20,7 @@ from tests.conftest import CHROMIUM
 REQUIRED = os.environ.get("ROTAFLOW_TEST_REQUIRE_BROWSER") == "1"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     problem = None
     if not CHROMIUM.exists():
