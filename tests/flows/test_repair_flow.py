@@ -419,8 +419,12 @@ def test_removing_the_only_one_who_can_cover_a_shift_is_diagnosed_before_solving
     assert ("F1", 13, "DAY") in tiny.cells
     _add_absences(tiny.bundle, ["F1,2027-07-14,2027-07-14,sick,true"])
     diagnosis = _diagnosed(tiny, tmp_path / "out", capsys, "--from", "2027-07-10")
-    (item,) = diagnosis
-    assert _names(item) == "coverage_supply" and item["dates"] == ["2027-07-14"] and item["shift"] == "DAY"
+    by_screen = {_names(found): found for found in diagnosis}
+    # without F1 the day shift also lacks the faculty its residents need under the supervision ratio
+    assert set(by_screen) == {"coverage_supply", "supervision_capacity"}, diagnosis
+    assert by_screen["supervision_capacity"]["dates"] == ["2027-07-14"]
+    item = by_screen["coverage_supply"]
+    assert item["dates"] == ["2027-07-14"] and item["shift"] == "DAY"
     assert "needs at least 1 person" in item["message"] and "on leave: F1" in item["message"]
 
 
