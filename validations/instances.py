@@ -12,6 +12,7 @@ from rotaflow.constraints.instance import Demand, HistoryShift, Instance, Person
 from rotaflow.constraints.ruleset import ConfiguredRule, configure, load_ruleset, merge_overrides
 from rotaflow.errors import InputError, Problem
 from rotaflow.validations.bundle import Bundle
+from rotaflow.validations.vocabulary import applies_on_weekday
 
 __all__ = [
     "HISTORY_DAYS",
@@ -25,8 +26,6 @@ __all__ = [
 HISTORY_DAYS = 40
 """How far back before a block its history reaches: the longest rolling window (28 days) with room to spare."""
 
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
 
 def _clock(value: str) -> dt.time:
     hour, minute = value.split(":")
@@ -38,14 +37,7 @@ def _none(value: Any) -> Any:
 
 
 def _pattern_matches(pattern: str, date: dt.date) -> bool:
-    weekday = date.weekday()
-    if pattern == "daily":
-        return True
-    if pattern == "weekday":
-        return weekday < 5
-    if pattern == "weekend":
-        return weekday >= 5
-    return _DAYS[weekday] in pattern.split(";")
+    return applies_on_weekday(pattern, date.weekday())
 
 
 def coverage_rows_for_day(coverage: pd.DataFrame, date: dt.date) -> pd.DataFrame:

@@ -57,6 +57,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from rotaflow.validations.vocabulary import applies_on_weekday
+
 __all__ = [
     "BUNDLE_FILES",
     "BLOCK_DAYS",
@@ -613,18 +615,9 @@ def _design_coverage(
     return design
 
 
-_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
 def _matches(applies_on: str, weekday: int) -> bool:
     """Whether a coverage pattern of this module (daily, weekday, weekend, day names) covers ``weekday``."""
-    if applies_on == "daily":
-        return True
-    if applies_on == "weekday":
-        return weekday < 5
-    if applies_on == "weekend":
-        return weekday >= 5
-    return _WEEKDAY_NAMES[weekday] in applies_on.split(";")
+    return applies_on_weekday(applies_on, weekday)
 
 
 def _room_for_supervision(rows: list[_Row], n_fac: int) -> None:
