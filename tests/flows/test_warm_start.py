@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import httpx
+import pytest
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import (
     PREFECT_API_URL,
@@ -14,6 +15,14 @@ from prefect.settings import (
 )
 
 from rotaflow.flows.warm import api_warm_start
+
+
+@pytest.fixture(autouse=True)
+def _own_temporary_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets a temporary API of its own: Prefect keeps one ``SubprocessASGIServer`` per port, and the
+    session's test API (tests/conftest.py ``prefect_api``) is that same instance, which stopping here would
+    take from every flow test after these."""
+    monkeypatch.delitem(SubprocessASGIServer._instances, None, raising=False)
 
 
 def test_with_an_api_named_nothing_is_started_or_imported() -> None:
