@@ -35,6 +35,7 @@ from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.contracts import FINDING_COLUMNS
 from rotaflow.validations.findings import finding_kind
 from rotaflow.validations.schedule import ShiftTable, slot_instants
+from rotaflow.validations.vocabulary import applies_on_weekday
 
 __all__ = [
     "BANDS",
@@ -51,8 +52,6 @@ BANDS: tuple[tuple[str, float], ...] = (
     ("red", 0.95),
 )
 """(band, bound) in order: green < 0.70 ≤ yellow < 0.80 ≤ orange < 0.90 ≤ red ≤ 0.95 < black (docs/acgme.md)."""
-
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def band_of(utilisation: float) -> str:
@@ -152,16 +151,6 @@ def person_days(bundle: Bundle, first: dt.date, last: dt.date) -> pd.DataFrame:
     return grid
 
 
-def _pattern_applies(pattern: str, weekday: int) -> bool:
-    if pattern == "daily":
-        return True
-    if pattern == "weekday":
-        return weekday < 5
-    if pattern == "weekend":
-        return weekday >= 5
-    return _WEEKDAYS[weekday] in pattern.split(";")
-
-
 def demands(bundle: Bundle, first: dt.date, last: dt.date) -> pd.DataFrame:
     """The coverage rows that apply on each date (``row`` = coverage.csv data row, 1-based)."""
     coverage = bundle.frames["coverage"].reset_index(drop=True).copy()
@@ -173,7 +162,9 @@ def demands(bundle: Bundle, first: dt.date, last: dt.date) -> pd.DataFrame:
     dated["date"] = pd.to_datetime(dated["applies_on"])
     dated = dated[(dated["date"] >= pd.Timestamp(first)) & (dated["date"] <= pd.Timestamp(last))]
     pattern = coverage[~dated_mask].merge(dates, how="cross")
-    pattern = pattern[[_pattern_applies(p, w) for p, w in zip(pattern["applies_on"], pattern["weekday"], strict=True)]]
+    pattern = pattern[
+        [applies_on_weekday(p, w) for p, w in zip(pattern["applies_on"], pattern["weekday"], strict=True)]
+    ]
     overridden = pd.MultiIndex.from_frame(dated[["date", "shift_id"]])
     pattern = pattern[~pd.MultiIndex.from_frame(pattern[["date", "shift_id"]]).isin(overridden)]
     out = pd.concat([pattern.drop(columns="weekday"), dated], ignore_index=True)
