@@ -553,11 +553,6 @@ def _literal_terms(
     return variables, kept, low, high
 
 
-def _weighted(terms: Sequence[Term]) -> Any:
-    """``Σ c·v`` as one linear expression (built in C++, not term by term)."""
-    return cp_model.LinearExpr.weighted_sum([v for _, v in terms], [c for c, _ in terms])
-
-
 def _var_bounds(var: Any) -> tuple[int, int]:
     """The least and greatest value of one variable or literal."""
     if getattr(var, "is_boolean", True):  # a Boolean variable or its negation: 0 or 1 (no proto to read)
