@@ -32,7 +32,7 @@ from rotaflow.backups.config import (
     tier_location,
 )
 from rotaflow.backups.config import work_dir as backup_work_dir
-from rotaflow.backups.databases import dialect_of, drop_database, sibling_url, stamp
+from rotaflow.backups.databases import drop_database, scratch_url, stamp
 from rotaflow.backups.disk import DiskUsage
 from rotaflow.backups.manifest import CHECKSUM_FILE, Manifest, code_version, new_backup_id
 from rotaflow.backups.restore import restore_into, verify_restored
@@ -223,12 +223,7 @@ def _fresh(store: S3Store) -> S3Store:
 
 
 def _scratch_url(manifest: Manifest, settings: Settings, work: Path, now: dt.datetime) -> str:
-    if manifest.database.dialect == "sqlite":
-        return f"sqlite:///{(work / 'scratch.sqlite3').as_posix()}"
-    live = settings.resolved_database_url
-    if dialect_of(live) != "postgresql":
-        raise GateRefused("a PostgreSQL backup needs a PostgreSQL server for its scratch restore: pass scratch_url")
-    return sibling_url(live, f"scratch_{stamp(now)}")
+    return scratch_url(manifest.database.dialect, work, f"scratch_{stamp(now)}", lambda: settings.resolved_database_url)
 
 
 # --------------------------------------------------------------------------- sacred

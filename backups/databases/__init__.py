@@ -65,6 +65,7 @@ __all__ = [
     "pg_restore_command",
     "related_databases",
     "restore_dump",
+    "scratch_url",
     "sibling_url",
     "stamp",
     "stop_orphaned_restore",
@@ -85,6 +86,11 @@ def database_at(url: str, tools: PostgresTools | None = None) -> Database:
 def sibling_url(url: str, label: str) -> str:
     """A new database next to ``url``: ``<name>__<label>`` (PostgreSQL) or ``<file>.<label>`` (SQLite)."""
     return database_at(url).sibling(label)
+
+
+def scratch_url(dialect: Dialect, work: Path, label: str, live_url: Callable[[], str]) -> str:
+    """Where a backup of ``dialect`` is restored to be tested (``Database.scratch_url`` of its adapter)."""
+    return _ADAPTERS[dialect].scratch_url(work, label, live_url)
 
 
 def table_stats(url: str) -> tuple[str | None, dict[str, TableStat]]:

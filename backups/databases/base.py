@@ -171,6 +171,13 @@ class Database(ABC):
     def drop_leftovers(self) -> None:
         """Remove what a restore into this database, killed half-way, left beside it."""
 
+    @classmethod
+    @abstractmethod
+    def scratch_url(cls, work: Path, label: str, live_url: Callable[[], str]) -> str:
+        """Where a backup of this dialect is restored to be tested (a restore test, a promotion's check),
+        never a database that is there: a file in ``work`` (SQLite), or the database ``label`` beside the
+        live one ``live_url()`` gives (PostgreSQL, which refuses a live database of another kind)."""
+
     @abstractmethod
     def is_same(self, other_url: str) -> bool:
         """Whether ``other_url`` is a second name of this very database (a hard link of its file)."""

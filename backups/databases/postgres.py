@@ -36,6 +36,7 @@ from rotaflow.backups.databases.base import (
     DumpResult,
     RoomCheck,
     Swap,
+    dialect_of,
     make_room,
     unpooled_engine,
 )
@@ -95,6 +96,14 @@ class PostgresDatabase(Database):
     @property
     def name(self) -> str:
         return make_url(self.url).database or ""
+
+    @classmethod
+    def scratch_url(cls, work: Path, label: str, live_url: Callable[[], str]) -> str:
+        """The database ``<live>__<label>`` on the live database's server, which must be PostgreSQL."""
+        live = live_url()
+        if dialect_of(live) != "postgresql":
+            raise GateRefused("a PostgreSQL backup needs a PostgreSQL server for its scratch restore: pass scratch_url")
+        return cls(live).sibling(label)
 
     def sibling(self, label: str) -> str:
         """``<name>__<label>`` on the same server (shortened with a digest past 63 characters)."""

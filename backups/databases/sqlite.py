@@ -45,6 +45,11 @@ class SQLiteDatabase(Database):
         path = self.path
         return str(make_url(self.url).set(database=str(path.with_name(f"{path.name}.{label}"))).render_as_string(False))
 
+    @classmethod
+    def scratch_url(cls, work: Path, label: str, live_url: Callable[[], str]) -> str:
+        """``scratch.sqlite3`` in ``work`` (the live database is not asked)."""
+        return f"sqlite:///{(work / 'scratch.sqlite3').as_posix()}"
+
     def exists(self) -> bool:
         return self.path.exists()
 
