@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pandas as pd
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
 from rotaflow.db.models import (
@@ -26,6 +26,8 @@ from rotaflow.db.models import (
     RotationAssignment,
     ScheduleRun,
     ShiftType,
+    SwapRequest,
+    YearPlan,
     utcnow,
 )
 
@@ -35,8 +37,10 @@ __all__ = [
     "IngestResult",
     "ProgramRepository",
     "ScheduleRepository",
+    "SwapRequestRepository",
     "TableSpec",
     "VersionRepository",
+    "YearPlanRepository",
     "store_bundle_frames",
 ]
 
@@ -222,6 +226,21 @@ class ProgramRepository:
     def all(self) -> Sequence[Program]:
         return self.session.scalars(select(Program).order_by(Program.key)).all()
 
+    def version(self, program_id: int, number: int) -> ProgramVersion | None:
+        """The program's version ``number`` (its content hash, source and settings), if stored."""
+        return self.session.scalars(
+            select(ProgramVersion).where(ProgramVersion.program_id == program_id, ProgramVersion.version == number)
+        ).one_or_none()
+
+    def latest_source(self, program_id: int) -> str | None:
+        """The bundle source the program's latest version was ingested from (None: no version yet)."""
+        return self.session.scalars(
+            select(ProgramVersion.source)
+            .where(ProgramVersion.program_id == program_id)
+            .order_by(ProgramVersion.version.desc())
+            .limit(1)
+        ).first()
+
     def live_rows(self, name: str, program_id: int) -> list[Any]:
         model = DATASET_TABLES[name].model
         stmt = select(model).where(model.program_id == program_id)
@@ -295,6 +314,21 @@ class ScheduleRepository:
         if write_lock and self.session.get_bind().dialect.name == "sqlite":
             self.session.execute(update(Block).where(Block.id == block.id).values(version=Block.version))
         return block
+
+    def block(self, program_id: int, block_id: str, *, lock: bool = False) -> Block | None:
+        """The block's row (``SELECT … FOR UPDATE`` with ``lock``), or None when the database has no such block."""
+        stmt = select(Block).where(Block.program_id == program_id, Block.block_id == block_id)
+        return self.session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
+
+    def blocks_ended_before(self, program_id: int, day: dt.date) -> tuple[str, ...]:
+        """The ids of the program's blocks that ended before ``day``, in id order."""
+        return tuple(
+            self.session.scalars(
+                select(Block.block_id)
+                .where(Block.program_id == program_id, Block.end_date < day)
+                .order_by(Block.block_id)
+            )
+        )
 
     def published_after(self, program_id: int, block_id: str, after: dt.datetime) -> ScheduleRun | None:
         """A run that published the block after ``after`` (another run finished first), if any."""
@@ -385,6 +419,55 @@ class ScheduleRepository:
             )
         ).all()
         return [(r.person_id, r.date, r.shift_id) for r in rows]
+
+    def published_cells(self, program_id: int, first: dt.date, last: dt.date) -> list[tuple[str, dt.date, str]]:
+        """(person, date, shift) of the live published assignments of the days ``first`` to ``last`` (inclusive)."""
+        rows = self.session.execute(
+            select(Assignment.person_id, Assignment.date, Assignment.shift_id).where(
+                Assignment.program_id == program_id,
+                Assignment.run_id.is_not(None),
+                Assignment.date >= first,
+                Assignment.date <= last,
+            )
+        ).all()
+        return [(r.person_id, r.date, r.shift_id) for r in rows]
+
+    def published_with_blocks(
+        self, program_id: int, *, people: Collection[str] | None = None, since: dt.date | None = None
+    ) -> list[tuple[Assignment, str]]:
+        """The live published assignments, each with the block its run published, by person, start and shift, in
+        one query. ``people``: only these people's (None: everyone's); ``since``: only those of blocks ending on
+        or after that day (a run's block the database no longer has is kept)."""
+        stmt = (
+            select(Assignment, ScheduleRun.block_id)
+            .join(ScheduleRun, ScheduleRun.id == Assignment.run_id)
+            .where(Assignment.program_id == program_id, Assignment.run_id.is_not(None))
+            .order_by(Assignment.person_id, Assignment.start, Assignment.shift_id)
+        )
+        if people is not None:
+            stmt = stmt.where(Assignment.person_id.in_(sorted(people)))
+        if since is not None:
+            stmt = stmt.outerjoin(
+                Block, and_(Block.program_id == program_id, Block.block_id == ScheduleRun.block_id)
+            ).where(or_(Block.id.is_(None), Block.end_date >= since))
+        return [(a, block_id) for a, block_id in self.session.execute(stmt).all()]
+
+    def lock_published_cells(self, program_id: int, run_id: str, cells: Iterable[tuple[str, dt.date, str]]) -> None:
+        """``SELECT … FOR UPDATE`` of the run's assignment rows of ``cells`` (person, date, shift), in id order
+        (PostgreSQL; SQLite ignores it)."""
+        keys = sorted(cells)
+        if not keys:
+            return
+        self.session.scalars(
+            select(Assignment.id)
+            .where(
+                Assignment.program_id == program_id,
+                Assignment.run_id == run_id,
+                tuple_(Assignment.person_id, Assignment.date, Assignment.shift_id).in_(keys),
+            )
+            .order_by(Assignment.id)
+            .with_for_update()
+        ).all()
 
     def live_of_run(self, run_id: str) -> Sequence[Assignment]:
         """The run's assignments that are still live."""
@@ -478,6 +561,67 @@ class VersionRepository:
             .order_by(Assignment.person_id, Assignment.date, Assignment.shift_id)
             .execution_options(include_deleted=True)
         ).all()
+
+
+class SwapRequestRepository:
+    """Shift swap requests: reading a program's, and locking one for the transaction that changes it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock(self, swap_id: int) -> SwapRequest | None:
+        """The request, locked for this transaction (``SELECT … FOR UPDATE``; SQLite ignores it) and read again
+        from the database even when the session holds it already; None when there is no such request."""
+        return self.session.scalars(
+            select(SwapRequest)
+            .where(SwapRequest.id == swap_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+
+    def in_states(self, program_id: int, states: Collection[str]) -> Sequence[SwapRequest]:
+        """The program's requests in one of ``states``."""
+        return self.session.scalars(
+            select(SwapRequest).where(SwapRequest.program_id == program_id, SwapRequest.state.in_(states))
+        ).all()
+
+    def of_program(self, program_id: int, *, state: str | None = None) -> Sequence[SwapRequest]:
+        """The program's requests, oldest first (only those in ``state`` when given)."""
+        stmt = select(SwapRequest).where(SwapRequest.program_id == program_id).order_by(SwapRequest.id)
+        if state is not None:
+            stmt = stmt.where(SwapRequest.state == state)
+        return self.session.scalars(stmt).all()
+
+
+class YearPlanRepository:
+    """The published plans of a program's academic year, numbered per program."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def next_number(self, program_id: int) -> int:
+        """The number the program's next year plan gets."""
+        return (
+            self.session.scalar(select(func.max(YearPlan.number)).where(YearPlan.program_id == program_id)) or 0
+        ) + 1
+
+    def supersede(self, program_id: int) -> None:
+        """Mark the program's published year plan ``superseded``."""
+        self.session.execute(
+            update(YearPlan)
+            .where(YearPlan.program_id == program_id, YearPlan.status == "published")
+            .values(status="superseded")
+        )
+
+    def current(self, program_key: str) -> YearPlan | None:
+        """The program's current year plan (the highest ``published``), or None when none was published."""
+        return self.session.scalars(
+            select(YearPlan)
+            .join(Program, Program.id == YearPlan.program_id)
+            .where(Program.key == program_key, YearPlan.status == "published")
+            .order_by(YearPlan.number.desc())
+            .limit(1)
+        ).first()
 
 
 def store_bundle_frames(

@@ -2,11 +2,15 @@
 
 Every session made here hides soft-deleted rows unless a statement asks for them with
 ``.execution_options(include_deleted=True)``.
+
+The layers above name the engine, the session and the error a commit raises on a taken unique key through
+this module (``Engine``, ``Session``, ``IntegrityError``): they import nothing from SQLAlchemy themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -14,13 +18,28 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+from sqlalchemy.pool import NullPool
 
 from rotaflow.configs.settings import Settings, get_settings
 from rotaflow.db.models import SoftDeleteMixin
 from rotaflow.files import private_dir, private_file
 
-__all__ = ["UnitOfWork", "dispose_engines", "engine_for", "make_engine", "private_sqlite_file", "session_factory"]
+__all__ = [
+    "Engine",
+    "IntegrityError",
+    "Session",
+    "UnitOfWork",
+    "after_commit",
+    "bound_engine",
+    "dispose_engines",
+    "engine_for",
+    "make_engine",
+    "private_sqlite_file",
+    "session_factory",
+    "unpooled_engine",
+]
 
 
 class RotaflowSession(Session):
@@ -99,6 +118,38 @@ def dispose_engines() -> None:
     while _ENGINES:
         _, engine = _ENGINES.popitem()
         engine.dispose()
+
+
+_UNPOOLED: dict[str, Engine] = {}
+_UNPOOLED_MUTEX = threading.Lock()
+
+
+def unpooled_engine(engine: Engine) -> Engine:
+    """An engine on ``engine``'s database that takes no connection from ``engine``'s pool (a committing session
+    still holds one of those while its after-commit hooks run): one unpooled engine per database, kept.
+    SQLite keeps ``engine`` (an in-memory database exists only on its own connection)."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    url = engine.url.render_as_string(hide_password=False)
+    with _UNPOOLED_MUTEX:
+        if url not in _UNPOOLED:
+            _UNPOOLED[url] = create_engine(engine.url, poolclass=NullPool)
+        return _UNPOOLED[url]
+
+
+def bound_engine(session: Session) -> Engine:
+    """The engine ``session`` runs on (the engine of its connection, when it is bound to one)."""
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once ``session``'s transaction commits (never when it rolls back), and only once."""
+
+    def committed(_: Session) -> None:
+        callback()
+
+    event.listen(session, "after_commit", committed, once=True)
 
 
 def session_factory(engine: Engine) -> sessionmaker[RotaflowSession]:

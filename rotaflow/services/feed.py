@@ -38,14 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, or_, select
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
-
 from rotaflow.configs.settings import get_settings
-from rotaflow.db.models import Assignment, Block, Program, ProgramVersion, ScheduleRun, utcnow
-from rotaflow.db.repositories import ProgramRepository
-from rotaflow.db.session import UnitOfWork
+from rotaflow.db.models import Program, utcnow
+from rotaflow.db.repositories import ProgramRepository, ScheduleRepository
+from rotaflow.db.session import Engine, Session, UnitOfWork, after_commit, bound_engine, unpooled_engine
 from rotaflow.files import PRIVATE_FILE, private_dir, private_file
 from rotaflow.services.calendars import CalendarLabels, calendar_file, default_uid
 
@@ -120,18 +116,16 @@ def read_feed(
     after that day (a block blocks.csv no longer has is kept). The rows come in one query."""
     with UnitOfWork(engine) as uow:
         s = uow.s
-        program = s.scalars(select(Program).where(Program.key == program_key)).one_or_none()
+        schedules = ScheduleRepository(s)
+        program = schedules.find_program(program_key)
         if program is None:
             return None
         programs = ProgramRepository(s)
         names = {p.person_id: p.name for p in programs.live_rows("people", program.id)}
         shifts = {r.shift_id: r.name for r in programs.live_rows("shifts", program.id)}
         rotations = {r.rotation_id: r.name for r in programs.live_rows("rotations", program.id)}
-        settings = s.scalars(
-            select(ProgramVersion.settings).where(
-                ProgramVersion.program_id == program.id, ProgramVersion.version == program.current_version
-            )
-        ).one_or_none()
+        current = programs.version(program.id, program.current_version)
+        settings = None if current is None else current.settings
         places = (settings or {}).get("locations") or {}
         labels = CalendarLabels(
             shifts=shifts,
@@ -140,27 +134,10 @@ def read_feed(
             rotation_locations=dict(places.get("rotations") or {}),
         )
         left_out: tuple[str, ...] = ()
-        query = (
-            select(Assignment, ScheduleRun.block_id)
-            .join(ScheduleRun, ScheduleRun.id == Assignment.run_id)
-            .where(Assignment.program_id == program.id, Assignment.run_id.is_not(None))
-            .order_by(Assignment.person_id, Assignment.start, Assignment.shift_id)
-        )
-        if people is not None:
-            query = query.where(Assignment.person_id.in_(sorted(people)))
         if since is not None:
-            left_out = tuple(
-                s.scalars(
-                    select(Block.block_id)
-                    .where(Block.program_id == program.id, Block.end_date < since)
-                    .order_by(Block.block_id)
-                )
-            )
-            query = query.outerjoin(
-                Block, and_(Block.program_id == program.id, Block.block_id == ScheduleRun.block_id)
-            ).where(or_(Block.id.is_(None), Block.end_date >= since))
+            left_out = schedules.blocks_ended_before(program.id, since)
         rows = []
-        for a, block_id in s.execute(query).all():
+        for a, block_id in schedules.published_with_blocks(program.id, people=people, since=since):
             if a.start is None or a.end is None:  # every published row has its instants
                 continue
             cell = (a.person_id, a.date, a.shift_id)
@@ -320,14 +297,9 @@ def refresh_after_commit(session: Session, program: str | int, people: Iterable[
     while it runs, and the others return at once, so no committing thread waits on the feed's lock while it
     holds a database connection.
     """
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
+    engine = bound_engine(session)
     touched = None if people is None else frozenset(people)
-
-    def refresh(_: Session) -> None:
-        _PENDING.run(engine, program, touched)
-
-    event.listen(session, "after_commit", refresh, once=True)
+    after_commit(session, lambda: _PENDING.run(engine, program, touched))
 
 
 class _Pending:
@@ -350,7 +322,7 @@ class _Pending:
             if key in self._busy:
                 return  # the thread writing this feed takes it in its next round
             self._busy.add(key)
-        reader = _reader(engine)
+        reader = unpooled_engine(engine)  # a committing session still holds a connection of engine's pool
         while True:
             with self._mutex:
                 if key not in self._asked:
@@ -363,19 +335,4 @@ class _Pending:
                 log.warning("the calendar feed of program %s was not rewritten: %s", program, error)
 
 
-def _reader(engine: Engine) -> Engine:
-    """An engine for the feed's reads that takes no connection from ``engine``'s pool (a committing session
-    still holds one of those while its after-commit hooks run): one unpooled engine per database, kept.
-    SQLite keeps ``engine`` (an in-memory database exists only on its own connection)."""
-    if engine.dialect.name == "sqlite":
-        return engine
-    url = engine.url.render_as_string(hide_password=False)
-    with _READERS_MUTEX:
-        if url not in _READERS:
-            _READERS[url] = create_engine(engine.url, poolclass=NullPool)
-        return _READERS[url]
-
-
 _PENDING = _Pending()
-_READERS: dict[str, Engine] = {}
-_READERS_MUTEX = threading.Lock()

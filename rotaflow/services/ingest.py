@@ -19,13 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
-
 from rotaflow.configs.settings import Settings, get_settings, mask_url
-from rotaflow.db.models import Program, ProgramVersion
-from rotaflow.db.repositories import IngestResult, store_bundle_frames
-from rotaflow.db.session import UnitOfWork, engine_for
+from rotaflow.db.repositories import IngestResult, ProgramRepository, store_bundle_frames
+from rotaflow.db.session import Engine, IntegrityError, UnitOfWork, engine_for
 from rotaflow.errors import ConfigError, InputError, Problem, StorageError
 from rotaflow.services.calendars import CalendarLabels
 from rotaflow.storage import ObjectStore, open_store
@@ -105,14 +101,12 @@ def require_ingested(
     under the version ingested. ``InputError`` naming ``column`` of ``file`` (the option, or a form's field)
     when it differs; nothing when the program was never ingested (the callers' own errors say so)."""
     with UnitOfWork(engine) as uow:
-        program = uow.s.scalars(select(Program).where(Program.key == bundle.program.key)).one_or_none()
+        programs = ProgramRepository(uow.s)
+        program = programs.get(bundle.program.key)
         if program is None:
             return
-        ingested = uow.s.scalars(
-            select(ProgramVersion.content_hash).where(
-                ProgramVersion.program_id == program.id, ProgramVersion.version == program.current_version
-            )
-        ).one_or_none()
+        current = programs.version(program.id, program.current_version)
+        ingested = None if current is None else current.content_hash
         version = program.current_version
     if ingested is None or ingested == bundle.content_hash:
         return

@@ -26,23 +26,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select, tuple_
-from sqlalchemy.orm import Session
-
 from rotaflow.configs.settings import get_settings
 from rotaflow.constraints.instance import Instance
 from rotaflow.db.models import (
-    Assignment,
     Block,
     BlockVersion,
     Program,
-    ProgramVersion,
     ScheduleRun,
     SwapRequest,
     utcnow,
 )
-from rotaflow.db.repositories import AuditRepository, ScheduleRepository, VersionRepository
-from rotaflow.db.session import UnitOfWork
+from rotaflow.db.repositories import (
+    AuditRepository,
+    ProgramRepository,
+    ScheduleRepository,
+    SwapRequestRepository,
+    VersionRepository,
+)
+from rotaflow.db.session import Engine, Session, UnitOfWork
 from rotaflow.errors import InfeasibleError, InputError, Problem, RotaflowError
 from rotaflow.files import private_dir, write_private
 from rotaflow.services.calendars import CalendarLabels, calendar_files, calendar_identities
@@ -260,9 +261,7 @@ def _problems_text(error: InputError) -> str:
 
 
 def _lock_request(s: Session, swap_id: int) -> SwapRequest:
-    row = s.scalars(
-        select(SwapRequest).where(SwapRequest.id == swap_id).with_for_update().execution_options(populate_existing=True)
-    ).one_or_none()
+    row = SwapRequestRepository(s).lock(swap_id)
     if row is None:
         raise _unknown(swap_id)
     return row
@@ -366,18 +365,14 @@ def list_swaps(engine: Engine, program_key: str, *, state: str | None = None) ->
         program = ScheduleRepository(s).find_program(program_key)
         if program is None:
             return []
-        open_rows = s.scalars(
-            select(SwapRequest).where(SwapRequest.program_id == program.id, SwapRequest.state.in_(OPEN_STATES))
-        ).all()
+        requests = SwapRequestRepository(s)
+        open_rows = requests.in_states(program.id, OPEN_STATES)
         if any(_has_passed(r, program.timezone, now) for r in open_rows):
             for row in open_rows:
                 if _has_passed(row, program.timezone, now):
                     _expire_if_passed(s, _lock_request(s, row.id), program.timezone, now)
             uow.commit()
-        stmt = select(SwapRequest).where(SwapRequest.program_id == program.id).order_by(SwapRequest.id)
-        if state is not None:
-            stmt = stmt.where(SwapRequest.state == state)
-        return [SwapView.of(r, program.key) for r in s.scalars(stmt)]
+        return [SwapView.of(r, program.key) for r in requests.of_program(program.id, state=state)]
 
 
 def program_of(engine: Engine, swap_id: int) -> tuple[str, str]:
@@ -387,12 +382,7 @@ def program_of(engine: Engine, swap_id: int) -> tuple[str, str]:
         if row is None:
             raise _unknown(swap_id)
         program = _program(uow.s, row.program_id)
-        source = uow.s.scalars(
-            select(ProgramVersion.source)
-            .where(ProgramVersion.program_id == program.id)
-            .order_by(ProgramVersion.version.desc())
-            .limit(1)
-        ).first()
+        source = ProgramRepository(uow.s).latest_source(program.id)
         return program.key, source or ""
 
 
@@ -535,19 +525,7 @@ def _published(s: Session, program: Program, block: Block) -> tuple[BlockVersion
 
 def _lock_rows(s: Session, program_id: int, run_id: str, rows: Iterable[Row]) -> None:
     """``SELECT … FOR UPDATE`` of the published assignment rows the swap moves (PostgreSQL; SQLite ignores it)."""
-    keys = sorted(rows)
-    if not keys:
-        return
-    s.scalars(
-        select(Assignment.id)
-        .where(
-            Assignment.program_id == program_id,
-            Assignment.run_id == run_id,
-            tuple_(Assignment.person_id, Assignment.date, Assignment.shift_id).in_(keys),
-        )
-        .order_by(Assignment.id)
-        .with_for_update()
-    ).all()
+    ScheduleRepository(s).lock_published_cells(program_id, run_id, rows)
 
 
 def _moved(spec: SwapSpec, taker: str) -> set[Row]:
@@ -568,8 +546,7 @@ def _given(spec: SwapSpec, taker: str) -> set[Row]:
 
 def _block_row(s: Session, program_id: int, block_id: str, *, lock: bool = False) -> Block | None:
     """The block's row (``SELECT … FOR UPDATE`` with ``lock``), or None when the database has no such block."""
-    query = select(Block).where(Block.program_id == program_id, Block.block_id == block_id)
-    return s.scalars(query.with_for_update() if lock else query).one_or_none()
+    return ScheduleRepository(s).block(program_id, block_id, lock=lock)
 
 
 def _following(s: Session, bundle: Bundle, program: Program, block: Block, *, lock: bool) -> list[_Later]:

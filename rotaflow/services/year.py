@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import Engine, func, select, update
 
 from rotaflow.constraints.year import (
     WORKERS,
@@ -38,10 +37,10 @@ from rotaflow.constraints.year import (
     YearProblem,
     plan_year,
 )
-from rotaflow.db.models import Program, YearPlanRow
 from rotaflow.db.models import YearPlan as StoredPlan
-from rotaflow.db.repositories import AuditRepository
-from rotaflow.db.session import UnitOfWork
+from rotaflow.db.models import YearPlanRow
+from rotaflow.db.repositories import AuditRepository, ProgramRepository, YearPlanRepository
+from rotaflow.db.session import Engine, UnitOfWork
 from rotaflow.errors import InputError, Problem
 from rotaflow.files import write_private
 from rotaflow.services.results import BrokenOutput
@@ -495,16 +494,13 @@ def publish_plan(engine: Engine, bundle: Bundle, plan: YearPlan, *, actor: str =
     rows = plan_rows(bundle, plan)
     with UnitOfWork(engine) as uow:
         s = uow.s
-        program = s.scalars(select(Program).where(Program.key == bundle.program.key).with_for_update()).one_or_none()
+        program = ProgramRepository(s).get(bundle.program.key, for_update=True)
         if program is None:
             got = f"program {bundle.program.key} is not in the database"
             raise InputError([Problem("command line", None, "--program", "an ingested program (rotaflow ingest)", got)])
-        number = (s.scalar(select(func.max(StoredPlan.number)).where(StoredPlan.program_id == program.id)) or 0) + 1
-        s.execute(
-            update(StoredPlan)
-            .where(StoredPlan.program_id == program.id, StoredPlan.status == "published")
-            .values(status="superseded")
-        )
+        plans = YearPlanRepository(s)
+        number = plans.next_number(program.id)
+        plans.supersede(program.id)
         stored = StoredPlan(
             program_id=program.id,
             number=number,
@@ -542,14 +538,7 @@ def publish_plan(engine: Engine, bundle: Bundle, plan: YearPlan, *, actor: str =
 def published_plan(engine: Engine, program_key: str) -> PublishedPlan | None:
     """The program's current year plan, or None when none was published."""
     with UnitOfWork(engine) as uow:
-        s = uow.s
-        stored = s.scalars(
-            select(StoredPlan)
-            .join(Program, Program.id == StoredPlan.program_id)
-            .where(Program.key == program_key, StoredPlan.status == "published")
-            .order_by(StoredPlan.number.desc())
-            .limit(1)
-        ).first()
+        stored = YearPlanRepository(uow.s).current(program_key)
         if stored is None:
             return None
         rows = tuple((r.person_id, r.block_id, r.rotation_id, r.locked, r.source) for r in stored.rows)

@@ -20,11 +20,9 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from sqlalchemy import Engine, select
-
 from rotaflow.constraints.instance import Instance, PriorLoad
-from rotaflow.db.models import Assignment, Program
-from rotaflow.db.session import UnitOfWork
+from rotaflow.db.repositories import ScheduleRepository
+from rotaflow.db.session import Engine, UnitOfWork
 from rotaflow.files import write_private
 from rotaflow.validations.bundle import Bundle
 from rotaflow.validations.instances import shift_specs
@@ -95,18 +93,11 @@ class YearReport:
 
 def _published(engine: Engine, program_key: str, first: dt.date, until: dt.date) -> list[Row]:
     with UnitOfWork(engine) as uow:
-        program = uow.s.scalars(select(Program).where(Program.key == program_key)).one_or_none()
+        schedules = ScheduleRepository(uow.s)
+        program = schedules.find_program(program_key)
         if program is None:
             return []
-        rows = uow.s.execute(
-            select(Assignment.person_id, Assignment.date, Assignment.shift_id).where(
-                Assignment.program_id == program.id,
-                Assignment.run_id.is_not(None),
-                Assignment.date >= first,
-                Assignment.date <= until,
-            )
-        ).all()
-    return [(r.person_id, r.date, r.shift_id) for r in rows]
+        return schedules.published_cells(program.id, first, until)
 
 
 def year_report(engine: Engine, bundle: Bundle, *, until: dt.date | None = None) -> YearReport:
