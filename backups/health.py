@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 from rotaflow.backups.config import TIERS, BackupConfig, Tier, load_backup_config, open_tier_store
@@ -14,14 +16,18 @@ from rotaflow.configs.settings import Settings, get_settings
 from rotaflow.errors import StorageError
 
 __all__ = [
+    "VerifySteps",
+    "VerifySummary",
     "check_sacred_tags",
     "check_tier",
+    "direct_steps",
     "hours",
     "restore_test_newest",
     "restore_test_plan",
     "restore_test_skipped",
     "stale_messages",
     "summarize",
+    "verify",
     "verify_all",
 ]
 
@@ -123,12 +129,35 @@ def restore_test_newest(
     }
 
 
+@dataclass(frozen=True)
+class VerifySummary:
+    """What a verification of every tier found (``verify_backups``' result, ``backup verify --json``)."""
+
+    checked: int
+    """Backups and sacred tags checked."""
+    tiers: dict[str, dict[str, Any]]
+    """Per tier: count, incomplete, newest, age_hours, stale_after_hours, stale, configured, damaged."""
+    stale: list[str]
+    not_configured: list[str]
+    """Tiers not in use (never stale)."""
+    damaged: list[dict[str, Any]]
+    """Every backup that does not verify (``check_tier``'s item)."""
+    restore_tests: list[dict[str, Any]]
+    restore_failed: list[dict[str, Any]]
+    ok: bool
+    """Nothing damaged and no restore test failed (staleness is a warning)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: the fields in order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 def summarize(
     results: dict[str, list[dict[str, Any]]],
     statuses: dict[str, TierStatus],
     config: BackupConfig,
     restore_tests: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+) -> VerifySummary:
     """One summary: per tier its count, newest backup, age, staleness, whether it is configured and its
     damage; the stale tiers, the tiers not configured (never stale); the restore tests and which failed."""
     tiers: dict[str, Any] = {}
@@ -147,19 +176,19 @@ def summarize(
     damaged = [r for tier in TIERS for r in results[tier] if not r["ok"]]
     tests = list(restore_tests or [])
     failed = [t for t in tests if not t["ok"]]
-    return {
-        "checked": sum(len(found) for found in results.values()),
-        "tiers": tiers,
-        "stale": [t for t, facts in tiers.items() if facts["stale"]],
-        "not_configured": [t for t, facts in tiers.items() if not facts["configured"]],
-        "damaged": damaged,
-        "restore_tests": tests,
-        "restore_failed": failed,
-        "ok": not damaged and not failed,
-    }
+    return VerifySummary(
+        checked=sum(len(found) for found in results.values()),
+        tiers=tiers,
+        stale=[t for t, facts in tiers.items() if facts["stale"]],
+        not_configured=[t for t, facts in tiers.items() if not facts["configured"]],
+        damaged=damaged,
+        restore_tests=tests,
+        restore_failed=failed,
+        ok=not damaged and not failed,
+    )
 
 
-def stale_messages(summary: dict[str, Any]) -> list[str]:
+def stale_messages(summary: Mapping[str, Any]) -> list[str]:
     """One warning line per stale tier."""
     lines = []
     for tier in summary["stale"]:
@@ -174,25 +203,66 @@ def stale_messages(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def verify_all(
-    config: BackupConfig | None = None, settings: Settings | None = None, *, restore: bool = True
-) -> dict[str, Any]:
-    """Everything ``verify_backups`` checks, without Prefect (``restore``: with the restore tests)."""
-    config = config or load_backup_config()
-    settings = settings or get_settings()
+def _not_told(tier: Tier, why: str | None) -> None:
+    """A restore test not run, told to no one."""
+
+
+@dataclass(frozen=True)
+class VerifySteps:
+    """The steps of a verification (``verify``): the flow ``verify_backups`` gives its tasks, the command line's
+    ``--no-flow`` run the functions of this module (``direct_steps``)."""
+
+    check_tier: Callable[[Tier], list[dict[str, Any]]]
+    """Every backup of a tier re-verified (``check_tier``)."""
+    check_sacred_tags: Callable[[], list[dict[str, Any]]]
+    tier_status: Callable[[Tier], TierStatus]
+    config: Callable[[], BackupConfig]
+    """The backup configuration (read once the tiers are checked)."""
+    restore_test: Callable[[Tier, str], dict[str, Any]]
+    """The newest backup of a tier restored into a scratch database and checked (``restore_test_newest``)."""
+    not_run: Callable[[Tier, str | None], None] = _not_told
+    """Told of a restore test not run, and why."""
+
+
+def direct_steps(config: BackupConfig, settings: Settings) -> VerifySteps:
+    """The steps as plain calls on ``config`` and ``settings``."""
+    return VerifySteps(
+        check_tier=lambda tier: check_tier(tier, config, settings),
+        check_sacred_tags=lambda: check_sacred_tags(config, settings),
+        tier_status=lambda tier: tier_status(tier, config=config, settings=settings),
+        config=lambda: config,
+        restore_test=lambda tier, backup_id: restore_test_newest(tier, backup_id, config, settings),
+    )
+
+
+def verify(steps: VerifySteps, *, restore: bool = True) -> VerifySummary:
+    """Every tier checked and its freshness read, tier by tier; then (``restore``) the restore tests of
+    ``restore_test_plan``, those it rules out reported as not run; one summary."""
     results: dict[str, list[dict[str, Any]]] = {}
     statuses: dict[str, TierStatus] = {}
     for tier in TIERS:
-        results[tier] = check_sacred_tags(config, settings) if tier == "sacred" else check_tier(tier, config, settings)
-        statuses[tier] = tier_status(tier, config=config, settings=settings)
-    tests = []
+        results[tier] = steps.check_sacred_tags() if tier == "sacred" else steps.check_tier(tier)
+        statuses[tier] = steps.tier_status(tier)
+    config = steps.config()
+    tests: list[dict[str, Any]] = []
     if restore:
         for tier, backup_id, skipped in restore_test_plan(statuses, results, config):
             if skipped is None and backup_id is not None:
-                tests.append(restore_test_newest(tier, backup_id, config, settings))
+                tests.append(steps.restore_test(tier, backup_id))
             else:
+                steps.not_run(tier, skipped)
                 tests.append(restore_test_skipped(tier, backup_id, skipped))
     return summarize(results, statuses, config, tests)
+
+
+def verify_all(
+    config: BackupConfig | None = None, settings: Settings | None = None, *, restore: bool = True
+) -> dict[str, Any]:
+    """Everything ``verify_backups`` checks, without Prefect (``restore``: with the restore tests); the
+    summary's JSON form."""
+    config = config or load_backup_config()
+    settings = settings or get_settings()
+    return verify(direct_steps(config, settings), restore=restore).as_dict()
 
 
 def restore_test_skipped(tier: str, backup_id: str | None, why: str | None) -> dict[str, Any]:

@@ -8,9 +8,7 @@ from prefect import flow, get_run_logger
 from prefect.events import emit_event
 from prefect.states import State
 
-from rotaflow.backups.config import TIERS
-from rotaflow.backups.health import restore_test_plan, restore_test_skipped, stale_messages, summarize
-from rotaflow.backups.tiers import TierStatus
+from rotaflow.backups.health import VerifySteps, stale_messages, verify
 from rotaflow.flows import outcome
 from rotaflow.services.backup import backup_result, promotion_result, verify_failure
 from rotaflow.tasks.backup import (
@@ -80,34 +78,28 @@ def verify_backups(config_path: str | None = None, restore_test: bool = True) ->
         restore_test: Restore the newest backup of each configured tier into a scratch database and check it.
     """
     logger = get_run_logger()
-    results: dict[str, list[dict[str, Any]]] = {}
-    statuses: dict[str, TierStatus] = {}
-    for tier in TIERS:
-        results[tier] = check_sacred_tags(config_path) if tier == "sacred" else check_tier(tier, config_path)
-        statuses[tier] = tier_freshness(tier, config_path)
-    config = load_config(config_path)
-    tests: list[dict[str, Any]] = []
-    if restore_test:
-        for tier, backup_id, skipped in restore_test_plan(statuses, results, config):
-            if skipped is None and backup_id is not None:
-                tests.append(restore_test_backup(tier, backup_id, config_path))
-            else:
-                logger.info("restore test of the %s tier not run: %s", tier, skipped)
-                tests.append(restore_test_skipped(tier, backup_id, skipped))
-    summary = summarize(results, statuses, config, tests)
+    steps = VerifySteps(
+        check_tier=lambda tier: check_tier(tier, config_path),
+        check_sacred_tags=lambda: check_sacred_tags(config_path),
+        tier_status=lambda tier: tier_freshness(tier, config_path),
+        config=lambda: load_config(config_path),
+        restore_test=lambda tier, backup_id: restore_test_backup(tier, backup_id, config_path),
+        not_run=lambda tier, why: logger.info("restore test of the %s tier not run: %s", tier, why),
+    )
+    result = verify(steps, restore=restore_test)
+    summary = result.as_dict()
     for line in stale_messages(summary):
         logger.warning("%s", line)
-    for tier in summary["stale"]:  # an event too: the operator sees it in the UI, not only in a log
-        facts = summary["tiers"][tier]
+    for tier in result.stale:  # an event too: the operator sees it in the UI, not only in a log
+        facts = result.tiers[tier]
         emit_event(
             "rotaflow.backup.stale",
             resource={"prefect.resource.id": f"rotaflow.backup.{tier}"},
             payload={k: facts.get(k) for k in ("newest", "age_hours", "stale_after_hours")},
         )
-    damaged = summary["damaged"]
-    for item in damaged:
+    for item in result.damaged:
         logger.error("backup %s/%s: %s", item["tier"], item["backup_id"], "; ".join(item["problems"]))
-    for test in summary["restore_failed"]:
+    for test in result.restore_failed:
         logger.error("restore test of %s/%s failed: %s", test["tier"], test["backup_id"], "; ".join(test["problems"]))
         emit_event(
             "rotaflow.backup.restore-test-failed",
@@ -117,14 +109,12 @@ def verify_backups(config_path: str | None = None, restore_test: bool = True) ->
     publish_verify_report(summary)
     error = verify_failure(summary)
     if error is not None:
-        error.summary = summary
-        if summary["restore_failed"]:
+        if result.restore_failed:
             outcome.reported()  # rotaflow.backup.restore-test-failed says it
         return outcome.failed(str(error), data=error)
-    tests = summary["restore_tests"]
-    passed = sum(1 for t in tests if t.get("ok"))
-    line = f"verified: {summary['checked']} backup(s) intact; restore tests passed: {passed} of {len(tests)}"
-    line += f"; stale: {', '.join(summary['stale'])}" if summary["stale"] else "; no tier is stale"
+    passed = sum(1 for t in result.restore_tests if t.get("ok"))
+    line = f"verified: {result.checked} backup(s) intact; restore tests passed: {passed} of {len(result.restore_tests)}"
+    line += f"; stale: {', '.join(result.stale)}" if result.stale else "; no tier is stale"
     return outcome.completed(line, data=summary)
 
 

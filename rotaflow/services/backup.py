@@ -90,10 +90,12 @@ def promote(backup_id: str, name: str | None, *, config: BackupConfig) -> dict[s
     return promotion_result(promote_immaculate(backup_id, name=name, config=config))
 
 
-def verify_failure(summary: Mapping[str, Any]) -> StorageError | None:
-    """The error a verification ends with: every damaged or incomplete backup and failed restore test."""
+def verify_failure(summary: dict[str, Any]) -> StorageError | None:
+    """The error a verification ends with: every damaged or incomplete backup and failed restore test; it
+    carries the verification's summary (``summary``)."""
     problems = [f"{d['tier']}/{d['backup_id']}" for d in summary["damaged"]]
     problems += [f"{t['tier']}/{t['backup_id']} (restore test)" for t in summary["restore_failed"]]
     if not problems:
         return None
-    return StorageError(f"{len(problems)} backup(s) damaged, incomplete or not restorable: " + ", ".join(problems))
+    message = f"{len(problems)} backup(s) damaged, incomplete or not restorable: " + ", ".join(problems)
+    return StorageError(message, summary=summary)
