@@ -27,9 +27,9 @@ from prefect.events import emit_event
 from prefect.input import RunInput
 from prefect.states import State
 from pydantic import Field
-from sqlalchemy.engine import Engine
 
 from rotaflow.configs.settings import get_settings
+from rotaflow.db.session import Engine
 from rotaflow.errors import InputError, Problem
 from rotaflow.flows import outcome
 from rotaflow.flows.absence_repair import duration

@@ -24,8 +24,7 @@ from rotaflow.configs.settings import get_settings
 from rotaflow.errors import InputError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
+    from rotaflow.db.session import Engine
     from rotaflow.services.swap_board import SwapView
     from rotaflow.services.swaps import Candidates
     from rotaflow.validations.bundle import Bundle

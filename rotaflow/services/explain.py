@@ -37,13 +37,13 @@ from typing import Any
 
 import pandas as pd
 from ortools.sat.python import cp_model
-from sqlalchemy import Engine
 
 from rotaflow.constraints.instance import Cell, Demand, Instance, Schedule
 from rotaflow.constraints.model import BuiltModel, build_model
 from rotaflow.constraints.rules import acgme_rest_between_shifts, coverage_target, fairness
 from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.solve import penalty_totals
+from rotaflow.db.session import Engine
 from rotaflow.errors import InputError, Problem
 from rotaflow.services.generate import findings_rows
 from rotaflow.services.swaps import (

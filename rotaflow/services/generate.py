@@ -25,8 +25,6 @@ from typing import Any, Literal
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from rotaflow import events
 from rotaflow.configs.settings import CONFIG_DIR
@@ -38,7 +36,7 @@ from rotaflow.constraints.search import LIGHT_PRESOLVE, STEP_PARAMETERS, neighbo
 from rotaflow.constraints.solve import Progress, SolveResult, solve
 from rotaflow.db.models import Assignment, Block, BlockVersion, ScheduleRun, utcnow
 from rotaflow.db.repositories import AuditRepository, ScheduleRepository, VersionRepository
-from rotaflow.db.session import UnitOfWork
+from rotaflow.db.session import Engine, Session, UnitOfWork
 from rotaflow.errors import RotaflowError
 from rotaflow.files import private_dir, write_private
 from rotaflow.services.calendars import CalendarLabels, calendar_files, calendar_identities, default_uid

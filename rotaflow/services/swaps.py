@@ -23,12 +23,11 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Engine
-
 import rotaflow.constraints.rules  # noqa: F401  (registers every rule)
 from rotaflow.constraints.instance import Cell, HistoryShift, Instance, Schedule
 from rotaflow.constraints.registry import Violation
 from rotaflow.constraints.ruleset import ConfiguredRule
+from rotaflow.db.session import Engine
 from rotaflow.errors import InputError, Problem
 from rotaflow.services.generate import findings_rows, history_from_database
 from rotaflow.services.planning import program_today

@@ -11,12 +11,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
-
 from rotaflow.constraints.instance import Instance
 from rotaflow.db.models import Assignment, BlockVersion
 from rotaflow.db.repositories import ScheduleRepository, VersionRepository
-from rotaflow.db.session import UnitOfWork
+from rotaflow.db.session import Engine, UnitOfWork
 from rotaflow.errors import InputError, Problem
 
 __all__ = [
