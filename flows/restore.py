@@ -15,7 +15,6 @@ killed is detected and recovered by the next one before it does anything else.
 from __future__ import annotations
 
 import contextvars
-import datetime as dt
 import os
 import threading
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from prefect.transactions import transaction
 from pydantic import Field
 
 from rotaflow.backups import emergency as service
+from rotaflow.backups.emergency.result import RestoreResult
 from rotaflow.backups.journal import RestoreJournal, restore_lock
 from rotaflow.backups.sets import restore_command
 from rotaflow.configs.settings import mask_url
@@ -110,21 +110,6 @@ class OperatorConfirmation:
         return "typed at the terminal" if self.how == "typed" else "given on the command line (--confirm-id)"
 
 
-GATES = (
-    "1 disk space",
-    "2 verify the backup",
-    "3 pre-snapshot",
-    "4 operator confirmation",
-    "5 restore and switch",
-    "6 verify the live database",
-)
-
-
-def _gate(summary: dict[str, Any], index: int, passed: bool, detail: str) -> None:
-    """Gate ``index`` (0-based) of ``GATES`` passed or failed, in the run's summary (the restore report's table)."""
-    summary.setdefault("gates", []).append({"gate": GATES[index], "passed": passed, "detail": detail})
-
-
 def confirmed_by(confirmation: OperatorConfirmation | None) -> str:
     """Who confirmed, as far as rotaflow can tell, never a password: at a terminal (typed, or
     ``--confirm-id``), the operating-system account of that command; in the Prefect UI (``None``), only
@@ -136,18 +121,6 @@ def confirmed_by(confirmation: OperatorConfirmation | None) -> str:
     if user:
         return f"an operator in the Prefect UI (shared API account {user}: the UI does not tell who)"
     return "an operator in the Prefect UI (no sign-in: the UI does not tell who)"
-
-
-def _confirmed(summary: dict[str, Any], how: str, channel: str, by: str) -> None:
-    now = dt.datetime.now(dt.UTC)
-    local = now.astimezone()
-    summary["confirmation"] = {
-        "how": how,
-        "via": channel,
-        "by": by,
-        "at_utc": f"{now:%Y-%m-%d %H:%M:%S} UTC",
-        "at_local": f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or local.strftime('%z')}",
-    }
 
 
 @flow(name="emergency-restore", log_prints=False, on_failure=[outcome.unreported_failure])
@@ -204,28 +177,28 @@ def _run(
     config_path: str | None,
 ) -> dict[str, Any] | State:
     logger = get_run_logger()
-    summary: dict[str, Any] = {"status": "refused", "source": source, "backup_id": backup_id, "rolled_back": False}
+    result = RestoreResult(status="refused", source=source, backup_id=backup_id, rolled_back=False)
     try:
         plan = plan_emergency_restore(source, backup_id, config_path, keep_previous)
     except GateRefused as exc:
-        return _refused(summary, exc)
-    summary.update(backup_id=plan.backup_id, tier=plan.tier, tag=plan.tag, live=mask_url(plan.live_url))
+        return _refused(result, exc)
+    result.give(backup_id=plan.backup_id, tier=plan.tier, tag=plan.tag, live=mask_url(plan.live_url))
     try:
         with restore_lock(Path(plan.journal_folder)):
             recovered = recover_interrupted_restore(plan)
             if recovered is not None:
-                summary["recovered"] = recovered.as_dict()
+                result.give(recovered=recovered.as_dict())
                 logger.warning("recovered an interrupted restore: %s", recovered.message)
             journal = service.open_journal(plan, flow_run_id=_flow_run_id())
-            summary["journal"] = str(journal.path)
-            return _chain(plan, summary, confirmation, timeout, poll)
+            result.give(journal=str(journal.path))
+            return _chain(plan, result, confirmation, timeout, poll)
     except GateRefused as exc:
-        return _refused(summary, exc)
+        return _refused(result, exc)
 
 
 def _chain(
     plan: service.Plan,
-    summary: dict[str, Any],
+    result: RestoreResult,
     confirmation: OperatorConfirmation | None,
     timeout: int,
     poll: int,
@@ -235,46 +208,47 @@ def _chain(
     at = 0
     try:
         disk = check_disk_space(plan)
-        summary["disk"] = disk.summary()
-        _gate(summary, 0, True, str(summary["disk"]))
+        result.give(disk=disk.summary())
+        result.gate(0, True, str(result.disk))
         at = 1
         report = verify_backup_to_restore(plan)
         assert report.manifest is not None
-        summary["size_bytes"] = report.manifest.total_bytes
-        _gate(summary, 1, True, f"{len(report.manifest.files)} file(s) verified")
+        result.give(size_bytes=report.manifest.total_bytes)
+        result.gate(1, True, f"{len(report.manifest.files)} file(s) verified")
         at = 2
         snapshot = take_pre_snapshot(plan)
-        summary["pre_snapshot"] = snapshot.backup_id if snapshot else None
-        summary["undo"] = restore_command("quick", snapshot.backup_id) if snapshot else None
-        _gate(summary, 2, True, f"quick backup {snapshot.backup_id}" if snapshot else "none: no live database")
+        result.give(pre_snapshot=snapshot.backup_id if snapshot else None)
+        result.give(undo=restore_command("quick", snapshot.backup_id) if snapshot else None)
+        result.gate(2, True, f"quick backup {snapshot.backup_id}" if snapshot else "none: no live database")
         at = 3
-        _confirm(plan, report, snapshot, confirmation, timeout, poll, summary)
-        _gate(summary, 3, True, f"the backup id {summary['confirmation']['how']}")
+        _confirm(plan, report, snapshot, confirmation, timeout, poll, result)
+        assert result.confirmation is not None
+        result.gate(3, True, f"the backup id {result.confirmation['how']}")
         at = 4
         with transaction():
             restore_into_staging(plan)
             swap = switch_restored_in(plan)
             swapped = True
-            _gate(summary, 4, True, "restored into a new database and switched in")
+            result.gate(4, True, "restored into a new database and switched in")
             at = 5
             verified = verify_live_database(plan)
-        summary["tables"] = verified.tables_checked
-        _gate(summary, 5, True, f"{verified.tables_checked} table(s) checked")
-        summary["message"] = finish_restore(plan, swap)
-        summary["status"] = "restored"
-        summary["journal"] = _last_journal(plan)
-        logger.info("%s", summary["message"])
-        publish_restore_report(summary)
-        _emit_completed(summary)
+        result.give(tables=verified.tables_checked)
+        result.gate(5, True, f"{verified.tables_checked} table(s) checked")
+        result.give(message=finish_restore(plan, swap))
+        result.give(status="restored")
+        result.give(journal=_last_journal(plan))
+        logger.info("%s", result.message)
+        publish_restore_report(result.as_dict())
+        _emit_completed(result)
         line = f"restored {plan.backup_id} ({plan.tier}); {verified.tables_checked} table(s) verified"
-        line += f"; undo: {summary['undo']}" if summary.get("undo") else ""
-        return outcome.completed(line, data=summary)
+        line += f"; undo: {result.undo}" if result.undo else ""
+        return outcome.completed(line, data=result.as_dict())
     except Exception as exc:
         error = exc if isinstance(exc, GateRefused) else GateRefused(f"{type(exc).__name__}: {exc}")
         if not isinstance(exc, RotaflowError):  # its text (a database error's DETAIL …) stays in the report
-            summary["unexpected"] = type(exc).__name__
-        _gate(summary, at, False, " ".join(str(error).split())[:300])
-        return _after_failure(plan, summary, error, exc, swapped)
+            result.give(unexpected=type(exc).__name__)
+        result.gate(at, False, " ".join(str(error).split())[:300])
+        return _after_failure(plan, result, error, exc, swapped)
 
 
 def _confirm(
@@ -284,11 +258,11 @@ def _confirm(
     confirmation: OperatorConfirmation | None,
     timeout: int,
     poll: int,
-    summary: dict[str, Any],
+    result: RestoreResult,
 ) -> None:
     """Gate 4: the operator types the backup id and confirms (in the UI, or already at the terminal)."""
     if confirmation is not None:
-        _confirmed(summary, confirmation.journal_how, CONFIRMED_BY[confirmation.how], confirmed_by(confirmation))
+        result.confirmed(confirmation.journal_how, CONFIRMED_BY[confirmation.how], confirmed_by(confirmation))
         service.record_confirmation(plan, confirmation.given, True, how=confirmation.journal_how)
         return
     description = service.confirmation_text(plan, report.manifest, snapshot)
@@ -298,7 +272,7 @@ def _confirm(
         message = f"the confirmation gate refused: no answer within {timeout} s; nothing was restored"
         service.record_refusal(plan, message)
         raise GateRefused(message)
-    _confirmed(summary, "typed in the Prefect UI (Resume dialog)", CONFIRMED_BY["prefect ui"], confirmed_by(None))
+    result.confirmed("typed in the Prefect UI (Resume dialog)", CONFIRMED_BY["prefect ui"], confirmed_by(None))
     service.record_confirmation(plan, answer.backup_id, answer.confirm, how="prefect ui")
 
 
@@ -348,7 +322,7 @@ def _last_journal(plan: service.Plan) -> str:
 
 
 def _after_failure(
-    plan: service.Plan, summary: dict[str, Any], error: GateRefused, cause: BaseException, swapped: bool
+    plan: service.Plan, result: RestoreResult, error: GateRefused, cause: BaseException, swapped: bool
 ) -> State:
     """Close the journal with what the failure left: untouched, rolled back, or a failed rollback."""
     journal = RestoreJournal.current(Path(plan.journal_folder))
@@ -362,7 +336,7 @@ def _after_failure(
         elif journal.has("rolled-back"):
             status = "rolled-back"
             done = journal.step("rolled-back") or {}
-            summary["rollback"] = done.get("message")
+            result.give(rollback=done.get("message"))
             message = f"{error}\n\nRolled back automatically: {done.get('message')}"
         elif journal.has("verified-restored"):
             status = "done"
@@ -377,61 +351,61 @@ def _after_failure(
         if status == "rollback-failed":  # unresolved: the next run, or `rotaflow restore recover`, takes it up
             journal.record("left-for-recovery", message=message[:2000])
             message += f"\nThe journal stays at {journal.path}: `rotaflow restore recover` tries again."
-            summary["journal"] = str(journal.path)
+            result.give(journal=str(journal.path))
         else:
-            summary["journal"] = str(journal.finish(status, message))
-    summary.update(status=status, rolled_back=status == "rolled-back", message=message)
-    final = GateRefused(message, summary=summary)
+            result.give(journal=str(journal.finish(status, message)))
+    result.give(status=status, rolled_back=status == "rolled-back", message=message)
+    final = GateRefused(message, summary=result.as_dict())
     final.__cause__ = cause
-    publish_restore_report(summary)
-    _emit_refused(summary)
+    publish_restore_report(result.as_dict())
+    _emit_refused(result)
     return outcome.failed(message, data=final)
 
 
-def _refused(summary: dict[str, Any], error: GateRefused) -> State:
-    summary.update(status="refused", message=str(error))
-    error.summary = summary
-    publish_restore_report(summary)
-    _emit_refused(summary)
+def _refused(result: RestoreResult, error: GateRefused) -> State:
+    result.give(status="refused", message=str(error))
+    error.carrying(result.as_dict())
+    publish_restore_report(result.as_dict())
+    _emit_refused(result)
     return outcome.failed(str(error), data=error)
 
 
-def _emit_completed(summary: dict[str, Any]) -> None:
+def _emit_completed(result: RestoreResult) -> None:
     """Event ``rotaflow.restore.completed`` on ``rotaflow.backup.<tier>``: the backup, how it was confirmed
     (prefect-ui, terminal, command-line), the pre-snapshot; ids only (no URL, no account). Not a failure
     event: the run is not marked :func:`outcome.reported` (it ends with :func:`outcome.completed`, which
     leaves nothing behind)."""
-    confirmation = summary.get("confirmation") or {}
+    confirmation = result.confirmation
     emit_event(
         "rotaflow.restore.completed",
-        resource={"prefect.resource.id": f"rotaflow.backup.{summary.get('tier')}"},
+        resource={"prefect.resource.id": f"rotaflow.backup.{result.tier}"},
         payload={
-            "backup_id": summary.get("backup_id"),
-            "tier": summary.get("tier"),
-            "confirmed_via": confirmation.get("via"),
-            "confirmed_at": confirmation.get("at_utc"),
-            "pre_snapshot": summary.get("pre_snapshot"),
-            "tables_checked": summary.get("tables"),
+            "backup_id": result.backup_id,
+            "tier": result.tier,
+            "confirmed_via": confirmation["via"] if confirmation else None,
+            "confirmed_at": confirmation["at_utc"] if confirmation else None,
+            "pre_snapshot": result.pre_snapshot,
+            "tables_checked": result.tables,
         },
     )
 
 
-def _emit_refused(summary: dict[str, Any]) -> None:
+def _emit_refused(result: RestoreResult) -> None:
     """Event ``rotaflow.restore.gate-refused`` on ``rotaflow.backup.<tier>`` (ids and status, no URLs). After an
     unexpected exception its message names the exception's type only: its text may carry row values, and
     the event may reach an external webhook (the restore report in the UI has it whole)."""
     outcome.reported()
-    tier = summary.get("tier") or summary.get("source")
-    message = str(summary.get("message", ""))[:500]
-    if summary.get("unexpected"):
-        message = f"unexpected error: {summary['unexpected']} (the details are in the restore report and the run's log)"
+    tier = result.tier or result.source
+    message = str(result.message or "")[:500]
+    if result.unexpected:
+        message = f"unexpected error: {result.unexpected} (the details are in the restore report and the run's log)"
     emit_event(
         "rotaflow.restore.gate-refused",
         resource={"prefect.resource.id": f"rotaflow.backup.{tier}"},
         payload={
-            "backup_id": summary.get("backup_id"),
-            "status": summary.get("status"),
-            "rolled_back": bool(summary.get("rolled_back")),
+            "backup_id": result.backup_id,
+            "status": result.status,
+            "rolled_back": bool(result.rolled_back),
             "message": message,
         },
     )

@@ -19,7 +19,7 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Self
 
 __all__ = [
     "PERSONAL_DATA_HIDDEN",
@@ -48,6 +48,12 @@ class RotaflowError(Exception):
         super().__init__(*args)
         if summary is not None:
             self.summary = summary
+
+    def carrying(self, summary: dict[str, Any]) -> Self:
+        """This error, now carrying the result of the run it ends (``summary``: the result's JSON form), for an
+        error made before that result was known."""
+        self.summary = summary
+        return self
 
 
 class ConfigError(RotaflowError):
