@@ -36,6 +36,7 @@ from rotaflow.errors import InfeasibleError, InputError, Problem
 from rotaflow.flows import outcome
 from rotaflow.services.generate import SolverSettings, claim_out_dir, record_run_files
 from rotaflow.services.ingest import database_engine, ingest_bundle, load_bundle
+from rotaflow.services.results import YearResult
 from rotaflow.services.year import YearPlan, plan_summary, publish_plan, run_plan, write_plan
 from rotaflow.tasks.generate import watched_solve
 from rotaflow.validations.bundle import Bundle
@@ -93,14 +94,9 @@ def year_planning(
     run_id = flow_run.get_id() or str(uuid.uuid4())
     out = Path(get_settings().var_dir) / "runs" / f"{key}-year-{run_id[:8]}"
     files = write_files(bundle, plan, str(out))
-    summary: dict[str, Any] = {
-        **plan_summary(plan),
-        "out_dir": str(out.resolve()),
-        "files": [f.name for f in files],
-        "published": None,
-    }
+    result = YearResult.of(plan_summary(plan), out_dir=out, files=files)
     if not plan.planned:
-        post_plan(plan, summary)
+        post_plan(plan, result.as_dict())
         if plan.result.diagnosis:
             why = "the year cannot be planned"
             message = f"{why}: " + "; ".join(g.message for g in plan.result.diagnosis)
@@ -117,15 +113,15 @@ def year_planning(
             blocks=len(plan.problem.blocks),
         )
         message += f"; see {out.resolve() / 'year.html'}"
-        return outcome.failed(message, data=InfeasibleError(message, summary=summary))
+        return outcome.failed(message, data=InfeasibleError(message, summary=result.as_dict()))
     if publish:
         try:
-            summary["published"] = publish_the_plan(program, bundle, plan)
+            result = result.published_as(publish_the_plan(program, bundle, plan))
         except InputError as exc:
             emit_year_event("failed", key, reason="the plan could not be published", status=plan.result.status)
             return outcome.failed(str(exc), data=exc)
-        logger.info("published as year plan %s of %s", summary["published"], key)
-    post_plan(plan, summary)
+        logger.info("published as year plan %s of %s", result.published, key)
+    post_plan(plan, result.as_dict())
     emit_year_event(
         "planned",
         key,
@@ -135,12 +131,12 @@ def year_planning(
         residents=len(plan.problem.residents),
         blocks=len(plan.problem.blocks),
         unmet=len(plan.result.unmet),
-        published=summary["published"],
+        published=result.published,
     )
     line = f"planned {len(plan.problem.residents)} resident(s) over {len(plan.problem.blocks)} block(s) "
     line += f"({plan.result.status}); {len(plan.result.unmet)} wish(es) not granted; "
-    line += f"published as year plan {summary['published']}" if summary["published"] else "not published"
-    return outcome.completed(line, data=summary)
+    line += f"published as year plan {result.published}" if result.published else "not published"
+    return outcome.completed(line, data=result.as_dict())
 
 
 # --------------------------------------------------------------------------- the steps

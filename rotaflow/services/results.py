@@ -1,4 +1,4 @@
-"""What a run hands back, typed: the result of generating a block and of validating a schedule.
+"""What a run hands back, typed: the result of generating a block, of validating a schedule and of planning a year.
 
 A result is built in one place (these models and the services), never filled in as a dict across a
 flow. Its JSON form (``as_dict``) is what summary.json, validation.json and ``--json`` hold: the
@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -36,6 +37,7 @@ __all__ = [
     "PhaseClock",
     "Phases",
     "ValidateResult",
+    "YearResult",
     "check_csv",
     "check_json",
     "clocked",
@@ -390,6 +392,46 @@ class ValidateResult(_Result):
     data_docs: str | None = None
     data_docs_run: str | None = None
     out_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class YearResult:
+    """The result of planning the academic year (flow ``year_planning``): plan_summary.json's facts
+    (``rotaflow.services.year.plan_summary``), then where the run wrote them and the year plan it published."""
+
+    program: str
+    status: str
+    objective: int | float | None
+    best_bound: int | float | None
+    gap: float | None
+    solve_seconds: int | float
+    time_limit_seconds: int | float
+    vacation: str
+    residents: int
+    blocks: int
+    penalties: dict[str, Any]
+    unmet: list[dict[str, Any]]
+    """The wishes and leave not granted, each with its reason."""
+    diagnosis: list[dict[str, Any]]
+    """Why no plan is possible: the rules that cannot all hold."""
+    out_dir: str
+    """The run's folder (``var/runs/<program>-year-<run>``), resolved."""
+    files: list[str]
+    """The names of the files written there."""
+    published: int | None = None
+    """The number of the year plan stored (``publish``); None when not published."""
+
+    @classmethod
+    def of(cls, plan_summary: Mapping[str, Any], *, out_dir: str | Path, files: Iterable[Path]) -> YearResult:
+        """plan_summary.json's facts (a plan not published yet), written to ``out_dir`` as ``files``."""
+        return cls(**plan_summary, out_dir=str(Path(out_dir).resolve()), files=[f.name for f in files])
+
+    def published_as(self, number: int) -> YearResult:
+        return replace(self, published=number)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: the fields in order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def summary_json(result: GenerateResult) -> str:
