@@ -3,7 +3,9 @@
 The Prefect tasks of the backup flows (tasks/backup.py) call these functions step by step; the
 command line's ``--no-flow`` runs call the chains (:func:`take_verified_backup`, :func:`promote`),
 which do what the flows ``backup`` and ``promote_immaculate_flow`` do without their artifacts and
-events. Both give the same result, built by :func:`backup_result` and :func:`promotion_result`.
+events. Both give the same result, built by :func:`backup_result` and :func:`promotion_result`. A
+verification of every tier is one function, ``rotaflow.backups.health.verify``: the flow ``verify_backups``
+runs it over its tasks, ``backup verify --no-flow`` over the plain functions; :func:`verify_failure` judges it.
 """
 
 from __future__ import annotations
