@@ -6,7 +6,8 @@ The chain (``rotaflow.flows.restore.emergency_restore`` runs it as Prefect tasks
          → 5 restore into a new database, switch it in → 6 verify the live database
 
 One module per seam: ``plan`` (find the backup, name what the run creates, start the journal),
-``gates`` (1–3), ``confirmation`` (4), ``chain`` (5 and 6), ``rollback``, ``recovery``.
+``gates`` (1–3), ``confirmation`` (4), ``chain`` (5 and 6), ``rollback``, ``recovery``; ``result``: the
+run's typed result (``RestoreResult``), filled in as the chain goes.
 
 Each gate either passes or raises ``GateRefused`` with the live database untouched. Steps
 5 and 6 can be undone: ``roll_back`` puts the previous database back (``undo_swap``) or,
