@@ -126,6 +126,7 @@ class Variables:
         # id(literal) → (literal, its negation); the literal is kept so its id is never reused
         self._negations: dict[int, tuple[Any, Any]] = {}
         self._negated_rows: dict[str, list[Any]] = {}
+        self._refs: dict[str, list[int]] = {}
         # id(variable) → (variable, least, greatest value); every decision is Boolean
         self._bounds: dict[int, tuple[Any, int, int]] = {id(v): (v, 0, 1) for v in self._x.values()}
 
@@ -142,6 +143,14 @@ class Variables:
         if found is None:
             negation = self.negation
             found = self._negated_rows[person] = [negation(v) for v in self._rows[person]]
+        return found
+
+    def refs(self, person: str) -> list[int]:
+        """The model's references of ``row(person)`` (each decision's index), read once: a rule that
+        passes references instead of the variables saves reading each variable's index again."""
+        found = self._refs.get(person)
+        if found is None:
+            found = self._refs[person] = [v.index for v in self._rows[person]]
         return found
 
     def on_day(self, person: str, day: int) -> list[cp_model.IntVar]:
@@ -258,6 +267,7 @@ class BuildContext:
         self._people: list[str] | None = None
         self._last_subject: str | None = None
         self._last_guard: Any = None
+        self._constraints = model.proto.constraints  # read once: ``model.proto`` is a property
 
     # ------------------------------------------------------------------ scope
 
@@ -318,7 +328,9 @@ class BuildContext:
         **detail: Any,
     ) -> None:
         """``at_most`` over Boolean literals (each 0 or 1), with their coefficients (None: all 1): the
-        range of the sum comes from the coefficients alone, not from each variable."""
+        range of the sum comes from the coefficients alone, not from each variable. The literals may be
+        given as the model's references instead (``int``: a variable's index, ``-index - 1`` its
+        negation; see ``Variables.refs``), all of them or none."""
         variables, coefficients, low, high = _literal_terms(literals, coefficients)
         self._at_most(variables, coefficients, low, high, bound, subject, name, scale, detail)
 
@@ -349,13 +361,14 @@ class BuildContext:
         """Not every literal may be true (e.g. two shifts that overlap).
 
         Hard, this is the clause "some literal is false" under the guard; soft, a penalty on ``Σ ≤ n - 1``.
+        The literals may be given as references, as for ``at_most_literals``.
         """
         if not literals:
             return
         if self.kind == "hard":
-            constraint = self.model.proto.constraints.add()  # straight into the proto: "not l" is -index - 1
+            constraint = self._constraints.add()  # straight into the proto: "not l" is -index - 1
             constraint.enforcement_literal.append(self.guard(subject, **detail).index)
-            constraint.bool_or.literals.extend([-v.index - 1 for v in cast(Sequence[Any], literals)])
+            constraint.bool_or.literals.extend([-r - 1 for r in _refs_of(literals)])
             return
         self.at_most_literals(literals, None, len(literals) - 1, subject=subject, name=name, scale=scale, **detail)
 
@@ -376,9 +389,9 @@ class BuildContext:
         if not literals:
             return
         if self.kind == "hard":
-            constraint = self.model.proto.constraints.add()  # straight into the proto: "not l" is -index - 1
+            constraint = self._constraints.add()  # straight into the proto: "not l" is -index - 1
             constraint.enforcement_literal.append(self.guard(subject, **detail).index)
-            constraint.bool_and.literals.extend([-v.index - 1 for v in cast(Sequence[Any], literals)])
+            constraint.bool_and.literals.extend([-r - 1 for r in _refs_of(literals)])
             return
         for literal, name in zip(literals, names, strict=True):
             self.at_most_literals([literal], None, 0, subject=subject, name=name, scale=scale, **detail)
@@ -429,10 +442,10 @@ class BuildContext:
         refs = _refs(variables)
         if refs is not None:
             if self.kind == "hard":
-                add_linear(self.model, refs, coefficients, INT_MIN, bound, self.guard(subject, **detail).index)
+                _linear(self._constraints, refs, coefficients, INT_MIN, bound, self.guard(subject, **detail).index)
                 return
             excess = self.model.new_int_var(0, high - bound, f"excess:{self.rule}:{name}")
-            add_linear(self.model, [*refs, excess.index], [*coefficients, -1], INT_MIN, bound)
+            _linear(self._constraints, [*refs, excess.index], [*coefficients, -1], INT_MIN, bound)
             self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, excess)]))
             return
         expression = cp_model.LinearExpr.weighted_sum(variables, coefficients)
@@ -460,10 +473,10 @@ class BuildContext:
         refs = _refs(variables)
         if refs is not None:
             if self.kind == "hard":
-                add_linear(self.model, refs, coefficients, bound, INT_MAX, self.guard(subject, **detail).index)
+                _linear(self._constraints, refs, coefficients, bound, INT_MAX, self.guard(subject, **detail).index)
                 return
             shortfall = self.model.new_int_var(0, bound - low, f"short:{self.rule}:{name}")
-            add_linear(self.model, [*refs, shortfall.index], [*coefficients, 1], bound, INT_MAX)
+            _linear(self._constraints, [*refs, shortfall.index], [*coefficients, 1], bound, INT_MAX)
             self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, shortfall)]))
             return
         expression = cp_model.LinearExpr.weighted_sum(variables, coefficients)
@@ -481,11 +494,23 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # the model's unbounded ends of a domain
 
 def _refs(literals: Sequence[Any]) -> list[int] | None:
     """Each variable's or literal's reference in the model (a negated literal's is ``-i - 1``), or None
-    when one is a constant or an expression."""
+    when one is a constant or an expression. References (``int``) pass as they are."""
+    if literals and type(literals[0]) is int:
+        if set(map(type, literals)) == {int}:
+            return list(literals)
+        raise TypeError("references and literals mixed in one sum")
     try:
         return [v.index for v in literals]
     except AttributeError:
         return None
+
+
+def _refs_of(literals: Sequence[Any]) -> list[int]:
+    """The references of Boolean literals or references (a clause has no constant or expression)."""
+    refs = _refs(literals)
+    if refs is None:
+        raise TypeError("a clause takes Boolean literals or their references")
+    return refs
 
 
 def add_linear(
@@ -499,6 +524,18 @@ def add_linear(
     """``low ≤ Σ c·ref ≤ high`` (under the literal ``enforcement``) written straight into the model's proto,
     as ``model.add`` writes it: a negated literal ``-i - 1`` reads as ``1 - x_i``, each variable appears
     once, an unbounded end stays ``INT_MIN``/``INT_MAX``. Several times cheaper than building the sum."""
+    _linear(model.proto.constraints, refs, coefficients, low, high, enforcement)
+
+
+def _linear(
+    constraints: Any,
+    refs: Sequence[int],
+    coefficients: Sequence[int],
+    low: int,
+    high: int,
+    enforcement: int | None = None,
+) -> None:
+    """``add_linear`` into the model proto's list of constraints (read once by a caller adding many)."""
     variables: Sequence[int] = refs
     kept: Sequence[int] = coefficients
     offset = 0
@@ -520,7 +557,7 @@ def add_linear(
             merged[var] = merged.get(var, 0) + coefficient
         variables = [var for var, coefficient in merged.items() if coefficient]
         kept = [coefficient for coefficient in merged.values() if coefficient]
-    constraint = model.proto.constraints.add()
+    constraint = constraints.add()
     if enforcement is not None:
         constraint.enforcement_literal.append(enforcement)
     linear = constraint.linear

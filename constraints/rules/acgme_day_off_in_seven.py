@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -103,13 +103,11 @@ class AcgmeDayOffInSeven(Rule):
         new_bool_var, constraints = model.new_bool_var, model.proto.constraints
         for person in ctx.people:
             # the model's references: a decision's is its index, "not assigned" is -index - 1
-            refs = [-v.index - 1 for v in ctx.x.row(person)]
+            refs = [-r - 1 for r in ctx.x.refs(person)]
             past = inst.history_of(person)
-            free: list[Any] = []  # None: a period a shift in history makes busy
-            indexes: list[int | None] = []
+            indexes: list[int | None] = []  # None: a period a shift in history makes busy
             for n, (start, end) in enumerate(periods):
                 if past and any(h.start < end and start < h.end_with_transition for h in past):
-                    free.append(None)
                     indexes.append(None)
                     continue
                 var = new_bool_var(f"free[{person},{n}]")
@@ -117,16 +115,15 @@ class AcgmeDayOffInSeven(Rule):
                     constraint = constraints.add()
                     constraint.enforcement_literal.append(var.index)
                     constraint.bool_and.literals.extend([refs[i] for i in touching[n]])
-                free.append(var)
                 indexes.append(var.index)
             for low, high in cliques:
                 members = [i for i in indexes[low : high + 1] if i is not None]
                 if len(members) > 1:
                     constraints.add().at_most_one.literals.extend(members)
             for (first, last), chosen, label in zip(windows, inside, labels, strict=True):
-                found = free[chosen.start : chosen.stop]
+                found = indexes[chosen.start : chosen.stop]
                 ctx.at_least_literals(
-                    [v for v in found if v is not None] if past else found,
+                    [i for i in found if i is not None],
                     None,
                     need,
                     subject=f"person={person}, window={label}",

@@ -177,10 +177,10 @@ class AcgmeMaxContinuousDuty(Rule):
         for person in ctx.people:
             past = inst.history_of(person)
             chains = _chain_places(inst, too_long_chains(_pieces(inst, person), params), ctx.kind) if past else generic
-            row = ctx.x.row(person)
+            refs = ctx.x.refs(person)
             for label, places in chains:
                 ctx.not_all(
-                    [row[i] for i in places],
+                    [refs[i] for i in places],
                     subject=f"person={person}",
                     name=f"{person}:{label}",
                     person=person,

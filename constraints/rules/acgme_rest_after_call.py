@@ -225,10 +225,10 @@ class _Plan:
         self.labels = [f"{p.day}:{p.shift}" for p in pieces if p.day is not None]
 
     def build(self, ctx: BuildContext, person: str) -> None:
-        model, row = ctx.model, ctx.x.row(person)
+        model = ctx.model
         # written straight into the model's proto: a decision's reference is its index, its negation -index - 1
         constraints = model.proto.constraints
-        refs = [v.index for v in row]
+        refs = ctx.x.refs(person)
         reached: list[Any] = []
         for k, step in enumerate(self.reach):
             if step is None:
@@ -265,7 +265,7 @@ class _Plan:
                             INT_MAX,
                         )
                     late[start] = var
-            ctx.not_all([row[place], late[start]], subject=subject, name=f"{person}:{label}", person=person)
+            ctx.not_all([refs[place], late[start].index], subject=subject, name=f"{person}:{label}", person=person)
 
 
 def _certain(literals: list[Lit]) -> bool:

@@ -62,10 +62,10 @@ class AcgmeRestBetweenShifts(Rule):
         for person in ctx.people:
             past = inst.history_of(person)
             gaps = _gap_terms(inst, _short_gaps(_pieces(inst, person), rest), rest) if past else generic
-            row = ctx.x.row(person)
+            refs = ctx.x.refs(person)
             for label, places, coefficients, worked, missing in gaps:
                 ctx.at_most_literals(
-                    [row[i] for i in places],
+                    [refs[i] for i in places],
                     coefficients,
                     worked - 1,
                     subject=f"person={person}",

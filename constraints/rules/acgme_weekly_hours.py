@@ -91,7 +91,7 @@ class AcgmeWeeklyHours(Rule):
                 windows.append((first, last, start, end, places, minutes, date_label(inst, first)))
         days_in_horizon = range(inst.days)
         for person in ctx.people:
-            row = ctx.x.row(person)
+            refs = ctx.x.refs(person)
             past = inst.history_of(person)
             if ctx.every_day:
                 binds = None
@@ -106,7 +106,7 @@ class AcgmeWeeklyHours(Rule):
                 # work already done counts; when it alone breaks the window, no new work may enter it
                 bound = max(0, limit - (_minutes_of(past, start, end) if past else 0))
                 ctx.at_most_literals(
-                    [row[i] for i in places],
+                    [refs[i] for i in places],
                     minutes,
                     bound,
                     subject=f"person={person}, window={label}",

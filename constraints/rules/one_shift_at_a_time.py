@@ -27,13 +27,13 @@ class OneShiftAtATime(Rule):
         places = [(inst.position(a.day, a.shift), inst.position(b.day, b.shift)) for a, b in pairs]
         for person in ctx.people:
             subject = f"person={person}"
-            row = ctx.x.row(person)
+            refs = ctx.x.refs(person)
             if cliques is not None:
                 # at most one of the shifts running at each instant a shift starts: every overlapping pair
                 # runs at the later one's start, so this says what one constraint per pair says
                 for members in cliques:
                     ctx.at_most_literals(
-                        [row[i] for i in members],
+                        [refs[i] for i in members],
                         None,
                         1,
                         subject=subject,
@@ -44,7 +44,7 @@ class OneShiftAtATime(Rule):
                 for (a, b), (i, j) in zip(pairs, places, strict=True):
                     if ctx.applies(person, a.day) or ctx.applies(person, b.day):
                         ctx.not_all(
-                            [row[i], row[j]],
+                            [refs[i], refs[j]],
                             subject=subject,
                             name=f"{person}:{a.day}:{a.shift}:{b.shift}",
                             person=person,
@@ -59,7 +59,7 @@ class OneShiftAtATime(Rule):
                     if p.start < slot.end_with_transition
                 ]
                 ctx.forbid_all(
-                    [row[i] for i, _ in hit],
+                    [refs[i] for i, _ in hit],
                     [f"{person}:{slot.day}:{slot.shift}:history" for _, slot in hit],
                     subject=subject,
                     person=person,

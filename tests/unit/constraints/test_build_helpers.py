@@ -320,3 +320,34 @@ def test_a_sum_written_into_the_proto_needs_a_coefficient_per_variable() -> None
     x = model.new_bool_var("x")
     with pytest.raises(ValueError, match="1 variables but 2 coefficients"):
         add_linear(model, [x.index], [1, 2], 0, 1)
+
+
+@pytest.mark.parametrize("kind", ["hard", "soft"])
+def test_references_build_what_the_literals_build(kind: str) -> None:
+    """A rule may hand the helpers the model's references (``Variables.refs``, ``-index - 1`` for a
+    negation) instead of the literals: the proto and the penalties come out the same."""
+
+    def add(ctx: BuildContext, lits: list[Any]) -> None:
+        ctx.at_most_literals(lits[:3], [60, 120, 30], 100, subject="s", name="most")
+        ctx.at_least_literals([lits[0], lits[3]], None, 1, subject="s", name="least")
+        ctx.not_all([lits[1], lits[4]], subject="t", name="pair")
+        ctx.forbid_all(lits[2:4], ["a", "b"], subject="u")
+
+    by_literal, _ = _context(kind)
+    row = by_literal.x.row("R1")
+    add(by_literal, [*row[:4], by_literal.x.negation(row[4])])
+    by_ref, _ = _context(kind)
+    refs = by_ref.x.refs("R1")
+    assert refs == [v.index for v in by_ref.x.row("R1")] and by_ref.x.refs("R1") is refs
+    add(by_ref, [*refs[:4], -refs[4] - 1])
+    assert str(by_ref.model.proto) == str(by_literal.model.proto)
+    assert [(p.name, p.weight) for p in by_ref._penalties] == [(p.name, p.weight) for p in by_literal._penalties]
+
+
+def test_references_and_literals_are_not_mixed_in_one_sum() -> None:
+    ctx, _ = _context("hard")
+    row, refs = ctx.x.row("R1"), ctx.x.refs("R1")
+    with pytest.raises(TypeError, match="mixed"):
+        ctx.at_most_literals([refs[0], row[1]], None, 1, subject="s", name="n")
+    with pytest.raises(TypeError, match="Boolean literals or their references"):
+        ctx.not_all([row[0], 1.5], subject="s", name="n")  # type: ignore[list-item]
