@@ -38,13 +38,13 @@ SERVE_PORT ?= 4200
 serve: $(STAMP)
 	$(BIN)/rotaflow serve --host $(SERVE_HOST) --port $(SERVE_PORT)
 
-## test: set up, check the layers contract and run the whole test suite with coverage gates
+## test: set up, check the import contracts and run the whole test suite with coverage gates
 test: $(DEV_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -p no:cacheprovider --cov --cov-report=term --cov-report=json:var/coverage.json --cov-fail-under=80
 	$(BIN)/python tests/coverage_gate.py var/coverage.json
 
-## lint: ruff, mypy and the layers contract (import-linter, [tool.importlinter] in pyproject.toml)
+## lint: ruff, mypy and the import contracts (import-linter, [tool.importlinter] in pyproject.toml)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
