@@ -180,6 +180,25 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SYSTEM_BIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
+@contextlib.contextmanager
+def _system_tools_on_path() -> Iterator[None]:
+    """The system folders on PATH while the embedded server's user is made: ``useradd`` lives in /usr/sbin,
+    which a clean root environment (``env -i PATH=/usr/bin:/bin``) leaves out."""
+    before = os.environ.get("PATH")
+    parts = before.split(os.pathsep) if before else []
+    os.environ["PATH"] = os.pathsep.join([*parts, *(d for d in SYSTEM_BIN if d not in parts)])
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PATH"]
+        else:
+            os.environ["PATH"] = before
+
+
 @contextlib.contextmanager
 def embedded_postgres(pgdata: Path, *, on_path: bool = False) -> Iterator[str]:
     """An embedded PostgreSQL server on a free loopback port, data in ``pgdata`` (made when new): its URL.
@@ -197,7 +216,8 @@ def embedded_postgres(pgdata: Path, *, on_path: bool = False) -> Iterator[str]:
     pgdata.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
         user = "embedded_postgres"
-        entry = utils.ensure_user_exists(user)
+        with _system_tools_on_path():
+            entry = utils.ensure_user_exists(user)
         utils.ensure_prefix_permissions(pgdata)
         utils.ensure_prefix_permissions(pg.POSTGRES_BIN_PATH)
         readable = stat.S_IRGRP | stat.S_IROTH

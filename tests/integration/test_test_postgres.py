@@ -34,6 +34,9 @@ def pgdata() -> Iterator[Path]:
 
 def _pytest_without_the_variable(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "ROTAFLOW_TEST_POSTGRES_URL"}
+    env["PATH"] = (
+        "/usr/bin:/bin"  # what a clean environment gives (newcomers run `env -i PATH=/usr/bin:/bin make test`)
+    )
     env.update(extra)
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", ONE_POSTGRES_TEST]
     return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
@@ -57,6 +60,21 @@ def test_without_any_server_the_session_starts_an_embedded_one(tmp_path: Path, p
     assert "PostgreSQL for the tests: embedded" in done.stdout, done.stdout[-3000:]
     assert (pgdata / "PG_VERSION").is_file()
     assert not (pgdata / "postmaster.pid").exists()  # stopped at the end of the session
+
+
+def test_the_system_folders_are_on_path_only_while_the_user_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import SYSTEM_BIN, _system_tools_on_path
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    with _system_tools_on_path():
+        assert os.environ["PATH"].split(os.pathsep) == ["/usr/bin", "/bin", *SYSTEM_BIN]
+        if Path("/usr/sbin/useradd").exists():
+            assert shutil.which("useradd") == "/usr/sbin/useradd"
+    assert os.environ["PATH"] == "/usr/bin:/bin"
+    monkeypatch.delenv("PATH")
+    with _system_tools_on_path():
+        assert os.environ["PATH"].split(os.pathsep) == list(SYSTEM_BIN)
+    assert "PATH" not in os.environ
 
 
 @pytest.mark.postgres
