@@ -25,6 +25,9 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ["ROTAFLOW_VAR_DIR"] = str(_SESSION_TMP / "var")
 for _name in ("ROTAFLOW_DATABASE_URL", "ROTAFLOW_OBJECT_STORE", "ROTAFLOW_SECRET_KEY"):
     os.environ.pop(_name, None)
+# The console's width is the tests' to set (pytest-xdist's workers inherit COLUMNS=80, which would fix it for good).
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 from rotaflow.cli import prefect_defaults  # noqa: E402  (imports no Prefect)
 from rotaflow.configs.settings import Settings, get_settings  # noqa: E402
@@ -54,10 +57,37 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 CHROMIUM = Path("/usr/bin/chromium")
 _browser_tests: list[str] = []
+BROWSER_PROPERTY = ("browser", True)
+
+
+LONGEST_FIRST = (
+    "tests/flows/test_sample_blocks.py",
+    "tests/integration/test_wheel.py",
+    "tests/e2e/",
+    "tests/browser/",
+)
+"""The modules that take longest, started first: with the suite spread over workers (pytest-xdist, one
+module per worker at a time), one of them started last would keep its worker busy alone at the end."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     _browser_tests[:] = [item.nodeid for item in items if item.get_closest_marker("browser")]
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.user_properties.append(BROWSER_PROPERTY)  # travels with its reports to the session's summary
+    rank = {prefix: n for n, prefix in enumerate(LONGEST_FIRST)}
+
+    def order(item: pytest.Item) -> int:
+        return next((rank[p] for p in LONGEST_FIRST if item.nodeid.startswith(p)), len(rank))
+
+    items.sort(key=order)  # stable: the rest keep their order
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Under pytest-xdist the workers collect, and the session that prints the summary sees only reports."""
+    marked = any(tuple(prop) == BROWSER_PROPERTY for prop in report.user_properties)  # a list once it crossed over
+    if report.when == "setup" and marked and report.nodeid not in _browser_tests:
+        _browser_tests.append(report.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
