@@ -56,7 +56,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 CHROMIUM = Path("/usr/bin/chromium")
-_browser_tests: list[str] = []
+_browser_tests: set[str] = set()
 BROWSER_PROPERTY = ("browser", True)
 
 
@@ -70,24 +70,24 @@ LONGEST_FIRST = (
 module per worker at a time), one of them started last would keep its worker busy alone at the end."""
 
 
+def start_rank(nodeid: str) -> int:
+    """Where a test starts: its place in ``LONGEST_FIRST``, after all of them when it is not listed."""
+    return next((n for n, prefix in enumerate(LONGEST_FIRST) if nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    _browser_tests[:] = [item.nodeid for item in items if item.get_closest_marker("browser")]
+    _browser_tests.clear()
     for item in items:
         if item.get_closest_marker("browser"):
+            _browser_tests.add(item.nodeid)
             item.user_properties.append(BROWSER_PROPERTY)  # travels with its reports to the session's summary
-    rank = {prefix: n for n, prefix in enumerate(LONGEST_FIRST)}
-
-    def order(item: pytest.Item) -> int:
-        return next((rank[p] for p in LONGEST_FIRST if item.nodeid.startswith(p)), len(rank))
-
-    items.sort(key=order)  # stable: the rest keep their order
+    items.sort(key=lambda item: start_rank(item.nodeid))  # stable: the rest keep their order
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Under pytest-xdist the workers collect, and the session that prints the summary sees only reports."""
-    marked = any(tuple(prop) == BROWSER_PROPERTY for prop in report.user_properties)  # a list once it crossed over
-    if report.when == "setup" and marked and report.nodeid not in _browser_tests:
-        _browser_tests.append(report.nodeid)
+    if report.when == "setup" and any(tuple(p) == BROWSER_PROPERTY for p in report.user_properties):
+        _browser_tests.add(report.nodeid)  # a property is a list once it crossed over from a worker
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
