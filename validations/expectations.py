@@ -219,6 +219,18 @@ class ExpectationReport:
     run_name: str = ""
 
 
+def _distinct(specs: list[ExpectationSpec]) -> list[ExpectationSpec]:
+    """The specs without repeats (same type and arguments): a suite holds each expectation once."""
+    seen: set[str] = set()
+    out = []
+    for spec in specs:
+        key = json.dumps([spec.type, spec.kwargs], sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(spec)
+    return out
+
+
 def _frame_for_gx(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
@@ -255,7 +267,10 @@ def run_expectations(
     gx_dir.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(gx_dir))
     _quiet(context)
-    source = context.data_sources.add_or_update_pandas(name="rotaflow")
+    # the stored data source, suites and validation definitions are reused when unchanged: replacing
+    # the data source drops its assets, and every asset added again rewrites the project's YAML
+    sources = context.data_sources.all()
+    source = sources["rotaflow"] if "rotaflow" in sources else context.data_sources.add_pandas(name="rotaflow")
 
     batches: list[tuple[str, str, pd.DataFrame, list[ExpectationSpec], dict[str, StewardExpectation]]] = []
     for name, dataset in datasets.items():
@@ -279,15 +294,19 @@ def run_expectations(
     for name, file, frame, specs, stewards in batches:
         asset = _asset(source, name)
         batch_definition = _batch_definition(asset)
-        suite = ExpectationSuite(name=f"rotaflow-{name}".replace("_", "-"))
-        for spec in specs:
-            # add_expectation appends (add_expectation_configuration would upsert by column)
-            suite.add_expectation(
+        # every expectation is given to the suite before the suite is stored: once stored, each
+        # add_expectation writes the whole suite again (GX's file store), 193 writes per bundle
+        suite = ExpectationSuite(
+            name=f"rotaflow-{name}".replace("_", "-"),
+            expectations=[
                 ExpectationConfiguration(type=spec.type, kwargs=spec.kwargs, meta=spec.meta).to_domain_obj()
-            )
-        suite = context.suites.add_or_update(suite)
-        definition = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=f"rotaflow-{name}".replace("_", "-"), data=batch_definition, suite=suite)
+                for spec in _distinct(specs)
+            ],
+        )
+        suite = _stored_suite(context, suite)
+        definition = _stored_definition(
+            context,
+            gx.ValidationDefinition(name=f"rotaflow-{name}".replace("_", "-"), data=batch_definition, suite=suite),
         )
         validation_definitions.append((definition, frame))
         frames_by_name[definition.name] = (file, frame, stewards)
@@ -651,6 +670,37 @@ def _located(file: str, item: Any, expected: str) -> list[Problem]:
     return out
 
 
+def _stored_suite(context: Any, suite: Any) -> Any:
+    """The suite as stored: the stored one when it holds the same expectations, else ``suite`` written."""
+    from great_expectations.exceptions import DataContextError
+
+    try:
+        existing = context.suites.get(name=suite.name)
+    except DataContextError:
+        return context.suites.add(suite)
+    if _expectations_key(existing) == _expectations_key(suite):
+        return existing
+    return context.suites.add_or_update(suite)
+
+
+def _expectations_key(suite: Any) -> str:
+    configurations = [e.configuration for e in suite.expectations]
+    return json.dumps([[c.type, c.kwargs, c.meta] for c in configurations], sort_keys=True, default=str)
+
+
+def _stored_definition(context: Any, definition: Any) -> Any:
+    """The validation definition as stored: the stored one when it binds the same suite and batch."""
+    from great_expectations.exceptions import DataContextError
+
+    try:
+        existing = context.validation_definitions.get(name=definition.name)
+    except DataContextError:
+        return context.validation_definitions.add(definition)
+    if existing.suite.id == definition.suite.id and existing.batch_definition.id == definition.batch_definition.id:
+        return existing
+    return context.validation_definitions.add_or_update(definition)
+
+
 def _asset(source: Any, name: str) -> Any:
     try:
         return source.get_asset(name)
@@ -670,6 +720,9 @@ def _quiet(context: Any) -> None:
     try:
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        current = context.variables.progress_bars  # as stored: a mapping
+        if isinstance(current, dict) and current.get("globally") is False:
+            return  # already off: the project's YAML is not written again
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         context.variables.save()
     except Exception as exc:  # an older GX without the setting: only cosmetic

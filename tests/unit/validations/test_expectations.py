@@ -586,3 +586,38 @@ def test_offline_site_lists_what_the_store_holds_and_skips_what_it_cannot_read(t
     assert index.count("<tr><td>") == 1  # the unreadable result is left out
     assert "<td>manual</td>" in index  # a run time GX did not write is shown as it is
     assert 'href="validations/rotaflow-people/tiny-run/manual/people.html"' in index
+
+
+def _stored(gx_dir: Path) -> dict[str, int]:
+    """The GX project's stored files (suites, validation definitions, its YAML) and when each was written."""
+    root = gx_dir / "gx"
+    files = [root / "great_expectations.yml", *root.glob("expectations/*.json")]
+    files += root.glob("validation_definitions/*")
+    return {str(path.relative_to(root)): path.stat().st_mtime_ns for path in files}
+
+
+def test_a_second_run_reuses_what_is_stored_and_a_changed_expectation_is_stored_again(tmp_path: Path) -> None:
+    gx_dir = tmp_path / "gx"
+    frames = parse_bundle(_tiny_files()).frames
+    steward = load_steward_expectations()
+    first = run_expectations(frames, gx_dir=gx_dir, steward=steward)
+    stored = _stored(gx_dir)
+    assert len(stored) > 2 * len(first.per_dataset)  # the YAML, a suite and a definition per dataset
+
+    again = run_expectations(frames, gx_dir=gx_dir, steward=steward)
+    assert (again.evaluated, again.per_dataset) == (first.evaluated, first.per_dataset)
+    assert _stored(gx_dir) == stored  # nothing written again: the data source, suites and definitions are reused
+
+    # a steward who tightens an expectation: its suite is stored again, and the new bound is what runs
+    changed = [
+        item.model_copy(update={"kwargs": {**item.kwargs, "max_value": 1}})
+        if item.name == "absence_at_most_365_days"
+        else item
+        for item in steward
+    ]
+    tightened = run_expectations(frames, gx_dir=gx_dir, steward=changed)
+    rewritten = {name for name, written in _stored(gx_dir).items() if stored.get(name) != written}
+    assert rewritten == {"expectations/rotaflow-steward-absences-with-length.json"}
+    name = "rotaflow-steward-absences-with-length"
+    assert tightened.per_dataset[name][0] < tightened.per_dataset[name][1]  # the tiny bundle's leave is longer
+    assert not tightened.success
