@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import itertools
 from collections.abc import Iterable
@@ -118,17 +119,31 @@ class AcgmeWeeklyHours(Rule):
 
     def check(self, schedule: Schedule, params: _Params, people: list[str], selector: Selector) -> list[Violation]:
         inst = schedule.instance
+        windows = windows_for(inst, params)
         out = []
         for person in people:
-            slots = schedule.by_person.get(person, [])
-            for first, last in windows_for(inst, params):
-                days = range(max(first, 0), min(last, inst.days - 1) + 1)
-                if not any(selector.day_matches(inst, person, d) for d in days):
+            # the person's slots by start, with running sums of their work minutes: a window counts the
+            # slots starting inside it from the sums, then corrects the few that cross one of its edges
+            slots = sorted(schedule.by_person.get(person, []), key=lambda s: s.start)
+            starts = [s.start for s in slots]
+            sums = [0, *itertools.accumulate(s.work_minutes for s in slots)]
+            longest = max((s.end_with_transition - s.start for s in slots), default=dt.timedelta(0))
+            matching = [0, *itertools.accumulate(int(selector.day_matches(inst, person, d)) for d in range(inst.days))]
+            for first, last in windows:
+                lo, hi = max(first, 0), min(last, inst.days - 1) + 1
+                if lo >= hi or matching[hi] == matching[lo]:  # no day of the window is the rule's
                     continue
                 start, end = inst.midnight(first), inst.midnight(last + 1)
-                minutes = sum(s.overlap_minutes(start, end) for s in slots) + history_minutes(inst, person, start, end)
+                inside, after = bisect.bisect_left(starts, start), bisect.bisect_left(starts, end)
+                minutes = sums[after] - sums[inside]
+                for slot in slots[bisect.bisect_left(starts, end - longest, inside, after) : after]:
+                    if slot.end_with_transition > end:  # runs past the window: only its share inside
+                        minutes += slot.overlap_minutes(start, end) - slot.work_minutes
+                reach = bisect.bisect_left(starts, start - longest, 0, inside)
+                minutes += sum(slot.overlap_minutes(start, end) for slot in slots[reach:inside])
+                minutes += history_minutes(inst, person, start, end)
                 limit = limit_minutes(inst, params, person, first, last)
-                if minutes > limit and any(s.overlap_minutes(start, end) for s in slots):
+                if minutes > limit and any(slot.overlap_minutes(start, end) for slot in slots[reach:after]):
                     weeks = (last - first + 1) / 7
                     out.append(
                         Violation(

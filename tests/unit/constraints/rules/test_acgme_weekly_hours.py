@@ -282,3 +282,24 @@ def test_a_rotation_selector_binds_the_windows_that_touch_that_rotation() -> Non
     inst.rotation = {("R1", d): "CLINIC" for d in range(28)}  # never on ICU: not bound
     assert solve_with(inst, rules, pins=pins, time_limit=5).status == "optimal"
     assert violations(inst, rules, set(pins)) == []
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        # nights 0..25 and 27: [0, 27] holds 26 nights and 5 h of the last (317 h); [1, 28] the 7 h of
+        # night 0 after midnight, 25 nights and the last (319 h): under the limit, counted whole over it
+        (shifts("R1", ("N12", 26)) | {("R1", 27, "N12")}, []),
+        # nights 0..27: 27 × 12 + 5 = 329 h in [0, 27]; 7 + 27 × 12 = 331 h in [1, 28]
+        (shifts("R1", ("N12", 28)), [(0, 27, 82.25), (1, 28, 82.75)]),
+    ],
+    ids=["317h-319h", "329h-331h"],
+)
+def test_nights_across_a_windows_edges_count_only_their_hours_inside(
+    cells: Cells, expected: list[tuple[int, int, float]]
+) -> None:
+    inst = four_weeks()
+    rules = configured(RULE)
+    assert found(inst, rules, cells) == [(RULE, "R1", first, last, value, 80.0) for first, last, value in expected]
+    status = solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5).status
+    assert status == ("infeasible" if expected else "optimal")
