@@ -34,7 +34,7 @@ from ortools.sat.python import cp_model
 
 from rotaflow.constraints.instance import Cell
 from rotaflow.constraints.model import BuiltModel, penalty_objective
-from rotaflow.constraints.solve import Progress, SolveResult, kill_switch, penalty_totals
+from rotaflow.constraints.solve import LIGHT_PRESOLVE, Progress, SolveResult, kill_switch, penalty_totals
 
 __all__ = ["ALL_KINDS", "KINDS", "LIGHT_PRESOLVE", "neighbourhood_search"]
 
@@ -85,16 +85,6 @@ FIRST_WAIT = 0.1
 STEP_PARAMETERS: Mapping[str, Any] = {"linearization_level": 2}
 """CP-SAT parameters of a neighbourhood step: with every clause in the LP a step proves its
 neighbourhood optimal several times sooner (the whole model gains nothing from it)."""
-
-LIGHT_PRESOLVE: Mapping[str, Any] = {
-    "keep_all_feasible_solutions_in_presolve": True,
-    "max_presolve_iterations": 1,
-    "cp_model_probing_level": 0,
-    "symmetry_level": 0,
-}
-"""CP-SAT parameters for a presolve of one pass without dual reductions, probing or symmetries: on a
-residency block of 200 people (190 000 variables) CP-SAT's default presolve alone runs for about 25 CPU
-seconds before any search; this one reaches the first schedule in about 5."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ortools.sat.python import cp_model
@@ -18,6 +18,22 @@ from rotaflow.constraints.model import BuiltModel
 __all__ = ["Progress", "SolveResult", "Status", "kill_switch", "penalty_totals", "solve", "status_of"]
 
 Status = Literal["optimal", "feasible", "infeasible", "timeout", "cancelled", "invalid_model"]
+
+
+LIGHT_PRESOLVE: Mapping[str, Any] = {
+    "keep_all_feasible_solutions_in_presolve": True,
+    "max_presolve_iterations": 1,
+    "cp_model_probing_level": 0,
+    "symmetry_level": 0,
+}
+"""CP-SAT parameters for a presolve of one pass without dual reductions, probing or symmetries: on a
+residency block of 200 people (190 000 variables) CP-SAT's default presolve alone runs for about 25 CPU
+seconds before any search; this one reaches the first schedule in about 5."""
+
+FIRST_SCHEDULE: Mapping[str, Any] = {**LIGHT_PRESOLVE, "stop_after_first_solution": True}
+"""CP-SAT parameters of :func:`solve_from_first`'s first step: the light presolve, and a stop at the
+first schedule. On the sample program's first block (36 residents, 45 000 variables) CP-SAT's own
+presolve runs about 5 s before its first schedule; this step has one in about 1.5 s."""
 
 
 @dataclass(frozen=True)
@@ -183,3 +199,44 @@ def _parameters_text(parameters: Mapping[str, Any]) -> str:
                 text = '"' + str(item).replace("\\", "\\\\").replace('"', '\\"') + '"'
             lines.append(f"{name}: {text}")
     return "\n".join(lines)
+
+
+def solve_from_first(
+    built: BuiltModel,
+    *,
+    time_limit: float,
+    workers: int = 2,
+    seed: int = 0,
+    relative_gap: float = 0.0,
+    hint: Iterable[Cell] | None = None,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> SolveResult:
+    """:func:`solve` in two steps within ``time_limit``: a first schedule with a light presolve
+    (:data:`FIRST_SCHEDULE`), then CP-SAT with its whole presolve on the whole model for the time left,
+    hinted with that schedule. The schedule in hand comes early, however long the full presolve takes;
+    the answer is the better of the two steps' (the first one's when the second finds none in time),
+    with the tighter bound of the two. A first step that ends with a proof (optimal, infeasible) or
+    without a schedule is the answer."""
+    started = time.monotonic()
+    common: dict[str, Any] = {"workers": workers, "seed": seed, "relative_gap": relative_gap, "stop": stop}
+    first = solve(built, time_limit=time_limit, hint=hint, on_progress=on_progress, parameters=FIRST_SCHEDULE, **common)
+    left = time_limit - (time.monotonic() - started)
+    if first.status != "feasible" or first.objective is None or left <= 0:
+        return replace(first, seconds=time.monotonic() - started)
+    best, offset = first.objective, time.monotonic() - started
+
+    def shifted(point: Progress) -> None:  # only what improves on the first schedule, timed from the start
+        if on_progress is not None and point.objective < best:
+            on_progress(replace(point, seconds=point.seconds + offset))
+
+    second = solve(built, time_limit=left, hint=first.cells, on_progress=shifted, **common)
+    seconds = time.monotonic() - started
+    progress = first.progress + [replace(p, seconds=p.seconds + offset) for p in second.progress if p.objective < best]
+    bounds = [b for b in (first.best_bound, second.best_bound) if b is not None]
+    bound = max(bounds) if bounds else None  # a minimisation: the higher lower bound is the tighter
+    if second.status == "cancelled":
+        return replace(second, seconds=seconds, progress=progress)
+    if second.cells and second.objective is not None and second.objective <= best:
+        return replace(second, best_bound=bound, seconds=seconds, progress=progress)
+    return replace(first, best_bound=bound, seconds=seconds, progress=progress)

@@ -33,7 +33,7 @@ from rotaflow.constraints.model import BuiltModel, build_model, check_schedule
 from rotaflow.constraints.registry import RULES, Violation
 from rotaflow.constraints.ruleset import ConfiguredRule
 from rotaflow.constraints.search import LIGHT_PRESOLVE, STEP_PARAMETERS, neighbourhood_search
-from rotaflow.constraints.solve import Progress, SolveResult, solve
+from rotaflow.constraints.solve import Progress, SolveResult, solve_from_first
 from rotaflow.db.models import Assignment, Block, BlockVersion, ScheduleRun, utcnow
 from rotaflow.db.repositories import AuditRepository, ScheduleRepository, VersionRepository
 from rotaflow.db.session import Engine, Session, UnitOfWork
@@ -179,10 +179,12 @@ def solve_block(
     """Build and solve the block's model with the search ``search_for`` picks; ``on_progress`` and the
     observers of ``rotaflow.events`` hear of each improving solution.
 
-    The neighbourhood search starts from CP-SAT on the whole model (with a light presolve,
-    ``LIGHT_PRESOLVE``, for ``LNS_FIRST_SHARE`` of the time) and then solves parts of the best schedule
-    again, every other cell fixed: each schedule it keeps satisfies every hard rule of the model. Its
-    bound is the whole model's (the first solve's), so the gap is honest."""
+    CP-SAT (``cpsat``) takes a first schedule with a light presolve, then searches the whole model with its
+    full presolve from it (``solve_from_first``): a schedule is in hand within seconds even where the full
+    presolve takes most of the time limit. The neighbourhood search starts from CP-SAT on the whole model
+    (with a light presolve, ``LIGHT_PRESOLVE``, for ``LNS_FIRST_SHARE`` of the time) and then solves parts
+    of the best schedule again, every other cell fixed: each schedule it keeps satisfies every hard rule of
+    the model. Its bound is the whole model's (the first solve's), so the gap is honest."""
     return solve_built(build_model(instance, rules), settings, hint=hint, stop=stop, on_progress=on_progress)
 
 
@@ -227,7 +229,7 @@ def solve_built(
             **common,
         )
     else:
-        result = solve(built, **common)
+        result = solve_from_first(built, **common)
     if observed:
         events.solve_finished(result.status, result.seconds, result.objective, result.best_bound)
     return result

@@ -376,7 +376,7 @@ def test_generate_shows_the_solver_while_the_flow_runs(
         return solved.result
 
     monkeypatch.setattr(service, "build_model", lambda instance, rules: SimpleNamespace(instance=instance))
-    monkeypatch.setattr(service, "solve", replay)
+    monkeypatch.setattr(service, "solve_from_first", replay)
 
     def flow(program: str, block: str, **kwargs: Any) -> Any:
         watched.append(events.active())

@@ -13,7 +13,7 @@ from ortools.sat.python import cp_model
 from rotaflow.constraints.instance import Demand, Instance, RequestSpec, ShiftSpec
 from rotaflow.constraints.model import BuiltModel, build_model
 from rotaflow.constraints.ruleset import ConfiguredRule, RuleEntry, RuleSet, configure
-from rotaflow.constraints.solve import Progress, SolveResult, solve
+from rotaflow.constraints.solve import Progress, SolveResult, solve, solve_from_first
 from tests.unit.constraints.ruletools import DAY, NIGHT, configured, instance
 
 EVE = ShiftSpec("EVE", start=dt.time(15), end=dt.time(23))
@@ -260,3 +260,56 @@ def test_assuming_the_guards_explains_an_infeasibility_in_their_names() -> None:
     assert solver.solve(built.model) == cp_model.INFEASIBLE
     core = {by_index[i] for i in solver.sufficient_assumptions_for_infeasibility()}
     assert core == {"coverage(shift=DAY, date=2027-07-05)", "pinned(person=R1, date=2027-07-05, shift=DAY)"}
+
+
+# ---------------------------------------------------------------------- a first schedule, then the whole presolve
+
+
+def test_the_first_schedule_is_handed_on_and_improved_to_optimality() -> None:
+    inst, rules = rostering(4, 7)
+    seen: list[Progress] = []
+    result = solve_from_first(build_model(inst, rules), time_limit=10, workers=1, hint=[], on_progress=seen.append)
+    assert result.status == "optimal" and result.gap == 0.0
+    # the first step stops at its first schedule (nobody working, the hint); the second improves on it
+    assert len(seen) > 1 and seen == result.progress
+    objectives = [p.objective for p in seen]
+    assert objectives == sorted(set(objectives), reverse=True) and objectives[-1] == result.objective
+    assert [p.seconds for p in seen] == sorted(p.seconds for p in seen) and seen[-1].seconds <= result.seconds
+    assert sum(result.penalties.values()) == result.objective
+    # the same optimum as one plain solve
+    assert result.objective == solve(build_model(inst, rules), time_limit=10, workers=1).objective
+
+
+def test_a_first_step_that_ends_with_a_proof_or_without_a_schedule_is_the_answer() -> None:
+    infeasible = solve_from_first(small(min_day=3), time_limit=5, workers=1)
+    assert (infeasible.status, infeasible.cells) == ("infeasible", frozenset())
+    optimal = solve_from_first(small(min_day=2), time_limit=5, workers=1)
+    assert (optimal.status, optimal.objective) == ("optimal", 0)
+    timeout = solve_from_first(build_model(*large()), time_limit=1e-9)
+    assert (timeout.status, timeout.cells) == ("timeout", frozenset())
+
+
+def test_the_answer_is_never_worse_than_the_first_schedule_when_time_runs_out() -> None:
+    inst, rules = large()
+    built = build_model(inst, rules)
+    seen: list[Progress] = []
+    result = solve_from_first(built, time_limit=1.5, hint=[], on_progress=seen.append)
+    assert result.status == "feasible" and result.cells  # the hint is a schedule: one is in hand at once
+    assert result.objective is not None and result.objective <= seen[0].objective
+    assert result.objective == seen[-1].objective == sum(result.penalties.values())
+    assert result.best_bound is not None and result.best_bound <= result.objective
+    assert result.seconds < 1.5 + 1.0
+
+
+def test_the_kill_switch_stops_the_second_step_within_moments() -> None:
+    built = build_model(*large())
+    stop = threading.Event()
+    timer = threading.Timer(1.0, stop.set)
+    started = time.monotonic()
+    timer.start()
+    try:
+        result = solve_from_first(built, time_limit=30, hint=[], stop=stop)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 3.0
+    assert result.status == "cancelled"
