@@ -1,7 +1,7 @@
 """The command line's own cost: cold `rotaflow …` processes, this checkout against a baseline checkout.
 
     python bench/cli_cost.py --baseline /tmp/base [--repeat 5] [--heavy-repeat N] [--only help,rules] [--flow]
-                             [--gx-split]
+                             [--gx-split] [--warm]
 
 Each command runs as a fresh process of the ``rotaflow`` entry point (the interpreter of this checkout's
 environment) with a fresh ``ROTAFLOW_VAR_DIR`` and output folder and no ``PREFECT_*`` or ``ROTAFLOW_*`` variable
@@ -11,7 +11,8 @@ worktree of an older commit). Runs alternate baseline and this checkout, one rou
 the medians of the rest — wall seconds and CPU seconds (user + system of the process and the children it
 waited for, the steadier figure on a shared machine) — and the ratios this/baseline. Each command's exit
 code and standard output (folders masked) are compared between the two checkouts; a difference is shown in
-the table.
+the table. ``--warm`` keeps one ``ROTAFLOW_VAR_DIR`` per command and checkout across the rounds, as ``var/``
+is after a first run (GX's stored project, the database); the dropped first round makes it.
 
 Commands (the sample program, configs/programs/sample, block 2027-B01; the schedule
 tests/fixtures/sample-2027-B01-assignments.csv):
@@ -82,16 +83,16 @@ def _masked(text: str, scratch: Path) -> str:
     return re.sub(r"\d+\.\d+ ?s\b", "<s>", text)
 
 
-def run_once(args: list[str], code: Path | None) -> dict[str, Any]:
-    """One cold process: wall and CPU seconds, exit code, masked standard output."""
+def run_once(args: list[str], code: Path | None, var_dir: Path | None = None) -> dict[str, Any]:
+    """One cold process: wall and CPU seconds, exit code, masked standard output. ``var_dir``: the
+    ``ROTAFLOW_VAR_DIR`` to use (kept); by default a new one."""
     scratch = Path(tempfile.mkdtemp(prefix="cli-cost-"))
     try:
         command = [str(ROTAFLOW), *(a.replace("{out}", str(scratch / "out")) for a in args)]
         before = os.times()
         start = time.perf_counter()
-        done = subprocess.run(
-            command, env=_env(scratch / "var", code), cwd=scratch, capture_output=True, text=True, check=False
-        )
+        env = _env(var_dir or scratch / "var", code)
+        done = subprocess.run(command, env=env, cwd=scratch, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start
         after = os.times()
         cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
@@ -169,6 +170,12 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated command names (default: all)")
     parser.add_argument("--flow", action="store_true", help="also validate-flow (a Prefect temporary server a run)")
     parser.add_argument("--gx-split", action="store_true", help="time Great Expectations' parts of validate apart")
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="one ROTAFLOW_VAR_DIR per command and checkout, kept across the rounds (as var/ is after a first run: "
+        "GX's stored project, the database)",
+    )
     options = parser.parse_args()
 
     commands = dict(COMMANDS, **(FLOW_COMMANDS if options.flow else {}))
@@ -185,12 +192,14 @@ def main() -> None:
     samples: dict[tuple[str, str], list[dict[str, Any]]] = {(c, v): [] for c in commands for v in variants}
     load = [os.getloadavg()]
     heavy_repeat = options.repeat if options.heavy_repeat is None else options.heavy_repeat
+    warm = Path(tempfile.mkdtemp(prefix="cli-cost-var-")) if options.warm else None
     for round_ in range(max(options.repeat, heavy_repeat) + 1):
         for name, args in commands.items():
             if round_ > (heavy_repeat if name in HEAVY else options.repeat):
                 continue
             for variant, code in variants.items():
-                sample = run_once(args, code)
+                kept = warm / f"{name}-{variant}" if warm is not None else None
+                sample = run_once(args, code, kept)
                 if round_:  # the first round warms the disk caches
                     samples[(name, variant)].append(sample)
                 print(
