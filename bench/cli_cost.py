@@ -71,14 +71,16 @@ HEAVY = {"validate", "validate-no-docs", "ingest", "validate-flow"}
 
 def _env(var_dir: Path, code: Path | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ROTAFLOW_", "PYTHON"))}
-    env.update(ROTAFLOW_VAR_DIR=str(var_dir), COLUMNS="100")
+    env.update(ROTAFLOW_VAR_DIR=str(var_dir), COLUMNS="1000")  # no line wrapped inside a folder name
     if code is not None:
         env["PYTHONPATH"] = str(code)
     return env
 
 
-def _masked(text: str, scratch: Path) -> str:
+def _masked(text: str, scratch: Path, var_dir: Path | None = None) -> str:
     """Standard output without the run's folders and the seconds it took (they differ from run to run)."""
+    if var_dir is not None:
+        text = text.replace(str(var_dir), "<var>")
     text = text.replace(str(scratch), "<scratch>")
     return re.sub(r"\d+\.\d+ ?s\b", "<s>", text)
 
@@ -96,9 +98,9 @@ def run_once(args: list[str], code: Path | None, var_dir: Path | None = None) ->
         wall = time.perf_counter() - start
         after = os.times()
         cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-        sample = {"wall": wall, "cpu": cpu, "code": done.returncode, "out": _masked(done.stdout, scratch)}
+        sample = {"wall": wall, "cpu": cpu, "code": done.returncode, "out": _masked(done.stdout, scratch, var_dir)}
         if done.returncode not in (0, 3):  # 3: violations found, a result like any other
-            sample["stderr"] = _masked(done.stderr, scratch)[-2000:]
+            sample["stderr"] = _masked(done.stderr, scratch, var_dir)[-2000:]
         return sample
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
