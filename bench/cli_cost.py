@@ -5,7 +5,8 @@
 
 Each command runs as a fresh process of the ``rotaflow`` entry point (the interpreter of this checkout's
 environment) with a fresh ``ROTAFLOW_VAR_DIR`` and output folder and no ``PREFECT_*`` or ``ROTAFLOW_*`` variable
-from the caller; the baseline runs the same command with ``PYTHONPATH`` at the ``--baseline`` checkout (a
+from the caller, with ``PYTHONPATH`` at this checkout (the script's, whichever checkout the environment has
+installed); the baseline runs the same command with ``PYTHONPATH`` at the ``--baseline`` checkout (a
 worktree of an older commit). Runs alternate baseline and this checkout, one round more than ``--repeat``
 (``--heavy-repeat`` for the commands that do work): the first round is dropped (disk caches), the table shows
 the medians of the rest — wall seconds and CPU seconds (user + system of the process and the children it
@@ -150,7 +151,7 @@ def gx_split(args: list[str]) -> dict[str, Any]:
         command = [sys.executable, "-c", _GX_SPLIT, *(a.replace("{out}", str(scratch / "out")) for a in args)]
         start = time.perf_counter()
         done = subprocess.run(
-            command, env=_env(scratch / "var", None), cwd=scratch, capture_output=True, text=True, check=False
+            command, env=_env(scratch / "var", ROOT), cwd=scratch, capture_output=True, text=True, check=False
         )
         wall = time.perf_counter() - start
         if done.returncode != 0:
@@ -187,9 +188,9 @@ def main() -> None:
         if unknown:
             parser.error(f"unknown command name(s): {', '.join(unknown)}")
         commands = {name: (COMMANDS | FLOW_COMMANDS)[name] for name in wanted}
-    variants: dict[str, Path | None] = {"after": None}
+    variants: dict[str, Path | None] = {"after": ROOT}  # this checkout, whichever one is installed
     if options.baseline is not None:
-        variants = {"before": options.baseline.resolve(), "after": None}
+        variants = {"before": options.baseline.resolve(), "after": ROOT}
 
     samples: dict[tuple[str, str], list[dict[str, Any]]] = {(c, v): [] for c in commands for v in variants}
     load = [os.getloadavg()]

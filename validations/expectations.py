@@ -676,8 +676,8 @@ def _stored_suite(context: Any, suite: Any) -> Any:
 
     try:
         existing = context.suites.get(name=suite.name)
-    except DataContextError:
-        return context.suites.add(suite)
+    except DataContextError:  # new here (another run storing it at the same moment is no error)
+        return context.suites.add_or_update(suite)
     if _expectations_key(existing) == _expectations_key(suite):
         return existing
     return context.suites.add_or_update(suite)
@@ -695,7 +695,7 @@ def _stored_definition(context: Any, definition: Any) -> Any:
     try:
         existing = context.validation_definitions.get(name=definition.name)
     except DataContextError:
-        return context.validation_definitions.add(definition)
+        return context.validation_definitions.add_or_update(definition)
     if existing.suite.id == definition.suite.id and existing.batch_definition.id == definition.batch_definition.id:
         return existing
     return context.validation_definitions.add_or_update(definition)

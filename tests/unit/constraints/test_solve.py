@@ -6,6 +6,7 @@ import datetime as dt
 import random
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from ortools.sat.python import cp_model
@@ -181,17 +182,23 @@ def test_progress_is_reported_for_each_improving_schedule() -> None:
     assert all(p.bound <= p.objective for p in seen)
 
 
-def test_the_kill_switch_stops_a_long_solve_within_moments() -> None:
-    built = build_model(*large())
+def _stopped_after(delay: float, run: Callable[[threading.Event], SolveResult]) -> tuple[SolveResult, float]:
+    """``run(stop)`` with ``stop`` set after ``delay`` seconds: its result and the seconds it took."""
     stop = threading.Event()
-    timer = threading.Timer(0.5, stop.set)
+    timer = threading.Timer(delay, stop.set)
     started = time.monotonic()
     timer.start()
     try:
-        result = solve(built, time_limit=30, stop=stop)
+        result = run(stop)
     finally:
         timer.cancel()
-    assert time.monotonic() - started < 2.5
+    return result, time.monotonic() - started
+
+
+def test_the_kill_switch_stops_a_long_solve_within_moments() -> None:
+    built = build_model(*large())
+    result, seconds = _stopped_after(0.5, lambda stop: solve(built, time_limit=30, stop=stop))
+    assert seconds < 2.5
     assert result.status == "cancelled"
     assert result.seconds < 2.5
 
@@ -303,13 +310,6 @@ def test_the_answer_is_never_worse_than_the_first_schedule_when_time_runs_out() 
 
 def test_the_kill_switch_stops_the_second_step_within_moments() -> None:
     built = build_model(*large())
-    stop = threading.Event()
-    timer = threading.Timer(1.0, stop.set)
-    started = time.monotonic()
-    timer.start()
-    try:
-        result = solve_from_first(built, time_limit=30, hint=[], stop=stop)
-    finally:
-        timer.cancel()
-    assert time.monotonic() - started < 3.0
+    result, seconds = _stopped_after(1.0, lambda stop: solve_from_first(built, time_limit=30, hint=[], stop=stop))
+    assert seconds < 3.0
     assert result.status == "cancelled"
