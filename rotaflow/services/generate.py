@@ -32,8 +32,8 @@ from rotaflow.constraints.instance import Cell, Instance, Schedule
 from rotaflow.constraints.model import BuiltModel, build_model, check_schedule
 from rotaflow.constraints.registry import RULES, Violation
 from rotaflow.constraints.ruleset import ConfiguredRule
-from rotaflow.constraints.search import LIGHT_PRESOLVE, STEP_PARAMETERS, neighbourhood_search
-from rotaflow.constraints.solve import Progress, SolveResult, solve_from_first
+from rotaflow.constraints.search import STEP_PARAMETERS, neighbourhood_search
+from rotaflow.constraints.solve import LIGHT_PRESOLVE, Progress, SolveResult, solve_from_first
 from rotaflow.db.models import Assignment, Block, BlockVersion, ScheduleRun, utcnow
 from rotaflow.db.repositories import AuditRepository, ScheduleRepository, VersionRepository
 from rotaflow.db.session import Engine, Session, UnitOfWork
