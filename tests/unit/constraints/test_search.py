@@ -18,6 +18,8 @@ from rotaflow.constraints.model import BuiltModel, build_model
 from rotaflow.constraints.search import (
     ALL_KINDS,
     LAG,
+    QUICK_RESIZE,
+    RESIZE,
     _Companion,
     _heaviest,
     _hinted,
@@ -126,6 +128,19 @@ def test_the_bandit_tries_every_kind_then_favours_the_ones_that_gain(instance2: 
     search.select = "uniform"
     counts = Counter(search.choose(rng) for _ in range(3000))
     assert min(counts.values()) > 800
+
+
+def test_a_kind_whose_steps_are_quick_grows_faster_than_one_whose_steps_take_their_time(
+    instance2: tuple[BuiltModel, _Run],
+) -> None:
+    search = _search(instance2, kinds=("people",))
+    search.run(0, 0.0, 1.0, effort=0.3)  # one person of fourteen at first: each step proved optimal at once
+    assert search.stats["people"].finished >= 3
+    assert search.size["people"] >= min(1.0, 0.1 * QUICK_RESIZE**3) / RESIZE > 0.1 * RESIZE**search.steps
+    slow = _search(instance2, kinds=("people",))
+    slow.run(0, 0.0, 0.002, effort=0.3)  # steps whose limit is so short that none is quick beside it
+    assert slow.steps >= 3
+    assert slow.size["people"] <= 0.1 * RESIZE**slow.steps
 
 
 def test_a_search_by_effort_is_reproducible_and_feasible(instance2: tuple[BuiltModel, _Run]) -> None:
