@@ -217,7 +217,16 @@ class Instance:
 
     def midnight(self, day: int) -> dt.datetime:
         """Local midnight starting ``day`` (may be negative or past the horizon), in UTC."""
-        return local_midnight(self.zone, self.date(day))
+        known = self._midnights
+        found = known.get(day)
+        if found is None:
+            found = known[day] = local_midnight(self.zone, self.date(day))
+        return found
+
+    @cached_property
+    def _midnights(self) -> dict[int, dt.datetime]:
+        """The midnights asked for so far (the work-hour checkers ask for each window's edges, per person)."""
+        return {}
 
     def weekday(self, day: int) -> int:
         """Monday = 0 … Sunday = 6."""

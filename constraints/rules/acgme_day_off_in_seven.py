@@ -137,11 +137,14 @@ class AcgmeDayOffInSeven(Rule):
         inst = schedule.instance
         need = params.min_free_days if params.variant == "averaged" else 1
         out = []
+        windows = [
+            (first, last, inst.midnight(first), inst.midnight(last + 1)) for first, last in _windows(inst, params)
+        ]
         for person in people:
             busy = [(h.start, h.end_with_transition) for h in inst.history if h.person == person]
             busy += [(s.start, s.end_with_transition) for s in schedule.by_person.get(person, [])]
-            for first, last in _windows(inst, params):
-                count = _free_periods(busy, inst.midnight(first), inst.midnight(last + 1))
+            for first, last, start, end in windows:
+                count = _free_periods(busy, start, end)
                 if count < need:
                     out.append(
                         Violation(

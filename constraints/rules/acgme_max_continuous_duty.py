@@ -69,8 +69,7 @@ def period_end(period: list[Piece]) -> dt.datetime:
 def person_pieces(schedule: Schedule, person: str) -> list[Piece]:
     """A person's scheduled shifts and their shifts in history, as pieces."""
     inst = schedule.instance
-    out = [_piece(inst, s) for s in schedule.by_person[person]]
-    return out + [p for p in _pieces(inst, person) if p.day is None]
+    return [_piece(inst, s) for s in schedule.by_person[person]] + _history_pieces(inst, person)
 
 
 def _too_long(chain: list[Piece], params: _Params) -> bool:
@@ -144,20 +143,23 @@ def _piece(inst: Instance, slot: Slot) -> Piece:
 def _pieces(inst: Instance, person: str | None) -> list[Piece]:
     """Every slot of the horizon, with the person's shifts in history (``None``: no history)."""
     out = [_piece(inst, s) for s in inst.slots()]
-    if person is not None:
-        out += [
-            Piece(
-                None,
-                h.kind,
-                h.start,
-                h.start + dt.timedelta(minutes=h.scheduled_minutes),
-                h.end_with_transition,
-                h.in_house_call,
-            )
-            for h in inst.history
-            if h.person == person
-        ]
-    return out
+    return out if person is None else out + _history_pieces(inst, person)
+
+
+def _history_pieces(inst: Instance, person: str) -> list[Piece]:
+    """The person's shifts in history, as pieces (no day of the horizon)."""
+    return [
+        Piece(
+            None,
+            h.kind,
+            h.start,
+            h.start + dt.timedelta(minutes=h.scheduled_minutes),
+            h.end_with_transition,
+            h.in_house_call,
+        )
+        for h in inst.history
+        if h.person == person
+    ]
 
 
 @register

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from typing import Any
 
@@ -71,18 +72,21 @@ class OneShiftAtATime(Rule):
         for person in people:
             slots = schedule.by_person.get(person, [])
             past = [(h.start, h.end_with_transition) for h in inst.history if h.person == person]
+            starts = [o.start for o in slots]
+            longest = max((o.end_with_transition - o.start for o in slots), default=dt.timedelta(0))
             # each overlap is reported on the later-starting shift, its date and shift (on the block's own
             # shift when the other was worked before the block), as the independent check does
             for i, slot in enumerate(slots):
                 others = [(start, end, slot.day) for start, end in past]
-                others += [(o.start, o.end_with_transition, o.day) for o in slots[:i]]
+                # an earlier shift of the block can overlap this one only if it starts less than the longest
+                # shift before it (the shifts are in order of start)
+                near = bisect.bisect_right(starts, slot.start - longest, 0, i)
+                others += [(o.start, o.end_with_transition, o.day) for o in slots[near:i]]
                 for start, end, other_day in others:
-                    if not (
+                    overlap = (min(end, slot.end_with_transition) - max(start, slot.start)).total_seconds() / 3600
+                    if overlap > 0 and (
                         selector.day_matches(inst, person, slot.day) or selector.day_matches(inst, person, other_day)
                     ):
-                        continue
-                    overlap = (min(end, slot.end_with_transition) - max(start, slot.start)).total_seconds() / 3600
-                    if overlap > 0:
                         out.append(
                             Violation(
                                 self.name,

@@ -141,3 +141,17 @@ def test_a_shift_overlapped_by_one_worked_before_the_block_is_named() -> None:
     inst.history = (night_before_day_zero(inst),)
     (finding,) = violations(inst, configured(RULE), {("R1", 0, "DAY06")})
     assert (finding.first_day, finding.shift) == (0, "DAY06")
+
+
+def test_a_long_shift_overlapping_two_later_shifts_is_found_past_the_shift_between_them() -> None:
+    # call 07:00 on day 0 to 11:00 on day 1 (with its hand-off); the day shift and the early day shift of
+    # day 1 both start inside it, and the checker, which looks back only as far as the longest shift, still
+    # pairs the call with the second of them past the first
+    inst = instance(shifts=(DAY, DAY06, CALL24), days=3)
+    rules = configured(RULE)
+    cells = {("R1", 0, "CALL24"), ("R1", 1, "DAY06"), ("R1", 1, "DAY")}
+    assert sorted(found(inst, rules, cells)) == [
+        (RULE, "R1", 1, 1, 4.0, 0),  # DAY 07:00-19:00 inside the call until 11:00
+        (RULE, "R1", 1, 1, 5.0, 0),  # DAY06 06:00-18:00 inside the call until 11:00
+        (RULE, "R1", 1, 1, 11.0, 0),  # DAY inside DAY06 from 07:00 to 18:00
+    ]
