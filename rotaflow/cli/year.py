@@ -59,6 +59,7 @@ def plan_year(
     capacity met, locked rows kept, leave on rotations that allow it, wishes granted where possible."""
     from rotaflow.services.generate import check_out_dir, claim_out_dir, record_run_files
     from rotaflow.services.ingest import database_engine, ingest_bundle, load_bundle
+    from rotaflow.services.results import YearResult
     from rotaflow.services.year import plan_summary, publish_plan, run_plan, write_plan
 
     refuse_credentials(program)
@@ -71,20 +72,15 @@ def plan_year(
     folder = claim_out_dir(out_dir)
     files = write_plan(bundle, plan, folder)
     record_run_files(folder, files)
-    published = None
+    result = YearResult.of(plan_summary(plan), out_dir=folder, files=files)
     if publish and plan.planned:
         engine = database_engine(settings)
         try:
             ingest_bundle(program, settings=settings, engine=engine)
-            published = publish_plan(engine, bundle, plan)
+            result = result.published_as(publish_plan(engine, bundle, plan))
         finally:
             engine.dispose()
-    summary = {
-        **plan_summary(plan),
-        "out_dir": str(folder.resolve()),
-        "files": [f.name for f in files],
-        "published": published,
-    }
+    summary = result.as_dict()
     if as_json:
         print_json(summary)
     else:
