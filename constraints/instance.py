@@ -300,16 +300,16 @@ class Instance:
 
     # ------------------------------------------------------------------ per person
 
-    @cached_property
-    def _history_by_person(self) -> dict[str, tuple[HistoryShift, ...]]:
-        out: dict[str, list[HistoryShift]] = {}
-        for past in self.history:
-            out.setdefault(past.person, []).append(past)
-        return {person: tuple(shifts) for person, shifts in out.items()}
-
     def history_of(self, person: str) -> tuple[HistoryShift, ...]:
-        """The person's shifts in history, in ``history`` order."""
-        return self._history_by_person.get(person, ())
+        """The person's shifts in history, in ``history`` order (indexed once per ``history``: a copy of the
+        instance given another history, as the swap checks make, indexes its own)."""
+        indexed = self.__dict__.get("_history_index")
+        if indexed is None or indexed[0] is not self.history:
+            out: dict[str, list[HistoryShift]] = {}
+            for past in self.history:
+                out.setdefault(past.person, []).append(past)
+            indexed = self.__dict__["_history_index"] = (self.history, {p: tuple(h) for p, h in out.items()})
+        return indexed[1].get(person, ())
 
     @cached_property
     def _sorted_leave(self) -> dict[str, list[int]]:

@@ -7,6 +7,7 @@ midnight and daylight-saving changes, hand-offs, home call paid pro rata and win
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import itertools
 import random
@@ -351,3 +352,14 @@ def test_references_and_literals_are_not_mixed_in_one_sum() -> None:
         ctx.at_most_literals([refs[0], row[1]], None, 1, subject="s", name="n")
     with pytest.raises(TypeError, match="Boolean literals or their references"):
         ctx.not_all([row[0], 1.5], subject="s", name="n")  # type: ignore[list-item]
+
+
+def test_a_copy_given_another_history_reads_its_own() -> None:
+    inst = Instance(name="t", start=dt.date(2027, 7, 1), days=7, people=(PersonSpec(id="R1"),), shifts=(ruletools.DAY,))
+    start = inst.midnight(0) - dt.timedelta(hours=17)
+    inst.history = (HistoryShift("R1", start, start + dt.timedelta(hours=12), 720, kind="day"),)
+    assert len(inst.history_of("R1")) == 1
+    other = copy.copy(inst)  # as the swap checks read a later block with another history
+    other.history = ()
+    assert other.history_of("R1") == ()
+    assert len(inst.history_of("R1")) == 1
