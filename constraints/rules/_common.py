@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from rotaflow.constraints.instance import Instance, Slot
 
-__all__ = ["date_label", "history_days", "history_run", "hours", "slot_pairs"]
+__all__ = ["date_label", "history_days", "history_run", "hours", "implying_neighbours", "kept_windows", "slot_pairs"]
 
 
 def date_label(instance: Instance, day: int) -> str:
@@ -56,3 +56,28 @@ def _pairs(key: int, instance: Instance, max_gap: dt.timedelta) -> tuple[tuple[S
                 out.append((a, b))
         cache[max_gap] = tuple(out)
     return cache[max_gap]  # type: ignore[no-any-return]
+
+
+def implying_neighbours(windows: list[tuple[int, int]], terms: list[dict[int, int]], days: int) -> list[int | None]:
+    """For each sliding window (first, last day; ``terms``: place → coefficient, all ≥ 0), the window
+    whose sum, kept at a bound no greater, keeps this one's too, or None.
+
+    A window that starts before the horizon is implied by the next one (the same days and one more) and one
+    that ends after it, starting inside, by the one before, when each of its terms is in that window with a
+    coefficient at least as large. The pointers never form a cycle: they lead towards the window starting on
+    the first day, and from there towards windows that lie inside the horizon, which point nowhere.
+    """
+    index = {first: j for j, (first, _) in enumerate(windows)}
+    out: list[int | None] = []
+    for j, (first, last) in enumerate(windows):
+        other = index.get(first + 1) if first < 0 else index.get(first - 1) if first > 0 and last >= days else None
+        if other is not None and any(terms[other].get(place, 0) < c for place, c in terms[j].items()):
+            other = None
+        out.append(other)
+    return out
+
+
+def kept_windows(implying: list[int | None], bounds: list[int]) -> list[bool]:
+    """Whether each window's constraint ``Σ ≤ bound`` must be written: not when the window ``implying``
+    names has a bound no greater (its constraint, written or implied in turn, already keeps this one)."""
+    return [other is None or bounds[other] > bound for other, bound in zip(implying, bounds, strict=True)]

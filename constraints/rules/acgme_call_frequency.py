@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rotaflow.constraints.instance import Instance, Schedule
 from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
-from rotaflow.constraints.rules._common import date_label
+from rotaflow.constraints.rules._common import date_label, implying_neighbours, kept_windows
 
 
 class Params(BaseModel):
@@ -47,16 +47,26 @@ class AcgmeCallFrequency(Rule):
         size = len(inst.shift_ids)
         offsets = [inst.shift_position[s] for s in calls]
         days = range(inst.days)
-        labels = {first: date_label(inst, first) for first in range(-params.window_days + 1, inst.days)}
+        windows = [(first, first + params.window_days - 1) for first in range(-params.window_days + 1, inst.days)]
+        labels = {first: date_label(inst, first) for first, _ in windows}
+        # hard, a window at an edge of the horizon whose neighbour holds its days and one more, at a bound
+        # no greater, adds nothing; soft, each window's excess is its own cost
+        spans = [range(max(first, 0), min(last, inst.days - 1) + 1) for first, last in windows]
+        implying: list[int | None] = (
+            implying_neighbours(windows, [dict.fromkeys(span, 1) for span in spans], inst.days)
+            if ctx.kind == "hard"
+            else [None] * len(windows)
+        )
         for person in ctx.people:
             row = ctx.x.row(person)
             binds = None if ctx.every_day else [0, *itertools.accumulate(int(ctx.applies(person, d)) for d in days)]
-            for first in range(-params.window_days + 1, inst.days):
-                last = first + params.window_days - 1
-                lo, hi = max(first, 0), min(last, inst.days - 1) + 1
-                if lo >= hi or (binds is not None and binds[hi] == binds[lo]):
+            bounds = [max(0, params.max_calls - _history_calls(inst, person, first, last)) for first, last in windows]
+            for (first, last), span, bound, kept in zip(
+                windows, spans, bounds, kept_windows(implying, bounds), strict=True
+            ):
+                lo, hi = span.start, span.stop
+                if not kept or lo >= hi or (binds is not None and binds[hi] == binds[lo]):
                     continue  # a rotation selector binds the windows that touch days on that rotation
-                bound = max(0, params.max_calls - _history_calls(inst, person, first, last))
                 ctx.at_most_literals(
                     [row[d * size + k] for d in range(lo, hi) for k in offsets],
                     None,

@@ -22,7 +22,7 @@ from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict, Field
 
 from rotaflow.constraints.instance import Instance, Schedule
-from rotaflow.constraints.registry import INT_MAX, BuildContext, Rule, Selector, Violation, add_linear, register
+from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
 from rotaflow.constraints.rules._common import date_label
 from rotaflow.constraints.rules.acgme_max_continuous_duty import Piece, _pieces, duty_periods, period_end, person_pieces
 
@@ -256,13 +256,9 @@ class _Plan:
                     late[start] = reached[how[1]]
                 else:
                     var = model.new_bool_var(f"after-call-period:{person}:{start}")
-                    for k, covering in how[1]:
-                        add_linear(
-                            model,
-                            [var.index, reached[k].index, *(refs[i] for i in covering)],
-                            [1, -1, *([1] * len(covering))],
-                            0,
-                            INT_MAX,
+                    for k, covering in how[1]:  # reached and not covered ⇒ late
+                        constraints.add().bool_or.literals.extend(
+                            [var.index, -reached[k].index - 1, *[refs[i] for i in covering]]
                         )
                     late[start] = var
             ctx.not_all([refs[place], late[start].index], subject=subject, name=f"{person}:{label}", person=person)

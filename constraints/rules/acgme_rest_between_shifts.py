@@ -63,12 +63,11 @@ class AcgmeRestBetweenShifts(Rule):
             past = inst.history_of(person)
             gaps = _gap_terms(inst, _short_gaps(_pieces(inst, person), rest), rest) if past else generic
             refs = ctx.x.refs(person)
-            for label, places, coefficients, worked, missing in gaps:
-                ctx.at_most_literals(
-                    [refs[i] for i in places],
-                    coefficients,
-                    worked - 1,
-                    subject=f"person={person}",
+            subject = f"person={person}"
+            for label, worked, breakers, missing in gaps:  # some shift of the pair is off, or a breaker on
+                ctx.some_true(
+                    [*[-refs[i] - 1 for i in worked], *[refs[i] for i in breakers]],
+                    subject=subject,
                     name=f"{person}:{label}",
                     scale=missing,
                     person=person,
@@ -99,20 +98,19 @@ class AcgmeRestBetweenShifts(Rule):
 
 def _gap_terms(
     inst: Instance, gaps: list[_ShortGap], rest: dt.timedelta
-) -> list[tuple[str, list[int], list[int], int, int]]:
-    """Each short gap as (name suffix, places in ``slot_list``, coefficients, shifts worked of a and b,
-    hours missing): ``Σ worked − Σ breakers ≤ worked − 1`` says the gap is not short. Gaps a shift in
-    history closes are left out."""
+) -> list[tuple[str, list[int], list[int], int]]:
+    """Each short gap as (name suffix, places in ``slot_list`` of the scheduled shifts of a and b, places of
+    the breakers, hours missing): the gap is not short when one of the first is off or one of the others
+    worked. Gaps a shift in history closes are left out."""
     out = []
     for short in gaps:
         if any(d.day is None for d in short.breakers):
             continue  # a shift in history closes the gap
-        worked = [p for p in (short.a, short.b) if p.day is not None]
-        places = [_place(inst, p) for p in worked] + [_place(inst, d) for d in short.breakers]
-        coefficients = [1] * len(worked) + [-1] * len(short.breakers)
+        worked = [_place(inst, p) for p in (short.a, short.b) if p.day is not None]
+        breakers = [_place(inst, d) for d in short.breakers]
         missing = math.ceil((rest - short.gap).total_seconds() / 3600)
         label = f"{_label(short.a)}:{short.b.day}:{short.b.shift}"
-        out.append((label, places, coefficients, len(worked), missing))
+        out.append((label, worked, breakers, missing))
     return out
 
 

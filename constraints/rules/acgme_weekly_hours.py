@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rotaflow.constraints.instance import HistoryShift, Instance, Schedule
 from rotaflow.constraints.registry import BuildContext, Rule, Selector, Violation, register
-from rotaflow.constraints.rules._common import date_label
+from rotaflow.constraints.rules._common import date_label, implying_neighbours, kept_windows
 
 
 class Params(BaseModel):
@@ -90,6 +90,15 @@ class AcgmeWeeklyHours(Rule):
             if found:
                 places, minutes = [i for i, _ in found], [m for _, m in found]
                 windows.append((first, last, start, end, places, minutes, date_label(inst, first)))
+        # hard, a window at an edge of the horizon that a neighbour holding the same work and more keeps at
+        # a bound no greater adds nothing; soft, each window's excess is its own cost
+        implying: list[int | None] = (
+            implying_neighbours(
+                [w[:2] for w in windows], [dict(zip(w[4], w[5], strict=True)) for w in windows], inst.days
+            )
+            if ctx.kind == "hard"
+            else [None] * len(windows)
+        )
         days_in_horizon = range(inst.days)
         for person in ctx.people:
             refs = ctx.x.refs(person)
@@ -98,14 +107,22 @@ class AcgmeWeeklyHours(Rule):
                 binds = None
             else:  # a rotation selector binds the windows that touch days on that rotation
                 binds = [0, *itertools.accumulate(int(ctx.applies(person, d)) for d in days_in_horizon)]
-            for first, last, start, end, places, minutes, label in windows:
+            # work already done counts; when it alone breaks the window, no new work may enter it
+            bounds = [
+                max(
+                    0, limit_minutes(inst, params, person, first, last) - (_minutes_of(past, start, end) if past else 0)
+                )
+                for first, last, start, end, *_ in windows
+            ]
+            for (first, last, _start, _end, places, minutes, label), bound, kept in zip(
+                windows, bounds, kept_windows(implying, bounds), strict=True
+            ):
+                if not kept:
+                    continue
                 if binds is not None:
                     lo, hi = max(first, 0), min(last, inst.days - 1) + 1
                     if lo >= hi or binds[hi] == binds[lo]:
                         continue
-                limit = limit_minutes(inst, params, person, first, last)
-                # work already done counts; when it alone breaks the window, no new work may enter it
-                bound = max(0, limit - (_minutes_of(past, start, end) if past else 0))
                 ctx.at_most_literals(
                     [refs[i] for i in places],
                     minutes,

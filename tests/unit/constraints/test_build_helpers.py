@@ -363,3 +363,93 @@ def test_a_copy_given_another_history_reads_its_own() -> None:
     other.history = ()
     assert other.history_of("R1") == ()
     assert len(inst.history_of("R1")) == 1
+
+
+def _clause_holds(constraint: Any, values: list[int]) -> bool:
+    """Whether one clause of a model's proto holds (``-i - 1``: variable ``i`` false)."""
+    return any((values[r] if r >= 0 else 1 - values[-r - 1]) for r in constraint.bool_or.literals)
+
+
+@SETTINGS
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.booleans(), st.sampled_from((1, -1))), min_size=1, max_size=6),
+    st.booleans(),
+    st.sampled_from(("hard", "soft")),
+)
+def test_a_sum_of_literals_one_step_from_its_end_is_written_as_the_clause_it_means(
+    terms: list[tuple[int, bool, int]], at_most: bool, kind: str
+) -> None:
+    """``Σ ≤ high - 1`` (``Σ ≥ low + 1``) over literals with coefficients 1 and -1, repeats and both signs of
+    one variable included, holds exactly when the clause written for it does; soft, its Boolean excess is
+    free to be 0 exactly then."""
+    ctx, _ = _context(kind)
+    row = ctx.x.row("R1")
+    literals = [ctx.x.negation(row[i]) if negated else row[i] for i, negated, _ in terms]
+    coefficients = [c for *_, c in terms]
+    high, low = sum(c for c in coefficients if c > 0), sum(c for c in coefficients if c < 0)
+    if at_most:
+        ctx.at_most_literals(literals, coefficients, high - 1, subject="s", name="n", person="R1")
+    else:
+        ctx.at_least_literals(literals, coefficients, low + 1, subject="s", name="n", person="R1")
+    [constraint] = ctx.model.proto.constraints
+    assert constraint.has_bool_or()
+    assert bool(constraint.enforcement_literal) == (kind == "hard")
+    for values in itertools.product([0, 1], repeat=4):
+        total = sum(c * (1 - values[i] if negated else values[i]) for i, negated, c in terms)
+        broken = total > high - 1 if at_most else total < low + 1
+        assignment = [*values, *([0] * (len(ctx.model.proto.variables) - 4))]
+        if kind == "hard":
+            assert _clause_holds(constraint, assignment) == (not broken)
+            continue
+        [penalty] = ctx._penalties
+        [(_, excess)] = penalty.terms
+        for paid in (0, 1):
+            assignment[excess.index] = paid
+            assert _clause_holds(constraint, assignment) == (paid >= broken)
+
+
+def test_some_true_is_a_guarded_clause_when_hard_and_a_penalty_of_one_when_soft() -> None:
+    hard, _ = _context("hard")
+    refs = hard.x.refs("R1")
+    hard.some_true([refs[0], -refs[1] - 1], subject="person=R1", name="gap", person="R1")
+    [constraint] = hard.model.proto.constraints
+    assert list(constraint.bool_or.literals) == [refs[0], -refs[1] - 1]
+    assert list(constraint.enforcement_literal) == [hard._guards["test(person=R1)"].literal.index]
+    soft, _ = _context("soft")
+    refs = soft.x.refs("R1")
+    soft.some_true([refs[0], -refs[1] - 1], subject="person=R1", name="gap", scale=4)
+    [constraint] = soft.model.proto.constraints
+    [penalty] = soft._penalties
+    [(_, excess)] = penalty.terms
+    assert (penalty.name, penalty.weight) == ("gap", 12) and not soft._guards
+    assert list(constraint.bool_or.literals) == [refs[0], -refs[1] - 1, excess.index]
+    assert not constraint.enforcement_literal
+
+
+@pytest.mark.parametrize("days", [1, 5, 28, 40])
+def test_edge_windows_point_to_a_neighbour_that_holds_them_and_every_chain_ends(days: int) -> None:
+    from rotaflow.constraints.rules._common import implying_neighbours, kept_windows
+
+    windows = [(first, first + 27) for first in range(-27, days)]
+    spans = [range(max(first, 0), min(last, days - 1) + 1) for first, last in windows]
+    implying = implying_neighbours(windows, [dict.fromkeys(span, 1) for span in spans], days)
+    for j, other in enumerate(implying):
+        first, last = windows[j]
+        if other is None:
+            assert first == 0 or (first > 0 and last < days)  # the first day's window, or one inside
+            continue
+        assert set(spans[j]) <= set(spans[other]) and abs(windows[other][0] - first) == 1
+        seen = {j}
+        while implying[other] is not None:  # no cycle: the chain ends at a window that points nowhere
+            assert other not in seen
+            seen.add(other)
+            other = implying[other]  # type: ignore[assignment]
+    same = kept_windows(implying, [9] * len(windows))
+    assert [windows[j][0] for j, kept in enumerate(same) if kept] == list(range(max(days - 27, 1)))
+    # a bound that falls towards the horizon (work done before it) keeps every window whose bound is lower
+    falling = [100 + min(first, 0) for first, _ in windows]
+    assert kept_windows(implying, falling)[:27] == [True] * 27
+    # a term the neighbour holds with a smaller coefficient (a shift cut by its edge) points nowhere
+    terms = [dict.fromkeys(span, 1) for span in spans]
+    terms[0] = {0: 2}
+    assert implying_neighbours(windows, terms, days)[0] is None

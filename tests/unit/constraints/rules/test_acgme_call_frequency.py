@@ -154,3 +154,37 @@ def test_a_rotation_selector_binds_the_windows_that_touch_that_rotation() -> Non
     inst = instance(shifts=(CALL,), days=28)
     inst.rotation = {("R1", d): "WARDS" for d in range(28)}  # never on ICU: not bound
     assert solve_with(inst, rules, pins=pins, time_limit=5).status == "optimal"
+
+
+# ---------------------------------------------------------------------------- windows at the edges
+
+
+def test_a_long_block_keeps_only_the_windows_no_neighbour_implies_and_still_refuses_what_the_checker_finds() -> None:
+    """Hard, a window that starts before the block (or ends after it) and whose neighbour holds its days at
+    a bound no greater is left out: the model still refuses exactly the schedules the checker faults."""
+    import random
+
+    from rotaflow.constraints.model import build_model
+
+    inst = instance(people=("R1", "R2"), shifts=(CALL,), days=40)
+    inst.history = past_calls(inst, range(-12, 0, 3))  # R1: 4 calls just before the block
+    rules = configured(RULE)
+    guards = build_model(inst, rules, enforce=False).guards
+    windows = {
+        person: sorted(g.detail["first"] for g in guards.values() if g.detail["person"] == person)
+        for person in ("R1", "R2")
+    }
+    assert windows["R2"] == list(range(13))  # the windows inside the block: 0..12 (days 0-27 .. 12-39)
+    assert windows["R1"] == [-12, -9, -6, -3, *range(13)]  # and those a past call makes tighter
+    soft = build_model(inst, configured(RULE, kind="soft"), enforce=False)
+    assert len({p.name for p in soft.penalties if p.name.startswith("R2:")}) == 49  # soft: every window counts
+    rng = random.Random(7)
+    outcomes = set()
+    for gap in (2, 3, 3, 3, 4):
+        for _ in range(3):
+            offset = rng.randrange(gap)
+            cells = {(p, d, "CALL") for p in ("R1", "R2") for d in range(offset, 40, gap) if rng.random() < 0.95}
+            faulted = bool(found(inst, rules, cells))
+            outcomes.add(faulted)
+            assert status(inst, rules, cells) == ("infeasible" if faulted else "optimal"), (gap, sorted(cells))
+    assert outcomes == {True, False}

@@ -303,3 +303,40 @@ def test_nights_across_a_windows_edges_count_only_their_hours_inside(
     assert found(inst, rules, cells) == [(RULE, "R1", first, last, value, 80.0) for first, last, value in expected]
     status = solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5).status
     assert status == ("infeasible" if expected else "optimal")
+
+
+# ---------------------------------------------------------------------------- windows at the edges
+
+
+def test_a_long_block_leaves_out_edge_windows_a_neighbour_implies_and_still_refuses_what_the_checker_finds() -> None:
+    """Hard, a window at an edge of the block whose neighbour holds its work (a night cut by its edge counts
+    no more in it than in the neighbour) at a bound no greater is left out; with work before the block, leave
+    and nights across midnight, the model refuses exactly the schedules the checker faults."""
+    import random
+
+    from rotaflow.constraints.model import build_model
+
+    inst = instance(people=("R1", "R2"), shifts=(D12, N12), days=40, leave_days={"R2": frozenset({33, 34, 35})})
+    inst.history = past_days(inst, -20, -1)  # R1: 240 h in the 20 days before the block
+    rules = configured(RULE)
+    guards = build_model(inst, rules, enforce=False).guards
+    firsts = {
+        person: {g.detail["first"] for g in guards.values() if g.detail["person"] == person} for person in ("R1", "R2")
+    }
+    assert set(range(13)) <= firsts["R2"] and min(firsts["R2"]) == 0 and len(firsts["R2"]) < 20
+    assert set(range(-20, 0)) <= firsts["R1"]  # every window the past work makes tighter is kept
+    soft = build_model(inst, configured(RULE, kind="soft"), enforce=False)
+    assert len({p.name for p in soft.penalties if p.name.startswith("R2:")}) > 40  # soft: every window counts
+    rng = random.Random(3)
+    outcomes = set()
+    for density in (0.5, 0.6, 0.7, 0.8, 0.9):
+        for _ in range(3):
+            cells = {
+                (p, d, rng.choice(("D12", "N12"))) for p in ("R1", "R2") for d in range(40) if rng.random() < density
+            }
+            faulted = bool(found(inst, rules, cells))
+            outcomes.add(faulted)
+            assert solve_with(inst, rules, pins=exactly(inst, cells), time_limit=5).status == (
+                "infeasible" if faulted else "optimal"
+            ), (density, sorted(cells))
+    assert outcomes == {True, False}
