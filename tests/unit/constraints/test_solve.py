@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from ortools.sat.python import cp_model
@@ -313,3 +314,24 @@ def test_the_kill_switch_stops_the_second_step_within_moments() -> None:
     result, seconds = _stopped_after(1.0, lambda stop: solve_from_first(built, time_limit=30, hint=[], stop=stop))
     assert seconds < 3.0
     assert result.status == "cancelled"
+
+
+@pytest.mark.parametrize(("workers", "threads"), [(2, [2, 3]), (4, [4, 5]), (1, [1, 1])])
+def test_the_whole_model_step_runs_one_more_thread_for_the_core_based_search(
+    monkeypatch: pytest.MonkeyPatch, workers: int, threads: list[int]
+) -> None:
+    """Two threads give CP-SAT's LP-based tree search and the neighbourhoods; the whole-model step asks for a
+    third, the core-based search that proves a small block's optimum (one thread asked for stays one)."""
+    import rotaflow.constraints.solve as module
+
+    asked: list[int] = []
+    real = module.solve
+
+    def recording(built: Any, **kwargs: Any) -> SolveResult:
+        asked.append(kwargs["workers"])
+        return real(built, **kwargs)
+
+    monkeypatch.setattr(module, "solve", recording)
+    inst, rules = rostering(4, 7)
+    result = solve_from_first(build_model(inst, rules), time_limit=10, workers=workers, hint=[])
+    assert asked == threads and result.status == "optimal"
