@@ -598,3 +598,15 @@ def test_compaction_keeps_the_solutions_and_drops_what_the_fixed_cells_make_alwa
         assert solver.solve(each) == cp_model.OPTIMAL
         answers.append(solver.objective_value)
     assert answers[0] == answers[1] == 2
+
+
+def test_a_repair_solve_is_deterministic_and_uses_the_fuller_linear_relaxation(trio: Bundle) -> None:
+    """One worker, the context's seed and deterministic limit (the same scenario frame on every runner),
+    and linearization level 2: it proves the fewest changes where the default level runs out of time."""
+    from rotaflow.validations.contingency.repair import _solver
+
+    context = prepare_context(trio, "B1", TRIO_CELLS)
+    parameters = _solver(context).parameters
+    assert (parameters.num_workers, parameters.random_seed) == (1, context.seed)
+    assert parameters.max_deterministic_time == context.deterministic_time
+    assert (parameters.linearization_level, parameters.repair_hint) == (2, True)
