@@ -332,12 +332,6 @@ class BuildContext:
         given as the model's references instead (``int``: a variable's index, ``-index - 1`` its
         negation; see ``Variables.refs``), all of them or none."""
         variables, coefficients, low, high = _literal_terms(literals, coefficients)
-        if bound == high - 1 and _unit(coefficients):  # "not every positive true and negative false"
-            refs = _refs(variables)
-            if refs is not None:
-                clause = [-r - 1 if c > 0 else r for r, c in zip(refs, coefficients, strict=True)]
-                self._clause(clause, "excess", subject, name, scale, detail)
-                return
         self._at_most(variables, coefficients, low, high, bound, subject, name, scale, detail)
 
     def at_least_literals(
@@ -353,12 +347,6 @@ class BuildContext:
     ) -> None:
         """``at_least`` over Boolean literals (each 0 or 1), with their coefficients (None: all 1)."""
         variables, coefficients, low, high = _literal_terms(literals, coefficients)
-        if bound == low + 1 and _unit(coefficients):  # "some positive true or negative false"
-            refs = _refs(variables)
-            if refs is not None:
-                clause = [r if c > 0 else -r - 1 for r, c in zip(refs, coefficients, strict=True)]
-                self._clause(clause, "short", subject, name, scale, detail)
-                return
         self._at_least(variables, coefficients, low, high, bound, subject, name, scale, detail)
 
     def not_all(
@@ -386,8 +374,17 @@ class BuildContext:
 
     def some_true(self, refs: Sequence[int], *, subject: str, name: str, scale: int = 1, **detail: Any) -> None:
         """Some literal of ``refs`` (the model's references, ``-index - 1`` a negation) is true: the clause
-        under the guard when hard; soft, a penalty of one when none is."""
-        self._clause(list(refs), "excess", subject, name, scale, detail)
+        under the guard when hard; soft, a Boolean excess that the clause lets be 0 only when it holds (a
+        penalty of one when no literal is true). What ``at_least_literals(…, None, 1)`` means, written as the
+        clause CP-SAT reads directly, and cheaper to write."""
+        constraint = self._constraints.add()
+        if self.kind == "hard":
+            constraint.enforcement_literal.append(self.guard(subject, **detail).index)
+            constraint.bool_or.literals.extend(refs)
+            return
+        excess = self.model.new_bool_var(f"excess:{self.rule}:{name}")
+        constraint.bool_or.literals.extend([*refs, excess.index])
+        self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, excess)]))
 
     def forbid(self, literal: cp_model.IntVar, *, subject: str, name: str, scale: int = 1, **detail: Any) -> None:
         self.not_all([literal], subject=subject, name=name, scale=scale, **detail)
@@ -441,22 +438,6 @@ class BuildContext:
                     low += coefficient * hi
                     high += coefficient * lo
         return variables, coefficients, low, high
-
-    def _clause(
-        self, clause: list[int], prefix: str, subject: str, name: str, scale: int, detail: dict[str, Any]
-    ) -> None:
-        """A sum over literals whose bound is one step from its end, written as the clause it means (some
-        literal of ``clause`` true): hard, under the guard; soft, a Boolean excess (the sum's only possible
-        excess is 1) that the clause lets be 0 only when it holds. Same solutions as the linear form; CP-SAT
-        reads a clause directly, and it is cheaper to write."""
-        constraint = self._constraints.add()
-        if self.kind == "hard":
-            constraint.enforcement_literal.append(self.guard(subject, **detail).index)
-            constraint.bool_or.literals.extend(clause)
-            return
-        excess = self.model.new_bool_var(f"{prefix}:{self.rule}:{name}")
-        constraint.bool_or.literals.extend([*clause, excess.index])
-        self._penalties.append(Penalty(self.rule, name, self.weight * scale, [(1, excess)]))
 
     def _at_most(
         self,
@@ -523,11 +504,6 @@ class BuildContext:
 
 _NOT = cp_model.NotBooleanVariable if hasattr(cp_model, "NotBooleanVariable") else type(None)
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # the model's unbounded ends of a domain
-
-
-def _unit(coefficients: Sequence[int]) -> bool:
-    """Every coefficient is 1 or -1."""
-    return all(c == 1 or c == -1 for c in coefficients)
 
 
 def _refs(literals: Sequence[Any]) -> list[int] | None:

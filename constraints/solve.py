@@ -223,8 +223,8 @@ def solve_from_first(
     (:data:`FIRST_SCHEDULE`), then CP-SAT with its whole presolve on the whole model for the time left,
     hinted with that schedule, on :data:`PROOF_WORKER` more threads. The schedule in hand comes early,
     however long the full presolve takes; the answer is the better of the two steps' (the first one's when
-    the second finds none in time), with the tighter bound of the two. A first step that ends with a proof (optimal, infeasible) or
-    without a schedule is the answer."""
+    the second finds none in time), with the tighter bound of the two. A first step that ends with a proof
+    (optimal, infeasible) or without a schedule is the answer."""
     started = time.monotonic()
     common: dict[str, Any] = {"workers": workers, "seed": seed, "relative_gap": relative_gap, "stop": stop}
     first = solve(built, time_limit=time_limit, hint=hint, on_progress=on_progress, parameters=FIRST_SCHEDULE, **common)

@@ -371,41 +371,28 @@ def _clause_holds(constraint: Any, values: list[int]) -> bool:
 
 
 @SETTINGS
-@given(
-    st.lists(st.tuples(st.integers(0, 3), st.booleans(), st.sampled_from((1, -1))), min_size=1, max_size=6),
-    st.booleans(),
-    st.sampled_from(("hard", "soft")),
-)
-def test_a_sum_of_literals_one_step_from_its_end_is_written_as_the_clause_it_means(
-    terms: list[tuple[int, bool, int]], at_most: bool, kind: str
+@given(st.lists(st.tuples(st.integers(0, 3), st.booleans()), min_size=0, max_size=6), st.sampled_from(("hard", "soft")))
+def test_some_true_holds_exactly_when_a_literal_is_true_and_soft_pays_one_otherwise(
+    literals: list[tuple[int, bool]], kind: str
 ) -> None:
-    """``Σ ≤ high - 1`` (``Σ ≥ low + 1``) over literals with coefficients 1 and -1, repeats and both signs of
-    one variable included, holds exactly when the clause written for it does; soft, its Boolean excess is
-    free to be 0 exactly then."""
+    """The clause ``some_true`` writes (repeats and both signs of one variable included) holds exactly when
+    the sum ``at_least_literals(…, None, 1)`` holds; soft, its Boolean excess may be 0 exactly then."""
     ctx, _ = _context(kind)
-    row = ctx.x.row("R1")
-    literals = [ctx.x.negation(row[i]) if negated else row[i] for i, negated, _ in terms]
-    coefficients = [c for *_, c in terms]
-    high, low = sum(c for c in coefficients if c > 0), sum(c for c in coefficients if c < 0)
-    if at_most:
-        ctx.at_most_literals(literals, coefficients, high - 1, subject="s", name="n", person="R1")
-    else:
-        ctx.at_least_literals(literals, coefficients, low + 1, subject="s", name="n", person="R1")
+    refs = ctx.x.refs("R1")
+    ctx.some_true([-refs[i] - 1 if negated else refs[i] for i, negated in literals], subject="s", name="n", person="R1")
     [constraint] = ctx.model.proto.constraints
-    assert constraint.has_bool_or()
-    assert bool(constraint.enforcement_literal) == (kind == "hard")
+    assert constraint.has_bool_or() and bool(constraint.enforcement_literal) == (kind == "hard")
     for values in itertools.product([0, 1], repeat=4):
-        total = sum(c * (1 - values[i] if negated else values[i]) for i, negated, c in terms)
-        broken = total > high - 1 if at_most else total < low + 1
+        holds = any((1 - values[i]) if negated else values[i] for i, negated in literals)
         assignment = [*values, *([0] * (len(ctx.model.proto.variables) - 4))]
         if kind == "hard":
-            assert _clause_holds(constraint, assignment) == (not broken)
+            assert _clause_holds(constraint, assignment) == holds
             continue
         [penalty] = ctx._penalties
         [(_, excess)] = penalty.terms
         for paid in (0, 1):
             assignment[excess.index] = paid
-            assert _clause_holds(constraint, assignment) == (paid >= broken)
+            assert _clause_holds(constraint, assignment) == (paid >= (not holds))
 
 
 def test_some_true_is_a_guarded_clause_when_hard_and_a_penalty_of_one_when_soft() -> None:
