@@ -365,10 +365,8 @@ class BuildContext:
         """
         if not literals:
             return
-        if self.kind == "hard":
-            constraint = self._constraints.add()  # straight into the proto: "not l" is -index - 1
-            constraint.enforcement_literal.append(self.guard(subject, **detail).index)
-            constraint.bool_or.literals.extend([-r - 1 for r in _refs_of(literals)])
+        if self.kind == "hard":  # some literal false: "not l" is -index - 1
+            self.some_true([-r - 1 for r in _refs_of(literals)], subject=subject, name=name, **detail)
             return
         self.at_most_literals(literals, None, len(literals) - 1, subject=subject, name=name, scale=scale, **detail)
 
