@@ -3,21 +3,31 @@
 The start: the API's process boots while this one loads the modules the run will need, instead of one
 after the other.
 
-Without ``PREFECT_API_URL`` (no `rotaflow serve` server, no Prefect server named), a command's first flow run
-starts Prefect's temporary API: a process of its own that takes seconds to import and to create its
-database, while the command waits. ``api_warm_start`` starts that same API (Prefect's
-``SubprocessASGIServer``, which the flow run then finds running and uses) before the command imports
-its flows and the run's heavy libraries (Great Expectations, the report's plotting), so both happen at once.
+Without ``PREFECT_API_URL`` (no `rotaflow serve` server, no Prefect server named), a flow run starts Prefect's
+temporary API (``SubprocessASGIServer``): a process of its own that takes seconds to import and to open its
+database, while the command waits. Prefect's client also imports that server's whole module in the command's
+own process to start it (the API's routes and database models: about 2 s of CPU that the run never uses).
+``api_warm_start`` starts the same API itself (:class:`TemporaryApi`: the command line, environment and
+settings Prefect gives it) before the command imports Prefect, its flows and the run's heavy libraries (Great
+Expectations, the report's plotting), so both happen at once, and names it to Prefect (``PREFECT_API_URL``)
+once it answers: Prefect's client then talks to it as to any server and never imports the server's module.
 The imports run on the calling thread only (never two threads importing at once); a thread only waits for
-the API to answer. When the early start fails, nothing is lost: the flow run starts the API itself, as
-without this, and reports what fails.
+the API to answer. An API that does not answer in time (Prefect's
+``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS``) is stopped and the command ends with an error.
+
+The API is this process's: it stops when the command ends (an ``atexit`` handler, as Prefect's own). Its
+runs are kept in Prefect's database under var/prefect (`rotaflow serve` shows them later). So
+:func:`run_settings` turns the flow runs' heartbeats off while it serves: they tell a server that a run's
+process is still alive, and this API cannot outlive the process. They cost time too: each flow run, on
+leaving, waits for its heartbeat thread's current second of sleep (up to 1 s a run; a block generation
+runs 6 flows).
 
 The end: once a command has done its work, the interpreter's own shutdown frees each of the thousands of
 modules a run loads (Prefect, Great Expectations, pandas, plotly, OR-Tools) and every object left: seconds
 spent on memory the operating system takes back anyway. ``exit_now`` does what that shutdown must do, in
 the interpreter's order (``threading._shutdown``: the threading module's exit hooks, which let idle
 ``ThreadPoolExecutor`` workers and Prefect's log and event services end, then the wait for the threads that
-are not daemons; then the ``atexit`` handlers, which stop Prefect's temporary API and write what is
+are not daemons; then the ``atexit`` handlers, which stop the temporary API and write what is
 buffered; then standard output and error are flushed) and ends the process with the command's exit code.
 """
 
@@ -25,18 +35,22 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import contextvars
+import http.client
 import importlib
+import importlib.util
 import os
+import socket
+import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, NoReturn
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import NoReturn
 
-if TYPE_CHECKING:
-    from prefect.server.api.server import SubprocessASGIServer
+from rotaflow.errors import RotaflowError
 
-__all__ = ["RUN_MODULES", "api_warm_start", "exit_now"]
+__all__ = ["RUN_MODULES", "TemporaryApi", "api_warm_start", "exit_now", "run_settings"]
 
 RUN_MODULES = (
     "rotaflow.flows.generate",
@@ -49,42 +63,188 @@ RUN_MODULES = (
 )
 """What a block generation imports sooner or later (a module that is not installed is skipped)."""
 
+SERVER_ENVIRONMENT: Mapping[str, str] = {
+    "PREFECT_UI_ENABLED": "0",
+    "PREFECT__SERVER_EPHEMERAL": "1",
+    "PREFECT__SERVER_FINAL": "1",
+}
+"""What Prefect sets for its temporary API's process (``SubprocessASGIServer._run_uvicorn_command``): no UI, the
+services of an ephemeral server."""
 
-@contextlib.contextmanager
-def api_warm_start(modules: Iterable[str] = RUN_MODULES) -> Iterator[bool]:
-    """Prefect's temporary API starting (when the runs need one) while the ``with`` block and then the import
-    of ``modules`` run; on leaving, the API answers (or its start failed, and the first flow run tries again).
+SERVER_DEFAULTS: Mapping[str, str] = {
+    "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
+    "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
+}
+"""The temporary API's own defaults (the environment's values win): it does not register Prefect's block types
+at start (loading every installed Prefect collection to hash them: about 0.7 s); the command's runs use no
+block, and `rotaflow serve`'s server registers them in the same database when it starts."""
 
-    Yields whether the API is being started here (False: a server is named, or Prefect's temporary servers are
-    disabled with ``PREFECT_SERVER_EPHEMERAL_ENABLED``; nothing is started or imported).
-    """
+PORT_IN_USE = 3
+"""uvicorn's exit code when it cannot start, as when another process took its port first: the API starts
+again on another port, up to ``PORT_RETRIES`` times (as Prefect's own start does, without its end)."""
+PORT_RETRIES = 3
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _app_dir() -> list[str]:
+    """uvicorn's ``--app-dir``: the folder Prefect is installed in, first on the API's path (as Prefect starts it;
+    no folder of the working directory's shadows it), found without importing Prefect."""
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return ["--app-dir", str(Path(next(iter(spec.submodule_search_locations))).parent)]
+
+
+class TemporaryApi:
+    """Prefect's temporary API in a process this command starts and stops: Prefect's own command line
+    (uvicorn serving ``prefect.server.api.server:create_app``), on a free loopback port."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        environ = dict(os.environ if environ is None else environ)
+        environ.pop("PREFECT_API_URL", None)  # the API itself is no client of another
+        self.environ = {**SERVER_DEFAULTS, **environ, **SERVER_ENVIRONMENT}
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The API's URL, as Prefect's settings name one (``PREFECT_API_URL``)."""
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def start(self) -> None:
+        """Start the API's process (on a new free port); :meth:`wait` tells when it answers."""
+        self.port = _free_port()
+        command = [sys.executable, "-m", "uvicorn", *_app_dir(), "--factory", "prefect.server.api.server:create_app"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on"]
+        self.process = subprocess.Popen(command, env=self.environ, stdin=subprocess.DEVNULL)
+        atexit.register(self.stop)
+
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Whether the API answers its health check within ``timeout`` seconds (started again on another port
+        when its port was taken); False as well when its process ended or ``stop`` was set."""
+        deadline, restarts = time.monotonic() + timeout, PORT_RETRIES
+        while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
+            code = None if self.process is None else self.process.poll()
+            if code == PORT_IN_USE and restarts > 0:
+                restarts -= 1
+                self.start()
+            elif code is not None or self.process is None:
+                return False
+            elif self._healthy():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _healthy(self) -> bool:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+        try:
+            connection.request("GET", "/api/health")
+            return connection.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        """Stop the API's process (Prefect's way: terminate, then kill after 5 s); nothing when it is not running."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        atexit.unregister(self.stop)
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _named_elsewhere() -> bool:
+    """Whether the runs have an API already, or must not start a temporary one, before Prefect is imported:
+    named in the environment, or (Prefect imported already) in Prefect's current settings."""
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    if "prefect.settings" not in sys.modules:
+        return False
+    return _named_in_settings()
+
+
+def _named_in_settings() -> bool:
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
-    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
-        yield False
-        return
-    from prefect.server.api.server import SubprocessASGIServer
+    return bool(PREFECT_API_URL.value()) or not PREFECT_SERVER_EPHEMERAL_ENABLED.value()
 
-    server = SubprocessASGIServer()  # the instance the flow run's client takes (one per process)
-    waiting = threading.Thread(  # in the caller's context, so its temporary Prefect settings apply
-        target=contextvars.copy_context().run, args=(_start, server), name="prefect-api-start", daemon=True
+
+@contextlib.contextmanager
+def api_warm_start(modules: Iterable[str] = RUN_MODULES) -> Iterator[TemporaryApi | None]:
+    """Prefect's temporary API starting (when the runs need one) while the ``with`` block and then the import
+    of ``modules`` run; on leaving, the API answers and Prefect's settings name it (``PREFECT_API_URL``).
+
+    Yields the API being started (None: a server is named, in the environment or in Prefect's settings: a
+    profile, a .env or prefect.toml file; or Prefect's temporary servers are disabled with
+    ``PREFECT_SERVER_EPHEMERAL_ENABLED``: nothing is started or imported). Raises ``RotaflowError`` when the API
+    does not answer in time (it is stopped).
+    """
+    if _named_elsewhere():
+        yield None
+        return
+    api = TemporaryApi()
+    api.start()  # before Prefect is imported here: the API's process boots meanwhile
+    try:
+        named = _named_in_settings()  # Prefect's other sources (profile, .env, prefect.toml) may name one
+    except BaseException:
+        api.stop()
+        raise
+    if named:
+        api.stop()
+        yield None
+        return
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    timeout = float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+    answered, given_up = threading.Event(), threading.Event()
+    waiting = threading.Thread(
+        target=lambda: answered.set() if api.wait(timeout, given_up) else None, name="prefect-api-start", daemon=True
     )
     waiting.start()
     try:
-        yield True
+        yield api
         for name in modules:
             with contextlib.suppress(ImportError):
                 importlib.import_module(name)
-    finally:
         waiting.join()
+    finally:
+        given_up.set()  # the block raised: the wait ends at once
+        waiting.join()
+        if not answered.is_set():
+            api.stop()
+    if not answered.is_set():
+        raise RotaflowError(
+            f"Prefect's temporary API did not answer within {timeout:g} s "
+            "(its start-up time limit: PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)"
+        )
+    os.environ["PREFECT_API_URL"] = api.url
+    from prefect.context import refresh_global_settings_context
+
+    refresh_global_settings_context()  # Prefect's settings, read at its import, now name the API
 
 
-def _start(server: SubprocessASGIServer) -> None:
-    try:
-        server.start()
-    except Exception:  # the flow run starts it again and reports the error
-        with contextlib.suppress(Exception):
-            server.stop()  # no API process left behind (one that never answered)
+@contextlib.contextmanager
+def run_settings(api: TemporaryApi | None) -> Iterator[None]:
+    """The Prefect settings of flow runs on ``api``, this process's temporary API: no heartbeats (the API
+    cannot outlive the process whose runs they would tell it of). Nothing changes for another server."""
+    if api is None:
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def exit_now(code: int) -> NoReturn:

@@ -80,14 +80,14 @@ def generate(
     show_progress: ProgressOption = None,
 ) -> None:
     """Ingest → preflight → solve → check → export → validate → publish + quick backup of one block's schedule."""
-    from rotaflow.flows.warm import api_warm_start
+    from rotaflow.flows.warm import api_warm_start, run_settings
     from rotaflow.services.generate import check_out_dir
 
     survive = solve_options(program, time_limit, contingency)
     check_out_dir(out_dir)  # a file, someone else's folder, rotaflow's own data: refused before anything runs
-    with api_warm_start():  # Prefect's temporary API starts while the run's modules load
+    with api_warm_start() as api:  # Prefect's temporary API starts while the run's modules load
         from rotaflow.flows.generate import generate_block
-    with progress_shown(show_progress, as_json=as_json):
+    with progress_shown(show_progress, as_json=as_json), run_settings(api):
         state = generate_block(
             program,
             block,

@@ -66,14 +66,14 @@ def validate(
     if contingency != "none" and block is None:
         raise InputError([option_problem("--block", "a block id for the contingency analysis", "none given")])
     if flow:
-        from rotaflow.flows.warm import api_warm_start
+        from rotaflow.flows.warm import api_warm_start, run_settings
 
         modules = ["rotaflow.flows.validate", "rotaflow.validations.report"]
         modules += ["rotaflow.validations.expectations", "great_expectations"] if data_docs else []
         modules += ["rotaflow.flows.contingency"] if contingency != "none" else []
-        with api_warm_start(modules):  # Prefect's temporary API starts while the run's modules load
+        with api_warm_start(modules) as api:  # Prefect's temporary API starts while the run's modules load
             from rotaflow.flows.validate import validate_schedule
-        with progress_shown(show_progress if contingency != "none" else False, as_json=as_json):
+        with progress_shown(show_progress if contingency != "none" else False, as_json=as_json), run_settings(api):
             state = validate_schedule(
                 program,
                 str(schedule),
