@@ -80,13 +80,15 @@ def repair(
 ) -> None:
     """Repair a published block after an absence: days before --from stay as published, the rest changes as
     little as every hard rule allows; writes changes.csv and changes.html; --publish makes it the next version."""
-    from rotaflow.flows.repair import repair_block
+    from rotaflow.flows.warm import RUN_MODULES, api_warm_start, run_settings
     from rotaflow.services.generate import check_out_dir
 
     survive = solve_options(program, time_limit, contingency)
     day = _date("--from", from_date)
     check_out_dir(out_dir)
-    with progress_shown(show_progress, as_json=as_json):
+    with api_warm_start(RUN_MODULES) as api:  # Prefect's temporary API starts while the run's modules load
+        from rotaflow.flows.repair import repair_block
+    with progress_shown(show_progress, as_json=as_json), run_settings(api):
         state = repair_block(
             program,
             block,
