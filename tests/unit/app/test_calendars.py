@@ -262,3 +262,36 @@ def test_every_person_given_gets_a_file_one_without_shifts_an_empty_valid_calend
     # RFC 5545: a calendar holds at least one component; an empty one holds its zone's VTIMEZONE
     assert [str(t["tzid"]) for t in empty.walk("VTIMEZONE")] == [ZONE]
     assert files["F1"].startswith(b"BEGIN:VCALENDAR\r\n") and files["F1"].endswith(b"END:VCALENDAR\r\n")
+
+
+def test_the_zone_is_made_once_and_every_calendar_is_what_icalendars_own_zones_give(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from icalendar import Timezone
+
+    from rotaflow.services import calendars
+
+    zone = "America/Chicago"  # a zone no other test writes: not made yet in this process
+    calendars.vtimezone.cache_clear()
+    made: list[str] = []
+    from_tzid = Timezone.from_tzid
+
+    def counted(tzid: str, *args: Any, **kwargs: Any) -> Timezone:
+        made.append(tzid)
+        return from_tzid(tzid, *args, **kwargs)
+
+    events = [_event(p, "2027-07-02", "DAY", f"u-{p}", 0) for p in ("R1", "R2", "R3")]
+    monkeypatch.setattr(Timezone, "from_tzid", staticmethod(counted))
+    files = calendar_files(events, [], timezone=zone, block_id="B1", names=None, dtstamp=STAMP, people=["R4"])
+    assert made == [zone]  # four calendars (R4's without events), one VTIMEZONE made
+    monkeypatch.setattr(Timezone, "from_tzid", staticmethod(from_tzid))
+    for person, raw in files.items():
+        calendar = Calendar.from_ical(raw)
+        assert [str(t["tzid"]) for t in calendar.walk("VTIMEZONE")] == [zone]
+        # icalendar's own way, on the same calendar without its zone: the same bytes
+        calendar.subcomponents = [c for c in calendar.subcomponents if c.name != "VTIMEZONE"]
+        if person == "R4":
+            calendar.add_component(Timezone.from_tzid(zone))
+        else:
+            calendar.add_missing_timezones()
+        assert bytes(calendar.to_ical()) == raw
