@@ -22,6 +22,7 @@ from rotaflow.configs.settings import Settings, get_settings
 from rotaflow.errors import InputError, Problem
 from rotaflow.flows import outcome
 from rotaflow.services.planning import program_today
+from rotaflow.tasks.arguments import as_is
 from rotaflow.tasks.contingency import (
     assemble_analysis,
     block_history,
@@ -110,16 +111,16 @@ def contingency_analysis(
     started = time.perf_counter()
     bundle = load_contingency_program(program)
     block_id = block_id or current_block(bundle)
-    cells = published_schedule(bundle, block_id, schedule)
-    history = block_history(bundle, block_id)
-    context = prepare_analysis(bundle, block_id, cells, history, from_date, deterministic_time)
-    first = screen(context, 1, [])
+    cells = published_schedule(as_is(bundle), block_id, as_is(schedule))
+    history = block_history(as_is(bundle), block_id)
+    context = prepare_analysis(as_is(bundle), block_id, as_is(cells), as_is(history), from_date, deterministic_time)
+    first = screen(as_is(context), 1, [])
     singles = first.settled + _solve(context, first.jobs)
     results = list(singles)
     if order == 2:
-        second = screen(context, 2, singles)
+        second = screen(as_is(context), 2, as_is(singles))
         results += second.settled + _solve(context, second.jobs)
-    return assemble_analysis(context, results, order, time.perf_counter() - started)
+    return assemble_analysis(as_is(context), as_is(results), order, time.perf_counter() - started)
 
 
 @flow(name="contingency-report", log_prints=False, on_failure=[outcome.unreported_failure])

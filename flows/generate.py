@@ -25,6 +25,7 @@ from rotaflow.flows.validate import validate_schedule
 from rotaflow.services import generate as service
 from rotaflow.services import versions
 from rotaflow.services.results import GenerateResult, NotYet, clocked, move_phase, phase
+from rotaflow.tasks.arguments import as_is
 from rotaflow.tasks.generate import (
     build_instance,
     explain_infeasibility,
@@ -117,7 +118,7 @@ def _generate(
         if days_away > next_within_days:
             return _not_yet(bundle.program.key, block_id, days_away, next_within_days)
     with phase("build"):
-        instance, rules = build_instance(bundle, block_id)
+        instance, rules = build_instance(as_is(bundle), block_id)
     settings = service.load_solver_settings(time_limit_seconds=time_limit_seconds)
     out = out_dir or str(get_settings().var_dir / "runs" / f"{bundle.program.key}-{block_id}-{run_id[:8]}")
     service.claim_out_dir(out)  # marked as rotaflow's; an earlier run's files in it are replaced
@@ -133,17 +134,17 @@ def _generate(
     if base is not None:  # the block is published already: the run starts from that version
         summary = summary.with_(based_on_version=base.number)
     with phase("preflight"):
-        report = run_preflight(instance, rules)
+        report = run_preflight(as_is(instance), as_is(rules))
     summary = summary.screened(report)
     if not report.ok:
         return _stop(out, instance, bundle, summary, "the preflight screens refused the block")
     with phase("build"):  # the model is built, then solved: the solver's own seconds are phase "solve"
-        result = solve_schedule(instance, rules, settings)
+        result = solve_schedule(as_is(instance), as_is(rules), settings)
     move_phase("build", "solve", result.seconds)
     summary = summary.solved(result)
     if result.status == "infeasible":
         with phase("solve"):  # the diagnosis solves too
-            summary = summary.diagnosed(explain_infeasibility(instance, rules, settings))
+            summary = summary.diagnosed(explain_infeasibility(as_is(instance), as_is(rules), settings))
         return _stop(out, instance, bundle, summary, "the hard rules conflict")
     if result.status == "cancelled":  # the kill switch: nothing is checked, published or exported
         return Cancelled(message=f"the run was cancelled after {result.seconds:.1f} s of solving")
@@ -152,7 +153,7 @@ def _generate(
     summary = _check_export_validate(program, out, instance, bundle, rules, result, summary, contingency)
     if summary.hard_violations:  # recorded, never published
         with phase("publish"):
-            publish(bundle.program.key, stored.version, instance, result, summary, started_at)
+            publish(bundle.program.key, stored.version, as_is(instance), as_is(result), summary, started_at)
         summary = summary.timed()
         write_summary(out, summary)
         message = f"{violations_found(summary)}; nothing published; see {Path(out).resolve() / 'findings.csv'}"
@@ -163,7 +164,7 @@ def _generate(
         return outcome.failed(message, data=InfeasibleError(message, summary=summary.as_dict()))
     if not backup:
         with phase("publish"):
-            published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
+            published = publish(bundle.program.key, stored.version, as_is(instance), as_is(result), summary, started_at)
         summary = summary.published_as(published.inserted > 0, published.block_version).backed_up(NO_BACKUP)
         summary = summary.timed()
         write_summary(out, summary)
@@ -171,7 +172,8 @@ def _generate(
     try:
         with transaction():  # publish + backup: a backup that fails withdraws the schedule again
             with phase("publish"):
-                published = publish(bundle.program.key, stored.version, instance, result, summary, started_at)
+                key, version = bundle.program.key, stored.version
+                published = publish(key, version, as_is(instance), as_is(result), summary, started_at)
             summary = summary.published_as(published.inserted > 0, published.block_version)
             with phase("backup"):
                 summary = summary.backed_up(_back_up(out))
@@ -255,10 +257,10 @@ def _check_export_validate(
         seconds) are timed on the run's clock, if any.
     """
     with phase("checks"):
-        findings = validate_schedule_rules(instance, rules, result)
+        findings = validate_schedule_rules(as_is(instance), as_is(rules), as_is(result))
     summary = summary.checked(findings)
     with phase("export"):
-        export_outputs(out, instance, bundle, result.cells, findings, summary)
+        export_outputs(out, as_is(instance), as_is(bundle), as_is(result.cells), as_is(findings), summary)
     summary = summary.written_to(out)
     with phase("validation"):
         checked = validate_schedule(
@@ -313,7 +315,7 @@ def _stop(out: str, instance: Any, bundle: Any, summary: GenerateResult, why: st
     """A run that ends without a schedule: its summary (and empty outputs) written, the run failed (and
     ``rotaflow.generation.failed`` emitted, unless ``emit`` is false: the caller says it its own way)."""
     with phase("export"):
-        export_outputs(out, instance, bundle, frozenset(), [], summary.timed())
+        export_outputs(out, as_is(instance), as_is(bundle), frozenset(), [], summary.timed())
     summary = summary.written_to(out).timed()  # the phases with the export's own seconds (a run with a clock)
     write_summary(out, summary)
     message = f"{why}; see {Path(out).resolve() / 'summary.json'}"

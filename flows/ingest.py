@@ -8,6 +8,7 @@ from prefect.states import State
 from rotaflow.db.repositories import IngestResult
 from rotaflow.errors import InputError
 from rotaflow.flows import outcome
+from rotaflow.tasks.arguments import as_is
 from rotaflow.tasks.ingest import (
     Rejected,
     check_contracts,
@@ -28,15 +29,15 @@ def ingest_program(program: str) -> IngestResult | State:
     files = read_bundle(program)
     if isinstance(files, Rejected):
         return reject(program, files.error, None)
-    bundle = check_contracts(files, program)
+    bundle = check_contracts(as_is(files), program)
     if isinstance(bundle, Rejected):
         return reject(program, bundle.error, files)
-    report = check_expectations(bundle)
+    report = check_expectations(as_is(bundle))
     if isinstance(report, Rejected):
         return reject(program, report.error, files)
-    result = store_bundle(bundle, program)
+    result = store_bundle(as_is(bundle), program)
     result.notes = list(bundle.notes)
-    publish_ingest_summary(program, result, bundle, report)
+    publish_ingest_summary(program, result, as_is(bundle), report)
     kept = "a new version" if result.created_version else "unchanged"
     return outcome.completed(f"ingested {result.program_key}: version {result.version} ({kept})", data=result)
 

@@ -28,6 +28,7 @@ from rotaflow.services import generate as service
 from rotaflow.services import repair as repairs
 from rotaflow.services.generate import PublishConflict
 from rotaflow.services.results import GenerateResult
+from rotaflow.tasks.arguments import as_is
 from rotaflow.tasks.generate import (
     explain_infeasibility,
     load_for_generation,
@@ -135,7 +136,7 @@ def repair(
         rules=[r.name for r in rules],
         time_limit_seconds=settings.time_limit_seconds,
     ).with_(based_on_version=getattr(base, "number", None))
-    report = run_preflight(instance, rules)
+    report = run_preflight(as_is(instance), as_is(rules))
     summary = summary.screened(report)
     if not report.ok:
         emit_repair_event("failed", summary.program, block_id, reason="the preflight screens refused the block")
@@ -144,7 +145,7 @@ def repair(
     result = repaired.result
     summary = summary.solved(result).with_(repair=repairs.repair_facts(instance, repaired, None))
     if result.status == "infeasible":
-        summary = summary.diagnosed(explain_infeasibility(instance, rules, settings))
+        summary = summary.diagnosed(explain_infeasibility(as_is(instance), as_is(rules), settings))
         emit_repair_event("failed", summary.program, block_id, reason="the repair is impossible")
         return _stop(out, instance, bundle, summary, "no repair keeps every hard rule", emit=False)
     if result.status == "cancelled":
@@ -207,13 +208,13 @@ def _publish(
 ) -> dict[str, Any] | State:
     """Publish the repaired schedule as the block's next version, with its quick backup in one transaction."""
     if not backup:
-        published = publish(program_key, version, instance, result, summary, started_at)
+        published = publish(program_key, version, as_is(instance), as_is(result), summary, started_at)
         summary = summary.published_as(published.inserted > 0, published.block_version).backed_up(NO_BACKUP)
         write_summary(out, summary)
         return _published(summary)
     try:
         with transaction():
-            published = publish(program_key, version, instance, result, summary, started_at)
+            published = publish(program_key, version, as_is(instance), as_is(result), summary, started_at)
             summary = summary.published_as(published.inserted > 0, published.block_version)
             summary = summary.backed_up(_back_up(out))
     except BackupFailed as exc:

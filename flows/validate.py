@@ -18,6 +18,7 @@ from rotaflow.errors import InfeasibleError
 from rotaflow.flows import outcome
 from rotaflow.services.generate import check_out_dir
 from rotaflow.services.validate import check_run_facts, validation_facts, validation_result
+from rotaflow.tasks.arguments import as_is
 from rotaflow.tasks.validate import load_program, publish_validation, read_schedule, run_validation, write_report
 
 __all__ = ["validate_schedule"]
@@ -48,7 +49,7 @@ def validate_schedule(
     if loaded.is_failed():
         return outcome.failed(str(loaded.message), data=loaded.result(raise_on_failure=False))
     bundle = loaded.result()
-    read = read_schedule(bundle, schedule, return_state=True)
+    read = read_schedule(as_is(bundle), schedule, return_state=True)
     if read.is_failed():
         return outcome.failed(str(read.message), data=read.result(raise_on_failure=False))
     frame = read.result()
@@ -58,7 +59,7 @@ def validate_schedule(
 
         rows = pd.DataFrame(history, columns=["person_id", "date", "shift_id"])
         past = load_schedule(bundle, rows, file="history")
-    validation = run_validation(bundle, frame, past, block_id, None)
+    validation = run_validation(as_is(bundle), as_is(frame), as_is(past), block_id, None)
     if contingency != "none" and block_id is not None and not validation.hard_violations:
         # contingency asks whether a legal schedule survives losing people: it needs a legal schedule
         from rotaflow.flows.contingency import contingency_report
@@ -70,9 +71,9 @@ def validate_schedule(
         get_settings().var_dir / "validations" / f"{bundle.program.key}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     )
     facts = validation_facts(bundle.program.key, Path(schedule).name, block_id, extra)
-    written = write_report(out, validation, bundle, facts, data_docs)
+    written = write_report(out, as_is(validation), as_is(bundle), as_is(facts), data_docs)
     title = f"`{bundle.program.key}`" + (f" block {block_id}" if block_id else "")
-    publish_validation(validation, written, title)
+    publish_validation(as_is(validation), written, title)
     result = validation_result(validation, facts, out)
     if validation.hard_violations:
         message = f"{validation.hard_violations} hard violation(s) found; see {out}/findings.csv"
