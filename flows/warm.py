@@ -185,10 +185,11 @@ def api_warm_start(modules: Iterable[str] = RUN_MODULES) -> Iterator[TemporaryAp
     """Prefect's temporary API starting (when the runs need one) while the ``with`` block and then the import
     of ``modules`` run; on leaving, the API answers and Prefect's settings name it (``PREFECT_API_URL``).
 
-    Yields the API being started (None: a server is named, in the environment or in Prefect's settings: a
-    profile, a .env or prefect.toml file; or Prefect's temporary servers are disabled with
-    ``PREFECT_SERVER_EPHEMERAL_ENABLED``: nothing is started or imported). Raises ``RotaflowError`` when the API
-    does not answer in time (it is stopped).
+    Yields the API being started, or None when a server is named or Prefect's temporary servers are disabled
+    (``PREFECT_SERVER_EPHEMERAL_ENABLED``): ``modules`` are not imported then. Named in the environment, nothing
+    is started; named only in Prefect's other settings (a profile, a .env or prefect.toml file), which are read
+    once the API's process has been started, that process is stopped again. Raises ``RotaflowError`` when the
+    API does not answer in time (it is stopped).
     """
     if _named_elsewhere():
         yield None
@@ -219,7 +220,7 @@ def api_warm_start(modules: Iterable[str] = RUN_MODULES) -> Iterator[TemporaryAp
                 importlib.import_module(name)
         waiting.join()
     finally:
-        given_up.set()  # the block raised: the wait ends at once
+        given_up.set()  # when the block raised, the wait ends at once
         waiting.join()
         if not answered.is_set():
             api.stop()
