@@ -248,34 +248,21 @@ def calendar_file(
         if is_cancelled:
             event.add("status", "CANCELLED")
         calendar.add_component(event)
-    _add_missing_timezones(calendar)  # a VTIMEZONE for the program's zone, so instants read back exactly
-    if not items:  # a calendar holds at least one component (RFC 5545): the zone's
-        calendar.add_component(vtimezone(timezone))
+    # the program zone's VTIMEZONE, first (as icalendar's add_missing_timezones puts it), so instants read back
+    # exactly: every event is in that zone, and a calendar without events holds it as its one component (RFC 5545)
+    calendar.subcomponents.insert(0, vtimezone(timezone))
     return bytes(calendar.to_ical())
 
 
 @functools.lru_cache(maxsize=32)
 def vtimezone(tzid: str) -> Any:
     """The VTIMEZONE of ``tzid`` (icalendar's ``Timezone.from_tzid`` over its default span of dates), made once per
-    process and shared by every calendar written: icalendar builds it from the zone's transitions, which took
-    about 30 ms a calendar (4.6 of the 6 s that a 144-resident block's calendars took), and asks its callers to
-    cache it. Read only: a calendar's ``to_ical`` only reads its components."""
+    process and shared by every calendar written: icalendar builds it from the zone's transitions and asks its
+    callers to cache it (in a py-spy profile of a 144-resident run, 4.6 of the 6 s its calendars took, export and
+    feed). Read only: a calendar's ``to_ical`` only reads its components."""
     from icalendar import Timezone
 
     return Timezone.from_tzid(tzid)
-
-
-def _add_missing_timezones(calendar: Any) -> None:
-    """icalendar's ``Calendar.add_missing_timezones`` with the zones made once (:func:`vtimezone`): a VTIMEZONE for
-    each zone an event names that the calendar lacks, after its other VTIMEZONEs (a zone unknown is left out)."""
-    at = len(calendar.timezones)
-    for tzid in calendar.get_missing_tzids():
-        try:
-            zone = vtimezone(tzid)
-        except ValueError:
-            continue
-        calendar.subcomponents.insert(at, zone)
-        at += 1
 
 
 def calendar_files(
