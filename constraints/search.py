@@ -70,6 +70,12 @@ the instance (three people of thirty) reaches a useful size within a few steps, 
 SMOOTHING = 0.2
 """The weight of the latest step in a kind's moving average of gain per second."""
 
+START_CELLS = 4000
+"""A kind's first size is a tenth of the people or days, or less on a model of more than ten times this
+many cells: about this many cells freed. A step far too large times out at its full limit and its kind
+shrinks by ``RESIZE`` only, while one too small is quick and grows by ``QUICK_RESIZE``: on Instance22 (364
+days, 182 000 cells) the first steps at a tenth freed 18 000 cells and each ran out of its time."""
+
 
 HEAVIEST_FIRST = 0.25
 """The share of the time the search spends on the heaviest penalties alone."""
@@ -155,7 +161,7 @@ def neighbourhood_search(
     on that plateau the search moves freely between schedules the lighter terms would hold
     it to, and its answer is the hint the whole search starts from.
 
-    With ``companion`` and two workers or more, one worker runs CP-SAT on the whole model
+    With ``companion`` and two workers or more, and no ``start``, one worker runs CP-SAT on the whole model
     from the start, with every constraint in its LP relaxation (:class:`_Companion`). On small
     and middling models that search finds schedules the neighbourhoods miss, and it may prove
     one optimal, which ends the search. Its schedules join the search on the whole objective.
@@ -168,7 +174,9 @@ def neighbourhood_search(
     With ``start`` (a schedule that keeps every hard rule, say one built person by person), the
     search begins from it instead of from a first CP-SAT solve: on models too large for CP-SAT to
     find any schedule in time. CP-SAT only completes it (every other variable follows from the
-    cells); if it cannot, the search begins as without it.
+    cells); if it cannot, the search begins as without it. No companion runs then: on such models it
+    finds no schedule either (none in seven traced runs of 60 to 600 s on Instance20 to 22), and its worker steps
+    neighbourhoods from the start.
 
     As :func:`~rotaflow.constraints.solve.solve`: setting ``stop`` ends every solve within moments
     (status ``cancelled``, with the best schedule so far); ``on_progress`` hears of each better
@@ -186,7 +194,7 @@ def neighbourhood_search(
         built = _hinted(built, frozenset(hint))  # a copy: the caller's model keeps its own hint
     side = (
         _Companion(built, started + time_limit, seed, patience * time_limit, FIRST_WAIT * time_limit)
-        if companion and workers > 1
+        if companion and workers > 1 and start is None
         else None
     )
     if side is not None:
@@ -683,7 +691,7 @@ class _Search:
         self.progress: list[Progress] = []
         self.kinds = kinds
         self.select = select
-        self.size = dict.fromkeys(kinds, 0.1)
+        self.size = dict.fromkeys(kinds, min(0.1, START_CELLS / max(1, len(built.x.indices()))))
         self.rate = dict.fromkeys(kinds, math.inf)
         """Each kind's recent gain per second of solving (infinite until tried)."""
         self.seed = seed

@@ -20,6 +20,7 @@ from rotaflow.constraints.search import (
     LAG,
     QUICK_RESIZE,
     RESIZE,
+    START_CELLS,
     _Companion,
     _heaviest,
     _hinted,
@@ -141,6 +142,20 @@ def test_a_kind_whose_steps_are_quick_grows_faster_than_one_whose_steps_take_the
     slow.run(0, 0.0, 0.002, effort=0.3)  # steps whose limit is so short that none is quick beside it
     assert slow.steps >= 3
     assert slow.size["people"] <= 0.1 * RESIZE**slow.steps
+
+
+def test_kinds_start_at_a_tenth_or_at_about_start_cells_on_a_large_model(
+    instance2: tuple[BuiltModel, _Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rotaflow.constraints.search as search_module
+
+    built, _ = instance2
+    cells = len(built.x.indices())
+    assert cells < 10 * START_CELLS  # a small model: a tenth, as always
+    assert set(_search(instance2).size.values()) == {0.1}
+    monkeypatch.setattr(search_module, "START_CELLS", cells / 40)  # as if the model were four times as large
+    search = _search(instance2)
+    assert list(search.size.values()) == pytest.approx([1 / 40] * len(ALL_KINDS))
 
 
 def test_a_search_by_effort_is_reproducible_and_feasible(instance2: tuple[BuiltModel, _Run]) -> None:
@@ -418,3 +433,19 @@ def test_the_search_begins_from_a_given_schedule_without_a_bound() -> None:
     assert result.progress[0].objective == evaluate(ci, roster).objective
     assert result.objective is not None and result.objective <= result.progress[0].objective
     assert evaluate(ci, {p: {d: s for q, d, s in result.cells if q == p} for p in ci.staff_ids}).hard_violations == []
+
+
+def test_no_companion_runs_beside_a_search_that_begins_from_a_given_schedule(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A given schedule stands for a model too large for CP-SAT on its own: both workers step neighbourhoods."""
+    instance, rules = curtois_problem(load_curtois(SHARED / "Instance2.txt"))
+    built = build_model(instance, rules)
+    first = _solve_whole(built, 10, 2, 0, switch=0.0)
+    assert first.solution is not None
+    cells = built.x.extract(lambda v: _value(first.solution, v))
+    neighbourhood_search(built, time_limit=2, workers=2, seed=0, heaviest_first=0, log=True)
+    assert "companion:" in capsys.readouterr().out
+    neighbourhood_search(built, time_limit=2, workers=2, seed=0, heaviest_first=0, log=True, start=cells)
+    out = capsys.readouterr().out
+    assert "companion:" not in out and " t1 " in out  # the second worker steps too
