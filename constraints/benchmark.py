@@ -131,8 +131,8 @@ def solve_curtois(
     On instances above ``CONSTRUCT_ABOVE`` cells the search starts instead from a roster built person
     by person (:func:`construct_curtois`). When too little time is left after building it
     (``SEARCH_AFTER``), that roster, improved person by person for the rest of the time, is the answer;
-    otherwise the search has all the time left (on Instance20, seed 0, the search gained ten times as
-    much per second as improving person by person).
+    otherwise the search has all the time left (on Instance20, seed 0, 300 s: 5582 from the roster as
+    built, 8678 after improving it person by person for three quarters of the time).
     The objective reported is the independent evaluator's; a roster it finds a hard violation in
     is reported ``invalid`` with no objective. With ``roster_path``, a roster found is written there
     as CSV (:func:`~rotaflow.constraints.curtois.roster_to_csv`, whole or not at all) and the result
