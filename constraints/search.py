@@ -691,7 +691,6 @@ class _Search:
         self.progress: list[Progress] = []
         self.kinds = kinds
         self.select = select
-        self.size = dict.fromkeys(kinds, min(0.1, START_CELLS / max(1, len(built.x.indices()))))
         self.rate = dict.fromkeys(kinds, math.inf)
         """Each kind's recent gain per second of solving (infinite until tried)."""
         self.seed = seed
@@ -705,6 +704,8 @@ class _Search:
         indices = built.x.indices()
         self.var = [indices[cell] for cell in self.cells]
         """The model variable of each cell position."""
+        self.size = dict.fromkeys(kinds, min(0.1, START_CELLS / max(1, len(self.var))))
+        """Each kind's size: the share of the people or days its neighbourhoods free."""
         self.groups: list[list[list[int]]] = [[[] for _ in range(inst.days)] for _ in self.people]
         """Cell positions by person and day."""
         for position, (person, day, _) in enumerate(self.cells):

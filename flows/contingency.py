@@ -111,7 +111,7 @@ def contingency_analysis(
     started = time.perf_counter()
     bundle = load_contingency_program(program)
     block_id = block_id or current_block(bundle)
-    cells = published_schedule(as_is(bundle), block_id, as_is(schedule))
+    cells = published_schedule(as_is(bundle), block_id, schedule)
     history = block_history(as_is(bundle), block_id)
     context = prepare_analysis(as_is(bundle), block_id, as_is(cells), as_is(history), from_date, deterministic_time)
     first = screen(as_is(context), 1, [])

@@ -217,7 +217,7 @@ def _solver(context: ContingencyContext) -> cp_model.CpSolver:
     # minimal (2 of 12 without) in 0.6 times the time, the repairs found half as large (75 changes against 159)
     solver.parameters.linearization_level = 2
     # one presolve pass: the model is the block with most cells fixed, and the later passes mostly spent the
-    # deterministic budget the search then lacked. Same jobs (bench note, issue 18): the sample's 8 open N-1
+    # deterministic budget the search then lacked. Same jobs, both ways: the sample's 8 open N-1
     # scenarios 8 of 8 proved minimal (1 of 8 with three passes), 2 to 11 changes each (2 to 69), 3.1 s against
     # 3.7 s a job; a 48-resident block's job 3.8 s against 5.0, a 24-resident's two 1.3 and 1.9 s against 2.0,
     # the same repairs
