@@ -375,6 +375,14 @@ class Schedule:
             slots.sort(key=lambda s: (s.start, s.shift))
         return out
 
+    @cached_property
+    def by_slot(self) -> dict[tuple[int, str], frozenset[str]]:
+        """Who works each (day, shift) that anyone works: a rule of a shift reads its people, not every cell."""
+        out: dict[tuple[int, str], set[str]] = {}
+        for person, day, shift in self.cells:
+            out.setdefault((day, shift), set()).add(person)
+        return {slot: frozenset(people) for slot, people in out.items()}
+
     def works(self, person: str, day: int, shift: str | None = None) -> bool:
         if shift is not None:
             return (person, day, shift) in self.cells

@@ -41,7 +41,7 @@ class Coverage(Rule):
         inst = schedule.instance
         out = []
         for demand in inst.demands:
-            count = sum(1 for p in demand.people if (p, demand.day, demand.shift) in schedule.cells)
+            count = len(demand.people & schedule.by_slot.get((demand.day, demand.shift), frozenset()))
             when = f"{demand.shift} on {date_label(inst, demand.day)}"
             if count < demand.min:
                 out.append(

@@ -67,7 +67,7 @@ class SupervisionRatio(Rule):
         scope = set(people)
         out = []
         for day, shift in sorted(self._supervised(inst, params)):
-            on = [inst.person[p] for p, d, s in schedule.cells if d == day and s == shift]
+            on = [inst.person[p] for p in schedule.by_slot.get((day, shift), ())]
             faculty = sum(1 for p in on if p.role == "faculty")
             pgy1 = sum(1 for p in on if p.role == "resident" and p.pgy == 1 and p.id in scope)
             others = sum(1 for p in on if p.role == "resident" and p.pgy != 1 and p.id in scope)

@@ -93,6 +93,9 @@ class _Group:
     rows: tuple[tuple[Demand, frozenset[str]], ...]
     need: int
     flow: int
+    assigned: dict[str, int]
+    """A maximum flow of ``flow``: the row (a place in ``rows``) each person it runs through fills. Losing only
+    others leaves that flow whole, so it stays the largest (the remaining graph is a part of the whole)."""
 
 
 def _available(context: ContingencyContext, demand: Demand) -> frozenset[str]:
@@ -170,23 +173,74 @@ def _groups(context: ContingencyContext) -> list[_Group]:
         seen.add(key)
         rows = tuple(r for s in running for r in _disjoint(by_slot[(s.day, s.shift)]))
         need = sum(d.min for d, _ in rows)
-        out.append(_Group(slot.start, slot.day, slot.shift, rows, need, _flow(rows, set())))
+        flow, assigned = _flow(rows)
+        out.append(_Group(slot.start, slot.day, slot.shift, rows, need, flow, assigned))
     return out
 
 
-def _flow(rows: Sequence[tuple[Demand, frozenset[str]]], gone: set[str]) -> int:
+def _flow(rows: Sequence[tuple[Demand, frozenset[str]]]) -> tuple[int, dict[str, int]]:
+    """The maximum flow from the rows' minimums through the people free for them, each person one unit, and
+    the row each person it runs through fills (:attr:`_Group.assigned`)."""
     graph = max_flow.SimpleMaxFlow()
     nodes: dict[str, int] = {}
+    arcs: list[tuple[int, str, int]] = []  # (row, person, arc)
     for n, (demand, free) in enumerate(rows):
         graph.add_arc_with_capacity(0, 2 + n, demand.min)
-        for person in sorted(free - gone):
+        for person in sorted(free):
             if person not in nodes:
                 nodes[person] = 2 + len(rows) + len(nodes)
                 graph.add_arc_with_capacity(nodes[person], 1, 1)
-            graph.add_arc_with_capacity(2 + n, nodes[person], 1)
+            arcs.append((n, person, graph.add_arc_with_capacity(2 + n, nodes[person], 1)))
     if graph.solve(0, 1) != graph.OPTIMAL:  # pragma: no cover - a bipartite flow always solves
-        return 0
-    return int(graph.optimal_flow())
+        return 0, {}
+    return int(graph.optimal_flow()), {person: n for n, person, arc in arcs if graph.flow(arc)}
+
+
+def _flow_without(group: _Group, lost: frozenset[str], from_day: int) -> int:
+    """The group's maximum flow once ``lost`` may fill no row from ``from_day`` on: its flow less the units they
+    carried there, each regained by an augmenting path (breadth first, over the rows) where one exists.
+
+    The group's flow is a maximum, so the only new paths start at the rows that lost a unit, or reach a lost
+    person freed for the earlier rows; every row short of its minimum is searched from until none gains."""
+    rows = group.rows
+    free = [free if demand.day < from_day else free - lost for demand, free in rows]
+    assigned = {p: n for p, n in group.assigned.items() if not (p in lost and rows[n][0].day >= from_day)}
+    filled = [0] * len(rows)
+    for n in assigned.values():
+        filled[n] += 1
+    flow = len(assigned)
+    stuck: set[int] = set()  # rows short of their minimum that no path reaches a free person from
+    while True:
+        short = [n for n, (demand, _) in enumerate(rows) if filled[n] < demand.min and n not in stuck]
+        if not short:
+            return flow
+        start = short[0]
+        came: dict[int, tuple[int, str] | None] = {start: None}  # row -> (row before, person moved from it)
+        queue = [start]
+        end: tuple[int, str] | None = None
+        for row in queue:
+            for person in free[row]:  # the flow's size is one whatever the order
+                other = assigned.get(person)
+                if other is None:
+                    end = (row, person)
+                    break
+                if other not in came:
+                    came[other] = (row, person)
+                    queue.append(other)
+            if end is not None:
+                break
+        if end is None:
+            stuck.add(start)
+            continue
+        row, person = end
+        while True:  # person fills row, whose person on the path moves to the row before it, back to the start
+            assigned[person] = row
+            step = came[row]
+            if step is None:
+                break
+            row, person = step
+        filled[start] += 1
+        flow += 1
 
 
 @dataclass(frozen=True)
@@ -276,7 +330,7 @@ def _supply_screen(context: ContingencyContext, removed: Sequence[str]) -> tuple
         if group.flow - len(lost) >= group.need:  # one person less takes at most one unit of flow
             continue
         if (n, lost) not in flows:  # pairs mostly share the loss of one member: remember each
-            flows[(n, lost)] = _flow([(d, free if d.day < f else free - lost) for d, free in group.rows], set())
+            flows[(n, lost)] = _flow_without(group, lost, f)
         if flows[(n, lost)] < group.need:
             failures = [(group.instant, group.day, group.shift)]
             break

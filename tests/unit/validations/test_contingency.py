@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rotaflow.constraints.instance import Demand
 from rotaflow.errors import InfeasibleError, InputError
 from rotaflow.validations.bundle import Bundle, parse_bundle
 from rotaflow.validations.contingency import (
@@ -27,6 +28,7 @@ from rotaflow.validations.contingency import (
     screen_scenarios,
     solve_serially,
 )
+from rotaflow.validations.contingency.screens import _flow, _flow_without, _Group
 
 START = dt.date(2027, 7, 5)  # a Monday
 ROTATIONS = [
@@ -298,6 +300,35 @@ def test_overlapping_shifts_need_different_people_the_flow_screen_finds_it(tmp_p
         START,
         "CLINIC",
     )
+
+
+@st.composite
+def _flow_groups(draw: st.DrawFn) -> tuple[tuple[tuple[Demand, frozenset[str]], ...], int, frozenset[str]]:
+    """Rows of a group (a minimum, the people free for it, a day), the date people are lost from, and who."""
+    people = [f"P{n}" for n in range(draw(st.integers(1, 7)))]
+    rows = tuple(
+        (Demand(draw(st.integers(0, 2)), f"S{n}", frozenset(people), min=draw(st.integers(0, 3))), free)
+        for n, free in enumerate(draw(st.lists(st.frozensets(st.sampled_from(people)), min_size=1, max_size=4)))
+    )
+    lost = draw(st.frozensets(st.sampled_from(people), min_size=1, max_size=2))
+    return rows, draw(st.integers(0, 3)), lost
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_flow_groups())
+def test_the_flow_after_a_loss_is_the_maximum_flow_of_what_is_left(
+    case: tuple[tuple[tuple[Demand, frozenset[str]], ...], int, frozenset[str]],
+) -> None:
+    """The supply screen regains the units its lost people carried by augmenting paths from the group's flow:
+    always OR-Tools' own maximum flow of the rows with them gone from the date on."""
+    rows, from_day, lost = case
+    flow, assigned = _flow(rows)
+    group = _Group(dt.datetime(2027, 7, 1), 0, "S0", rows, sum(d.min for d, _ in rows), flow, assigned)
+    assert set(assigned) <= frozenset().union(*(free for _, free in rows)) and len(assigned) == flow
+    assert all(person in rows[n][1] for person, n in assigned.items())
+    assert all(sum(1 for n in assigned.values() if n == k) <= d.min for k, (d, _) in enumerate(rows))
+    left = tuple((d, free if d.day < from_day else free - lost) for d, free in rows)
+    assert _flow_without(group, lost, from_day) == _flow(left)[0]
 
 
 def test_losing_a_supervisor_is_uncovered_when_the_residents_need_two(tmp_path: Path) -> None:

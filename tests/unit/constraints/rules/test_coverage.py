@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rotaflow.constraints.instance import Demand, Instance
+from rotaflow.constraints.instance import Demand, Instance, Schedule
 from tests.unit.constraints.ruletools import DAY, NIGHT, configured, exactly, found, instance, solve_with, violations
 
 RULE = "coverage"
@@ -75,3 +75,12 @@ def test_as_a_soft_rule_each_missing_person_costs_its_weight() -> None:
     result = solve_with(inst, rules, pins=exactly(inst, cells))
     assert (result.status, result.objective) == ("optimal", 5 * (2 + 1))
     assert [(v.first_day, v.severity) for v in violations(inst, rules, cells)] == [(0, "warning"), (1, "warning")]
+
+
+def test_the_checker_counts_the_people_of_each_shift_from_the_schedule() -> None:
+    """``Schedule.by_slot``: who works each (day, shift) anyone works, read once for all the rows of a shift."""
+    inst = ward(Demand(0, "DAY", TEAM, min=2), Demand(0, "DAY", frozenset({"R4"}), max=0))
+    cells = {("R1", 0, "DAY"), ("R4", 0, "DAY"), ("R2", 1, "NIGHT")}
+    schedule = Schedule.of(inst, cells)
+    assert schedule.by_slot == {(0, "DAY"): frozenset({"R1", "R4"}), (1, "NIGHT"): frozenset({"R2"})}
+    assert found(inst, configured(RULE), cells) == [(RULE, None, 0, 0, 1, 2), (RULE, None, 0, 0, 1, 0)]
