@@ -290,15 +290,21 @@ def _hard_violations(
     inst = context.instance
     schedule = Schedule.of(inst, cells)
     gone = set(removed)
+    own: Schedule | None = None  # the changed people's shifts alone: what their personal rules read
     out: list[Violation] = []
     for rule in context.rules:
+        checked = schedule
         if rule.name in _PERSONAL and changed is not None:
             people = [p for p in changed if p not in gone and rule.selector.person_matches(inst, p)]
+            if own is None:
+                keep = set(changed) - gone
+                own = Schedule.of(inst, (cell for cell in cells if cell[0] in keep))
+            checked = own
         else:
             people = [p for p in inst.person_ids if rule.selector.person_matches(inst, p)]
         if not people and rule.name in _PERSONAL:
             continue
-        for violation in rule.rule.check(schedule, rule.params, people, rule.selector):
+        for violation in rule.rule.check(checked, rule.params, people, rule.selector):
             if violation.severity == "violation" and violation.person not in gone:
                 out.append(violation)
     return out

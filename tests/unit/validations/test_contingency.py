@@ -226,6 +226,23 @@ def test_a_removal_needing_k_repairs_is_filled_at_the_lower_bound(trio: Bundle) 
     assert a.stand_ins == ("B", "C")  # the least loaded first: B, then C, then B again
 
 
+def test_a_candidate_repair_is_checked_on_the_changed_peoples_own_shifts_and_every_shift_rule(trio: Bundle) -> None:
+    """The personal rules read only the changed people's shifts (``Rule.personal``); coverage reads them all."""
+    from rotaflow.validations.contingency.context import _hard_violations
+
+    context = prepare_context(trio, "B1", TRIO_CELLS)
+    five = frozenset(cells("B DAY 0-4", "C DAY 5-6"))  # B stands in for A's three days: five, one over the cap
+    found = _hard_violations(context, five, changed=("B",), removed=("A",))
+    assert [(v.rule, v.person) for v in found] == [("max_shifts_per_type", "B")]
+    everybody = _hard_violations(context, five, changed=None, removed=("A",))
+    assert [(v.rule, v.person, v.message) for v in found] == [(v.rule, v.person, v.message) for v in everybody]
+    assert _hard_violations(context, five, changed=("C",), removed=("A",)) == []  # B's shifts go unread then
+    gap = frozenset(cells("B DAY 0-3", "C DAY 5-6"))  # day 4 uncovered: a shift rule, whoever changed
+    assert [(v.rule, v.first_day) for v in _hard_violations(context, gap, changed=("B",), removed=("A",))] == [
+        ("coverage", 4)
+    ]
+
+
 def test_a_pair_is_fatal_though_neither_member_is_critical(trio: Bundle) -> None:
     analysis = analyse_contingency(trio, "B1", TRIO_CELLS, order=2)
     assert analysis.critical == ()
