@@ -154,6 +154,24 @@ class ContingencyContext:
         return self._derived("supervision_scope", make)  # type: ignore[no-any-return]
 
     @property
+    def shifts_of(self) -> dict[str, tuple[frozenset[Cell], int]]:
+        """Each person's published shifts and their minutes of work (read once, not in every scenario)."""
+
+        def make() -> dict[str, tuple[frozenset[Cell], int]]:
+            mine: dict[str, set[Cell]] = defaultdict(set)
+            for cell in self.published:
+                mine[cell[0]].add(cell)
+            slot = self.instance.slot
+            return {p: (frozenset(c), sum(slot(d, s).work_minutes for _, d, s in c)) for p, c in mine.items()}
+
+        return self._derived("shifts_of", make)  # type: ignore[no-any-return]
+
+    @property
+    def published_on(self) -> dict[tuple[int, str], frozenset[str]]:
+        """Who works each (day, shift) in the published schedule."""
+        return self._derived("published_on", lambda: Schedule.of(self.instance, self.published).by_slot)  # type: ignore[no-any-return]
+
+    @property
     def screen_rows(self) -> list[tuple[Demand, frozenset[str]]]:
         """Rows with a minimum (coverage and supervision) and who is free to fill them, by start."""
         return self._derived("screen_rows", lambda: _screen_rows(self))  # type: ignore[no-any-return]

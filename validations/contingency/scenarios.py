@@ -18,7 +18,6 @@ from rotaflow.validations.contingency.screens import (
     _budget_screen,
     _deficit,
     _lower_bound,
-    _on,
     _over_max,
     _supervision_deficit,
     _supply_screen,
@@ -30,21 +29,36 @@ __all__ = ["screen_scenarios"]
 # --------------------------------------------------------------------------- greedy repair
 
 
+def _on_left(context: ContingencyContext, removed: Sequence[str]) -> dict[tuple[int, str], set[str]]:
+    """Who works each (day, shift) once ``removed`` work no more from the date on: the published schedule's
+    people, less theirs."""
+    on: dict[tuple[int, str], set[str]] = defaultdict(set)
+    on.update((slot, set(people)) for slot, people in context.published_on.items())
+    shifts = context.shifts_of
+    for person in removed:
+        for _, day, shift in shifts.get(person, ((), 0))[0]:
+            if day >= context.from_day:
+                on[(day, shift)].discard(person)
+    return on
+
+
 def _greedy(
-    context: ContingencyContext, removed: tuple[str, ...], reduced: frozenset[Cell], need: dict[tuple[int, str], int]
+    context: ContingencyContext,
+    removed: tuple[str, ...],
+    reduced: frozenset[Cell],
+    need: dict[tuple[int, str], int],
+    on: dict[tuple[int, str], set[str]],
 ) -> tuple[frozenset[Cell], tuple[str, ...], bool]:
-    """One added shift per missing unit; (cells, stand-ins, whether every unit was filled)."""
+    """One added shift per missing unit; (cells, stand-ins, whether every unit was filled). ``on``: who works
+    each shift of ``reduced`` (:func:`_on_left`), which the added shifts join."""
     inst = context.instance
     gone = set(removed)
     eligibility = context.rule("rotation_eligibility") is not None
     leave = context.rule("blocking_absence") is not None
     cells = set(reduced)
-    mine: dict[str, set[Cell]] = defaultdict(set)
-    minutes: Counter[str] = Counter()
-    for cell in cells:
-        mine[cell[0]].add(cell)
-        minutes[cell[0]] += inst.slot(cell[1], cell[2]).work_minutes
-    on = _on(cells)
+    shifts = context.shifts_of  # the stand-ins' own shifts are as published: only the removed people's change
+    mine: dict[str, set[Cell]] = defaultdict(set)  # the shifts added to each stand-in
+    minutes: Counter[str] = Counter({p: shifts[p][1] for p in shifts if p not in gone})
     added: list[str] = []
     complete = True
     for day, shift in sorted(need, key=lambda k: (inst.slot(*k).start, k[1])):
@@ -70,7 +84,8 @@ def _greedy(
                 trial = here | {person}
                 if _deficit(context, day, shift, trial) != current - 1 or _over_max(context, day, shift, trial):
                     continue
-                if _personal_ok(context, person, frozenset(mine[person] | {(person, day, shift)})):
+                own = shifts.get(person, (frozenset(), 0))[0] | mine[person]
+                if _personal_ok(context, person, own | {(person, day, shift)}):
                     chosen = person
                     break
             if chosen is None:  # go on: the more units it fills, the better the solver's hint
@@ -110,7 +125,8 @@ def _settle(context: ContingencyContext, removed: tuple[str, ...]) -> ScenarioRe
             **kw,
         )
 
-    need = _lower_bound(context, _on(reduced))
+    on = _on_left(context, removed)
+    need = _lower_bound(context, on)
     bound = sum(need.values())
     if reduced == context.published or (
         not need and not _hard_violations(context, reduced, changed=(), removed=removed)
@@ -121,7 +137,7 @@ def _settle(context: ContingencyContext, removed: tuple[str, ...]) -> ScenarioRe
         return result(
             outcome="uncovered", settled_by="screen", first_uncovered_date=failed[0], first_uncovered_shift=failed[1]
         )
-    cells, stand_ins, complete = _greedy(context, removed, reduced, need)
+    cells, stand_ins, complete = _greedy(context, removed, reduced, need, on)
     if complete and not _hard_violations(context, cells, changed=stand_ins, removed=removed):
         return result(
             outcome="covered",

@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ortools.graph.python import max_flow
 
-from rotaflow.constraints.instance import Cell, Demand
+from rotaflow.constraints.instance import Demand
 from rotaflow.constraints.rules.acgme_weekly_hours import limit_minutes
 
 if TYPE_CHECKING:
@@ -59,13 +59,6 @@ def _over_max(context: ContingencyContext, day: int, shift: str, on: set[str]) -
         demand.max is not None and len(on & demand.people) > demand.max
         for demand in context.demands_at.get((day, shift), ())
     )
-
-
-def _on(cells: Iterable[Cell]) -> dict[tuple[int, str], set[str]]:
-    out: dict[tuple[int, str], set[str]] = defaultdict(set)
-    for person, day, shift in cells:
-        out[(day, shift)].add(person)
-    return out
 
 
 def _lower_bound(context: ContingencyContext, on: dict[tuple[int, str], set[str]]) -> dict[tuple[int, str], int]:
