@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -362,8 +362,19 @@ class Schedule:
     cells: frozenset[Cell]
 
     @classmethod
-    def of(cls, instance: Instance, cells: Iterable[Cell]) -> Schedule:
-        return cls(instance, frozenset(cells))
+    def of(
+        cls,
+        instance: Instance,
+        cells: Iterable[Cell],
+        *,
+        by_slot: Mapping[tuple[int, str], Iterable[str]] | None = None,
+    ) -> Schedule:
+        """The schedule of ``cells``; ``by_slot``, when the caller knows it already: who works each (day, shift) of
+        them (a shift nobody works may be left out or empty), then not read from the cells again."""
+        schedule = cls(instance, frozenset(cells))
+        if by_slot is not None:  # functools.cached_property keeps its value in the instance's __dict__
+            schedule.__dict__["by_slot"] = {slot: frozenset(on) for slot, on in by_slot.items() if on}
+        return schedule
 
     @cached_property
     def by_person(self) -> dict[str, list[Slot]]:

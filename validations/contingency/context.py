@@ -8,7 +8,7 @@ import hashlib
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import rotaflow.constraints.rules  # noqa: F401  (registers every rule)
@@ -297,16 +297,21 @@ def _fingerprint(instance: Instance, rules: list[ConfiguredRule], published: fro
 
 
 def _hard_violations(
-    context: ContingencyContext, cells: frozenset[Cell], *, changed: Iterable[str] | None, removed: Sequence[str]
+    context: ContingencyContext,
+    cells: frozenset[Cell],
+    *,
+    changed: Iterable[str] | None,
+    removed: Sequence[str],
+    on: Mapping[tuple[int, str], Iterable[str]] | None = None,
 ) -> list[Violation]:
     """Hard findings of a schedule, the removed people's own findings left out.
 
     ``changed``: the people whose shifts differ from a schedule known to be clean (their person
     rules are checked; ``None`` checks everybody). Demand rules and any rule not known to be
-    personal are always checked over everybody.
+    personal are always checked over everybody. ``on``: who works each (day, shift) of ``cells``, when known.
     """
     inst = context.instance
-    schedule = Schedule.of(inst, cells)
+    schedule = Schedule.of(inst, cells, by_slot=on)
     gone = set(removed)
     own: Schedule | None = None  # the changed people's shifts alone: what their personal rules read
     out: list[Violation] = []

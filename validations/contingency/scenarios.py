@@ -129,7 +129,7 @@ def _settle(context: ContingencyContext, removed: tuple[str, ...]) -> ScenarioRe
     need = _lower_bound(context, on)
     bound = sum(need.values())
     if reduced == context.published or (
-        not need and not _hard_violations(context, reduced, changed=(), removed=removed)
+        not need and not _hard_violations(context, reduced, changed=(), removed=removed, on=on)
     ):
         return result(outcome="covered", settled_by="trivial", repair_size=0, repair_minimal=True, lower_bound=0)
     failed = _supply_screen(context, removed)
@@ -138,7 +138,9 @@ def _settle(context: ContingencyContext, removed: tuple[str, ...]) -> ScenarioRe
             outcome="uncovered", settled_by="screen", first_uncovered_date=failed[0], first_uncovered_shift=failed[1]
         )
     cells, stand_ins, complete = _greedy(context, removed, reduced, need, on)
-    if complete and not _hard_violations(context, cells, changed=stand_ins, removed=removed):
+    # each stand-in's shifts passed their personal rules as each was added (_personal_ok, the same rules): the
+    # rules of the shifts themselves are left to check
+    if complete and not _hard_violations(context, cells, changed=(), removed=removed, on=on):
         return result(
             outcome="covered",
             settled_by="greedy",

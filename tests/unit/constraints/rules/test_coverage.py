@@ -83,4 +83,6 @@ def test_the_checker_counts_the_people_of_each_shift_from_the_schedule() -> None
     cells = {("R1", 0, "DAY"), ("R4", 0, "DAY"), ("R2", 1, "NIGHT")}
     schedule = Schedule.of(inst, cells)
     assert schedule.by_slot == {(0, "DAY"): frozenset({"R1", "R4"}), (1, "NIGHT"): frozenset({"R2"})}
+    known = {(0, "DAY"): {"R1", "R4"}, (1, "NIGHT"): ["R2"], (1, "DAY"): set()}  # a caller's own count
+    assert Schedule.of(inst, cells, by_slot=known).by_slot == schedule.by_slot
     assert found(inst, configured(RULE), cells) == [(RULE, None, 0, 0, 1, 2), (RULE, None, 0, 0, 1, 0)]
