@@ -212,7 +212,7 @@ def _flow_without(group: _Group, lost: frozenset[str], from_day: int) -> int:
         queue = [start]
         end: tuple[int, str] | None = None
         for row in queue:
-            for person in free[row]:  # the flow's size is one whatever the order
+            for person in free[row]:  # any order: the largest flow has one size
                 other = assigned.get(person)
                 if other is None:
                     end = (row, person)
