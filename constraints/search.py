@@ -86,6 +86,9 @@ COMPANION = True
 COMPANION_PARAMETERS: Mapping[str, Any] = {"linearization_level": 2}
 """CP-SAT parameters of the companion: one worker with every constraint in its LP relaxation."""
 
+POLL = 0.02
+"""Seconds between two looks of the whole-model solve's watcher at a solve that has no schedule yet."""
+
 PATIENCE = 0.25
 """The companion stops once it has gone this share of the time limit without improving its own best
 schedule or the search's."""
@@ -145,6 +148,7 @@ def neighbourhood_search(
     hint: Iterable[Cell] | None = None,
     relative_gap: float = 0.0,
     whole_parameters: Mapping[str, Any] | None = None,
+    stall: float | None = None,
 ) -> SolveResult:
     """CP-SAT on the whole model for a ``first`` share of the time, then large neighbourhood search.
 
@@ -185,6 +189,11 @@ def neighbourhood_search(
     best schedule is within ``relative_gap`` of the bound. ``whole_parameters`` are CP-SAT
     parameters of the solves on the whole model (the first one and the companion's), for example
     :data:`LIGHT_PRESOLVE` on models whose presolve would take most of the time.
+
+    With ``stall`` (seconds), the first whole solve goes on past its ``first`` share for as long as it keeps
+    finding better schedules, and gives way to the steps only once it has gone ``stall`` seconds without
+    one: on models so large that loading a step takes seconds (a residency block of 300 people), the steps
+    gain little while CP-SAT on the whole model still improves steadily.
     """
     started = time.monotonic()
     controls = _Controls(started, stop, on_progress, relative_gap, dict(whole_parameters or {}))
@@ -217,6 +226,7 @@ def neighbourhood_search(
             log=log,
             start=start,
             controls=controls,
+            stall=stall,
         )
     finally:
         if side is not None:
@@ -316,6 +326,7 @@ def _search_on(
     joins: bool = False,
     start: frozenset[Cell] | None = None,
     controls: _Controls = _QUIET,
+    stall: float | None = None,
 ) -> SolveResult:
     """:func:`neighbourhood_search` on the model's own objective.
 
@@ -328,7 +339,13 @@ def _search_on(
     first_run = _complete(built, start, time_limit, seed) if start is not None else None
     if first_run is None or first_run.solution is None:
         first_run = _solve_whole(
-            built, max(0.1, deadline - time.monotonic()), workers, seed, switch=first * time_limit, controls=controls
+            built,
+            max(0.1, deadline - time.monotonic()),
+            workers,
+            seed,
+            switch=first * time_limit,
+            controls=controls,
+            stall=stall,
         )
     elif first_run.objective is not None:
         controls.report(first_run.objective, None)
@@ -517,20 +534,38 @@ class _FirstSolution(cp_model.CpSolverSolutionCallback):
 
 
 class _ProgressCallback(cp_model.CpSolverSolutionCallback):
-    """Records each improving solution; from ``switch_at`` on, the first one ends the search."""
+    """Records each improving solution; from ``switch_at`` on, the first one ends the search (unless
+    ``stall`` is set: then the watcher of :func:`_solve_whole` ends it, see :func:`_stall_wait`)."""
 
-    def __init__(self, started: float, switch_at: float, controls: _Controls = _QUIET) -> None:
+    def __init__(
+        self, started: float, switch_at: float, controls: _Controls = _QUIET, stall: float | None = None
+    ) -> None:
         super().__init__()
         self.started = started
         self.switch_at = switch_at
         self.controls = controls
+        self.stall = stall
         self.progress: list[Progress] = []
 
     def on_solution_callback(self) -> None:
         self.progress.append(Progress(time.monotonic() - self.started, self.objective_value, self.best_objective_bound))
         self.controls.report(self.objective_value, self.best_objective_bound)
-        if time.monotonic() >= self.switch_at:
+        if self.stall is None and time.monotonic() >= self.switch_at:
             self.stop_search()
+
+
+def _stall_wait(now: float, switch_at: float, last: float | None, stall: float) -> float:
+    """Seconds the whole-model solve may still run under the stall rule (0: stop it now).
+
+    It runs until ``switch_at``; after that, while it keeps improving: it stops once it has gone ``stall``
+    seconds without a better schedule (``last``: when it found its latest, None while it has none; a solve
+    without any schedule runs on until its first).
+    """
+    if now < switch_at:
+        return switch_at - now
+    if last is None:
+        return POLL
+    return max(0.0, max(last, switch_at) + stall - now)
 
 
 def _solve_whole(
@@ -540,8 +575,10 @@ def _solve_whole(
     seed: int,
     switch: float | None = None,
     controls: _Controls = _QUIET,
+    stall: float | None = None,
 ) -> _Run:
-    """CP-SAT on the whole model; with ``switch``, it stops after that many seconds once it has a schedule."""
+    """CP-SAT on the whole model; with ``switch``, it stops after that many seconds once it has a schedule,
+    or with ``stall`` too, after that once it has gone ``stall`` seconds without a better one (:func:`_stall_wait`)."""
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = float(time_limit)
     solver.parameters.num_workers = max(2, workers)  # one CP-SAT worker alone may find no schedule at all
@@ -550,14 +587,24 @@ def _solve_whole(
     for name, value in controls.whole.items():
         setattr(solver.parameters, name, value)
     started = time.monotonic()
-    callback = _ProgressCallback(started, started + (time_limit if switch is None else switch), controls)
+    callback = _ProgressCallback(started, started + (time_limit if switch is None else switch), controls, stall)
     finished = threading.Event()
 
     def watch() -> None:
-        if not finished.wait(callback.switch_at - time.monotonic()):
-            while callback.progress == [] and not finished.wait(0.02):
-                pass
-            solver.stop_search()
+        if stall is None:
+            if finished.wait(callback.switch_at - time.monotonic()):
+                return
+        else:
+            while (wait := _stall_wait(time.monotonic(), callback.switch_at, last(), stall)) > 0:
+                if finished.wait(wait):
+                    return
+        while callback.progress == [] and not finished.wait(POLL):
+            pass
+        solver.stop_search()
+
+    def last() -> float | None:
+        progress = callback.progress
+        return started + progress[-1].seconds if progress else None
 
     watcher = threading.Thread(target=watch, name="first-solve-switch", daemon=True)
     if switch is not None:

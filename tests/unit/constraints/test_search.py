@@ -18,6 +18,7 @@ from rotaflow.constraints.model import BuiltModel, build_model
 from rotaflow.constraints.search import (
     ALL_KINDS,
     LAG,
+    POLL,
     QUICK_RESIZE,
     RESIZE,
     START_CELLS,
@@ -28,6 +29,7 @@ from rotaflow.constraints.search import (
     _Search,
     _search_on,
     _solve_whole,
+    _stall_wait,
     _value,
     neighbourhood_search,
 )
@@ -256,6 +258,42 @@ def test_the_search_starts_from_the_heaviest_phase_and_reports_the_whole_time() 
     assert result.progress[-1].objective == result.objective
     evaluation = evaluate(ci, roster_of(result.cells))
     assert evaluation.hard_violations == [] and evaluation.objective == result.objective
+
+
+# ---------------------------------------------------------------------- the stall rule
+
+
+def test_the_stall_rule_waits_for_the_switch_then_for_a_stall() -> None:
+    assert _stall_wait(now=2.0, switch_at=10.0, last=1.0, stall=3.0) == 8.0  # its share of the time first
+    assert _stall_wait(now=10.0, switch_at=10.0, last=None, stall=3.0) == POLL  # no schedule yet: it runs on
+    # gains before the switch count from the switch; later ones from when they came
+    assert _stall_wait(now=11.0, switch_at=10.0, last=4.0, stall=3.0) == 2.0
+    assert _stall_wait(now=13.0, switch_at=10.0, last=4.0, stall=3.0) == 0.0
+    assert _stall_wait(now=13.0, switch_at=10.0, last=12.5, stall=3.0) == 2.5
+    assert _stall_wait(now=16.0, switch_at=10.0, last=12.5, stall=3.0) == 0.0
+
+
+def test_the_whole_solve_goes_on_past_the_switch_while_it_improves(instance2: tuple[BuiltModel, _Run]) -> None:
+    built, _ = instance2
+    first = _solve_whole(built, 10, 2, 0, switch=0.0)  # without the rule: its first schedule ends it
+    assert len(first.progress) == 1
+    stall = 1.0
+    run = _solve_whole(built, 10, 2, 0, switch=0.0, stall=stall)
+    assert run.solution is not None and run.objective is not None and first.objective is not None
+    assert len(run.progress) > 1 and run.objective < first.objective
+    assert [p.objective for p in run.progress] == sorted((p.objective for p in run.progress), reverse=True)
+    if run.status != "optimal":  # it stopped a stall after its last gain (the margin is for a loaded machine)
+        assert run.progress[-1].seconds + stall <= run.seconds + 0.05 < run.progress[-1].seconds + stall + 2.0
+
+
+def test_a_search_with_the_stall_rule_keeps_every_hard_rule() -> None:
+    ci = load_curtois(SHARED / "Instance1.txt")
+    built = build_model(*curtois_problem(ci))
+    result = neighbourhood_search(built, time_limit=4, workers=2, seed=0, first=0.1, stall=0.5, companion=False)
+    assert result.cells and result.objective is not None
+    evaluation = evaluate(ci, roster_of(result.cells))
+    assert evaluation.hard_violations == [] and evaluation.objective == result.objective
+    assert result.progress[-1].objective == result.objective
 
 
 # ---------------------------------------------------------------------- the companion
