@@ -558,14 +558,14 @@ def _stall_wait(now: float, switch_at: float, last: float | None, stall: float) 
     """Seconds the whole-model solve may still run under the stall rule (0: stop it now).
 
     It runs until ``switch_at``; after that, while it keeps improving: it stops once it has gone ``stall``
-    seconds without a better schedule (``last``: when it found its latest, None while it has none; a solve
-    without any schedule runs on until its first).
+    seconds without a better schedule, at once when it had by ``switch_at`` (``last``: when it found its
+    latest, None while it has none; a solve without any schedule runs on until its first).
     """
     if now < switch_at:
         return switch_at - now
     if last is None:
         return POLL
-    return max(0.0, max(last, switch_at) + stall - now)
+    return max(0.0, last + stall - now)
 
 
 def _solve_whole(

@@ -266,9 +266,8 @@ def test_the_search_starts_from_the_heaviest_phase_and_reports_the_whole_time() 
 def test_the_stall_rule_waits_for_the_switch_then_for_a_stall() -> None:
     assert _stall_wait(now=2.0, switch_at=10.0, last=1.0, stall=3.0) == 8.0  # its share of the time first
     assert _stall_wait(now=10.0, switch_at=10.0, last=None, stall=3.0) == POLL  # no schedule yet: it runs on
-    # gains before the switch count from the switch; later ones from when they came
-    assert _stall_wait(now=11.0, switch_at=10.0, last=4.0, stall=3.0) == 2.0
-    assert _stall_wait(now=13.0, switch_at=10.0, last=4.0, stall=3.0) == 0.0
+    assert _stall_wait(now=10.0, switch_at=10.0, last=4.0, stall=3.0) == 0.0  # it had stalled by the switch
+    assert _stall_wait(now=10.0, switch_at=10.0, last=8.0, stall=3.0) == 1.0  # a recent gain: a stall from it
     assert _stall_wait(now=13.0, switch_at=10.0, last=12.5, stall=3.0) == 2.5
     assert _stall_wait(now=16.0, switch_at=10.0, last=12.5, stall=3.0) == 0.0
 
