@@ -169,7 +169,7 @@ LNS_STALL_SHARE = 0.1
 """After ``LNS_FIRST_SHARE``, CP-SAT on the whole model goes on while it improves, and gives way to the
 neighbourhood search's steps once it has gone this share of the time limit without a better schedule. On a
 300-resident block (`rotaflow synth --residents 300 --seed 1`, 67,200 cells) a step loads the whole model:
-each took 1 to 14 s and none improved the schedule, while CP-SAT on the whole model still found a better one
+each took 0.5 to 14 s and none improved the schedule, while CP-SAT on the whole model still found a better one
 every few seconds at the end (objective 253 at 60 s and 46 at 100 s, against 3932 and 1808 when the steps
 took over at 60 % of the time)."""
 
@@ -199,11 +199,10 @@ def solve_block(
     CP-SAT (``cpsat``) takes a first schedule with a light presolve, then searches the whole model with its
     full presolve from it (``solve_from_first``): a schedule is in hand within seconds even where the full
     presolve takes most of the time limit. The neighbourhood search starts from CP-SAT on the whole model
-    (with a light presolve and no extra linear relaxation, ``LARGE_BLOCK_WHOLE``, for ``LNS_FIRST_SHARE`` of
-    the time, and on while it improves:
-    ``LNS_STALL_SHARE``) and then solves parts of the best schedule again, every other cell fixed: each
-    schedule it keeps satisfies every hard rule of the model. Its bound is the whole model's (the first
-    solve's), so the gap is honest."""
+    (with a light presolve and no LP relaxation, ``LARGE_BLOCK_WHOLE``, for ``LNS_FIRST_SHARE`` of the time,
+    and on while it improves: ``LNS_STALL_SHARE``) and then solves parts of the best schedule again, every
+    other cell fixed: each schedule it keeps satisfies every hard rule of the model. Its bound is the whole
+    model's (the first solve's), so the gap is honest."""
     return solve_built(build_model(instance, rules), settings, hint=hint, stop=stop, on_progress=on_progress)
 
 
