@@ -43,7 +43,7 @@ folder, cells_file, order = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 bundle = parse_bundle({p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()})
 cells = pickle.loads(Path(cells_file).read_bytes())
 started = time.perf_counter()
-context = prepare_context(bundle, "%s", cells)
+context = prepare_context(bundle, "@BLOCK@", cells)
 out = {"context_s": time.perf_counter() - started, "people": len(context.instance.person_ids)}
 digest = hashlib.sha256()
 singles = None
@@ -60,7 +60,7 @@ for k in range(1, order + 1):
         digest.update(repr((j.people, j.lower_bound, sorted(j.hint))).encode())
 out["digest"] = digest.hexdigest()[:16]
 print(json.dumps(out))
-""" % BLOCK
+""".replace("@BLOCK@", BLOCK)
 
 
 def _schedule(residents: int, seed: int, work: Path) -> tuple[Path, Path]:

@@ -15,6 +15,14 @@ The imports run on the calling thread only (never two threads importing at once)
 the API to answer. An API that does not answer in time (Prefect's
 ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS``) is stopped and the command ends with an error.
 
+A new Prefect home has no database yet, and the API spends about 6 s more creating it (Prefect's migrations,
+on SQLite) than opening one. :func:`seed_database` copies a new home a database Prefect has made before: the
+first API that creates one in a home of its own leaves a copy of it, taken as soon as it answers (the
+migrations done, no run in it yet), as a template in rotaflow's cache (``ROTAFLOW_CACHE_DIR``, default the
+user's cache folder, ``~/.cache/rotaflow`` on Linux), one per Prefect version. A template that is not a sound
+SQLite database of Prefect's migrations is not used; without a usable template, or when Prefect's database is
+elsewhere (``PREFECT_SERVER_DATABASE_CONNECTION_URL``), the API creates its database as before.
+
 The API is this process's: it stops when the command ends (an ``atexit`` handler, as Prefect's own). Its
 runs are kept in Prefect's database under var/prefect (`rotaflow serve` shows them later). So
 :func:`run_settings` turns the flow runs' heartbeats off while it serves: they tell a server that a run's
@@ -39,18 +47,31 @@ import http.client
 import importlib
 import importlib.util
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn
 
 from rotaflow.errors import RotaflowError
 
-__all__ = ["RUN_MODULES", "TemporaryApi", "api_warm_start", "exit_now", "run_settings"]
+__all__ = [
+    "RUN_MODULES",
+    "TemporaryApi",
+    "api_warm_start",
+    "database_template",
+    "exit_now",
+    "keep_template",
+    "prefect_database",
+    "run_settings",
+    "seed_database",
+]
 
 RUN_MODULES = (
     "rotaflow.flows.generate",
@@ -85,6 +106,110 @@ again on another port, up to ``PORT_RETRIES`` times (as Prefect's own start does
 PORT_RETRIES = 3
 
 
+DATABASE_ELSEWHERE = (
+    "PREFECT_SERVER_DATABASE_CONNECTION_URL",
+    "PREFECT_API_DATABASE_CONNECTION_URL",
+    "PREFECT_SERVER_DATABASE_DRIVER",
+    "PREFECT_SERVER_DATABASE_HOST",
+    "PREFECT_SERVER_DATABASE_NAME",
+)
+"""Prefect settings that put its database somewhere else than ``prefect.db`` in its home."""
+
+
+def prefect_database(environ: Mapping[str, str]) -> Path | None:
+    """The SQLite file the API of ``environ`` keeps its runs in (Prefect's default: ``prefect.db`` in
+    ``PREFECT_HOME``); None when no home is named or the environment names another database."""
+    home = environ.get("PREFECT_HOME")
+    if not home or any(environ.get(name) for name in DATABASE_ELSEWHERE):
+        return None
+    return Path(home).expanduser() / "prefect.db"
+
+
+def database_template(environ: Mapping[str, str]) -> Path | None:
+    """Where a database as Prefect creates it, before any run, is kept for new homes: one per Prefect version,
+    in rotaflow's cache (``ROTAFLOW_CACHE_DIR``, or the user's cache folder). None without Prefect."""
+    try:
+        prefect = version("prefect")
+    except PackageNotFoundError:
+        return None
+    named = environ.get("ROTAFLOW_CACHE_DIR")
+    if named:
+        cache = Path(named).expanduser()
+    else:
+        import platformdirs
+
+        cache = platformdirs.user_cache_path("rotaflow")
+    return cache / "prefect" / f"prefect-{prefect}.db"
+
+
+def _sound(path: Path) -> bool:
+    """Whether ``path`` is a whole SQLite database (its quick check passes) that Prefect's migrations made."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            if db.execute("PRAGMA quick_check").fetchone() != ("ok",):
+                return False
+            return bool(db.execute("SELECT count(*) FROM alembic_version").fetchone()[0])
+    except (sqlite3.Error, OSError):
+        return False
+
+
+def _part(path: Path) -> Path:
+    """A file beside ``path`` to write first and then rename onto it (never read half written)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+
+
+def seed_database(environ: Mapping[str, str]) -> Path | None:
+    """Give the API of ``environ`` a database before it starts, when its home has none (missing or empty):
+    a copy of the template (:func:`database_template`), with the mode of the file it replaces.
+
+    Returns the database to keep as the template once the API has created it (a new home and no usable
+    template), else None. Nothing fails here: without a template the API creates its database itself.
+    """
+    database, template = prefect_database(environ), database_template(environ)
+    if database is None or template is None:
+        return None
+    try:
+        if database.exists() and database.stat().st_size > 0:
+            return None  # a home's own database: never replaced
+        if not database.parent.is_dir() or not template.is_file() or not _sound(template):
+            return database
+        part = _part(database)
+        try:
+            shutil.copyfile(template, part)
+            if database.exists():
+                os.chmod(part, database.stat().st_mode & 0o777)  # private stays private
+            os.replace(part, database)
+        finally:
+            part.unlink(missing_ok=True)
+    except OSError:
+        return database
+    return None
+
+
+def keep_template(database: Path, template: Path) -> bool:
+    """Keep a copy of ``database`` (as the API has just made it, open or not) as ``template``: SQLite's backup
+    of it, checked, then renamed into place. Whether it was kept; a cache that cannot be written is no error."""
+    part = _part(template)
+    try:
+        template.parent.mkdir(parents=True, exist_ok=True)
+        source = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            with contextlib.closing(sqlite3.connect(part)) as copy:
+                source.backup(copy)
+                copy.execute("PRAGMA journal_mode=DELETE")  # all of it in the one file: no -wal beside it
+        finally:
+            source.close()
+        if not _sound(part):
+            return False
+        os.replace(part, template)
+        return True
+    except (sqlite3.Error, OSError):
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            part.unlink(missing_ok=True)
+
+
 def _free_port() -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -110,6 +235,9 @@ class TemporaryApi:
         self.environ = {**SERVER_DEFAULTS, **environ, **SERVER_ENVIRONMENT}
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
+        self.new_database: Path | None = None
+        """The database this API creates in a new home (no template to seed it from): kept as the template
+        once the API answers."""
 
     @property
     def url(self) -> str:
@@ -119,6 +247,8 @@ class TemporaryApi:
     def start(self) -> None:
         """Start the API's process (on a new free port); :meth:`wait` tells when it answers."""
         self.port = _free_port()
+        if self.process is None:  # not on a restart: the database was seeded, or is being created
+            self.new_database = seed_database(self.environ)
         command = [sys.executable, "-m", "uvicorn", *_app_dir(), "--factory", "prefect.server.api.server:create_app"]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on"]
         self.process = subprocess.Popen(command, env=self.environ, stdin=subprocess.DEVNULL)
@@ -136,9 +266,18 @@ class TemporaryApi:
             elif code is not None or self.process is None:
                 return False
             elif self._healthy():
+                self._keep_new_database()
                 return True
             time.sleep(0.05)
         return False
+
+    def _keep_new_database(self) -> None:
+        """Once the API answers, the database it created in a new home is migrated and holds no run yet
+        (the command's runs wait for the answer): a copy becomes the template of later new homes."""
+        database, self.new_database = self.new_database, None
+        template = database_template(self.environ)
+        if database is not None and template is not None and database.is_file() and database.stat().st_size:
+            keep_template(database, template)
 
     def _healthy(self) -> bool:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)

@@ -23,6 +23,7 @@ os.environ["PREFECT_HOME"] = str(_SESSION_TMP / "prefect")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ["ROTAFLOW_VAR_DIR"] = str(_SESSION_TMP / "var")
+os.environ["ROTAFLOW_CACHE_DIR"] = str(_SESSION_TMP / "cache")  # the Prefect database template (rotaflow/flows/warm.py)
 for _name in ("ROTAFLOW_DATABASE_URL", "ROTAFLOW_OBJECT_STORE", "ROTAFLOW_SECRET_KEY"):
     os.environ.pop(_name, None)
 # The console's width is the tests' to set (pytest-xdist's workers inherit COLUMNS=80, which would fix it for good).

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -174,3 +177,136 @@ def test_a_command_runs_its_flows_on_the_api_without_importing_prefects_server_o
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-3:] == ["True", "None", "False"]
+
+
+def _new_home(root: Path, name: str) -> Path:
+    """A Prefect home as the CLI makes it (rotaflow/cli ``_private_prefect_home``): an empty prefect.db, 0600."""
+    home = root / name
+    home.mkdir()
+    (home / "prefect.db").touch(mode=0o600)
+    return home
+
+
+def _migrated(path: Path, revision: str = "abc123") -> Path:
+    """A SQLite database as Prefect's migrations leave one: an ``alembic_version`` row."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        db.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
+        db.commit()
+    return path
+
+
+def _revision(path: Path) -> str:
+    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        return str(db.execute("SELECT version_num FROM alembic_version").fetchone()[0])
+
+
+def test_a_new_home_gets_a_copy_of_the_database_the_first_new_homes_api_made(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ROTAFLOW_"))}
+    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", ROTAFLOW_CACHE_DIR=str(tmp_path / "cache"))
+    first = TemporaryApi({**env, "PREFECT_HOME": str(_new_home(tmp_path, "first"))})
+    template = warm.database_template(first.environ)
+    assert template is not None and not template.exists()
+    first.start()
+    try:
+        assert first.new_database == tmp_path / "first" / "prefect.db"  # no template: the API creates it
+        assert first.wait(120)
+    finally:
+        first.stop()
+    assert template.is_file() and warm._sound(template)  # kept once the API answered
+    assert first.new_database is None
+    revision = _revision(template)
+    assert revision == _revision(tmp_path / "first" / "prefect.db")
+    with contextlib.closing(sqlite3.connect(template)) as db:  # no run of any command in it
+        assert db.execute("SELECT count(*) FROM flow_run").fetchone() == (0,)
+
+    second_home = _new_home(tmp_path, "second")
+    second = TemporaryApi({**env, "PREFECT_HOME": str(second_home)})
+    second.start()
+    try:
+        database = second_home / "prefect.db"
+        assert second.new_database is None  # seeded: nothing to keep
+        assert stat.S_IMODE(database.stat().st_mode) == 0o600  # the home's file stays private
+        assert _revision(database) == revision
+        assert second.wait(120)
+        assert httpx.get(f"{second.url}/health", timeout=30).status_code == 200
+        flows = httpx.post(f"{second.url}/flows/filter", json={}, timeout=30)
+        assert flows.status_code == 200 and flows.json() == []
+    finally:
+        second.stop()
+
+
+def test_a_home_with_a_database_of_its_own_is_never_seeded(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    own = _migrated(home / "prefect.db", "own")
+    template = _migrated(tmp_path / "template.db", "template")
+    env = {"PREFECT_HOME": str(home), "ROTAFLOW_CACHE_DIR": str(tmp_path / "cache")}
+    target = warm.database_template(env)
+    assert target is not None
+    target.parent.mkdir(parents=True)
+    template.rename(target)
+    assert warm.seed_database(env) is None
+    assert _revision(own) == "own"
+    empty = _new_home(tmp_path, "new")
+    assert warm.seed_database({**env, "PREFECT_HOME": str(empty)}) is None
+    assert _revision(empty / "prefect.db") == "template"
+    assert [p.name for p in empty.iterdir()] == ["prefect.db"]  # no part file left
+
+
+@pytest.mark.parametrize("content", [b"", b"not a database at all" * 100, "no alembic_version"])
+def test_a_template_that_is_not_a_database_of_prefects_migrations_is_not_used(
+    tmp_path: Path, content: bytes | str
+) -> None:
+    home = _new_home(tmp_path, "home")
+    env = {"PREFECT_HOME": str(home), "ROTAFLOW_CACHE_DIR": str(tmp_path / "cache")}
+    template = warm.database_template(env)
+    assert template is not None
+    template.parent.mkdir(parents=True)
+    if isinstance(content, str):
+        with contextlib.closing(sqlite3.connect(template)) as db:
+            db.execute("CREATE TABLE flow_run (id TEXT)")
+    else:
+        template.write_bytes(content)
+    assert warm.seed_database(env) == home / "prefect.db"  # the API creates it, and it is kept then
+    assert (home / "prefect.db").stat().st_size == 0
+
+
+def test_no_template_where_prefects_database_is_elsewhere_or_no_home_is_named(tmp_path: Path) -> None:
+    home = _new_home(tmp_path, "home")
+    env = {"PREFECT_HOME": str(home), "ROTAFLOW_CACHE_DIR": str(tmp_path / "cache")}
+    for name in warm.DATABASE_ELSEWHERE:
+        assert warm.prefect_database({**env, name: "postgresql+asyncpg://db/prefect"}) is None
+        assert warm.seed_database({**env, name: "postgresql+asyncpg://db/prefect"}) is None
+    assert warm.prefect_database({"ROTAFLOW_CACHE_DIR": str(tmp_path)}) is None
+    assert warm.prefect_database(env) == home / "prefect.db"
+    assert not (tmp_path / "cache").exists()
+
+
+def test_the_template_is_kept_per_prefect_version_in_the_users_cache_by_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from importlib.metadata import version
+
+    import platformdirs
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    template = warm.database_template({})
+    assert template == platformdirs.user_cache_path("rotaflow") / "prefect" / f"prefect-{version('prefect')}.db"
+    assert warm.database_template({"ROTAFLOW_CACHE_DIR": "~/elsewhere"}) == (
+        Path.home() / "elsewhere" / "prefect" / f"prefect-{version('prefect')}.db"
+    )
+
+
+def test_keeping_a_template_fails_quietly_and_leaves_nothing_half_written(tmp_path: Path) -> None:
+    database = _migrated(tmp_path / "prefect.db")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    assert warm.keep_template(database, blocked / "prefect" / "prefect-0.db") is False  # the cache cannot be made
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 100)
+    assert warm.keep_template(garbage, tmp_path / "cache" / "t.db") is False
+    assert list((tmp_path / "cache").iterdir()) == []
+    assert warm.keep_template(database, tmp_path / "cache" / "t.db") is True
+    assert _revision(tmp_path / "cache" / "t.db") == "abc123"
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["t.db"]  # one file: no -wal, no part
