@@ -657,5 +657,5 @@ def test_a_repair_solve_is_deterministic_and_uses_the_fuller_linear_relaxation(t
     parameters = _solver(context).parameters
     assert (parameters.num_workers, parameters.random_seed) == (1, context.seed)
     assert parameters.max_deterministic_time == context.deterministic_time
-    assert (parameters.linearization_level, parameters.repair_hint) == (2, True)
+    assert (parameters.linearization_level, parameters.repair_hint) == (2, False)  # the hint guides, unrepaired
     assert parameters.max_presolve_iterations == 1  # one presolve pass leaves the search its budget
