@@ -5,7 +5,10 @@ as a user does, in a fresh process on a fresh ROTAFLOW_VAR_DIR (a new rotaflow d
 temporary Prefect server; no PREFECT_* or ROTAFLOW_* variable of the caller), with the default settings:
 N-1 contingency on, the quick backup, configs/solver.yaml. ``--again`` also times a second run of the same
 block in the same var dir: a user's next run, with Prefect's database already made (the first run of a var
-dir creates it, which takes seconds) and the block's first version published. The table shows the wall
+dir creates it, which takes seconds) and the block's first version published. A first run's Prefect database
+is a copy of the template in rotaflow's cache (``rotaflow-<uid>/cache`` in the temporary folder, or
+``ROTAFLOW_CACHE_DIR``) once any new home has left one there; remove that folder to time a machine's very
+first run. The table shows the wall
 time, summary.json's ``phases`` (the run's own breakdown) and what lies outside the flow (start-up, Prefect's
 API, shutdown: wall minus ``phases.total``); bench/results/e2e.json keeps every figure.
 

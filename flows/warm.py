@@ -18,8 +18,8 @@ the API to answer. An API that does not answer in time (Prefect's
 A new Prefect home has no database yet, and the API spends about 6 s more creating it (Prefect's migrations,
 on SQLite) than opening one. :func:`seed_database` copies a new home a database Prefect has made before: the
 first API that creates one in a home of its own leaves a copy of it, taken as soon as it answers (the
-migrations done, no run in it yet), as a template in rotaflow's cache (``ROTAFLOW_CACHE_DIR``, default the
-user's cache folder, ``~/.cache/rotaflow`` on Linux), one per Prefect version. A template that is not a sound
+migrations done, no run in it yet), as a template in rotaflow's cache (``ROTAFLOW_CACHE_DIR``, default
+``rotaflow-<uid>/cache`` in the temporary folder), one per Prefect version. A template that is not a sound
 SQLite database of Prefect's migrations is not used; without a usable template, or when Prefect's database is
 elsewhere (``PREFECT_SERVER_DATABASE_CONNECTION_URL``), the API creates its database as before.
 
@@ -50,8 +50,10 @@ import os
 import shutil
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -65,6 +67,7 @@ __all__ = [
     "RUN_MODULES",
     "TemporaryApi",
     "api_warm_start",
+    "cache_dir",
     "database_template",
     "exit_now",
     "keep_template",
@@ -127,19 +130,33 @@ def prefect_database(environ: Mapping[str, str]) -> Path | None:
 
 def database_template(environ: Mapping[str, str]) -> Path | None:
     """Where a database as Prefect creates it, before any run, is kept for new homes: one per Prefect version,
-    in rotaflow's cache (``ROTAFLOW_CACHE_DIR``, or the user's cache folder). None without Prefect."""
+    in rotaflow's cache (:func:`cache_dir`). None without Prefect or a usable cache."""
     try:
         prefect = version("prefect")
     except PackageNotFoundError:
         return None
+    cache = cache_dir(environ)
+    return None if cache is None else cache / "prefect" / f"prefect-{prefect}.db"
+
+
+def cache_dir(environ: Mapping[str, str]) -> Path | None:
+    """rotaflow's cache: ``ROTAFLOW_CACHE_DIR``, else ``rotaflow-<uid>/cache`` in the temporary folder (never in the
+    user's home: writable state goes under ``ROTAFLOW_VAR_DIR``, and this is only what can be made again). The
+    default's ``rotaflow-<uid>`` folder is made 0700; one that is not this user's own folder, or that others may
+    write to, is not used (None)."""
     named = environ.get("ROTAFLOW_CACHE_DIR")
     if named:
-        cache = Path(named).expanduser()
-    else:
-        import platformdirs
-
-        cache = platformdirs.user_cache_path("rotaflow")
-    return cache / "prefect" / f"prefect-{prefect}.db"
+        return Path(named).expanduser()
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    root = Path(tempfile.gettempdir()) / f"rotaflow-{uid if uid is not None else 'user'}"
+    try:
+        root.mkdir(mode=0o700, exist_ok=True)
+        info = root.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_mode & 0o077 or (uid is not None and info.st_uid != uid):
+        return None
+    return root / "cache"
 
 
 def _sound(path: Path) -> bool:
@@ -151,6 +168,17 @@ def _sound(path: Path) -> bool:
             return bool(db.execute("SELECT count(*) FROM alembic_version").fetchone()[0])
     except (sqlite3.Error, OSError):
         return False
+
+
+RUN_TABLES = ("flow_run", "task_run", "log", "artifact", "events", "deployment", "flow")
+"""Prefect's tables of what runs leave: empty in a template (another command's runs never reach a new home)."""
+
+
+def _without_runs(path: Path) -> bool:
+    """Whether the Prefect database at ``path`` holds nothing a run leaves (:data:`RUN_TABLES` empty)."""
+    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return all(db.execute(f'SELECT count(*) FROM "{t}"').fetchone() == (0,) for t in RUN_TABLES if t in tables)
 
 
 def _part(path: Path) -> Path:
@@ -199,7 +227,7 @@ def keep_template(database: Path, template: Path) -> bool:
                 copy.execute("PRAGMA journal_mode=DELETE")  # all of it in the one file: no -wal beside it
         finally:
             source.close()
-        if not _sound(part):
+        if not _sound(part) or not _without_runs(part):
             return False
         os.replace(part, template)
         return True

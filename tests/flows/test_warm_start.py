@@ -9,6 +9,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -283,19 +284,26 @@ def test_no_template_where_prefects_database_is_elsewhere_or_no_home_is_named(tm
     assert not (tmp_path / "cache").exists()
 
 
-def test_the_template_is_kept_per_prefect_version_in_the_users_cache_by_default(
+def test_the_template_is_kept_per_prefect_version_in_the_temporary_folder_never_in_the_home_folder(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from importlib.metadata import version
 
-    import platformdirs
-
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    template = warm.database_template({})
-    assert template == platformdirs.user_cache_path("rotaflow") / "prefect" / f"prefect-{version('prefect')}.db"
-    assert warm.database_template({"ROTAFLOW_CACHE_DIR": "~/elsewhere"}) == (
-        Path.home() / "elsewhere" / "prefect" / f"prefect-{version('prefect')}.db"
-    )
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    name = f"prefect-{version('prefect')}.db"
+    root = tmp_path / f"rotaflow-{os.getuid()}"
+    assert warm.database_template({}) == root / "cache" / "prefect" / name
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700  # made the user's own
+    assert warm.database_template({"ROTAFLOW_CACHE_DIR": "~/elsewhere"}) == Path.home() / "elsewhere" / "prefect" / name
+    root.chmod(0o777)  # a folder others may write to (say, made by another user in /tmp): no cache at all
+    assert warm.database_template({}) is None
+    home = _new_home(tmp_path, "home")
+    assert warm.seed_database({"PREFECT_HOME": str(home)}) is None
+    assert (home / "prefect.db").stat().st_size == 0
+    root.chmod(0o700)
+    root.rmdir()
+    root.write_text("not a folder")
+    assert warm.cache_dir({}) is None
 
 
 def test_keeping_a_template_fails_quietly_and_leaves_nothing_half_written(tmp_path: Path) -> None:
@@ -310,3 +318,17 @@ def test_keeping_a_template_fails_quietly_and_leaves_nothing_half_written(tmp_pa
     assert warm.keep_template(database, tmp_path / "cache" / "t.db") is True
     assert _revision(tmp_path / "cache" / "t.db") == "abc123"
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["t.db"]  # one file: no -wal, no part
+
+
+def test_a_database_with_a_run_in_it_never_becomes_the_template(tmp_path: Path) -> None:
+    """Another command's API on the same new home may have written its runs by the time this one answers."""
+    database = _migrated(tmp_path / "prefect.db")
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        db.execute("CREATE TABLE flow_run (id TEXT, parameters TEXT)")
+        db.commit()
+    assert warm.keep_template(database, tmp_path / "cache" / "empty.db") is True
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        db.execute("INSERT INTO flow_run VALUES ('run', '{\"program\": \"a path\"}')")
+        db.commit()
+    assert warm.keep_template(database, tmp_path / "cache" / "with-a-run.db") is False
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["empty.db"]
