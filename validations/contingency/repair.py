@@ -209,7 +209,7 @@ def _solver(context: ContingencyContext) -> cp_model.CpSolver:
     solver.parameters.random_seed = context.seed
     solver.parameters.max_deterministic_time = context.deterministic_time
     solver.parameters.max_time_in_seconds = context.wall_limit
-    # the hint (the published schedule, the removed people's cells emptied) guides the search, without
+    # the hint (the greedy screen's partial repair) guides the search, without
     # CP-SAT's phase that repairs it first: on the 22 open N-1 scenarios of five synthetic blocks (24 to 48
     # residents) the same repairs or smaller, 22 proved minimal (21 with that phase), 59.7 s against 67.2 s.
     # Probing and symmetry detection cost more than they give here
