@@ -159,10 +159,16 @@ def cache_dir(environ: Mapping[str, str]) -> Path | None:
     return root / "cache"
 
 
+def _read_only(path: Path) -> sqlite3.Connection:
+    """Open a SQLite file for reading only (as backups/databases/sqlite.py does; that module imports SQLAlchemy,
+    which a command's start must not wait for)."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
 def _sound(path: Path) -> bool:
     """Whether ``path`` is a whole SQLite database (its quick check passes) that Prefect's migrations made."""
     try:
-        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        with contextlib.closing(_read_only(path)) as db:
             if db.execute("PRAGMA quick_check").fetchone() != ("ok",):
                 return False
             return bool(db.execute("SELECT count(*) FROM alembic_version").fetchone()[0])
@@ -176,7 +182,7 @@ RUN_TABLES = ("flow_run", "task_run", "log", "artifact", "events", "deployment",
 
 def _without_runs(path: Path) -> bool:
     """Whether the Prefect database at ``path`` holds nothing a run leaves (:data:`RUN_TABLES` empty)."""
-    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+    with contextlib.closing(_read_only(path)) as db:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         return all(db.execute(f'SELECT count(*) FROM "{t}"').fetchone() == (0,) for t in RUN_TABLES if t in tables)
 
@@ -220,7 +226,7 @@ def keep_template(database: Path, template: Path) -> bool:
     part = _part(template)
     try:
         template.parent.mkdir(parents=True, exist_ok=True)
-        source = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+        source = _read_only(database)
         try:
             with contextlib.closing(sqlite3.connect(part)) as copy:
                 source.backup(copy)
@@ -304,8 +310,8 @@ class TemporaryApi:
         (the command's runs wait for the answer): a copy becomes the template of later new homes."""
         database, self.new_database = self.new_database, None
         template = database_template(self.environ)
-        if database is not None and template is not None and database.is_file() and database.stat().st_size:
-            keep_template(database, template)
+        if database is not None and template is not None:
+            keep_template(database, template)  # it keeps nothing that is not a sound database of Prefect's
 
     def _healthy(self) -> bool:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
